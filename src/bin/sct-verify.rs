@@ -1,0 +1,5 @@
+//! sct-verify: not built yet (issue 4). It says so and exits non-zero rather than pretend.
+
+fn main() -> std::process::ExitCode {
+    sct::cli::not_built("sct-verify", "sct-verify", 4)
+}

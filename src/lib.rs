@@ -1,0 +1,19 @@
+//! sct: an open re-implementation of the Configuration Manager service connection tool.
+//!
+//! Every capability lives here; the binaries in `src/bin/` parse flags, call into this library
+//! and print. The flow and the contracts between stages are described in `docs/`.
+
+pub mod atomic;
+pub mod cabinet;
+pub mod cli;
+pub mod config;
+pub mod document;
+pub mod error;
+pub mod hash;
+pub mod paths;
+pub mod prepare;
+pub mod site;
+pub mod usage;
+pub mod usage_cab;
+pub mod version;
+pub mod wrapper;

@@ -1,0 +1,245 @@
+//! The usage cab (`UsageData.cab`): what leaves the site on the USB drive.
+//!
+//! Members, in order:
+//! - `UsageData.json`: the `sct.usage.v1` document;
+//! - `SiteVersion.<full version>.txt`: the file named after the site's full version, as the
+//!   original tool writes it so the service can tell the version without parsing the data;
+//! - `manifest.json` (`sct.usage-manifest.v1`): the site identity and the size and SHA-256 of
+//!   every other member.
+
+use crate::cabinet::{self, CabReader, Entry};
+use crate::document::{self, Document};
+use crate::error::{ExitCode, fail};
+use crate::usage::{self, MAX_USAGE_BYTES, UsageDocument};
+use crate::version::CmVersion;
+use serde::{Deserialize, Serialize};
+use std::path::Path;
+use uuid::Uuid;
+
+pub const USAGE_MEMBER: &str = "UsageData.json";
+pub const MANIFEST_MEMBER: &str = "manifest.json";
+/// Largest manifest read back: a few hundred bytes in practice.
+const MAX_MANIFEST_BYTES: u64 = 1024 * 1024;
+
+/// The name of the site-version member for a full version.
+pub fn version_member(full_version: &CmVersion) -> String {
+    format!("SiteVersion.{full_version}.txt")
+}
+
+/// Size and SHA-256 of one member.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MemberDigest {
+    pub name: String,
+    pub size: u64,
+    pub sha256: String,
+}
+
+/// The manifest inside a usage cab.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UsageManifest {
+    pub schema: String,
+    pub site_code: String,
+    pub hierarchy_id: Uuid,
+    pub site_version: CmVersion,
+    pub full_version: CmVersion,
+    pub members: Vec<MemberDigest>,
+}
+
+impl Document for UsageManifest {
+    const SCHEMA: &'static str = "sct.usage-manifest.v1";
+}
+
+/// What `sct-pack` reports on stdout, and `inspect` after checking a cab.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CabReport {
+    pub schema: String,
+    pub cab: String,
+    pub size: u64,
+    pub sha256: String,
+    pub site_code: String,
+    pub hierarchy_id: Uuid,
+    pub site_version: CmVersion,
+    pub full_version: CmVersion,
+    pub diagnostics_level: crate::site::DiagnosticsLevel,
+    pub rows: usize,
+    pub members: Vec<MemberDigest>,
+}
+
+impl Document for CabReport {
+    const SCHEMA: &'static str = "sct.usage-cab.v1";
+}
+
+fn version_text(doc: &UsageDocument) -> String {
+    let site = &doc.site;
+    format!(
+        "SiteCode={}\r\nSiteVersion={}\r\nFullVersion={}\r\nHierarchyID={}\r\n",
+        site.site_code,
+        site.version,
+        site.full_version,
+        site.hierarchy_id.to_string().to_uppercase()
+    )
+}
+
+/// Packs a usage document into a cab at `dest`, atomically.
+pub fn pack(doc: &UsageDocument, dest: &Path) -> anyhow::Result<CabReport> {
+    usage::validate(doc, "the usage document")?;
+    if !usage::rows_within_level(doc) {
+        return Err(fail(
+            ExitCode::Rejected,
+            format!(
+                "the usage document holds rows above the site's {} level",
+                doc.site.diagnostics_level
+            ),
+        ));
+    }
+    let usage_bytes = serde_json::to_vec(doc)?;
+    let version_name = version_member(&doc.site.full_version);
+    let version_bytes = version_text(doc).into_bytes();
+    let digest = |name: &str, bytes: &[u8]| MemberDigest {
+        name: name.to_owned(),
+        size: bytes.len() as u64,
+        sha256: crate::hash::hex_of(bytes),
+    };
+    let members = vec![
+        digest(USAGE_MEMBER, &usage_bytes),
+        digest(&version_name, &version_bytes),
+    ];
+    let manifest = UsageManifest {
+        schema: UsageManifest::SCHEMA.to_owned(),
+        site_code: doc.site.site_code.clone(),
+        hierarchy_id: doc.site.hierarchy_id,
+        site_version: doc.site.version,
+        full_version: doc.site.full_version,
+        members: members.clone(),
+    };
+    let manifest_bytes = serde_json::to_vec_pretty(&manifest)?;
+    let entry = |name: &str, bytes: &'_ [u8]| Entry {
+        name: name.to_owned(),
+        size: bytes.len() as u64,
+        data: Box::new(std::io::Cursor::new(bytes.to_vec())),
+    };
+    let (size, sha256) = cabinet::write(
+        dest,
+        vec![
+            entry(USAGE_MEMBER, &usage_bytes),
+            entry(&version_name, &version_bytes),
+            entry(MANIFEST_MEMBER, &manifest_bytes),
+        ],
+    )?;
+    Ok(report(dest, size, sha256, doc, members))
+}
+
+fn report(
+    path: &Path,
+    size: u64,
+    sha256: String,
+    doc: &UsageDocument,
+    members: Vec<MemberDigest>,
+) -> CabReport {
+    CabReport {
+        schema: CabReport::SCHEMA.to_owned(),
+        cab: path.display().to_string(),
+        size,
+        sha256,
+        site_code: doc.site.site_code.clone(),
+        hierarchy_id: doc.site.hierarchy_id,
+        site_version: doc.site.version,
+        full_version: doc.site.full_version,
+        diagnostics_level: doc.site.diagnostics_level,
+        rows: doc.rows.len(),
+        members,
+    }
+}
+
+/// Opens a usage cab, checks every member against its manifest and returns the usage document.
+///
+/// Refused (exit 1): a non-cab or damaged cab, hostile or duplicate names, members missing from or
+/// not listed in the manifest, a size or SHA-256 that differs, a version file that disagrees with
+/// the data, or a usage document of another schema.
+pub fn open_verified(path: &Path) -> anyhow::Result<(UsageDocument, CabReport)> {
+    let (cab_size, cab_sha256) = crate::hash::of_file(path)?;
+    let mut reader = CabReader::open(path)?;
+    let members = reader.checked_paths()?;
+    let names: Vec<&str> = members.iter().map(|(m, _)| m.name.as_str()).collect();
+    let refuse = |why: String| {
+        fail(
+            ExitCode::Rejected,
+            format!("usage cab `{}` {why}", path.display()),
+        )
+    };
+    if !names.contains(&MANIFEST_MEMBER) || !names.contains(&USAGE_MEMBER) {
+        return Err(refuse(format!(
+            "is not a usage cab: it must hold {USAGE_MEMBER} and {MANIFEST_MEMBER} (it holds {})",
+            names.join(", ")
+        )));
+    }
+    let manifest_bytes = reader.read_member(MANIFEST_MEMBER, MAX_MANIFEST_BYTES)?;
+    let manifest_value: serde_json::Value = serde_json::from_slice(&manifest_bytes)
+        .map_err(|e| refuse(format!("has a manifest that is not JSON: {e}")))?;
+    let manifest: UsageManifest = document::from_value(
+        manifest_value,
+        &format!("the manifest of `{}`", path.display()),
+    )?;
+    for name in &names {
+        if *name != MANIFEST_MEMBER && !manifest.members.iter().any(|m| m.name == *name) {
+            return Err(refuse(format!(
+                "holds `{name}`, which its manifest does not list"
+            )));
+        }
+    }
+    let mut usage_bytes = Vec::new();
+    for expected in &manifest.members {
+        if !names.contains(&expected.name.as_str()) {
+            return Err(refuse(format!(
+                "lacks `{}`, which its manifest lists",
+                expected.name
+            )));
+        }
+        let mut sink: Box<dyn std::io::Write> = if expected.name == USAGE_MEMBER {
+            Box::new(&mut usage_bytes)
+        } else {
+            Box::new(std::io::sink())
+        };
+        let (size, sha256) = reader.copy_member(&expected.name, MAX_USAGE_BYTES, &mut sink)?;
+        drop(sink);
+        if size != expected.size || !crate::hash::same(&sha256, &expected.sha256) {
+            return Err(refuse(format!(
+                "has a damaged or altered `{}`: expected {} bytes with SHA-256 {}, found {} bytes with SHA-256 {}",
+                expected.name, expected.size, expected.sha256, size, sha256
+            )));
+        }
+    }
+    let doc: UsageDocument = document::read(
+        &usage_bytes[..],
+        &format!("`{USAGE_MEMBER}` in `{}`", path.display()),
+        MAX_USAGE_BYTES,
+    )?;
+    let expected_version = version_member(&doc.site.full_version);
+    if !names.contains(&expected_version.as_str()) {
+        return Err(refuse(format!(
+            "lacks `{expected_version}`, the file named after the site's full version"
+        )));
+    }
+    if manifest.hierarchy_id != doc.site.hierarchy_id
+        || manifest.full_version != doc.site.full_version
+        || manifest.site_code != doc.site.site_code
+    {
+        return Err(refuse(
+            "has a manifest that disagrees with its usage data".to_owned(),
+        ));
+    }
+    usage::validate(&doc, &format!("`{}`", path.display()))?;
+    let report = report(path, cab_size, cab_sha256, &doc, manifest.members.clone());
+    Ok((doc, report))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn version_member_is_named_after_full_version() {
+        let v: CmVersion = "5.00.9128.1033".parse().unwrap();
+        assert_eq!(version_member(&v), "SiteVersion.5.00.9128.1033.txt");
+    }
+}

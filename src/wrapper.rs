@@ -1,0 +1,378 @@
+//! `ServiceConnectionTool`: the original tool's command line, so existing runbooks work unchanged.
+//!
+//! Flags are single-dash and case-insensitive, as on Windows (`-Prepare -UsageDataDest D:\USB\UsageData.cab`).
+//! The whole line is parsed and checked before anything runs, so a usage error writes nothing.
+
+use crate::error::{ExitCode, fail};
+use std::ffi::OsString;
+use std::path::PathBuf;
+
+/// Which updates `-connect` downloads.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum DownloadMode {
+    /// The newest update that applies to the site's version, no hotfixes (the default).
+    #[default]
+    Latest,
+    /// `-downloadall`: every update and hotfix, whatever the site's version.
+    All,
+    /// `-downloadhotfix`: every hotfix, whatever the site's version.
+    Hotfix,
+    /// `-downloadsiteversion`: updates and hotfixes newer than the site's version.
+    SiteVersion,
+}
+
+/// One phase of the original tool, with its checked arguments.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Phase {
+    Prepare {
+        usage_data_dest: PathBuf,
+    },
+    Export {
+        dest: PathBuf,
+    },
+    Connect {
+        usage_data_src: PathBuf,
+        update_pack_dest: PathBuf,
+        proxy_server_uri: Option<String>,
+        proxy_user_name: Option<String>,
+        mode: DownloadMode,
+    },
+    Import {
+        update_pack_src: PathBuf,
+    },
+    Help,
+    Version,
+}
+
+/// Flags that take a value, and the phase they belong to.
+const VALUE_FLAGS: &[(&str, &str)] = &[
+    ("usagedatadest", "prepare"),
+    ("dest", "export"),
+    ("usagedatasrc", "connect"),
+    ("updatepackdest", "connect"),
+    ("proxyserveruri", "connect"),
+    ("proxyusername", "connect"),
+    ("updatepacksrc", "import"),
+];
+
+/// Switches: the phases, the download modes (which belong to -connect), help and version.
+const PHASES: &[&str] = &["prepare", "export", "connect", "import"];
+const MODES: &[(&str, DownloadMode)] = &[
+    ("downloadall", DownloadMode::All),
+    ("downloadhotfix", DownloadMode::Hotfix),
+    ("downloadsiteversion", DownloadMode::SiteVersion),
+];
+
+fn usage(message: impl Into<String>) -> anyhow::Error {
+    fail(
+        ExitCode::Usage,
+        format!(
+            "{} (run ServiceConnectionTool -help for the flags)",
+            message.into()
+        ),
+    )
+}
+
+/// A flag as typed (`-UsageDataDest`, `--usagedatadest`) → its lowercase name, or `None` for a value.
+fn flag_name(arg: &str) -> Option<String> {
+    let name = arg.strip_prefix("--").or_else(|| arg.strip_prefix('-'))?;
+    if name.is_empty() {
+        return None;
+    }
+    Some(name.to_ascii_lowercase())
+}
+
+/// Parses and checks the original command line (without the program name).
+pub fn parse(args: &[OsString]) -> anyhow::Result<Phase> {
+    let mut phase: Option<String> = None;
+    let mut mode: Option<(String, DownloadMode)> = None;
+    let mut values: Vec<(String, String)> = Vec::new();
+    let mut iter = args.iter();
+    while let Some(raw) = iter.next() {
+        let arg = raw.to_str().ok_or_else(|| {
+            usage(format!(
+                "argument `{}` is not valid Unicode",
+                raw.to_string_lossy()
+            ))
+        })?;
+        let Some(name) = flag_name(arg) else {
+            return Err(usage(format!(
+                "unexpected argument `{arg}`: values follow their flag, as in -usagedatadest D:\\USB\\UsageData.cab"
+            )));
+        };
+        match name.as_str() {
+            "help" | "?" | "h" => return Ok(Phase::Help),
+            "version" => return Ok(Phase::Version),
+            _ => {}
+        }
+        if PHASES.contains(&name.as_str()) {
+            if let Some(previous) = &phase {
+                return Err(usage(format!(
+                    "-{previous} and -{name} cannot run together: give one phase"
+                )));
+            }
+            phase = Some(name);
+        } else if let Some((_, m)) = MODES.iter().find(|(n, _)| *n == name) {
+            if let Some((previous, _)) = &mode {
+                return Err(usage(format!(
+                    "-{previous} and -{name} cannot be combined: give at most one download mode"
+                )));
+            }
+            mode = Some((name, *m));
+        } else if VALUE_FLAGS.iter().any(|(n, _)| *n == name) {
+            let value = iter
+                .next()
+                .and_then(|v| v.to_str())
+                .filter(|v| flag_name(v).is_none_or(|n| !is_known(&n)))
+                .ok_or_else(|| usage(format!("-{name} needs a value")))?;
+            if values.iter().any(|(n, _)| *n == name) {
+                return Err(usage(format!("-{name} is given twice")));
+            }
+            values.push((name, value.to_owned()));
+        } else {
+            return Err(usage(format!("unknown flag `{arg}`")));
+        }
+    }
+    let Some(phase) = phase else {
+        return Err(usage(
+            "no phase given: use -prepare, -connect, -import or -export",
+        ));
+    };
+    for (name, _) in &values {
+        let owner = VALUE_FLAGS
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, p)| *p)
+            .unwrap_or("");
+        if owner != phase {
+            return Err(usage(format!("-{name} belongs to -{owner}, not -{phase}")));
+        }
+    }
+    if let Some((name, _)) = &mode {
+        if phase != "connect" {
+            return Err(usage(format!("-{name} belongs to -connect, not -{phase}")));
+        }
+    }
+    let take = |name: &str| {
+        values
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.clone())
+    };
+    let need = |name: &str| take(name).ok_or_else(|| usage(format!("-{phase} needs -{name}")));
+    Ok(match phase.as_str() {
+        "prepare" => Phase::Prepare {
+            usage_data_dest: need("usagedatadest")?.into(),
+        },
+        "export" => Phase::Export {
+            dest: need("dest")?.into(),
+        },
+        "connect" => Phase::Connect {
+            usage_data_src: need("usagedatasrc")?.into(),
+            update_pack_dest: need("updatepackdest")?.into(),
+            proxy_server_uri: take("proxyserveruri"),
+            proxy_user_name: take("proxyusername"),
+            mode: mode.map(|(_, m)| m).unwrap_or_default(),
+        },
+        _ => Phase::Import {
+            update_pack_src: need("updatepacksrc")?.into(),
+        },
+    })
+}
+
+fn is_known(name: &str) -> bool {
+    PHASES.contains(&name)
+        || MODES.iter().any(|(n, _)| *n == name)
+        || VALUE_FLAGS.iter().any(|(n, _)| *n == name)
+        || matches!(name, "help" | "?" | "h" | "version")
+}
+
+/// The wrapper's help text, with the original's example command lines.
+pub const HELP: &str = "\
+ServiceConnectionTool - the Configuration Manager service connection tool, re-implemented by sct
+
+Usage:
+  ServiceConnectionTool -prepare -usagedatadest FILE.cab
+  ServiceConnectionTool -export -dest FILE.csv
+  ServiceConnectionTool -connect -usagedatasrc FILE|DIR -updatepackdest DIR
+                        [-proxyserveruri HOST[:PORT]] [-proxyusername NAME]
+                        [-downloadall | -downloadhotfix | -downloadsiteversion]
+  ServiceConnectionTool -import -updatepacksrc DIR
+
+Phases:
+  -prepare   on the service connection point: put the site's usage data into a cab file
+  -export    on the service connection point: write the same usage data as CSV to review it
+  -connect   on a computer with internet access: upload usage cabs, download update packs
+  -import    on the service connection point: bring downloaded update packs into the site
+
+Flags are case-insensitive and start with one dash, as on Windows.
+
+Settings (flag > environment > sct.toml beside the tool, or the file named by SCT_CONFIG):
+  SCT_SITE            site database, e.g. sqlite:/var/lib/sct/site.db
+  SCT_SERVICE_URL     update service base URL (-connect)
+  SCT_PROXY_PASSWORD  proxy password for -proxyusername (else asked on a terminal; never a flag)
+
+Examples:
+  ServiceConnectionTool.exe -prepare -usagedatadest D:\\USB\\UsageData.cab
+  ServiceConnectionTool.exe -export -dest D:\\USB\\usagedata.csv
+  ServiceConnectionTool.exe -connect -usagedatasrc D:\\USB\\ -updatepackdest D:\\USB\\UpdatePacks
+  ServiceConnectionTool.exe -connect -usagedatasrc D:\\USB\\Usagedata.cab -updatepackdest D:\\USB\\UpdatePacks -proxyserveruri itproxy.contoso.com -proxyusername jqpublic
+  ServiceConnectionTool.exe -connect -downloadsiteversion -usagedatasrc D:\\USB -updatepackdest D:\\USB\\UpdatePacks
+  ServiceConnectionTool.exe -import -updatepacksrc D:\\USB\\UpdatePacks
+";
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse_str(line: &str) -> anyhow::Result<Phase> {
+        let args: Vec<OsString> = line.split_whitespace().map(OsString::from).collect();
+        parse(&args)
+    }
+
+    fn usage_message(line: &str) -> String {
+        let err = parse_str(line).unwrap_err();
+        assert_eq!(crate::error::exit_code(&err), ExitCode::Usage, "{line}");
+        format!("{err:#}")
+    }
+
+    #[test]
+    fn original_examples_parse() {
+        assert_eq!(
+            parse_str("-prepare -usagedatadest D:\\USB\\UsageData.cab").unwrap(),
+            Phase::Prepare {
+                usage_data_dest: "D:\\USB\\UsageData.cab".into()
+            }
+        );
+        assert_eq!(
+            parse_str("-export -dest D:\\USB\\usagedata.csv").unwrap(),
+            Phase::Export {
+                dest: "D:\\USB\\usagedata.csv".into()
+            }
+        );
+        let connect = parse_str("-connect -usagedatasrc D:\\USB\\Usagedata.cab -updatepackdest D:\\USB\\UpdatePacks -proxyserveruri itproxy.contoso.com -proxyusername jqpublic").unwrap();
+        assert!(
+            matches!(connect, Phase::Connect { mode: DownloadMode::Latest, proxy_user_name: Some(ref u), .. } if u == "jqpublic")
+        );
+        let connect = parse_str("-connect -downloadsiteversion -usagedatasrc D:\\USB -updatepackdest D:\\USB\\UpdatePacks").unwrap();
+        assert!(matches!(
+            connect,
+            Phase::Connect {
+                mode: DownloadMode::SiteVersion,
+                ..
+            }
+        ));
+        assert_eq!(
+            parse_str("-import -updatepacksrc D:\\USB\\UpdatePacks").unwrap(),
+            Phase::Import {
+                update_pack_src: "D:\\USB\\UpdatePacks".into()
+            }
+        );
+    }
+
+    #[test]
+    fn flags_are_case_insensitive() {
+        assert!(matches!(
+            parse_str("-PREPARE -UsageDataDest x.cab").unwrap(),
+            Phase::Prepare { .. }
+        ));
+        assert!(matches!(
+            parse_str("--Import --UpdatePackSrc dir").unwrap(),
+            Phase::Import { .. }
+        ));
+    }
+
+    #[test]
+    fn usage_errors_name_the_flag() {
+        assert!(usage_message("-prepare").contains("-prepare needs -usagedatadest"));
+        assert!(usage_message("-export").contains("-export needs -dest"));
+        assert!(
+            usage_message("-connect -usagedatasrc x").contains("-connect needs -updatepackdest")
+        );
+        assert!(usage_message("-import").contains("-import needs -updatepacksrc"));
+        assert!(usage_message("").contains("no phase given"));
+        assert!(usage_message("-prepare -import").contains("cannot run together"));
+        assert!(
+            usage_message(
+                "-connect -downloadall -downloadhotfix -usagedatasrc a -updatepackdest b"
+            )
+            .contains("cannot be combined")
+        );
+        assert!(
+            usage_message("-prepare -dest x.csv -usagedatadest a")
+                .contains("-dest belongs to -export")
+        );
+        assert!(
+            usage_message("-prepare -downloadall -usagedatadest a").contains("belongs to -connect")
+        );
+        assert!(usage_message("-prepare -usagedatadest").contains("-usagedatadest needs a value"));
+        assert!(usage_message("-prepare -usagedatadest -import").contains("needs a value"));
+        assert!(usage_message("-prepare -bogus").contains("unknown flag"));
+        assert!(usage_message("-prepare -usagedatadest a -usagedatadest b").contains("twice"));
+        assert!(usage_message("prepare").contains("unexpected argument"));
+    }
+
+    #[test]
+    fn help_and_version() {
+        assert_eq!(parse_str("-?").unwrap(), Phase::Help);
+        assert_eq!(parse_str("-Help").unwrap(), Phase::Help);
+        assert_eq!(parse_str("-version").unwrap(), Phase::Version);
+    }
+}
+
+/// Runs the wrapper: parse everything first, then the phase.
+pub fn run(args: &[OsString]) -> anyhow::Result<()> {
+    const TOOL: &str = "ServiceConnectionTool";
+    let phase = parse(args)?;
+    let config = crate::config::Config::load()?;
+    let stdout = std::io::stdout().lock();
+    match phase {
+        Phase::Help => {
+            use std::io::Write;
+            let mut out = stdout;
+            writeln!(out, "{HELP}\n{}", crate::cli::EXIT_CODES_HELP)?;
+        }
+        Phase::Version => {
+            use std::io::Write;
+            let mut out = stdout;
+            writeln!(
+                out,
+                "ServiceConnectionTool (sct) {}",
+                env!("CARGO_PKG_VERSION")
+            )?;
+        }
+        Phase::Prepare { usage_data_dest } => {
+            let site = config.site_locator(None)?;
+            let report = crate::prepare::prepare(&site, &usage_data_dest)?;
+            crate::cli::note(
+                TOOL,
+                format!(
+                    "INFO: usage data of site {} ({} rows, version {}) written to {}",
+                    report.site_code, report.rows, report.full_version, report.cab
+                ),
+            );
+            crate::document::write_pretty(stdout, &report)?;
+        }
+        Phase::Export { dest } => {
+            let site = config.site_locator(None)?;
+            let rows = crate::prepare::export(&site, &dest)?;
+            crate::cli::note(
+                TOOL,
+                format!("INFO: {rows} usage rows exported to {}", dest.display()),
+            );
+        }
+        Phase::Connect { .. } => {
+            return Err(fail(
+                ExitCode::Io,
+                "-connect is not built yet (issues 3 and 4); nothing was done",
+            ));
+        }
+        Phase::Import { .. } => {
+            return Err(fail(
+                ExitCode::Io,
+                "-import is not built yet (issue 5); nothing was done",
+            ));
+        }
+    }
+    Ok(())
+}
