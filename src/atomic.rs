@@ -87,7 +87,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let dest = dir.path().join("out.txt");
         std::fs::write(&dest, "old").unwrap();
-        let result = write_with(&dest, |file| {
+        let result: anyhow::Result<()> = write_with(&dest, |file| {
             file.write_all(b"half")?;
             anyhow::bail!("interrupted")
         });

@@ -5,6 +5,7 @@
 
 pub mod atomic;
 pub mod cabinet;
+pub mod catalog;
 pub mod cli;
 pub mod config;
 pub mod document;
@@ -12,6 +13,7 @@ pub mod error;
 pub mod hash;
 pub mod paths;
 pub mod prepare;
+pub mod signing;
 pub mod site;
 pub mod usage;
 pub mod usage_cab;
