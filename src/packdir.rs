@@ -1,0 +1,79 @@
+//! The update-pack folder that travels back on the USB drive (`-updatepackdest` / `--dest`).
+//!
+//! ```text
+//! DIR/catalog.json          the signed catalog, byte for byte as the service published it
+//! DIR/catalog.json.sig      its detached signature
+//! DIR/fetched.json          sct.fetch-record.v1: which packs were fetched for which hierarchy
+//! DIR/<GUID>/<GUID>.cab     each pack's files, at the paths the catalog lists
+//! DIR/<GUID>/Redist/...
+//! ```
+//!
+//! The record is not signed: it only says which hierarchy asked for which pack. Everything that
+//! decides what enters a site (bytes, sizes, hashes, versions) comes from the signed catalog, and
+//! import re-checks applicability against the local site.
+
+use crate::document::Document;
+use crate::version::CmVersion;
+use serde::{Deserialize, Serialize};
+use std::path::{Path, PathBuf};
+use uuid::Uuid;
+
+/// The record's file name.
+pub const RECORD_FILE: &str = "fetched.json";
+/// Suffix of files still being downloaded.
+pub const PART_SUFFIX: &str = ".part";
+
+/// Which packs one hierarchy's offer selected.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HierarchyRecord {
+    pub hierarchy_id: Uuid,
+    pub site_code: String,
+    pub site_version: CmVersion,
+    /// The selection mode used: latest, all, hotfix or siteversion.
+    pub mode: String,
+    pub packs: Vec<Uuid>,
+}
+
+/// `fetched.json`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FetchRecord {
+    pub schema: String,
+    /// The version of `catalog.json` beside it.
+    pub catalog_version: u64,
+    pub hierarchies: Vec<HierarchyRecord>,
+}
+
+impl Document for FetchRecord {
+    const SCHEMA: &'static str = "sct.fetch-record.v1";
+}
+
+/// Paths inside a pack folder.
+pub struct PackDir {
+    pub root: PathBuf,
+}
+
+impl PackDir {
+    pub fn new(root: &Path) -> Self {
+        Self {
+            root: root.to_owned(),
+        }
+    }
+
+    pub fn catalog(&self) -> PathBuf {
+        self.root.join(crate::catalog::CATALOG_FILE)
+    }
+
+    pub fn signature(&self) -> PathBuf {
+        self.root.join(crate::catalog::SIGNATURE_FILE)
+    }
+
+    pub fn record(&self) -> PathBuf {
+        self.root.join(RECORD_FILE)
+    }
+
+    /// The local path of a catalog file path (already checked by `Catalog::check_structure`).
+    pub fn file(&self, catalog_path: &str) -> PathBuf {
+        self.root
+            .join(catalog_path.replace('/', std::path::MAIN_SEPARATOR_STR))
+    }
+}

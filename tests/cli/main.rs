@@ -1,0 +1,7 @@
+//! Integration tests: the built binaries, run as an operator would, one module per tool.
+
+mod support;
+
+mod collect;
+mod pack;
+mod wrapper;

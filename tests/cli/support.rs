@@ -1,0 +1,116 @@
+//! The shared test environment: a temporary folder, demo sites, and the built binaries with a clean
+//! environment (no config file or SCT_* variable leaks in from the machine running the tests).
+
+#![allow(dead_code)]
+
+use assert_cmd::Command;
+use std::path::{Path, PathBuf};
+
+/// A scratch folder for one test.
+pub struct Env {
+    pub dir: tempfile::TempDir,
+}
+
+impl Env {
+    pub fn new() -> Self {
+        Self {
+            dir: tempfile::tempdir().expect("temp dir"),
+        }
+    }
+
+    pub fn path(&self, name: &str) -> PathBuf {
+        self.dir.path().join(name)
+    }
+
+    /// A built binary with SCT_* cleared and the working folder set to the scratch folder.
+    pub fn cmd(&self, bin: &str) -> Command {
+        let mut cmd = Command::new(bin_path(bin));
+        for (key, _) in std::env::vars() {
+            if key.starts_with("SCT_") || key.ends_with("_PROXY") || key.ends_with("_proxy") {
+                cmd.env_remove(&key);
+            }
+        }
+        // An empty config file, so a stray sct.toml beside the test binaries cannot interfere.
+        let config = self.path("sct-empty.toml");
+        if !config.exists() {
+            std::fs::write(&config, "").unwrap();
+        }
+        cmd.env("SCT_CONFIG", config).current_dir(self.dir.path());
+        cmd
+    }
+
+    /// Creates a demo site and returns its locator (`sqlite:PATH`).
+    pub fn demo_site(&self, name: &str, extra: &[&str]) -> String {
+        let db = self.path(&format!("{name}.db"));
+        self.cmd("sct-demo")
+            .args(["site", "--db"])
+            .arg(&db)
+            .args(extra)
+            .assert()
+            .success();
+        format!("sqlite:{}", db.display())
+    }
+
+    /// A demo site with a fixed hierarchy ID, site code and version.
+    pub fn demo_site_with(&self, name: &str, code: &str, version: &str, hierarchy: &str) -> String {
+        self.demo_site(
+            name,
+            &[
+                "--site-code",
+                code,
+                "--version",
+                version,
+                "--hierarchy-id",
+                hierarchy,
+            ],
+        )
+    }
+}
+
+/// Path of a built binary: they all sit beside the ones Cargo names for this test target.
+pub fn bin_path(bin: &str) -> PathBuf {
+    let known = Path::new(env!("CARGO_BIN_EXE_sct-pack"));
+    known.with_file_name(format!("{bin}{}", std::env::consts::EXE_SUFFIX))
+}
+
+/// Output of a finished command.
+pub fn stdout_of(output: &std::process::Output) -> String {
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+pub fn stderr_of(output: &std::process::Output) -> String {
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+/// Every entry of a folder, recursively, as sorted relative paths.
+pub fn tree(root: &Path) -> Vec<String> {
+    let mut out = Vec::new();
+    fn walk(root: &Path, dir: &Path, out: &mut Vec<String>) {
+        let Ok(entries) = std::fs::read_dir(dir) else {
+            return;
+        };
+        for entry in entries.flatten() {
+            let path = entry.path();
+            out.push(path.strip_prefix(root).unwrap().display().to_string());
+            if path.is_dir() {
+                walk(root, &path, out);
+            }
+        }
+    }
+    walk(root, root, &mut out);
+    out.sort();
+    out
+}
+
+/// Whether an external tool is installed; tests that need one fail with a clear message if not.
+pub fn require_tool(name: &str) {
+    let found = std::process::Command::new("sh")
+        .args(["-c", &format!("command -v {name}")])
+        .output()
+        .map(|o| o.status.success())
+        .unwrap_or(false);
+    assert!(
+        found,
+        "`{name}` is not installed: ./scripts/test.sh installs what the tests need"
+    );
+}
