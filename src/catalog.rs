@@ -228,24 +228,25 @@ impl Catalog {
     }
 }
 
-/// Steps 1–5: verifies catalog bytes and their signature file against the pinned keys.
+/// Steps 1–5: verifies catalog bytes and their signature file against the pinned keys; returns
+/// the catalog and the ID of the key whose signature verified.
 pub fn verify_bytes(
     catalog_bytes: &[u8],
     signature_bytes: &[u8],
     trusted: &[PublicKey],
     now: jiff::Timestamp,
     source: &str,
-) -> anyhow::Result<Catalog> {
+) -> anyhow::Result<(Catalog, String)> {
     let signatures: SignatureFile = document::read(
         signature_bytes,
         &format!("the signature of {source}"),
         signing::MAX_SIGNATURE_BYTES,
     )?;
-    signing::verify(catalog_bytes, &signatures, trusted, source)?;
+    let key_id = signing::verify(catalog_bytes, &signatures, trusted, source)?;
     let catalog: Catalog = document::read(catalog_bytes, source, MAX_CATALOG_BYTES)?;
     catalog.check_not_expired(now)?;
     catalog.check_structure()?;
-    Ok(catalog)
+    Ok((catalog, key_id))
 }
 
 /// Serialises and signs a catalog: returns (catalog bytes, signature bytes).
@@ -303,7 +304,7 @@ mod tests {
     fn signed_catalog_verifies() {
         let key = PrivateKey::generate();
         let (bytes, sig) = sign(&sample(3), &[&key]).unwrap();
-        let catalog = verify_bytes(&bytes, &sig, &[key.public()], now(), "catalog").unwrap();
+        let (catalog, _) = verify_bytes(&bytes, &sig, &[key.public()], now(), "catalog").unwrap();
         assert_eq!(catalog.version, 3);
     }
 

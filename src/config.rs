@@ -91,6 +91,36 @@ impl Config {
     }
 }
 
+/// Environment variable with trusted catalog keys (`ed25519:...` or key file paths, comma-separated).
+pub const ENV_TRUSTED_KEYS: &str = "SCT_TRUSTED_KEYS";
+
+impl Config {
+    /// The pinned catalog keys: `--trusted-key` flags, then `SCT_TRUSTED_KEYS`, then the config file.
+    pub fn trusted_keys(&self, flags: &[String]) -> anyhow::Result<Vec<crate::signing::PublicKey>> {
+        let env: Vec<String> = std::env::var(ENV_TRUSTED_KEYS)
+            .map(|v| v.split([',', '\n']).map(str::to_owned).collect())
+            .unwrap_or_default();
+        let items = if !flags.is_empty() {
+            flags.to_vec()
+        } else if env.iter().any(|s| !s.trim().is_empty()) {
+            env
+        } else {
+            self.trusted_keys.clone()
+        };
+        let keys = crate::signing::parse_trusted(&items)?;
+        if keys.is_empty() {
+            return Err(fail(
+                ExitCode::Usage,
+                format!(
+                    "no trusted catalog key: use --trusted-key, {}",
+                    self.where_to_set("trusted_keys", ENV_TRUSTED_KEYS)
+                ),
+            ));
+        }
+        Ok(keys)
+    }
+}
+
 /// `sct.toml` in the folder of the running binary.
 pub fn beside_binary() -> Option<PathBuf> {
     let exe = std::env::current_exe().ok()?;

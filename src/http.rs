@@ -84,6 +84,19 @@ pub fn is_transient_error(err: &reqwest::Error) -> bool {
     err.is_timeout() || err.is_connect() || err.is_request() || err.is_body()
 }
 
+/// An HTTP error status as a classified failure: 407 names the proxy, 5xx and 4xx the server.
+pub fn status_error(status: reqwest::StatusCode, url: &str) -> anyhow::Error {
+    let shown = redact(url);
+    let message = if status == reqwest::StatusCode::PROXY_AUTHENTICATION_REQUIRED {
+        format!(
+            "the proxy refused the request to {shown} with 407: it wants credentials (give --proxy-user and SCT_PROXY_PASSWORD) or refused the ones given"
+        )
+    } else {
+        format!("{shown} answered {status}")
+    };
+    crate::error::fail(crate::error::ExitCode::Network, message)
+}
+
 /// Exponential backoff with a cap: 0.5 s, 1 s, 2 s, 4 s, then 8 s.
 pub fn backoff(attempt: u32) -> Duration {
     Duration::from_millis(500u64.saturating_mul(1 << attempt.min(4)))

@@ -1,0 +1,236 @@
+//! Verifying a carried update-pack folder, trusting nothing but the pinned keys.
+//!
+//! Steps, in order (a failure in 1–2 stops; later problems are collected into the report):
+//! 1. `catalog.json` verifies against its signature and a pinned key, and has not expired
+//!    (see [`crate::catalog`] for the catalog's own steps);
+//! 2. `fetched.json` is a fetch record for that catalog version, naming only packs it lists;
+//! 3. every file of every recorded pack is a regular file with the catalog's size and SHA-256;
+//! 4. nothing else is in the folder: no stray files, no leftover `.part`, no symlinks.
+
+use crate::catalog::{self, Catalog};
+use crate::document::{self, Document};
+use crate::error::{ExitCode, fail};
+use crate::packdir::{FetchRecord, PackDir};
+use crate::signing::{self, PublicKey};
+use anyhow::Context;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeSet;
+use std::path::Path;
+use uuid::Uuid;
+
+/// The outcome for one pack.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct PackReport {
+    pub package_guid: Uuid,
+    pub name: String,
+    pub files: usize,
+    pub bytes: u64,
+    pub ok: bool,
+    pub problems: Vec<String>,
+}
+
+/// `sct.verify.v1`: what `sct-verify` prints.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct VerifyReport {
+    pub schema: String,
+    pub dir: String,
+    pub catalog_version: u64,
+    pub catalog_expires_at: jiff::Timestamp,
+    pub key_id: String,
+    pub packs: Vec<PackReport>,
+    /// Entries in the folder that no recorded pack accounts for.
+    pub unexpected: Vec<String>,
+    pub ok: bool,
+}
+
+impl Document for VerifyReport {
+    const SCHEMA: &'static str = "sct.verify.v1";
+}
+
+/// A folder that passed steps 1–2, with its report for steps 3–4.
+pub struct VerifiedDir {
+    pub catalog: Catalog,
+    pub record: FetchRecord,
+    pub report: VerifyReport,
+}
+
+/// Runs every step over `dir`. Errors are steps 1–2; per-file problems are in the report.
+pub fn verify_dir(
+    dir: &Path,
+    trusted: &[PublicKey],
+    now: jiff::Timestamp,
+) -> anyhow::Result<VerifiedDir> {
+    let packdir = PackDir::new(dir);
+    if !dir.is_dir() {
+        anyhow::bail!("update pack folder `{}` does not exist", dir.display());
+    }
+    let bytes = read_capped(&packdir.catalog(), catalog::MAX_CATALOG_BYTES)?;
+    let signature = read_capped(&packdir.signature(), signing::MAX_SIGNATURE_BYTES)?;
+    let source = format!("catalog `{}`", packdir.catalog().display());
+    let (catalog, key_id) = catalog::verify_bytes(&bytes, &signature, trusted, now, &source)?;
+    let record = read_record(&packdir, &catalog)?;
+    let recorded: BTreeSet<Uuid> = record
+        .hierarchies
+        .iter()
+        .flat_map(|h| h.packs.iter().copied())
+        .collect();
+    let mut expected: BTreeSet<String> = [
+        catalog::CATALOG_FILE,
+        catalog::SIGNATURE_FILE,
+        crate::packdir::RECORD_FILE,
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
+    let mut packs = Vec::new();
+    for guid in &recorded {
+        let pack = catalog.pack(guid).expect("checked by read_record");
+        let mut problems = Vec::new();
+        for file in &pack.files {
+            expected.insert(file.path.clone());
+            let mut folder = Path::new(&file.path).parent();
+            while let Some(f) = folder.filter(|f| !f.as_os_str().is_empty()) {
+                expected.insert(f.to_string_lossy().replace('\\', "/"));
+                folder = f.parent();
+            }
+            if let Some(problem) = check_file(&packdir, file) {
+                problems.push(problem);
+            }
+        }
+        packs.push(PackReport {
+            package_guid: *guid,
+            name: pack.name.clone(),
+            files: pack.files.len(),
+            bytes: pack.size(),
+            ok: problems.is_empty(),
+            problems,
+        });
+    }
+    let unexpected = unexpected_entries(dir, &expected)?;
+    let ok = packs.iter().all(|p| p.ok) && unexpected.is_empty();
+    let report = VerifyReport {
+        schema: VerifyReport::SCHEMA.to_owned(),
+        dir: dir.display().to_string(),
+        catalog_version: catalog.version,
+        catalog_expires_at: catalog.expires_at,
+        key_id,
+        packs,
+        unexpected,
+        ok,
+    };
+    Ok(VerifiedDir {
+        catalog,
+        record,
+        report,
+    })
+}
+
+fn read_capped(path: &Path, limit: u64) -> anyhow::Result<Vec<u8>> {
+    let meta = fs_err::symlink_metadata(path).context("The update pack folder is incomplete")?;
+    if !meta.is_file() {
+        return Err(fail(
+            ExitCode::Rejected,
+            format!("`{}` is not a regular file", path.display()),
+        ));
+    }
+    if meta.len() > limit {
+        return Err(fail(
+            ExitCode::Rejected,
+            format!("`{}` is larger than its {limit}-byte limit", path.display()),
+        ));
+    }
+    Ok(fs_err::read(path)?)
+}
+
+fn read_record(packdir: &PackDir, catalog: &Catalog) -> anyhow::Result<FetchRecord> {
+    let path = packdir.record();
+    let bytes = read_capped(&path, catalog::MAX_CATALOG_BYTES)?;
+    let record: FetchRecord = document::read(
+        &bytes[..],
+        &format!("`{}`", path.display()),
+        catalog::MAX_CATALOG_BYTES,
+    )?;
+    if record.catalog_version != catalog.version {
+        return Err(fail(
+            ExitCode::Rejected,
+            format!(
+                "`{}` was written for catalog version {}, but the catalog beside it is version {}",
+                path.display(),
+                record.catalog_version,
+                catalog.version
+            ),
+        ));
+    }
+    for hierarchy in &record.hierarchies {
+        for guid in &hierarchy.packs {
+            if catalog.pack(guid).is_none() {
+                return Err(fail(
+                    ExitCode::Rejected,
+                    format!(
+                        "`{}` names pack {guid}, which the signed catalog does not list",
+                        path.display()
+                    ),
+                ));
+            }
+        }
+    }
+    Ok(record)
+}
+
+/// Step 3 for one file; `None` when it is complete and intact.
+fn check_file(packdir: &PackDir, file: &catalog::PackFile) -> Option<String> {
+    let path = packdir.file(&file.path);
+    let meta = match std::fs::symlink_metadata(&path) {
+        Ok(meta) => meta,
+        Err(_) => return Some(format!("`{}` is missing", file.path)),
+    };
+    if !meta.is_file() {
+        return Some(format!(
+            "`{}` is not a regular file (symlink or folder)",
+            file.path
+        ));
+    }
+    if meta.len() != file.size {
+        return Some(format!(
+            "`{}` is {} bytes, expected {}",
+            file.path,
+            meta.len(),
+            file.size
+        ));
+    }
+    match crate::hash::of_file(&path) {
+        Ok((_, digest)) if crate::hash::same(&digest, &file.sha256) => None,
+        Ok((_, digest)) => Some(format!(
+            "`{}` has SHA-256 {digest}, expected {}",
+            file.path, file.sha256
+        )),
+        Err(err) => Some(format!("`{}` could not be read: {err:#}", file.path)),
+    }
+}
+
+/// Step 4: every entry not in `expected` (relative paths with `/`), and every symlink.
+fn unexpected_entries(dir: &Path, expected: &BTreeSet<String>) -> anyhow::Result<Vec<String>> {
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_owned()];
+    while let Some(folder) = stack.pop() {
+        for entry in fs_err::read_dir(&folder)? {
+            let entry = entry?;
+            let path = entry.path();
+            let relative = path
+                .strip_prefix(dir)
+                .unwrap_or(&path)
+                .to_string_lossy()
+                .replace('\\', "/");
+            let kind = entry.file_type()?;
+            if kind.is_symlink() {
+                out.push(format!("{relative} (symlink)"));
+            } else if !expected.contains(&relative) {
+                out.push(relative);
+            } else if kind.is_dir() {
+                stack.push(path);
+            }
+        }
+    }
+    out.sort();
+    Ok(out)
+}
