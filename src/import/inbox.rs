@@ -223,10 +223,8 @@ impl Inbox {
                 fs_err::create_dir_all(parent)
                     .map_err(|e| io_fail(format!("Cannot create `{}`", parent.display()), e))?;
             }
-            if let Some(parent) = dest.parent() {
-                if !folders.iter().any(|f| f == parent) {
-                    folders.push(parent.to_owned());
-                }
+            if let Some(parent) = dest.parent().filter(|p| !folders.iter().any(|f| f == p)) {
+                folders.push(parent.to_owned());
             }
             copy_checked(src, file, &dest)?;
         }
