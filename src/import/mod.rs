@@ -16,6 +16,7 @@
 //! their rows are already at 262146, and the catalog version is already in the ledger.
 
 pub mod inbox;
+pub mod ledger;
 pub mod plan;
 pub mod wait;
 
@@ -226,8 +227,8 @@ pub fn run(
         &identity.hierarchy_id,
         &identity.version,
     )?;
-    let rollback_override = check_rollback(site, catalog, options, &mut *note)?;
     let inbox = Inbox::of_install_dir(install_dir);
+    let rollback_override = check_rollback(site, &inbox, catalog, options, &mut *note)?;
     let mut summary = ImportSummary {
         schema: SCHEMA,
         kind: "summary",
@@ -267,6 +268,10 @@ pub fn run(
         ));
     }
     summary.cleaned_staging = cleaned.len();
+    if site.register().is_none() {
+        // The file ledger has no transaction: check again now that no other import can run.
+        check_rollback(site, &inbox, catalog, options, &mut |_| {})?;
+    }
     let src = PackDir::new(&options.src);
     for (planned, event) in planned.iter().zip(events.iter_mut()) {
         if planned.decision == Decision::Import {
@@ -293,7 +298,10 @@ pub fn run(
             summary.rows_changed = done.changed.len();
             "registered"
         }
-        None => "read-only",
+        None => {
+            ledger::record(&inbox, catalog.version, &stamp.key_id, now, &lock)?;
+            "read-only"
+        }
     };
     fill_states(site.store(), &mut events)?;
     drop(lock);
@@ -344,30 +352,40 @@ fn refuse_unless_ok(report: &crate::verify::VerifyReport) -> anyhow::Result<()> 
 /// Step 4: returns true when an older catalog goes in because of `--allow-rollback`.
 fn check_rollback(
     site: &mut SiteAccess,
+    inbox: &Inbox,
     catalog: &Catalog,
     options: &ImportOptions,
     note: &mut dyn FnMut(String),
 ) -> anyhow::Result<bool> {
     let where_ = site.store().describe();
-    let Some(register) = site.register() else {
+    let (last, kept_in) = match site.register() {
+        Some(register) => (
+            register.last_catalog_version()?,
+            format!("site database {where_}"),
+        ),
+        None => (
+            ledger::last_version(inbox)?,
+            format!("`{}`", inbox.root.join(ledger::LEDGER_FILE).display()),
+        ),
+    };
+    let Some(last) = last.filter(|last| catalog.version < *last) else {
         return Ok(false);
     };
-    let Some(last) = register.last_catalog_version()? else {
-        return Ok(false);
-    };
-    match catalog.check_not_older(last, &format!("site database {where_}")) {
-        Ok(()) => Ok(false),
-        Err(_) if options.allow_rollback => {
-            note(format!(
-                "WARNING: importing catalog version {} although version {last} was imported before (--allow-rollback)",
-                catalog.version
-            ));
-            Ok(true)
-        }
-        Err(err) => {
-            Err(err.context("use --allow-rollback only if you mean to go back to an older catalog"))
-        }
+    if options.allow_rollback {
+        note(format!(
+            "WARNING: importing catalog version {} although version {last} was imported before (--allow-rollback)",
+            catalog.version
+        ));
+        return Ok(true);
     }
+    Err(fail(
+        ExitCode::Rejected,
+        format!(
+            "catalog version {} is older than version {last} already imported ({kept_in}): rollback refused; \
+             fetch a current catalog, or run sct-import --allow-rollback if you mean to go back",
+            catalog.version
+        ),
+    ))
 }
 
 fn event(pack: &Pack, inbox: &Inbox, decision: &Decision) -> PackEvent {
@@ -531,3 +549,6 @@ fn close(
         _ => Ok(summary),
     }
 }
+
+#[cfg(test)]
+mod tests;
