@@ -189,12 +189,13 @@ impl Inbox {
         let result = self.stage(src, pack, &staging).and_then(|()| {
             crate::fault::point("import:after-stage");
             let dest = self.root.join(&folder);
-            if std::fs::symlink_metadata(&dest).is_ok() {
-                anyhow::bail!("`{}` appeared while staging", dest.display());
-            }
-            fs_err::rename(&staging, &dest).map_err(|e| {
+            rename_no_replace(&staging, &dest).map_err(|e| {
                 io_fail(
-                    format!("Cannot move pack {} into place", pack.package_guid),
+                    format!(
+                        "Cannot move pack {} into place as `{}`",
+                        pack.package_guid,
+                        dest.display()
+                    ),
                     e,
                 )
             })?;
@@ -367,6 +368,41 @@ fn open_regular_no_follow(root: &Path, relative: &str) -> anyhow::Result<File> {
     Ok(file)
 }
 
+/// Renames `from` to `to`, failing if `to` exists: even a stray empty folder is never replaced.
+/// Linux does it atomically (`renameat2(RENAME_NOREPLACE)`); elsewhere, or on filesystems
+/// without it, the check is separate, which the inbox lock makes safe among imports.
+fn rename_no_replace(from: &Path, to: &Path) -> std::io::Result<()> {
+    #[cfg(target_os = "linux")]
+    {
+        use std::os::unix::ffi::OsStrExt;
+        let c = |p: &Path| {
+            std::ffi::CString::new(p.as_os_str().as_bytes()).map_err(std::io::Error::other)
+        };
+        let (old, new) = (c(from)?, c(to)?);
+        // SAFETY: both paths are valid NUL-terminated strings that outlive the call.
+        let rc = unsafe {
+            libc::renameat2(
+                libc::AT_FDCWD,
+                old.as_ptr(),
+                libc::AT_FDCWD,
+                new.as_ptr(),
+                libc::RENAME_NOREPLACE,
+            )
+        };
+        if rc == 0 {
+            return Ok(());
+        }
+        let err = std::io::Error::last_os_error();
+        if !matches!(err.raw_os_error(), Some(libc::EINVAL) | Some(libc::ENOSYS)) {
+            return Err(err);
+        }
+    }
+    if std::fs::symlink_metadata(to).is_ok() {
+        return Err(std::io::Error::from(std::io::ErrorKind::AlreadyExists));
+    }
+    std::fs::rename(from, to)
+}
+
 /// Fsyncs a folder so the entries in it (renames, new files) survive a power cut.
 fn fsync_dir(dir: &Path) -> anyhow::Result<()> {
     File::open(dir)
@@ -377,4 +413,23 @@ fn fsync_dir(dir: &Path) -> anyhow::Result<()> {
 /// A local I/O failure with its cause (unclassified errors exit 3, see `error::exit_code`).
 fn io_fail(what: String, err: std::io::Error) -> anyhow::Error {
     anyhow::Error::new(err).context(what)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rename_never_replaces_an_existing_folder() {
+        let dir = tempfile::tempdir().unwrap();
+        let (from, to) = (dir.path().join("staging"), dir.path().join("GUID"));
+        std::fs::create_dir(&from).unwrap();
+        std::fs::create_dir(&to).unwrap();
+        let err = rename_no_replace(&from, &to).unwrap_err();
+        assert_eq!(err.kind(), std::io::ErrorKind::AlreadyExists);
+        assert!(from.is_dir());
+        std::fs::remove_dir(&to).unwrap();
+        rename_no_replace(&from, &to).unwrap();
+        assert!(to.is_dir() && !from.exists());
+    }
 }
