@@ -419,6 +419,55 @@ fn io_fail(what: String, err: std::io::Error) -> anyhow::Error {
 mod tests {
     use super::*;
 
+    fn file(path: &str, bytes: &[u8]) -> PackFile {
+        PackFile {
+            path: path.into(),
+            size: bytes.len() as u64,
+            sha256: crate::hash::hex_of(bytes),
+        }
+    }
+
+    #[test]
+    fn copy_never_follows_a_symlink() {
+        let dir = tempfile::tempdir().unwrap();
+        let src = dir.path().join("usb");
+        std::fs::create_dir_all(src.join("G/real")).unwrap();
+        let outside = dir.path().join("secret");
+        std::fs::create_dir(&outside).unwrap();
+        std::fs::write(outside.join("x.cab"), b"secret").unwrap();
+        std::os::unix::fs::symlink(outside.join("x.cab"), src.join("G/link.cab")).unwrap();
+        std::os::unix::fs::symlink(&outside, src.join("G/linkdir")).unwrap();
+        let packdir = PackDir::new(&src);
+        for path in ["G/link.cab", "G/linkdir/x.cab"] {
+            let dest = dir.path().join("out");
+            let err = copy_checked(&packdir, &file(path, b"secret"), &dest).unwrap_err();
+            assert_eq!(crate::error::exit_code(&err), ExitCode::Rejected, "{path}");
+            assert!(!dest.exists(), "{path}");
+        }
+    }
+
+    #[test]
+    fn copy_refuses_bytes_that_changed_after_verification() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(dir.path().join("G")).unwrap();
+        std::fs::write(dir.path().join("G/a.cab"), b"swapped!").unwrap();
+        let packdir = PackDir::new(dir.path());
+        let dest = dir.path().join("out");
+        let err = copy_checked(&packdir, &file("G/a.cab", b"original"), &dest).unwrap_err();
+        assert!(
+            format!("{err:#}").contains("changed after verification"),
+            "{err:#}"
+        );
+        std::fs::remove_file(&dest).unwrap();
+        std::fs::write(dir.path().join("G/a.cab"), b"original plus more").unwrap();
+        let err = copy_checked(&packdir, &file("G/a.cab", b"original"), &dest).unwrap_err();
+        assert!(format!("{err:#}").contains("more than"), "{err:#}");
+        std::fs::remove_file(&dest).unwrap();
+        std::fs::write(dir.path().join("G/a.cab"), b"original").unwrap();
+        copy_checked(&packdir, &file("G/a.cab", b"original"), &dest).unwrap();
+        assert_eq!(std::fs::read(&dest).unwrap(), b"original");
+    }
+
     #[test]
     fn rename_never_replaces_an_existing_folder() {
         let dir = tempfile::tempdir().unwrap();

@@ -20,7 +20,7 @@ pub mod ledger;
 pub mod plan;
 pub mod wait;
 
-use crate::catalog::{Catalog, Pack};
+use crate::catalog::Pack;
 use crate::config::Config;
 use crate::document;
 use crate::error::{ExitCode, fail};
@@ -218,6 +218,7 @@ pub fn run(
     out: &mut dyn Write,
     note: &mut dyn FnMut(String),
 ) -> anyhow::Result<ImportSummary> {
+    check_install_dir(install_dir)?;
     let verified = crate::verify::verify_dir(&options.src, trusted, now)?;
     refuse_unless_ok(&verified.report)?;
     let catalog = &verified.catalog;
@@ -228,7 +229,7 @@ pub fn run(
         &identity.version,
     )?;
     let inbox = Inbox::of_install_dir(install_dir);
-    let rollback_override = check_rollback(site, &inbox, catalog, options, &mut *note)?;
+    let rollback_override = check_rollback(site, &inbox, catalog.version, options, &mut *note)?;
     let mut summary = ImportSummary {
         schema: SCHEMA,
         kind: "summary",
@@ -253,6 +254,60 @@ pub fn run(
         print_events(&mut summary, &events, out)?;
         return close(summary, &events, out);
     }
+    let stamp = CatalogStamp {
+        version: catalog.version,
+        key_id: verified.report.key_id.clone(),
+        issued_at: catalog.issued_at,
+        source: options.src.display().to_string(),
+    };
+    let in_place = apply(
+        site,
+        &inbox,
+        &planned,
+        &stamp,
+        options,
+        now,
+        &mut summary,
+        &mut events,
+        note,
+    );
+    let in_place = match in_place {
+        Ok(in_place) => in_place,
+        Err(err) => {
+            // The files already placed stay (a rerun registers them); say what happened.
+            summary.database = "failed";
+            print_events(&mut summary, &events, out)?;
+            document::write_line(&mut *out, &summary)?;
+            return Err(err);
+        }
+    };
+    print_events(&mut summary, &events, out)?;
+    if let Some(wait_options) = &options.wait {
+        summary.wait = Some(wait::wait_for_states(
+            site.store(),
+            &in_place,
+            wait_options,
+            &mut |d| std::thread::sleep(d),
+            &mut |e| document::write_line(&mut *out, e),
+        )?);
+    }
+    close(summary, &events, out)
+}
+
+/// Steps 5–6 under the inbox lock: places the packs, then registers them (embedded site) or
+/// records the catalog in the inbox ledger (read-only site). Returns the packs now in place.
+#[allow(clippy::too_many_arguments)]
+fn apply(
+    site: &mut SiteAccess,
+    inbox: &Inbox,
+    planned: &[plan::Planned],
+    stamp: &CatalogStamp,
+    options: &ImportOptions,
+    now: jiff::Timestamp,
+    summary: &mut ImportSummary,
+    events: &mut [PackEvent],
+    note: &mut dyn FnMut(String),
+) -> anyhow::Result<Vec<Uuid>> {
     inbox.ensure()?;
     let lock = inbox.lock(!options.no_lock_wait, |path| {
         note(format!(
@@ -270,53 +325,50 @@ pub fn run(
     summary.cleaned_staging = cleaned.len();
     if site.register().is_none() {
         // The file ledger has no transaction: check again now that no other import can run.
-        check_rollback(site, &inbox, catalog, options, &mut |_| {})?;
+        check_rollback(site, inbox, stamp.version, options, &mut |_| {})?;
     }
     let src = PackDir::new(&options.src);
     for (planned, event) in planned.iter().zip(events.iter_mut()) {
         if planned.decision == Decision::Import {
-            place_one(&inbox, &src, planned.pack, &lock, event, &mut *note);
+            place_one(inbox, &src, planned.pack, &lock, event, &mut *note);
         }
     }
     crate::fault::point("import:after-rename");
     let in_place: Vec<&Pack> = planned
         .iter()
-        .zip(&events)
+        .zip(events.iter())
         .filter(|(_, e)| matches!(e.outcome, Outcome::Imported | Outcome::AlreadyPresent))
         .map(|(p, _)| p.pack)
         .collect();
-    let stamp = CatalogStamp {
-        version: catalog.version,
-        key_id: verified.report.key_id.clone(),
-        issued_at: catalog.issued_at,
-        source: options.src.display().to_string(),
-    };
     summary.database = match site.register() {
         Some(register) => {
-            let done = register.register(&stamp, &in_place, options.allow_rollback, now)?;
+            let done = register.register(stamp, &in_place, options.allow_rollback, now)?;
             crate::fault::point("import:after-commit");
             summary.rows_changed = done.changed.len();
             "registered"
         }
         None => {
-            ledger::record(&inbox, catalog.version, &stamp.key_id, now, &lock)?;
+            ledger::record(inbox, stamp.version, &stamp.key_id, now, &lock)?;
             "read-only"
         }
     };
-    fill_states(site.store(), &mut events)?;
-    drop(lock);
-    let waiting: Vec<Uuid> = in_place.iter().map(|p| p.package_guid).collect();
-    print_events(&mut summary, &events, out)?;
-    if let Some(wait_options) = &options.wait {
-        summary.wait = Some(wait::wait_for_states(
-            site.store(),
-            &waiting,
-            wait_options,
-            &mut |d| std::thread::sleep(d),
-            &mut |e| document::write_line(&mut *out, e),
-        )?);
+    fill_states(site.store(), events)?;
+    Ok(in_place.iter().map(|p| p.package_guid).collect())
+}
+
+/// The site's install folder must exist: import creates `EasySetupPayload/offline` inside it,
+/// never a whole install tree at a mistyped path.
+fn check_install_dir(install_dir: &Path) -> anyhow::Result<()> {
+    if install_dir.is_dir() {
+        return Ok(());
     }
-    close(summary, &events, out)
+    Err(fail(
+        ExitCode::Io,
+        format!(
+            "the site install folder `{}` does not exist; give the right one with --install-dir, {ENV_INSTALL_DIR} or install_dir in sct.toml",
+            install_dir.display()
+        ),
+    ))
 }
 
 /// Step 2: a folder with any problem is refused as a whole.
@@ -353,7 +405,7 @@ fn refuse_unless_ok(report: &crate::verify::VerifyReport) -> anyhow::Result<()> 
 fn check_rollback(
     site: &mut SiteAccess,
     inbox: &Inbox,
-    catalog: &Catalog,
+    version: u64,
     options: &ImportOptions,
     note: &mut dyn FnMut(String),
 ) -> anyhow::Result<bool> {
@@ -368,13 +420,13 @@ fn check_rollback(
             format!("`{}`", inbox.root.join(ledger::LEDGER_FILE).display()),
         ),
     };
-    let Some(last) = last.filter(|last| catalog.version < *last) else {
+    let Some(last) = last.filter(|last| version < *last) else {
         return Ok(false);
     };
     if options.allow_rollback {
         note(format!(
             "WARNING: importing catalog version {} although version {last} was imported before (--allow-rollback)",
-            catalog.version
+            version
         ));
         return Ok(true);
     }
@@ -383,7 +435,7 @@ fn check_rollback(
         format!(
             "catalog version {} is older than version {last} already imported ({kept_in}): rollback refused; \
              fetch a current catalog, or run sct-import --allow-rollback if you mean to go back",
-            catalog.version
+            version
         ),
     ))
 }

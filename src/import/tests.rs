@@ -3,7 +3,7 @@
 //! lives in the inbox, and rollback is still refused.
 
 use super::*;
-use crate::catalog::PackFile;
+use crate::catalog::{Catalog, PackFile};
 use crate::document::Document;
 use crate::packdir::{FetchRecord, HierarchyRecord};
 use crate::signing::PrivateKey;
@@ -139,6 +139,7 @@ fn read_only_site_gets_files_and_a_ledger_but_no_database_writes() {
     let root = tempfile::tempdir().unwrap();
     let key = PrivateKey::generate();
     let identity = identity(&root.path().join("cm"));
+    std::fs::create_dir(root.path().join("cm")).unwrap();
     let v2 = root.path().join("v2");
     let guid = pack_folder(&v2, 2, identity.hierarchy_id, &key);
     let (result, reads, out) =
@@ -189,6 +190,7 @@ fn wait_on_a_read_only_site_times_out_when_the_site_never_moves() {
     let root = tempfile::tempdir().unwrap();
     let key = PrivateKey::generate();
     let identity = identity(&root.path().join("cm"));
+    std::fs::create_dir(root.path().join("cm")).unwrap();
     let src = root.path().join("packs");
     pack_folder(&src, 1, identity.hierarchy_id, &key);
     let options = ImportOptions {

@@ -81,6 +81,7 @@ impl Fixture {
         let env = Env::new();
         let hierarchy = Uuid::new_v4();
         let install = env.path("site");
+        std::fs::create_dir(&install).unwrap();
         let site = env.demo_site(
             "site",
             &[
@@ -439,7 +440,7 @@ fn dry_run_prints_the_plan_and_changes_nothing() {
     assert_ok(&out);
     assert_eq!(outcome_of(&out, &update), "would_import");
     assert_eq!(summary(&out)["database"], "dry-run");
-    assert!(!fx.install.exists());
+    assert!(!fx.install.join("EasySetupPayload").exists());
     assert_eq!(fx.dump(), db);
 }
 
@@ -497,6 +498,21 @@ fn assert_nothing_imported(fx: &Fixture, before: &str) {
         .collect();
     assert!(entries.is_empty(), "{entries:?}");
     assert_eq!(fx.dump(), before);
+}
+
+#[test]
+fn missing_install_folder_is_named_and_nothing_is_created() {
+    let fx = Fixture::new();
+    let pack = applicable("2409", 100);
+    let src = fx.write_packs("UpdatePacks", 1, &[&pack]);
+    let typo = fx.env.path("no-such-site");
+    let out = fx.import(&src, &["--install-dir", typo.to_str().unwrap()]);
+    assert_code(&out, 3, "no-such-site");
+    assert!(stderr_of(&out).contains("--install-dir"));
+    assert!(!typo.exists());
+    // SCT_INSTALL_DIR is honoured the same way.
+    let out = fx.import_with(&src, &[], &[("SCT_INSTALL_DIR", typo.to_str().unwrap())]);
+    assert_code(&out, 3, "no-such-site");
 }
 
 #[test]
