@@ -18,6 +18,7 @@
 pub mod inbox;
 pub mod ledger;
 pub mod plan;
+pub mod report;
 pub mod wait;
 
 use crate::catalog::Pack;
@@ -28,10 +29,11 @@ use crate::packdir::PackDir;
 use crate::signing::PublicKey;
 use crate::site::register::{CatalogStamp, PackRegister};
 use crate::site::sqlite::SqliteSite;
-use crate::site::{SiteIdentity, SiteLocator, SiteStore, state};
+use crate::site::{SiteIdentity, SiteLocator, SiteStore};
 use inbox::{Inbox, Presence};
 use plan::Decision;
-use serde::Serialize;
+pub use report::{ImportSummary, Outcome, PackEvent};
+use report::{close, event, fill_states, print_events};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use uuid::Uuid;
@@ -91,80 +93,6 @@ impl SiteAccess {
             Self::ReadOnly(_) => None,
         }
     }
-}
-
-/// What happened to one pack.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Outcome {
-    Imported,
-    AlreadyPresent,
-    SkippedOtherHierarchy,
-    NotApplicable,
-    Failed,
-    /// `--dry-run`: would be imported.
-    WouldImport,
-}
-
-/// One `sct.import.v1` line per pack.
-#[derive(Clone, Debug, Serialize)]
-pub struct PackEvent {
-    pub schema: &'static str,
-    #[serde(rename = "type")]
-    pub kind: &'static str,
-    pub package_guid: Uuid,
-    pub name: String,
-    pub full_version: String,
-    pub update_type: i32,
-    pub outcome: Outcome,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub reason: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub path: Option<String>,
-    pub files: usize,
-    pub bytes: u64,
-    /// The pack's `CM_UpdatePackages.State` after the import (embedded site), if it has a row.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub state: Option<i32>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub state_name: Option<&'static str>,
-    /// Exit code class of a failure (not printed).
-    #[serde(skip)]
-    pub failure: Option<ExitCode>,
-}
-
-/// The closing `sct.import.v1` record.
-#[derive(Clone, Debug, Default, Serialize)]
-pub struct ImportSummary {
-    pub schema: &'static str,
-    #[serde(rename = "type")]
-    pub kind: &'static str,
-    pub src: String,
-    pub site_code: String,
-    pub hierarchy_id: Uuid,
-    pub site_version: String,
-    pub inbox: String,
-    pub catalog_version: u64,
-    pub key_id: String,
-    pub imported: usize,
-    pub already_present: usize,
-    pub skipped_other_hierarchy: usize,
-    pub not_applicable: usize,
-    pub failed: usize,
-    pub would_import: usize,
-    /// `registered` (embedded site), `read-only` (files only, the site's components take over)
-    /// or `dry-run`.
-    pub database: &'static str,
-    /// Rows created or moved to Ready to install by this run.
-    pub rows_changed: usize,
-    /// True when an older catalog was imported with `--allow-rollback`.
-    pub rollback_override: bool,
-    /// Staging folders left by an earlier, interrupted import and removed now.
-    pub cleaned_staging: usize,
-    pub dry_run: bool,
-    /// How `--wait` ended, when given.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub wait: Option<wait::WaitEnd>,
 }
 
 /// The install folder: `--install-dir`, then `SCT_INSTALL_DIR`, then the config file's
@@ -440,39 +368,6 @@ fn check_rollback(
     ))
 }
 
-fn event(pack: &Pack, inbox: &Inbox, decision: &Decision) -> PackEvent {
-    let (outcome, reason) = match decision {
-        Decision::Import => (Outcome::WouldImport, None),
-        Decision::OtherHierarchy(ids) => (
-            Outcome::SkippedOtherHierarchy,
-            Some(format!(
-                "fetched for hierarchy {}, not this one",
-                ids.iter()
-                    .map(Uuid::to_string)
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            )),
-        ),
-        Decision::NotApplicable(why) => (Outcome::NotApplicable, Some(why.clone())),
-    };
-    PackEvent {
-        schema: SCHEMA,
-        kind: "pack",
-        package_guid: pack.package_guid,
-        name: pack.name.clone(),
-        full_version: pack.full_version.to_string(),
-        update_type: pack.update_type,
-        outcome,
-        reason,
-        path: (*decision == Decision::Import).then(|| inbox.pack_dir(pack).display().to_string()),
-        files: pack.files.len(),
-        bytes: pack.size(),
-        state: None,
-        state_name: None,
-        failure: None,
-    }
-}
-
 /// `--dry-run`: what the inbox holds decides between would_import, already_present and failed.
 fn dry_run(
     inbox: &Inbox,
@@ -532,73 +427,6 @@ fn place_one(
             event.failure = Some(crate::error::exit_code(&err));
             event.reason = Some(format!("{err:#}"));
         }
-    }
-}
-
-/// Adds each placed pack's state in `CM_UpdatePackages`, read back from the site.
-fn fill_states(store: &dyn SiteStore, events: &mut [PackEvent]) -> anyhow::Result<()> {
-    let rows = store.update_packages()?;
-    for event in events
-        .iter_mut()
-        .filter(|e| matches!(e.outcome, Outcome::Imported | Outcome::AlreadyPresent))
-    {
-        if let Some(row) = rows.iter().find(|r| r.package_guid == event.package_guid) {
-            event.state = Some(row.state);
-            event.state_name = state::name(row.state);
-        }
-    }
-    Ok(())
-}
-
-/// Prints the pack events and counts them into the summary.
-fn print_events(
-    summary: &mut ImportSummary,
-    events: &[PackEvent],
-    out: &mut dyn Write,
-) -> anyhow::Result<()> {
-    for event in events {
-        match event.outcome {
-            Outcome::Imported => summary.imported += 1,
-            Outcome::AlreadyPresent => summary.already_present += 1,
-            Outcome::SkippedOtherHierarchy => summary.skipped_other_hierarchy += 1,
-            Outcome::NotApplicable => summary.not_applicable += 1,
-            Outcome::Failed => summary.failed += 1,
-            Outcome::WouldImport => summary.would_import += 1,
-        }
-        document::write_line(&mut *out, event)?;
-    }
-    Ok(())
-}
-
-/// Prints the closing summary; errors (after printing) when a selected pack failed or the
-/// site did not take the packs while `--wait`ing.
-fn close(
-    summary: ImportSummary,
-    events: &[PackEvent],
-    out: &mut dyn Write,
-) -> anyhow::Result<ImportSummary> {
-    document::write_line(&mut *out, &summary)?;
-    if let Some(first) = events.iter().find(|e| e.outcome == Outcome::Failed) {
-        return Err(fail(
-            first.failure.unwrap_or(ExitCode::Io),
-            format!(
-                "{} of the selected packs failed; first: pack {}: {}",
-                summary.failed,
-                first.package_guid,
-                first.reason.as_deref().unwrap_or("unknown")
-            ),
-        ));
-    }
-    match summary.wait {
-        Some(wait::WaitEnd::Failed) => Err(fail(
-            ExitCode::Io,
-            "the site reported a failure state for an imported pack (see the state lines)",
-        )),
-        Some(wait::WaitEnd::TimedOut) => Err(fail(
-            ExitCode::Io,
-            "the site did not process the imported packs before --wait-timeout; the files are in place",
-        )),
-        _ => Ok(summary),
     }
 }
 
