@@ -15,8 +15,11 @@ use std::time::Duration;
 #[command(version, after_help = AFTER_HELP)]
 struct Args {
     /// The update pack folder written by sct-fetch (catalog.json, fetched.json, <GUID>/...).
-    #[arg(long, value_name = "DIR")]
-    src: PathBuf,
+    #[arg(long, value_name = "DIR", required_unless_present = "list")]
+    src: Option<PathBuf>,
+    /// Only list the site's update packages and their states (read only), then exit.
+    #[arg(long, conflicts_with_all = ["dry_run", "allow_rollback", "wait"])]
+    list: bool,
     /// Site database, e.g. sqlite:/var/lib/sct/site.db [default: SCT_SITE, then sct.toml]
     #[arg(long, value_name = "LOCATOR")]
     site: Option<String>,
@@ -50,12 +53,14 @@ struct Args {
 const AFTER_HELP: &str = "\
 Output: one sct.import.v1 JSON line per pack (outcome: imported, already_present,
 skipped_other_hierarchy, not_applicable, failed, would_import), then a summary line.
+--list prints the site's CM_UpdatePackages rows (sct.update-package.v1) with state names.
 
 Examples:
   sct-import --src /media/usb/UpdatePacks
   sct-import --src /media/usb/UpdatePacks --dry-run
+  sct-import --list
   sct-import --site sqlite:/var/lib/sct/site.db --install-dir /opt/cm --src /media/usb/UpdatePacks
-  SCT_SITE='mssql://...' sct-import --src D:/USB/UpdatePacks --wait --wait-timeout 7200
+  SCT_SITE='mssql://sct@cm-sql.contoso.com/CM_PS1' sct-import --src D:/USB/UpdatePacks --wait --wait-timeout 7200
 
 Exit codes: 0 done, 1 folder refused (tampered, unknown key, other hierarchy, rollback) or a
 different pack already under a GUID, 2 usage error, 3 inbox or database could not be written
@@ -66,9 +71,15 @@ fn main() -> std::process::ExitCode {
     sct::cli::run("sct-import", || {
         let config = sct::config::Config::load()?;
         let locator = config.site_locator(args.site.as_deref())?;
+        let mut out = std::io::stdout().lock();
+        if args.list {
+            let site = sct::site::open(&locator)?;
+            sct::import::list_packages(site.as_ref(), &mut out)?;
+            return Ok(());
+        }
         let trusted = config.trusted_keys(&args.trusted_keys)?;
         let options = sct::import::ImportOptions {
-            src: args.src,
+            src: args.src.unwrap_or_default(),
             install_dir: args.install_dir,
             dry_run: args.dry_run,
             allow_rollback: args.allow_rollback,
@@ -80,7 +91,6 @@ fn main() -> std::process::ExitCode {
                 )
             }),
         };
-        let mut out = std::io::stdout().lock();
         sct::import::import(&locator, &config, &options, &trusted, &mut out, &mut |m| {
             sct::cli::note("sct-import", m)
         })?;

@@ -32,7 +32,7 @@ use crate::site::sqlite::SqliteSite;
 use crate::site::{SiteIdentity, SiteLocator, SiteStore};
 use inbox::{Inbox, Presence};
 use plan::Decision;
-pub use report::{ImportSummary, Outcome, PackEvent};
+pub use report::{ImportSummary, Outcome, PackEvent, SitePackage, list_packages};
 use report::{close, event, fill_states, print_events};
 use std::io::Write;
 use std::path::{Path, PathBuf};

@@ -186,3 +186,29 @@ pub(super) fn close(
         _ => Ok(summary),
     }
 }
+
+/// One `sct.update-package.v1` line of `sct-import --list`: a `CM_UpdatePackages` row with its
+/// state by name, as the console's *Updates and Servicing* node shows it.
+#[derive(Clone, Debug, Serialize)]
+pub struct SitePackage {
+    pub schema: &'static str,
+    #[serde(flatten)]
+    pub package: crate::site::UpdatePackage,
+    pub state_name: Option<&'static str>,
+    pub console_text: Option<&'static str>,
+}
+
+/// Prints every update package the site knows (read only), newest version first.
+pub fn list_packages(store: &dyn SiteStore, out: &mut dyn Write) -> anyhow::Result<usize> {
+    let packages = store.update_packages()?;
+    for package in &packages {
+        let line = SitePackage {
+            schema: "sct.update-package.v1",
+            package: package.clone(),
+            state_name: state::name(package.state),
+            console_text: Some(state::console_text(package.state)).filter(|t| !t.is_empty()),
+        };
+        document::write_line(&mut *out, &line)?;
+    }
+    Ok(packages.len())
+}

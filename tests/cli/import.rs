@@ -416,6 +416,26 @@ fn happy_path_imports_files_rows_and_catalog_version() {
 }
 
 #[test]
+fn list_shows_the_site_packages_by_state_name() {
+    let fx = Fixture::new();
+    let pack = applicable("Configuration Manager 2409", 100);
+    let src = fx.write_packs("UpdatePacks", 1, &[&pack]);
+    assert_ok(&fx.import(&src, &[]));
+    let out = fx.command("sct-import").arg("--list").output().unwrap();
+    assert_ok(&out);
+    let rows = lines(&out);
+    assert_eq!(rows.len(), 2, "the installed release and the imported pack");
+    let row = rows
+        .iter()
+        .find(|r| r["package_guid"] == pack.pack.package_guid.to_string())
+        .unwrap();
+    assert_eq!(row["schema"], "sct.update-package.v1");
+    assert_eq!(row["state"], READY);
+    assert_eq!(row["console_text"], "Ready to install");
+    assert!(rows.iter().any(|r| r["state_name"] == "INSTALL_SUCCESS"));
+}
+
+#[test]
 fn rerun_changes_nothing() {
     let fx = Fixture::new();
     let update = applicable("2409", 5000);
