@@ -40,6 +40,7 @@ pub fn write_with<T>(
         .suffix(".tmp")
         .tempfile_in(parent)
         .with_context(|| format!("Cannot create a temporary file in `{}`", parent.display()))?;
+    set_permissions_like(temp.as_file(), dest);
     let value = fill(temp.as_file_mut())
         .with_context(|| format!("Failed to write `{}`", dest.display()))?;
     temp.as_file_mut()
@@ -54,6 +55,19 @@ pub fn write_with<T>(
     })?;
     sync_dir(parent);
     Ok(value)
+}
+
+/// Gives the new file the permissions of the file it replaces, or 0644 for a new file: a temp
+/// file starts at 0600, which would make a carried cab or CSV unreadable to other accounts.
+fn set_permissions_like(file: &File, dest: &Path) {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(dest).map_or(0o644, |m| m.permissions().mode() & 0o7777);
+        let _ = file.set_permissions(std::fs::Permissions::from_mode(mode));
+    }
+    #[cfg(not(unix))]
+    let _ = (file, dest);
 }
 
 /// Writes bytes to `dest` atomically.

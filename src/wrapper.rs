@@ -148,10 +148,8 @@ pub fn parse(args: &[OsString]) -> anyhow::Result<Phase> {
             return Err(usage(format!("-{name} belongs to -{owner}, not -{phase}")));
         }
     }
-    if let Some((name, _)) = &mode {
-        if phase != "connect" {
-            return Err(usage(format!("-{name} belongs to -connect, not -{phase}")));
-        }
+    if let Some((name, _)) = mode.as_ref().filter(|_| phase != "connect") {
+        return Err(usage(format!("-{name} belongs to -connect, not -{phase}")));
     }
     let take = |name: &str| {
         values

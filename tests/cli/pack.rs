@@ -1,6 +1,6 @@
 //! sct-pack: usage JSON → UsageData.cab, read back by sct and by other cab tools.
 
-use crate::support::{Env, require_tool, stderr_of, stdout_of, tree};
+use crate::support::{Env, Mount, require_tool, stderr_of, stdout_of, tree};
 
 /// Collects a demo site's usage document into `usage.json`.
 fn usage_json(env: &Env) -> std::path::PathBuf {
@@ -186,23 +186,29 @@ fn destination_folder_missing_or_read_only() {
         stderr_of(&out)
     );
 
-    let ro = env.path("ro");
-    std::fs::create_dir(&ro).unwrap();
-    let mut perms = std::fs::metadata(&ro).unwrap().permissions();
-    std::os::unix::fs::PermissionsExt::set_mode(&mut perms, 0o555);
-    std::fs::set_permissions(&ro, perms).unwrap();
-    if std::fs::write(ro.join("probe"), b"").is_ok() {
-        // Running as root: permissions do not stop writes; a read-only mount is tested in CI.
-        std::fs::remove_file(ro.join("probe")).unwrap();
+    let Some(ro) = Mount::tmpfs(&env.path("ro"), "1m", true) else {
+        eprintln!("skipped the read-only half: this machine does not allow mounting a tmpfs");
         return;
-    }
-    let out = env
-        .cmd("sct-pack")
-        .args(["create", json.to_str().unwrap(), "-o", "ro/U.cab"])
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(3));
-    assert!(tree(&ro).is_empty());
+    };
+    let out = env.cmd("sct-pack").args(["create", json.to_str().unwrap(), "-o", "ro/U.cab"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(3), "{}", stderr_of(&out));
+    assert!(stderr_of(&out).contains("ro"), "{}", stderr_of(&out));
+    assert!(tree(&ro.path).is_empty());
+}
+
+#[test]
+fn full_disk_leaves_no_file_behind() {
+    let env = Env::new();
+    let site = env.demo_site("big", &["--extra-rows", "5000"]);
+    env.cmd("sct-collect").args(["--site", &site, "-o", "usage.json"]).assert().success();
+    let Some(full) = Mount::tmpfs(&env.path("small"), "16k", false) else {
+        eprintln!("skipped: this machine does not allow mounting a tmpfs");
+        return;
+    };
+    let out = env.cmd("sct-pack").args(["create", "usage.json", "-o", "small/UsageData.cab"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(3), "{}", stderr_of(&out));
+    assert!(stderr_of(&out).contains("small/UsageData.cab"), "{}", stderr_of(&out));
+    assert!(tree(&full.path).is_empty(), "left behind: {:?}", tree(&full.path));
 }
 
 #[test]

@@ -114,3 +114,30 @@ pub fn require_tool(name: &str) {
         "`{name}` is not installed: ./scripts/test.sh installs what the tests need"
     );
 }
+
+/// A tmpfs mounted for one test (read-only, or tiny to fill up), unmounted on drop.
+pub struct Mount {
+    pub path: PathBuf,
+}
+
+impl Mount {
+    /// Mounts a tmpfs of `size` (e.g. `"64k"`) at `path`; `None` when this machine does not allow
+    /// mounting (not root, or no mount namespace rights): the caller then says why it stops.
+    pub fn tmpfs(path: &Path, size: &str, read_only: bool) -> Option<Mount> {
+        std::fs::create_dir_all(path).ok()?;
+        let options = format!("size={size}{}", if read_only { ",ro" } else { "" });
+        let status = std::process::Command::new("mount")
+            .args(["-t", "tmpfs", "-o", &options, "tmpfs"])
+            .arg(path)
+            .stderr(std::process::Stdio::null())
+            .status()
+            .ok()?;
+        status.success().then(|| Mount { path: path.to_owned() })
+    }
+}
+
+impl Drop for Mount {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("umount").arg("-l").arg(&self.path).status();
+    }
+}
