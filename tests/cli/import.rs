@@ -678,6 +678,33 @@ fn different_pack_under_the_same_guid_is_never_overwritten() {
     assert_eq!(fx.state_of(&other), Some(READY));
 }
 
+#[test]
+fn database_failure_leaves_files_ahead_and_a_rerun_registers_them() {
+    let fx = Fixture::new();
+    let pack = applicable("2409", 1000);
+    let src = fx.write_packs("UpdatePacks", 1, &[&pack]);
+    let conn = rusqlite::Connection::open(fx.db()).unwrap();
+    conn.execute_batch(
+        "CREATE TRIGGER refuse BEFORE INSERT ON CM_UpdatePackages
+         BEGIN SELECT RAISE(ABORT, 'simulated database failure'); END;",
+    )
+    .unwrap();
+    let before = fx.dump();
+    let out = fx.import(&src, &[]);
+    assert_code(&out, 3, "simulated database failure");
+    assert_eq!(summary(&out)["database"], "failed");
+    assert!(fx.pack_complete(&pack), "the files stay in place");
+    assert_eq!(fx.dump(), before, "the transaction rolled back as a whole");
+    fx.check_consistent(&[&pack], false);
+    conn.execute_batch("DROP TRIGGER refuse").unwrap();
+    let out = fx.import(&src, &[]);
+    assert_ok(&out);
+    assert_eq!(outcome_of(&out, &pack), "already_present");
+    assert_eq!(summary(&out)["rows_changed"], 1);
+    fx.check_consistent(&[&pack], true);
+    assert_eq!(fx.catalog_versions(), vec![(1, 0)]);
+}
+
 /// Holds the inbox lock as another import would.
 fn hold_lock(fx: &Fixture) -> std::fs::File {
     std::fs::create_dir_all(fx.inbox()).unwrap();
@@ -833,7 +860,8 @@ exit $rc"#;
 /// Kills the import at `point` with SIGKILL, checks what a crash leaves, then reruns.
 fn crash_then_rerun(point: &str) {
     let fx = Fixture::new();
-    let a = applicable("2409", 3 * 1024 * 1024);
+    // Larger than the 4 MiB copy buffer, so `mid-copy` stops inside the first file.
+    let a = applicable("2409", 6 * 1024 * 1024);
     let b = applicable("hotfix", 5000);
     let src = fx.write_packs("UpdatePacks", 2, &[&a, &b]);
     let out = fx.import_with(&src, &[], &[("SCT_FAULT", point)]);
@@ -845,6 +873,16 @@ fn crash_then_rerun(point: &str) {
         stderr_of(&out)
     );
     assert!(stderr_of(&out).contains(point));
+    if point == "import:mid-copy" {
+        // The half-written file exists, but only inside a staging folder.
+        let staged: Vec<u64> = tree(&fx.inbox())
+            .iter()
+            .filter(|p| p.starts_with(".sct-staging.") && p.ends_with(".cab"))
+            .map(|p| std::fs::metadata(fx.inbox().join(p)).unwrap().len())
+            .collect();
+        assert_eq!(staged.len(), 1, "{:?}", tree(&fx.inbox()));
+        assert!(staged[0] < a.pack.files[0].size, "{staged:?}");
+    }
     fx.check_consistent(&[&a, &b], false);
     let out = fx.import(&src, &[]);
     assert_ok(&out);
