@@ -62,14 +62,22 @@ impl Inbox {
         self.root.join(pack_folder(pack))
     }
 
-    /// Creates the inbox folder if needed.
+    /// Creates the inbox folder if needed, durably: a power cut must not take away a folder whose
+    /// packs the database already lists.
     pub fn ensure(&self) -> anyhow::Result<()> {
+        if self.root.is_dir() {
+            return Ok(());
+        }
         fs_err::create_dir_all(&self.root).map_err(|e| {
             io_fail(
                 format!("Cannot create the site inbox `{}`", self.root.display()),
                 e,
             )
-        })
+        })?;
+        for folder in self.root.ancestors().skip(1).take(2) {
+            crate::atomic::sync_dir(folder);
+        }
+        Ok(())
     }
 
     /// Takes the inbox lock. When another import holds it: waits if `wait` (calling `on_wait`
