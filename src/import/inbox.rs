@@ -232,8 +232,13 @@ impl Inbox {
                 fs_err::create_dir_all(parent)
                     .map_err(|e| io_fail(format!("Cannot create `{}`", parent.display()), e))?;
             }
-            if let Some(parent) = dest.parent().filter(|p| !folders.iter().any(|f| f == p)) {
-                folders.push(parent.to_owned());
+            for folder in dest.ancestors().skip(1) {
+                if folder == staging || !folder.starts_with(staging) {
+                    break;
+                }
+                if !folders.iter().any(|f| f == folder) {
+                    folders.push(folder.to_owned());
+                }
             }
             copy_checked(src, file, &dest)?;
         }
