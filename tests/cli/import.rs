@@ -593,6 +593,29 @@ fn catalog_signed_by_an_unknown_key_is_refused() {
 }
 
 #[test]
+fn expired_catalog_is_refused() {
+    let fx = Fixture::new();
+    let pack = applicable("2409", 100);
+    let before = fx.dump();
+    let src = fx.write_packs("UpdatePacks", 1, &[&pack]);
+    let text = std::fs::read(src.join(catalog::CATALOG_FILE)).unwrap();
+    let mut old: Catalog = serde_json::from_slice(&text).unwrap();
+    let now = jiff::Timestamp::now();
+    old.issued_at = now
+        .checked_sub(jiff::SignedDuration::from_hours(24 * 60))
+        .unwrap();
+    old.expires_at = now
+        .checked_sub(jiff::SignedDuration::from_hours(24 * 30))
+        .unwrap();
+    let (bytes, sig) = catalog::sign(&old, &[&fx.key]).unwrap();
+    std::fs::write(src.join(catalog::CATALOG_FILE), bytes).unwrap();
+    std::fs::write(src.join(catalog::SIGNATURE_FILE), sig).unwrap();
+    let out = fx.import(&src, &[]);
+    assert_code(&out, 1, "expired");
+    assert_nothing_imported(&fx, &before);
+}
+
+#[test]
 fn catalog_bound_to_another_hierarchy_is_refused() {
     let fx = Fixture::new();
     let pack = applicable("2409", 100);
@@ -971,4 +994,13 @@ fn wrapper_import_runs_the_same_code() {
         .unwrap();
     assert_ok(&out);
     assert_eq!(outcome_of(&out, &pack), "already_present");
+    // Without a pinned key the wrapper refuses before touching anything.
+    let out = fx
+        .command("ServiceConnectionTool")
+        .env_remove("SCT_TRUSTED_KEYS")
+        .args(["-import", "-updatepacksrc"])
+        .arg(&src)
+        .output()
+        .unwrap();
+    assert_code(&out, 2, "SCT_TRUSTED_KEYS");
 }
