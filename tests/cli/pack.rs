@@ -190,11 +190,7 @@ fn destination_folder_missing_or_read_only() {
         eprintln!("skipped the read-only half: this machine does not allow mounting a tmpfs");
         return;
     };
-    let out = env
-        .cmd("sct-pack")
-        .args(["create", json.to_str().unwrap(), "-o", "ro/U.cab"])
-        .output()
-        .unwrap();
+    let out = env.cmd("sct-pack").args(["create", json.to_str().unwrap(), "-o", "ro/U.cab"]).output().unwrap();
     assert_eq!(out.status.code(), Some(3), "{}", stderr_of(&out));
     assert!(stderr_of(&out).contains("ro"), "{}", stderr_of(&out));
     assert!(tree(&ro.path).is_empty());
@@ -204,30 +200,15 @@ fn destination_folder_missing_or_read_only() {
 fn full_disk_leaves_no_file_behind() {
     let env = Env::new();
     let site = env.demo_site("big", &["--extra-rows", "5000"]);
-    env.cmd("sct-collect")
-        .args(["--site", &site, "-o", "usage.json"])
-        .assert()
-        .success();
+    env.cmd("sct-collect").args(["--site", &site, "-o", "usage.json"]).assert().success();
     let Some(full) = Mount::tmpfs(&env.path("small"), "16k", false) else {
         eprintln!("skipped: this machine does not allow mounting a tmpfs");
         return;
     };
-    let out = env
-        .cmd("sct-pack")
-        .args(["create", "usage.json", "-o", "small/UsageData.cab"])
-        .output()
-        .unwrap();
+    let out = env.cmd("sct-pack").args(["create", "usage.json", "-o", "small/UsageData.cab"]).output().unwrap();
     assert_eq!(out.status.code(), Some(3), "{}", stderr_of(&out));
-    assert!(
-        stderr_of(&out).contains("small/UsageData.cab"),
-        "{}",
-        stderr_of(&out)
-    );
-    assert!(
-        tree(&full.path).is_empty(),
-        "left behind: {:?}",
-        tree(&full.path)
-    );
+    assert!(stderr_of(&out).contains("small/UsageData.cab"), "{}", stderr_of(&out));
+    assert!(tree(&full.path).is_empty(), "left behind: {:?}", tree(&full.path));
 }
 
 #[test]

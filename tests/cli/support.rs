@@ -132,17 +132,12 @@ impl Mount {
             .stderr(std::process::Stdio::null())
             .status()
             .ok()?;
-        status.success().then(|| Mount {
-            path: path.to_owned(),
-        })
+        status.success().then(|| Mount { path: path.to_owned() })
     }
 }
 
 impl Drop for Mount {
     fn drop(&mut self) {
-        let _ = std::process::Command::new("umount")
-            .arg("-l")
-            .arg(&self.path)
-            .status();
+        let _ = std::process::Command::new("umount").arg("-l").arg(&self.path).status();
     }
 }
