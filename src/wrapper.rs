@@ -365,11 +365,25 @@ pub fn run(args: &[OsString]) -> anyhow::Result<()> {
                 "-connect is not built yet (issues 3 and 4); nothing was done",
             ));
         }
-        Phase::Import { .. } => {
-            return Err(fail(
-                ExitCode::Io,
-                "-import is not built yet (issue 5); nothing was done",
-            ));
+        Phase::Import { update_pack_src } => {
+            let site = config.site_locator(None)?;
+            let trusted = config.trusted_keys(&[])?;
+            let options = crate::import::ImportOptions {
+                src: update_pack_src,
+                ..Default::default()
+            };
+            let mut out = stdout;
+            let summary =
+                crate::import::import(&site, &config, &options, &trusted, &mut out, &mut |m| {
+                    crate::cli::note(TOOL, format!("INFO: {m}"))
+                })?;
+            crate::cli::note(
+                TOOL,
+                format!(
+                    "INFO: {} update packs imported, {} already present, into {}",
+                    summary.imported, summary.already_present, summary.inbox
+                ),
+            );
         }
     }
     Ok(())

@@ -4,6 +4,7 @@
 //! SQLite file with the same tables. Stages only see [`SiteStore`], opened from a [`SiteLocator`].
 
 pub mod demo;
+pub mod register;
 pub mod sqlite;
 
 use crate::error::{ExitCode, fail};

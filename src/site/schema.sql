@@ -44,3 +44,14 @@ CREATE TABLE IF NOT EXISTS CM_UpdatePackages (
     DateReleased   TEXT NOT NULL,
     LastUpdateTime TEXT NOT NULL
 );
+
+-- sct's own ledger of the signed catalogs imported into this site (embedded site only): import
+-- refuses a catalog older than the newest one here (rollback) unless told otherwise, and says so.
+CREATE TABLE IF NOT EXISTS SCT_ImportedCatalogs (
+    CatalogVersion INTEGER PRIMARY KEY NOT NULL,
+    KeyID          TEXT NOT NULL,               -- the pinned key whose signature verified
+    IssuedAt       TEXT NOT NULL,
+    ImportedAt     TEXT NOT NULL,
+    Source         TEXT NOT NULL,               -- the update pack folder it came from
+    RollbackOverride INTEGER NOT NULL DEFAULT 0 -- 1 when imported with --allow-rollback
+);

@@ -3,5 +3,6 @@
 mod support;
 
 mod collect;
+mod import;
 mod pack;
 mod wrapper;

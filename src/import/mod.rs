@@ -1,0 +1,434 @@
+//! `sct-import` and `ServiceConnectionTool -import`: bring a carried update-pack folder into the site.
+//!
+//! Steps, in order; nothing is written before step 5:
+//! 1. open the site and read its hierarchy ID and version;
+//! 2. verify the folder exactly as `sct-verify` does ([`crate::verify::verify_dir`]) and refuse it
+//!    unless every check passed;
+//! 3. plan ([`plan::plan`]): only packs fetched for this hierarchy that apply to this version;
+//! 4. refuse a catalog older than the newest one imported before (rollback), unless overridden;
+//! 5. under the inbox lock, remove staging folders a crash left, then stage, check and rename
+//!    each selected pack into `EasySetupPayload/offline/<GUID>/` ([`inbox`]);
+//! 6. embedded site only: record the packs as Ready to install (262146) and the catalog version
+//!    in one transaction ([`crate::site::register`]). SQL Server sites are never written: their own
+//!    components pick the files up, and `--wait` polls `CM_UpdatePackages` to watch them do it.
+//!
+//! Re-running with the same folder changes nothing: present identical packs are `already_present`,
+//! their rows are already at 262146, and the catalog version is already in the ledger.
+
+pub mod inbox;
+pub mod ledger;
+pub mod plan;
+pub mod report;
+pub mod wait;
+
+use crate::catalog::Pack;
+use crate::config::Config;
+use crate::document;
+use crate::error::{ExitCode, fail};
+use crate::packdir::PackDir;
+use crate::signing::PublicKey;
+use crate::site::register::{CatalogStamp, PackRegister};
+use crate::site::sqlite::SqliteSite;
+use crate::site::{SiteIdentity, SiteLocator, SiteStore};
+use inbox::{Inbox, Presence};
+use plan::Decision;
+pub use report::{ImportSummary, Outcome, PackEvent, SitePackage, list_packages};
+use report::{close, event, fill_states, print_events};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use uuid::Uuid;
+
+/// Environment variable naming the site's install folder (after `--install-dir`, before the config).
+pub const ENV_INSTALL_DIR: &str = "SCT_INSTALL_DIR";
+/// The schema tag of every line import prints.
+pub const SCHEMA: &str = "sct.import.v1";
+
+/// What to import and how.
+#[derive(Clone, Debug, Default)]
+pub struct ImportOptions {
+    /// The update pack folder (`--src`, `-updatepacksrc`).
+    pub src: PathBuf,
+    /// The site's install folder; `None` resolves it with [`resolve_install_dir`].
+    pub install_dir: Option<PathBuf>,
+    /// Print the plan, change nothing.
+    pub dry_run: bool,
+    /// Import a catalog older than the newest one imported before (logged).
+    pub allow_rollback: bool,
+    /// Fail at once instead of waiting when another import holds the inbox lock.
+    pub no_lock_wait: bool,
+    /// After importing, poll `CM_UpdatePackages` until the site has processed the packs.
+    pub wait: Option<wait::WaitOptions>,
+}
+
+/// How import reaches the site database.
+pub enum SiteAccess {
+    /// The embedded site: read, and written by the import itself.
+    Embedded(SqliteSite),
+    /// Any other back end (SQL Server): read only, as the original tool.
+    ReadOnly(Box<dyn SiteStore>),
+}
+
+impl SiteAccess {
+    /// Opens the site: the embedded site read-write, every other back end read-only.
+    pub fn open(locator: &SiteLocator) -> anyhow::Result<Self> {
+        #[allow(unreachable_patterns)] // other back ends arrive with their own locators
+        match locator {
+            SiteLocator::Sqlite(path) => Ok(Self::Embedded(SqliteSite::open_read_write(path)?)),
+            _ => Ok(Self::ReadOnly(crate::site::open(locator)?)),
+        }
+    }
+
+    /// The read interface, whatever the back end.
+    pub fn store(&self) -> &dyn SiteStore {
+        match self {
+            Self::Embedded(site) => site,
+            Self::ReadOnly(store) => store.as_ref(),
+        }
+    }
+
+    /// The write path, only for the embedded site.
+    pub fn register(&mut self) -> Option<&mut dyn PackRegister> {
+        match self {
+            Self::Embedded(site) => Some(site),
+            Self::ReadOnly(_) => None,
+        }
+    }
+}
+
+/// The install folder: `--install-dir`, then `SCT_INSTALL_DIR`, then the config file's
+/// `install_dir`, then the site's own `Sites.InstallDir`.
+pub fn resolve_install_dir(flag: Option<&Path>, config: &Config, site: &SiteIdentity) -> PathBuf {
+    flag.map(Path::to_owned)
+        .or_else(|| {
+            std::env::var_os(ENV_INSTALL_DIR)
+                .filter(|v| !v.is_empty())
+                .map(PathBuf::from)
+        })
+        .or_else(|| config.install_dir.clone())
+        .unwrap_or_else(|| PathBuf::from(&site.install_dir))
+}
+
+/// Opens the site from `locator` and runs the import, printing JSON lines to `out` and notes
+/// through `note`. Errors when the input is refused or anything selected failed (after the summary).
+pub fn import(
+    locator: &SiteLocator,
+    config: &Config,
+    options: &ImportOptions,
+    trusted: &[PublicKey],
+    out: &mut dyn Write,
+    note: &mut dyn FnMut(String),
+) -> anyhow::Result<ImportSummary> {
+    let mut site = SiteAccess::open(locator)?;
+    let identity = site.store().identity()?;
+    let install_dir = resolve_install_dir(options.install_dir.as_deref(), config, &identity);
+    let summary = run(
+        &mut site,
+        &identity,
+        &install_dir,
+        options,
+        trusted,
+        jiff::Timestamp::now(),
+        out,
+        note,
+    )?;
+    Ok(summary)
+}
+
+/// The import itself, over an open site (tests pass fakes for read-only back ends).
+#[allow(clippy::too_many_arguments)]
+pub fn run(
+    site: &mut SiteAccess,
+    identity: &SiteIdentity,
+    install_dir: &Path,
+    options: &ImportOptions,
+    trusted: &[PublicKey],
+    now: jiff::Timestamp,
+    out: &mut dyn Write,
+    note: &mut dyn FnMut(String),
+) -> anyhow::Result<ImportSummary> {
+    check_install_dir(install_dir)?;
+    let verified = crate::verify::verify_dir(&options.src, trusted, now)?;
+    refuse_unless_ok(&verified.report)?;
+    let catalog = &verified.catalog;
+    let planned = plan::plan(
+        catalog,
+        &verified.record,
+        &identity.hierarchy_id,
+        &identity.version,
+    )?;
+    let inbox = Inbox::of_install_dir(install_dir);
+    let rollback_override = check_rollback(site, &inbox, catalog.version, options, &mut *note)?;
+    let mut summary = ImportSummary {
+        schema: SCHEMA,
+        kind: "summary",
+        src: options.src.display().to_string(),
+        site_code: identity.site_code.clone(),
+        hierarchy_id: identity.hierarchy_id,
+        site_version: identity.version.to_string(),
+        inbox: inbox.root.display().to_string(),
+        catalog_version: catalog.version,
+        key_id: verified.report.key_id.clone(),
+        rollback_override,
+        dry_run: options.dry_run,
+        ..Default::default()
+    };
+    let mut events: Vec<PackEvent> = planned
+        .iter()
+        .map(|p| event(p.pack, &inbox, &p.decision))
+        .collect();
+    if options.dry_run {
+        dry_run(&inbox, &planned, &mut events)?;
+        summary.database = "dry-run";
+        print_events(&mut summary, &events, out)?;
+        return close(summary, &events, out);
+    }
+    let stamp = CatalogStamp {
+        version: catalog.version,
+        key_id: verified.report.key_id.clone(),
+        issued_at: catalog.issued_at,
+        source: options.src.display().to_string(),
+    };
+    let in_place = apply(
+        site,
+        &inbox,
+        &planned,
+        &stamp,
+        options,
+        now,
+        &mut summary,
+        &mut events,
+        note,
+    );
+    let in_place = match in_place {
+        Ok(in_place) => in_place,
+        Err(err) => {
+            // The files already placed stay (a rerun registers them); say what happened.
+            summary.database = "failed";
+            print_events(&mut summary, &events, out)?;
+            document::write_line(&mut *out, &summary)?;
+            return Err(err);
+        }
+    };
+    print_events(&mut summary, &events, out)?;
+    if let Some(wait_options) = &options.wait {
+        summary.wait = Some(wait::wait_for_states(
+            site.store(),
+            &in_place,
+            wait_options,
+            &mut |d| std::thread::sleep(d),
+            &mut |e| document::write_line(&mut *out, e),
+        )?);
+    }
+    close(summary, &events, out)
+}
+
+/// Steps 5–6 under the inbox lock: places the packs, then registers them (embedded site) or
+/// records the catalog in the inbox ledger (read-only site). Returns the packs now in place.
+#[allow(clippy::too_many_arguments)]
+fn apply(
+    site: &mut SiteAccess,
+    inbox: &Inbox,
+    planned: &[plan::Planned],
+    stamp: &CatalogStamp,
+    options: &ImportOptions,
+    now: jiff::Timestamp,
+    summary: &mut ImportSummary,
+    events: &mut [PackEvent],
+    note: &mut dyn FnMut(String),
+) -> anyhow::Result<Vec<Uuid>> {
+    inbox.ensure()?;
+    let lock = inbox.lock(!options.no_lock_wait, |path| {
+        note(format!(
+            "waiting for another import to finish (inbox lock `{}` is held)",
+            path.display()
+        ))
+    })?;
+    let cleaned = inbox.clean_staging(&lock)?;
+    for path in &cleaned {
+        note(format!(
+            "removed `{}`, left by an interrupted import",
+            path.display()
+        ));
+    }
+    summary.cleaned_staging = cleaned.len();
+    if site.register().is_none() {
+        // The file ledger has no transaction: check again now that no other import can run.
+        check_rollback(site, inbox, stamp.version, options, &mut |_| {})?;
+    }
+    let src = PackDir::new(&options.src);
+    for (planned, event) in planned.iter().zip(events.iter_mut()) {
+        if planned.decision == Decision::Import {
+            place_one(inbox, &src, planned.pack, &lock, event, &mut *note);
+        }
+    }
+    crate::fault::point("import:after-rename");
+    let in_place: Vec<&Pack> = planned
+        .iter()
+        .zip(events.iter())
+        .filter(|(_, e)| matches!(e.outcome, Outcome::Imported | Outcome::AlreadyPresent))
+        .map(|(p, _)| p.pack)
+        .collect();
+    summary.database = match site.register() {
+        Some(register) => {
+            let done = register.register(stamp, &in_place, options.allow_rollback, now)?;
+            crate::fault::point("import:after-commit");
+            summary.rows_changed = done.changed.len();
+            "registered"
+        }
+        None => {
+            ledger::record(inbox, stamp.version, &stamp.key_id, now, &lock)?;
+            "read-only"
+        }
+    };
+    fill_states(site.store(), events)?;
+    Ok(in_place.iter().map(|p| p.package_guid).collect())
+}
+
+/// The site's install folder must exist: import creates `EasySetupPayload/offline` inside it,
+/// never a whole install tree at a mistyped path.
+fn check_install_dir(install_dir: &Path) -> anyhow::Result<()> {
+    if install_dir.is_dir() {
+        return Ok(());
+    }
+    Err(fail(
+        ExitCode::Io,
+        format!(
+            "the site install folder `{}` does not exist; give the right one with --install-dir, {ENV_INSTALL_DIR} or install_dir in sct.toml",
+            install_dir.display()
+        ),
+    ))
+}
+
+/// Step 2: a folder with any problem is refused as a whole.
+fn refuse_unless_ok(report: &crate::verify::VerifyReport) -> anyhow::Result<()> {
+    if report.ok {
+        return Ok(());
+    }
+    let mut problems: Vec<String> = report
+        .packs
+        .iter()
+        .flat_map(|p| {
+            p.problems
+                .iter()
+                .map(move |q| format!("pack {}: {q}", p.package_guid))
+        })
+        .collect();
+    problems.extend(
+        report
+            .unexpected
+            .iter()
+            .map(|u| format!("unexpected entry `{u}`")),
+    );
+    Err(fail(
+        ExitCode::Rejected,
+        format!(
+            "update pack folder `{}` failed verification; nothing was imported: {}",
+            report.dir,
+            problems.join("; ")
+        ),
+    ))
+}
+
+/// Step 4: returns true when an older catalog goes in because of `--allow-rollback`.
+fn check_rollback(
+    site: &mut SiteAccess,
+    inbox: &Inbox,
+    version: u64,
+    options: &ImportOptions,
+    note: &mut dyn FnMut(String),
+) -> anyhow::Result<bool> {
+    let where_ = site.store().describe();
+    let (last, kept_in) = match site.register() {
+        Some(register) => (
+            register.last_catalog_version()?,
+            format!("site database {where_}"),
+        ),
+        None => (
+            ledger::last_version(inbox)?,
+            format!("`{}`", inbox.root.join(ledger::LEDGER_FILE).display()),
+        ),
+    };
+    let Some(last) = last.filter(|last| version < *last) else {
+        return Ok(false);
+    };
+    if options.allow_rollback {
+        note(format!(
+            "WARNING: importing catalog version {} although version {last} was imported before (--allow-rollback)",
+            version
+        ));
+        return Ok(true);
+    }
+    Err(fail(
+        ExitCode::Rejected,
+        format!(
+            "catalog version {} is older than version {last} already imported ({kept_in}): rollback refused; \
+             fetch a current catalog, or run sct-import --allow-rollback if you mean to go back",
+            version
+        ),
+    ))
+}
+
+/// `--dry-run`: what the inbox holds decides between would_import, already_present and failed.
+fn dry_run(
+    inbox: &Inbox,
+    planned: &[plan::Planned],
+    events: &mut [PackEvent],
+) -> anyhow::Result<()> {
+    for (planned, event) in planned.iter().zip(events.iter_mut()) {
+        if planned.decision != Decision::Import {
+            continue;
+        }
+        match inbox.presence(planned.pack)? {
+            Presence::Absent => {}
+            Presence::Identical => event.outcome = Outcome::AlreadyPresent,
+            Presence::Different(why) => {
+                event.outcome = Outcome::Failed;
+                event.reason = Some(different_reason(&why));
+                event.failure = Some(ExitCode::Rejected);
+            }
+        }
+    }
+    Ok(())
+}
+
+fn different_reason(why: &str) -> String {
+    format!(
+        "a different pack is already in the inbox under this GUID ({why}); it is never overwritten"
+    )
+}
+
+/// Step 5 for one pack; records the outcome in `event`.
+fn place_one(
+    inbox: &Inbox,
+    src: &PackDir,
+    pack: &Pack,
+    lock: &inbox::InboxLock,
+    event: &mut PackEvent,
+    note: &mut dyn FnMut(String),
+) {
+    let result = inbox.presence(pack).and_then(|presence| match presence {
+        Presence::Identical => Ok(Outcome::AlreadyPresent),
+        Presence::Different(why) => Err(fail(ExitCode::Rejected, different_reason(&why))),
+        Presence::Absent => {
+            note(format!(
+                "importing {} ({}, {} bytes)",
+                pack.name,
+                pack.package_guid,
+                pack.size()
+            ));
+            inbox.place(src, pack, lock).map(|()| Outcome::Imported)
+        }
+    });
+    match result {
+        Ok(outcome) => event.outcome = outcome,
+        Err(err) => {
+            note(format!("pack {} failed: {err:#}", pack.package_guid));
+            event.outcome = Outcome::Failed;
+            event.failure = Some(crate::error::exit_code(&err));
+            event.reason = Some(format!("{err:#}"));
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;
