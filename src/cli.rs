@@ -17,14 +17,18 @@ Exit codes:
 ///
 /// Errors are printed once to stderr as `TOOL: error: ...` followed by `TOOL:   Caused by: ...` lines;
 /// every line carries the tool's name because a pipeline shares one stderr. A closed stdout is not an
-/// error: the reader simply stopped reading.
+/// error: the reader simply stopped reading. When a log is open (`sct::logging`), the error, its
+/// causes and the exit code are logged as `ERROR:` entries too.
 pub fn run(tool: &str, stage: impl FnOnce() -> anyhow::Result<()>) -> std::process::ExitCode {
     match stage() {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(err) if is_broken_pipe(&err) => std::process::ExitCode::SUCCESS,
         Err(err) => {
             report(tool, &err);
-            std::process::ExitCode::from(exit_code(&err).code())
+            let code = exit_code(&err).code();
+            crate::logging::error_chain(tool, &err);
+            crate::logging::error(tool, format!("{tool} failed with exit code {code}"));
+            std::process::ExitCode::from(code)
         }
     }
 }

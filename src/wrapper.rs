@@ -320,11 +320,87 @@ mod tests {
     }
 }
 
+/// The component name in the wrapper's log entries.
+const TOOL: &str = "ServiceConnectionTool";
+
+/// The phase's name as typed on the command line.
+fn phase_name(phase: &Phase) -> &'static str {
+    match phase {
+        Phase::Prepare { .. } => "prepare",
+        Phase::Export { .. } => "export",
+        Phase::Connect { .. } => "connect",
+        Phase::Import { .. } => "import",
+        Phase::Help => "help",
+        Phase::Version => "version",
+    }
+}
+
+/// Opens `ServiceConnectionTool.log` and `ConfigMgrSetup.log` and writes the run's opening
+/// entries. A folder that cannot be written is reported on stderr, never a reason to fail.
+fn start_logs(config: &crate::config::Config, args: &[OsString], phase: &Phase) {
+    use crate::logging;
+    let Some(found) = logging::init_tool(config.log_dir.as_deref()) else {
+        crate::cli::note(
+            TOOL,
+            "warning: no log folder is writable (see docs/logs.md); running without logs",
+        );
+        return;
+    };
+    logging::info(
+        TOOL,
+        format!(
+            "ServiceConnectionTool (sct {}) started, process {}",
+            env!("CARGO_PKG_VERSION"),
+            std::process::id()
+        ),
+    );
+    if let Some((dir, why)) = &found.fell_back_from {
+        let message = format!(
+            "cannot write logs in {} ({why}); logging to {} instead",
+            dir.display(),
+            found.tool_log.display()
+        );
+        crate::cli::note(TOOL, format!("warning: {message}"));
+        logging::warn(TOOL, message);
+    }
+    let line: Vec<String> = args
+        .iter()
+        .map(|a| a.to_string_lossy().into_owned())
+        .collect();
+    logging::info(TOOL, format!("Command line: {}", line.join(" ")));
+    logging::info(TOOL, format!("Phase: -{}", phase_name(phase)));
+    let source = config
+        .source
+        .as_ref()
+        .map_or_else(|| "none".to_owned(), |p| p.display().to_string());
+    logging::info(TOOL, format!("Config file: {source}"));
+    logging::detail(
+        TOOL,
+        format!(
+            "Logs: {} and {}",
+            found.tool_log.display(),
+            found.setup_log.display()
+        ),
+    );
+}
+
 /// Runs the wrapper: parse everything first, then the phase.
+///
+/// Every run that gets past parsing writes `ServiceConnectionTool.log` in the original's vocabulary
+/// (`INFO:` / `ERROR:` entries); `sct::cli::run` logs a failure and its exit code.
 pub fn run(args: &[OsString]) -> anyhow::Result<()> {
-    const TOOL: &str = "ServiceConnectionTool";
     let phase = parse(args)?;
     let config = crate::config::Config::load()?;
+    if !matches!(phase, Phase::Help | Phase::Version) {
+        start_logs(&config, args, &phase);
+    }
+    run_phase(phase, &config)?;
+    crate::logging::info(TOOL, "ServiceConnectionTool finished successfully");
+    Ok(())
+}
+
+fn run_phase(phase: Phase, config: &crate::config::Config) -> anyhow::Result<()> {
+    use crate::logging;
     let stdout = std::io::stdout().lock();
     match phase {
         Phase::Help => {
@@ -343,7 +419,24 @@ pub fn run(args: &[OsString]) -> anyhow::Result<()> {
         }
         Phase::Prepare { usage_data_dest } => {
             let site = config.site_locator(None)?;
+            logging::info(TOOL, format!("Site database: {site}"));
+            logging::info(
+                TOOL,
+                format!("Preparing usage data in {}", usage_data_dest.display()),
+            );
             let report = crate::prepare::prepare(&site, &usage_data_dest)?;
+            logging::info(
+                TOOL,
+                format!(
+                    "Usage data of site {} ({} rows, version {}) written to {} (size = {}, SHA-256 = {})",
+                    report.site_code,
+                    report.rows,
+                    report.full_version,
+                    report.cab,
+                    report.size,
+                    report.sha256
+                ),
+            );
             crate::cli::note(
                 TOOL,
                 format!(
@@ -355,7 +448,12 @@ pub fn run(args: &[OsString]) -> anyhow::Result<()> {
         }
         Phase::Export { dest } => {
             let site = config.site_locator(None)?;
+            logging::info(TOOL, format!("Site database: {site}"));
             let rows = crate::prepare::export(&site, &dest)?;
+            logging::info(
+                TOOL,
+                format!("{rows} usage rows exported to {}", dest.display()),
+            );
             crate::cli::note(
                 TOOL,
                 format!("INFO: {rows} usage rows exported to {}", dest.display()),

@@ -3,5 +3,6 @@
 mod support;
 
 mod collect;
+mod logs;
 mod pack;
 mod wrapper;
