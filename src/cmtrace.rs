@@ -104,7 +104,7 @@ impl Entry {
 
 /// The current local time and its bias in minutes (UTC − local).
 pub fn local_now() -> (jiff::civil::DateTime, i32) {
-    let now = jiff::Zoned::now();
+    let now = jiff::ZonedDateTime::now();
     let offset_minutes = now.offset().seconds() / 60;
     (now.datetime(), -offset_minutes)
 }
@@ -520,7 +520,7 @@ mod tests {
         let entry = Entry::now(Severity::Info, "c", "m");
         let utc = entry.utc().unwrap();
         let real = jiff::Timestamp::now()
-            .to_zoned(jiff::tz::TimeZone::UTC)
+            .to_zoned_datetime(jiff::tz::TimeZone::UTC)
             .datetime();
         let gap = utc.duration_until(real).as_secs().abs();
         assert!(

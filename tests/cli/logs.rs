@@ -47,7 +47,7 @@ fn prepare_writes_both_logs_as_cmtrace_entries() {
     assert!(out.status.success(), "{}", stderr_of(&out));
 
     let tool = lines_as_entries(&logs.join("ServiceConnectionTool.log"));
-    let expected_bias = -(jiff::Zoned::now().offset().seconds() / 60);
+    let expected_bias = -(jiff::ZonedDateTime::now().offset().seconds() / 60);
     for entry in &tool {
         assert_eq!(entry.component, "ServiceConnectionTool");
         assert_eq!(entry.severity, Severity::Info, "{}", entry.message);
