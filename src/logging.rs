@@ -133,14 +133,14 @@ impl Sink {
         let separator = if self.style == Style::Setup { " " } else { "" };
         entry.message = format!("{}:{separator}{}", entry.severity.prefix(), entry.message);
         let record = cmtrace::format_entry(&entry, NEWLINE);
-        if let Some(cap) = self.cap {
-            if self.size + record.len() as u64 > cap && self.size > 3 {
-                if let Ok(next) = roll_over(&self.path)
-                    .and_then(|()| Self::open(&self.path, self.cap, self.style))
-                {
-                    *self = next;
-                }
-            }
+        let full = self
+            .cap
+            .is_some_and(|cap| self.size > 3 && self.size + record.len() as u64 > cap);
+        if full
+            && let Ok(next) =
+                roll_over(&self.path).and_then(|()| Self::open(&self.path, self.cap, self.style))
+        {
+            *self = next;
         }
         if self.file.write_all(record.as_bytes()).is_ok() {
             self.size += record.len() as u64;
@@ -239,6 +239,10 @@ pub fn candidate_dirs(config_log_dir: Option<&Path>) -> Vec<PathBuf> {
         exe_dir,
         per_user_dir(),
     )
+    .into_iter()
+    // Absolute, so the paths the log and the warnings name mean the same from anywhere.
+    .map(|dir| std::path::absolute(&dir).unwrap_or(dir))
+    .collect()
 }
 
 fn choose_dirs(
@@ -248,10 +252,8 @@ fn choose_dirs(
     user: Option<PathBuf>,
 ) -> Vec<PathBuf> {
     let mut dirs: Vec<PathBuf> = env.or(config).or(exe_dir).into_iter().collect();
-    if let Some(user) = user {
-        if !dirs.contains(&user) {
-            dirs.push(user);
-        }
+    if let Some(user) = user.filter(|u| !dirs.contains(u)) {
+        dirs.push(user);
     }
     dirs
 }

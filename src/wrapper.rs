@@ -148,10 +148,8 @@ pub fn parse(args: &[OsString]) -> anyhow::Result<Phase> {
             return Err(usage(format!("-{name} belongs to -{owner}, not -{phase}")));
         }
     }
-    if let Some((name, _)) = &mode {
-        if phase != "connect" {
-            return Err(usage(format!("-{name} belongs to -connect, not -{phase}")));
-        }
+    if let Some((name, _)) = mode.as_ref().filter(|_| phase != "connect") {
+        return Err(usage(format!("-{name} belongs to -connect, not -{phase}")));
     }
     let take = |name: &str| {
         values
@@ -220,105 +218,6 @@ Examples:
   ServiceConnectionTool.exe -connect -downloadsiteversion -usagedatasrc D:\\USB -updatepackdest D:\\USB\\UpdatePacks
   ServiceConnectionTool.exe -import -updatepacksrc D:\\USB\\UpdatePacks
 ";
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn parse_str(line: &str) -> anyhow::Result<Phase> {
-        let args: Vec<OsString> = line.split_whitespace().map(OsString::from).collect();
-        parse(&args)
-    }
-
-    fn usage_message(line: &str) -> String {
-        let err = parse_str(line).unwrap_err();
-        assert_eq!(crate::error::exit_code(&err), ExitCode::Usage, "{line}");
-        format!("{err:#}")
-    }
-
-    #[test]
-    fn original_examples_parse() {
-        assert_eq!(
-            parse_str("-prepare -usagedatadest D:\\USB\\UsageData.cab").unwrap(),
-            Phase::Prepare {
-                usage_data_dest: "D:\\USB\\UsageData.cab".into()
-            }
-        );
-        assert_eq!(
-            parse_str("-export -dest D:\\USB\\usagedata.csv").unwrap(),
-            Phase::Export {
-                dest: "D:\\USB\\usagedata.csv".into()
-            }
-        );
-        let connect = parse_str("-connect -usagedatasrc D:\\USB\\Usagedata.cab -updatepackdest D:\\USB\\UpdatePacks -proxyserveruri itproxy.contoso.com -proxyusername jqpublic").unwrap();
-        assert!(
-            matches!(connect, Phase::Connect { mode: DownloadMode::Latest, proxy_user_name: Some(ref u), .. } if u == "jqpublic")
-        );
-        let connect = parse_str("-connect -downloadsiteversion -usagedatasrc D:\\USB -updatepackdest D:\\USB\\UpdatePacks").unwrap();
-        assert!(matches!(
-            connect,
-            Phase::Connect {
-                mode: DownloadMode::SiteVersion,
-                ..
-            }
-        ));
-        assert_eq!(
-            parse_str("-import -updatepacksrc D:\\USB\\UpdatePacks").unwrap(),
-            Phase::Import {
-                update_pack_src: "D:\\USB\\UpdatePacks".into()
-            }
-        );
-    }
-
-    #[test]
-    fn flags_are_case_insensitive() {
-        assert!(matches!(
-            parse_str("-PREPARE -UsageDataDest x.cab").unwrap(),
-            Phase::Prepare { .. }
-        ));
-        assert!(matches!(
-            parse_str("--Import --UpdatePackSrc dir").unwrap(),
-            Phase::Import { .. }
-        ));
-    }
-
-    #[test]
-    fn usage_errors_name_the_flag() {
-        assert!(usage_message("-prepare").contains("-prepare needs -usagedatadest"));
-        assert!(usage_message("-export").contains("-export needs -dest"));
-        assert!(
-            usage_message("-connect -usagedatasrc x").contains("-connect needs -updatepackdest")
-        );
-        assert!(usage_message("-import").contains("-import needs -updatepacksrc"));
-        assert!(usage_message("").contains("no phase given"));
-        assert!(usage_message("-prepare -import").contains("cannot run together"));
-        assert!(
-            usage_message(
-                "-connect -downloadall -downloadhotfix -usagedatasrc a -updatepackdest b"
-            )
-            .contains("cannot be combined")
-        );
-        assert!(
-            usage_message("-prepare -dest x.csv -usagedatadest a")
-                .contains("-dest belongs to -export")
-        );
-        assert!(
-            usage_message("-prepare -downloadall -usagedatadest a").contains("belongs to -connect")
-        );
-        assert!(usage_message("-prepare -usagedatadest").contains("-usagedatadest needs a value"));
-        assert!(usage_message("-prepare -usagedatadest -import").contains("needs a value"));
-        assert!(usage_message("-prepare -bogus").contains("unknown flag"));
-        assert!(usage_message("-prepare -usagedatadest a -usagedatadest b").contains("twice"));
-        assert!(usage_message("prepare").contains("unexpected argument"));
-    }
-
-    #[test]
-    fn help_and_version() {
-        assert_eq!(parse_str("-?").unwrap(), Phase::Help);
-        assert_eq!(parse_str("-Help").unwrap(), Phase::Help);
-        assert_eq!(parse_str("-version").unwrap(), Phase::Version);
-    }
-}
 
 /// The component name in the wrapper's log entries.
 const TOOL: &str = "ServiceConnectionTool";
@@ -473,4 +372,103 @@ fn run_phase(phase: Phase, config: &crate::config::Config) -> anyhow::Result<()>
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse_str(line: &str) -> anyhow::Result<Phase> {
+        let args: Vec<OsString> = line.split_whitespace().map(OsString::from).collect();
+        parse(&args)
+    }
+
+    fn usage_message(line: &str) -> String {
+        let err = parse_str(line).unwrap_err();
+        assert_eq!(crate::error::exit_code(&err), ExitCode::Usage, "{line}");
+        format!("{err:#}")
+    }
+
+    #[test]
+    fn original_examples_parse() {
+        assert_eq!(
+            parse_str("-prepare -usagedatadest D:\\USB\\UsageData.cab").unwrap(),
+            Phase::Prepare {
+                usage_data_dest: "D:\\USB\\UsageData.cab".into()
+            }
+        );
+        assert_eq!(
+            parse_str("-export -dest D:\\USB\\usagedata.csv").unwrap(),
+            Phase::Export {
+                dest: "D:\\USB\\usagedata.csv".into()
+            }
+        );
+        let connect = parse_str("-connect -usagedatasrc D:\\USB\\Usagedata.cab -updatepackdest D:\\USB\\UpdatePacks -proxyserveruri itproxy.contoso.com -proxyusername jqpublic").unwrap();
+        assert!(
+            matches!(connect, Phase::Connect { mode: DownloadMode::Latest, proxy_user_name: Some(ref u), .. } if u == "jqpublic")
+        );
+        let connect = parse_str("-connect -downloadsiteversion -usagedatasrc D:\\USB -updatepackdest D:\\USB\\UpdatePacks").unwrap();
+        assert!(matches!(
+            connect,
+            Phase::Connect {
+                mode: DownloadMode::SiteVersion,
+                ..
+            }
+        ));
+        assert_eq!(
+            parse_str("-import -updatepacksrc D:\\USB\\UpdatePacks").unwrap(),
+            Phase::Import {
+                update_pack_src: "D:\\USB\\UpdatePacks".into()
+            }
+        );
+    }
+
+    #[test]
+    fn flags_are_case_insensitive() {
+        assert!(matches!(
+            parse_str("-PREPARE -UsageDataDest x.cab").unwrap(),
+            Phase::Prepare { .. }
+        ));
+        assert!(matches!(
+            parse_str("--Import --UpdatePackSrc dir").unwrap(),
+            Phase::Import { .. }
+        ));
+    }
+
+    #[test]
+    fn usage_errors_name_the_flag() {
+        assert!(usage_message("-prepare").contains("-prepare needs -usagedatadest"));
+        assert!(usage_message("-export").contains("-export needs -dest"));
+        assert!(
+            usage_message("-connect -usagedatasrc x").contains("-connect needs -updatepackdest")
+        );
+        assert!(usage_message("-import").contains("-import needs -updatepacksrc"));
+        assert!(usage_message("").contains("no phase given"));
+        assert!(usage_message("-prepare -import").contains("cannot run together"));
+        assert!(
+            usage_message(
+                "-connect -downloadall -downloadhotfix -usagedatasrc a -updatepackdest b"
+            )
+            .contains("cannot be combined")
+        );
+        assert!(
+            usage_message("-prepare -dest x.csv -usagedatadest a")
+                .contains("-dest belongs to -export")
+        );
+        assert!(
+            usage_message("-prepare -downloadall -usagedatadest a").contains("belongs to -connect")
+        );
+        assert!(usage_message("-prepare -usagedatadest").contains("-usagedatadest needs a value"));
+        assert!(usage_message("-prepare -usagedatadest -import").contains("needs a value"));
+        assert!(usage_message("-prepare -bogus").contains("unknown flag"));
+        assert!(usage_message("-prepare -usagedatadest a -usagedatadest b").contains("twice"));
+        assert!(usage_message("prepare").contains("unexpected argument"));
+    }
+
+    #[test]
+    fn help_and_version() {
+        assert_eq!(parse_str("-?").unwrap(), Phase::Help);
+        assert_eq!(parse_str("-Help").unwrap(), Phase::Help);
+        assert_eq!(parse_str("-version").unwrap(), Phase::Version);
+    }
 }
