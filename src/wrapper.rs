@@ -245,14 +245,7 @@ fn start_logs(config: &crate::config::Config, args: &[OsString], phase: &Phase) 
         );
         return;
     };
-    logging::info(
-        TOOL,
-        format!(
-            "ServiceConnectionTool (sct {}) started, process {}",
-            env!("CARGO_PKG_VERSION"),
-            std::process::id()
-        ),
-    );
+    logging::log_start(TOOL, args);
     if let Some((dir, why)) = &found.fell_back_from {
         let message = format!(
             "cannot write logs in {} ({why}); logging to {} instead",
@@ -262,11 +255,6 @@ fn start_logs(config: &crate::config::Config, args: &[OsString], phase: &Phase) 
         crate::cli::note(TOOL, format!("warning: {message}"));
         logging::warn(TOOL, message);
     }
-    let line: Vec<String> = args
-        .iter()
-        .map(|a| a.to_string_lossy().into_owned())
-        .collect();
-    logging::info(TOOL, format!("Command line: {}", line.join(" ")));
     logging::info(TOOL, format!("Phase: -{}", phase_name(phase)));
     let source = config
         .source
