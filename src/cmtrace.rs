@@ -8,7 +8,7 @@
 //!
 //! `type` is the severity (1 information, 2 warning in yellow, 3 error in red); `time` carries the
 //! local wall-clock time and the *bias*, the minutes added to local time to get UTC (Win32
-//! `TIME_ZONE_INFORMATION.Bias`: `+420` in California in summer, `-60` in Paris in winter).
+//! `TIME_ZONE_INFORMATION.Bias`: `+420` in California in summer, `-060` in Paris in winter, `+000` in UTC).
 //!
 //! A message can never break its record: the closing marker `]LOG]!>` inside a message is defused,
 //! terminal escape sequences and other control characters are removed, and attribute values lose
@@ -221,7 +221,7 @@ pub fn format_entry(entry: &Entry, newline: &str) -> String {
     out.push_str(END_MARKER);
     let _ = write!(
         out,
-        "<time=\"{:02}:{:02}:{:02}.{:03}{:+}\" date=\"{:02}-{:02}-{:04}\" component=\"{}\" context=\"{}\" type=\"{}\" thread=\"{}\" file=\"{}\">",
+        "<time=\"{:02}:{:02}:{:02}.{:03}{:+04}\" date=\"{:02}-{:02}-{:04}\" component=\"{}\" context=\"{}\" type=\"{}\" thread=\"{}\" file=\"{}\">",
         t.hour(),
         t.minute(),
         t.second(),
@@ -418,10 +418,15 @@ mod tests {
              component=\"ServiceConnectionTool\" context=\"\" type=\"2\" thread=\"2868\" \
              file=\"wrapper.rs:42\">\n"
         );
-        let mut negative = sample("x");
-        negative.bias_minutes = -120;
-        assert!(!format_entry(&negative, "\n").contains("+-"));
-        assert!(format_entry(&negative, "\n").contains(".917-120\""));
+        let with_bias = |bias: i32| {
+            let mut entry = sample("x");
+            entry.bias_minutes = bias;
+            format_entry(&entry, "\n")
+        };
+        assert!(with_bias(-120).contains(".917-120\""));
+        assert!(with_bias(-60).contains(".917-060\""));
+        assert!(with_bias(0).contains(".917+000\""));
+        assert!(with_bias(-330).contains(".917-330\""));
     }
 
     #[test]
