@@ -205,11 +205,15 @@ fn a_password_in_a_proxy_uri_never_reaches_the_log() {
 }
 
 #[test]
-fn a_usage_error_writes_no_log() {
+fn usage_errors_help_and_version_write_no_log() {
     let env = Env::new();
     let site = env.demo_site("ps1", &[]);
     let logs = env.path("logs");
     let out = wrapper(&env, &logs, &site, &["-prepare"]);
     assert_eq!(out.status.code(), Some(2));
+    for args in [["-?"], ["-version"]] {
+        let out = wrapper(&env, &logs, &site, &args);
+        assert!(out.status.success(), "{args:?}");
+    }
     assert!(!logs.exists());
 }
