@@ -737,9 +737,20 @@ mod tests {
         detail("sct-fetch", format!("proxy password {secret}"));
         let err = anyhow::anyhow!("disk full").context("Failed to write `x`");
         error_chain("sct-fetch", &err);
+        // Threads logging at once never interleave inside a record.
+        let workers: Vec<_> = (0..4)
+            .map(|t| {
+                std::thread::spawn(move || (0..25).for_each(|n| detail("w", format!("{t}/{n}"))))
+            })
+            .collect();
+        workers.into_iter().for_each(|w| w.join().unwrap());
         shutdown();
         info("test", "after");
-        let found = entries(&path);
+        let mut found = entries(&path);
+        let threaded = found.split_off(4);
+        assert_eq!(threaded.len(), 100);
+        let threads: std::collections::HashSet<u64> = threaded.iter().map(|e| e.thread).collect();
+        assert_eq!(threads.len(), 4, "each thread logs its own ID");
         let text: Vec<&str> = found.iter().map(|e| e.message.as_str()).collect();
         assert_eq!(
             text,
