@@ -33,6 +33,11 @@ use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, Ordering};
 
+mod secrets;
+pub mod vocabulary;
+
+pub use secrets::{MASK, redact, register_secret};
+
 /// The summary log of `ServiceConnectionTool`.
 pub const TOOL_LOG: &str = "ServiceConnectionTool.log";
 /// The detailed log.
@@ -41,8 +46,6 @@ pub const SETUP_LOG: &str = "ConfigMgrSetup.log";
 pub const ENV_LOG_DIR: &str = "SCT_LOG_DIR";
 /// Size above which `ConfigMgrSetup.log` and a stage log roll over to `.lo_` (5 MiB).
 pub const DETAIL_LOG_MAX_BYTES: u64 = 5 * 1024 * 1024;
-/// What replaces a secret in logs.
-pub const MASK: &str = "****";
 
 /// Line ending of log files: CRLF on Windows, where CMTrace runs; LF elsewhere.
 const NEWLINE: &str = if cfg!(windows) { "\r\n" } else { "\n" };
@@ -195,7 +198,6 @@ impl LogSet {
 
 static ACTIVE: AtomicBool = AtomicBool::new(false);
 static LOGS: Mutex<Option<LogSet>> = Mutex::new(None);
-static SECRETS: Mutex<Vec<String>> = Mutex::new(Vec::new());
 
 fn install(set: LogSet) {
     *LOGS.lock().unwrap_or_else(|e| e.into_inner()) = Some(set);
@@ -305,6 +307,15 @@ pub fn shutdown() {
     *LOGS.lock().unwrap_or_else(|e| e.into_inner()) = None;
 }
 
+/// A source path as written in the `file` attribute: relative to `src/` (`logging/mod.rs`), with `/`.
+fn source_name(path: &str) -> String {
+    let path = path.replace('\\', "/");
+    match path.rfind("src/") {
+        Some(at) => path[at + 4..].to_owned(),
+        None => path,
+    }
+}
+
 fn log(
     target: Target,
     severity: Severity,
@@ -316,8 +327,7 @@ fn log(
         return;
     }
     let mut entry = Entry::now(severity, component, &redact(&message.to_string()));
-    let file = Path::new(at.file()).file_name().unwrap_or_default();
-    entry.file = format!("{}:{}", file.to_string_lossy(), at.line());
+    entry.file = format!("{}:{}", source_name(at.file()), at.line());
     if let Some(set) = LOGS.lock().unwrap_or_else(|e| e.into_inner()).as_mut() {
         set.write(target, &entry);
     }
@@ -398,172 +408,6 @@ pub fn error_chain(component: &str, err: &anyhow::Error) {
     }
 }
 
-/// Registers a secret (a password, a token): from now on [`redact`] masks it wherever it appears.
-/// Empty strings are ignored.
-pub fn register_secret(secret: &str) {
-    if secret.is_empty() {
-        return;
-    }
-    let mut secrets = SECRETS.lock().unwrap_or_else(|e| e.into_inner());
-    if !secrets.iter().any(|s| s == secret) {
-        secrets.push(secret.to_owned());
-        // Longest first, so a secret containing another is masked whole.
-        secrets.sort_by_key(|s| std::cmp::Reverse(s.len()));
-    }
-}
-
-/// Masks secrets in text meant for a log, stderr or JSON: registered secrets, the password of
-/// any `scheme://user:password@host` URL, and `Password=`/`Pwd=` values of connection strings.
-pub fn redact(text: &str) -> String {
-    let mut out = text.to_owned();
-    for secret in SECRETS.lock().unwrap_or_else(|e| e.into_inner()).iter() {
-        if out.contains(secret.as_str()) {
-            out = out.replace(secret.as_str(), MASK);
-        }
-    }
-    redact_connection_strings(&redact_urls(&out))
-}
-
-/// `http://user:pass@host/x` → `http://user:****@host/x`, for every URL in the text.
-fn redact_urls(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    let mut rest = text;
-    while let Some(at) = rest.find("://") {
-        let (before, after) = rest.split_at(at + 3);
-        out.push_str(before);
-        let authority_len = after
-            .find(|c: char| c == '/' || c == '?' || c == '#' || c.is_whitespace())
-            .unwrap_or(after.len());
-        let authority = &after[..authority_len];
-        match authority.rfind('@') {
-            Some(at_sign) => {
-                let userinfo = &authority[..at_sign];
-                match userinfo.find(':') {
-                    Some(colon) => {
-                        out.push_str(&userinfo[..=colon]);
-                        out.push_str(MASK);
-                    }
-                    None => out.push_str(userinfo),
-                }
-                out.push_str(&authority[at_sign..]);
-            }
-            None => out.push_str(authority),
-        }
-        rest = &after[authority_len..];
-    }
-    out.push_str(rest);
-    out
-}
-
-/// `Server=x;Password=secret;` → `Server=x;Password=****;` (also `Pwd=`), case-insensitive.
-fn redact_connection_strings(text: &str) -> String {
-    let lower = text.to_ascii_lowercase();
-    let mut out = String::with_capacity(text.len());
-    let mut copied = 0;
-    let mut search = 0;
-    while let Some(found) = ["password=", "pwd="]
-        .iter()
-        .filter_map(|key| lower[search..].find(key).map(|i| (search + i, key.len())))
-        .min()
-    {
-        let (start, key_len) = found;
-        let value_start = start + key_len;
-        let boundary = start == 0 || !lower.as_bytes()[start - 1].is_ascii_alphanumeric();
-        let value_len = text[value_start..]
-            .find([';', '&', '\'', '"', '\r', '\n'])
-            .unwrap_or(text.len() - value_start);
-        if boundary && value_len > 0 {
-            out.push_str(&text[copied..value_start]);
-            out.push_str(MASK);
-            copied = value_start + value_len;
-        }
-        search = value_start;
-    }
-    out.push_str(&text[copied..]);
-    out
-}
-
-/// The original tool's sentences, so admins' searches of its logs still match sct's.
-///
-/// Each function returns the message text without its severity word (the log adds `INFO:` or
-/// `ERROR:`). GUIDs are written in upper case, as the original writes them.
-pub mod vocabulary {
-    use crate::version::CmVersion;
-    use std::fmt::Display;
-    use uuid::Uuid;
-
-    fn guid(id: &Uuid) -> String {
-        id.to_string().to_uppercase()
-    }
-
-    /// `Downloading Payload <GUID> version <v>. More information: <link>` (ServiceConnectionTool.log).
-    pub fn downloading_payload(id: &Uuid, version: &CmVersion, more_info: &str) -> String {
-        let mut text = format!("Downloading Payload {} version {version}", guid(id));
-        if !more_info.is_empty() {
-            text.push_str(&format!(". More information: {more_info}"));
-        }
-        text
-    }
-
-    /// `Downloaded Payload <GUID> size = <bytes>`.
-    pub fn downloaded_payload(id: &Uuid, size: u64) -> String {
-        format!("Downloaded Payload {} size = {size}", guid(id))
-    }
-
-    /// `<file> (size = <bytes>) downloaded successfully`.
-    pub fn downloaded_successfully(name: &str, size: u64) -> String {
-        format!("{name} (size = {size}) downloaded successfully")
-    }
-
-    /// `Downloading Redists for <GUID>`.
-    pub fn downloading_redists(id: &Uuid) -> String {
-        format!("Downloading Redists for {}", guid(id))
-    }
-
-    /// `Successfully downloaded Redists for <GUID>`.
-    pub fn downloaded_redists(id: &Uuid) -> String {
-        format!("Successfully downloaded Redists for {}", guid(id))
-    }
-
-    /// `Downloading <url> as <file>` (ConfigMgrSetup.log). Pass URLs through [`super::redact`]
-    /// first if they could carry credentials; the log masks them anyway.
-    pub fn downloading_as(url: &str, name: &str) -> String {
-        format!("Downloading {url} as {name}")
-    }
-
-    /// `Verifying hash for file '<path>'`.
-    pub fn verifying_hash(path: impl Display) -> String {
-        format!("Verifying hash for file '{path}'")
-    }
-
-    /// The hash check's outcome, with both digests as DMPDownloader logs them.
-    pub fn hash_checked(path: impl Display, expected: &str, actual: &str) -> String {
-        let verdict = if expected.eq_ignore_ascii_case(actual) {
-            "passed"
-        } else {
-            "FAILED"
-        };
-        format!(
-            "Hash check {verdict} for file '{path}' with HashAlgorithm = SHA256: expected hash = {expected}, actual hash = {actual}"
-        )
-    }
-
-    /// `Verifying signature for file '<path>'`.
-    pub fn verifying_signature(path: impl Display) -> String {
-        format!("Verifying signature for file '{path}'")
-    }
-
-    /// `No proxy information is specified. Connect without proxy.`
-    pub fn no_proxy() -> &'static str {
-        "No proxy information is specified. Connect without proxy."
-    }
-
-    /// `Using proxy <uri>`, the URI masked.
-    pub fn using_proxy(uri: &str) -> String {
-        format!("Using proxy {}", super::redact(uri))
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -578,33 +422,14 @@ mod tests {
     }
 
     #[test]
-    fn vocabulary_matches_the_original_sentences() {
-        use super::vocabulary::*;
-        let id: uuid::Uuid = "248dc1eb-4b98-4483-baf3-08c678c1cd0a".parse().unwrap();
-        let version = "5.00.9058.1000".parse().unwrap();
+    fn source_names_are_relative_to_src() {
+        assert_eq!(source_name("src/wrapper.rs"), "wrapper.rs");
+        assert_eq!(source_name("src\\logging\\mod.rs"), "logging/mod.rs");
         assert_eq!(
-            downloading_payload(
-                &id,
-                &version,
-                "https://go.microsoft.com/fwlink/?LinkId=2166085"
-            ),
-            "Downloading Payload 248DC1EB-4B98-4483-BAF3-08C678C1CD0A version 5.00.9058.1000. \
-             More information: https://go.microsoft.com/fwlink/?LinkId=2166085"
+            source_name("/build/sct/src/bin/sct-fetch.rs"),
+            "bin/sct-fetch.rs"
         );
-        assert_eq!(
-            downloaded_payload(&id, 967280807),
-            "Downloaded Payload 248DC1EB-4B98-4483-BAF3-08C678C1CD0A size = 967280807"
-        );
-        assert_eq!(
-            downloaded_successfully("ConfigMgr.Update.Manifest.cab", 15741046),
-            "ConfigMgr.Update.Manifest.cab (size = 15741046) downloaded successfully"
-        );
-        assert!(hash_checked("a.cab", "AB", "ab").starts_with("Hash check passed"));
-        assert!(hash_checked("a.cab", "ab", "cd").contains("FAILED"));
-        assert_eq!(
-            using_proxy("http://jq:pw@itproxy:80"),
-            "Using proxy http://jq:****@itproxy:80"
-        );
+        assert_eq!(source_name("other.rs"), "other.rs");
     }
 
     #[test]
@@ -694,35 +519,6 @@ mod tests {
         assert!(choose_dirs(None, None, None, None).is_empty());
     }
 
-    #[test]
-    fn urls_and_connection_strings_lose_their_passwords() {
-        assert_eq!(
-            redact("proxy http://jq:s3cr:et@itproxy:8080/x and https://h/y?a=b"),
-            "proxy http://jq:****@itproxy:8080/x and https://h/y?a=b"
-        );
-        assert_eq!(redact("http://jq@proxy"), "http://jq@proxy");
-        assert_eq!(
-            redact("Server=sql;Database=CM_PS1;User Id=sa;Password=p@ss;Encrypt=yes"),
-            "Server=sql;Database=CM_PS1;User Id=sa;Password=****;Encrypt=yes"
-        );
-        assert_eq!(redact("PWD=abc"), "PWD=****");
-        assert_eq!(redact("oldpwd=kept"), "oldpwd=kept");
-        assert_eq!(
-            redact("Password=two words;x=1 and ?pwd=a&b=c"),
-            "Password=****;x=1 and ?pwd=****&b=c"
-        );
-        assert_eq!(redact("password="), "password=");
-    }
-
-    #[test]
-    fn registered_secrets_are_masked_everywhere() {
-        let secret = format!("hunter-{}", uuid::Uuid::new_v4());
-        assert!(redact(&format!("x {secret} y")).contains(&secret));
-        register_secret(&secret);
-        register_secret("");
-        assert_eq!(redact(&format!("x {secret} y {secret}")), "x **** y ****");
-    }
-
     /// The only test that touches the process-wide logger.
     #[test]
     fn process_logger_is_silent_until_started() {
@@ -764,7 +560,7 @@ mod tests {
         assert_eq!(found[2].severity, Severity::Error);
         assert_eq!(found[0].component, "sct-fetch");
         assert!(
-            found[0].file.starts_with("logging.rs:"),
+            found[0].file.starts_with("logging/mod.rs:"),
             "{}",
             found[0].file
         );
