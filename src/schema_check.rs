@@ -6,7 +6,7 @@ use crate::catalog::{self, Catalog, Pack, PackFile};
 use crate::document::Document;
 use crate::offer::{Offer, Receipt};
 use crate::packdir::{FetchRecord, HierarchyRecord};
-use crate::signing::{PrivateKey, SignatureFile};
+use crate::signing::{KeyFile, PrivateKey, SignatureFile};
 use crate::site::DiagnosticsLevel;
 use crate::site::demo::{DemoSpec, create};
 use crate::usage::UsageDocument;
@@ -21,6 +21,7 @@ const KINDS: &[&str] = &[
     CabReport::SCHEMA,
     Catalog::SCHEMA,
     SignatureFile::SCHEMA,
+    KeyFile::SCHEMA,
     Offer::SCHEMA,
     Receipt::SCHEMA,
     FetchRecord::SCHEMA,
@@ -169,6 +170,10 @@ fn signed_catalog_files_validate() {
         );
         check(&serde_json::from_slice(&signature).unwrap());
     }
+    let dir = tempfile::tempdir().unwrap();
+    let key_file = dir.path().join("signing-key.json");
+    keys[0].save(&key_file).unwrap();
+    check(&serde_json::from_slice(&std::fs::read(&key_file).unwrap()).unwrap());
 }
 
 #[test]
