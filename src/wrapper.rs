@@ -5,7 +5,7 @@
 
 use crate::error::{ExitCode, fail};
 use std::ffi::OsString;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 /// Which updates `-connect` downloads.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -238,7 +238,13 @@ fn phase_name(phase: &Phase) -> &'static str {
 /// entries. A folder that cannot be written is reported on stderr, never a reason to fail.
 fn start_logs(config: &crate::config::Config, args: &[OsString], phase: &Phase) {
     use crate::logging;
-    let Some(found) = logging::init_tool(config.log_dir.as_deref()) else {
+    // A relative `log_dir` is read from the config file's folder, so `log_dir = "logs"` means
+    // beside sct.toml whatever the working folder.
+    let log_dir = config.log_dir.as_ref().map(|dir| match &config.source {
+        Some(file) if dir.is_relative() => file.parent().unwrap_or(Path::new("")).join(dir),
+        _ => dir.clone(),
+    });
+    let Some(found) = logging::init_tool(log_dir.as_deref()) else {
         crate::cli::note(
             TOOL,
             "warning: no log folder is writable (see docs/logs.md); running without logs",

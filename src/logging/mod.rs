@@ -207,7 +207,9 @@ fn install(set: LogSet) {
 /// Where the tool logs went, and why not where they were meant to go.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Locations {
+    /// `ServiceConnectionTool.log`, absolute.
     pub tool_log: PathBuf,
+    /// `ConfigMgrSetup.log`, absolute.
     pub setup_log: PathBuf,
     /// When the preferred folder failed: that folder and the error.
     pub fell_back_from: Option<(PathBuf, String)>,

@@ -217,3 +217,33 @@ fn usage_errors_help_and_version_write_no_log() {
     }
     assert!(!logs.exists());
 }
+
+#[test]
+fn log_dir_in_the_config_file_is_read_from_its_folder() {
+    let env = Env::new();
+    let site = env.demo_site("ps1", &[]);
+    let conf_dir = env.path("conf");
+    std::fs::create_dir(&conf_dir).unwrap();
+    std::fs::write(
+        conf_dir.join("sct.toml"),
+        format!("site = \"{site}\"\nlog_dir = \"logs\"\n"),
+    )
+    .unwrap();
+    let out = env
+        .cmd("ServiceConnectionTool")
+        .env("SCT_CONFIG", conf_dir.join("sct.toml"))
+        .args(["-prepare", "-usagedatadest", "UsageData.cab"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr_of(&out));
+    let entries = lines_as_entries(&conf_dir.join("logs").join("ServiceConnectionTool.log"));
+    assert!(
+        messages(&entries)
+            .iter()
+            .any(|m| m.contains("Config file:") && m.contains("conf"))
+    );
+    assert!(
+        !env.path("logs").exists(),
+        "not relative to the working folder"
+    );
+}
