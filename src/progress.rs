@@ -56,17 +56,31 @@ pub fn current() -> Display {
     )
 }
 
-/// The bar's layout: label, bar, bytes done and total, rate, time left.
-fn template(color: bool) -> &'static str {
-    if color {
-        "{prefix:.bold} [{bar:30.cyan/blue}] {binary_bytes}/{binary_total_bytes} {binary_bytes_per_sec} ETA {eta} {msg}"
-    } else {
-        "{prefix} [{bar:30}] {binary_bytes}/{binary_total_bytes} {binary_bytes_per_sec} ETA {eta} {msg}"
+/// What a bar counts.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Unit {
+    /// Bytes, with rate and time left (downloads, copies).
+    Bytes,
+    /// Whole things, such as packs imported or files verified.
+    Items,
+}
+
+/// The bar's layout: label, bar, amount done and total, then for bytes the rate and time left.
+fn template(unit: Unit, color: bool) -> &'static str {
+    match (unit, color) {
+        (Unit::Bytes, true) => {
+            "{prefix:.bold} [{bar:30.cyan/blue}] {binary_bytes}/{binary_total_bytes} {binary_bytes_per_sec} ETA {eta} {msg}"
+        }
+        (Unit::Bytes, false) => {
+            "{prefix} [{bar:30}] {binary_bytes}/{binary_total_bytes} {binary_bytes_per_sec} ETA {eta} {msg}"
+        }
+        (Unit::Items, true) => "{prefix:.bold} [{bar:30.cyan/blue}] {pos}/{len} ETA {eta} {msg}",
+        (Unit::Items, false) => "{prefix} [{bar:30}] {pos}/{len} ETA {eta} {msg}",
     }
 }
 
-fn new_bar(total: u64, label: &str, display: Display) -> ProgressBar {
-    let style = ProgressStyle::with_template(template(display.color))
+fn new_bar(total: u64, label: &str, unit: Unit, display: Display) -> ProgressBar {
+    let style = ProgressStyle::with_template(template(unit, display.color))
         .unwrap_or_else(|_| ProgressStyle::default_bar())
         .progress_chars("=> ");
     ProgressBar::with_draw_target(Some(total), ProgressDrawTarget::stderr())
@@ -84,13 +98,18 @@ pub struct Progress {
 impl Progress {
     /// A bar for `total` bytes, labelled (a file name, a pack GUID), shown per [`current`].
     pub fn bytes(total: u64, label: &str) -> Self {
-        Self::with_display(total, label, current())
+        Self::with_display(total, label, Unit::Bytes, current())
+    }
+
+    /// A bar for `total` things (packs, files), shown per [`current`].
+    pub fn items(total: u64, label: &str) -> Self {
+        Self::with_display(total, label, Unit::Items, current())
     }
 
     /// A bar shown per an explicit decision.
-    pub fn with_display(total: u64, label: &str, display: Display) -> Self {
+    pub fn with_display(total: u64, label: &str, unit: Unit, display: Display) -> Self {
         Self {
-            bar: display.bars.then(|| new_bar(total, label, display)),
+            bar: display.bars.then(|| new_bar(total, label, unit, display)),
         }
     }
 
@@ -171,9 +190,18 @@ impl ProgressGroup {
 
     /// Adds a bar for `total` bytes.
     pub fn bytes(&self, total: u64, label: &str) -> Progress {
+        self.add(total, label, Unit::Bytes)
+    }
+
+    /// Adds a bar for `total` things, such as an overall "packs done" bar above the downloads.
+    pub fn items(&self, total: u64, label: &str) -> Progress {
+        self.add(total, label, Unit::Items)
+    }
+
+    fn add(&self, total: u64, label: &str, unit: Unit) -> Progress {
         match &self.multi {
             Some(multi) => Progress {
-                bar: Some(multi.add(new_bar(total, label, self.display))),
+                bar: Some(multi.add(new_bar(total, label, unit, self.display))),
             },
             None => Progress::hidden(),
         }
@@ -227,17 +255,29 @@ mod tests {
         assert!(plain.bars && !plain.color);
         let empty = decide(true, false, os(""), os("xterm"));
         assert!(empty.color, "an empty NO_COLOR does not count");
-        assert!(!template(false).contains(".cyan") && !template(false).contains(".bold"));
-        assert!(template(true).contains(".cyan"));
-        for t in [template(true), template(false)] {
+        for unit in [Unit::Bytes, Unit::Items] {
+            let plain = template(unit, false);
+            assert!(
+                !plain.contains(".cyan") && !plain.contains(".bold"),
+                "{plain}"
+            );
+            assert!(template(unit, true).contains(".cyan"));
+        }
+        for t in [template(Unit::Bytes, true), template(Unit::Bytes, false)] {
             assert!(t.contains("{binary_bytes_per_sec}") && t.contains("{eta}"));
+        }
+        assert!(template(Unit::Items, false).contains("{pos}/{len}"));
+        for unit in [Unit::Bytes, Unit::Items] {
+            for color in [true, false] {
+                assert!(ProgressStyle::with_template(template(unit, color)).is_ok());
+            }
         }
     }
 
     #[test]
     fn hidden_bars_are_inert() {
         let off = decide(false, false, None, None);
-        let bar = Progress::with_display(100, "x.cab", off);
+        let bar = Progress::with_display(100, "x.cab", Unit::Bytes, off);
         assert!(!bar.is_visible());
         bar.inc(10);
         bar.set_position(50);
@@ -245,13 +285,14 @@ mod tests {
         bar.finish();
         let group = ProgressGroup::with_display(off);
         assert!(!group.bytes(10, "y").is_visible());
+        assert!(!group.items(10, "z").is_visible());
         assert_eq!(group.suspend(|| 7), 7);
     }
 
     #[test]
     fn visible_bars_count_bytes() {
         let on = decide(true, false, os("1"), os("xterm"));
-        let bar = Progress::with_display(100, "x.cab", on);
+        let bar = Progress::with_display(100, "x.cab", Unit::Bytes, on);
         assert!(bar.is_visible());
         bar.set_position(40);
         bar.clone().inc(10);
@@ -261,6 +302,9 @@ mod tests {
         let one = group.bytes(5, "a");
         one.inc(5);
         assert_eq!(one.bar.as_ref().map(ProgressBar::position), Some(5));
+        let packs = group.items(3, "packs");
+        packs.inc(1);
+        assert_eq!(packs.bar.as_ref().map(ProgressBar::length), Some(Some(3)));
     }
 
     #[test]
