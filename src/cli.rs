@@ -13,18 +13,49 @@ Exit codes:
   4  network failure: the update service or proxy could not be reached or refused
   5  nothing to do: for example the site has no usage data yet";
 
+/// The operator flags every stage shares: `--log FILE` and `--quiet`. Add them to a stage's clap
+/// arguments with `#[command(flatten)] operator: sct::cli::OperatorArgs` and call
+/// [`OperatorArgs::apply`] first thing in the stage.
+#[derive(clap::Args, Clone, Debug, Default)]
+pub struct OperatorArgs {
+    /// Also write a CMTrace log to FILE (appended; rolls over to .lo_ above 5 MiB; see docs/logs.md).
+    #[arg(long, value_name = "FILE", global = true)]
+    pub log: Option<std::path::PathBuf>,
+    /// Draw no progress bars on stderr.
+    #[arg(long, short, global = true)]
+    pub quiet: bool,
+}
+
+impl OperatorArgs {
+    /// Switches progress bars off for `--quiet` and opens `--log FILE`, logging the run's start.
+    /// A log file that cannot be opened is a local failure (exit 3).
+    pub fn apply(&self, tool: &str) -> anyhow::Result<()> {
+        crate::progress::set_quiet(self.quiet);
+        if let Some(path) = &self.log {
+            crate::logging::init_stage_log(path)?;
+            let args: Vec<_> = std::env::args_os().skip(1).collect();
+            crate::logging::log_start(tool, &args);
+        }
+        Ok(())
+    }
+}
+
 /// Runs a stage and turns its outcome into the process exit code.
 ///
 /// Errors are printed once to stderr as `TOOL: error: ...` followed by `TOOL:   Caused by: ...` lines;
 /// every line carries the tool's name because a pipeline shares one stderr. A closed stdout is not an
-/// error: the reader simply stopped reading.
+/// error: the reader simply stopped reading. When a log is open (`sct::logging`), the error, its
+/// causes and the exit code are logged as `ERROR:` entries too.
 pub fn run(tool: &str, stage: impl FnOnce() -> anyhow::Result<()>) -> std::process::ExitCode {
     match stage() {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(err) if is_broken_pipe(&err) => std::process::ExitCode::SUCCESS,
         Err(err) => {
             report(tool, &err);
-            std::process::ExitCode::from(exit_code(&err).code())
+            let code = exit_code(&err).code();
+            crate::logging::error_chain(tool, &err);
+            crate::logging::error(tool, format!("{tool} failed with exit code {code}"));
+            std::process::ExitCode::from(code)
         }
     }
 }
@@ -53,4 +84,29 @@ pub fn not_built(tool: &str, what: &str, issue: u32) -> std::process::ExitCode {
         format!("{what} is not built yet (tracked as issue {issue}); nothing was done."),
     );
     std::process::ExitCode::from(ExitCode::Io.code())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    #[derive(Parser)]
+    struct Stage {
+        #[command(flatten)]
+        operator: OperatorArgs,
+    }
+
+    #[test]
+    fn operator_flags_parse() {
+        let stage = Stage::try_parse_from(["sct-fetch", "--log", "fetch.log", "-q"]).unwrap();
+        assert_eq!(
+            stage.operator.log.as_deref(),
+            Some(std::path::Path::new("fetch.log"))
+        );
+        assert!(stage.operator.quiet);
+        let plain = Stage::try_parse_from(["sct-fetch"]).unwrap();
+        assert!(plain.operator.log.is_none() && !plain.operator.quiet);
+        assert!(Stage::try_parse_from(["sct-fetch", "--log"]).is_err());
+    }
 }

@@ -5,7 +5,7 @@
 
 use crate::error::{ExitCode, fail};
 use std::ffi::OsString;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 /// Which updates `-connect` downloads.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -219,6 +219,169 @@ Examples:
   ServiceConnectionTool.exe -import -updatepacksrc D:\\USB\\UpdatePacks
 ";
 
+/// The component name in the wrapper's log entries.
+const TOOL: &str = "ServiceConnectionTool";
+
+/// The phase's name as typed on the command line.
+fn phase_name(phase: &Phase) -> &'static str {
+    match phase {
+        Phase::Prepare { .. } => "prepare",
+        Phase::Export { .. } => "export",
+        Phase::Connect { .. } => "connect",
+        Phase::Import { .. } => "import",
+        Phase::Help => "help",
+        Phase::Version => "version",
+    }
+}
+
+/// Opens `ServiceConnectionTool.log` and `ConfigMgrSetup.log` and writes the run's opening
+/// entries. A folder that cannot be written is reported on stderr, never a reason to fail.
+fn start_logs(config: &crate::config::Config, args: &[OsString], phase: &Phase) {
+    use crate::logging;
+    // A relative `log_dir` is read from the config file's folder, so `log_dir = "logs"` means
+    // beside sct.toml whatever the working folder.
+    let log_dir = config.log_dir.as_ref().map(|dir| match &config.source {
+        Some(file) if dir.is_relative() => file.parent().unwrap_or(Path::new("")).join(dir),
+        _ => dir.clone(),
+    });
+    let Some(found) = logging::init_tool(log_dir.as_deref()) else {
+        crate::cli::note(
+            TOOL,
+            "warning: no log folder is writable (see docs/logs.md); running without logs",
+        );
+        return;
+    };
+    logging::log_start(TOOL, args);
+    if let Some((dir, why)) = &found.fell_back_from {
+        let message = format!(
+            "cannot write logs in {} ({why}); logging to {} instead",
+            dir.display(),
+            found.tool_log.display()
+        );
+        crate::cli::note(TOOL, format!("warning: {message}"));
+        logging::warn(TOOL, message);
+    }
+    logging::info(TOOL, format!("Phase: -{}", phase_name(phase)));
+    let source = config
+        .source
+        .as_ref()
+        .map_or_else(|| "none".to_owned(), |p| p.display().to_string());
+    logging::info(TOOL, format!("Config file: {source}"));
+    logging::detail(
+        TOOL,
+        format!(
+            "Logs: {} and {}",
+            found.tool_log.display(),
+            found.setup_log.display()
+        ),
+    );
+}
+
+/// Runs the wrapper: parse everything first, then the phase.
+///
+/// Every run that gets past parsing writes `ServiceConnectionTool.log` in the original's vocabulary
+/// (`INFO:` / `ERROR:` entries); `sct::cli::run` logs a failure and its exit code.
+pub fn run(args: &[OsString]) -> anyhow::Result<()> {
+    let phase = parse(args)?;
+    let config = crate::config::Config::load()?;
+    if !matches!(phase, Phase::Help | Phase::Version) {
+        start_logs(&config, args, &phase);
+    }
+    run_phase(phase, &config)?;
+    crate::logging::info(TOOL, "ServiceConnectionTool finished successfully");
+    Ok(())
+}
+
+fn run_phase(phase: Phase, config: &crate::config::Config) -> anyhow::Result<()> {
+    use crate::logging;
+    let stdout = std::io::stdout().lock();
+    match phase {
+        Phase::Help => {
+            use std::io::Write;
+            let mut out = stdout;
+            writeln!(out, "{HELP}\n{}", crate::cli::EXIT_CODES_HELP)?;
+        }
+        Phase::Version => {
+            use std::io::Write;
+            let mut out = stdout;
+            writeln!(
+                out,
+                "ServiceConnectionTool (sct) {}",
+                env!("CARGO_PKG_VERSION")
+            )?;
+        }
+        Phase::Prepare { usage_data_dest } => {
+            let site = config.site_locator(None)?;
+            logging::info(TOOL, format!("Site database: {site}"));
+            logging::info(
+                TOOL,
+                format!("Preparing usage data in {}", usage_data_dest.display()),
+            );
+            let report = crate::prepare::prepare(&site, &usage_data_dest)?;
+            logging::info(
+                TOOL,
+                format!(
+                    "Usage data of site {} ({} rows, version {}) written to {} (size = {}, SHA-256 = {})",
+                    report.site_code,
+                    report.rows,
+                    report.full_version,
+                    report.cab,
+                    report.size,
+                    report.sha256
+                ),
+            );
+            crate::cli::note(
+                TOOL,
+                format!(
+                    "INFO: usage data of site {} ({} rows, version {}) written to {}",
+                    report.site_code, report.rows, report.full_version, report.cab
+                ),
+            );
+            crate::document::write_pretty(stdout, &report)?;
+        }
+        Phase::Export { dest } => {
+            let site = config.site_locator(None)?;
+            logging::info(TOOL, format!("Site database: {site}"));
+            let rows = crate::prepare::export(&site, &dest)?;
+            logging::info(
+                TOOL,
+                format!("{rows} usage rows exported to {}", dest.display()),
+            );
+            crate::cli::note(
+                TOOL,
+                format!("INFO: {rows} usage rows exported to {}", dest.display()),
+            );
+        }
+        Phase::Connect { .. } => {
+            return Err(fail(
+                ExitCode::Io,
+                "-connect is not built yet (issues 3 and 4); nothing was done",
+            ));
+        }
+        Phase::Import { update_pack_src } => {
+            let site = config.site_locator(None)?;
+            let trusted = config.trusted_keys(&[])?;
+            let options = crate::import::ImportOptions {
+                src: update_pack_src,
+                ..Default::default()
+            };
+            let mut out = stdout;
+            let summary =
+                crate::import::import(&site, config, &options, &trusted, &mut out, &mut |m| {
+                    crate::cli::note(TOOL, format!("INFO: {m}"))
+                })?;
+            crate::cli::note(
+                TOOL,
+                format!(
+                    "INFO: {} update packs imported, {} already present, into {}",
+                    summary.imported, summary.already_present, summary.inbox
+                ),
+            );
+        }
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -316,75 +479,4 @@ mod tests {
         assert_eq!(parse_str("-Help").unwrap(), Phase::Help);
         assert_eq!(parse_str("-version").unwrap(), Phase::Version);
     }
-}
-
-/// Runs the wrapper: parse everything first, then the phase.
-pub fn run(args: &[OsString]) -> anyhow::Result<()> {
-    const TOOL: &str = "ServiceConnectionTool";
-    let phase = parse(args)?;
-    let config = crate::config::Config::load()?;
-    let stdout = std::io::stdout().lock();
-    match phase {
-        Phase::Help => {
-            use std::io::Write;
-            let mut out = stdout;
-            writeln!(out, "{HELP}\n{}", crate::cli::EXIT_CODES_HELP)?;
-        }
-        Phase::Version => {
-            use std::io::Write;
-            let mut out = stdout;
-            writeln!(
-                out,
-                "ServiceConnectionTool (sct) {}",
-                env!("CARGO_PKG_VERSION")
-            )?;
-        }
-        Phase::Prepare { usage_data_dest } => {
-            let site = config.site_locator(None)?;
-            let report = crate::prepare::prepare(&site, &usage_data_dest)?;
-            crate::cli::note(
-                TOOL,
-                format!(
-                    "INFO: usage data of site {} ({} rows, version {}) written to {}",
-                    report.site_code, report.rows, report.full_version, report.cab
-                ),
-            );
-            crate::document::write_pretty(stdout, &report)?;
-        }
-        Phase::Export { dest } => {
-            let site = config.site_locator(None)?;
-            let rows = crate::prepare::export(&site, &dest)?;
-            crate::cli::note(
-                TOOL,
-                format!("INFO: {rows} usage rows exported to {}", dest.display()),
-            );
-        }
-        Phase::Connect { .. } => {
-            return Err(fail(
-                ExitCode::Io,
-                "-connect is not built yet (issues 3 and 4); nothing was done",
-            ));
-        }
-        Phase::Import { update_pack_src } => {
-            let site = config.site_locator(None)?;
-            let trusted = config.trusted_keys(&[])?;
-            let options = crate::import::ImportOptions {
-                src: update_pack_src,
-                ..Default::default()
-            };
-            let mut out = stdout;
-            let summary =
-                crate::import::import(&site, &config, &options, &trusted, &mut out, &mut |m| {
-                    crate::cli::note(TOOL, format!("INFO: {m}"))
-                })?;
-            crate::cli::note(
-                TOOL,
-                format!(
-                    "INFO: {} update packs imported, {} already present, into {}",
-                    summary.imported, summary.already_present, summary.inbox
-                ),
-            );
-        }
-    }
-    Ok(())
 }

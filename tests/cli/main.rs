@@ -4,5 +4,6 @@ mod support;
 
 mod collect;
 mod import;
+mod logs;
 mod pack;
 mod wrapper;

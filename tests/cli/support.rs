@@ -9,12 +9,14 @@ use std::path::{Path, PathBuf};
 /// A scratch folder for one test.
 pub struct Env {
     pub dir: tempfile::TempDir,
+    logs: tempfile::TempDir,
 }
 
 impl Env {
     pub fn new() -> Self {
         Self {
             dir: tempfile::tempdir().expect("temp dir"),
+            logs: tempfile::tempdir().expect("temp dir"),
         }
     }
 
@@ -35,8 +37,16 @@ impl Env {
         if !config.exists() {
             std::fs::write(&config, "").unwrap();
         }
-        cmd.env("SCT_CONFIG", config).current_dir(self.dir.path());
+        // Logs go to their own folder in the scratch space, never beside the test binaries.
+        cmd.env("SCT_CONFIG", config)
+            .env("SCT_LOG_DIR", self.logs())
+            .current_dir(self.dir.path());
         cmd
+    }
+
+    /// The folder the binaries' CMTrace logs go to (outside `dir`, so folder listings ignore it).
+    pub fn logs(&self) -> PathBuf {
+        self.logs.path().to_owned()
     }
 
     /// Creates a demo site and returns its locator (`sqlite:PATH`).

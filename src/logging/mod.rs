@@ -1,0 +1,574 @@
+//! The log files administrators open in CMTrace or OneTrace, and the calls that write them.
+//!
+//! Two modes, chosen once per process:
+//!
+//! - **Tool logs** ([`init_tool`], used by `ServiceConnectionTool`): `ServiceConnectionTool.log`
+//!   starts afresh on every run, as the original's does, but the previous run is kept as
+//!   `ServiceConnectionTool.lo_`; `ConfigMgrSetup.log` is appended to, holds every entry plus the
+//!   details ([`detail`]: downloads, sizes, hashes, signature checks, retries, proxy use), and rolls
+//!   over to `ConfigMgrSetup.lo_` above [`DETAIL_LOG_MAX_BYTES`].
+//! - **A stage log** ([`init_stage_log`], for a stage's `--log FILE`): one appended file that gets
+//!   every entry, details included, rolling over the same way.
+//!
+//! The folder for tool logs is `SCT_LOG_DIR`, else `log_dir` in `sct.toml`, else the folder of the
+//! tool binary (where the original writes); when that is not writable, a per-user folder
+//! ([`per_user_dir`]). If no folder works the job still runs, without logs.
+//!
+//! Calls are process-wide and thread-safe ([`info`], [`warn`], [`error`], [`detail`]); before
+//! initialisation they cost one atomic load and write nothing. Each entry is one `write` call on an
+//! unbuffered file, so a crash loses nothing already logged.
+//!
+//! **Secrets.** Every message passes through [`redact`] before it is written: passwords in URLs
+//! (`http://user:****@proxy`) and in connection strings (`Password=****`) are masked, and so is any
+//! value given to [`register_secret`]. Whoever reads a password (the proxy password from
+//! `SCT_PROXY_PASSWORD` or a prompt, a SQL password) registers it at once; it can then never reach a
+//! log, whatever message happens to quote it. Use [`redact`] too for text shown on stderr or in JSON.
+
+use crate::cmtrace::{self, Entry, Severity};
+use crate::error::{ExitCode, fail};
+use std::fmt::Display;
+use std::fs::File;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+mod secrets;
+pub mod vocabulary;
+
+pub use secrets::{MASK, redact, register_secret};
+
+/// The summary log of `ServiceConnectionTool`.
+pub const TOOL_LOG: &str = "ServiceConnectionTool.log";
+/// The detailed log.
+pub const SETUP_LOG: &str = "ConfigMgrSetup.log";
+/// Environment variable naming the folder for the tool logs (it wins over `log_dir` in sct.toml).
+pub const ENV_LOG_DIR: &str = "SCT_LOG_DIR";
+/// Size above which `ConfigMgrSetup.log` and a stage log roll over to `.lo_` (5 MiB).
+pub const DETAIL_LOG_MAX_BYTES: u64 = 5 * 1024 * 1024;
+
+/// Line ending of log files: CRLF on Windows, where CMTrace runs; LF elsewhere.
+const NEWLINE: &str = if cfg!(windows) { "\r\n" } else { "\n" };
+
+/// How a file spells the severity prefix: the original writes `INFO:Downloading Payload ...` in
+/// ServiceConnectionTool.log and `INFO: Downloading ...` in ConfigMgrSetup.log.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Style {
+    Tool,
+    Setup,
+}
+
+/// The rolled-over name CMTrace opens: `X.log` → `X.lo_`; other names get `.lo_` appended.
+pub fn rolled_path(path: &Path) -> PathBuf {
+    match path.extension() {
+        Some(ext) if ext.eq_ignore_ascii_case("log") => path.with_extension("lo_"),
+        _ => {
+            let mut name = path.as_os_str().to_owned();
+            name.push(".lo_");
+            PathBuf::from(name)
+        }
+    }
+}
+
+/// Moves `path` to its `.lo_` name, replacing an older one. A missing file is not an error, nor
+/// one that vanishes meanwhile (another run rolled it over first).
+fn roll_over(path: &Path) -> std::io::Result<()> {
+    let rolled = rolled_path(path);
+    if !path.exists() {
+        return Ok(());
+    }
+    let not_found = |r: std::io::Result<()>| match r {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+        other => other,
+    };
+    // Windows cannot rename over an existing file.
+    not_found(std::fs::remove_file(&rolled))?;
+    not_found(std::fs::rename(path, rolled))
+}
+
+/// One open log file.
+struct Sink {
+    path: PathBuf,
+    file: File,
+    size: u64,
+    cap: Option<u64>,
+    style: Style,
+}
+
+impl Sink {
+    /// Starts `path` afresh, keeping the previous file as `.lo_`.
+    fn fresh(path: &Path, style: Style) -> std::io::Result<Self> {
+        roll_over(path)?;
+        Self::open(path, None, style)
+    }
+
+    /// Appends to `path`, rolling it over first when it is already above `cap`.
+    fn append(path: &Path, cap: u64, style: Style) -> std::io::Result<Self> {
+        if std::fs::metadata(path).is_ok_and(|m| m.len() >= cap) {
+            roll_over(path)?;
+        }
+        Self::open(path, Some(cap), style)
+    }
+
+    fn open(path: &Path, cap: Option<u64>, style: Style) -> std::io::Result<Self> {
+        let mut file = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(path)?;
+        let mut size = file.metadata()?.len();
+        if size == 0 {
+            // A UTF-8 byte-order mark, so CMTrace shows non-ASCII paths and names correctly.
+            file.write_all("\u{feff}".as_bytes())?;
+            size = 3;
+        }
+        Ok(Self {
+            path: path.to_owned(),
+            file,
+            size,
+            cap,
+            style,
+        })
+    }
+
+    /// Writes one record; failures are ignored, because a log must never fail the job.
+    fn write(&mut self, entry: &Entry) {
+        let mut entry = entry.clone();
+        let separator = if self.style == Style::Setup { " " } else { "" };
+        entry.message = format!("{}:{separator}{}", entry.severity.prefix(), entry.message);
+        let record = cmtrace::format_entry(&entry, NEWLINE);
+        let full = self
+            .cap
+            .is_some_and(|cap| self.size > 3 && self.size + record.len() as u64 > cap);
+        if full
+            && let Ok(next) =
+                roll_over(&self.path).and_then(|()| Self::open(&self.path, self.cap, self.style))
+        {
+            *self = next;
+        }
+        if self.file.write_all(record.as_bytes()).is_ok() {
+            self.size += record.len() as u64;
+        }
+    }
+}
+
+/// Where an entry goes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Target {
+    /// The summary log, copied into the detailed log.
+    Summary,
+    /// Only the detailed log (the stage log in stage mode).
+    Detail,
+}
+
+/// The open log files of this process.
+struct LogSet {
+    summary: Sink,
+    detail: Option<Sink>,
+}
+
+impl LogSet {
+    fn open_tool(dir: &Path) -> std::io::Result<Self> {
+        std::fs::create_dir_all(dir)?;
+        let summary = Sink::fresh(&dir.join(TOOL_LOG), Style::Tool)?;
+        let detail = Sink::append(&dir.join(SETUP_LOG), DETAIL_LOG_MAX_BYTES, Style::Setup)?;
+        Ok(Self {
+            summary,
+            detail: Some(detail),
+        })
+    }
+
+    fn open_stage(path: &Path) -> std::io::Result<Self> {
+        Ok(Self {
+            summary: Sink::append(path, DETAIL_LOG_MAX_BYTES, Style::Setup)?,
+            detail: None,
+        })
+    }
+
+    fn write(&mut self, target: Target, entry: &Entry) {
+        match (target, &mut self.detail) {
+            (Target::Summary, Some(detail)) => {
+                self.summary.write(entry);
+                detail.write(entry);
+            }
+            (Target::Detail, Some(detail)) => detail.write(entry),
+            (_, None) => self.summary.write(entry),
+        }
+    }
+}
+
+static ACTIVE: AtomicBool = AtomicBool::new(false);
+static LOGS: Mutex<Option<LogSet>> = Mutex::new(None);
+
+fn install(set: LogSet) {
+    *LOGS.lock().unwrap_or_else(|e| e.into_inner()) = Some(set);
+    ACTIVE.store(true, Ordering::Release);
+}
+
+/// Where the tool logs went, and why not where they were meant to go.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Locations {
+    /// `ServiceConnectionTool.log`, absolute.
+    pub tool_log: PathBuf,
+    /// `ConfigMgrSetup.log`, absolute.
+    pub setup_log: PathBuf,
+    /// When the preferred folder failed: that folder and the error.
+    pub fell_back_from: Option<(PathBuf, String)>,
+}
+
+/// The per-user folder for logs: `%LOCALAPPDATA%\sct` on Windows, else `$XDG_STATE_HOME/sct` or
+/// `~/.local/state/sct`.
+pub fn per_user_dir() -> Option<PathBuf> {
+    let var = |name: &str| std::env::var_os(name).filter(|v| !v.is_empty());
+    if cfg!(windows) {
+        return var("LOCALAPPDATA").map(|d| PathBuf::from(d).join("sct"));
+    }
+    var("XDG_STATE_HOME")
+        .map(PathBuf::from)
+        .or_else(|| var("HOME").map(|h| PathBuf::from(h).join(".local").join("state")))
+        .map(|d| d.join("sct"))
+}
+
+/// The folders to try for tool logs, best first: `SCT_LOG_DIR`, else the config's `log_dir`, else
+/// the binary's folder; then the per-user folder.
+pub fn candidate_dirs(config_log_dir: Option<&Path>) -> Vec<PathBuf> {
+    let env = std::env::var_os(ENV_LOG_DIR)
+        .filter(|v| !v.is_empty())
+        .map(PathBuf::from);
+    let exe_dir = std::env::current_exe()
+        .ok()
+        .and_then(|exe| exe.parent().map(Path::to_path_buf));
+    choose_dirs(
+        env,
+        config_log_dir.map(Path::to_path_buf),
+        exe_dir,
+        per_user_dir(),
+    )
+    .into_iter()
+    // Absolute, so the paths the log and the warnings name mean the same from anywhere.
+    .map(|dir| std::path::absolute(&dir).unwrap_or(dir))
+    .collect()
+}
+
+fn choose_dirs(
+    env: Option<PathBuf>,
+    config: Option<PathBuf>,
+    exe_dir: Option<PathBuf>,
+    user: Option<PathBuf>,
+) -> Vec<PathBuf> {
+    let mut dirs: Vec<PathBuf> = env.or(config).or(exe_dir).into_iter().collect();
+    if let Some(user) = user.filter(|u| !dirs.contains(u)) {
+        dirs.push(user);
+    }
+    dirs
+}
+
+/// Starts the tool logs (`ServiceConnectionTool.log`, `ConfigMgrSetup.log`) in the first folder
+/// of [`candidate_dirs`] that works. Returns `None`, logging nothing, when none does: a log is
+/// never a reason to fail the job.
+pub fn init_tool(config_log_dir: Option<&Path>) -> Option<Locations> {
+    let mut failed: Option<(PathBuf, String)> = None;
+    for dir in candidate_dirs(config_log_dir) {
+        match LogSet::open_tool(&dir) {
+            Ok(set) => {
+                install(set);
+                return Some(Locations {
+                    tool_log: dir.join(TOOL_LOG),
+                    setup_log: dir.join(SETUP_LOG),
+                    fell_back_from: failed,
+                });
+            }
+            Err(e) => {
+                failed.get_or_insert((dir, e.to_string()));
+            }
+        }
+    }
+    None
+}
+
+/// Starts a stage's `--log FILE`: appended, CMTrace format, details included. Unlike the tool
+/// logs, a file the operator named must work: failing to open it is an error (exit 3).
+pub fn init_stage_log(path: &Path) -> anyhow::Result<()> {
+    let set = LogSet::open_stage(path).map_err(|e| {
+        fail(
+            ExitCode::Io,
+            format!("Failed to open log file `{}`: {e}", path.display()),
+        )
+    })?;
+    install(set);
+    Ok(())
+}
+
+/// True once a log is open: callers can skip building expensive messages otherwise.
+pub fn is_active() -> bool {
+    ACTIVE.load(Ordering::Acquire)
+}
+
+/// Closes the logs; later calls write nothing until the next initialisation.
+pub fn shutdown() {
+    ACTIVE.store(false, Ordering::Release);
+    *LOGS.lock().unwrap_or_else(|e| e.into_inner()) = None;
+}
+
+/// A source path as written in the `file` attribute: relative to `src/` (`logging/mod.rs`), with `/`.
+fn source_name(path: &str) -> String {
+    let path = path.replace('\\', "/");
+    match path.rfind("src/") {
+        Some(at) => path[at + 4..].to_owned(),
+        None => path,
+    }
+}
+
+fn log(
+    target: Target,
+    severity: Severity,
+    component: &str,
+    message: &dyn Display,
+    at: &std::panic::Location<'_>,
+) {
+    if !is_active() {
+        return;
+    }
+    let mut entry = Entry::now(severity, component, &redact(&message.to_string()));
+    entry.file = format!("{}:{}", source_name(at.file()), at.line());
+    if let Some(set) = LOGS.lock().unwrap_or_else(|e| e.into_inner()).as_mut() {
+        set.write(target, &entry);
+    }
+}
+
+/// The opening entries of every run: `<component> (sct X.Y.Z) started, process N` and
+/// `Command line: ...` (passwords masked, as in every entry).
+#[track_caller]
+pub fn log_start(component: &str, args: &[std::ffi::OsString]) {
+    let at = std::panic::Location::caller();
+    if !is_active() {
+        return;
+    }
+    let started = format!(
+        "{component} (sct {}) started, process {}",
+        env!("CARGO_PKG_VERSION"),
+        std::process::id()
+    );
+    log(Target::Summary, Severity::Info, component, &started, at);
+    let line: Vec<String> = args
+        .iter()
+        .map(|a| a.to_string_lossy().into_owned())
+        .collect();
+    let line = format!("Command line: {}", line.join(" "));
+    log(Target::Summary, Severity::Info, component, &line, at);
+}
+
+/// An `INFO:` entry in the summary log (and the detailed log).
+#[track_caller]
+pub fn info(component: &str, message: impl Display) {
+    let at = std::panic::Location::caller();
+    log(Target::Summary, Severity::Info, component, &message, at);
+}
+
+/// A `WARNING:` entry (yellow in CMTrace) in the summary log (and the detailed log).
+#[track_caller]
+pub fn warn(component: &str, message: impl Display) {
+    let at = std::panic::Location::caller();
+    log(Target::Summary, Severity::Warning, component, &message, at);
+}
+
+/// An `ERROR:` entry (red in CMTrace) in the summary log (and the detailed log).
+#[track_caller]
+pub fn error(component: &str, message: impl Display) {
+    let at = std::panic::Location::caller();
+    log(Target::Summary, Severity::Error, component, &message, at);
+}
+
+/// An `INFO:` entry in the detailed log only: each download, size, expected and actual SHA-256,
+/// signature check, retry, proxy decision.
+#[track_caller]
+pub fn detail(component: &str, message: impl Display) {
+    let at = std::panic::Location::caller();
+    log(Target::Detail, Severity::Info, component, &message, at);
+}
+
+/// A `WARNING:` entry in the detailed log only (a retry, a resumed download).
+#[track_caller]
+pub fn detail_warn(component: &str, message: impl Display) {
+    let at = std::panic::Location::caller();
+    log(Target::Detail, Severity::Warning, component, &message, at);
+}
+
+/// An error and each of its causes, one `ERROR:` entry per line of `error: ... / Caused by: ...`.
+#[track_caller]
+pub fn error_chain(component: &str, err: &anyhow::Error) {
+    let at = std::panic::Location::caller();
+    if !is_active() {
+        return;
+    }
+    let mut chain = err.chain();
+    if let Some(head) = chain.next() {
+        log(Target::Summary, Severity::Error, component, &head, at);
+    }
+    for cause in chain {
+        let text = format!("  Caused by: {cause}");
+        log(Target::Summary, Severity::Error, component, &text, at);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entries(path: &Path) -> Vec<Entry> {
+        let text = std::fs::read_to_string(path).unwrap();
+        cmtrace::parse_log(&text).unwrap()
+    }
+
+    fn entry(message: &str) -> Entry {
+        Entry::now(Severity::Info, "test", message)
+    }
+
+    #[test]
+    fn source_names_are_relative_to_src() {
+        assert_eq!(source_name("src/wrapper.rs"), "wrapper.rs");
+        assert_eq!(source_name("src\\logging\\mod.rs"), "logging/mod.rs");
+        assert_eq!(
+            source_name("/build/sct/src/bin/sct-fetch.rs"),
+            "bin/sct-fetch.rs"
+        );
+        assert_eq!(source_name("other.rs"), "other.rs");
+    }
+
+    #[test]
+    fn rolled_names() {
+        assert_eq!(
+            rolled_path(Path::new("d/ServiceConnectionTool.log")),
+            Path::new("d/ServiceConnectionTool.lo_")
+        );
+        assert_eq!(rolled_path(Path::new("d/X.LOG")), Path::new("d/X.lo_"));
+        assert_eq!(
+            rolled_path(Path::new("d/fetch.txt")),
+            Path::new("d/fetch.txt.lo_")
+        );
+    }
+
+    #[test]
+    fn tool_log_starts_afresh_and_keeps_the_previous_run() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut first = LogSet::open_tool(dir.path()).unwrap();
+        first.write(Target::Summary, &entry("run one"));
+        first.write(Target::Detail, &entry("detail one"));
+        drop(first);
+        let mut second = LogSet::open_tool(dir.path()).unwrap();
+        second.write(Target::Summary, &entry("run two"));
+        drop(second);
+        let messages = |name: &str| -> Vec<String> {
+            entries(&dir.path().join(name))
+                .into_iter()
+                .map(|e| e.message)
+                .collect()
+        };
+        assert_eq!(messages(TOOL_LOG), ["INFO:run two"]);
+        assert_eq!(messages("ServiceConnectionTool.lo_"), ["INFO:run one"]);
+        assert_eq!(
+            messages(SETUP_LOG),
+            ["INFO: run one", "INFO: detail one", "INFO: run two"]
+        );
+        assert!(!dir.path().join("ConfigMgrSetup.lo_").exists());
+    }
+
+    #[test]
+    fn detail_log_rolls_over_above_its_cap() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("stage.log");
+        let mut sink = Sink::open(&path, Some(600), Style::Setup).unwrap();
+        for n in 0..6 {
+            sink.write(&entry(&format!("entry {n}")));
+        }
+        let current = entries(&path);
+        let rolled = entries(&dir.path().join("stage.lo_"));
+        assert!(!current.is_empty() && !rolled.is_empty());
+        assert_eq!(current.len() + rolled.len(), 6);
+        assert!(std::fs::metadata(&path).unwrap().len() <= 600);
+        assert_eq!(rolled[0].message, "INFO: entry 0");
+        // A file already above the cap rolls over when it is opened.
+        let again = Sink::append(&path, 10, Style::Setup).unwrap();
+        assert_eq!(again.size, 3);
+    }
+
+    #[test]
+    fn stage_mode_puts_details_in_the_one_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("fetch.log");
+        let mut set = LogSet::open_stage(&path).unwrap();
+        set.write(Target::Summary, &entry("a"));
+        set.write(Target::Detail, &entry("b"));
+        drop(set);
+        let found: Vec<String> = entries(&path).into_iter().map(|e| e.message).collect();
+        assert_eq!(found, ["INFO: a", "INFO: b"]);
+    }
+
+    #[test]
+    fn dirs_in_order_of_precedence() {
+        let p = |s: &str| Some(PathBuf::from(s));
+        assert_eq!(
+            choose_dirs(p("/env"), p("/cfg"), p("/exe"), p("/user")),
+            [PathBuf::from("/env"), PathBuf::from("/user")]
+        );
+        assert_eq!(
+            choose_dirs(None, p("/cfg"), p("/exe"), p("/user")),
+            [PathBuf::from("/cfg"), PathBuf::from("/user")]
+        );
+        assert_eq!(
+            choose_dirs(None, None, p("/exe"), p("/exe")),
+            [PathBuf::from("/exe")]
+        );
+        assert!(choose_dirs(None, None, None, None).is_empty());
+    }
+
+    /// The only test that touches the process-wide logger.
+    #[test]
+    fn process_logger_is_silent_until_started() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("stage.log");
+        info("test", "before");
+        assert!(!is_active());
+        init_stage_log(&path).unwrap();
+        let secret = format!("pw-{}", uuid::Uuid::new_v4());
+        register_secret(&secret);
+        info("sct-fetch", "Downloading Payload X version 5.00.9132.1000");
+        detail("sct-fetch", format!("proxy password {secret}"));
+        let err = anyhow::anyhow!("disk full").context("Failed to write `x`");
+        error_chain("sct-fetch", &err);
+        // Threads logging at once never interleave inside a record.
+        let workers: Vec<_> = (0..4)
+            .map(|t| {
+                std::thread::spawn(move || (0..25).for_each(|n| detail("w", format!("{t}/{n}"))))
+            })
+            .collect();
+        workers.into_iter().for_each(|w| w.join().unwrap());
+        shutdown();
+        info("test", "after");
+        let mut found = entries(&path);
+        let threaded = found.split_off(4);
+        assert_eq!(threaded.len(), 100);
+        let threads: std::collections::HashSet<u64> = threaded.iter().map(|e| e.thread).collect();
+        assert_eq!(threads.len(), 4, "each thread logs its own ID");
+        let text: Vec<&str> = found.iter().map(|e| e.message.as_str()).collect();
+        assert_eq!(
+            text,
+            [
+                "INFO: Downloading Payload X version 5.00.9132.1000",
+                "INFO: proxy password ****",
+                "ERROR: Failed to write `x`",
+                "ERROR:   Caused by: disk full",
+            ]
+        );
+        assert_eq!(found[2].severity, Severity::Error);
+        assert_eq!(found[0].component, "sct-fetch");
+        assert!(
+            found[0].file.starts_with("logging/mod.rs:"),
+            "{}",
+            found[0].file
+        );
+        let missing = dir.path().join("no-such-folder").join("x.log");
+        let err = init_stage_log(&missing).unwrap_err();
+        assert_eq!(crate::error::exit_code(&err), ExitCode::Io);
+        assert!(!is_active());
+    }
+}
