@@ -196,7 +196,9 @@ async fn receive(service: &Service, headers: &HeaderMap, body: Body) -> Result<R
         .map_err(|e| internal(format!("the cab check stopped: {e}")))?;
     let (doc, report) = checked.map_err(|err| {
         let shown = temp.path().display().to_string();
-        let message = format!("{err:#}").replace(&shown, "(upload)");
+        let message = format!("{err:#}")
+            .replace(&format!("`{shown}`"), "the uploaded file")
+            .replace(&shown, "the uploaded file");
         Refusal(StatusCode::UNPROCESSABLE_ENTITY, "not_a_usage_cab", message)
     })?;
     let received_at = jiff::Timestamp::now()
