@@ -158,7 +158,18 @@ async fn upload(
     headers: HeaderMap,
     request: Request,
 ) -> Response {
-    match receive(&service, &headers, request.into_body()).await {
+    // HTTP/2 carries the host in the URI's authority, HTTP/1.1 in the Host header.
+    let host = request
+        .uri()
+        .authority()
+        .map(|a| a.to_string())
+        .or_else(|| {
+            headers
+                .get(header::HOST)
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_owned)
+        });
+    match receive(&service, &headers, host, request.into_body()).await {
         Ok(receipt) => {
             crate::cli::note(
                 "sct-serve",
@@ -179,7 +190,12 @@ async fn upload(
     }
 }
 
-async fn receive(service: &Service, headers: &HeaderMap, body: Body) -> Result<Receipt, Refusal> {
+async fn receive(
+    service: &Service,
+    headers: &HeaderMap,
+    host: Option<String>,
+    body: Body,
+) -> Result<Receipt, Refusal> {
     check_token(service, headers)?;
     let declared = headers
         .get(header::CONTENT_LENGTH)
@@ -188,7 +204,7 @@ async fn receive(service: &Service, headers: &HeaderMap, body: Body) -> Result<R
     if declared.is_some_and(|n| n > service.max_upload) {
         return Err(too_large(service.max_upload));
     }
-    let (catalog_url, catalog_version) = current_catalog(service, headers).await?;
+    let (catalog_url, catalog_version) = current_catalog(service, host).await?;
     let temp = receive_to_temp(service, body).await?;
     let temp_path = temp.path().to_owned();
     let checked = tokio::task::spawn_blocking(move || crate::usage_cab::open_verified(&temp_path))
@@ -256,7 +272,10 @@ fn internal(message: String) -> Refusal {
 }
 
 /// The catalog URL and version the receipt offers; refuses uploads while nothing is published.
-async fn current_catalog(service: &Service, headers: &HeaderMap) -> Result<(String, u64), Refusal> {
+async fn current_catalog(
+    service: &Service,
+    host: Option<String>,
+) -> Result<(String, u64), Refusal> {
     let root = service.root.clone();
     let current = tokio::task::spawn_blocking(move || root.current())
         .await
@@ -272,9 +291,7 @@ async fn current_catalog(service: &Service, headers: &HeaderMap) -> Result<(Stri
     let base = match &service.public_url {
         Some(url) => url.clone(),
         None => {
-            let host = headers
-                .get(header::HOST)
-                .and_then(|v| v.to_str().ok())
+            let host = host
                 .filter(|h| !h.is_empty() && !h.contains(['/', ' ', '@']))
                 .ok_or_else(|| {
                     Refusal(

@@ -4,4 +4,6 @@ mod support;
 
 mod collect;
 mod pack;
+mod service;
+mod servicekit;
 mod wrapper;
