@@ -6,4 +6,5 @@ mod collect;
 mod pack;
 mod service;
 mod servicekit;
+mod upload;
 mod wrapper;

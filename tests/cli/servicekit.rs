@@ -9,8 +9,8 @@ use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 pub const HIERARCHY_A: &str = "6f1c2f0e-36c1-4b0e-9d1c-2d2d8a0c7e11";
@@ -315,6 +315,8 @@ pub enum Fault {
 pub struct FaultyServer {
     pub url: String,
     pub connections: Arc<AtomicUsize>,
+    /// The request line of every request read, in order.
+    pub requests: Arc<Mutex<Vec<String>>>,
 }
 
 impl FaultyServer {
@@ -322,16 +324,30 @@ impl FaultyServer {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let url = format!("http://{}", listener.local_addr().unwrap());
         let connections = Arc::new(AtomicUsize::new(0));
-        let count = connections.clone();
+        let requests = Arc::new(Mutex::new(Vec::new()));
+        let (count, seen) = (connections.clone(), requests.clone());
         std::thread::spawn(move || {
             for stream in listener.incoming() {
                 let Ok(stream) = stream else { continue };
                 let n = count.fetch_add(1, Ordering::SeqCst);
-                let fault = fault.clone();
-                std::thread::spawn(move || handle(stream, n, &fault));
+                let (fault, seen) = (fault.clone(), seen.clone());
+                std::thread::spawn(move || handle(stream, n, &fault, &seen));
             }
         });
-        Self { url, connections }
+        Self {
+            url,
+            connections,
+            requests,
+        }
+    }
+
+    /// How many requests started with this method.
+    pub fn count(&self, method: &str) -> usize {
+        let requests = self.requests.lock().unwrap();
+        requests
+            .iter()
+            .filter(|line| line.starts_with(&format!("{method} ")))
+            .count()
     }
 
     pub fn connections(&self) -> usize {
@@ -339,7 +355,7 @@ impl FaultyServer {
     }
 }
 
-fn handle(mut stream: TcpStream, n: usize, fault: &Fault) {
+fn handle(mut stream: TcpStream, n: usize, fault: &Fault, seen: &Mutex<Vec<String>>) {
     if let Fault::Reset = fault {
         let mut some = [0u8; 16];
         let _ = stream.read(&mut some);
@@ -349,6 +365,10 @@ fn handle(mut stream: TcpStream, n: usize, fault: &Fault) {
     let Some(request) = read_request(&mut stream) else {
         return;
     };
+    let line_end = find(&request, b"\r\n").unwrap_or(0);
+    seen.lock()
+        .unwrap()
+        .push(String::from_utf8_lossy(&request[..line_end]).into_owned());
     let unavailable =
         b"HTTP/1.1 503 Service Unavailable\r\ncontent-length: 0\r\nconnection: close\r\n\r\n";
     match fault {
