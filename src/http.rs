@@ -143,8 +143,13 @@ pub fn classify_error(err: reqwest::Error, url: &str, net: Option<&NetOptions>) 
 pub fn is_proxy_auth_error(err: &reqwest::Error) -> bool {
     let mut source: Option<&dyn std::error::Error> = Some(err);
     while let Some(cause) = source {
-        let text = cause.to_string();
-        if text.contains("ProxyAuthRequired") || text.contains("proxy authentication required") {
+        // hyper-util says "tunnel error: proxy authorization required"; older versions
+        // "ProxyAuthRequired" or "proxy authentication required".
+        let text = cause.to_string().to_ascii_lowercase();
+        if text.contains("proxyauthrequired")
+            || text.contains("proxy authorization required")
+            || text.contains("proxy authentication required")
+        {
             return true;
         }
         source = cause.source();

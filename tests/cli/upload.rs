@@ -415,3 +415,45 @@ fn missing_service_url_and_keys_are_usage_errors() {
         stderr_of(&out)
     );
 }
+
+#[test]
+fn https_through_squid_tunnels_and_a_wrong_password_says_so() {
+    let env = Env::new();
+    let site = published(&env);
+    let (ca, cert, key) = crate::servicekit::test_certificates(&env);
+    let tls = [
+        "--tls-cert",
+        cert.to_str().unwrap(),
+        "--tls-key",
+        key.to_str().unwrap(),
+    ];
+    let server = Server::start(&env, &site.root, &tls, &[]);
+    let squid = Squid::start(&env, "alice", "s3cret");
+    let cab = one_cab(&env);
+    let run = |password: &str| {
+        env.cmd("sct-upload")
+            .args([
+                &cab,
+                "--service-url",
+                &server.url,
+                "--trusted-key",
+                &site.public,
+            ])
+            .args(["--ca-file", ca.to_str().unwrap(), "--retries", "0"])
+            .args(["--proxy", &squid.url(), "--proxy-user", "alice"])
+            .env("SCT_PROXY_PASSWORD", password)
+            .output()
+            .unwrap()
+    };
+    let out = run("s3cret");
+    assert!(out.status.success(), "{}", stderr_of(&out));
+    assert!(
+        squid.access_log().contains("CONNECT 127.0.0.1"),
+        "{}",
+        squid.access_log()
+    );
+    let out = run("not-it");
+    assert_eq!(out.status.code(), Some(4), "{}", stderr_of(&out));
+    let err = stderr_of(&out);
+    assert!(err.contains("wants credentials"), "{err}");
+}
