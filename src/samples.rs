@@ -374,36 +374,41 @@ fn write_stream(path: &PathBuf, size: u64, seed: u64) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// A fast, seeded byte generator (wyrand): incompressible-looking data at memory speed.
+/// Size of the block [`PseudoRandom`] repeats: far beyond MSZIP's 32 KiB window, so the data
+/// stays incompressible, yet generated once so the stream runs at memory-copy speed.
+const BLOCK: usize = 1024 * 1024;
+
+/// A fast, seeded byte stream: one pseudo-random block (wyrand), repeated with the block number
+/// stamped into its first 8 bytes so no two blocks are equal.
 pub struct PseudoRandom {
-    state: u64,
+    block: Vec<u8>,
+    position: u64,
 }
 
 impl PseudoRandom {
     pub fn new(seed: u64) -> Self {
-        Self { state: seed }
-    }
-
-    fn next_u64(&mut self) -> u64 {
-        self.state = self.state.wrapping_add(0xa076_1d64_78bd_642f);
-        let t = u128::from(self.state) * u128::from(self.state ^ 0xe703_7ed1_a0b4_28db);
-        ((t >> 64) ^ t) as u64
+        let mut state = seed;
+        let mut block = Vec::with_capacity(BLOCK);
+        while block.len() < BLOCK {
+            state = state.wrapping_add(0xa076_1d64_78bd_642f);
+            let t = u128::from(state) * u128::from(state ^ 0xe703_7ed1_a0b4_28db);
+            block.extend_from_slice(&(((t >> 64) ^ t) as u64).to_le_bytes());
+        }
+        Self { block, position: 0 }
     }
 }
 
 impl Read for PseudoRandom {
     fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
-        let mut chunks = buf.chunks_exact_mut(8);
-        for chunk in &mut chunks {
-            chunk.copy_from_slice(&self.next_u64().to_le_bytes());
+        let offset = (self.position % BLOCK as u64) as usize;
+        if offset == 0 {
+            let stamp = (self.position / BLOCK as u64).to_le_bytes();
+            self.block[..8].copy_from_slice(&stamp);
         }
-        let rest = chunks.into_remainder();
-        if !rest.is_empty() {
-            let bytes = self.next_u64().to_le_bytes();
-            let n = rest.len();
-            rest.copy_from_slice(&bytes[..n]);
-        }
-        Ok(buf.len())
+        let n = buf.len().min(BLOCK - offset);
+        buf[..n].copy_from_slice(&self.block[offset..offset + n]);
+        self.position += n as u64;
+        Ok(n)
     }
 }
 
@@ -412,12 +417,13 @@ mod tests {
     use super::*;
 
     #[test]
-    fn generator_is_seeded_and_fills_odd_lengths() {
-        let mut a = vec![0u8; 13];
-        let mut b = vec![0u8; 13];
+    fn generator_is_seeded_and_never_repeats_a_block() {
+        let mut a = vec![0u8; 2 * BLOCK + 13];
+        let mut b = vec![0u8; 2 * BLOCK + 13];
         PseudoRandom::new(7).read_exact(&mut a).unwrap();
         PseudoRandom::new(7).read_exact(&mut b).unwrap();
         assert_eq!(a, b);
+        assert_ne!(a[..BLOCK], a[BLOCK..2 * BLOCK]);
         PseudoRandom::new(8).read_exact(&mut b).unwrap();
         assert_ne!(a, b);
     }
