@@ -137,6 +137,7 @@ pub fn publish(options: &PublishOptions, keys: &[&PrivateKey]) -> anyhow::Result
         return Err(fail(ExitCode::Usage, "--expires-in must be at least 1 day"));
     }
     let root = ServiceRoot::new(&options.root);
+    let _lock = PublishLock::take(&root)?;
     let metadata_path = options.metadata.clone().unwrap_or_else(|| root.metadata());
     let metadata: PackMetadata = document::read(
         fs_err::File::open(&metadata_path)?,
@@ -182,6 +183,39 @@ pub fn publish(options: &PublishOptions, keys: &[&PrivateKey]) -> anyhow::Result
         key_ids: keys.iter().map(|k| k.public().key_id()).collect(),
         sha256: crate::hash::hex_of(&bytes),
     })
+}
+
+/// One publisher at a time: `ROOT/.publish.lock`, created new and removed when done.
+struct PublishLock(PathBuf);
+
+impl PublishLock {
+    fn take(root: &ServiceRoot) -> anyhow::Result<Self> {
+        let path = root.root.join(".publish.lock");
+        match std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&path)
+        {
+            Ok(_) => Ok(Self(path)),
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Err(fail(
+                ExitCode::Usage,
+                format!(
+                    "another publication is running in `{}` (or one was killed: then remove `{}`)",
+                    root.root.display(),
+                    path.display()
+                ),
+            )),
+            Err(e) => {
+                Err(anyhow::Error::new(e).context(format!("Cannot create `{}`", path.display())))
+            }
+        }
+    }
+}
+
+impl Drop for PublishLock {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.0);
+    }
 }
 
 /// Every listed pack has a folder and every folder is listed: nothing is published by accident
@@ -369,6 +403,21 @@ mod tests {
         let file = &pack.files[0];
         let (size, sha) = crate::hash::of_file(&root.packs().join(&file.path)).unwrap();
         assert_eq!((size, sha), (file.size, file.sha256.clone()));
+    }
+
+    #[test]
+    fn a_second_publisher_is_refused_while_one_runs() {
+        let dir = tempfile::tempdir().unwrap();
+        generate(dir.path(), &small()).unwrap();
+        let key = PrivateKey::generate();
+        let held = PublishLock::take(&ServiceRoot::new(dir.path())).unwrap();
+        let err = publish(&options(dir.path()), &[&key]).unwrap_err();
+        assert!(
+            format!("{err:#}").contains("another publication"),
+            "{err:#}"
+        );
+        drop(held);
+        assert_eq!(publish(&options(dir.path()), &[&key]).unwrap().version, 1);
     }
 
     #[test]

@@ -109,6 +109,27 @@ pub fn router(options: &ServeOptions) -> Router {
         .with_state(state)
         .nest_service("/catalog", ServeDir::new(root.catalog_dir()))
         .nest_service("/packs", ServeDir::new(root.packs()))
+        .layer(axum::middleware::from_fn(log_and_revalidate))
+}
+
+/// Logs each request on stderr and marks the catalog `no-cache`, so caches between the service
+/// and clients revalidate it (with its ETag) instead of serving a stale one; packs never change
+/// under a given path and may be cached.
+async fn log_and_revalidate(request: Request, next: axum::middleware::Next) -> Response {
+    let method = request.method().clone();
+    let path = request.uri().path().to_owned();
+    let mut response = next.run(request).await;
+    if path.starts_with("/catalog/") {
+        response.headers_mut().insert(
+            header::CACHE_CONTROL,
+            header::HeaderValue::from_static("no-cache"),
+        );
+    }
+    crate::cli::note(
+        "sct-serve",
+        format!("{method} {path} {}", response.status().as_u16()),
+    );
+    response
 }
 
 /// Binds, reports the bound address through `ready`, and serves until `shutdown` completes.

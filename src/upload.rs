@@ -50,6 +50,37 @@ pub struct UploadOptions {
     pub token: Option<String>,
 }
 
+impl UploadOptions {
+    /// Resolves what the command line left implicit, before any I/O on the network:
+    /// the service URL (flag, `SCT_SERVICE_URL`, config), the pinned keys (flags,
+    /// `SCT_TRUSTED_KEYS`, config), the proxy password (`SCT_PROXY_PASSWORD` or a terminal
+    /// prompt, when `net.proxy_user` is set and no password is filled in) and the upload token
+    /// (`SCT_SERVICE_TOKEN`). The wrapper's `-connect` calls this with its own flags.
+    pub fn resolve(
+        source: PathBuf,
+        service_url: Option<&str>,
+        trusted_keys: &[String],
+        mut net: NetOptions,
+        config: &Config,
+    ) -> anyhow::Result<Self> {
+        let service_url = resolve_service_url(service_url, config)?;
+        let trusted = config.trusted_keys(trusted_keys)?;
+        if let (Some(user), None) = (&net.proxy_user, &net.proxy_password) {
+            net.proxy_password = Some(http::proxy_password(user)?);
+        }
+        Ok(Self {
+            source,
+            service_url,
+            net,
+            trusted,
+            parallel: DEFAULT_PARALLEL,
+            token: std::env::var(crate::serve::ENV_TOKEN)
+                .ok()
+                .filter(|t| !t.is_empty()),
+        })
+    }
+}
+
 /// The result of a run: offers in the order of the cab files, and what failed.
 pub struct UploadOutcome {
     pub offers: Vec<Offer>,

@@ -107,30 +107,23 @@ fn options(args: Args, config: &sct::config::Config) -> anyhow::Result<sct::uplo
             "--timeout must be a positive number of seconds",
         ));
     }
-    let service_url = sct::upload::resolve_service_url(args.service_url.as_deref(), config)?;
-    let trusted = config.trusted_keys(&args.trusted_keys)?;
-    let proxy_password = match &args.proxy_user {
-        Some(user) => Some(sct::http::proxy_password(user)?),
-        None => None,
-    };
     let timeout = Duration::from_secs_f64(args.timeout);
     let net = sct::http::NetOptions {
         proxy: args.proxy,
         proxy_user: args.proxy_user,
-        proxy_password,
+        proxy_password: None,
         ca_file: args.ca_file,
         connect_timeout: timeout,
         read_timeout: timeout,
         retries: args.retries,
     };
-    Ok(sct::upload::UploadOptions {
-        source: args.source,
-        service_url,
+    let mut options = sct::upload::UploadOptions::resolve(
+        args.source,
+        args.service_url.as_deref(),
+        &args.trusted_keys,
         net,
-        trusted,
-        parallel: args.parallel.max(1),
-        token: std::env::var(sct::serve::ENV_TOKEN)
-            .ok()
-            .filter(|t| !t.is_empty()),
-    })
+        config,
+    )?;
+    options.parallel = args.parallel.max(1);
+    Ok(options)
 }
