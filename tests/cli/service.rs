@@ -331,3 +331,65 @@ fn tls_service_is_trusted_through_the_ca_file_only() {
         format!("{}/catalog/catalog.json", server.url)
     );
 }
+
+#[test]
+fn oversized_upload_without_a_length_is_cut_off_while_streaming() {
+    use std::io::{Read, Write};
+    let env = Env::new();
+    let site = published(&env);
+    let server = Server::start(&env, &site.root, &["--max-upload", "5000"], &[]);
+    let mut stream = std::net::TcpStream::connect(server.addr).unwrap();
+    let head = format!(
+        "POST /api/v1/usage HTTP/1.1\r\nhost: {}\r\ntransfer-encoding: chunked\r\nconnection: close\r\n\r\n",
+        server.addr
+    );
+    stream.write_all(head.as_bytes()).unwrap();
+    let chunk = vec![b'x'; 1000];
+    for _ in 0..6 {
+        let _ = stream.write_all(format!("{:x}\r\n", chunk.len()).as_bytes());
+        let _ = stream.write_all(&chunk);
+        let _ = stream.write_all(b"\r\n");
+    }
+    let _ = stream.write_all(b"0\r\n\r\n");
+    let mut answer = String::new();
+    let _ = stream.read_to_string(&mut answer);
+    assert!(answer.starts_with("HTTP/1.1 413"), "{answer}");
+    assert!(
+        answer.contains("sct.error.v1") && answer.contains("5000-byte limit"),
+        "{answer}"
+    );
+    assert_eq!(stored(&site.root), Vec::<String>::new());
+    assert!(
+        std::fs::read_dir(site.root.join("uploads/.incoming"))
+            .unwrap()
+            .next()
+            .is_none()
+    );
+}
+
+#[test]
+fn unreachable_download_host_fails_the_offer_with_a_network_error() {
+    let env = Env::new();
+    let site = published(&env);
+    let dead = format!("http://127.0.0.1:{}", crate::servicekit::free_port());
+    let server = Server::start(&env, &site.root, &["--public-url", &dead], &[]);
+    let cab = usage_cab(&env, "ps1", "PS1", "5.00.9128.1000", HIERARCHY_A);
+    let out = upload(
+        &env,
+        &site.public,
+        &[
+            cab.to_str().unwrap(),
+            "--service-url",
+            &server.url,
+            "--retries",
+            "0",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(4), "{}", stderr_of(&out));
+    assert!(
+        stderr_of(&out).contains(&format!("Failed to download {dead}/catalog/catalog.json")),
+        "{}",
+        stderr_of(&out)
+    );
+    assert!(out.stdout.is_empty(), "no offer without a verified catalog");
+}
