@@ -467,13 +467,20 @@ fn parse_receipt(answer: &[u8], url: &str, report: &CabReport) -> anyhow::Result
 /// A non-success answer as a classified error, quoting the service's `sct.error.v1` message.
 fn refusal(status: reqwest::StatusCode, url: &str, answer: &[u8]) -> anyhow::Error {
     use reqwest::StatusCode as S;
-    if status == S::PROXY_AUTHENTICATION_REQUIRED || http::is_transient_status(status) {
+    if status == S::PROXY_AUTHENTICATION_REQUIRED {
         return http::status_error(status, url);
     }
     let said = serde_json::from_slice::<ErrorDocument>(answer)
         .ok()
         .filter(|d| d.schema == ErrorDocument::SCHEMA)
         .map(|d| d.message);
+    if http::is_transient_status(status) {
+        let err = http::status_error(status, url);
+        return match said {
+            Some(said) => err.context(said),
+            None => err,
+        };
+    }
     let shown = http::redact(url);
     let (kind, why) = match status {
         S::PAYLOAD_TOO_LARGE | S::UNPROCESSABLE_ENTITY | S::BAD_REQUEST => {

@@ -42,7 +42,7 @@ const AFTER_HELP: &str = "\
 Examples:
   sct-upload /media/usb/UsageData.cab --service-url https://updates.example.org
   sct-upload /media/usb/ | sct-fetch --dest /media/usb/UpdatePacks
-  SCT_PROXY_PASSWORD=... sct-upload /media/usb/ --proxy itproxy.contoso.com:3128 --proxy-user jqpublic
+  SCT_PROXY_PASSWORD=... sct-upload usb/ --proxy itproxy:3128 --proxy-user jqpublic
   sct-upload UsageData.cab --ca-file corp-root.pem --trusted-key ed25519:...
 
 stdout carries only sct.offer.v1 lines (one per hierarchy); a summary goes to stderr.

@@ -393,3 +393,31 @@ fn unreachable_download_host_fails_the_offer_with_a_network_error() {
     );
     assert!(out.stdout.is_empty(), "no offer without a verified catalog");
 }
+
+#[test]
+fn uploads_before_any_publication_are_refused_with_the_reason() {
+    let env = Env::new();
+    let site = published(&env);
+    let empty = env.path("empty-root");
+    std::fs::create_dir(&empty).unwrap();
+    let server = Server::start(&env, &empty, &[], &[]);
+    let cab = usage_cab(&env, "ps1", "PS1", "5.00.9128.1000", HIERARCHY_A);
+    let out = upload(
+        &env,
+        &site.public,
+        &[
+            cab.to_str().unwrap(),
+            "--service-url",
+            &server.url,
+            "--retries",
+            "0",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(4), "{}", stderr_of(&out));
+    assert!(
+        stderr_of(&out).contains("has not published a catalog yet"),
+        "{}",
+        stderr_of(&out)
+    );
+    assert_eq!(stored(&empty), Vec::<String>::new());
+}
