@@ -147,6 +147,7 @@ pub async fn serve(
         ));
     }
     fs_err::create_dir_all(incoming_dir(&root))?;
+    remove_stale_uploads(&incoming_dir(&root));
     let app = router(&options);
     let listener = tokio::net::TcpListener::bind(options.bind)
         .await
@@ -172,6 +173,18 @@ pub async fn serve(
 
 fn incoming_dir(root: &ServiceRoot) -> PathBuf {
     root.uploads().join(".incoming")
+}
+
+/// Removes uploads a killed server left half-received: nothing else lives in `.incoming`.
+fn remove_stale_uploads(incoming: &std::path::Path) {
+    let Ok(entries) = std::fs::read_dir(incoming) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        if entry.file_name().to_string_lossy().starts_with("upload-") {
+            let _ = std::fs::remove_file(entry.path());
+        }
+    }
 }
 
 async fn upload(

@@ -421,3 +421,46 @@ fn uploads_before_any_publication_are_refused_with_the_reason() {
     );
     assert_eq!(stored(&empty), Vec::<String>::new());
 }
+
+#[test]
+fn key_rotation_catalog_signed_by_two_keys_verifies_with_either_pin() {
+    let env = Env::new();
+    let site = published(&env);
+    let new_key = env.path("new-key.json");
+    let out = env
+        .cmd("sct-serve")
+        .args(["keygen", "--out"])
+        .arg(&new_key)
+        .output()
+        .unwrap();
+    let new_public: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let new_public = new_public["public_key"].as_str().unwrap().to_owned();
+    let out = env
+        .cmd("sct-serve")
+        .args(["publish", "--root"])
+        .arg(&site.root)
+        .arg("--key")
+        .arg(&site.key)
+        .arg("--key")
+        .arg(&new_key)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr_of(&out));
+    let server = Server::start(&env, &site.root, &[], &[]);
+    let cab = usage_cab(&env, "ps1", "PS1", "5.00.9128.1000", HIERARCHY_A);
+    for pin in [&site.public, &new_public] {
+        let out = upload(
+            &env,
+            pin,
+            &[cab.to_str().unwrap(), "--service-url", &server.url],
+        );
+        assert!(out.status.success(), "{}", stderr_of(&out));
+        assert_eq!(offers(&out)[0]["receipt"]["catalog_version"], 2);
+    }
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&new_key).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600, "the private key is owner-only");
+    }
+}

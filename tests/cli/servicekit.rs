@@ -296,6 +296,20 @@ impl Squid {
     pub fn access_log(&self) -> String {
         std::fs::read_to_string(self.dir.path().join("access.log")).unwrap_or_default()
     }
+
+    /// How often `needle` appears in the access log once squid has logged at least `at_least`
+    /// of them. squid logs a transaction when it ends, and a CONNECT tunnel ends only after the
+    /// client has closed it, so this waits (a bounded readiness wait, not a timing assertion).
+    pub fn logged(&self, needle: &str, at_least: usize) -> usize {
+        for _ in 0..100 {
+            let count = self.access_log().matches(needle).count();
+            if count >= at_least {
+                return count;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        self.access_log().matches(needle).count()
+    }
 }
 
 /// How a [`FaultyServer`] treats each connection.
