@@ -62,6 +62,15 @@ pub fn client(options: &NetOptions) -> anyhow::Result<reqwest::Client> {
         } else {
             format!("http://{uri}")
         };
+        if reqwest::Url::parse(&uri).is_ok_and(|u| u.password().is_some()) {
+            return Err(crate::error::fail(
+                crate::error::ExitCode::Usage,
+                format!(
+                    "the proxy URI `{}` carries a password; give the user with --proxy-user and the password in {ENV_PROXY_PASSWORD}, never on the command line",
+                    redact(&uri)
+                ),
+            ));
+        }
         let mut proxy = reqwest::Proxy::all(&uri)
             .with_context(|| format!("`{}` is not a proxy URI", redact(&uri)))?;
         if let Some(user) = &options.proxy_user {
@@ -204,6 +213,25 @@ mod tests {
             "http://bob:****@proxy:3128/"
         );
         assert_eq!(redact("http://proxy:3128/"), "http://proxy:3128/");
+    }
+
+    #[test]
+    fn proxy_uri_with_a_password_is_refused() {
+        let options = NetOptions {
+            proxy: Some("http://bob:secret@proxy:3128".into()),
+            ..NetOptions::default()
+        };
+        let err = client(&options).unwrap_err();
+        let text = format!("{err:#}");
+        assert!(
+            text.contains(ENV_PROXY_PASSWORD) && !text.contains("secret"),
+            "{text}"
+        );
+        let options = NetOptions {
+            proxy: Some("proxy.contoso.com:3128".into()),
+            ..NetOptions::default()
+        };
+        assert!(client(&options).is_ok());
     }
 
     #[test]

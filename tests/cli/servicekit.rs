@@ -190,9 +190,15 @@ pub fn wait_for_port(port: u16, what: &str, log: &Path) {
 }
 
 /// True when the tests run as root (the owner of a fresh temp folder is the running user).
+#[cfg(unix)]
 pub fn running_as_root(env: &Env) -> bool {
     use std::os::unix::fs::MetadataExt;
     std::fs::metadata(env.dir.path()).unwrap().uid() == 0
+}
+
+#[cfg(not(unix))]
+pub fn running_as_root(_env: &Env) -> bool {
+    false
 }
 
 /// nginx serving a folder, unprivileged style: own prefix, `daemon off;`, temp paths inside.

@@ -496,3 +496,39 @@ fn https_through_squid_tunnels_and_a_wrong_password_says_so() {
     assert!(out.status.success(), "{}", stderr_of(&out));
     assert!(squid.logged("TCP_TUNNEL/200", tunnels + 1) > tunnels);
 }
+
+#[test]
+fn the_library_entry_point_returns_the_same_offers_in_process() {
+    let env = Env::new();
+    let site = published(&env);
+    let server = Server::start(&env, &site.root, &[], &[]);
+    let usb = two_hierarchies(&env);
+    let options = sct::upload::UploadOptions {
+        source: usb,
+        service_url: server.url.clone(),
+        net: sct::http::NetOptions {
+            retries: 0,
+            ..Default::default()
+        },
+        trusted: vec![sct::signing::PublicKey::parse(&site.public).unwrap()],
+        parallel: 2,
+        token: None,
+    };
+    let offers = sct::upload::run(&options).unwrap();
+    let sites: Vec<(&str, String)> = offers
+        .iter()
+        .map(|o| (o.site_code.as_str(), o.site_version.to_string()))
+        .collect();
+    assert_eq!(
+        sites,
+        [
+            ("CS1", "5.00.9132.1000".to_owned()),
+            ("PS1", "5.00.9128.1000".to_owned())
+        ]
+    );
+    assert!(
+        offers
+            .iter()
+            .all(|o| o.packs_url == format!("{}/packs/", server.url))
+    );
+}
