@@ -249,7 +249,11 @@ async fn receive(
         let message = format!("{err:#}")
             .replace(&format!("`{shown}`"), "the uploaded file")
             .replace(&shown, "the uploaded file");
-        Refusal(StatusCode::UNPROCESSABLE_ENTITY, "not_a_usage_cab", message)
+        match crate::error::exit_code(&err) {
+            // The server's own disk failed, not the client's cab.
+            crate::error::ExitCode::Io => internal(message),
+            _ => Refusal(StatusCode::UNPROCESSABLE_ENTITY, "not_a_usage_cab", message),
+        }
     })?;
     let received_at = jiff::Timestamp::now()
         .round(jiff::Unit::Second)
