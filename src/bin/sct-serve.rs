@@ -178,20 +178,30 @@ fn serve(options: sct::serve::ServeOptions) -> anyhow::Result<()> {
         );
         sct::cli::note("sct-serve", format!("listening on {scheme}://{address}"));
     };
-    runtime.block_on(sct::serve::serve(options, ready, shutdown_signal()))
+    runtime.block_on(async {
+        // Handlers are installed before the address is printed, so a supervisor's TERM right
+        // after start-up already means "finish in-flight requests and stop".
+        let shutdown = shutdown_signal()?;
+        sct::serve::serve(options, ready, shutdown).await
+    })
 }
 
-async fn shutdown_signal() {
-    let interrupt = tokio::signal::ctrl_c();
-    #[cfg(unix)]
-    {
-        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
-            .expect("a TERM handler can be installed");
+#[cfg(unix)]
+fn shutdown_signal() -> anyhow::Result<impl std::future::Future<Output = ()> + Send + 'static> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut interrupt = signal(SignalKind::interrupt())?;
+    let mut term = signal(SignalKind::terminate())?;
+    Ok(async move {
         tokio::select! {
-            _ = interrupt => {},
+            _ = interrupt.recv() => {},
             _ = term.recv() => {},
         }
-    }
-    #[cfg(not(unix))]
-    let _ = interrupt.await;
+    })
+}
+
+#[cfg(not(unix))]
+fn shutdown_signal() -> anyhow::Result<impl std::future::Future<Output = ()> + Send + 'static> {
+    Ok(async {
+        let _ = tokio::signal::ctrl_c().await;
+    })
 }

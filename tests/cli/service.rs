@@ -464,3 +464,26 @@ fn key_rotation_catalog_signed_by_two_keys_verifies_with_either_pin() {
         assert_eq!(mode & 0o777, 0o600, "the private key is owner-only");
     }
 }
+
+#[test]
+fn terminate_signal_stops_the_server_cleanly() {
+    let env = Env::new();
+    let site = published(&env);
+    let mut server = Server::start(&env, &site.root, &[], &[]);
+    let pid = server.process.child.id().to_string();
+    let status = std::process::Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    // A bounded wait for the exit (not a timing assertion): the server has nothing in flight.
+    let mut exit = None;
+    for _ in 0..300 {
+        exit = server.process.child.try_wait().unwrap();
+        if exit.is_some() {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    assert!(exit.is_some_and(|s| s.success()), "{exit:?}");
+}
