@@ -62,13 +62,24 @@ pub fn client(options: &NetOptions) -> anyhow::Result<reqwest::Client> {
         } else {
             format!("http://{uri}")
         };
+        if reqwest::Url::parse(&uri).is_ok_and(|u| u.password().is_some()) {
+            return Err(crate::error::fail(
+                crate::error::ExitCode::Usage,
+                format!(
+                    "the proxy URI `{}` carries a password; give the user with --proxy-user and the password in {ENV_PROXY_PASSWORD}, never on the command line",
+                    redact(&uri)
+                ),
+            ));
+        }
         let mut proxy = reqwest::Proxy::all(&uri)
             .with_context(|| format!("`{}` is not a proxy URI", redact(&uri)))?;
         if let Some(user) = &options.proxy_user {
             proxy = proxy.basic_auth(user, options.proxy_password.as_deref().unwrap_or(""));
         }
-        builder = builder.proxy(proxy);
+        // An explicit proxy turns off reqwest's HTTP(S)_PROXY handling; keep NO_PROXY working.
+        builder = builder.proxy(proxy.no_proxy(reqwest::NoProxy::from_env()));
     }
+    // Without --proxy, reqwest itself honours HTTPS_PROXY, HTTP_PROXY, ALL_PROXY and NO_PROXY.
     builder.build().context("Failed to set up the HTTP client")
 }
 
@@ -95,6 +106,84 @@ pub fn status_error(status: reqwest::StatusCode, url: &str) -> anyhow::Error {
         format!("{shown} answered {status}")
     };
     crate::error::fail(crate::error::ExitCode::Network, message)
+}
+
+/// One attempt's failure: worth another try or not.
+pub enum Attempt {
+    Retry(anyhow::Error),
+    Fatal(anyhow::Error),
+}
+
+/// A transport error as an [`Attempt`], with the wording an operator needs: a timeout names the
+/// stated limit, a proxy that refused the tunnel says it wants credentials.
+/// `net`, when given, lets the message state the limits that were used.
+pub fn classify_error(err: reqwest::Error, url: &str, net: Option<&NetOptions>) -> Attempt {
+    if is_proxy_auth_error(&err) {
+        return Attempt::Fatal(anyhow::Error::new(err).context(status_error(
+            reqwest::StatusCode::PROXY_AUTHENTICATION_REQUIRED,
+            url,
+        )));
+    }
+    let transient = is_transient_error(&err);
+    let err = if err.is_timeout() {
+        anyhow::Error::new(err).context(crate::error::fail(
+            crate::error::ExitCode::Network,
+            match net {
+                Some(net) => format!(
+                    "{} did not answer within {} s (the read timeout; the connect timeout is {} s; change them with --timeout)",
+                    redact(url),
+                    net.read_timeout.as_secs_f64(),
+                    net.connect_timeout.as_secs_f64()
+                ),
+                None => format!("{} did not answer in time", redact(url)),
+            },
+        ))
+    } else {
+        anyhow::Error::new(err)
+    };
+    if transient {
+        Attempt::Retry(err)
+    } else {
+        Attempt::Fatal(err)
+    }
+}
+
+/// True when a proxy refused to open a tunnel for want of (valid) credentials.
+pub fn is_proxy_auth_error(err: &reqwest::Error) -> bool {
+    let mut source: Option<&dyn std::error::Error> = Some(err);
+    while let Some(cause) = source {
+        // hyper-util says "tunnel error: proxy authorization required"; older versions
+        // "ProxyAuthRequired" or "proxy authentication required".
+        let text = cause.to_string().to_ascii_lowercase();
+        if text.contains("proxyauthrequired")
+            || text.contains("proxy authorization required")
+            || text.contains("proxy authentication required")
+        {
+            return true;
+        }
+        source = cause.source();
+    }
+    false
+}
+
+/// The proxy password for `user`: `SCT_PROXY_PASSWORD`, else a prompt on the terminal.
+///
+/// Never taken from argv. Without the variable and without a terminal this is a usage error.
+pub fn proxy_password(user: &str) -> anyhow::Result<String> {
+    if let Ok(password) = std::env::var(ENV_PROXY_PASSWORD) {
+        return Ok(password);
+    }
+    use std::io::IsTerminal;
+    if !std::io::stdin().is_terminal() {
+        return Err(crate::error::fail(
+            crate::error::ExitCode::Usage,
+            format!(
+                "the proxy user {user} needs a password: set {ENV_PROXY_PASSWORD} (there is no terminal to ask on)"
+            ),
+        ));
+    }
+    rpassword::prompt_password(format!("Proxy password for {user}: "))
+        .context("Failed to read the proxy password from the terminal")
 }
 
 /// Exponential backoff with a cap: 0.5 s, 1 s, 2 s, 4 s, then 8 s.
@@ -124,6 +213,25 @@ mod tests {
             "http://bob:****@proxy:3128/"
         );
         assert_eq!(redact("http://proxy:3128/"), "http://proxy:3128/");
+    }
+
+    #[test]
+    fn proxy_uri_with_a_password_is_refused() {
+        let options = NetOptions {
+            proxy: Some("http://bob:secret@proxy:3128".into()),
+            ..NetOptions::default()
+        };
+        let err = client(&options).unwrap_err();
+        let text = format!("{err:#}");
+        assert!(
+            text.contains(ENV_PROXY_PASSWORD) && !text.contains("secret"),
+            "{text}"
+        );
+        let options = NetOptions {
+            proxy: Some("proxy.contoso.com:3128".into()),
+            ..NetOptions::default()
+        };
+        assert!(client(&options).is_ok());
     }
 
     #[test]

@@ -21,11 +21,16 @@ pub mod packdir;
 pub mod paths;
 pub mod prepare;
 pub mod progress;
+pub mod publish;
 pub mod remote;
+pub mod samples;
 #[cfg(test)]
 mod schema_check;
+pub mod serve;
 pub mod signing;
 pub mod site;
+pub mod tls;
+pub mod upload;
 pub mod usage;
 pub mod usage_cab;
 pub mod verify;

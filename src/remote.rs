@@ -5,7 +5,7 @@
 
 use crate::catalog::{self, Catalog};
 use crate::error::{ExitCode, fail};
-use crate::http;
+use crate::http::{self, Attempt};
 use crate::signing::{self, PublicKey};
 
 /// A verified catalog with the exact bytes it was verified from (kept beside the packs).
@@ -63,21 +63,8 @@ pub async fn get_limited(
     }
 }
 
-enum Attempt {
-    Retry(anyhow::Error),
-    Fatal(anyhow::Error),
-}
-
 async fn get_once(client: &reqwest::Client, url: &str, limit: u64) -> Result<Vec<u8>, Attempt> {
-    let classify = |err: reqwest::Error| {
-        let transient = http::is_transient_error(&err);
-        let err = anyhow::Error::new(err);
-        if transient {
-            Attempt::Retry(err)
-        } else {
-            Attempt::Fatal(err)
-        }
-    };
+    let classify = |err: reqwest::Error| http::classify_error(err, url, None);
     let mut response = client.get(url).send().await.map_err(classify)?;
     let status = response.status();
     if !status.is_success() {

@@ -1,4 +1,4 @@
-//! sct-demo: make demo sites (and, later, demo update packs) for the demo, tests and benchmarks.
+//! sct-demo: make demo sites and sample update packs for the demo, tests and benchmarks.
 
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;
@@ -44,6 +44,45 @@ enum Command {
         #[arg(long)]
         no_usage: bool,
     },
+    /// Write sample update packs (2403/2409/2503 and hotfix rollups) under ROOT/packs/ and their
+    /// metadata to ROOT/packs.json, ready for `sct-serve publish`.
+    #[command(
+        after_help = "Examples:\n  sct-demo packs --root /srv/sct\n  sct-demo packs --root /srv/bench --cab-size 1GiB --redist-size 512MiB\n  sct-serve publish --root /srv/sct --key signing-key.json"
+    )]
+    Packs {
+        /// The service root to write into (created if missing).
+        #[arg(long, value_name = "ROOT")]
+        root: PathBuf,
+        /// Payload bytes inside each update's cab (hotfixes get a quarter); suffixes KiB, MiB, GiB.
+        #[arg(long, value_name = "SIZE", default_value = "1MiB", value_parser = parse_size)]
+        cab_size: u64,
+        /// Bytes of each Redist file (hotfixes get a quarter); suffixes KiB, MiB, GiB.
+        #[arg(long, value_name = "SIZE", default_value = "256KiB", value_parser = parse_size)]
+        redist_size: u64,
+        /// Seed of the payload generator (same seed, same bytes).
+        #[arg(long, default_value_t = 2409)]
+        seed: u64,
+    },
+}
+
+/// Parses `123`, `4KiB`, `5MiB` or `2GiB`.
+fn parse_size(text: &str) -> Result<u64, String> {
+    let text = text.trim();
+    let (digits, unit) = text
+        .find(|c: char| !c.is_ascii_digit())
+        .map_or((text, ""), |at| text.split_at(at));
+    let factor: u64 = match unit.trim() {
+        "" | "B" => 1,
+        "KiB" | "K" | "k" => 1 << 10,
+        "MiB" | "M" => 1 << 20,
+        "GiB" | "G" => 1 << 30,
+        other => return Err(format!("unknown size unit `{other}` (use KiB, MiB or GiB)")),
+    };
+    digits
+        .parse::<u64>()
+        .ok()
+        .and_then(|n| n.checked_mul(factor))
+        .ok_or_else(|| format!("`{text}` is not a size"))
 }
 
 fn main() -> std::process::ExitCode {
@@ -82,6 +121,30 @@ fn main() -> std::process::ExitCode {
                     "level": spec.level,
                 }),
             )
+        }
+        Command::Packs {
+            root,
+            cab_size,
+            redist_size,
+            seed,
+        } => {
+            let options = sct::samples::SampleOptions {
+                cab_payload: cab_size,
+                redist_size,
+                seed,
+            };
+            let report = sct::samples::generate(&root, &options)?;
+            sct::cli::note(
+                "sct-demo",
+                format!(
+                    "wrote {} sample packs ({} files, {} bytes) under {}",
+                    report.packs.len(),
+                    report.files,
+                    report.bytes,
+                    root.join("packs").display()
+                ),
+            );
+            sct::document::write_pretty(std::io::stdout().lock(), &report)
         }
     })
 }

@@ -1,5 +1,129 @@
-//! sct-upload: not built yet (issue 3). It says so and exits non-zero rather than pretend.
+//! sct-upload: usage cabs → the update service → offers (JSON lines) for sct-fetch.
+
+use clap::Parser;
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// Upload usage cabs to the update service and print one sct.offer.v1 line per hierarchy.
+#[derive(Parser)]
+#[command(version, after_help = AFTER_HELP)]
+struct Args {
+    /// A usage cab, or a folder of them (one cab per hierarchy, unique file names).
+    #[arg(value_name = "FILE|DIR")]
+    source: PathBuf,
+    /// Update service base URL [default: SCT_SERVICE_URL, then service_url in sct.toml]
+    #[arg(long, value_name = "URL")]
+    service_url: Option<String>,
+    /// Proxy URI (http://host:port or host:port). Without it HTTPS_PROXY/HTTP_PROXY/NO_PROXY apply.
+    #[arg(long, value_name = "URI")]
+    proxy: Option<String>,
+    /// Proxy user name; the password comes from SCT_PROXY_PASSWORD or a terminal prompt.
+    #[arg(long, value_name = "NAME", requires = "proxy")]
+    proxy_user: Option<String>,
+    /// Extra CA certificate (PEM) to trust besides the system's roots.
+    #[arg(long, value_name = "PEM")]
+    ca_file: Option<PathBuf>,
+    /// Pinned catalog key (ed25519:... or a key file); repeatable
+    /// [default: SCT_TRUSTED_KEYS, then trusted_keys in sct.toml]
+    #[arg(long = "trusted-key", value_name = "KEY")]
+    trusted_keys: Vec<String>,
+    /// Seconds to wait for a connection and for each read before giving up.
+    #[arg(long, value_name = "SECS", default_value_t = 60.0)]
+    timeout: f64,
+    /// Retries of transient failures (timeouts, resets, 5xx), with backoff 0.5 s, 1 s, 2 s, ...
+    #[arg(long, value_name = "N", default_value_t = 4)]
+    retries: u32,
+    /// Uploads at once.
+    #[arg(long, value_name = "N", default_value_t = sct::upload::DEFAULT_PARALLEL)]
+    parallel: usize,
+}
+
+const AFTER_HELP: &str = "\
+Examples:
+  sct-upload /media/usb/UsageData.cab --service-url https://updates.example.org
+  sct-upload /media/usb/ | sct-fetch --dest /media/usb/UpdatePacks
+  SCT_PROXY_PASSWORD=... sct-upload usb/ --proxy itproxy:3128 --proxy-user jqpublic
+  sct-upload UsageData.cab --ca-file corp-root.pem --trusted-key ed25519:...
+
+stdout carries only sct.offer.v1 lines (one per hierarchy); a summary goes to stderr.
+The upload token, if the service needs one, comes from SCT_SERVICE_TOKEN.
+
+Exit codes: 0 done, 1 input refused (cab, receipt or catalog: tampered, unknown key, expired),
+2 usage error, 3 local failure, 4 network failure (service or proxy unreachable or refusing)";
 
 fn main() -> std::process::ExitCode {
-    sct::cli::not_built("sct-upload", "sct-upload", 3)
+    let args = Args::parse();
+    sct::cli::run("sct-upload", || run(args))
+}
+
+fn run(args: Args) -> anyhow::Result<()> {
+    let config = sct::config::Config::load()?;
+    let options = options(args, &config)?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()?;
+    let outcome = runtime.block_on(sct::upload::upload_all(&options))?;
+    let mut stdout = std::io::stdout().lock();
+    for offer in &outcome.offers {
+        sct::document::write_line(&mut stdout, offer)?;
+        let applies = outcome.catalogs.get(&offer.catalog_url).map_or(0, |c| {
+            c.catalog
+                .packs
+                .iter()
+                .filter(|p| p.applies_to(&offer.site_version))
+                .count()
+        });
+        sct::cli::note(
+            "sct-upload",
+            format!(
+                "{}: hierarchy {} (site {}, {}) → catalog version {}, {} pack(s) apply",
+                offer.usage_cab,
+                offer.hierarchy_id,
+                offer.site_code,
+                offer.site_version,
+                offer.receipt.catalog_version,
+                applies
+            ),
+        );
+    }
+    let mut failures = outcome.failures.into_iter();
+    let Some((_, first)) = failures.next() else {
+        return Ok(());
+    };
+    for (path, err) in failures {
+        sct::cli::note(
+            "sct-upload",
+            format!("also failed: `{}`: {err:#}", path.display()),
+        );
+    }
+    Err(first)
+}
+
+fn options(args: Args, config: &sct::config::Config) -> anyhow::Result<sct::upload::UploadOptions> {
+    if !(args.timeout > 0.0 && args.timeout.is_finite()) {
+        return Err(sct::error::fail(
+            sct::error::ExitCode::Usage,
+            "--timeout must be a positive number of seconds",
+        ));
+    }
+    let timeout = Duration::from_secs_f64(args.timeout);
+    let net = sct::http::NetOptions {
+        proxy: args.proxy,
+        proxy_user: args.proxy_user,
+        proxy_password: None,
+        ca_file: args.ca_file,
+        connect_timeout: timeout,
+        read_timeout: timeout,
+        retries: args.retries,
+    };
+    let mut options = sct::upload::UploadOptions::resolve(
+        args.source,
+        args.service_url.as_deref(),
+        &args.trusted_keys,
+        net,
+        config,
+    )?;
+    options.parallel = args.parallel.max(1);
+    Ok(options)
 }

@@ -6,4 +6,7 @@ mod collect;
 mod import;
 mod logs;
 mod pack;
+mod service;
+mod servicekit;
+mod upload;
 mod wrapper;
