@@ -3,5 +3,6 @@
 mod support;
 
 mod collect;
+mod mssql;
 mod pack;
 mod wrapper;
