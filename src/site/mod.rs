@@ -125,7 +125,7 @@ pub enum SiteLocator {
     /// A ConfigMgr site database on SQL Server: an ADO.NET connection string
     /// (`Server=host,1433;Database=CM_ABC;User Id=sct`) or `mssql://sct@host:1433/CM_ABC`.
     /// Shown with any password masked.
-    SqlServer(mssql::locator::SqlServerLocator),
+    SqlServer(Box<mssql::locator::SqlServerLocator>),
 }
 
 impl SiteLocator {
@@ -141,9 +141,8 @@ impl SiteLocator {
             return Ok(Self::Sqlite(PathBuf::from(path)));
         }
         if mssql::locator::SqlServerLocator::looks_like(text) {
-            return Ok(Self::SqlServer(mssql::locator::SqlServerLocator::parse(
-                text,
-            )?));
+            let locator = mssql::locator::SqlServerLocator::parse(text)?;
+            return Ok(Self::SqlServer(Box::new(locator)));
         }
         Err(fail(
             ExitCode::Usage,
@@ -160,7 +159,7 @@ impl fmt::Display for SiteLocator {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Self::Sqlite(path) => write!(f, "sqlite:{}", path.display()),
-            Self::SqlServer(locator) => locator.fmt(f),
+            Self::SqlServer(locator) => fmt::Display::fmt(locator, f),
         }
     }
 }
