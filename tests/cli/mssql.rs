@@ -139,3 +139,31 @@ fn a_malformed_connection_string_is_a_usage_error() {
     assert!(stderr.contains("no User Id="), "{stderr}");
     assert!(!stderr.contains("hunter2"), "{stderr}");
 }
+
+/// Runs only with `SCT_TEST_MSSQL` (and `SCT_SITE_PASSWORD`) naming a real ConfigMgr site
+/// database: the same command against the real thing (docs/sql-server.md).
+#[test]
+fn collect_reads_a_real_sql_server_site_when_configured() {
+    let Ok(site) = std::env::var("SCT_TEST_MSSQL") else {
+        eprintln!("skipped: set SCT_TEST_MSSQL to run against a real SQL Server");
+        return;
+    };
+    let env = Env::new();
+    let mut cmd = env.cmd("sct-collect");
+    cmd.args(["--site", &site]);
+    if let Ok(password) = std::env::var("SCT_SITE_PASSWORD") {
+        cmd.env("SCT_SITE_PASSWORD", password);
+    }
+    let out = cmd.output().unwrap();
+    let stderr = stderr_of(&out);
+    // A site younger than 7 days has no usage data yet (exit 5); anything else must succeed.
+    if out.status.code() == Some(5) {
+        assert!(stderr.contains("no usage data yet"), "{stderr}");
+        return;
+    }
+    assert!(out.status.success(), "{stderr}");
+    let doc: serde_json::Value = serde_json::from_str(&stdout_of(&out)).unwrap();
+    assert_eq!(doc["schema"], "sct.usage.v1");
+    let id: uuid::Uuid = doc["site"]["hierarchy_id"].as_str().unwrap().parse().unwrap();
+    assert_eq!(doc["hierarchy_hash"], sct::site::hierarchy_hash(&id));
+}

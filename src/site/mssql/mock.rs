@@ -4,7 +4,7 @@
 //! This file depends on nothing in sct, so the integration tests include it too
 //! (`#[path = ".../mock.rs"]`) and both speak to the same servers.
 
-#![allow(dead_code)]
+#![allow(dead_code, unused_imports)]
 
 use mssql_mock_tds::protocol::{PacketHeader, PacketType, build_prelogin_response};
 pub use mssql_mock_tds::{
@@ -226,6 +226,8 @@ fn relay_until_query(client: TcpStream, upstream_port: u16, allowed: usize) {
     let Ok(server) = TcpStream::connect(("127.0.0.1", upstream_port)) else {
         return;
     };
+    let _ = server.set_nodelay(true);
+    let _ = client.set_nodelay(true);
     let (mut client_read, mut server_write) = (client.try_clone().unwrap(), server.try_clone().unwrap());
     let (mut server_read, mut client_write) = (server, client);
     let back = std::thread::spawn(move || {
@@ -248,10 +250,12 @@ fn relay_until_query(client: TcpStream, upstream_port: u16, allowed: usize) {
         }
         message_start = header[1] & 0x01 != 0;
         let length = u16::from_be_bytes([header[2], header[3]]) as usize;
-        let mut part = vec![0u8; length.saturating_sub(8)];
-        if client_read.read_exact(&mut part).is_err()
-            || server_write.write_all(&header).is_err()
-            || server_write.write_all(&part).is_err()
+        let mut packet = header.to_vec();
+        packet.resize(length.max(8), 0);
+        // One write per packet: the mock reads the pre-login with a single read and stalls on
+        // a packet that arrives in two pieces.
+        if client_read.read_exact(&mut packet[8..]).is_err()
+            || server_write.write_all(&packet).is_err()
         {
             break;
         }
