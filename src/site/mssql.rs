@@ -56,7 +56,12 @@ impl SqlServerSite {
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()
-            .map_err(|e| fail(ExitCode::Io, format!("cannot start the SQL Server client: {e}")))?;
+            .map_err(|e| {
+                fail(
+                    ExitCode::Io,
+                    format!("cannot start the SQL Server client: {e}"),
+                )
+            })?;
         let client = runtime
             .block_on(connect(locator, &password))
             .map_err(|e| classify(&e, locator, Some(&password), Stage::Connect))?;
@@ -78,17 +83,16 @@ impl SqlServerSite {
         what: &'static str,
     ) -> anyhow::Result<Vec<Row>> {
         let mut slot = self.client.lock().unwrap_or_else(|e| e.into_inner());
-        let client = match slot.take() {
+        let mut client = match slot.take() {
             Some(client) => client,
             None => self
                 .runtime
                 .block_on(connect(&self.locator, &self.password))
                 .map_err(|e| self.classify(&e, Stage::Connect))?,
         };
-        let mut client = client;
-        let rows = self.runtime.block_on(async {
-            client.query(sql, params).await?.into_first_result().await
-        });
+        let rows = self
+            .runtime
+            .block_on(async { client.query(sql, params).await?.into_first_result().await });
         match rows {
             Ok(rows) => {
                 *slot = Some(client);
@@ -303,7 +307,9 @@ async fn connect(
     };
     let tcp = tokio::time::timeout(locator.connect_timeout, tcp)
         .await
-        .map_err(|_| std::io::Error::new(std::io::ErrorKind::TimedOut, "TCP connect timed out"))??;
+        .map_err(|_| {
+            std::io::Error::new(std::io::ErrorKind::TimedOut, "TCP connect timed out")
+        })??;
     Client::connect(config, tcp.compat_write()).await
 }
 
@@ -372,10 +378,7 @@ where
         .map_err(|e| format!("{column} `{}`: {e}", text.trim()))
 }
 
-fn identity_from_row(
-    row: &Row,
-    level: Option<DiagnosticsLevel>,
-) -> Result<SiteIdentity, String> {
+fn identity_from_row(row: &Row, level: Option<DiagnosticsLevel>) -> Result<SiteIdentity, String> {
     Ok(SiteIdentity {
         site_code: required(text_at(row, 0), "Sites.SiteCode")?,
         site_name: optional_text(row, 1, "Sites.SiteName")?,

@@ -95,14 +95,15 @@ mod tests {
 
     #[test]
     fn statements_are_read_only_and_upper_case() {
-        for sql in ALL_MSSQL.iter().chain(&[
-            USAGE_SQLITE,
-            PACKAGES_SQLITE,
-            IDENTITY_SQLITE,
-        ]) {
+        for sql in ALL_MSSQL
+            .iter()
+            .chain(&[USAGE_SQLITE, PACKAGES_SQLITE, IDENTITY_SQLITE])
+        {
             assert!(sql.starts_with("SELECT "), "{sql}");
             assert_eq!(*sql, sql.to_uppercase(), "the mock matches upper case only");
-            for verb in ["INSERT", "UPDATE ", "DELETE", "EXEC", "MERGE", "DROP", "ALTER"] {
+            for verb in [
+                "INSERT", "UPDATE ", "DELETE", "EXEC", "MERGE", "DROP", "ALTER",
+            ] {
                 assert!(!sql.contains(verb), "{verb} in {sql}");
             }
         }

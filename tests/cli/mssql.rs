@@ -20,7 +20,10 @@ fn configmgr_site(reg: &mut QueryRegistry) {
     let txt = SqlDataType::NVarChar;
     reg.register(
         queries::PROBE_MSSQL,
-        result(&[("", int); 6], vec![(1..=6).map(ColumnValue::Int).collect()]),
+        result(
+            &[("", int); 6],
+            vec![(1..=6).map(ColumnValue::Int).collect()],
+        ),
     );
     reg.register(
         queries::IDENTITY_MSSQL,
@@ -49,10 +52,20 @@ fn configmgr_site(reg: &mut QueryRegistry) {
     reg.register(
         queries::USAGE_MSSQL,
         result(
-            &[("", txt), ("", txt), ("", int), ("", txt), ("", SqlDataType::NVarCharMax)],
+            &[
+                ("", txt),
+                ("", txt),
+                ("", int),
+                ("", txt),
+                ("", SqlDataType::NVarCharMax),
+            ],
             vec![
                 usage("E1201168-0000-4000-8000-000000000001", "TEL_SetupInfo", 1),
-                usage("0F40B971-0000-4000-8000-000000000002", "TEL_SQL_DBSchema", 2),
+                usage(
+                    "0F40B971-0000-4000-8000-000000000002",
+                    "TEL_SQL_DBSchema",
+                    2,
+                ),
             ],
         ),
     );
@@ -164,6 +177,10 @@ fn collect_reads_a_real_sql_server_site_when_configured() {
     assert!(out.status.success(), "{stderr}");
     let doc: serde_json::Value = serde_json::from_str(&stdout_of(&out)).unwrap();
     assert_eq!(doc["schema"], "sct.usage.v1");
-    let id: uuid::Uuid = doc["site"]["hierarchy_id"].as_str().unwrap().parse().unwrap();
+    let id: uuid::Uuid = doc["site"]["hierarchy_id"]
+        .as_str()
+        .unwrap()
+        .parse()
+        .unwrap();
     assert_eq!(doc["hierarchy_hash"], sct::site::hierarchy_hash(&id));
 }

@@ -74,9 +74,9 @@ pub fn kind_of(err: &tiberius::error::Error) -> Kind {
             }
         }
         E::Io { kind, message } => match kind {
-            ErrorKind::ConnectionRefused | ErrorKind::HostUnreachable | ErrorKind::NetworkUnreachable => {
-                Kind::Unreachable
-            }
+            ErrorKind::ConnectionRefused
+            | ErrorKind::HostUnreachable
+            | ErrorKind::NetworkUnreachable => Kind::Unreachable,
             ErrorKind::TimedOut => Kind::TimedOut,
             ErrorKind::UnexpectedEof
             | ErrorKind::ConnectionReset
@@ -209,7 +209,10 @@ mod tests {
 
     #[test]
     fn io_errors_sort_by_what_the_administrator_does() {
-        assert_eq!(kind_of(&io(ErrorKind::ConnectionRefused)), Kind::Unreachable);
+        assert_eq!(
+            kind_of(&io(ErrorKind::ConnectionRefused)),
+            Kind::Unreachable
+        );
         assert_eq!(kind_of(&io(ErrorKind::TimedOut)), Kind::TimedOut);
         assert_eq!(kind_of(&io(ErrorKind::UnexpectedEof)), Kind::Dropped);
         assert_eq!(kind_of(&io(ErrorKind::ConnectionReset)), Kind::Dropped);
@@ -225,7 +228,11 @@ mod tests {
         let masker = Masker(Some(&secret));
         assert_eq!(masker.mask("bad s3cret! here"), "bad **** here");
         let short = Secret::new("ab");
-        assert_eq!(Masker(Some(&short)).mask("abc"), "abc", "too short to mask safely");
+        assert_eq!(
+            Masker(Some(&short)).mask("abc"),
+            "abc",
+            "too short to mask safely"
+        );
     }
 
     #[test]
@@ -234,10 +241,18 @@ mod tests {
             "Server=db01,1433;Database=CM_PS1;User Id=sct;Password=s3cret!",
         )
         .unwrap();
-        let err = classify(&io(ErrorKind::ConnectionRefused), &loc, None, Stage::Connect);
+        let err = classify(
+            &io(ErrorKind::ConnectionRefused),
+            &loc,
+            None,
+            Stage::Connect,
+        );
         assert_eq!(crate::error::exit_code(&err), ExitCode::Io);
         let text = format!("{err:#}");
-        assert!(text.contains("db01,1433") && text.contains("CM_PS1"), "{text}");
+        assert!(
+            text.contains("db01,1433") && text.contains("CM_PS1"),
+            "{text}"
+        );
         assert!(!text.contains("s3cret!"), "{text}");
     }
 }

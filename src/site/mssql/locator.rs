@@ -233,9 +233,10 @@ impl Builder {
         let (host, instance, port) = self
             .server
             .ok_or_else(|| usage("SQL Server connection string has no Server=HOST[,PORT]"))?;
-        let database = self.database.filter(|d| !d.is_empty()).ok_or_else(|| {
-            usage("SQL Server connection string has no Database=CM_<SiteCode>")
-        })?;
+        let database = self
+            .database
+            .filter(|d| !d.is_empty())
+            .ok_or_else(|| usage("SQL Server connection string has no Database=CM_<SiteCode>"))?;
         let user = self.user.filter(|u| !u.is_empty()).ok_or_else(|| {
             usage("SQL Server connection string has no User Id=LOGIN (SQL authentication)")
         })?;
@@ -275,7 +276,10 @@ fn parse_server(value: &str) -> anyhow::Result<(String, Option<String>, Option<u
     if rest.len() >= 4 && rest[..4].eq_ignore_ascii_case("tcp:") {
         rest = &rest[4..];
     } else if let Some((protocol, _)) = rest.split_once(':')
-        && matches!(protocol.to_ascii_lowercase().as_str(), "np" | "lpc" | "admin")
+        && matches!(
+            protocol.to_ascii_lowercase().as_str(),
+            "np" | "lpc" | "admin"
+        )
     {
         return Err(usage(format!(
             "Server=`{rest}`: only TCP connections are supported, not `{protocol}:`"
@@ -301,7 +305,10 @@ fn parse_server(value: &str) -> anyhow::Result<(String, Option<String>, Option<u
 fn parse_port(text: &str) -> anyhow::Result<u16> {
     match text.trim().parse::<u16>() {
         Ok(port) if port > 0 => Ok(port),
-        _ => Err(usage(format!("`{}` is not a TCP port (1-65535)", text.trim()))),
+        _ => Err(usage(format!(
+            "`{}` is not a TCP port (1-65535)",
+            text.trim()
+        ))),
     }
 }
 
@@ -392,13 +399,13 @@ fn split_pairs(text: &str) -> Result<Vec<(String, String)>, String> {
         }
         let (key, after) = rest
             .split_once('=')
-            .ok_or_else(|| "a part has no `=` (expected key=value pairs separated by `;`)")?;
+            .ok_or("a part has no `=` (expected key=value pairs separated by `;`)")?;
         let key = normalise_key(key);
         if key.is_empty() {
             return Err("a pair has an empty key".to_owned());
         }
-        let (value, after) = split_value(after.trim_start())
-            .map_err(|e| format!("the value of key `{key}` {e}"))?;
+        let (value, after) =
+            split_value(after.trim_start()).map_err(|e| format!("the value of key `{key}` {e}"))?;
         pairs.push((key, value));
         rest = after;
     }
@@ -406,7 +413,11 @@ fn split_pairs(text: &str) -> Result<Vec<(String, String)>, String> {
 
 /// One value and what follows its `;`: plain, `'single'`, `"double"` (doubled quote inside) or `{braced}`.
 fn split_value(text: &str) -> Result<(String, &str), &'static str> {
-    let Some(open) = text.chars().next().filter(|c| matches!(c, '\'' | '"' | '{')) else {
+    let Some(open) = text
+        .chars()
+        .next()
+        .filter(|c| matches!(c, '\'' | '"' | '{'))
+    else {
         let (value, after) = text.split_once(';').unwrap_or((text, ""));
         return Ok((value.trim().to_owned(), after));
     };
@@ -478,7 +489,8 @@ pub fn mask_url_password(text: &str) -> String {
     let Some(colon) = text.find(':') else {
         return text.to_owned();
     };
-    let start = colon + 1 + text[colon + 1..].len() - text[colon + 1..].trim_start_matches('/').len();
+    let start =
+        colon + 1 + text[colon + 1..].len() - text[colon + 1..].trim_start_matches('/').len();
     let authority_end = text[start..]
         .find(['/', '?', '#'])
         .map_or(text.len(), |i| start + i);
@@ -533,7 +545,11 @@ mod tests {
         assert_eq!(loc.instance, None);
         assert_eq!(loc.site_code, "PS1");
         assert_eq!(loc.user, "sct");
-        assert_eq!(loc.encrypt, Encrypt::Required, "TLS is on unless turned off");
+        assert_eq!(
+            loc.encrypt,
+            Encrypt::Required,
+            "TLS is on unless turned off"
+        );
         assert!(!loc.trust_server_certificate, "validation is on by default");
         assert_eq!(loc.connect_timeout, DEFAULT_CONNECT_TIMEOUT);
         assert_eq!(loc.command_timeout, DEFAULT_COMMAND_TIMEOUT);
@@ -562,7 +578,10 @@ mod tests {
         assert_eq!(loc.instance.as_deref(), Some("INST"));
         assert_eq!(loc.port, Some(50123));
         assert_eq!(loc.server(), "db\\INST,50123");
-        assert_eq!(parse("Server=.;Database=CM_PS1;User Id=sct").host, "localhost");
+        assert_eq!(
+            parse("Server=.;Database=CM_PS1;User Id=sct").host,
+            "localhost"
+        );
     }
 
     #[test]
@@ -590,7 +609,8 @@ mod tests {
         assert_eq!(loc.encrypt, Encrypt::Plaintext);
         assert_eq!(loc.connect_timeout, Duration::from_secs(3));
         assert!(!format!("{loc}").contains("cret"));
-        let named = parse("sqlserver://sct@db01/CM_PS1?instance=CONFIGMGR&trustServerCertificate=true");
+        let named =
+            parse("sqlserver://sct@db01/CM_PS1?instance=CONFIGMGR&trustServerCertificate=true");
         assert_eq!(named.instance.as_deref(), Some("CONFIGMGR"));
         assert!(named.trust_server_certificate);
     }
@@ -602,7 +622,9 @@ mod tests {
         assert!(usage_error("Server=db;Database=CM_PS1").contains("no User Id="));
         assert!(usage_error("Server=db,99999;Database=CM_PS1;User Id=sct").contains("TCP port"));
         assert!(usage_error("Server=db;Database=SUSDB;User Id=sct").contains("Site Code="));
-        assert!(usage_error("Server=db;Database=CM_PS1;User Id=sct;Colour=red").contains("`colour`"));
+        assert!(
+            usage_error("Server=db;Database=CM_PS1;User Id=sct;Colour=red").contains("`colour`")
+        );
         assert!(
             usage_error("Server=db;Database=CM_PS1;Integrated Security=SSPI")
                 .contains("Windows authentication")
@@ -612,7 +634,8 @@ mod tests {
             usage_error("Server=db;Database=CM_PS1;User Id=sct;Encrypt=strict").contains("strict")
         );
         assert!(
-            usage_error("Server=db;Database=CM_PS1;User Id=sct;Connect Timeout=0").contains("seconds")
+            usage_error("Server=db;Database=CM_PS1;User Id=sct;Connect Timeout=0")
+                .contains("seconds")
         );
         let both = "Server=db;Database=CM_PS1;User Id=sct;TrustServerCertificate=true;TrustServerCertificateCA=/ca.pem";
         assert!(usage_error(both).contains("cannot be combined"));

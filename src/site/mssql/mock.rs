@@ -202,7 +202,8 @@ fn refuse_login(mut stream: TcpStream, errors: &[(u32, String)]) {
 
 /// An ERROR token (0xAA) as SQL Server sends it.
 fn error_token(number: u32, class: u8, message: &str) -> Vec<u8> {
-    let utf16 = |text: &str| -> Vec<u8> { text.encode_utf16().flat_map(u16::to_le_bytes).collect() };
+    let utf16 =
+        |text: &str| -> Vec<u8> { text.encode_utf16().flat_map(u16::to_le_bytes).collect() };
     let mut body = Vec::new();
     body.extend(number.to_le_bytes());
     body.push(1); // state
@@ -228,7 +229,8 @@ fn relay_until_query(client: TcpStream, upstream_port: u16, allowed: usize) {
     };
     let _ = server.set_nodelay(true);
     let _ = client.set_nodelay(true);
-    let (mut client_read, mut server_write) = (client.try_clone().unwrap(), server.try_clone().unwrap());
+    let (mut client_read, mut server_write) =
+        (client.try_clone().unwrap(), server.try_clone().unwrap());
     let (mut server_read, mut client_write) = (server, client);
     let back = std::thread::spawn(move || {
         let _ = std::io::copy(&mut server_read, &mut client_write);

@@ -48,7 +48,12 @@ fn probe_all_present(reg: &mut QueryRegistry) {
 const TEXT: SqlDataType = SqlDataType::NVarChar;
 
 fn identity_row(site_name: &str) -> QueryResponse {
-    let columns = [("SiteCode", TEXT), ("SiteName", TEXT), ("ServerName", TEXT), ("", TEXT)];
+    let columns = [
+        ("SiteCode", TEXT),
+        ("SiteName", TEXT),
+        ("ServerName", TEXT),
+        ("", TEXT),
+    ];
     let mut columns = columns.to_vec();
     columns.extend([("InstallDir", TEXT), ("", TEXT), ("", TEXT)]);
     result(
@@ -76,13 +81,22 @@ fn usage_columns(level: SqlDataType, results: SqlDataType) -> Vec<(&'static str,
 }
 
 fn usage_row(id: &str, name: &str, level: ColumnValue, results: ColumnValue) -> Vec<ColumnValue> {
-    vec![text(id), text(name), level, text("2026-11-20T03:00:00"), results]
+    vec![
+        text(id),
+        text(name),
+        level,
+        text("2026-11-20T03:00:00"),
+        results,
+    ]
 }
 
 /// A ConfigMgr site: probe, identity, two usage rows and one update package.
 fn configmgr_site(reg: &mut QueryRegistry) {
     probe_all_present(reg);
-    reg.register(queries::IDENTITY_MSSQL, identity_row("Zürich – 東京 primary"));
+    reg.register(
+        queries::IDENTITY_MSSQL,
+        identity_row("Zürich – 東京 primary"),
+    );
     reg.register(
         queries::USAGE_MSSQL,
         result(
@@ -152,8 +166,14 @@ fn reads_identity_usage_and_packages_over_tds() {
 
     let identity = site.identity().unwrap();
     assert_eq!(identity.site_code, "PS1");
-    assert_eq!(identity.site_name, "Zürich – 東京 primary", "Unicode survives");
-    assert_eq!(identity.version, "5.00.9128.1000".parse::<CmVersion>().unwrap());
+    assert_eq!(
+        identity.site_name, "Zürich – 東京 primary",
+        "Unicode survives"
+    );
+    assert_eq!(
+        identity.version,
+        "5.00.9128.1000".parse::<CmVersion>().unwrap()
+    );
     assert_eq!(identity.full_version.0, [5, 0, 9128, 1033]);
     assert_eq!(identity.hierarchy_id.to_string(), HIERARCHY);
     assert_eq!(
@@ -167,7 +187,10 @@ fn reads_identity_usage_and_packages_over_tds() {
     assert_eq!(rows.len(), 2);
     assert_eq!(rows[0].name, "TEL_SetupInfo");
     assert_eq!(rows[0].level, DiagnosticsLevel::Basic);
-    assert_eq!(rows[0].results, "{\"setup\":\"ok\",\"hash\":\"ÄÖÜ\"}", "nvarchar(max) in chunks");
+    assert_eq!(
+        rows[0].results, "{\"setup\":\"ok\",\"hash\":\"ÄÖÜ\"}",
+        "nvarchar(max) in chunks"
+    );
     assert_eq!(rows[0].collected_at, "2026-11-20T03:00:00");
     assert_eq!(rows[1].results, "", "a NULL result reads as empty text");
     assert_eq!(
@@ -178,7 +201,10 @@ fn reads_identity_usage_and_packages_over_tds() {
 
     let packages = site.update_packages().unwrap();
     assert_eq!(packages.len(), 2);
-    assert_eq!(packages[0].name, "Configuration Manager 2409", "newest version first");
+    assert_eq!(
+        packages[0].name, "Configuration Manager 2409",
+        "newest version first"
+    );
     assert_eq!(packages[0].state, 327_682);
     assert_eq!(packages[0].update_type, 0);
     assert_eq!(packages[0].last_update_time, "", "NULL date");
@@ -213,7 +239,10 @@ fn integer_widths_and_varchar_max_decode() {
         );
     });
     let site = open(server.port, "Diagnostics Level=Full").unwrap();
-    assert_eq!(site.identity().unwrap().diagnostics_level, DiagnosticsLevel::Full);
+    assert_eq!(
+        site.identity().unwrap().diagnostics_level,
+        DiagnosticsLevel::Full
+    );
     let rows = site.usage_rows(DiagnosticsLevel::Full).unwrap();
     assert_eq!(rows[0].level, DiagnosticsLevel::Full, "bigint level");
     assert_eq!(rows[0].results, "plain ascii", "varchar(max) in two chunks");
@@ -262,7 +291,10 @@ fn null_in_a_required_column_names_the_column_and_row() {
     let err = site.usage_rows(DiagnosticsLevel::Enhanced).unwrap_err();
     let text = message(&err);
     assert!(text.contains("Level is NULL"), "{text}");
-    assert!(text.contains("e1201168") || text.contains("E1201168"), "{text}");
+    assert!(
+        text.contains("e1201168") || text.contains("E1201168"),
+        "{text}"
+    );
     assert_eq!(exit_code(&err), ExitCode::Io);
 }
 
@@ -292,21 +324,31 @@ fn binary_where_text_is_expected_is_named() {
     });
     let site = open(server.port, "").unwrap();
     let text = message(&site.usage_rows(DiagnosticsLevel::Enhanced).unwrap_err());
-    assert!(text.contains("`ID` holds binary data, expected text"), "{text}");
+    assert!(
+        text.contains("`ID` holds binary data, expected text"),
+        "{text}"
+    );
 }
 
 #[test]
 fn a_database_without_configmgr_objects_is_named_with_what_is_missing() {
     let server = MockServer::start(|reg| {
         let mut ids = vec![ColumnValue::Null, ColumnValue::Int(2), ColumnValue::Null];
-        ids.extend([ColumnValue::Int(4), ColumnValue::Int(5), ColumnValue::Int(6)]);
+        ids.extend([
+            ColumnValue::Int(4),
+            ColumnValue::Int(5),
+            ColumnValue::Int(6),
+        ]);
         let columns: Vec<(&str, SqlDataType)> = (0..6).map(|_| ("", SqlDataType::Int)).collect();
         reg.register(queries::PROBE_MSSQL, result(&columns, vec![ids]));
     });
     let err = open(server.port, "").err().expect("refused");
     let text = message(&err);
     assert!(text.contains("not a ConfigMgr site database"), "{text}");
-    assert!(text.contains("missing dbo.Sites, dbo.fnGetHierarchyID ("), "{text}");
+    assert!(
+        text.contains("missing dbo.Sites, dbo.fnGetHierarchyID ("),
+        "{text}"
+    );
     assert_eq!(exit_code(&err), ExitCode::Io);
 }
 
@@ -324,7 +366,10 @@ fn invalid_object_from_the_server_means_not_configmgr() {
     let text = message(&err);
     assert!(text.contains("is not a ConfigMgr site database"), "{text}");
     assert!(text.contains("SQL Server error 208"), "{text}");
-    assert!(text.contains("usage data from TEL_TelemetryResults"), "{text}");
+    assert!(
+        text.contains("usage data from TEL_TelemetryResults"),
+        "{text}"
+    );
 }
 
 #[test]
@@ -344,7 +389,10 @@ fn permission_denied_says_what_to_grant() {
     let text = message(&err);
     assert!(text.contains("lacks permission"), "{text}");
     assert!(text.contains("db_datareader"), "{text}");
-    assert!(text.contains("fnGetHierarchyID"), "the server's words are kept: {text}");
+    assert!(
+        text.contains("fnGetHierarchyID"),
+        "the server's words are kept: {text}"
+    );
     assert_eq!(exit_code(&err), ExitCode::Io);
 }
 
@@ -394,7 +442,10 @@ fn nothing_listening_is_unreachable() {
 fn a_server_that_hangs_up_during_login_is_named() {
     let server = RawServer::start(Misbehaviour::CloseAtOnce);
     let text = message(&open(server.port, "").err().expect("dropped"));
-    assert!(text.contains("closed the connection during login"), "{text}");
+    assert!(
+        text.contains("closed the connection during login"),
+        "{text}"
+    );
 }
 
 #[test]
@@ -421,8 +472,15 @@ fn a_server_that_drops_the_session_mid_read_is_named_and_the_next_read_reconnect
 #[test]
 fn a_silent_server_hits_the_connect_timeout() {
     let server = RawServer::start(Misbehaviour::Silent);
-    let text = message(&open(server.port, "Connect Timeout=1").err().expect("timeout"));
-    assert!(text.contains("did not complete the connection and login within 1 s"), "{text}");
+    let text = message(
+        &open(server.port, "Connect Timeout=1")
+            .err()
+            .expect("timeout"),
+    );
+    assert!(
+        text.contains("did not complete the connection and login within 1 s"),
+        "{text}"
+    );
 }
 
 #[test]
@@ -434,15 +492,23 @@ fn a_stalled_query_hits_the_command_timeout() {
     });
     let site = open(server.port, "Command Timeout=1").unwrap();
     let text = message(&site.identity().unwrap_err());
-    assert!(text.contains("did not answer within 1 s (Command Timeout)"), "{text}");
+    assert!(
+        text.contains("did not answer within 1 s (Command Timeout)"),
+        "{text}"
+    );
 }
 
 #[test]
 fn no_password_without_a_terminal_is_a_usage_error() {
     // The test harness has no terminal on stdin; SCT_SITE_PASSWORD may be set by whoever runs
     // the tests, in which case this path cannot be reached.
-    if std::env::var_os(super::ENV_PASSWORD).is_some() || std::io::IsTerminal::is_terminal(&std::io::stdin()) {
-        eprintln!("skipped: {} is set or stdin is a terminal", super::ENV_PASSWORD);
+    if std::env::var_os(super::ENV_PASSWORD).is_some()
+        || std::io::IsTerminal::is_terminal(&std::io::stdin())
+    {
+        eprintln!(
+            "skipped: {} is set or stdin is a terminal",
+            super::ENV_PASSWORD
+        );
         return;
     }
     let loc = locator(1, "");
@@ -457,19 +523,36 @@ fn no_password_without_a_terminal_is_a_usage_error() {
 #[test]
 fn real_server_reads_a_consistent_site() {
     let Ok(text) = std::env::var("SCT_TEST_MSSQL") else {
-        eprintln!("skipped: set SCT_TEST_MSSQL to run against a real SQL Server (docs/sql-server.md)");
+        eprintln!(
+            "skipped: set SCT_TEST_MSSQL to run against a real SQL Server (docs/sql-server.md)"
+        );
         return;
     };
     let loc = SqlServerLocator::parse(&text).expect("SCT_TEST_MSSQL is not a valid locator");
     let site = SqlServerSite::open(&loc).unwrap_or_else(|e| panic!("{e:#}"));
     let identity = site.identity().unwrap_or_else(|e| panic!("{e:#}"));
     assert_eq!(identity.site_code, loc.site_code);
-    assert_eq!(identity.version, identity.version.site_version(), "site version ends in .1000");
+    assert_eq!(
+        identity.version,
+        identity.version.site_version(),
+        "site version ends in .1000"
+    );
     assert_eq!(identity.full_version.build(), identity.version.build());
-    let rows = site.usage_rows(DiagnosticsLevel::Full).unwrap_or_else(|e| panic!("{e:#}"));
-    let basic = site.usage_rows(DiagnosticsLevel::Basic).unwrap_or_else(|e| panic!("{e:#}"));
-    assert!(basic.len() <= rows.len(), "a lower level never sends more rows");
+    let rows = site
+        .usage_rows(DiagnosticsLevel::Full)
+        .unwrap_or_else(|e| panic!("{e:#}"));
+    let basic = site
+        .usage_rows(DiagnosticsLevel::Basic)
+        .unwrap_or_else(|e| panic!("{e:#}"));
+    assert!(
+        basic.len() <= rows.len(),
+        "a lower level never sends more rows"
+    );
     assert!(basic.iter().all(|r| r.level == DiagnosticsLevel::Basic));
     let packages = site.update_packages().unwrap_or_else(|e| panic!("{e:#}"));
-    assert!(packages.windows(2).all(|w| w[0].full_version >= w[1].full_version));
+    assert!(
+        packages
+            .windows(2)
+            .all(|w| w[0].full_version >= w[1].full_version)
+    );
 }
