@@ -71,7 +71,6 @@ pub enum SiteAccess {
 impl SiteAccess {
     /// Opens the site: the embedded site read-write, every other back end read-only.
     pub fn open(locator: &SiteLocator) -> anyhow::Result<Self> {
-        #[allow(unreachable_patterns)] // other back ends arrive with their own locators
         match locator {
             SiteLocator::Sqlite(path) => Ok(Self::Embedded(SqliteSite::open_read_write(path)?)),
             _ => Ok(Self::ReadOnly(crate::site::open(locator)?)),

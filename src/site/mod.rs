@@ -4,6 +4,8 @@
 //! SQLite file with the same tables. Stages only see [`SiteStore`], opened from a [`SiteLocator`].
 
 pub mod demo;
+pub mod mssql;
+pub mod queries;
 pub mod register;
 pub mod sqlite;
 
@@ -121,6 +123,10 @@ pub struct UpdatePackage {
 pub enum SiteLocator {
     /// `sqlite:PATH`: the embedded site.
     Sqlite(PathBuf),
+    /// A ConfigMgr site database on SQL Server: an ADO.NET connection string
+    /// (`Server=host,1433;Database=CM_ABC;User Id=sct`) or `mssql://sct@host:1433/CM_ABC`.
+    /// Shown with any password masked.
+    SqlServer(Box<mssql::locator::SqlServerLocator>),
 }
 
 impl SiteLocator {
@@ -135,19 +141,17 @@ impl SiteLocator {
             }
             return Ok(Self::Sqlite(PathBuf::from(path)));
         }
-        let lower = text.to_ascii_lowercase();
-        if lower.starts_with("mssql:")
-            || lower.starts_with("sqlserver:")
-            || lower.contains("server=")
-        {
-            return Err(fail(
-                ExitCode::Usage,
-                "SQL Server site databases are not supported by this build yet (issue 6); use sqlite:PATH",
-            ));
+        if mssql::locator::SqlServerLocator::looks_like(text) {
+            let locator = mssql::locator::SqlServerLocator::parse(text)?;
+            return Ok(Self::SqlServer(Box::new(locator)));
         }
         Err(fail(
             ExitCode::Usage,
-            format!("`{text}` is not a site locator (expected sqlite:PATH)"),
+            format!(
+                "`{}` is not a site locator (expected sqlite:PATH, Server=HOST;Database=CM_ABC;User Id=LOGIN \
+                 or mssql://LOGIN@HOST/CM_ABC)",
+                mssql::locator::mask_url_password(text)
+            ),
         ))
     }
 }
@@ -156,6 +160,7 @@ impl fmt::Display for SiteLocator {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Self::Sqlite(path) => write!(f, "sqlite:{}", path.display()),
+            Self::SqlServer(locator) => fmt::Display::fmt(locator, f),
         }
     }
 }
@@ -176,6 +181,7 @@ pub trait SiteStore {
 pub fn open(locator: &SiteLocator) -> anyhow::Result<Box<dyn SiteStore>> {
     match locator {
         SiteLocator::Sqlite(path) => Ok(Box::new(sqlite::SqliteSite::open_read_only(path)?)),
+        SiteLocator::SqlServer(locator) => Ok(Box::new(mssql::SqlServerSite::open(locator)?)),
     }
 }
 
@@ -263,6 +269,17 @@ mod tests {
         );
         assert!(SiteLocator::parse("sqlite:").is_err());
         assert!(SiteLocator::parse("/tmp/x.db").is_err());
+        let sql = SiteLocator::parse("Server=db,1433;Database=CM_PS1;User Id=sct;Password=pw123")
+            .unwrap();
+        assert!(matches!(&sql, SiteLocator::SqlServer(l) if l.site_code == "PS1"));
+        assert_eq!(
+            sql.to_string(),
+            "Server=db,1433;Database=CM_PS1;User Id=sct;Password=****"
+        );
+        let err = SiteLocator::parse("Server=db;User Id=sct").unwrap_err();
+        assert_eq!(crate::error::exit_code(&err), ExitCode::Usage);
+        let err = SiteLocator::parse("mssql:/sct:pw123@db").unwrap_err();
+        assert!(!format!("{err:#}").contains("pw123"), "{err:#}");
     }
 
     #[test]

@@ -9,20 +9,10 @@ use std::path::{Path, PathBuf};
 /// The tables of the embedded site.
 pub const SCHEMA: &str = include_str!("schema.sql");
 
-/// Site identity: the site at the top of the hierarchy and its settings.
-const IDENTITY_SQL: &str = "\
-SELECT s.SiteCode, s.SiteName, s.ServerName, s.Version, s.InstallDir,
-       h.HierarchyID, h.FullVersion, h.TelemetryLevel
-FROM Sites s JOIN SCT_HierarchySettings h ON h.TopSiteCode = s.SiteCode";
-
-const USAGE_SQL: &str = "\
-SELECT ID, Name, Level, TimeCollected, Results FROM TEL_TelemetryResults
-WHERE Level <= ?1 ORDER BY TimeCollected, Name, ID";
-
-const PACKAGES_SQL: &str = "\
-SELECT PackageGuid, Name, FullVersion, UpdateType, State, MinCMVersion, MaxCMVersion,
-       DateReleased, LastUpdateTime
-FROM CM_UpdatePackages";
+// The statements live in `queries.rs`, shared with the SQL Server back end where the dialects allow.
+use super::queries::{
+    IDENTITY_SQLITE as IDENTITY_SQL, PACKAGES_SQLITE as PACKAGES_SQL, USAGE_SQLITE as USAGE_SQL,
+};
 
 /// An open embedded site database.
 pub struct SqliteSite {
