@@ -7,19 +7,8 @@ use crate::error::{ExitCode, fail};
 use std::ffi::OsString;
 use std::path::PathBuf;
 
-/// Which updates `-connect` downloads.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub enum DownloadMode {
-    /// The newest update that applies to the site's version, no hotfixes (the default).
-    #[default]
-    Latest,
-    /// `-downloadall`: every update and hotfix, whatever the site's version.
-    All,
-    /// `-downloadhotfix`: every hotfix, whatever the site's version.
-    Hotfix,
-    /// `-downloadsiteversion`: updates and hotfixes newer than the site's version.
-    SiteVersion,
-}
+/// Which updates `-connect` downloads (defined with the selection rules in [`crate::select`]).
+pub use crate::select::DownloadMode;
 
 /// One phase of the original tool, with its checked arguments.
 #[derive(Clone, Debug, PartialEq, Eq)]
