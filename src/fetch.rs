@@ -248,9 +248,18 @@ async fn fetch_async(
         mode: options.mode,
         hierarchies: plan.records.clone(),
         packs: results.len(),
-        downloaded: results.iter().filter(|r| r.status == PackStatus::Downloaded).count(),
-        present: results.iter().filter(|r| r.status == PackStatus::Present).count(),
-        failed: results.iter().filter(|r| r.status == PackStatus::Failed).count(),
+        downloaded: results
+            .iter()
+            .filter(|r| r.status == PackStatus::Downloaded)
+            .count(),
+        present: results
+            .iter()
+            .filter(|r| r.status == PackStatus::Present)
+            .count(),
+        failed: results
+            .iter()
+            .filter(|r| r.status == PackStatus::Failed)
+            .count(),
         transferred: results.iter().map(|r| r.transferred).sum(),
         ok: false,
     };
@@ -287,7 +296,8 @@ async fn fetch_catalogs(
     let mut by_url: BTreeMap<&str, FetchedCatalog> = BTreeMap::new();
     for offer in offers {
         if !by_url.contains_key(offer.catalog_url.as_str()) {
-            let fetched = remote::fetch_catalog(client, &offer.catalog_url, trusted, retries).await?;
+            let fetched =
+                remote::fetch_catalog(client, &offer.catalog_url, trusted, retries).await?;
             by_url.insert(&offer.catalog_url, fetched);
         }
         by_url[offer.catalog_url.as_str()]
@@ -393,10 +403,13 @@ async fn download_all(
         for file in &pack.files {
             jobs.push((*guid, file_job(&packdir, base, file)?));
         }
-        pending.insert(*guid, (pack.files.len(), pack_event(pack, hierarchies), None));
+        pending.insert(
+            *guid,
+            (pack.files.len(), pack_event(pack, hierarchies), None),
+        );
     }
     // Largest files first: the last minutes of a run are not spent on one big file alone.
-    jobs.sort_by(|a, b| b.1.size.cmp(&a.1.size));
+    jobs.sort_by_key(|(_, job)| std::cmp::Reverse(job.size));
     let total: u64 = jobs.iter().map(|(_, j)| j.size).sum();
     let counter: Counter = Arc::new(Default::default());
     let progress = progress_bar(options.progress, total, &counter);
@@ -484,7 +497,11 @@ fn note_pack(event: &PackEvent) {
         "sct-fetch",
         format!(
             "{} {} ({}, {} files, {} bytes): {what}",
-            if event.status == PackStatus::Failed { "ERROR:" } else { "INFO:" },
+            if event.status == PackStatus::Failed {
+                "ERROR:"
+            } else {
+                "INFO:"
+            },
             event.name,
             event.package_guid,
             event.files,
@@ -498,14 +515,20 @@ pub fn file_url(base: &str, path: &str) -> anyhow::Result<reqwest::Url> {
     let mut url = reqwest::Url::parse(base).map_err(|e| {
         fail(
             ExitCode::Rejected,
-            format!("the offer's packs_url `{}` is not a URL: {e}", http::redact(base)),
+            format!(
+                "the offer's packs_url `{}` is not a URL: {e}",
+                http::redact(base)
+            ),
         )
     })?;
     url.path_segments_mut()
         .map_err(|()| {
             fail(
                 ExitCode::Rejected,
-                format!("the offer's packs_url `{}` cannot hold paths", http::redact(base)),
+                format!(
+                    "the offer's packs_url `{}` cannot hold paths",
+                    http::redact(base)
+                ),
             )
         })?
         .pop_if_empty()
@@ -553,11 +576,12 @@ fn write_folder_records(
 ) -> anyhow::Result<()> {
     let mut hierarchies = Vec::new();
     if same_catalog && let Some(old) = read_record(packdir, fetched.catalog.version) {
-        hierarchies.extend(
-            old.hierarchies
-                .into_iter()
-                .filter(|h| !plan.records.iter().any(|n| n.hierarchy_id == h.hierarchy_id)),
-        );
+        hierarchies.extend(old.hierarchies.into_iter().filter(|h| {
+            !plan
+                .records
+                .iter()
+                .any(|n| n.hierarchy_id == h.hierarchy_id)
+        }));
     }
     hierarchies.extend(plan.records.iter().cloned());
     if !same_catalog {
@@ -590,7 +614,9 @@ fn remove_file_if_exists(path: &Path) -> anyhow::Result<()> {
             Ok(())
         }
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
-        Err(e) => Err(anyhow::Error::new(e).context(format!("Failed to remove `{}`", path.display()))),
+        Err(e) => {
+            Err(anyhow::Error::new(e).context(format!("Failed to remove `{}`", path.display())))
+        }
     }
 }
 
@@ -624,7 +650,10 @@ mod tests {
     #[test]
     fn file_urls_escape_segments_and_keep_the_base_path() {
         let url = file_url("http://127.0.0.1:8080/packs/", "ABC/Redist/a b#.cab").unwrap();
-        assert_eq!(url.as_str(), "http://127.0.0.1:8080/packs/ABC/Redist/a%20b%23.cab");
+        assert_eq!(
+            url.as_str(),
+            "http://127.0.0.1:8080/packs/ABC/Redist/a%20b%23.cab"
+        );
         let url = file_url("http://127.0.0.1:8080/packs", "ABC/x.cab").unwrap();
         assert_eq!(url.as_str(), "http://127.0.0.1:8080/packs/ABC/x.cab");
         assert!(file_url("not a url", "x").is_err());

@@ -73,7 +73,11 @@ impl FromStr for DownloadMode {
 }
 
 /// The packs `mode` selects for a site at `site_version`, ordered by full version then GUID.
-pub fn select<'c>(catalog: &'c Catalog, site_version: &CmVersion, mode: DownloadMode) -> Vec<&'c Pack> {
+pub fn select<'c>(
+    catalog: &'c Catalog,
+    site_version: &CmVersion,
+    mode: DownloadMode,
+) -> Vec<&'c Pack> {
     let mut chosen: Vec<&Pack> = match mode {
         DownloadMode::All => catalog.packs.iter().collect(),
         DownloadMode::Hotfix => catalog.packs.iter().filter(|p| p.is_hotfix()).collect(),
@@ -148,14 +152,56 @@ mod tests {
             expires_at: "2027-02-01T00:00:00Z".parse().unwrap(),
             hierarchy_id: None,
             packs: vec![
-                pack("2403", 0, "5.00.9128.1000", "5.00.9096.1000", "5.00.9122.1999"),
-                pack("2403-HFRU", 2, "5.00.9128.1033", "5.00.9128.1000", "5.00.9128.1999"),
-                pack("2409", 0, "5.00.9132.1000", "5.00.9106.1000", "5.00.9128.1999"),
-                pack("2409-HFRU", 2, "5.00.9132.1027", "5.00.9132.1000", "5.00.9132.1999"),
-                pack("2503", 0, "5.00.9135.1000", "5.00.9128.1000", "5.00.9132.1999"),
-                pack("weave", 1, "5.00.9135.1001", "5.00.9000.1000", "5.00.9999.1999"),
+                pack(
+                    "2403",
+                    0,
+                    "5.00.9128.1000",
+                    "5.00.9096.1000",
+                    "5.00.9122.1999",
+                ),
+                pack(
+                    "2403-HFRU",
+                    2,
+                    "5.00.9128.1033",
+                    "5.00.9128.1000",
+                    "5.00.9128.1999",
+                ),
+                pack(
+                    "2409",
+                    0,
+                    "5.00.9132.1000",
+                    "5.00.9106.1000",
+                    "5.00.9128.1999",
+                ),
+                pack(
+                    "2409-HFRU",
+                    2,
+                    "5.00.9132.1027",
+                    "5.00.9132.1000",
+                    "5.00.9132.1999",
+                ),
+                pack(
+                    "2503",
+                    0,
+                    "5.00.9135.1000",
+                    "5.00.9128.1000",
+                    "5.00.9132.1999",
+                ),
+                pack(
+                    "weave",
+                    1,
+                    "5.00.9135.1001",
+                    "5.00.9000.1000",
+                    "5.00.9999.1999",
+                ),
                 // Version parts compare as numbers: 10000 is above 9135.
-                pack("future", 0, "5.00.10000.1000", "5.00.9200.1000", "5.00.9999.1999"),
+                pack(
+                    "future",
+                    0,
+                    "5.00.10000.1000",
+                    "5.00.9200.1000",
+                    "5.00.9999.1999",
+                ),
             ],
         }
     }
@@ -186,7 +232,15 @@ mod tests {
             (
                 "5.00.9128.1000",
                 All,
-                &["2403", "2403-HFRU", "2409", "2409-HFRU", "2503", "weave", "future"],
+                &[
+                    "2403",
+                    "2403-HFRU",
+                    "2409",
+                    "2409-HFRU",
+                    "2503",
+                    "weave",
+                    "future",
+                ],
             ),
             // hotfix: every hotfix, whatever the site.
             ("5.00.8000.1000", Hotfix, &["2403-HFRU", "2409-HFRU"]),
@@ -197,11 +251,7 @@ mod tests {
                 SiteVersion,
                 &["2403-HFRU", "2409", "2409-HFRU", "2503", "weave", "future"],
             ),
-            (
-                "5.00.9132.1027",
-                SiteVersion,
-                &["2503", "weave", "future"],
-            ),
+            ("5.00.9132.1027", SiteVersion, &["2503", "weave", "future"]),
             ("5.00.10000.1000", SiteVersion, &[]),
         ];
         for (site, mode, expected) in table {

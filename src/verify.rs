@@ -205,7 +205,7 @@ fn read_record(packdir: &PackDir, catalog: &Catalog) -> anyhow::Result<FetchReco
 /// core. Returns one entry per file, in the order given (`None` when complete and intact).
 fn check_files(packdir: &PackDir, files: &[&catalog::PackFile]) -> Vec<Option<String>> {
     let mut order: Vec<usize> = (0..files.len()).collect();
-    order.sort_by(|a, b| files[*b].size.cmp(&files[*a].size));
+    order.sort_by_key(|i| std::cmp::Reverse(files[*i].size));
     let workers = std::thread::available_parallelism()
         .map_or(1, |n| n.get())
         .min(files.len())

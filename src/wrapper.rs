@@ -137,10 +137,10 @@ pub fn parse(args: &[OsString]) -> anyhow::Result<Phase> {
             return Err(usage(format!("-{name} belongs to -{owner}, not -{phase}")));
         }
     }
-    if let Some((name, _)) = &mode {
-        if phase != "connect" {
-            return Err(usage(format!("-{name} belongs to -connect, not -{phase}")));
-        }
+    if let Some((name, _)) = &mode
+        && phase != "connect"
+    {
+        return Err(usage(format!("-{name} belongs to -connect, not -{phase}")));
     }
     let take = |name: &str| {
         values
@@ -209,6 +209,148 @@ Examples:
   ServiceConnectionTool.exe -connect -downloadsiteversion -usagedatasrc D:\\USB -updatepackdest D:\\USB\\UpdatePacks
   ServiceConnectionTool.exe -import -updatepacksrc D:\\USB\\UpdatePacks
 ";
+
+/// `-connect`'s checked arguments.
+#[derive(Clone, Debug)]
+pub struct ConnectRequest {
+    pub usage_data_src: PathBuf,
+    pub update_pack_dest: PathBuf,
+    pub proxy_server_uri: Option<String>,
+    pub proxy_user_name: Option<String>,
+    pub mode: DownloadMode,
+}
+
+/// The upload half of `-connect`: usage cabs in, one offer per hierarchy out.
+pub type UploadSeam<'a> = dyn Fn(
+        &ConnectRequest,
+        &crate::http::NetOptions,
+        &crate::config::Config,
+    ) -> anyhow::Result<Vec<crate::offer::Offer>>
+    + 'a;
+
+/// `-connect`: upload the usage data, then fetch what the service offers, in one process.
+///
+/// Everything local is resolved first (trusted keys, proxy password, destination), so a usage
+/// error sends nothing. `upload` is the seam to `sct-upload`'s library entry.
+pub fn connect(
+    request: &ConnectRequest,
+    config: &crate::config::Config,
+    upload: &UploadSeam<'_>,
+    on_event: &mut dyn FnMut(&crate::fetch::FetchEvent) -> anyhow::Result<()>,
+) -> anyhow::Result<crate::fetch::Summary> {
+    let net = crate::fetch::net_options(
+        request.proxy_server_uri.clone(),
+        request.proxy_user_name.clone(),
+        None,
+        crate::http::NetOptions::default().retries,
+    )?;
+    let options = crate::fetch::FetchOptions {
+        dest: request.update_pack_dest.clone(),
+        mode: request.mode,
+        jobs: crate::fetch::DEFAULT_JOBS,
+        net: net.clone(),
+        trusted: config.trusted_keys(&[])?,
+        progress: true,
+    };
+    if request.update_pack_dest.is_file() {
+        return Err(usage(format!(
+            "-updatepackdest `{}` is a file; give a folder",
+            request.update_pack_dest.display()
+        )));
+    }
+    let offers = upload(request, &net, config)?;
+    crate::fetch::fetch(&options, &offers, on_event)
+}
+
+/// The seam to the upload module. Until `upload` merges, -connect stops here, before anything
+/// is sent.
+fn upload_offers(
+    _request: &ConnectRequest,
+    _net: &crate::http::NetOptions,
+    _config: &crate::config::Config,
+) -> anyhow::Result<Vec<crate::offer::Offer>> {
+    Err(fail(
+        ExitCode::Io,
+        "-connect's upload half (issue 3) is not merged into this build yet; nothing was uploaded",
+    ))
+}
+
+/// Runs the wrapper: parse everything first, then the phase.
+pub fn run(args: &[OsString]) -> anyhow::Result<()> {
+    const TOOL: &str = "ServiceConnectionTool";
+    let phase = parse(args)?;
+    let config = crate::config::Config::load()?;
+    let stdout = std::io::stdout().lock();
+    match phase {
+        Phase::Help => {
+            use std::io::Write;
+            let mut out = stdout;
+            writeln!(out, "{HELP}\n{}", crate::cli::EXIT_CODES_HELP)?;
+        }
+        Phase::Version => {
+            use std::io::Write;
+            let mut out = stdout;
+            writeln!(
+                out,
+                "ServiceConnectionTool (sct) {}",
+                env!("CARGO_PKG_VERSION")
+            )?;
+        }
+        Phase::Prepare { usage_data_dest } => {
+            let site = config.site_locator(None)?;
+            let report = crate::prepare::prepare(&site, &usage_data_dest)?;
+            crate::cli::note(
+                TOOL,
+                format!(
+                    "INFO: usage data of site {} ({} rows, version {}) written to {}",
+                    report.site_code, report.rows, report.full_version, report.cab
+                ),
+            );
+            crate::document::write_pretty(stdout, &report)?;
+        }
+        Phase::Export { dest } => {
+            let site = config.site_locator(None)?;
+            let rows = crate::prepare::export(&site, &dest)?;
+            crate::cli::note(
+                TOOL,
+                format!("INFO: {rows} usage rows exported to {}", dest.display()),
+            );
+        }
+        Phase::Connect {
+            usage_data_src,
+            update_pack_dest,
+            proxy_server_uri,
+            proxy_user_name,
+            mode,
+        } => {
+            let request = ConnectRequest {
+                usage_data_src,
+                update_pack_dest,
+                proxy_server_uri,
+                proxy_user_name,
+                mode,
+            };
+            let mut out = stdout;
+            let summary = connect(&request, &config, &upload_offers, &mut |event| {
+                crate::document::write_line(&mut out, event)
+            })?;
+            crate::cli::note(
+                TOOL,
+                format!(
+                    "INFO: {} update packs ({} downloaded, {} already present) are in {}; carry the folder back and run -import",
+                    summary.packs, summary.downloaded, summary.present, summary.dest
+                ),
+            );
+        }
+        Phase::Import { .. } => {
+            return Err(fail(
+                ExitCode::Io,
+                "-import is not built yet (issue 5); nothing was done",
+            ));
+        }
+    }
+    Ok(())
+}
 
 #[cfg(test)]
 mod tests {
@@ -307,61 +449,4 @@ mod tests {
         assert_eq!(parse_str("-Help").unwrap(), Phase::Help);
         assert_eq!(parse_str("-version").unwrap(), Phase::Version);
     }
-}
-
-/// Runs the wrapper: parse everything first, then the phase.
-pub fn run(args: &[OsString]) -> anyhow::Result<()> {
-    const TOOL: &str = "ServiceConnectionTool";
-    let phase = parse(args)?;
-    let config = crate::config::Config::load()?;
-    let stdout = std::io::stdout().lock();
-    match phase {
-        Phase::Help => {
-            use std::io::Write;
-            let mut out = stdout;
-            writeln!(out, "{HELP}\n{}", crate::cli::EXIT_CODES_HELP)?;
-        }
-        Phase::Version => {
-            use std::io::Write;
-            let mut out = stdout;
-            writeln!(
-                out,
-                "ServiceConnectionTool (sct) {}",
-                env!("CARGO_PKG_VERSION")
-            )?;
-        }
-        Phase::Prepare { usage_data_dest } => {
-            let site = config.site_locator(None)?;
-            let report = crate::prepare::prepare(&site, &usage_data_dest)?;
-            crate::cli::note(
-                TOOL,
-                format!(
-                    "INFO: usage data of site {} ({} rows, version {}) written to {}",
-                    report.site_code, report.rows, report.full_version, report.cab
-                ),
-            );
-            crate::document::write_pretty(stdout, &report)?;
-        }
-        Phase::Export { dest } => {
-            let site = config.site_locator(None)?;
-            let rows = crate::prepare::export(&site, &dest)?;
-            crate::cli::note(
-                TOOL,
-                format!("INFO: {rows} usage rows exported to {}", dest.display()),
-            );
-        }
-        Phase::Connect { .. } => {
-            return Err(fail(
-                ExitCode::Io,
-                "-connect is not built yet (issues 3 and 4); nothing was done",
-            ));
-        }
-        Phase::Import { .. } => {
-            return Err(fail(
-                ExitCode::Io,
-                "-import is not built yet (issue 5); nothing was done",
-            ));
-        }
-    }
-    Ok(())
 }

@@ -203,7 +203,9 @@ fn usable_part_len(part: &Path, size: u64) -> anyhow::Result<u64> {
         Ok(meta) => meta,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(0),
         Err(e) => {
-            return Err(anyhow::Error::new(e).context(format!("Cannot inspect `{}`", part.display())));
+            return Err(
+                anyhow::Error::new(e).context(format!("Cannot inspect `{}`", part.display()))
+            );
         }
     };
     if !meta.is_file() || meta.len() >= size {
@@ -214,7 +216,11 @@ fn usable_part_len(part: &Path, size: u64) -> anyhow::Result<u64> {
 }
 
 /// Checks the response and returns the offset its body starts at (0 for a full `200`).
-fn response_start(response: &reqwest::Response, job: &FileJob, offset: u64) -> Result<u64, Attempt> {
+fn response_start(
+    response: &reqwest::Response,
+    job: &FileJob,
+    offset: u64,
+) -> Result<u64, Attempt> {
     let status = response.status();
     let url = job.url.as_str();
     if status == reqwest::StatusCode::RANGE_NOT_SATISFIABLE {
@@ -255,7 +261,11 @@ fn response_start(response: &reqwest::Response, job: &FileJob, offset: u64) -> R
     Ok(start)
 }
 
-fn check_content_range(response: &reqwest::Response, job: &FileJob, offset: u64) -> Result<(), Attempt> {
+fn check_content_range(
+    response: &reqwest::Response,
+    job: &FileJob,
+    offset: u64,
+) -> Result<(), Attempt> {
     let expected = format!("bytes {offset}-{}/{}", job.size - 1, job.size);
     let got = response
         .headers()
@@ -306,7 +316,9 @@ async fn stream_body(
 }
 
 fn classify(err: reqwest::Error) -> Attempt {
-    let transient = http::is_transient_error(&err);
+    // reqwest reports a body cut short while streaming as a *decode* error; with no content
+    // encoding enabled, that can only be the transport, so it is worth a resume.
+    let transient = http::is_transient_error(&err) || err.is_decode();
     let err = anyhow::Error::new(err);
     if transient {
         Attempt::Retry(err)
@@ -401,6 +413,8 @@ fn remove_if_exists(path: &Path) -> anyhow::Result<()> {
     match std::fs::remove_file(path) {
         Ok(()) => Ok(()),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
-        Err(e) => Err(anyhow::Error::new(e).context(format!("Failed to remove `{}`", path.display()))),
+        Err(e) => {
+            Err(anyhow::Error::new(e).context(format!("Failed to remove `{}`", path.display())))
+        }
     }
 }

@@ -213,10 +213,10 @@ fn results_for(name: &str, spec: &DemoSpec, dice: &mut Dice) -> serde_json::Valu
         }),
         "TEL_FeatureUsage" => json!({
             "software_updates": true,
-            "endpoint_protection": dice.next() % 2 == 0,
+            "endpoint_protection": dice.next().is_multiple_of(2),
             "task_sequences": dice.between(0, 300),
             "applications": dice.between(10, 4_000),
-            "cloud_management_gateway": dice.next() % 3 == 0,
+            "cloud_management_gateway": dice.next().is_multiple_of(3),
         }),
         "TEL_SoftwareUpdates" => json!({
             "sup_count": dice.between(1, 8),
