@@ -98,8 +98,8 @@ measure aria2c "$fresh" \
 # Verify: one folder with every pack, one with a single pack (--mode latest selects one).
 V="$WORK/verify"
 rm -rf "$V" && mkdir -p "$V"
-"$BIN/sct-fetch" --offers "$OFFERS" --dest "$V/all" --mode all --no-progress >/dev/null
-"$BIN/sct-fetch" --offers "$OFFERS" --dest "$V/one" --mode latest --no-progress >/dev/null
+"$BIN/sct-fetch" --offers "$OFFERS" --dest "$V/all" --mode all --no-progress >/dev/null 2>&1
+"$BIN/sct-fetch" --offers "$OFFERS" --dest "$V/one" --mode latest --no-progress >/dev/null 2>&1
 ONE_PATH=$(cd "$V/one" && ls -d */ | head -1)
 ONE_FILE="${ONE_PATH}payload.cab"
 grep -F "$ONE_FILE" "$SUMS" >"$WORK/one.sums"

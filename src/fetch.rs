@@ -233,6 +233,19 @@ async fn fetch_async(
             .check_not_older(old.version, &format!("`{}`", options.dest.display()))?;
     }
     let plan = Plan::new(&fetched.catalog, offers, options.mode);
+    for record in plan.records.iter().filter(|r| r.packs.is_empty()) {
+        crate::cli::note(
+            "sct-fetch",
+            format!(
+                "INFO: no pack in catalog version {} is selected for hierarchy {} ({}, site version {}, mode {})",
+                fetched.catalog.version,
+                record.hierarchy_id,
+                record.site_code,
+                record.site_version,
+                record.mode
+            ),
+        );
+    }
     let same_catalog = existing_bytes(&packdir).is_some_and(|b| b == fetched.bytes);
     if !same_catalog {
         // The old record must not outlive the files it describes (see the module header).

@@ -19,9 +19,10 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 /// Bytes gathered before one hash-and-write call: few syscalls, bounded memory.
-const WRITE_BUFFER: usize = 1024 * 1024;
-/// Chunks in flight between the network and the writer (each at most a few tens of KiB).
-const CHANNEL_CHUNKS: usize = 32;
+const WRITE_BUFFER: usize = 512 * 1024;
+/// Chunks in flight between the network and the writer. hyper hands over chunks of up to a few
+/// hundred KiB on a fast link, so this bounds each job's queue to about a MiB.
+const CHANNEL_CHUNKS: usize = 4;
 
 /// One file to fetch.
 #[derive(Clone, Debug)]
@@ -195,9 +196,9 @@ async fn attempt_once(
     }
 }
 
-/// The length of `.part` worth resuming from; a `.part` as long as the file or longer is removed
-/// when it cannot be the file (longer) — one of exactly the right length is re-downloaded too, so
-/// its bytes are always checked by the same streaming path.
+/// The length of `.part` worth resuming from. A `.part` longer than the file cannot be it, and one
+/// exactly as long cannot be resumed with a Range request: both are removed and fetched afresh, as
+/// is anything at that name that is not a regular file.
 fn usable_part_len(part: &Path, size: u64) -> anyhow::Result<u64> {
     let meta = match std::fs::symlink_metadata(part) {
         Ok(meta) => meta,
@@ -336,11 +337,13 @@ fn write_part(
 ) -> anyhow::Result<(u64, String)> {
     let mut file = std::fs::OpenOptions::new()
         .create(true)
-        .truncate(start == 0)
+        .truncate(false)
         .read(true)
         .write(true)
         .open(part)
         .with_context(|| format!("Cannot create `{}`", part.display()))?;
+    // Bytes past the resume point are not what the server is about to send: drop them.
+    file.set_len(start)?;
     let mut hasher = Sha256::new();
     let mut length = if start > 0 {
         hash_prefix(&mut file, start, &mut hasher)?
@@ -350,9 +353,16 @@ fn write_part(
     file.seek(SeekFrom::Start(length))?;
     let mut buffer = Vec::with_capacity(WRITE_BUFFER);
     while let Some(chunk) = receiver.blocking_recv() {
-        buffer.extend_from_slice(&chunk);
-        if buffer.len() >= WRITE_BUFFER {
+        if buffer.len() + chunk.len() > WRITE_BUFFER {
             flush_buffer(&mut file, &mut buffer, &mut hasher, &mut length)?;
+        }
+        if chunk.len() >= WRITE_BUFFER {
+            // Never grow the buffer: a chunk this large is hashed and written as it is.
+            hasher.update(&chunk);
+            file.write_all(&chunk)?;
+            length += chunk.len() as u64;
+        } else {
+            buffer.extend_from_slice(&chunk);
         }
     }
     flush_buffer(&mut file, &mut buffer, &mut hasher, &mut length)?;
@@ -416,5 +426,51 @@ fn remove_if_exists(path: &Path) -> anyhow::Result<()> {
         Err(e) => {
             Err(anyhow::Error::new(e).context(format!("Failed to remove `{}`", path.display())))
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn part_is_beside_the_file() {
+        assert_eq!(
+            part_path(Path::new("/usb/ABC/x.cab")),
+            PathBuf::from("/usb/ABC/x.cab.part")
+        );
+    }
+
+    #[test]
+    fn only_a_shorter_regular_part_is_resumed() {
+        let dir = tempfile::tempdir().unwrap();
+        let part = dir.path().join("x.cab.part");
+        assert_eq!(usable_part_len(&part, 10).unwrap(), 0);
+        std::fs::write(&part, b"abcd").unwrap();
+        assert_eq!(usable_part_len(&part, 10).unwrap(), 4);
+        for len in [10, 11] {
+            std::fs::write(&part, vec![0u8; len]).unwrap();
+            assert_eq!(usable_part_len(&part, 10).unwrap(), 0);
+            assert!(!part.exists(), "a part of {len} bytes is discarded");
+        }
+        std::fs::create_dir(&part).unwrap();
+        assert!(
+            usable_part_len(&part, 10).is_err(),
+            "a folder is not silently removed"
+        );
+    }
+
+    #[test]
+    fn writer_hashes_the_kept_prefix_and_appends() {
+        let dir = tempfile::tempdir().unwrap();
+        let part = dir.path().join("x.part");
+        std::fs::write(&part, b"hello, trailing bytes past the offset").unwrap();
+        let (sender, receiver) = tokio::sync::mpsc::channel(4);
+        sender.blocking_send(Bytes::from_static(b" world")).unwrap();
+        drop(sender);
+        let (length, digest) = write_part(&part, 6, receiver).unwrap();
+        assert_eq!(length, 12);
+        assert_eq!(digest, crate::hash::hex_of(b"hello, world"));
+        assert_eq!(std::fs::read(&part).unwrap(), b"hello, world");
     }
 }

@@ -660,9 +660,10 @@ fn sigkill_mid_download_then_rerun_completes() {
         .spawn()
         .unwrap();
     let part = env.path("packs").join(format!("{path}.part"));
-    // Wait (not a timing assertion: only a bound on a hang) until the stalled bytes are on disk.
+    // Wait (not a timing assertion: only a bound on a hang) until the writer has put bytes on
+    // disk; the rest of what arrived before the stall may still sit in its buffer.
     let mut waited = 0;
-    while std::fs::metadata(&part).map(|m| m.len()).unwrap_or(0) < (MIB + 99) as u64 {
+    while std::fs::metadata(&part).map(|m| m.len()).unwrap_or(0) < (MIB / 4) as u64 {
         assert!(waited < 3000, "the part never reached the stall point");
         std::thread::sleep(std::time::Duration::from_millis(10));
         waited += 1;
@@ -670,6 +671,8 @@ fn sigkill_mid_download_then_rerun_completes() {
     child.kill().unwrap(); // SIGKILL
     child.wait().unwrap();
     let dest = env.path("packs");
+    let kept = std::fs::metadata(&part).unwrap().len();
+    assert!(kept > 0 && kept <= (MIB + 99) as u64, "{kept}");
     assert!(
         !dest.join(&path).exists(),
         "no partial file under its final name"
@@ -685,10 +688,7 @@ fn sigkill_mid_download_then_rerun_completes() {
     );
     assert!(out.status.success(), "{}", stderr_of(&out));
     let last = server.requests(&path).pop().unwrap();
-    assert_eq!(
-        last.range.as_deref(),
-        Some(&*format!("bytes={}-", MIB + 99))
-    );
+    assert_eq!(last.range.as_deref(), Some(&*format!("bytes={kept}-")));
     assert!(verify(&env, &service, "packs").status.success());
     assert!(no_part_files(&dest));
 }
