@@ -566,15 +566,26 @@ fn prepare_folders(root: &Path, catalog_path: &str) -> anyhow::Result<()> {
     let parts: Vec<&str> = catalog_path.split('/').collect();
     for part in &parts[..parts.len().saturating_sub(1)] {
         folder.push(part);
-        match std::fs::symlink_metadata(&folder) {
-            Ok(meta) if meta.is_dir() => {}
-            Ok(_) => crate::bail_kind!(
+        if std::fs::symlink_metadata(&folder).is_err() {
+            // Several jobs create the same folders at once: "already exists" is success here,
+            // and the check below decides whether what exists is acceptable.
+            match std::fs::create_dir(&folder) {
+                Ok(()) => continue,
+                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+                Err(e) => {
+                    return Err(anyhow::Error::new(e)
+                        .context(format!("Cannot create folder `{}`", folder.display())));
+                }
+            }
+        }
+        let meta = std::fs::symlink_metadata(&folder)
+            .with_context(|| format!("Cannot inspect `{}`", folder.display()))?;
+        if !meta.is_dir() {
+            crate::bail_kind!(
                 ExitCode::Rejected,
                 "`{}` is a symlink or a file, not a folder; remove it and run again",
                 folder.display()
-            ),
-            Err(_) => std::fs::create_dir(&folder)
-                .with_context(|| format!("Cannot create folder `{}`", folder.display()))?,
+            );
         }
     }
     Ok(())
