@@ -7,8 +7,8 @@
 #   verify: sct-verify vs sha256sum -c vs openssl dgst -sha256, on one core (taskset) and on all
 #     cores, over one file and over PACKS files
 #
-# Each case runs RUNS times; the best wall time and the peak RSS of that run are kept
-# (/usr/bin/time). Prints a Markdown report; docs/benchmarks.md holds one.
+# Cases run round-robin RUNS times (so outside load falls on all alike); the best wall time and
+# the peak RSS of that run are kept (/usr/bin/time). Prints a Markdown report; docs/benchmarks.md holds one.
 #
 # Usage: scripts/bench-fetch.sh            (PACKS=4 MIB=256 RUNS=3 BENCH_DIR=/tmp/... to change)
 set -euo pipefail
@@ -66,33 +66,37 @@ OFFERS="$WORK/service/offers.jsonl"
 SUMS="$WORK/service/SHA256SUMS"
 declare -A SECONDS_OF RSS_OF
 
-# measure NAME SETUP COMMAND: best of RUNS wall times (SETUP runs untimed before each).
-measure() {
-  local name=$1 setup=$2 command=$3 best="" rss=""
-  for _ in $(seq "$RUNS"); do
-    eval "$setup"
-    sync
-    /usr/bin/time -f "%e %M" -o "$WORK/time.out" bash -c "$command" >/dev/null 2>"$WORK/last.err" \
-      || { echo "bench-fetch: '$name' failed:" >&2; cat "$WORK/last.err" >&2; exit 1; }
-    read -r secs kib <"$WORK/time.out"
-    if [ -z "$best" ] || awk "BEGIN{exit !($secs < $best)}"; then best=$secs; rss=$kib; fi
-  done
-  SECONDS_OF[$name]=$best
-  RSS_OF[$name]=$rss
-  echo "bench-fetch: $name: ${best}s, peak RSS $((rss / 1024)) MiB" >&2
+# Cases are registered first, then run round-robin RUNS times, so that load from other work on
+# the machine falls on every case alike; the best wall time per case is kept, with its peak RSS.
+NAMES=(); SETUPS=(); COMMANDS=()
+case_() { NAMES+=("$1"); SETUPS+=("$2"); COMMANDS+=("$3"); }
+
+run_case() { # index
+  local i=$1 secs kib
+  eval "${SETUPS[$i]}"
+  sync
+  /usr/bin/time -f "%e %M" -o "$WORK/time.out" bash -c "${COMMANDS[$i]}" >/dev/null 2>"$WORK/last.err" \
+    || { echo "bench-fetch: '${NAMES[$i]}' failed:" >&2; cat "$WORK/last.err" >&2; exit 1; }
+  read -r secs kib <"$WORK/time.out"
+  local name=${NAMES[$i]}
+  if [ -z "${SECONDS_OF[$name]:-}" ] || awk "BEGIN{exit !($secs < ${SECONDS_OF[$name]})}"; then
+    SECONDS_OF[$name]=$secs
+    RSS_OF[$name]=$kib
+  fi
+  echo "bench-fetch: $name: ${secs}s, peak RSS $((kib / 1024)) MiB" >&2
 }
 
 D="$WORK/dest"
 fresh="rm -rf $D && mkdir -p $D"
 CURL_ARGS=$(awk -v base="$BASE" '{print "-o " $2 " " base "/packs/" $2}' "$SUMS" | tr '\n' ' ')
 
-measure sct-fetch "$fresh" \
+case_ sct-fetch "$fresh" \
   "$BIN/sct-fetch --offers $OFFERS --dest $D/sct --mode all --jobs $JOBS --no-progress"
-measure sct-fetch+verify "$fresh" \
+case_ sct-fetch+verify "$fresh" \
   "$BIN/sct-fetch --offers $OFFERS --dest $D/sct --mode all --jobs $JOBS --no-progress && $BIN/sct-verify $D/sct"
-measure curl+sha256sum "$fresh; mkdir -p $D/curl" \
+case_ curl+sha256sum "$fresh; mkdir -p $D/curl" \
   "cd $D/curl && curl -fsS --create-dirs $CURL_ARGS && sha256sum -c --quiet $SUMS"
-measure aria2c "$fresh" \
+case_ aria2c "$fresh" \
   "aria2c -q -i $WORK/service/aria2.txt -d $D/aria2 -j $JOBS --check-integrity=true --file-allocation=none --allow-overwrite=true --auto-file-renaming=false"
 
 # Verify: one folder with every pack, one with a single pack (--mode latest selects one).
@@ -104,17 +108,24 @@ ONE_PATH=$(cd "$V/one" && ls -d */ | head -1)
 ONE_FILE="${ONE_PATH}payload.cab"
 grep -F "$ONE_FILE" "$SUMS" >"$WORK/one.sums"
 ALL_FILES=$(awk '{print $2}' "$SUMS" | tr '\n' ' ')
-cat "$V"/all/*/* "$V"/one/*/* >/dev/null
+warm="cat $V/all/*/* $V/one/*/* >/dev/null"
 
 for cores in 1 all; do
   pin=""; [ "$cores" = 1 ] && pin="taskset -c 0"
-  measure "sct-verify/1 file/$cores" ":" "$pin $BIN/sct-verify $V/one"
-  measure "sha256sum/1 file/$cores" ":" "cd $V/one && $pin sha256sum -c --quiet $WORK/one.sums"
-  measure "openssl/1 file/$cores" ":" "cd $V/one && $pin openssl dgst -sha256 $ONE_FILE"
-  measure "sct-verify/$PACKS files/$cores" ":" "$pin $BIN/sct-verify $V/all"
-  measure "sha256sum/$PACKS files/$cores" ":" "cd $V/all && $pin sha256sum -c --quiet $SUMS"
-  measure "openssl/$PACKS files/$cores" ":" "cd $V/all && $pin openssl dgst -sha256 $ALL_FILES"
+  case_ "sct-verify/1 file/$cores" "$warm" "$pin $BIN/sct-verify $V/one"
+  case_ "sha256sum/1 file/$cores" "$warm" "cd $V/one && $pin sha256sum -c --quiet $WORK/one.sums"
+  case_ "openssl/1 file/$cores" "$warm" "cd $V/one && $pin openssl dgst -sha256 $ONE_FILE"
+  case_ "sct-verify/$PACKS files/$cores" "$warm" "$pin $BIN/sct-verify $V/all"
+  case_ "sha256sum/$PACKS files/$cores" "$warm" "cd $V/all && $pin sha256sum -c --quiet $SUMS"
+  case_ "openssl/$PACKS files/$cores" "$warm" "cd $V/all && $pin openssl dgst -sha256 $ALL_FILES"
 done
+
+LOAD_BEFORE=$(cut -d' ' -f1-3 /proc/loadavg)
+for run in $(seq "$RUNS"); do
+  echo "bench-fetch: round $run of $RUNS" >&2
+  for i in "${!NAMES[@]}"; do run_case "$i"; done
+done
+LOAD_AFTER=$(cut -d' ' -f1-3 /proc/loadavg)
 
 ratio() { awk "BEGIN{printf \"%.2f\", ${SECONDS_OF[$1]} / ${SECONDS_OF[$2]}}"; }
 mib() { echo $(( ${RSS_OF[$1]} / 1024 )); }
@@ -144,6 +155,8 @@ for cores in 1 all; do
     row "openssl/$n/$cores" "$(ratio "openssl/$n/$cores" "sct-verify/$n/$cores")×"
   done
 done
+echo
+echo "Load average (1/5/15 min) before: $LOAD_BEFORE; after: $LOAD_AFTER."
 echo
 echo "Targets: verify ≥ 1.3× sha256sum on one core, ≥ 2.4× on two cores (≥ 2 files); peak RSS ≤ 32 MiB."
 echo "Work folder: $WORK (remove it when done)"
