@@ -18,6 +18,7 @@
 //! `sct-verify` refuses and that a rerun completes.
 
 pub mod download;
+pub mod prune;
 
 use crate::catalog::{self, Catalog, Pack};
 use crate::document::{self, Document};
@@ -227,6 +228,15 @@ async fn fetch_async(
     let packdir = PackDir::new(&options.dest);
     fs_err::create_dir_all(&options.dest).context("Cannot create the update pack folder")?;
     let existing = existing_catalog(&packdir, &options.trusted);
+    if existing.is_none() && packdir.catalog().exists() {
+        crate::cli::note(
+            "sct-fetch",
+            format!(
+                "WARNING: `{}` does not verify against the pinned keys; it will be replaced",
+                packdir.catalog().display()
+            ),
+        );
+    }
     if let Some(old) = &existing {
         fetched
             .catalog
@@ -277,7 +287,7 @@ async fn fetch_async(
         ok: false,
     };
     let written = if failed.is_empty() {
-        write_folder_records(&packdir, &fetched, &plan, same_catalog)
+        write_folder_records(&packdir, &fetched, &plan, existing.as_ref(), same_catalog)
     } else {
         Ok(())
     };
@@ -346,7 +356,10 @@ fn existing_catalog(packdir: &PackDir, trusted: &[PublicKey]) -> Option<Catalog>
     let signatures: signing::SignatureFile =
         document::read(&signature[..], &source, signing::MAX_SIGNATURE_BYTES).ok()?;
     signing::verify(&bytes, &signatures, trusted, &source).ok()?;
-    document::read(&bytes[..], &source, catalog::MAX_CATALOG_BYTES).ok()
+    let catalog: Catalog = document::read(&bytes[..], &source, catalog::MAX_CATALOG_BYTES).ok()?;
+    // Its paths decide what a later prune may remove: only a well-formed catalog counts.
+    catalog.check_structure().ok()?;
+    Some(catalog)
 }
 
 fn existing_bytes(packdir: &PackDir) -> Option<Vec<u8>> {
@@ -596,8 +609,30 @@ fn write_folder_records(
     packdir: &PackDir,
     fetched: &FetchedCatalog,
     plan: &Plan,
+    old: Option<&Catalog>,
     same_catalog: bool,
 ) -> anyhow::Result<()> {
+    if let Some(old) = old.filter(|_| !same_catalog) {
+        // Before the new catalog replaces the old one, so a crash here is redone by the rerun.
+        let keep: HashSet<&str> = plan
+            .packs
+            .iter()
+            .filter_map(|(guid, _)| fetched.catalog.pack(guid))
+            .flat_map(|p| p.files.iter().map(|f| f.path.as_str()))
+            .collect();
+        let removed = prune::prune(packdir, old, &keep)?;
+        if !removed.is_empty() {
+            crate::cli::note(
+                "sct-fetch",
+                format!(
+                    "INFO: removed {} files that catalog version {} listed and version {} does not select",
+                    removed.len(),
+                    old.version,
+                    fetched.catalog.version
+                ),
+            );
+        }
+    }
     let mut hierarchies = Vec::new();
     if same_catalog && let Some(old) = read_record(packdir, fetched.catalog.version) {
         hierarchies.extend(old.hierarchies.into_iter().filter(|h| {

@@ -736,3 +736,30 @@ fn connect_uploads_then_fetches_in_process_through_the_upload_seam() {
     let checked = verify(&env, &service, "usb/UpdatePacks");
     assert!(checked.status.success(), "{}", stderr_of(&checked));
 }
+
+#[test]
+fn a_newer_catalog_prunes_what_it_no_longer_selects_so_the_folder_verifies() {
+    let env = Env::new();
+    let service = service(&env);
+    let server = TestServer::start(&service.root);
+    let offer = service.offer(&server.base, HIERARCHY_A, "5.00.9128.1000");
+    assert!(fetch(&env, &service, &offer, "packs", &[]).status.success());
+    let old = env.path("packs").join(path_of(&service, 2, 0));
+    assert!(old.is_file());
+    // Something the old catalog never listed stays, whatever it is.
+    std::fs::write(env.path("packs/notes.txt"), b"mine").unwrap();
+    service.publish(9);
+    let out = fetch(&env, &service, &offer, "packs", &["--mode", "hotfix"]);
+    assert!(out.status.success(), "{}", stderr_of(&out));
+    assert!(
+        stderr_of(&out).contains("removed 1 files"),
+        "{}",
+        stderr_of(&out)
+    );
+    assert!(!old.exists());
+    assert!(!env.path("packs").join(guid_folder(&service, 2)).exists());
+    assert!(env.path("packs/notes.txt").is_file());
+    std::fs::remove_file(env.path("packs/notes.txt")).unwrap();
+    let checked = verify(&env, &service, "packs");
+    assert!(checked.status.success(), "{}", stdout_of(&checked));
+}
