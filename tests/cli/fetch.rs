@@ -763,3 +763,52 @@ fn a_newer_catalog_prunes_what_it_no_longer_selects_so_the_folder_verifies() {
     let checked = verify(&env, &service, "packs");
     assert!(checked.status.success(), "{}", stdout_of(&checked));
 }
+
+#[test]
+fn a_proxy_with_basic_auth_carries_every_request_and_the_password_never_shows() {
+    use base64::Engine;
+    let env = Env::new();
+    let service = service(&env);
+    let proxy = TestServer::start(&service.root);
+    let expected = format!(
+        "Basic {}",
+        base64::engine::general_purpose::STANDARD.encode("jqpublic:s3cret-pw")
+    );
+    *proxy.proxy_auth.lock().unwrap() = Some(expected.clone());
+    // The offer names a port nothing listens on: only the proxy can answer.
+    let offer = service.offer("http://127.0.0.1:9", HIERARCHY_A, "5.00.9128.1000");
+    let proxy_addr = proxy.base.trim_start_matches("http://").to_owned();
+    let run = |password: &str| {
+        env.cmd("sct-fetch")
+            .args([
+                "--dest",
+                "packs",
+                "--trusted-key",
+                &service.public_key(),
+                "--retries",
+                "0",
+            ])
+            .args(["--proxy", &proxy_addr, "--proxy-user", "jqpublic"])
+            .env("SCT_PROXY_PASSWORD", password)
+            .write_stdin(offer.clone())
+            .output()
+            .unwrap()
+    };
+    let out = run("wrong-pw");
+    assert_eq!(out.status.code(), Some(4), "{}", stderr_of(&out));
+    assert!(stderr_of(&out).contains("407"), "{}", stderr_of(&out));
+    assert!(!stderr_of(&out).contains("wrong-pw"));
+    let out = run("s3cret-pw");
+    assert!(out.status.success(), "{}", stderr_of(&out));
+    assert!(!stderr_of(&out).contains("s3cret-pw") && !stdout_of(&out).contains("s3cret-pw"));
+    let seen = proxy.seen.lock().unwrap().clone();
+    assert!(
+        seen.iter()
+            .any(|s| s.path == format!("/packs/{}", path_of(&service, 2, 0)))
+    );
+    assert!(
+        seen.iter().all(|s| s.proxy_auth.is_some()),
+        "{seen:?}"
+    );
+    assert!(verify(&env, &service, "packs").status.success());
+}

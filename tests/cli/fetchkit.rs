@@ -180,6 +180,8 @@ pub enum Fault {
 pub struct Seen {
     pub path: String,
     pub range: Option<String>,
+    /// The `Proxy-Authorization` header, when the server is used as a proxy.
+    pub proxy_auth: Option<String>,
 }
 
 /// A minimal HTTP/1.1 static server over `root`, with Range support and injectable faults.
@@ -190,6 +192,8 @@ pub struct TestServer {
     pub seen: Arc<Mutex<Vec<Seen>>>,
     faults: Arc<Mutex<HashMap<String, Fault>>>,
     port: u16,
+    /// When set, the server acts as a proxy that wants this `Proxy-Authorization` value.
+    pub proxy_auth: Arc<Mutex<Option<String>>>,
 }
 
 impl TestServer {
@@ -203,12 +207,14 @@ impl TestServer {
             seen: Arc::default(),
             faults: Arc::default(),
             port,
+            proxy_auth: Arc::default(),
         };
-        let (root, stop, seen, faults) = (
+        let (root, stop, seen, faults, auth) = (
             server.root.clone(),
             server.stop.clone(),
             server.seen.clone(),
             server.faults.clone(),
+            server.proxy_auth.clone(),
         );
         std::thread::spawn(move || {
             for stream in listener.incoming() {
@@ -216,10 +222,16 @@ impl TestServer {
                     break;
                 }
                 let Ok(stream) = stream else { continue };
-                let (root, stop, seen, faults) =
-                    (root.clone(), stop.clone(), seen.clone(), faults.clone());
+                let (root, stop, seen, faults, auth) = (
+                    root.clone(),
+                    stop.clone(),
+                    seen.clone(),
+                    faults.clone(),
+                    auth.clone(),
+                );
                 std::thread::spawn(move || {
-                    let _ = serve(stream, &root, &stop, &seen, &faults);
+                    let wanted = auth.lock().unwrap().clone();
+                    let _ = serve(stream, &root, &stop, &seen, &faults, wanted.as_deref());
                 });
             }
         });
@@ -264,27 +276,44 @@ fn serve(
     stop: &AtomicBool,
     seen: &Mutex<Vec<Seen>>,
     faults: &Mutex<HashMap<String, Fault>>,
+    wanted_auth: Option<&str>,
 ) -> std::io::Result<()> {
     let mut reader = BufReader::new(stream.try_clone()?);
     let mut line = String::new();
     reader.read_line(&mut line)?;
-    let path = line.split_whitespace().nth(1).unwrap_or("/").to_owned();
+    let target = line.split_whitespace().nth(1).unwrap_or("/");
+    // A proxy receives the absolute URL; serve its path from the same folder.
+    let path = match target.strip_prefix("http://") {
+        Some(rest) => rest.find('/').map_or("/", |i| &rest[i..]).to_owned(),
+        None => target.to_owned(),
+    };
     let mut range = None;
+    let mut proxy_auth = None;
     loop {
         let mut header = String::new();
         if reader.read_line(&mut header)? == 0 || header.trim().is_empty() {
             break;
         }
-        if let Some((name, value)) = header.split_once(':')
-            && name.eq_ignore_ascii_case("range")
-        {
-            range = Some(value.trim().to_owned());
+        if let Some((name, value)) = header.split_once(':') {
+            if name.eq_ignore_ascii_case("range") {
+                range = Some(value.trim().to_owned());
+            } else if name.eq_ignore_ascii_case("proxy-authorization") {
+                proxy_auth = Some(value.trim().to_owned());
+            }
         }
     }
     seen.lock().unwrap().push(Seen {
         path: path.clone(),
         range: range.clone(),
+        proxy_auth: proxy_auth.clone(),
     });
+    if let Some(wanted) = wanted_auth
+        && proxy_auth.as_deref() != Some(wanted)
+    {
+        return stream.write_all(
+            b"HTTP/1.1 407 Proxy Authentication Required\r\nProxy-Authenticate: Basic realm=\"t\"\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+        );
+    }
     let fault = {
         let mut faults = faults.lock().unwrap();
         let fault = faults.get(&path).cloned();
