@@ -806,9 +806,32 @@ fn a_proxy_with_basic_auth_carries_every_request_and_the_password_never_shows() 
         seen.iter()
             .any(|s| s.path == format!("/packs/{}", path_of(&service, 2, 0)))
     );
-    assert!(
-        seen.iter().all(|s| s.proxy_auth.is_some()),
-        "{seen:?}"
+    assert!(seen.iter().all(|s| s.proxy_auth.is_some()), "{seen:?}");
+    assert!(verify(&env, &service, "packs").status.success());
+}
+
+#[test]
+fn https_needs_the_service_ca_and_works_with_ca_file() {
+    let env = Env::new();
+    let service = service(&env);
+    let (ca, cert, key) = crate::fetchkit::test_certificates(&env.path("tls"));
+    let nginx = Nginx::start_tls(&service.root, &env.path("nginx"), &cert, &key);
+    let offer = service.offer(&nginx.base, HIERARCHY_A, "5.00.9128.1000");
+    let out = fetch(&env, &service, &offer, "packs", &[]);
+    assert_eq!(
+        out.status.code(),
+        Some(4),
+        "an unknown CA is refused: {}",
+        stderr_of(&out)
     );
+    assert!(!env.path("packs").exists());
+    let out = fetch(
+        &env,
+        &service,
+        &offer,
+        "packs",
+        &["--ca-file", ca.to_str().unwrap()],
+    );
+    assert!(out.status.success(), "{}", stderr_of(&out));
     assert!(verify(&env, &service, "packs").status.success());
 }

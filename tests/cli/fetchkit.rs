@@ -388,6 +388,15 @@ pub struct Nginx {
 
 impl Nginx {
     pub fn start(root: &Path, work: &Path) -> Self {
+        Self::start_with(root, work, None)
+    }
+
+    /// nginx over HTTPS with this certificate and key (PEM files); `base` is `https://127.0.0.1:PORT`.
+    pub fn start_tls(root: &Path, work: &Path, cert: &Path, key: &Path) -> Self {
+        Self::start_with(root, work, Some((cert, key)))
+    }
+
+    fn start_with(root: &Path, work: &Path, tls: Option<(&Path, &Path)>) -> Self {
         crate::support::require_tool("nginx");
         std::fs::create_dir_all(work.join("tmp")).unwrap();
         let port = TcpListener::bind("127.0.0.1:0")
@@ -402,9 +411,15 @@ impl Nginx {
              http {{\n access_log off;\n sendfile on;\n default_type application/octet-stream;\n\
              client_body_temp_path {w}/tmp/body;\n proxy_temp_path {w}/tmp/proxy;\n\
              fastcgi_temp_path {w}/tmp/fastcgi;\n uwsgi_temp_path {w}/tmp/uwsgi;\n scgi_temp_path {w}/tmp/scgi;\n\
-             server {{ listen 127.0.0.1:{port}; root {root}; }}\n}}\n",
+             server {{ listen 127.0.0.1:{port}{ssl}; root {root}; {certs}}}\n}}\n",
             user = if is_root() { "user root;\n" } else { "" },
-            root = root.display()
+            root = root.display(),
+            ssl = if tls.is_some() { " ssl" } else { "" },
+            certs = tls.map_or(String::new(), |(cert, key)| format!(
+                "ssl_certificate {}; ssl_certificate_key {}; ",
+                cert.display(),
+                key.display()
+            )),
         );
         let conf_path = work.join("nginx.conf");
         std::fs::write(&conf_path, conf).unwrap();
@@ -424,7 +439,10 @@ impl Nginx {
             std::thread::sleep(Duration::from_millis(25));
         }
         Self {
-            base: format!("http://127.0.0.1:{port}"),
+            base: format!(
+                "{}://127.0.0.1:{port}",
+                if tls.is_some() { "https" } else { "http" }
+            ),
             child,
         }
     }
@@ -465,4 +483,89 @@ pub fn read(path: &Path) -> Vec<u8> {
         .read_to_end(&mut bytes)
         .unwrap();
     bytes
+}
+
+/// A test CA and a leaf certificate for 127.0.0.1 signed by it (openssl CLI); returns
+/// (ca.pem, leaf.pem, leaf.key). rustls refuses a self-signed leaf, hence the two levels.
+pub fn test_certificates(dir: &Path) -> (PathBuf, PathBuf, PathBuf) {
+    crate::support::require_tool("openssl");
+    std::fs::create_dir_all(dir).unwrap();
+    let run = |args: &[&str]| {
+        let out = std::process::Command::new("openssl")
+            .args(args)
+            .current_dir(dir)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "openssl {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+    let ec = [
+        "-newkey",
+        "ec",
+        "-pkeyopt",
+        "ec_paramgen_curve:P-256",
+        "-nodes",
+    ];
+    run(&[
+        &["req", "-x509"][..],
+        &ec,
+        &[
+            "-keyout",
+            "ca.key",
+            "-out",
+            "ca.pem",
+            "-days",
+            "2",
+            "-subj",
+            "/CN=sct test CA",
+            "-addext",
+            "basicConstraints=critical,CA:TRUE",
+            "-addext",
+            "keyUsage=critical,keyCertSign,cRLSign",
+        ],
+    ]
+    .concat());
+    run(&[
+        &["req"][..],
+        &ec,
+        &[
+            "-keyout",
+            "leaf.key",
+            "-out",
+            "leaf.csr",
+            "-subj",
+            "/CN=127.0.0.1",
+        ],
+    ]
+    .concat());
+    std::fs::write(
+        dir.join("leaf.ext"),
+        "basicConstraints=CA:FALSE\nsubjectAltName=IP:127.0.0.1,DNS:localhost\nextendedKeyUsage=serverAuth\n",
+    )
+    .unwrap();
+    run(&[
+        "x509",
+        "-req",
+        "-in",
+        "leaf.csr",
+        "-CA",
+        "ca.pem",
+        "-CAkey",
+        "ca.key",
+        "-CAcreateserial",
+        "-out",
+        "leaf.pem",
+        "-days",
+        "2",
+        "-extfile",
+        "leaf.ext",
+    ]);
+    (
+        dir.join("ca.pem"),
+        dir.join("leaf.pem"),
+        dir.join("leaf.key"),
+    )
 }
