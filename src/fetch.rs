@@ -227,6 +227,7 @@ async fn fetch_async(
     let fetched = fetch_catalogs(&client, offers, &options.trusted, options.net.retries).await?;
     let packdir = PackDir::new(&options.dest);
     fs_err::create_dir_all(&options.dest).context("Cannot create the update pack folder")?;
+    let _lock = lock_folder(&options.dest)?;
     let existing = existing_catalog(&packdir, &options.trusted);
     if existing.is_none() && packdir.catalog().exists() {
         crate::cli::note(
@@ -371,6 +372,26 @@ fn read_small(path: &Path, limit: u64) -> Option<Vec<u8>> {
     (meta.is_file() && meta.len() <= limit)
         .then(|| std::fs::read(path).ok())
         .flatten()
+}
+
+/// Holds an exclusive lock on the folder itself (no lock file, which `sct-verify` would report),
+/// so two fetches into one folder cannot interleave their writes. Where a folder cannot be opened
+/// as a file (not on Linux), no lock is taken.
+fn lock_folder(dir: &Path) -> anyhow::Result<Option<std::fs::File>> {
+    let Ok(handle) = std::fs::File::open(dir) else {
+        return Ok(None);
+    };
+    match handle.try_lock() {
+        Ok(()) => Ok(Some(handle)),
+        Err(std::fs::TryLockError::WouldBlock) => Err(fail(
+            ExitCode::Io,
+            format!(
+                "another sct-fetch is writing to `{}`; wait for it to finish, then run again",
+                dir.display()
+            ),
+        )),
+        Err(std::fs::TryLockError::Error(_)) => Ok(None),
+    }
 }
 
 /// Step 3: each hierarchy's selection, and the union of packs to fetch.

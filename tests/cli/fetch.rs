@@ -835,3 +835,62 @@ fn https_needs_the_service_ca_and_works_with_ca_file() {
     assert!(out.status.success(), "{}", stderr_of(&out));
     assert!(verify(&env, &service, "packs").status.success());
 }
+
+#[test]
+fn a_second_fetch_into_the_same_folder_is_refused_while_the_first_runs() {
+    let env = Env::new();
+    let service = service(&env);
+    let server = TestServer::start(&service.root);
+    let path = path_of(&service, 2, 0);
+    server.fault(&path, Fault::StallAfter { bytes: MIB });
+    let offer = service.offer(&server.base, HIERARCHY_A, "5.00.9128.1000");
+    std::fs::write(env.path("offer.jsonl"), &offer).unwrap();
+    std::fs::write(env.path("sct-empty.toml"), "").unwrap();
+    let mut first = std::process::Command::new(crate::support::bin_path("sct-fetch"))
+        .args(["--dest", "packs", "--offers", "offer.jsonl"])
+        .args(["--trusted-key", &service.public_key()])
+        .env("SCT_CONFIG", env.path("sct-empty.toml"))
+        .current_dir(env.dir.path())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let part = env.path("packs").join(format!("{path}.part"));
+    let mut waited = 0;
+    while !part.exists() {
+        assert!(waited < 3000, "the first fetch never started writing");
+        std::thread::sleep(std::time::Duration::from_millis(10));
+        waited += 1;
+    }
+    let second = fetch(&env, &service, &offer, "packs", &[]);
+    first.kill().unwrap();
+    first.wait().unwrap();
+    assert_eq!(second.status.code(), Some(3), "{}", stderr_of(&second));
+    assert!(
+        stderr_of(&second).contains("another sct-fetch"),
+        "{}",
+        stderr_of(&second)
+    );
+    server.clear_faults();
+    assert!(fetch(&env, &service, &offer, "packs", &[]).status.success());
+}
+
+#[test]
+fn a_damaged_file_already_in_place_is_downloaded_again() {
+    let env = Env::new();
+    let service = service(&env);
+    let server = TestServer::start(&service.root);
+    let offer = service.offer(&server.base, HIERARCHY_A, "5.00.9128.1000");
+    assert!(fetch(&env, &service, &offer, "packs", &[]).status.success());
+    let local = env.path("packs").join(path_of(&service, 2, 0));
+    let mut bytes = read(&local);
+    bytes[7] ^= 0xFF;
+    std::fs::write(&local, bytes).unwrap();
+    let out = fetch(&env, &service, &offer, "packs", &[]);
+    assert!(out.status.success(), "{}", stderr_of(&out));
+    assert_eq!(json_lines(&stdout_of(&out))[0]["status"], "downloaded");
+    assert_eq!(
+        read(&local),
+        read(&service.served(&path_of(&service, 2, 0)))
+    );
+}
