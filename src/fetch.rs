@@ -18,20 +18,28 @@
 //! `sct-verify` refuses and that a rerun completes.
 
 pub mod download;
+mod events;
+mod folder;
 pub mod prune;
 
-use crate::catalog::{self, Catalog, Pack};
-use crate::document::{self, Document};
+pub use events::{EVENT_SCHEMA, FetchEvent, PackEvent, PackStatus, Summary};
+use events::{note_pack, pack_event};
+use folder::{
+    existing_bytes, existing_catalog, lock_folder, prepare_folders, remove_file_if_exists,
+    write_folder_records,
+};
+
+use crate::catalog::{self, Catalog};
+use crate::document;
 use crate::error::{ExitCode, fail};
 use crate::http::{self, NetOptions};
 use crate::offer::Offer;
-use crate::packdir::{FetchRecord, HierarchyRecord, PackDir};
+use crate::packdir::{HierarchyRecord, PackDir};
 use crate::remote::{self, FetchedCatalog};
 use crate::select::{self, DownloadMode};
-use crate::signing::{self, PublicKey};
+use crate::signing::PublicKey;
 use anyhow::Context;
 use download::{Counter, FileJob, FileOutcome};
-use serde::Serialize;
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -41,9 +49,6 @@ use uuid::Uuid;
 pub const DEFAULT_JOBS: usize = 4;
 /// Most files downloaded at once.
 pub const MAX_JOBS: usize = 64;
-/// The schema of every line `sct-fetch` prints.
-pub const EVENT_SCHEMA: &str = "sct.fetch.v1";
-
 /// Everything a fetch needs, checked before any I/O.
 #[derive(Clone, Debug)]
 pub struct FetchOptions {
@@ -57,73 +62,6 @@ pub struct FetchOptions {
     pub trusted: Vec<PublicKey>,
     /// Draw a progress bar on stderr (only when it is a terminal).
     pub progress: bool,
-}
-
-/// What happened to one pack.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum PackStatus {
-    /// At least one file was downloaded; all are now in place and verified.
-    Downloaded,
-    /// Every file was already in place and verified.
-    Present,
-    /// At least one file is missing or failed verification.
-    Failed,
-}
-
-/// One line per pack (`"type": "pack"`).
-#[derive(Clone, Debug, Serialize)]
-pub struct PackEvent {
-    pub schema: &'static str,
-    #[serde(rename = "type")]
-    pub kind: &'static str,
-    pub package_guid: Uuid,
-    pub name: String,
-    pub full_version: crate::version::CmVersion,
-    pub update_type: i32,
-    /// The hierarchies that selected this pack.
-    pub hierarchies: Vec<Uuid>,
-    pub status: PackStatus,
-    pub files: usize,
-    pub bytes: u64,
-    /// Bytes that came over the network in this run.
-    pub transferred: u64,
-    pub problems: Vec<String>,
-}
-
-/// The closing line (`"type": "summary"`).
-#[derive(Clone, Debug, Serialize)]
-pub struct Summary {
-    pub schema: &'static str,
-    #[serde(rename = "type")]
-    pub kind: &'static str,
-    pub dest: String,
-    pub catalog_version: u64,
-    pub mode: DownloadMode,
-    pub hierarchies: Vec<HierarchyRecord>,
-    pub packs: usize,
-    pub downloaded: usize,
-    pub present: usize,
-    pub failed: usize,
-    pub transferred: u64,
-    /// True when every selected pack is in place and verified and the folder records are written.
-    pub ok: bool,
-}
-
-/// A line of `sct-fetch`'s output.
-#[derive(Clone, Debug)]
-pub enum FetchEvent {
-    Pack(PackEvent),
-    Summary(Summary),
-}
-
-impl Serialize for FetchEvent {
-    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        match self {
-            FetchEvent::Pack(p) => p.serialize(s),
-            FetchEvent::Summary(p) => p.serialize(s),
-        }
-    }
 }
 
 /// Network settings from flags; the proxy password comes from `SCT_PROXY_PASSWORD` only.
@@ -349,51 +287,6 @@ async fn fetch_catalogs(
     Ok(first)
 }
 
-/// The catalog already in `DIR`, when its signature verifies (expired or not): the rollback bar.
-fn existing_catalog(packdir: &PackDir, trusted: &[PublicKey]) -> Option<Catalog> {
-    let bytes = existing_bytes(packdir)?;
-    let signature = read_small(&packdir.signature(), signing::MAX_SIGNATURE_BYTES)?;
-    let source = format!("catalog `{}`", packdir.catalog().display());
-    let signatures: signing::SignatureFile =
-        document::read(&signature[..], &source, signing::MAX_SIGNATURE_BYTES).ok()?;
-    signing::verify(&bytes, &signatures, trusted, &source).ok()?;
-    let catalog: Catalog = document::read(&bytes[..], &source, catalog::MAX_CATALOG_BYTES).ok()?;
-    // Its paths decide what a later prune may remove: only a well-formed catalog counts.
-    catalog.check_structure().ok()?;
-    Some(catalog)
-}
-
-fn existing_bytes(packdir: &PackDir) -> Option<Vec<u8>> {
-    read_small(&packdir.catalog(), catalog::MAX_CATALOG_BYTES)
-}
-
-fn read_small(path: &Path, limit: u64) -> Option<Vec<u8>> {
-    let meta = std::fs::symlink_metadata(path).ok()?;
-    (meta.is_file() && meta.len() <= limit)
-        .then(|| std::fs::read(path).ok())
-        .flatten()
-}
-
-/// Holds an exclusive lock on the folder itself (no lock file, which `sct-verify` would report),
-/// so two fetches into one folder cannot interleave their writes. Where a folder cannot be opened
-/// as a file (not on Linux), no lock is taken.
-fn lock_folder(dir: &Path) -> anyhow::Result<Option<std::fs::File>> {
-    let Ok(handle) = std::fs::File::open(dir) else {
-        return Ok(None);
-    };
-    match handle.try_lock() {
-        Ok(()) => Ok(Some(handle)),
-        Err(std::fs::TryLockError::WouldBlock) => Err(fail(
-            ExitCode::Io,
-            format!(
-                "another sct-fetch is writing to `{}`; wait for it to finish, then run again",
-                dir.display()
-            ),
-        )),
-        Err(std::fs::TryLockError::Error(_)) => Ok(None),
-    }
-}
-
 /// Step 3: each hierarchy's selection, and the union of packs to fetch.
 struct Plan {
     records: Vec<HierarchyRecord>,
@@ -517,46 +410,6 @@ async fn download_all(
     Ok(results)
 }
 
-fn pack_event(pack: &Pack, hierarchies: &[Uuid]) -> PackEvent {
-    PackEvent {
-        schema: EVENT_SCHEMA,
-        kind: "pack",
-        package_guid: pack.package_guid,
-        name: pack.name.clone(),
-        full_version: pack.full_version,
-        update_type: pack.update_type,
-        hierarchies: hierarchies.to_vec(),
-        status: PackStatus::Present,
-        files: pack.files.len(),
-        bytes: pack.size(),
-        transferred: 0,
-        problems: Vec::new(),
-    }
-}
-
-fn note_pack(event: &PackEvent) {
-    let what = match event.status {
-        PackStatus::Downloaded => "downloaded and verified",
-        PackStatus::Present => "already present and verified",
-        PackStatus::Failed => "FAILED",
-    };
-    crate::cli::note(
-        "sct-fetch",
-        format!(
-            "{} {} ({}, {} files, {} bytes): {what}",
-            if event.status == PackStatus::Failed {
-                "ERROR:"
-            } else {
-                "INFO:"
-            },
-            event.name,
-            event.package_guid,
-            event.files,
-            event.bytes
-        ),
-    );
-}
-
 /// The URL of a catalog path under the offer's `packs_url`, each segment escaped.
 pub fn file_url(base: &str, path: &str) -> anyhow::Result<reqwest::Url> {
     let mut url = reqwest::Url::parse(base).map_err(|e| {
@@ -591,113 +444,6 @@ fn file_job(packdir: &PackDir, base: &str, file: &catalog::PackFile) -> anyhow::
         size: file.size,
         sha256: file.sha256.to_ascii_lowercase(),
     })
-}
-
-/// Creates the folders of a catalog path under `root`, refusing any that is a symlink (a planted
-/// link must not send pack files outside the folder).
-fn prepare_folders(root: &Path, catalog_path: &str) -> anyhow::Result<()> {
-    let mut folder = root.to_owned();
-    let parts: Vec<&str> = catalog_path.split('/').collect();
-    for part in &parts[..parts.len().saturating_sub(1)] {
-        folder.push(part);
-        if std::fs::symlink_metadata(&folder).is_err() {
-            // Several jobs create the same folders at once: "already exists" is success here,
-            // and the check below decides whether what exists is acceptable.
-            match std::fs::create_dir(&folder) {
-                Ok(()) => continue,
-                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
-                Err(e) => {
-                    return Err(anyhow::Error::new(e)
-                        .context(format!("Cannot create folder `{}`", folder.display())));
-                }
-            }
-        }
-        let meta = std::fs::symlink_metadata(&folder)
-            .with_context(|| format!("Cannot inspect `{}`", folder.display()))?;
-        if !meta.is_dir() {
-            crate::bail_kind!(
-                ExitCode::Rejected,
-                "`{}` is a symlink or a file, not a folder; remove it and run again",
-                folder.display()
-            );
-        }
-    }
-    Ok(())
-}
-
-/// Step 5: signature, catalog, then the record (merged with an earlier run's for the same catalog).
-fn write_folder_records(
-    packdir: &PackDir,
-    fetched: &FetchedCatalog,
-    plan: &Plan,
-    old: Option<&Catalog>,
-    same_catalog: bool,
-) -> anyhow::Result<()> {
-    if let Some(old) = old.filter(|_| !same_catalog) {
-        // Before the new catalog replaces the old one, so a crash here is redone by the rerun.
-        let keep: HashSet<&str> = plan
-            .packs
-            .iter()
-            .filter_map(|(guid, _)| fetched.catalog.pack(guid))
-            .flat_map(|p| p.files.iter().map(|f| f.path.as_str()))
-            .collect();
-        let removed = prune::prune(packdir, old, &keep)?;
-        if !removed.is_empty() {
-            crate::cli::note(
-                "sct-fetch",
-                format!(
-                    "INFO: removed {} files that catalog version {} listed and version {} does not select",
-                    removed.len(),
-                    old.version,
-                    fetched.catalog.version
-                ),
-            );
-        }
-    }
-    let mut hierarchies = Vec::new();
-    if same_catalog && let Some(old) = read_record(packdir, fetched.catalog.version) {
-        hierarchies.extend(old.hierarchies.into_iter().filter(|h| {
-            !plan
-                .records
-                .iter()
-                .any(|n| n.hierarchy_id == h.hierarchy_id)
-        }));
-    }
-    hierarchies.extend(plan.records.iter().cloned());
-    if !same_catalog {
-        crate::atomic::write_bytes(&packdir.signature(), &fetched.signature)?;
-        crate::atomic::write_bytes(&packdir.catalog(), &fetched.bytes)?;
-    }
-    let record = FetchRecord {
-        schema: FetchRecord::SCHEMA.to_owned(),
-        catalog_version: fetched.catalog.version,
-        hierarchies,
-    };
-    let mut bytes = serde_json::to_vec_pretty(&record)?;
-    bytes.push(b'\n');
-    crate::atomic::write_bytes(&packdir.record(), &bytes)
-}
-
-fn read_record(packdir: &PackDir, version: u64) -> Option<FetchRecord> {
-    let bytes = read_small(&packdir.record(), catalog::MAX_CATALOG_BYTES)?;
-    let record: FetchRecord =
-        document::read(&bytes[..], "fetched.json", catalog::MAX_CATALOG_BYTES).ok()?;
-    (record.catalog_version == version).then_some(record)
-}
-
-fn remove_file_if_exists(path: &Path) -> anyhow::Result<()> {
-    match std::fs::remove_file(path) {
-        Ok(()) => {
-            if let Some(parent) = path.parent() {
-                crate::atomic::sync_dir(parent);
-            }
-            Ok(())
-        }
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
-        Err(e) => {
-            Err(anyhow::Error::new(e).context(format!("Failed to remove `{}`", path.display())))
-        }
-    }
 }
 
 /// A bytes/rate bar on stderr when asked for and stderr is a terminal.
