@@ -9,8 +9,11 @@
 //!    fetched once;
 //! 4. download every file of the selected packs, several at once ([`download`]): streamed to
 //!    `NAME.part`, hashed on the way, renamed into place only when size and SHA-256 match;
-//! 5. only when every selected file is in place: write `catalog.json.sig`, `catalog.json` and last
+//! 5. only when every selected file is in place: remove what an older catalog in `DIR` listed and
+//!    the new selection drops ([`prune`]), then write `catalog.json.sig`, `catalog.json` and last
 //!    `fetched.json`, each atomically.
+//!
+//! One fetch at a time per folder: the folder itself is locked while the steps run.
 //!
 //! The catalog already in `DIR` stays the last known good one until step 5. If the new catalog
 //! differs, `fetched.json` is removed before any file is renamed into place, so at no point does
@@ -49,6 +52,7 @@ use uuid::Uuid;
 pub const DEFAULT_JOBS: usize = 4;
 /// Most files downloaded at once.
 pub const MAX_JOBS: usize = 64;
+
 /// Everything a fetch needs, checked before any I/O.
 #[derive(Clone, Debug)]
 pub struct FetchOptions {
