@@ -12,6 +12,7 @@ pub mod config;
 pub mod document;
 pub mod error;
 pub mod fault;
+pub mod fetch;
 pub mod hash;
 pub mod http;
 pub mod import;
@@ -26,6 +27,7 @@ pub mod remote;
 pub mod samples;
 #[cfg(test)]
 mod schema_check;
+pub mod select;
 pub mod serve;
 pub mod signing;
 pub mod site;

@@ -4,7 +4,8 @@
 //! 1. `catalog.json` verifies against its signature and a pinned key, and has not expired
 //!    (see [`crate::catalog`] for the catalog's own steps);
 //! 2. `fetched.json` is a fetch record for that catalog version, naming only packs it lists;
-//! 3. every file of every recorded pack is a regular file with the catalog's size and SHA-256;
+//! 3. every file of every recorded pack is a regular file, reached through real folders, with the
+//!    catalog's size and SHA-256 (files are hashed on all cores, largest first);
 //! 4. nothing else is in the folder: no stray files, no leftover `.part`, no symlinks.
 
 use crate::catalog::{self, Catalog};
@@ -16,6 +17,8 @@ use anyhow::Context;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeSet;
 use std::path::Path;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicUsize, Ordering as AtomicOrdering};
 use uuid::Uuid;
 
 /// The outcome for one pack.
@@ -82,10 +85,9 @@ pub fn verify_dir(
     .iter()
     .map(|s| s.to_string())
     .collect();
-    let mut packs = Vec::new();
+    let mut files: Vec<&catalog::PackFile> = Vec::new();
     for guid in &recorded {
         let pack = catalog.pack(guid).expect("checked by read_record");
-        let mut problems = Vec::new();
         for file in &pack.files {
             expected.insert(file.path.clone());
             let mut folder = Path::new(&file.path).parent();
@@ -93,10 +95,14 @@ pub fn verify_dir(
                 expected.insert(f.to_string_lossy().replace('\\', "/"));
                 folder = f.parent();
             }
-            if let Some(problem) = check_file(&packdir, file) {
-                problems.push(problem);
-            }
+            files.push(file);
         }
+    }
+    let mut problems = check_files(&packdir, &files).into_iter();
+    let mut packs = Vec::new();
+    for guid in &recorded {
+        let pack = catalog.pack(guid).expect("checked by read_record");
+        let problems: Vec<String> = problems.by_ref().take(pack.files.len()).flatten().collect();
         packs.push(PackReport {
             package_guid: *guid,
             name: pack.name.clone(),
@@ -123,6 +129,24 @@ pub fn verify_dir(
         record,
         report,
     })
+}
+
+/// The exit status of a report: `Ok` when everything verified, else a refusal (exit 1) that says
+/// how many packs and entries failed.
+pub fn outcome(report: &VerifyReport) -> anyhow::Result<()> {
+    if report.ok {
+        return Ok(());
+    }
+    let bad = report.packs.iter().filter(|p| !p.ok).count();
+    Err(fail(
+        ExitCode::Rejected,
+        format!(
+            "`{}` failed verification: {bad} of {} packs incomplete or altered, {} unexpected entries",
+            report.dir,
+            report.packs.len(),
+            report.unexpected.len()
+        ),
+    ))
 }
 
 fn read_capped(path: &Path, limit: u64) -> anyhow::Result<Vec<u8>> {
@@ -177,8 +201,43 @@ fn read_record(packdir: &PackDir, catalog: &Catalog) -> anyhow::Result<FetchReco
     Ok(record)
 }
 
+/// Step 3 for every file, on all cores: a shared queue of files, largest first, one worker per
+/// core. Returns one entry per file, in the order given (`None` when complete and intact).
+fn check_files(packdir: &PackDir, files: &[&catalog::PackFile]) -> Vec<Option<String>> {
+    let mut order: Vec<usize> = (0..files.len()).collect();
+    order.sort_by_key(|i| std::cmp::Reverse(files[*i].size));
+    let workers = std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .min(files.len())
+        .max(1);
+    let next = AtomicUsize::new(0);
+    let results: Vec<Mutex<Option<String>>> = files.iter().map(|_| Mutex::new(None)).collect();
+    std::thread::scope(|scope| {
+        for _ in 0..workers {
+            scope.spawn(|| {
+                loop {
+                    let i = next.fetch_add(1, AtomicOrdering::Relaxed);
+                    let Some(&index) = order.get(i) else { break };
+                    let problem = check_file(packdir, files[index]);
+                    *results[index].lock().unwrap_or_else(|e| e.into_inner()) = problem;
+                }
+            });
+        }
+    });
+    results
+        .into_iter()
+        .map(|m| m.into_inner().unwrap_or_else(|e| e.into_inner()))
+        .collect()
+}
+
 /// Step 3 for one file; `None` when it is complete and intact.
 fn check_file(packdir: &PackDir, file: &catalog::PackFile) -> Option<String> {
+    if let Some(folder) = linked_folder(packdir, &file.path) {
+        return Some(format!(
+            "`{}` is reached through `{folder}`, which is not a plain folder (symlink?)",
+            file.path
+        ));
+    }
     let path = packdir.file(&file.path);
     let meta = match std::fs::symlink_metadata(&path) {
         Ok(meta) => meta,
@@ -206,6 +265,21 @@ fn check_file(packdir: &PackDir, file: &catalog::PackFile) -> Option<String> {
         )),
         Err(err) => Some(format!("`{}` could not be read: {err:#}", file.path)),
     }
+}
+
+/// The first folder on a catalog path that is not a real folder (a planted symlink), if any.
+fn linked_folder(packdir: &PackDir, catalog_path: &str) -> Option<String> {
+    let parts: Vec<&str> = catalog_path.split('/').collect();
+    let mut folder = packdir.root.clone();
+    for (depth, part) in parts[..parts.len().saturating_sub(1)].iter().enumerate() {
+        folder.push(part);
+        match std::fs::symlink_metadata(&folder) {
+            Ok(meta) if meta.is_dir() => {}
+            Ok(_) => return Some(parts[..=depth].join("/")),
+            Err(_) => return None,
+        }
+    }
+    None
 }
 
 /// Step 4: every entry not in `expected` (relative paths with `/`), and every symlink.

@@ -7,19 +7,8 @@ use crate::error::{ExitCode, fail};
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 
-/// Which updates `-connect` downloads.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub enum DownloadMode {
-    /// The newest update that applies to the site's version, no hotfixes (the default).
-    #[default]
-    Latest,
-    /// `-downloadall`: every update and hotfix, whatever the site's version.
-    All,
-    /// `-downloadhotfix`: every hotfix, whatever the site's version.
-    Hotfix,
-    /// `-downloadsiteversion`: updates and hotfixes newer than the site's version.
-    SiteVersion,
-}
+/// Which updates `-connect` downloads (defined with the selection rules in [`crate::select`]).
+pub use crate::select::DownloadMode;
 
 /// One phase of the original tool, with its checked arguments.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -148,7 +137,9 @@ pub fn parse(args: &[OsString]) -> anyhow::Result<Phase> {
             return Err(usage(format!("-{name} belongs to -{owner}, not -{phase}")));
         }
     }
-    if let Some((name, _)) = mode.as_ref().filter(|_| phase != "connect") {
+    if let Some((name, _)) = &mode
+        && phase != "connect"
+    {
         return Err(usage(format!("-{name} belongs to -connect, not -{phase}")));
     }
     let take = |name: &str| {
@@ -218,6 +209,74 @@ Examples:
   ServiceConnectionTool.exe -connect -downloadsiteversion -usagedatasrc D:\\USB -updatepackdest D:\\USB\\UpdatePacks
   ServiceConnectionTool.exe -import -updatepacksrc D:\\USB\\UpdatePacks
 ";
+
+/// `-connect`'s checked arguments.
+#[derive(Clone, Debug)]
+pub struct ConnectRequest {
+    pub usage_data_src: PathBuf,
+    pub update_pack_dest: PathBuf,
+    pub proxy_server_uri: Option<String>,
+    pub proxy_user_name: Option<String>,
+    pub mode: DownloadMode,
+}
+
+/// The upload half of `-connect`: usage cabs in, one offer per hierarchy out.
+pub type UploadSeam<'a> = dyn Fn(
+        &ConnectRequest,
+        &crate::http::NetOptions,
+        &crate::config::Config,
+    ) -> anyhow::Result<Vec<crate::offer::Offer>>
+    + 'a;
+
+/// `-connect`: upload the usage data, then fetch what the service offers, in one process.
+///
+/// Everything local is resolved first (trusted keys, proxy password, destination), so a usage
+/// error sends nothing. `upload` is the seam to `sct-upload`'s library entry.
+pub fn connect(
+    request: &ConnectRequest,
+    config: &crate::config::Config,
+    upload: &UploadSeam<'_>,
+    on_event: &mut dyn FnMut(&crate::fetch::FetchEvent) -> anyhow::Result<()>,
+) -> anyhow::Result<crate::fetch::Summary> {
+    let net = crate::fetch::net_options(
+        request.proxy_server_uri.clone(),
+        request.proxy_user_name.clone(),
+        None,
+        crate::http::NetOptions::default().retries,
+    )?;
+    let options = crate::fetch::FetchOptions {
+        dest: request.update_pack_dest.clone(),
+        mode: request.mode,
+        jobs: crate::fetch::DEFAULT_JOBS,
+        net: net.clone(),
+        trusted: config.trusted_keys(&[])?,
+        progress: true,
+    };
+    if request.update_pack_dest.is_file() {
+        return Err(usage(format!(
+            "-updatepackdest `{}` is a file; give a folder",
+            request.update_pack_dest.display()
+        )));
+    }
+    let offers = upload(request, &net, config)?;
+    crate::fetch::fetch(&options, &offers, on_event)
+}
+
+/// The upload half of `-connect`: `sct-upload`'s library entry with the wrapper's settings.
+fn upload_offers(
+    request: &ConnectRequest,
+    net: &crate::http::NetOptions,
+    config: &crate::config::Config,
+) -> anyhow::Result<Vec<crate::offer::Offer>> {
+    let options = crate::upload::UploadOptions::resolve(
+        request.usage_data_src.clone(),
+        None,
+        &[],
+        net.clone(),
+        config,
+    )?;
+    crate::upload::run(&options)
+}
 
 /// The component name in the wrapper's log entries.
 const TOOL: &str = "ServiceConnectionTool";
@@ -352,11 +411,30 @@ fn run_phase(phase: Phase, config: &crate::config::Config) -> anyhow::Result<()>
                 format!("INFO: {rows} usage rows exported to {}", dest.display()),
             );
         }
-        Phase::Connect { .. } => {
-            return Err(fail(
-                ExitCode::Io,
-                "-connect is not built yet (issues 3 and 4); nothing was done",
-            ));
+        Phase::Connect {
+            usage_data_src,
+            update_pack_dest,
+            proxy_server_uri,
+            proxy_user_name,
+            mode,
+        } => {
+            let request = ConnectRequest {
+                usage_data_src,
+                update_pack_dest,
+                proxy_server_uri,
+                proxy_user_name,
+                mode,
+            };
+            let mut out = stdout;
+            let summary = connect(&request, config, &upload_offers, &mut |event| {
+                crate::document::write_line(&mut out, event)
+            })?;
+            let message = format!(
+                "{} update packs ({} downloaded, {} already present) are in {}; carry the folder back and run -import",
+                summary.packs, summary.downloaded, summary.present, summary.dest
+            );
+            logging::info(TOOL, &message);
+            crate::cli::note(TOOL, format!("INFO: {message}"));
         }
         Phase::Import { update_pack_src } => {
             let site = config.site_locator(None)?;

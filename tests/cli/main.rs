@@ -1,13 +1,15 @@
 //! Integration tests: the built binaries, run as an operator would, one module per tool.
 
-mod support;
-
 mod collect;
+mod fetch;
+mod fetchkit;
 mod import;
 mod logs;
 mod mssql;
 mod pack;
 mod service;
 mod servicekit;
+mod support;
 mod upload;
+mod verify;
 mod wrapper;

@@ -1,0 +1,495 @@
+//! `sct-fetch` and the download half of `-connect`: offers in, a verified update-pack folder out.
+//!
+//! Steps, in order:
+//! 1. check the offers: at least one, no hierarchy twice;
+//! 2. download and verify each distinct catalog (signature by a pinned key, expiry, structure —
+//!    [`crate::remote::fetch_catalog`]); refuse one bound to another hierarchy, offers that name
+//!    different catalogs, and a catalog older than the one already in `DIR` (rollback);
+//! 3. select each hierarchy's packs ([`crate::select`]); a pack several hierarchies need is
+//!    fetched once;
+//! 4. download every file of the selected packs, several at once ([`download`]): streamed to
+//!    `NAME.part`, hashed on the way, renamed into place only when size and SHA-256 match;
+//! 5. only when every selected file is in place: remove what an older catalog in `DIR` listed and
+//!    the new selection drops ([`prune`]), then write `catalog.json.sig`, `catalog.json` and last
+//!    `fetched.json`, each atomically.
+//!
+//! One fetch at a time per folder: the folder itself is locked while the steps run.
+//!
+//! The catalog already in `DIR` stays the last known good one until step 5. If the new catalog
+//! differs, `fetched.json` is removed before any file is renamed into place, so at no point does
+//! a record claim files its catalog does not describe: an interrupted run leaves a folder that
+//! `sct-verify` refuses and that a rerun completes.
+
+pub mod download;
+mod events;
+mod folder;
+pub mod prune;
+
+pub use events::{EVENT_SCHEMA, FetchEvent, PackEvent, PackStatus, Summary};
+use events::{note_pack, pack_event};
+use folder::{
+    existing_bytes, existing_catalog, lock_folder, prepare_folders, remove_file_if_exists,
+    write_folder_records,
+};
+
+use crate::catalog::{self, Catalog};
+use crate::document;
+use crate::error::{ExitCode, fail};
+use crate::http::{self, NetOptions};
+use crate::offer::Offer;
+use crate::packdir::{HierarchyRecord, PackDir};
+use crate::remote::{self, FetchedCatalog};
+use crate::select::{self, DownloadMode};
+use crate::signing::PublicKey;
+use anyhow::Context;
+use download::{Counter, FileJob, FileOutcome};
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use uuid::Uuid;
+
+/// Default number of files downloaded at once.
+pub const DEFAULT_JOBS: usize = 4;
+/// Most files downloaded at once.
+pub const MAX_JOBS: usize = 64;
+
+/// Everything a fetch needs, checked before any I/O.
+#[derive(Clone, Debug)]
+pub struct FetchOptions {
+    /// The update-pack folder (`--dest`, `-updatepackdest`); created if missing.
+    pub dest: PathBuf,
+    pub mode: DownloadMode,
+    /// Files downloaded at once (1..=64).
+    pub jobs: usize,
+    pub net: NetOptions,
+    /// The pinned catalog keys.
+    pub trusted: Vec<PublicKey>,
+    /// Draw a progress bar on stderr (only when it is a terminal).
+    pub progress: bool,
+}
+
+/// Network settings from flags; the proxy password comes from `SCT_PROXY_PASSWORD` only.
+pub fn net_options(
+    proxy: Option<String>,
+    proxy_user: Option<String>,
+    ca_file: Option<PathBuf>,
+    retries: u32,
+) -> anyhow::Result<NetOptions> {
+    let proxy_password = proxy_user
+        .as_deref()
+        .map(http::proxy_password)
+        .transpose()?;
+    Ok(NetOptions {
+        proxy,
+        proxy_user,
+        proxy_password,
+        ca_file,
+        retries,
+        ..NetOptions::default()
+    })
+}
+
+/// Reads offers (JSON lines of `sct.offer.v1`) from a file, or stdin for `None` or `-`.
+pub fn read_offers(path: Option<&Path>) -> anyhow::Result<Vec<Offer>> {
+    match path {
+        Some(p) if p.as_os_str() != "-" => {
+            let file = fs_err::File::open(p).context("Failed to read the offers")?;
+            document::read_lines(std::io::BufReader::new(file), &format!("`{}`", p.display()))
+        }
+        _ => document::read_lines(std::io::stdin().lock(), "stdin"),
+    }
+}
+
+/// Runs a fetch: every event (packs as they finish, then the summary) goes to `on_event`.
+///
+/// Returns an error when anything selected is missing or unverified, after the summary; its exit
+/// code is that of the first failure (1 refused, 3 local, 4 network).
+pub fn fetch(
+    options: &FetchOptions,
+    offers: &[Offer],
+    on_event: &mut dyn FnMut(&FetchEvent) -> anyhow::Result<()>,
+) -> anyhow::Result<Summary> {
+    check_options(options, offers)?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("Failed to start the download runtime")?;
+    runtime.block_on(fetch_async(options, offers, on_event))
+}
+
+fn check_options(options: &FetchOptions, offers: &[Offer]) -> anyhow::Result<()> {
+    if !(1..=MAX_JOBS).contains(&options.jobs) {
+        crate::bail_kind!(ExitCode::Usage, "--jobs must be between 1 and {MAX_JOBS}");
+    }
+    if options.trusted.is_empty() {
+        crate::bail_kind!(ExitCode::Usage, "no trusted catalog key is configured");
+    }
+    if offers.is_empty() {
+        crate::bail_kind!(
+            ExitCode::Usage,
+            "no offers given: pipe sct-upload's output in, or use --offers FILE"
+        );
+    }
+    let mut seen = HashSet::new();
+    for offer in offers {
+        if !seen.insert(offer.hierarchy_id) {
+            crate::bail_kind!(
+                ExitCode::Usage,
+                "hierarchy {} has two offers: give one usage cab per hierarchy",
+                offer.hierarchy_id
+            );
+        }
+    }
+    if let Ok(meta) = std::fs::metadata(&options.dest)
+        && !meta.is_dir()
+    {
+        crate::bail_kind!(
+            ExitCode::Usage,
+            "`{}` exists and is not a folder",
+            options.dest.display()
+        );
+    }
+    Ok(())
+}
+
+async fn fetch_async(
+    options: &FetchOptions,
+    offers: &[Offer],
+    on_event: &mut dyn FnMut(&FetchEvent) -> anyhow::Result<()>,
+) -> anyhow::Result<Summary> {
+    let client = http::client(&options.net)?;
+    let fetched = fetch_catalogs(&client, offers, &options.trusted, options.net.retries).await?;
+    let packdir = PackDir::new(&options.dest);
+    fs_err::create_dir_all(&options.dest).context("Cannot create the update pack folder")?;
+    let _lock = lock_folder(&options.dest)?;
+    let existing = existing_catalog(&packdir, &options.trusted);
+    if existing.is_none() && packdir.catalog().exists() {
+        crate::cli::note(
+            "sct-fetch",
+            format!(
+                "WARNING: `{}` does not verify against the pinned keys; it will be replaced",
+                packdir.catalog().display()
+            ),
+        );
+    }
+    if let Some(old) = &existing {
+        fetched
+            .catalog
+            .check_not_older(old.version, &format!("`{}`", options.dest.display()))?;
+    }
+    let plan = Plan::new(&fetched.catalog, offers, options.mode);
+    for record in plan.records.iter().filter(|r| r.packs.is_empty()) {
+        crate::cli::note(
+            "sct-fetch",
+            format!(
+                "INFO: no pack in catalog version {} is selected for hierarchy {} ({}, site version {}, mode {})",
+                fetched.catalog.version,
+                record.hierarchy_id,
+                record.site_code,
+                record.site_version,
+                record.mode
+            ),
+        );
+    }
+    let same_catalog = existing_bytes(&packdir).is_some_and(|b| b == fetched.bytes);
+    if !same_catalog {
+        // The old record must not outlive the files it describes (see the module header).
+        remove_file_if_exists(&packdir.record())?;
+    }
+    let results = download_all(&client, options, offers, &plan, &fetched.catalog, on_event).await?;
+    let failed: Vec<&anyhow::Error> = results.iter().filter_map(|r| r.error.as_ref()).collect();
+    let mut summary = Summary {
+        schema: EVENT_SCHEMA,
+        kind: "summary",
+        dest: options.dest.display().to_string(),
+        catalog_version: fetched.catalog.version,
+        mode: options.mode,
+        hierarchies: plan.records.clone(),
+        packs: results.len(),
+        downloaded: results
+            .iter()
+            .filter(|r| r.status == PackStatus::Downloaded)
+            .count(),
+        present: results
+            .iter()
+            .filter(|r| r.status == PackStatus::Present)
+            .count(),
+        failed: results
+            .iter()
+            .filter(|r| r.status == PackStatus::Failed)
+            .count(),
+        transferred: results.iter().map(|r| r.transferred).sum(),
+        ok: false,
+    };
+    let written = if failed.is_empty() {
+        write_folder_records(&packdir, &fetched, &plan, existing.as_ref(), same_catalog)
+    } else {
+        Ok(())
+    };
+    summary.ok = failed.is_empty() && written.is_ok();
+    on_event(&FetchEvent::Summary(summary.clone()))?;
+    written?;
+    if let Some(first) = failed.first() {
+        let kind = crate::error::exit_code(first);
+        return Err(fail(
+            kind,
+            format!(
+                "{} of {} selected packs are missing or unverified in `{}` (first: {first:#}); run again to resume",
+                summary.failed,
+                summary.packs,
+                options.dest.display()
+            ),
+        ));
+    }
+    Ok(summary)
+}
+
+/// Step 2: one verified catalog for all offers.
+async fn fetch_catalogs(
+    client: &reqwest::Client,
+    offers: &[Offer],
+    trusted: &[PublicKey],
+    retries: u32,
+) -> anyhow::Result<FetchedCatalog> {
+    let mut by_url: BTreeMap<&str, FetchedCatalog> = BTreeMap::new();
+    for offer in offers {
+        if !by_url.contains_key(offer.catalog_url.as_str()) {
+            let fetched =
+                remote::fetch_catalog(client, &offer.catalog_url, trusted, retries).await?;
+            by_url.insert(&offer.catalog_url, fetched);
+        }
+        by_url[offer.catalog_url.as_str()]
+            .catalog
+            .check_hierarchy(&offer.hierarchy_id)
+            .with_context(|| {
+                format!(
+                    "The catalog offered to hierarchy {} ({}) is not for it",
+                    offer.hierarchy_id, offer.site_code
+                )
+            })?;
+    }
+    let mut catalogs = by_url.into_iter();
+    let (first_url, first) = catalogs.next().expect("offers are not empty");
+    for (url, other) in catalogs {
+        if other.bytes != first.bytes {
+            crate::bail_kind!(
+                ExitCode::Rejected,
+                "the offers name different catalogs ({} and {}); one update pack folder holds one catalog: fetch them into separate folders",
+                http::redact(first_url),
+                http::redact(url)
+            );
+        }
+    }
+    Ok(first)
+}
+
+/// Step 3: each hierarchy's selection, and the union of packs to fetch.
+struct Plan {
+    records: Vec<HierarchyRecord>,
+    /// Pack GUID → the hierarchies that selected it, in catalog order of first selection.
+    packs: Vec<(Uuid, Vec<Uuid>)>,
+}
+
+impl Plan {
+    fn new(catalog: &Catalog, offers: &[Offer], mode: DownloadMode) -> Self {
+        let mut records = Vec::new();
+        let mut packs: Vec<(Uuid, Vec<Uuid>)> = Vec::new();
+        for offer in offers {
+            let chosen = select::select_guids(catalog, &offer.full_version, mode);
+            for guid in &chosen {
+                match packs.iter_mut().find(|(g, _)| g == guid) {
+                    Some((_, who)) => who.push(offer.hierarchy_id),
+                    None => packs.push((*guid, vec![offer.hierarchy_id])),
+                }
+            }
+            records.push(HierarchyRecord {
+                hierarchy_id: offer.hierarchy_id,
+                site_code: offer.site_code.clone(),
+                site_version: offer.site_version,
+                mode: mode.name().to_owned(),
+                packs: chosen,
+            });
+        }
+        Self { records, packs }
+    }
+}
+
+/// The outcome of one pack.
+struct PackResult {
+    status: PackStatus,
+    transferred: u64,
+    error: Option<anyhow::Error>,
+}
+
+/// Step 4: every file of every planned pack, `jobs` at a time; one event per pack as it finishes.
+async fn download_all(
+    client: &reqwest::Client,
+    options: &FetchOptions,
+    offers: &[Offer],
+    plan: &Plan,
+    catalog: &Catalog,
+    on_event: &mut dyn FnMut(&FetchEvent) -> anyhow::Result<()>,
+) -> anyhow::Result<Vec<PackResult>> {
+    let packdir = PackDir::new(&options.dest);
+    let base = &offers[0].packs_url;
+    let mut pending: HashMap<Uuid, (usize, PackEvent, Option<anyhow::Error>)> = HashMap::new();
+    let mut jobs: Vec<(Uuid, FileJob)> = Vec::new();
+    for (guid, hierarchies) in &plan.packs {
+        let pack = catalog.pack(guid).expect("selected from this catalog");
+        for file in &pack.files {
+            jobs.push((*guid, file_job(&packdir, base, file)?));
+        }
+        pending.insert(
+            *guid,
+            (pack.files.len(), pack_event(pack, hierarchies), None),
+        );
+    }
+    // Largest files first: the last minutes of a run are not spent on one big file alone.
+    jobs.sort_by_key(|(_, job)| std::cmp::Reverse(job.size));
+    let total: u64 = jobs.iter().map(|(_, j)| j.size).sum();
+    let counter: Counter = Arc::new(Default::default());
+    let progress = progress_bar(options.progress, total, &counter);
+    let semaphore = Arc::new(tokio::sync::Semaphore::new(options.jobs));
+    let mut tasks = tokio::task::JoinSet::new();
+    for (guid, job) in jobs {
+        let (client, semaphore, counter) = (client.clone(), semaphore.clone(), counter.clone());
+        let (root, retries) = (options.dest.clone(), options.net.retries);
+        tasks.spawn(async move {
+            let _permit = semaphore.acquire_owned().await;
+            let result = match prepare_folders(&root, &job.path) {
+                Ok(()) => download::fetch_file(&client, &job, retries, &counter).await,
+                Err(e) => Err(e),
+            };
+            (guid, job.path, result)
+        });
+    }
+    let mut results = Vec::new();
+    while let Some(joined) = tasks.join_next().await {
+        let (guid, path, result) = joined.context("A download task failed")?;
+        let entry = pending.get_mut(&guid).expect("planned pack");
+        match result {
+            Ok(FileOutcome::Present) => {}
+            Ok(FileOutcome::Downloaded { transferred, .. }) => {
+                entry.1.transferred += transferred;
+                if entry.1.status == PackStatus::Present {
+                    entry.1.status = PackStatus::Downloaded;
+                }
+            }
+            Err(err) => {
+                entry.1.status = PackStatus::Failed;
+                entry.1.problems.push(format!("{err:#}"));
+                if entry.2.is_none() {
+                    entry.2 = Some(err);
+                }
+                let _ = path;
+            }
+        }
+        entry.0 -= 1;
+        if entry.0 == 0 {
+            let (_, event, error) = pending.remove(&guid).expect("planned pack");
+            if let Some(bar) = &progress {
+                bar.suspend(|| note_pack(&event));
+            } else {
+                note_pack(&event);
+            }
+            on_event(&FetchEvent::Pack(event.clone()))?;
+            results.push(PackResult {
+                status: event.status,
+                transferred: event.transferred,
+                error,
+            });
+        }
+    }
+    if let Some(bar) = progress {
+        bar.finish_and_clear();
+    }
+    Ok(results)
+}
+
+/// The URL of a catalog path under the offer's `packs_url`, each segment escaped.
+pub fn file_url(base: &str, path: &str) -> anyhow::Result<reqwest::Url> {
+    let mut url = reqwest::Url::parse(base).map_err(|e| {
+        fail(
+            ExitCode::Rejected,
+            format!(
+                "the offer's packs_url `{}` is not a URL: {e}",
+                http::redact(base)
+            ),
+        )
+    })?;
+    url.path_segments_mut()
+        .map_err(|()| {
+            fail(
+                ExitCode::Rejected,
+                format!(
+                    "the offer's packs_url `{}` cannot hold paths",
+                    http::redact(base)
+                ),
+            )
+        })?
+        .pop_if_empty()
+        .extend(path.split('/'));
+    Ok(url)
+}
+
+fn file_job(packdir: &PackDir, base: &str, file: &catalog::PackFile) -> anyhow::Result<FileJob> {
+    Ok(FileJob {
+        url: file_url(base, &file.path)?,
+        path: file.path.clone(),
+        dest: packdir.file(&file.path),
+        size: file.size,
+        sha256: file.sha256.to_ascii_lowercase(),
+    })
+}
+
+/// A bytes/rate bar on stderr when asked for and stderr is a terminal.
+fn progress_bar(wanted: bool, total: u64, counter: &Counter) -> Option<indicatif::ProgressBar> {
+    use std::io::IsTerminal;
+    if !wanted || !std::io::stderr().is_terminal() || total == 0 {
+        return None;
+    }
+    let bar = indicatif::ProgressBar::new(total);
+    bar.set_style(
+        indicatif::ProgressStyle::with_template(
+            "sct-fetch: {bar:30} {bytes}/{total_bytes} {bytes_per_sec} eta {eta}",
+        )
+        .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+    );
+    let (bar2, counter) = (bar.clone(), counter.clone());
+    tokio::spawn(async move {
+        while !bar2.is_finished() {
+            bar2.set_position(counter.load(std::sync::atomic::Ordering::Relaxed));
+            tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+        }
+    });
+    Some(bar)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn file_urls_escape_segments_and_keep_the_base_path() {
+        let url = file_url("http://127.0.0.1:8080/packs/", "ABC/Redist/a b#.cab").unwrap();
+        assert_eq!(
+            url.as_str(),
+            "http://127.0.0.1:8080/packs/ABC/Redist/a%20b%23.cab"
+        );
+        let url = file_url("http://127.0.0.1:8080/packs", "ABC/x.cab").unwrap();
+        assert_eq!(url.as_str(), "http://127.0.0.1:8080/packs/ABC/x.cab");
+        assert!(file_url("not a url", "x").is_err());
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn folders_refuse_planted_symlinks() {
+        let dir = tempfile::tempdir().unwrap();
+        let outside = tempfile::tempdir().unwrap();
+        prepare_folders(dir.path(), "A/B/file.cab").unwrap();
+        assert!(dir.path().join("A/B").is_dir());
+        std::os::unix::fs::symlink(outside.path(), dir.path().join("C")).unwrap();
+        let err = prepare_folders(dir.path(), "C/file.cab").unwrap_err();
+        assert_eq!(crate::error::exit_code(&err), ExitCode::Rejected);
+    }
+}
