@@ -32,7 +32,7 @@ use crate::site::sqlite::SqliteSite;
 use crate::site::{SiteIdentity, SiteLocator, SiteStore};
 use inbox::{Inbox, Presence};
 use plan::Decision;
-pub use report::{ImportSummary, Outcome, PackEvent, SitePackage, list_packages};
+pub use report::{ImportSummary, Outcome, PackEvent, SitePackage, list_packages, site_packages};
 use report::{close, event, fill_states, print_events};
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -256,11 +256,26 @@ fn apply(
         check_rollback(site, inbox, stamp.version, options, &mut |_| {})?;
     }
     let src = PackDir::new(&options.src);
+    let to_copy: u64 = planned
+        .iter()
+        .filter(|p| p.decision == Decision::Import)
+        .map(|p| p.pack.size())
+        .sum();
+    let progress = crate::progress::Progress::bytes(to_copy, "import");
     for (planned, event) in planned.iter().zip(events.iter_mut()) {
         if planned.decision == Decision::Import {
-            place_one(inbox, &src, planned.pack, &lock, event, &mut *note);
+            place_one(
+                inbox,
+                &src,
+                planned.pack,
+                &lock,
+                event,
+                &progress,
+                &mut *note,
+            );
         }
     }
+    progress.finish();
     crate::fault::point("import:after-rename");
     let in_place: Vec<&Pack> = planned
         .iter()
@@ -397,13 +412,14 @@ fn different_reason(why: &str) -> String {
     )
 }
 
-/// Step 5 for one pack; records the outcome in `event`.
+/// Step 5 for one pack; records the outcome in `event`. Copied bytes count on `progress`.
 fn place_one(
     inbox: &Inbox,
     src: &PackDir,
     pack: &Pack,
     lock: &inbox::InboxLock,
     event: &mut PackEvent,
+    progress: &crate::progress::Progress,
     note: &mut dyn FnMut(String),
 ) {
     let result = inbox.presence(pack).and_then(|presence| match presence {
@@ -416,7 +432,9 @@ fn place_one(
                 pack.package_guid,
                 pack.size()
             ));
-            inbox.place(src, pack, lock).map(|()| Outcome::Imported)
+            inbox
+                .place(src, pack, lock, progress)
+                .map(|()| Outcome::Imported)
         }
     });
     match result {
