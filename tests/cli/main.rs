@@ -5,6 +5,7 @@ mod support;
 mod collect;
 mod import;
 mod logs;
+mod operator;
 mod pack;
 mod service;
 mod servicekit;
