@@ -8,7 +8,7 @@ use std::path::PathBuf;
 #[derive(Parser)]
 #[command(
     version,
-    after_help = "Example:\n  cargo run --bin sct-docgen -- --out target/docs\n  man -l target/docs/man/sct-pack.1"
+    after_help = "Examples:\n  cargo run --bin sct-docgen -- --out target/docs\n  man -l target/docs/man/sct-pack.1"
 )]
 struct Args {
     /// Folder to write man/ and completions/ into (created if missing).

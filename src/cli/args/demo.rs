@@ -26,14 +26,16 @@ Exit codes: 0 done, 2 usage error, 3 file could not be written";
 pub enum Command {
     /// Create an embedded site database (SQLite) with ConfigMgr's tables and realistic usage rows.
     #[command(
-        after_help = "Example:\n  sct-demo site --db /tmp/ps1.db --site-code PS1 --version 5.00.9128.1000 --level Enhanced\n  export SCT_SITE=sqlite:/tmp/ps1.db"
+        after_help = "Examples:\n  sct-demo site --db /tmp/ps1.db --site-code PS1 --version 5.00.9128.1000 --level Enhanced\n  export SCT_SITE=sqlite:/tmp/ps1.db"
     )]
     Site {
         /// The database file to create (must not exist).
         #[arg(long, value_name = "FILE")]
         db: PathBuf,
+        /// Three-character site code.
         #[arg(long, default_value = "PS1")]
         site_code: String,
+        /// The site's display name.
         #[arg(long, default_value = "Contoso Primary Site")]
         site_name: String,
         /// Full version; the site version is its build with revision .1000.

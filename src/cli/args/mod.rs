@@ -49,6 +49,17 @@ mod tests {
             assert_eq!(command.get_name(), name);
             let help = command.render_long_help().to_string();
             assert!(help.contains("Example"), "{name} --help has no examples");
+            for sub in command
+                .get_subcommands_mut()
+                .filter(|s| s.get_name() != "help")
+            {
+                let sub_name = sub.get_name().to_owned();
+                let help = sub.render_long_help().to_string();
+                assert!(
+                    help.contains("Examples:"),
+                    "{name} {sub_name} --help has no examples"
+                );
+            }
         }
     }
 }

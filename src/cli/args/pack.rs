@@ -21,6 +21,9 @@ pub struct Args {
 #[derive(Subcommand, Debug)]
 pub enum Command {
     /// Pack a usage document (sct.usage.v1) into a cab; prints a sct.usage-cab.v1 report.
+    #[command(
+        after_help = "Examples:\n  sct-collect | sct-pack create -o /media/usb/UsageData.cab\n  sct-pack create usage.json -o UsageData.cab --log pack.log"
+    )]
     Create {
         /// The usage document; `-` or nothing reads stdin.
         input: Option<PathBuf>,
@@ -29,20 +32,32 @@ pub enum Command {
         output: PathBuf,
     },
     /// List a cab's members as JSON lines (name, size).
-    List { cab: PathBuf },
+    #[command(
+        after_help = "Examples:\n  sct-pack list /media/usb/UsageData.cab\n  sct-pack list UsageData.cab | jq -r .name"
+    )]
+    List {
+        /// The cab to list.
+        cab: PathBuf,
+    },
     /// Check a usage cab against its manifest and print its identity: a readable summary on a
     /// terminal, the sct.usage-cab.v1 document when piped or with --json.
     #[command(
         after_help = "Examples:\n  sct-pack inspect /media/usb/UsageData.cab\n  sct-pack inspect UsageData.cab --json | jq .hierarchy_id"
     )]
     Inspect {
+        /// The usage cab to check.
         cab: PathBuf,
         #[command(flatten)]
         view: ViewArgs,
     },
     /// Extract every member into an existing folder, all or nothing, never overwriting.
+    #[command(
+        after_help = "Examples:\n  mkdir review && sct-pack extract UsageData.cab --dest review/\n  jq .rows[0] review/UsageData.json"
+    )]
     Extract {
+        /// The cab to extract.
         cab: PathBuf,
+        /// An existing folder; no member may exist there yet.
         #[arg(long, value_name = "DIR")]
         dest: PathBuf,
     },

@@ -22,12 +22,18 @@ pub struct Args {
 #[derive(Subcommand, Debug)]
 pub enum Command {
     /// Generate an ed25519 signing key (file created with mode 0600); prints its public key.
+    #[command(
+        after_help = "Examples:\n  sct-serve keygen --out /etc/sct/signing-key.json | jq -r .public_key"
+    )]
     Keygen {
         /// The private key file to create (must not exist).
         #[arg(long, value_name = "KEY")]
         out: PathBuf,
     },
     /// Hash every pack under ROOT/packs/, build the next catalog version, sign it and write it.
+    #[command(
+        after_help = "Examples:\n  sct-serve publish --root /srv/sct --key /etc/sct/signing-key.json --expires-in 30\n  sct-serve publish --root /srv/sct --key old-key.json --key new-key.json"
+    )]
     Publish {
         /// The service root (holds packs/ and packs.json; catalog/ is written).
         #[arg(long, value_name = "ROOT")]
@@ -46,6 +52,9 @@ pub enum Command {
         hierarchy_id: Option<uuid::Uuid>,
     },
     /// Serve ROOT: static catalog/ and packs/, and POST /api/v1/usage for usage cabs.
+    #[command(
+        after_help = "Examples:\n  sct-serve run --root /srv/sct --bind 127.0.0.1:8080 --log /var/log/sct/serve.log\n  SCT_SERVICE_TOKEN=s3cret sct-serve run --root /srv/sct --bind 0.0.0.0:8443 --tls-cert cert.pem --tls-key key.pem"
+    )]
     Run {
         /// The service root (catalog/ and packs/ are served from it; uploads/ is written).
         #[arg(long, value_name = "ROOT")]
