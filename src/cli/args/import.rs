@@ -1,5 +1,8 @@
 //! `sct-import`: a verified update-pack folder → the site's inbox (and, for the embedded site, its
 //! `CM_UpdatePackages`). The logic is `crate::import`.
+//!
+//! The `///` comments here are also `--help` text, where `<GUID>` is plain text for an operator.
+#![allow(rustdoc::invalid_html_tags)]
 
 use crate::cli::{OperatorArgs, ViewArgs};
 use clap::Parser;
