@@ -474,7 +474,7 @@ async fn upload_bounded(
             };
             let result = upload_one(&upload).await;
             match &result {
-                Ok(_) => bar.finish(),
+                Ok(_) => bar.finish_and_clear(),
                 Err(_) => bar.abandon(),
             }
             (index, result)

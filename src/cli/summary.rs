@@ -23,7 +23,11 @@ pub fn write_cab_report(out: &mut dyn Write, report: &CabReport) -> anyhow::Resu
     )?;
     writeln!(out, "Diagnostics    {:?}", report.diagnostics_level)?;
     writeln!(out, "Usage rows     {}", report.rows)?;
-    writeln!(out, "Members        {}", report.members.len())?;
+    writeln!(
+        out,
+        "Members        {} (sizes and SHA-256 from manifest.json, all checked)",
+        report.members.len()
+    )?;
     let width = report
         .members
         .iter()

@@ -261,21 +261,16 @@ fn apply(
         .filter(|p| p.decision == Decision::Import)
         .map(|p| p.pack.size())
         .sum();
-    let progress = crate::progress::Progress::bytes(to_copy, "import");
+    // Notes go through the group so they print above the bar instead of tearing it.
+    let bars = crate::progress::ProgressGroup::new();
+    let progress = bars.bytes(to_copy, "import");
+    let mut say = |m: String| bars.suspend(|| note(m));
     for (planned, event) in planned.iter().zip(events.iter_mut()) {
         if planned.decision == Decision::Import {
-            place_one(
-                inbox,
-                &src,
-                planned.pack,
-                &lock,
-                event,
-                &progress,
-                &mut *note,
-            );
+            place_one(inbox, &src, planned.pack, &lock, event, &progress, &mut say);
         }
     }
-    progress.finish();
+    progress.finish_and_clear();
     crate::fault::point("import:after-rename");
     let in_place: Vec<&Pack> = planned
         .iter()

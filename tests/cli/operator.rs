@@ -3,7 +3,7 @@
 //! when asked, and the man pages and completions generate from the clap definitions.
 
 use crate::servicekit::{HIERARCHY_A, HIERARCHY_B, Server, published, two_hierarchies, usage_cab};
-use crate::support::{Env, bin_path, stderr_of, stdout_of};
+use crate::support::{Env, bin_path, require_tool, stderr_of, stdout_of};
 use sct::cmtrace::{self, Entry, Severity};
 use std::path::Path;
 
@@ -265,6 +265,33 @@ fn inspect_prints_json_when_piped_and_a_summary_on_request() {
         .output()
         .unwrap();
     assert_eq!(both.status.code(), Some(2), "--json and --human conflict");
+}
+
+#[test]
+fn inspect_on_a_terminal_prints_the_summary() {
+    require_tool("script");
+    let env = Env::new();
+    let cab = usage_cab(&env, "ps1", "PS1", "5.00.9128.1000", HIERARCHY_A);
+    // `script` runs the command with stdout on a pseudo-terminal, as an operator's shell would.
+    let line = format!(
+        "'{}' inspect '{}'",
+        bin_path("sct-pack").display(),
+        cab.display()
+    );
+    let out = std::process::Command::new("script")
+        .args(["-qec", &line, "/dev/null"])
+        .output()
+        .unwrap();
+    assert_ok(&out);
+    let shown = stdout_of(&out);
+    assert!(
+        shown.contains(&format!("Hierarchy      {HIERARCHY_A}")),
+        "{shown}"
+    );
+    assert!(
+        !shown.contains("\"schema\""),
+        "no JSON on a terminal: {shown}"
+    );
 }
 
 #[test]
