@@ -15,7 +15,7 @@ bin="$root/target/debug"
 export PATH="$bin:$PATH"
 
 demo="${SCT_DEMO_DIR:-$(mktemp -d -t sct-demo.XXXXXX)}"
-mkdir -p "$demo/usb" "$demo/site/install"
+mkdir -p "$demo/usb" "$demo/site/install" "$demo/logs"
 demo=$(cd "$demo" && pwd)
 
 site_db="$demo/site/site.db"
@@ -30,6 +30,8 @@ cat > "$demo/demo.env" <<ENV
 export PATH="$bin:\$PATH"
 export SCT_SITE="sqlite:$site_db"
 export SCT_DEMO_DIR="$demo"
+# ServiceConnectionTool.log and ConfigMgrSetup.log stay in the demo folder, not beside the binaries.
+export SCT_LOG_DIR="$demo/logs"
 ENV
 # shellcheck disable=SC1091
 source "$demo/demo.env"
@@ -41,7 +43,9 @@ say "Export: ServiceConnectionTool -export -dest $demo/usb/usagedata.csv"
 ServiceConnectionTool -export -dest "$demo/usb/usagedata.csv"
 
 say "What the cab holds (sct-pack inspect)"
-sct-pack inspect "$demo/usb/UsageData.cab" >&2
+sct-pack inspect --human "$demo/usb/UsageData.cab" >&2
 
 say "Done. Files are in $demo (source $demo/demo.env to rerun a stage)"
 ls -l "$demo/usb" >&2
+say "CMTrace logs in $demo/logs (open them in CMTrace or OneTrace, or grep INFO: / ERROR:)"
+ls -l "$demo/logs" >&2

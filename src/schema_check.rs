@@ -126,10 +126,19 @@ fn usage_documents_from_a_demo_site_validate() {
     check(&serde_json::from_slice(&manifest).unwrap());
 
     let config = crate::config::Config::default();
-    let planned = crate::upload::plan(&cab, None, Some("http://u:pw@proxy:3128"), &config).unwrap();
+    let net = crate::http::NetOptions {
+        proxy: Some("http://proxy:3128".into()),
+        ..Default::default()
+    };
+    let planned = crate::upload::plan(&cab, None, &net, &config).unwrap();
     check(&serde_json::to_value(&planned).unwrap());
-    let configured =
-        crate::upload::plan(&cab, Some("https://u.example.org"), None, &config).unwrap();
+    let configured = crate::upload::plan(
+        &cab,
+        Some("https://u.example.org"),
+        &Default::default(),
+        &config,
+    )
+    .unwrap();
     check(&serde_json::to_value(&configured).unwrap());
 }
 

@@ -236,7 +236,7 @@ pub struct UploadPlan {
     pub source: String,
     /// The upload endpoint, when a service URL is configured (`null` otherwise: a plan needs none).
     pub upload_url: Option<String>,
-    /// The proxy that would be used (password masked), if one is given by flag.
+    /// The proxy that would be used, if one is given by flag (one carrying a password is refused).
     pub proxy: Option<String>,
     pub cabs: Vec<PlannedCab>,
     pub total_bytes: u64,
@@ -249,14 +249,18 @@ impl UploadPlan {
 }
 
 /// Step 1 alone, for `--dry-run`: finds and checks the cabs and says what would be sent. Reads
-/// only the local files: contacts nothing, asks for no password. A missing service URL is not an
-/// error here; an invalid one is.
+/// only the local files: contacts nothing, asks for no password (`net.proxy_password` is not
+/// used). A missing service URL is not an error here; an invalid one is, and so is a proxy URI or
+/// CA file a real run would refuse.
 pub fn plan(
     source: &Path,
     service_url: Option<&str>,
-    proxy: Option<&str>,
+    net: &NetOptions,
     config: &Config,
 ) -> anyhow::Result<UploadPlan> {
+    // Building the client reads the CA file and checks the proxy URI (a password in it is
+    // refused) as a real run would, without any network I/O.
+    http::client(net)?;
     let cabs = find_cabs(source)?;
     let checked = check_local(&cabs)?;
     let configured = service_url.is_some()
@@ -286,7 +290,7 @@ pub fn plan(
         schema: UploadPlan::SCHEMA,
         source: source.display().to_string(),
         upload_url,
-        proxy: proxy.map(http::redact),
+        proxy: net.proxy.as_deref().map(http::redact),
         total_bytes: cabs.iter().map(|c| c.size).sum(),
         cabs,
         dry_run: true,

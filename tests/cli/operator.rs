@@ -185,7 +185,7 @@ fn upload_dry_run_plans_without_contacting_anything() {
         .cmd("sct-upload")
         .arg(&usb)
         .args(["--service-url", "http://127.0.0.1:9", "--dry-run"])
-        .args(["--proxy", "http://jq:pw@itproxy:3128", "--proxy-user", "jq"])
+        .args(["--proxy", "itproxy:3128", "--proxy-user", "jq"])
         .output()
         .unwrap();
     assert_ok(&out);
@@ -193,8 +193,7 @@ fn upload_dry_run_plans_without_contacting_anything() {
     assert_eq!(plan["schema"], "sct.upload-plan.v1");
     assert_eq!(plan["dry_run"], true);
     assert_eq!(plan["upload_url"], "http://127.0.0.1:9/api/v1/usage");
-    let proxy = plan["proxy"].as_str().unwrap();
-    assert!(proxy.starts_with("http://jq:****@itproxy:3128"), "{proxy}");
+    assert_eq!(plan["proxy"], "itproxy:3128");
     let cabs = plan["cabs"].as_array().unwrap();
     let mut hierarchies: Vec<&str> = cabs
         .iter()
@@ -209,8 +208,32 @@ fn upload_dry_run_plans_without_contacting_anything() {
     assert_eq!(plan["total_bytes"], total);
     assert!(cabs.iter().all(|c| c["site_version"].is_string()));
     assert!(stderr_of(&out).contains("nothing was sent"));
-    assert!(!stdout_of(&out).contains("pw@"), "the password never shows");
+    // Without SCT_PROXY_PASSWORD and without a terminal a real run would stop (exit 2) to ask
+    // for the password; the plan asks for none.
     assert_valid("sct.upload-plan.v1", &plan);
+}
+
+#[test]
+fn upload_dry_run_refuses_what_a_real_run_would_refuse() {
+    let env = Env::new();
+    let cab = usage_cab(&env, "ps1", "PS1", "5.00.9128.1000", HIERARCHY_A);
+    let out = env
+        .cmd("sct-upload")
+        .arg(&cab)
+        .args(["--dry-run", "--proxy", "http://jq:s3cret@itproxy:3128"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2), "{}", stderr_of(&out));
+    assert!(stderr_of(&out).contains("carries a password"));
+    assert!(!stderr_of(&out).contains("s3cret"));
+    assert!(out.stdout.is_empty());
+    let out = env
+        .cmd("sct-upload")
+        .arg(&cab)
+        .args(["--dry-run", "--service-url", "ftp://nowhere"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2), "{}", stderr_of(&out));
 }
 
 #[test]

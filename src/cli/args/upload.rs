@@ -111,12 +111,13 @@ pub fn run(args: Args) -> anyhow::Result<()> {
 
 /// `--dry-run`: the plan on stdout, a one-line summary on stderr; nothing is sent.
 fn dry_run(args: &Args, config: &crate::config::Config) -> anyhow::Result<()> {
-    let plan = crate::upload::plan(
-        &args.source,
-        args.service_url.as_deref(),
-        args.proxy.as_deref(),
-        config,
-    )?;
+    let net = crate::http::NetOptions {
+        proxy: args.proxy.clone(),
+        proxy_user: args.proxy_user.clone(),
+        ca_file: args.ca_file.clone(),
+        ..Default::default()
+    };
+    let plan = crate::upload::plan(&args.source, args.service_url.as_deref(), &net, config)?;
     let summary = format!(
         "dry run: would upload {} cab(s), {} bytes, to {}; nothing was sent",
         plan.cabs.len(),
