@@ -37,7 +37,9 @@ pub struct OperatorArgs {
 
 impl OperatorArgs {
     /// Switches progress bars off for `--quiet` and opens `--log FILE`, logging the run's start.
-    /// A log file that cannot be opened is a local failure (exit 3).
+    /// A log file that cannot be opened is a local failure (exit 3). The opening entries name the
+    /// caller's source line (the stage's `run`).
+    #[track_caller]
     pub fn apply(&self, tool: &str) -> anyhow::Result<()> {
         crate::progress::set_quiet(self.quiet);
         if let Some(path) = &self.log {
