@@ -170,6 +170,9 @@ fn upload_logs_each_cab_its_receipt_and_the_proxy_decision() {
         );
     }
     assert!(text.contains(&"INFO: No proxy information is specified. Connect without proxy."));
+    // stderr is a pipe here: no progress bar, no terminal codes.
+    assert!(!out.stderr.contains(&0x1b), "{}", stderr_of(&out));
+    assert!(!stderr_of(&out).contains("ETA"), "{}", stderr_of(&out));
     assert!(
         text.iter()
             .any(|m| m.contains("verified against the pinned keys"))
