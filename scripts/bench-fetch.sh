@@ -91,9 +91,9 @@ fresh="rm -rf $D && mkdir -p $D"
 CURL_ARGS=$(awk -v base="$BASE" '{print "-o " $2 " " base "/packs/" $2}' "$SUMS" | tr '\n' ' ')
 
 case_ sct-fetch "$fresh" \
-  "$BIN/sct-fetch --offers $OFFERS --dest $D/sct --mode all --jobs $JOBS --no-progress"
+  "$BIN/sct-fetch --offers $OFFERS --dest $D/sct --mode all --jobs $JOBS --quiet"
 case_ sct-fetch+verify "$fresh" \
-  "$BIN/sct-fetch --offers $OFFERS --dest $D/sct --mode all --jobs $JOBS --no-progress && $BIN/sct-verify $D/sct"
+  "$BIN/sct-fetch --offers $OFFERS --dest $D/sct --mode all --jobs $JOBS --quiet && $BIN/sct-verify $D/sct"
 case_ curl+sha256sum "$fresh; mkdir -p $D/curl" \
   "cd $D/curl && curl -fsS --create-dirs $CURL_ARGS && sha256sum -c --quiet $SUMS"
 case_ aria2c "$fresh" \
@@ -102,8 +102,8 @@ case_ aria2c "$fresh" \
 # Verify: one folder with every pack, one with a single pack (--mode latest selects one).
 V="$WORK/verify"
 rm -rf "$V" && mkdir -p "$V"
-"$BIN/sct-fetch" --offers "$OFFERS" --dest "$V/all" --mode all --no-progress >/dev/null 2>&1
-"$BIN/sct-fetch" --offers "$OFFERS" --dest "$V/one" --mode latest --no-progress >/dev/null 2>&1
+"$BIN/sct-fetch" --offers "$OFFERS" --dest "$V/all" --mode all --quiet >/dev/null 2>&1
+"$BIN/sct-fetch" --offers "$OFFERS" --dest "$V/one" --mode latest --quiet >/dev/null 2>&1
 ONE_PATH=$(cd "$V/one" && ls -d */ | head -1)
 ONE_FILE="${ONE_PATH}payload.cab"
 grep -F "$ONE_FILE" "$SUMS" >"$WORK/one.sums"

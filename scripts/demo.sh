@@ -53,6 +53,7 @@ export PATH="$bin:\$PATH"
 export SCT_SITE="sqlite:$site_db"
 export SCT_SERVICE_URL="$service_url"
 export SCT_TRUSTED_KEYS="$public_key"
+# ServiceConnectionTool.log and ConfigMgrSetup.log stay in the demo folder, not beside the binaries.
 export SCT_LOG_DIR="$demo/logs"
 export SCT_DEMO_DIR="$demo"
 ENV
@@ -62,6 +63,7 @@ source "$demo/demo.env"
 say "Prepare (on the site): ServiceConnectionTool -prepare -usagedatadest usb/UsageData.cab"
 ServiceConnectionTool -prepare -usagedatadest "$demo/usb/UsageData.cab" >"$demo/usb/UsageData.cab.json"
 ServiceConnectionTool -export -dest "$demo/usb/usagedata.csv"
+sct-pack inspect --human "$demo/usb/UsageData.cab" >&2
 
 say "Connect (on the internet-connected machine): upload usage data, download update packs"
 ServiceConnectionTool -connect -usagedatasrc "$demo/usb" -updatepackdest "$demo/usb/UpdatePacks" \
@@ -74,6 +76,8 @@ say "Import (on the site): ServiceConnectionTool -import -updatepacksrc usb/Upda
 ServiceConnectionTool -import -updatepacksrc "$demo/usb/UpdatePacks" >"$demo/usb/import.jsonl"
 
 say "The site's update packages (Administration > Updates and Servicing)"
-sct-import --list >&2
+sct-import --list --human >&2
 
 say "Done. Everything is in $demo; source $demo/demo.env to rerun any stage by hand."
+say "CMTrace logs in $demo/logs (open them in CMTrace or OneTrace, or grep INFO: / ERROR:)"
+ls -l "$demo/logs" >&2

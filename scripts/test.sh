@@ -13,6 +13,7 @@ declare -A packages=(
   [htpasswd]=apache2-utils
   [curl]=curl
   [openssl]=openssl
+  [script]=bsdutils
 )
 missing=()
 for tool in "${!packages[@]}"; do

@@ -168,9 +168,11 @@ pub fn is_proxy_auth_error(err: &reqwest::Error) -> bool {
 
 /// The proxy password for `user`: `SCT_PROXY_PASSWORD`, else a prompt on the terminal.
 ///
-/// Never taken from argv. Without the variable and without a terminal this is a usage error.
+/// Never taken from argv; registered with [`crate::logging::register_secret`] as soon as read,
+/// so no log can show it. Without the variable and without a terminal this is a usage error.
 pub fn proxy_password(user: &str) -> anyhow::Result<String> {
     if let Ok(password) = std::env::var(ENV_PROXY_PASSWORD) {
+        crate::logging::register_secret(&password);
         return Ok(password);
     }
     use std::io::IsTerminal;
@@ -182,8 +184,10 @@ pub fn proxy_password(user: &str) -> anyhow::Result<String> {
             ),
         ));
     }
-    rpassword::prompt_password(format!("Proxy password for {user}: "))
-        .context("Failed to read the proxy password from the terminal")
+    let password = rpassword::prompt_password(format!("Proxy password for {user}: "))
+        .context("Failed to read the proxy password from the terminal")?;
+    crate::logging::register_secret(&password);
+    Ok(password)
 }
 
 /// Exponential backoff with a cap: 0.5 s, 1 s, 2 s, 4 s, then 8 s.

@@ -151,6 +151,13 @@ impl Progress {
         }
     }
 
+    /// Marks the transfer done and removes the bar, so output that follows starts on a clean line.
+    pub fn finish_and_clear(&self) {
+        if let Some(bar) = &self.bar {
+            bar.finish_and_clear();
+        }
+    }
+
     /// Stops the bar where it is, after a failure.
     pub fn abandon(&self) {
         if let Some(bar) = &self.bar {
@@ -283,6 +290,7 @@ mod tests {
         bar.set_position(50);
         bar.set_message("retry");
         bar.finish();
+        bar.finish_and_clear();
         let group = ProgressGroup::with_display(off);
         assert!(!group.bytes(10, "y").is_visible());
         assert!(!group.items(10, "z").is_visible());

@@ -25,6 +25,7 @@ const KINDS: &[&str] = &[
     Offer::SCHEMA,
     Receipt::SCHEMA,
     FetchRecord::SCHEMA,
+    crate::upload::UploadPlan::SCHEMA,
 ];
 
 fn schema_of(kind: &str) -> Value {
@@ -123,6 +124,22 @@ fn usage_documents_from_a_demo_site_validate() {
     let mut reader = crate::cabinet::CabReader::open(&cab).unwrap();
     let manifest = reader.read_member(MANIFEST_MEMBER, 1 << 20).unwrap();
     check(&serde_json::from_slice(&manifest).unwrap());
+
+    let config = crate::config::Config::default();
+    let net = crate::http::NetOptions {
+        proxy: Some("http://proxy:3128".into()),
+        ..Default::default()
+    };
+    let planned = crate::upload::plan(&cab, None, &net, &config).unwrap();
+    check(&serde_json::to_value(&planned).unwrap());
+    let configured = crate::upload::plan(
+        &cab,
+        Some("https://u.example.org"),
+        &Default::default(),
+        &config,
+    )
+    .unwrap();
+    check(&serde_json::to_value(&configured).unwrap());
 }
 
 fn sample_catalog(hierarchy: Option<Uuid>) -> Catalog {

@@ -125,10 +125,9 @@ async fn log_and_revalidate(request: Request, next: axum::middleware::Next) -> R
             header::HeaderValue::from_static("no-cache"),
         );
     }
-    crate::cli::note(
-        "sct-serve",
-        format!("{method} {path} {}", response.status().as_u16()),
-    );
+    let line = format!("{method} {path} {}", response.status().as_u16());
+    crate::logging::detail("sct-serve", &line);
+    crate::cli::note("sct-serve", line);
     response
 }
 
@@ -205,20 +204,18 @@ async fn upload(
         });
     match receive(&service, &headers, host, request.into_body()).await {
         Ok(receipt) => {
-            crate::cli::note(
-                "sct-serve",
-                format!(
-                    "stored usage of hierarchy {} (site {}, {})",
-                    receipt.hierarchy_id, receipt.site_code, receipt.site_version
-                ),
+            let stored = format!(
+                "stored usage of hierarchy {} (site {}, {})",
+                receipt.hierarchy_id, receipt.site_code, receipt.site_version
             );
+            crate::logging::info("sct-serve", format!("Usage cab received: {stored}"));
+            crate::cli::note("sct-serve", stored);
             (StatusCode::OK, axum::Json(receipt)).into_response()
         }
         Err(refusal) => {
-            crate::cli::note(
-                "sct-serve",
-                format!("refused an upload ({}): {}", refusal.0, refusal.2),
-            );
+            let refused = format!("refused an upload ({}): {}", refusal.0, refusal.2);
+            crate::logging::warn("sct-serve", &refused);
+            crate::cli::note("sct-serve", refused);
             refusal.into_response()
         }
     }

@@ -10,6 +10,12 @@
 //! 3. **verify the offered catalog** with [`crate::remote::fetch_catalog`] against the pinned keys
 //!    and turn each receipt into an `sct.offer.v1` for `sct-fetch`.
 //!
+//! [`plan`] is `--dry-run`: step 1 only, reported as an `sct.upload-plan.v1` document; nothing is
+//! sent and no password is asked for.
+//!
+//! Each upload, its size, hierarchy and receipt, retries and proxy use are logged
+//! ([`crate::logging`]); a byte progress bar per cab shows on a terminal ([`crate::progress`]).
+//!
 //! Pack files are resolved against `packs/` beside the catalog's folder: a catalog at
 //! `BASE/catalog/catalog.json` offers packs under `BASE/packs/` (the service layout).
 
@@ -207,6 +213,121 @@ pub fn check_local(cabs: &[PathBuf]) -> anyhow::Result<Vec<(PathBuf, CabReport)>
     Ok(checked)
 }
 
+/// The component name of upload log entries.
+const LOG: &str = "sct-upload";
+
+/// One cab in an upload plan: what would be sent, for which hierarchy.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct PlannedCab {
+    pub cab: String,
+    pub size: u64,
+    pub sha256: String,
+    pub site_code: String,
+    pub hierarchy_id: uuid::Uuid,
+    pub site_version: crate::version::CmVersion,
+    pub full_version: crate::version::CmVersion,
+    pub rows: usize,
+}
+
+/// `sct-upload --dry-run`: what would be uploaded, where, and how much.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct UploadPlan {
+    pub schema: &'static str,
+    pub source: String,
+    /// The upload endpoint, when a service URL is configured (`null` otherwise: a plan needs none).
+    pub upload_url: Option<String>,
+    /// The proxy that would be used, if one is given by flag (one carrying a password is refused).
+    pub proxy: Option<String>,
+    pub cabs: Vec<PlannedCab>,
+    pub total_bytes: u64,
+    pub dry_run: bool,
+}
+
+impl UploadPlan {
+    /// The plan's schema name.
+    pub const SCHEMA: &'static str = "sct.upload-plan.v1";
+}
+
+/// Step 1 alone, for `--dry-run`: finds and checks the cabs and says what would be sent. Reads
+/// only the local files: contacts nothing, asks for no password (`net.proxy_password` is not
+/// used). A missing service URL is not an error here; an invalid one is, and so is a proxy URI or
+/// CA file a real run would refuse.
+pub fn plan(
+    source: &Path,
+    service_url: Option<&str>,
+    net: &NetOptions,
+    config: &Config,
+) -> anyhow::Result<UploadPlan> {
+    // Building the client reads the CA file and checks the proxy URI (a password in it is
+    // refused) as a real run would, without any network I/O.
+    http::client(net)?;
+    let cabs = find_cabs(source)?;
+    let checked = check_local(&cabs)?;
+    let configured = service_url.is_some()
+        || std::env::var(ENV_SERVICE_URL).is_ok_and(|v| !v.is_empty())
+        || config.service_url.is_some();
+    let upload_url = match configured {
+        true => Some(http::redact(&upload_url(&resolve_service_url(
+            service_url,
+            config,
+        )?))),
+        false => None,
+    };
+    let cabs: Vec<PlannedCab> = checked
+        .into_iter()
+        .map(|(path, r)| PlannedCab {
+            cab: path.display().to_string(),
+            size: r.size,
+            sha256: r.sha256,
+            site_code: r.site_code,
+            hierarchy_id: r.hierarchy_id,
+            site_version: r.site_version,
+            full_version: r.full_version,
+            rows: r.rows,
+        })
+        .collect();
+    Ok(UploadPlan {
+        schema: UploadPlan::SCHEMA,
+        source: source.display().to_string(),
+        upload_url,
+        proxy: net.proxy.as_deref().map(http::redact),
+        total_bytes: cabs.iter().map(|c| c.size).sum(),
+        cabs,
+        dry_run: true,
+    })
+}
+
+/// Logs which proxy the uploads go through, in the original's words where it has them.
+pub fn log_proxy(net: &NetOptions) {
+    use crate::logging::{self, vocabulary};
+    if let Some(proxy) = &net.proxy {
+        let user = net
+            .proxy_user
+            .as_deref()
+            .map_or(String::new(), |u| format!(" as user {u}"));
+        logging::info(LOG, format!("{}{user}", vocabulary::using_proxy(proxy)));
+        return;
+    }
+    let from_env = ["HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy"]
+        .iter()
+        .find_map(|name| {
+            std::env::var(name)
+                .ok()
+                .filter(|v| !v.is_empty())
+                .map(|v| (name, v))
+        });
+    match from_env {
+        Some((name, value)) => logging::info(
+            LOG,
+            format!(
+                "{} (from {name}; NO_PROXY applies)",
+                vocabulary::using_proxy(&value)
+            ),
+        ),
+        None => logging::info(LOG, vocabulary::no_proxy()),
+    }
+}
+
 /// Runs the three steps on a new runtime; fails when any cab failed (the wrapper's entry point).
 pub fn run(options: &UploadOptions) -> anyhow::Result<Vec<Offer>> {
     let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -248,9 +369,22 @@ pub async fn upload_all(options: &UploadOptions) -> anyhow::Result<UploadOutcome
                     .await
                     {
                         Ok(fetched) => {
+                            crate::logging::info(
+                                LOG,
+                                format!(
+                                    "Catalog version {} at {} verified against the pinned keys ({} packs)",
+                                    fetched.catalog.version,
+                                    http::redact(&url),
+                                    fetched.catalog.packs.len()
+                                ),
+                            );
                             catalogs.insert(url.clone(), fetched);
                         }
                         Err(err) => {
+                            crate::logging::error(
+                                LOG,
+                                format!("Catalog at {} refused: {err:#}", http::redact(&url)),
+                            );
                             catalog_errors.insert(url.clone(), format!("{err:#}"));
                             failures.push((path.clone(), err));
                             continue;
@@ -324,13 +458,29 @@ async fn upload_bounded(
     let permits = Arc::new(tokio::sync::Semaphore::new(options.parallel.max(1)));
     let mut tasks = tokio::task::JoinSet::new();
     let url = upload_url(&options.service_url);
+    let bars = crate::progress::ProgressGroup::new();
     for (index, (path, report)) in checked.iter().enumerate() {
         let (client, permits, url) = (client.clone(), permits.clone(), url.clone());
         let (path, report) = (path.clone(), report.clone());
         let (token, net) = (options.token.clone(), options.net.clone());
+        let name = path.file_name().unwrap_or_default().to_string_lossy();
+        let bar = bars.bytes(report.size, &name);
         tasks.spawn(async move {
             let _permit = permits.acquire_owned().await;
-            let result = upload_one(&client, &url, &path, &report, token.as_deref(), &net).await;
+            let upload = Upload {
+                client: &client,
+                url: &url,
+                path: &path,
+                report: &report,
+                token: token.as_deref(),
+                net: &net,
+                bar: &bar,
+            };
+            let result = upload_one(&upload).await;
+            match &result {
+                Ok(_) => bar.finish_and_clear(),
+                Err(_) => bar.abandon(),
+            }
             (index, result)
         });
     }
@@ -353,22 +503,66 @@ async fn upload_bounded(
         .collect()
 }
 
-/// One cab, with bounded retries on transient failures.
-async fn upload_one(
-    client: &reqwest::Client,
-    url: &str,
-    path: &Path,
-    report: &CabReport,
-    token: Option<&str>,
-    net: &NetOptions,
-) -> anyhow::Result<Receipt> {
-    let shown = http::redact(url);
+/// One cab's upload: where it goes, how, and the bar that shows its bytes.
+struct Upload<'a> {
+    client: &'a reqwest::Client,
+    url: &'a str,
+    path: &'a Path,
+    report: &'a CabReport,
+    token: Option<&'a str>,
+    net: &'a NetOptions,
+    bar: &'a crate::progress::Progress,
+}
+
+/// One cab, with bounded retries on transient failures; logs the attempt and the receipt.
+async fn upload_one(upload: &Upload<'_>) -> anyhow::Result<Receipt> {
+    use crate::logging;
+    let (path, report, net) = (upload.path, upload.report, upload.net);
+    let shown = http::redact(upload.url);
+    logging::info(
+        LOG,
+        format!(
+            "Uploading {} (size = {}, SHA-256 = {}) for hierarchy {} (site {}, version {}) to {shown}",
+            path.display(),
+            report.size,
+            report.sha256,
+            report.hierarchy_id,
+            report.site_code,
+            report.full_version
+        ),
+    );
     let mut attempt = 0;
     loop {
-        match attempt_upload(client, url, path, report, token, net).await {
-            Ok(receipt) => return Ok(receipt),
-            Err(http::Attempt::Retry(_)) if attempt < net.retries => {
-                tokio::time::sleep(http::backoff(attempt)).await;
+        upload.bar.set_position(0);
+        match attempt_upload(upload).await {
+            Ok(receipt) => {
+                logging::info(
+                    LOG,
+                    format!(
+                        "Receipt for {}: hierarchy {}, received at {}, catalog version {} at {}",
+                        path.display(),
+                        receipt.hierarchy_id,
+                        receipt.received_at,
+                        receipt.catalog_version,
+                        http::redact(&receipt.catalog_url)
+                    ),
+                );
+                return Ok(receipt);
+            }
+            Err(http::Attempt::Retry(err)) if attempt < net.retries => {
+                let wait = http::backoff(attempt);
+                logging::detail_warn(
+                    LOG,
+                    format!(
+                        "Upload of {} failed ({err:#}); retry {} of {} in {:.1} s",
+                        path.display(),
+                        attempt + 1,
+                        net.retries,
+                        wait.as_secs_f64()
+                    ),
+                );
+                upload.bar.set_message(format!("retry {}", attempt + 1));
+                tokio::time::sleep(wait).await;
                 attempt += 1;
             }
             Err(http::Attempt::Retry(err)) | Err(http::Attempt::Fatal(err)) => {
@@ -386,18 +580,16 @@ async fn upload_one(
     }
 }
 
-async fn attempt_upload(
-    client: &reqwest::Client,
-    url: &str,
-    path: &Path,
-    report: &CabReport,
-    token: Option<&str>,
-    net: &NetOptions,
-) -> Result<Receipt, http::Attempt> {
+async fn attempt_upload(upload: &Upload<'_>) -> Result<Receipt, http::Attempt> {
+    let (client, url, path, report) = (upload.client, upload.url, upload.path, upload.report);
+    let (token, net) = (upload.token, upload.net);
     let file = tokio::fs::File::open(path)
         .await
         .map_err(|e| http::Attempt::Fatal(anyhow::Error::new(e).context("Cannot read the cab")))?;
-    let body = reqwest::Body::wrap_stream(tokio_util::io::ReaderStream::new(file));
+    let bar = upload.bar.clone();
+    let counted =
+        tokio_util::io::InspectReader::new(file, move |bytes: &[u8]| bar.inc(bytes.len() as u64));
+    let body = reqwest::Body::wrap_stream(tokio_util::io::ReaderStream::new(counted));
     let mut request = client
         .post(url)
         .header(

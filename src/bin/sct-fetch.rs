@@ -1,78 +1,11 @@
 //! sct-fetch: offers (JSON lines) → a verified update-pack folder, resumable and parallel.
+//!
+//! A shim: the flags and the work are in `sct::cli::args::fetch`.
 
 use clap::Parser;
-use std::path::PathBuf;
-
-/// Download the update packs the service offers each hierarchy, verified against the pinned keys.
-#[derive(Parser)]
-#[command(version, after_help = AFTER_HELP)]
-struct Args {
-    /// The update pack folder to fill (created if missing; an interrupted run resumes in it).
-    #[arg(long, value_name = "DIR")]
-    dest: PathBuf,
-    /// Offers (sct.offer.v1 JSON lines, as sct-upload prints them); `-` or nothing reads stdin.
-    #[arg(long, value_name = "FILE")]
-    offers: Option<PathBuf>,
-    /// Which packs: latest (newest update for the site), all, hotfix, siteversion (newer than the site).
-    #[arg(long, default_value = "latest", value_name = "MODE")]
-    mode: sct::select::DownloadMode,
-    /// Files downloaded at once.
-    #[arg(long, default_value_t = sct::fetch::DEFAULT_JOBS, value_name = "N")]
-    jobs: usize,
-    /// Proxy, as http://host:port or host:port [default: the usual proxy environment variables]
-    #[arg(long, value_name = "URI")]
-    proxy: Option<String>,
-    /// Proxy user name; the password comes from SCT_PROXY_PASSWORD, never a flag.
-    #[arg(long, value_name = "NAME", requires = "proxy")]
-    proxy_user: Option<String>,
-    /// Extra CA certificate (PEM) to trust for the service, besides the system's.
-    #[arg(long, value_name = "PEM")]
-    ca_file: Option<PathBuf>,
-    /// Pinned catalog key (ed25519:... or a file of them); repeatable [default: SCT_TRUSTED_KEYS, then sct.toml]
-    #[arg(long = "trusted-key", value_name = "KEY")]
-    trusted_keys: Vec<String>,
-    /// Retries for a transient network failure, per file.
-    #[arg(long, default_value_t = 4, value_name = "N")]
-    retries: u32,
-    /// No progress bar on stderr, even on a terminal.
-    #[arg(long)]
-    no_progress: bool,
-}
-
-const AFTER_HELP: &str = "\
-Examples:
-  sct-upload --src /media/usb/UsageData.cab | sct-fetch --dest /media/usb/UpdatePacks
-  sct-fetch --offers offers.jsonl --dest /media/usb/UpdatePacks --mode siteversion --jobs 4
-  SCT_PROXY_PASSWORD=... sct-fetch --offers offers.jsonl --dest packs --proxy itproxy:8080 --proxy-user jqpublic
-
-Output: one sct.fetch.v1 JSON line per pack (\"type\":\"pack\"), then a closing \"type\":\"summary\" line.
-Exit codes: 0 every selected pack is in place and verified; 1 refused (bad signature, expired,
-rollback, other hierarchy, tampered or wrong-size file); 2 usage error; 3 local failure (disk full,
-read-only folder); 4 network failure. After any failure, run the same command again to resume.";
+use sct::cli::args::fetch::{Args, TOOL, run};
 
 fn main() -> std::process::ExitCode {
     let args = Args::parse();
-    sct::cli::run("sct-fetch", || {
-        let config = sct::config::Config::load()?;
-        let net = sct::fetch::net_options(
-            args.proxy.clone(),
-            args.proxy_user.clone(),
-            args.ca_file.clone(),
-            args.retries,
-        )?;
-        let options = sct::fetch::FetchOptions {
-            dest: args.dest.clone(),
-            mode: args.mode,
-            jobs: args.jobs,
-            net,
-            trusted: config.trusted_keys(&args.trusted_keys)?,
-            progress: !args.no_progress,
-        };
-        let offers = sct::fetch::read_offers(args.offers.as_deref())?;
-        let mut stdout = std::io::stdout().lock();
-        sct::fetch::fetch(&options, &offers, &mut |event| {
-            sct::document::write_line(&mut stdout, event)
-        })?;
-        Ok(())
-    })
+    sct::cli::run(TOOL, || run(args))
 }

@@ -1,99 +1,11 @@
-//! sct-import: a verified update-pack folder → the site's inbox (and, for the embedded site, its
-//! `CM_UpdatePackages`). The logic is `sct::import`.
+//! sct-import: a verified update-pack folder → the site's inbox.
+//!
+//! A shim: the flags and the work are in `sct::cli::args::import`.
 
 use clap::Parser;
-use std::path::PathBuf;
-use std::time::Duration;
-
-/// Import the update packs fetched for this hierarchy into the site.
-///
-/// Verifies DIR exactly as sct-verify does, then copies each pack that was fetched for this
-/// hierarchy and applies to this site's version into <install dir>/EasySetupPayload/offline/<GUID>/
-/// (staged, checked, fsynced, renamed into place). An embedded (sqlite:) site records the packs as
-/// Ready to install (262146); a SQL Server site is only read, as with the original tool.
-#[derive(Parser)]
-#[command(version, after_help = AFTER_HELP)]
-struct Args {
-    /// The update pack folder written by sct-fetch (catalog.json, fetched.json, <GUID>/...).
-    #[arg(long, value_name = "DIR", required_unless_present = "list")]
-    src: Option<PathBuf>,
-    /// Only list the site's update packages and their states (read only), then exit.
-    #[arg(long, conflicts_with_all = ["dry_run", "allow_rollback", "wait"])]
-    list: bool,
-    /// Site database, e.g. sqlite:/var/lib/sct/site.db [default: SCT_SITE, then sct.toml]
-    #[arg(long, value_name = "LOCATOR")]
-    site: Option<String>,
-    /// The site's install folder [default: SCT_INSTALL_DIR, then sct.toml, then the site's own]
-    #[arg(long, value_name = "DIR")]
-    install_dir: Option<PathBuf>,
-    /// A pinned catalog key (ed25519:... or a key file); repeat for rotation
-    /// [default: SCT_TRUSTED_KEYS, then sct.toml]
-    #[arg(long = "trusted-key", value_name = "KEY")]
-    trusted_keys: Vec<String>,
-    /// Print what would be imported; change nothing.
-    #[arg(long)]
-    dry_run: bool,
-    /// Import a catalog older than the newest one imported before (logged as a warning).
-    #[arg(long)]
-    allow_rollback: bool,
-    /// Fail at once (exit 3) if another import is running, instead of waiting for it.
-    #[arg(long)]
-    no_lock_wait: bool,
-    /// Afterwards, poll CM_UpdatePackages (read only) until the site has processed the packs.
-    #[arg(long)]
-    wait: bool,
-    /// With --wait: give up after this many seconds.
-    #[arg(long, value_name = "SECS", default_value_t = 3600)]
-    wait_timeout: u64,
-    /// With --wait: seconds between polls.
-    #[arg(long, value_name = "SECS", default_value_t = 10)]
-    poll_interval: u64,
-}
-
-const AFTER_HELP: &str = "\
-Output: one sct.import.v1 JSON line per pack (outcome: imported, already_present,
-skipped_other_hierarchy, not_applicable, failed, would_import), then a summary line.
---list prints the site's CM_UpdatePackages rows (sct.update-package.v1) with state names.
-
-Examples:
-  sct-import --src /media/usb/UpdatePacks
-  sct-import --src /media/usb/UpdatePacks --dry-run
-  sct-import --list
-  sct-import --site sqlite:/var/lib/sct/site.db --install-dir /opt/cm --src /media/usb/UpdatePacks
-  SCT_SITE='mssql://sct@cm-sql.contoso.com/CM_PS1' sct-import --src D:/USB/UpdatePacks --wait --wait-timeout 7200
-
-Exit codes: 0 done, 1 folder refused (tampered, unknown key, other hierarchy, rollback) or a
-different pack already under a GUID, 2 usage error, 3 inbox or database could not be written
-(read-only, full, locked with --no-lock-wait) or --wait ended without Ready to install";
+use sct::cli::args::import::{Args, TOOL, run};
 
 fn main() -> std::process::ExitCode {
     let args = Args::parse();
-    sct::cli::run("sct-import", || {
-        let config = sct::config::Config::load()?;
-        let locator = config.site_locator(args.site.as_deref())?;
-        let mut out = std::io::stdout().lock();
-        if args.list {
-            let site = sct::site::open(&locator)?;
-            sct::import::list_packages(site.as_ref(), &mut out)?;
-            return Ok(());
-        }
-        let trusted = config.trusted_keys(&args.trusted_keys)?;
-        let options = sct::import::ImportOptions {
-            src: args.src.unwrap_or_default(),
-            install_dir: args.install_dir,
-            dry_run: args.dry_run,
-            allow_rollback: args.allow_rollback,
-            no_lock_wait: args.no_lock_wait,
-            wait: args.wait.then(|| {
-                sct::import::wait::WaitOptions::new(
-                    Duration::from_secs(args.poll_interval.max(1)),
-                    Duration::from_secs(args.wait_timeout),
-                )
-            }),
-        };
-        sct::import::import(&locator, &config, &options, &trusted, &mut out, &mut |m| {
-            sct::cli::note("sct-import", m)
-        })?;
-        Ok(())
-    })
+    sct::cli::run(TOOL, || run(args))
 }

@@ -15,6 +15,7 @@
 use crate::catalog::{Pack, PackFile};
 use crate::error::{ExitCode, fail};
 use crate::packdir::PackDir;
+use crate::progress::Progress;
 use anyhow::Context;
 use std::collections::BTreeMap;
 use std::fs::{File, OpenOptions};
@@ -189,12 +190,19 @@ impl Inbox {
     }
 
     /// Stages, checks and renames one pack into place; call with the lock held and the pack absent.
-    pub fn place(&self, src: &PackDir, pack: &Pack, _lock: &InboxLock) -> anyhow::Result<()> {
+    /// Copied bytes count on `progress`.
+    pub fn place(
+        &self,
+        src: &PackDir,
+        pack: &Pack,
+        _lock: &InboxLock,
+        progress: &Progress,
+    ) -> anyhow::Result<()> {
         let folder = pack_folder(pack);
         let staging = self
             .root
             .join(format!("{STAGING_PREFIX}{folder}.{}", std::process::id()));
-        let result = self.stage(src, pack, &staging).and_then(|()| {
+        let result = self.stage(src, pack, &staging, progress).and_then(|()| {
             crate::fault::point("import:after-stage");
             let dest = self.root.join(&folder);
             rename_no_replace(&staging, &dest).map_err(|e| {
@@ -215,7 +223,13 @@ impl Inbox {
         result
     }
 
-    fn stage(&self, src: &PackDir, pack: &Pack, staging: &Path) -> anyhow::Result<()> {
+    fn stage(
+        &self,
+        src: &PackDir,
+        pack: &Pack,
+        staging: &Path,
+        progress: &Progress,
+    ) -> anyhow::Result<()> {
         if std::fs::symlink_metadata(staging).is_ok() {
             fs_err::remove_dir_all(staging)?;
         }
@@ -240,7 +254,7 @@ impl Inbox {
                     folders.push(folder.to_owned());
                 }
             }
-            copy_checked(src, file, &dest)?;
+            copy_checked(src, file, &dest, progress)?;
         }
         // Deepest first, so every entry is durable before the folder that names it.
         folders.sort_by_key(|f| std::cmp::Reverse(f.components().count()));
@@ -296,7 +310,12 @@ fn list_files(dir: &Path) -> anyhow::Result<BTreeMap<String, String>> {
 
 /// Copies one pack file, hashing while writing; refuses anything but a regular file reached
 /// without symlinks, and bytes that differ from the catalog (even if they changed after verify).
-fn copy_checked(src: &PackDir, file: &PackFile, dest: &Path) -> anyhow::Result<()> {
+fn copy_checked(
+    src: &PackDir,
+    file: &PackFile,
+    dest: &Path,
+    progress: &Progress,
+) -> anyhow::Result<()> {
     let path = src.file(&file.path);
     let mut source = open_regular_no_follow(&src.root, &file.path)?;
     let mut out = OpenOptions::new()
@@ -319,6 +338,7 @@ fn copy_checked(src: &PackDir, file: &PackFile, dest: &Path) -> anyhow::Result<(
         out.write_all(&buf[..n])
             .map_err(|e| io_fail(format!("Failed to write `{}`", dest.display()), e))?;
         size += n as u64;
+        progress.inc(n as u64);
         crate::fault::point("import:mid-copy");
     }
     let digest = hasher.finish_hex();
@@ -453,7 +473,8 @@ mod tests {
         let packdir = PackDir::new(&src);
         for path in ["G/link.cab", "G/linkdir/x.cab"] {
             let dest = dir.path().join("out");
-            let err = copy_checked(&packdir, &file(path, b"secret"), &dest).unwrap_err();
+            let err = copy_checked(&packdir, &file(path, b"secret"), &dest, &Progress::hidden())
+                .unwrap_err();
             assert_eq!(crate::error::exit_code(&err), ExitCode::Rejected, "{path}");
             assert!(!dest.exists(), "{path}");
         }
@@ -466,18 +487,36 @@ mod tests {
         std::fs::write(dir.path().join("G/a.cab"), b"swapped!").unwrap();
         let packdir = PackDir::new(dir.path());
         let dest = dir.path().join("out");
-        let err = copy_checked(&packdir, &file("G/a.cab", b"original"), &dest).unwrap_err();
+        let err = copy_checked(
+            &packdir,
+            &file("G/a.cab", b"original"),
+            &dest,
+            &Progress::hidden(),
+        )
+        .unwrap_err();
         assert!(
             format!("{err:#}").contains("changed after verification"),
             "{err:#}"
         );
         std::fs::remove_file(&dest).unwrap();
         std::fs::write(dir.path().join("G/a.cab"), b"original plus more").unwrap();
-        let err = copy_checked(&packdir, &file("G/a.cab", b"original"), &dest).unwrap_err();
+        let err = copy_checked(
+            &packdir,
+            &file("G/a.cab", b"original"),
+            &dest,
+            &Progress::hidden(),
+        )
+        .unwrap_err();
         assert!(format!("{err:#}").contains("more than"), "{err:#}");
         std::fs::remove_file(&dest).unwrap();
         std::fs::write(dir.path().join("G/a.cab"), b"original").unwrap();
-        copy_checked(&packdir, &file("G/a.cab", b"original"), &dest).unwrap();
+        copy_checked(
+            &packdir,
+            &file("G/a.cab", b"original"),
+            &dest,
+            &Progress::hidden(),
+        )
+        .unwrap();
         assert_eq!(std::fs::read(&dest).unwrap(), b"original");
     }
 

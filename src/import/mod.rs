@@ -32,7 +32,7 @@ use crate::site::sqlite::SqliteSite;
 use crate::site::{SiteIdentity, SiteLocator, SiteStore};
 use inbox::{Inbox, Presence};
 use plan::Decision;
-pub use report::{ImportSummary, Outcome, PackEvent, SitePackage, list_packages};
+pub use report::{ImportSummary, Outcome, PackEvent, SitePackage, list_packages, site_packages};
 use report::{close, event, fill_states, print_events};
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -255,11 +255,21 @@ fn apply(
         check_rollback(site, inbox, stamp.version, options, &mut |_| {})?;
     }
     let src = PackDir::new(&options.src);
+    let to_copy: u64 = planned
+        .iter()
+        .filter(|p| p.decision == Decision::Import)
+        .map(|p| p.pack.size())
+        .sum();
+    // Notes go through the group so they print above the bar instead of tearing it.
+    let bars = crate::progress::ProgressGroup::new();
+    let progress = bars.bytes(to_copy, "import");
+    let mut say = |m: String| bars.suspend(|| note(m));
     for (planned, event) in planned.iter().zip(events.iter_mut()) {
         if planned.decision == Decision::Import {
-            place_one(inbox, &src, planned.pack, &lock, event, &mut *note);
+            place_one(inbox, &src, planned.pack, &lock, event, &progress, &mut say);
         }
     }
+    progress.finish_and_clear();
     crate::fault::point("import:after-rename");
     let in_place: Vec<&Pack> = planned
         .iter()
@@ -396,13 +406,14 @@ fn different_reason(why: &str) -> String {
     )
 }
 
-/// Step 5 for one pack; records the outcome in `event`.
+/// Step 5 for one pack; records the outcome in `event`. Copied bytes count on `progress`.
 fn place_one(
     inbox: &Inbox,
     src: &PackDir,
     pack: &Pack,
     lock: &inbox::InboxLock,
     event: &mut PackEvent,
+    progress: &crate::progress::Progress,
     note: &mut dyn FnMut(String),
 ) {
     let result = inbox.presence(pack).and_then(|presence| match presence {
@@ -415,7 +426,9 @@ fn place_one(
                 pack.package_guid,
                 pack.size()
             ));
-            inbox.place(src, pack, lock).map(|()| Outcome::Imported)
+            inbox
+                .place(src, pack, lock, progress)
+                .map(|()| Outcome::Imported)
         }
     });
     match result {

@@ -1,5 +1,6 @@
 //! What import prints: one `sct.import.v1` line per pack, `state` lines while `--wait`ing, and a
-//! closing summary; and how the outcome becomes an exit code.
+//! closing summary; and how the outcome becomes an exit code. Each pack's outcome and the summary
+//! are logged too ([`crate::logging`], component `sct-import`).
 
 use super::inbox::Inbox;
 use super::plan::Decision;
@@ -150,9 +151,45 @@ pub(super) fn print_events(
             Outcome::Failed => summary.failed += 1,
             Outcome::WouldImport => summary.would_import += 1,
         }
+        log_event(event);
         document::write_line(&mut *out, event)?;
     }
     Ok(())
+}
+
+/// The component of import's log entries.
+const LOG: &str = "sct-import";
+
+/// One log entry per pack: `Pack <GUID> <name> <version>: <outcome> (<reason>)`; an error for a
+/// failed pack.
+fn log_event(event: &PackEvent) {
+    let outcome = serde_json::to_value(event.outcome)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_owned))
+        .unwrap_or_default();
+    let mut text = format!(
+        "Pack {} {} version {}: {outcome}",
+        event.package_guid.to_string().to_uppercase(),
+        event.name,
+        event.full_version
+    );
+    if let Some(path) = event
+        .path
+        .as_ref()
+        .filter(|_| event.outcome != Outcome::Failed)
+    {
+        text.push_str(&format!(
+            " ({} files, {} bytes, {path})",
+            event.files, event.bytes
+        ));
+    }
+    if let Some(reason) = &event.reason {
+        text.push_str(&format!(": {reason}"));
+    }
+    match event.outcome {
+        Outcome::Failed => crate::logging::error(LOG, text),
+        _ => crate::logging::info(LOG, text),
+    }
 }
 
 /// Prints the closing summary; errors (after printing) when a selected pack failed or the
@@ -163,6 +200,21 @@ pub(super) fn close(
     out: &mut dyn Write,
 ) -> anyhow::Result<ImportSummary> {
     document::write_line(&mut *out, &summary)?;
+    crate::logging::info(
+        LOG,
+        format!(
+            "Import of {} into {}: {} imported, {} already present, {} for other hierarchies, {} not applicable, {} failed, {} would import (database: {})",
+            summary.src,
+            summary.inbox,
+            summary.imported,
+            summary.already_present,
+            summary.skipped_other_hierarchy,
+            summary.not_applicable,
+            summary.failed,
+            summary.would_import,
+            summary.database
+        ),
+    );
     if let Some(first) = events.iter().find(|e| e.outcome == Outcome::Failed) {
         return Err(fail(
             first.failure.unwrap_or(ExitCode::Io),
@@ -198,17 +250,25 @@ pub struct SitePackage {
     pub console_text: Option<&'static str>,
 }
 
-/// Prints every update package the site knows (read only), newest version first.
-pub fn list_packages(store: &dyn SiteStore, out: &mut dyn Write) -> anyhow::Result<usize> {
+/// Every update package the site knows (read only), newest version first, with state names.
+pub fn site_packages(store: &dyn SiteStore) -> anyhow::Result<Vec<SitePackage>> {
     let packages = store.update_packages()?;
-    for package in &packages {
-        let line = SitePackage {
+    Ok(packages
+        .into_iter()
+        .map(|package| SitePackage {
             schema: "sct.update-package.v1",
-            package: package.clone(),
             state_name: state::name(package.state),
             console_text: Some(state::console_text(package.state)).filter(|t| !t.is_empty()),
-        };
-        document::write_line(&mut *out, &line)?;
+            package,
+        })
+        .collect())
+}
+
+/// Prints every update package the site knows (read only) as JSON lines, newest version first.
+pub fn list_packages(store: &dyn SiteStore, out: &mut dyn Write) -> anyhow::Result<usize> {
+    let packages = site_packages(store)?;
+    for line in &packages {
+        document::write_line(&mut *out, line)?;
     }
     Ok(packages.len())
 }

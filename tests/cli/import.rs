@@ -1004,3 +1004,72 @@ fn wrapper_import_runs_the_same_code() {
         .unwrap();
     assert_code(&out, 2, "SCT_TRUSTED_KEYS");
 }
+
+#[test]
+fn log_names_each_pack_outcome_as_cmtrace_entries() {
+    let fx = Fixture::new();
+    let ours = applicable("ours", 2000);
+    let theirs = applicable("theirs", 2000);
+    let src = fx.write_packs_signed(
+        "UpdatePacks",
+        1,
+        &fx.key,
+        None,
+        &[(Uuid::new_v4(), &[&theirs]), (fx.hierarchy, &[&ours])],
+    );
+    let log = fx.env.path("import.log");
+    let out = fx.import(&src, &["--log", log.to_str().unwrap(), "--quiet"]);
+    assert_ok(&out);
+    let entries = crate::operator::cmtrace_entries(&log);
+    let text: Vec<&str> = entries.iter().map(|e| e.message.as_str()).collect();
+    let guid = |p: &TestPack| p.pack.package_guid.to_string().to_uppercase();
+    assert!(
+        text.iter().any(
+            |m| m.starts_with(&format!("INFO: Pack {} ours", guid(&ours)))
+                && m.contains(": imported")
+        ),
+        "{text:?}"
+    );
+    assert!(
+        text.iter()
+            .any(|m| m.contains(&guid(&theirs)) && m.contains("skipped_other_hierarchy")),
+        "{text:?}"
+    );
+    assert!(
+        text.iter().any(|m| m.contains("1 imported")),
+        "the summary is logged: {text:?}"
+    );
+}
+
+#[test]
+fn list_prints_a_table_on_request_and_json_when_piped() {
+    let fx = Fixture::new();
+    let pack = applicable("Configuration Manager 2409", 100);
+    let src = fx.write_packs("UpdatePacks", 1, &[&pack]);
+    assert_ok(&fx.import(&src, &[]));
+    let out = fx
+        .command("sct-import")
+        .args(["--list", "--human"])
+        .output()
+        .unwrap();
+    assert_ok(&out);
+    let table = stdout_of(&out);
+    let header = table.lines().next().unwrap();
+    assert!(
+        header.starts_with("NAME") && header.contains("STATE"),
+        "{table}"
+    );
+    let row = table
+        .lines()
+        .find(|l| l.contains(&pack.pack.package_guid.to_string().to_uppercase()))
+        .unwrap_or_else(|| panic!("no row for the pack: {table}"));
+    assert!(row.contains("Configuration Manager 2409") && row.contains("Ready to install"));
+    assert!(table.trim_end().ends_with("2 update package(s)"), "{table}");
+    let piped = fx.command("sct-import").arg("--list").output().unwrap();
+    assert_ok(&piped);
+    assert!(
+        lines(&piped)
+            .iter()
+            .all(|l| l["schema"] == "sct.update-package.v1")
+    );
+}

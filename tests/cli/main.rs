@@ -6,6 +6,7 @@ mod fetchkit;
 mod import;
 mod logs;
 mod mssql;
+mod operator;
 mod pack;
 mod service;
 mod servicekit;

@@ -1,7 +1,16 @@
 //! What every binary shares: running a stage, printing its error once, and mapping it to an exit code.
+//!
+//! The binaries' clap definitions live in [`args`] (one module per binary, each with its `Args`
+//! and `run`), so man pages and shell completions are generated from the same definitions
+//! ([`args::commands`], `cargo run --bin sct-docgen`). Readable summaries for a terminal are in
+//! [`summary`].
 
 use crate::error::{ExitCode, exit_code, is_broken_pipe};
-use std::io::Write;
+use std::io::{IsTerminal, Write};
+
+pub mod args;
+pub mod docgen;
+pub mod summary;
 
 /// The exit-code table shown at the end of every `--help`.
 pub const EXIT_CODES_HELP: &str = "\
@@ -22,13 +31,15 @@ pub struct OperatorArgs {
     #[arg(long, value_name = "FILE", global = true)]
     pub log: Option<std::path::PathBuf>,
     /// Draw no progress bars on stderr.
-    #[arg(long, short, global = true)]
+    #[arg(long, short, global = true, alias = "no-progress")]
     pub quiet: bool,
 }
 
 impl OperatorArgs {
     /// Switches progress bars off for `--quiet` and opens `--log FILE`, logging the run's start.
-    /// A log file that cannot be opened is a local failure (exit 3).
+    /// A log file that cannot be opened is a local failure (exit 3). The opening entries name the
+    /// caller's source line (the stage's `run`).
+    #[track_caller]
     pub fn apply(&self, tool: &str) -> anyhow::Result<()> {
         crate::progress::set_quiet(self.quiet);
         if let Some(path) = &self.log {
@@ -37,6 +48,30 @@ impl OperatorArgs {
             crate::logging::log_start(tool, &args);
         }
         Ok(())
+    }
+}
+
+/// How a command that inspects something shows it: `--json` and `--human` force one form;
+/// otherwise a readable summary when stdout is a terminal and JSON when it is piped.
+#[derive(clap::Args, Clone, Debug, Default)]
+pub struct ViewArgs {
+    /// Print JSON even on a terminal.
+    #[arg(long, conflicts_with = "human")]
+    pub json: bool,
+    /// Print the readable summary even when stdout is piped.
+    #[arg(long)]
+    pub human: bool,
+}
+
+impl ViewArgs {
+    /// True when the readable summary is wanted, decided with stdout's terminal status now.
+    pub fn human(&self) -> bool {
+        self.human_given(std::io::stdout().is_terminal())
+    }
+
+    /// The decision, given whether stdout is a terminal.
+    pub fn human_given(&self, stdout_is_terminal: bool) -> bool {
+        !self.json && (self.human || stdout_is_terminal)
     }
 }
 
@@ -95,6 +130,22 @@ mod tests {
     struct Stage {
         #[command(flatten)]
         operator: OperatorArgs,
+    }
+
+    #[test]
+    fn view_follows_the_terminal_unless_forced() {
+        let auto = ViewArgs::default();
+        assert!(auto.human_given(true) && !auto.human_given(false));
+        let json = ViewArgs {
+            json: true,
+            human: false,
+        };
+        assert!(!json.human_given(true));
+        let human = ViewArgs {
+            json: false,
+            human: true,
+        };
+        assert!(human.human_given(false));
     }
 
     #[test]

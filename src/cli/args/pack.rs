@@ -1,0 +1,159 @@
+//! `sct-pack`: usage document → `UsageData.cab`, and list / inspect / extract any cab.
+
+use crate::cli::{OperatorArgs, ViewArgs};
+use clap::{Parser, Subcommand};
+use std::path::PathBuf;
+
+/// The binary's name, as in logs and on stderr.
+pub const TOOL: &str = "sct-pack";
+
+/// Pack usage data into a Microsoft cabinet, or look inside a cab.
+#[derive(Parser, Debug)]
+#[command(version, after_help = AFTER_HELP)]
+pub struct Args {
+    #[command(subcommand)]
+    pub command: Command,
+    #[command(flatten)]
+    pub operator: OperatorArgs,
+}
+
+/// What `sct-pack` does.
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Pack a usage document (sct.usage.v1) into a cab; prints a sct.usage-cab.v1 report.
+    #[command(
+        after_help = "Examples:\n  sct-collect | sct-pack create -o /media/usb/UsageData.cab\n  sct-pack create usage.json -o UsageData.cab --log pack.log"
+    )]
+    Create {
+        /// The usage document; `-` or nothing reads stdin.
+        input: Option<PathBuf>,
+        /// The cab to write (replaced atomically).
+        #[arg(long, short, value_name = "FILE.cab")]
+        output: PathBuf,
+    },
+    /// List a cab's members as JSON lines (name, size).
+    #[command(
+        after_help = "Examples:\n  sct-pack list /media/usb/UsageData.cab\n  sct-pack list UsageData.cab | jq -r .name"
+    )]
+    List {
+        /// The cab to list.
+        cab: PathBuf,
+    },
+    /// Check a usage cab against its manifest and print its identity: a readable summary on a
+    /// terminal, the sct.usage-cab.v1 document when piped or with --json.
+    #[command(
+        after_help = "Examples:\n  sct-pack inspect /media/usb/UsageData.cab\n  sct-pack inspect UsageData.cab --json | jq .hierarchy_id"
+    )]
+    Inspect {
+        /// The usage cab to check.
+        cab: PathBuf,
+        #[command(flatten)]
+        view: ViewArgs,
+    },
+    /// Extract every member into an existing folder, all or nothing, never overwriting.
+    #[command(
+        after_help = "Examples:\n  mkdir review && sct-pack extract UsageData.cab --dest review/\n  jq .rows[0] review/UsageData.json"
+    )]
+    Extract {
+        /// The cab to extract.
+        cab: PathBuf,
+        /// An existing folder; no member may exist there yet.
+        #[arg(long, value_name = "DIR")]
+        dest: PathBuf,
+    },
+}
+
+const AFTER_HELP: &str = "\
+Examples:
+  sct-collect | sct-pack create -o /media/usb/UsageData.cab
+  sct-pack create usage.json -o UsageData.cab --log pack.log
+  sct-pack inspect /media/usb/UsageData.cab
+  sct-pack list UsageData.cab
+  sct-pack extract UsageData.cab --dest review/
+
+Exit codes: 0 done, 1 cab refused (damaged, altered, hostile names), 2 usage error,
+3 file could not be read or written, 5 the usage document holds no rows";
+
+/// Largest member `extract` writes: the cabinet format's own limit.
+const EXTRACT_LIMIT: u64 = crate::cabinet::MAX_FILE_SIZE;
+
+/// Runs `sct-pack`.
+pub fn run(args: Args) -> anyhow::Result<()> {
+    args.operator.apply(TOOL)?;
+    let stdout = std::io::stdout().lock();
+    match args.command {
+        Command::Create { input, output } => {
+            crate::atomic::check_parent(&output)?;
+            let doc = read_usage(input)?;
+            let report = crate::usage_cab::pack(&doc, &output)?;
+            log_report("Packed", &report);
+            crate::document::write_pretty(stdout, &report)
+        }
+        Command::List { cab } => {
+            let reader = crate::cabinet::CabReader::open(&cab)?;
+            let mut out = stdout;
+            for member in reader.members() {
+                crate::document::write_line(&mut out, &member)?;
+            }
+            Ok(())
+        }
+        Command::Inspect { cab, view } => {
+            let (_, report) = crate::usage_cab::open_verified(&cab)?;
+            log_report("Inspected", &report);
+            let mut out = stdout;
+            if view.human() {
+                crate::cli::summary::write_cab_report(&mut out, &report)
+            } else {
+                crate::document::write_pretty(out, &report)
+            }
+        }
+        Command::Extract { cab, dest } => {
+            let done = crate::cabinet::extract(&cab, &dest, EXTRACT_LIMIT)?;
+            crate::logging::info(
+                TOOL,
+                format!(
+                    "Extracted {} members of {} into {}",
+                    done.len(),
+                    cab.display(),
+                    dest.display()
+                ),
+            );
+            let mut out = stdout;
+            for (member, sha256) in done {
+                crate::document::write_line(
+                    &mut out,
+                    &serde_json::json!({"name": member.name, "size": member.size, "sha256": sha256}),
+                )?;
+            }
+            Ok(())
+        }
+    }
+}
+
+/// The usage document from a file, or stdin for `-` or nothing.
+fn read_usage(input: Option<PathBuf>) -> anyhow::Result<crate::usage::UsageDocument> {
+    let max = crate::usage::MAX_USAGE_BYTES;
+    match input.filter(|p| p.as_os_str() != "-") {
+        Some(path) => {
+            let file = fs_err::File::open(&path)?;
+            crate::document::read(file, &format!("`{}`", path.display()), max)
+        }
+        None => crate::document::read(std::io::stdin().lock(), "stdin", max),
+    }
+}
+
+fn log_report(verb: &str, report: &crate::usage_cab::CabReport) {
+    crate::logging::info(
+        TOOL,
+        format!(
+            "{verb} usage cab {} (size = {}, SHA-256 = {}): site {}, hierarchy {}, version {}, {} rows",
+            report.cab,
+            report.size,
+            report.sha256,
+            report.site_code,
+            report.hierarchy_id,
+            report.full_version,
+            report.rows
+        ),
+    );
+}

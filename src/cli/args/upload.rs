@@ -1,0 +1,163 @@
+//! `sct-upload`: usage cabs → the update service → offers (JSON lines) for sct-fetch.
+
+use crate::cli::OperatorArgs;
+use clap::Parser;
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// The binary's name, as in logs and on stderr.
+pub const TOOL: &str = "sct-upload";
+
+/// Upload usage cabs to the update service and print one sct.offer.v1 line per hierarchy.
+#[derive(Parser, Debug)]
+#[command(version, after_help = AFTER_HELP)]
+pub struct Args {
+    /// A usage cab, or a folder of them (one cab per hierarchy, unique file names).
+    #[arg(value_name = "FILE|DIR")]
+    pub source: PathBuf,
+    /// Update service base URL [default: SCT_SERVICE_URL, then service_url in sct.toml]
+    #[arg(long, value_name = "URL")]
+    pub service_url: Option<String>,
+    /// Proxy URI (http://host:port or host:port). Without it HTTPS_PROXY/HTTP_PROXY/NO_PROXY apply.
+    #[arg(long, value_name = "URI")]
+    pub proxy: Option<String>,
+    /// Proxy user name; the password comes from SCT_PROXY_PASSWORD or a terminal prompt.
+    #[arg(long, value_name = "NAME", requires = "proxy")]
+    pub proxy_user: Option<String>,
+    /// Extra CA certificate (PEM) to trust besides the system's roots.
+    #[arg(long, value_name = "PEM")]
+    pub ca_file: Option<PathBuf>,
+    /// Pinned catalog key (ed25519:... or a key file); repeatable
+    /// [default: SCT_TRUSTED_KEYS, then trusted_keys in sct.toml]
+    #[arg(long = "trusted-key", value_name = "KEY")]
+    pub trusted_keys: Vec<String>,
+    /// Seconds to wait for a connection and for each read before giving up.
+    #[arg(long, value_name = "SECS", default_value_t = 60.0)]
+    pub timeout: f64,
+    /// Retries of transient failures (timeouts, resets, 5xx), with backoff 0.5 s, 1 s, 2 s, ...
+    #[arg(long, value_name = "N", default_value_t = 4)]
+    pub retries: u32,
+    /// Uploads at once.
+    #[arg(long, value_name = "N", default_value_t = crate::upload::DEFAULT_PARALLEL)]
+    pub parallel: usize,
+    /// Check the cabs and print what would be uploaded (sct.upload-plan.v1); send nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    #[command(flatten)]
+    pub operator: OperatorArgs,
+}
+
+const AFTER_HELP: &str = "\
+Examples:
+  sct-upload /media/usb/UsageData.cab --service-url https://updates.example.org
+  sct-upload /media/usb/ | sct-fetch --dest /media/usb/UpdatePacks
+  SCT_PROXY_PASSWORD=... sct-upload usb/ --proxy itproxy:3128 --proxy-user jqpublic
+  sct-upload UsageData.cab --ca-file corp-root.pem --trusted-key ed25519:...
+  sct-upload /media/usb/ --dry-run
+  sct-upload /media/usb/ --log /media/usb/upload.log
+
+stdout carries only sct.offer.v1 lines (one per hierarchy); a summary goes to stderr.
+The upload token, if the service needs one, comes from SCT_SERVICE_TOKEN.
+
+Exit codes: 0 done, 1 input refused (cab, receipt or catalog: tampered, unknown key, expired),
+2 usage error, 3 local failure, 4 network failure (service or proxy unreachable or refusing)";
+
+/// Runs `sct-upload`.
+pub fn run(args: Args) -> anyhow::Result<()> {
+    args.operator.apply(TOOL)?;
+    let config = crate::config::Config::load()?;
+    if args.dry_run {
+        return dry_run(&args, &config);
+    }
+    let options = options(args, &config)?;
+    crate::upload::log_proxy(&options.net);
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()?;
+    let outcome = runtime.block_on(crate::upload::upload_all(&options))?;
+    let mut stdout = std::io::stdout().lock();
+    for offer in &outcome.offers {
+        crate::document::write_line(&mut stdout, offer)?;
+        let applies = outcome.catalogs.get(&offer.catalog_url).map_or(0, |c| {
+            c.catalog
+                .packs
+                .iter()
+                .filter(|p| p.applies_to(&offer.site_version))
+                .count()
+        });
+        crate::cli::note(
+            TOOL,
+            format!(
+                "{}: hierarchy {} (site {}, {}) → catalog version {}, {} pack(s) apply",
+                offer.usage_cab,
+                offer.hierarchy_id,
+                offer.site_code,
+                offer.site_version,
+                offer.receipt.catalog_version,
+                applies
+            ),
+        );
+    }
+    let mut failures = outcome.failures.into_iter();
+    let Some((_, first)) = failures.next() else {
+        return Ok(());
+    };
+    for (path, err) in failures {
+        crate::cli::note(TOOL, format!("also failed: `{}`: {err:#}", path.display()));
+    }
+    Err(first)
+}
+
+/// `--dry-run`: the plan on stdout, a one-line summary on stderr; nothing is sent.
+fn dry_run(args: &Args, config: &crate::config::Config) -> anyhow::Result<()> {
+    let net = crate::http::NetOptions {
+        proxy: args.proxy.clone(),
+        proxy_user: args.proxy_user.clone(),
+        ca_file: args.ca_file.clone(),
+        ..Default::default()
+    };
+    let plan = crate::upload::plan(&args.source, args.service_url.as_deref(), &net, config)?;
+    let summary = format!(
+        "dry run: would upload {} cab(s), {} bytes, to {}; nothing was sent",
+        plan.cabs.len(),
+        plan.total_bytes,
+        plan.upload_url
+            .as_deref()
+            .unwrap_or("(no service URL configured)")
+    );
+    crate::logging::info(TOOL, &summary);
+    crate::cli::note(TOOL, summary);
+    crate::document::write_pretty(std::io::stdout().lock(), &plan)
+}
+
+fn options(
+    args: Args,
+    config: &crate::config::Config,
+) -> anyhow::Result<crate::upload::UploadOptions> {
+    if !(args.timeout > 0.0 && args.timeout.is_finite()) {
+        return Err(crate::error::fail(
+            crate::error::ExitCode::Usage,
+            "--timeout must be a positive number of seconds",
+        ));
+    }
+    let timeout = Duration::from_secs_f64(args.timeout);
+    let net = crate::http::NetOptions {
+        proxy: args.proxy,
+        proxy_user: args.proxy_user,
+        proxy_password: None,
+        ca_file: args.ca_file,
+        connect_timeout: timeout,
+        read_timeout: timeout,
+        retries: args.retries,
+    };
+    let mut options = crate::upload::UploadOptions::resolve(
+        args.source,
+        args.service_url.as_deref(),
+        &args.trusted_keys,
+        net,
+        config,
+    )?;
+    options.parallel = args.parallel.max(1);
+    Ok(options)
+}

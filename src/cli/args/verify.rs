@@ -1,0 +1,55 @@
+//! `sct-verify`: check a carried update-pack folder, trusting nothing but the pinned keys.
+
+use crate::cli::OperatorArgs;
+use clap::Parser;
+use std::path::PathBuf;
+
+/// The binary's name, as in logs and on stderr.
+pub const TOOL: &str = "sct-verify";
+
+/// Verify an update pack folder: catalog signature and expiry, every recorded pack complete, every
+/// file's size and SHA-256, nothing unexpected. Prints an sct.verify.v1 report.
+#[derive(Parser, Debug)]
+#[command(version, after_help = AFTER_HELP)]
+pub struct Args {
+    /// The update pack folder (as sct-fetch or ServiceConnectionTool -connect wrote it).
+    pub dir: PathBuf,
+    /// Pinned catalog key (ed25519:... or a file of them); repeatable [default: SCT_TRUSTED_KEYS, then sct.toml]
+    #[arg(long = "trusted-key", value_name = "KEY")]
+    pub trusted_keys: Vec<String>,
+    #[command(flatten)]
+    pub operator: OperatorArgs,
+}
+
+const AFTER_HELP: &str = "\
+Examples:
+  sct-verify /media/usb/UpdatePacks
+  sct-verify --trusted-key ed25519:3q2+7w... /media/usb/UpdatePacks | jq '.packs[] | select(.ok | not)'
+
+Exit codes: 0 all good; 1 verification failed (the report, or the error on stderr, says what);
+2 usage error; 3 the folder could not be read.";
+
+/// Runs `sct-verify`.
+pub fn run(args: Args) -> anyhow::Result<()> {
+    args.operator.apply(TOOL)?;
+    let config = crate::config::Config::load()?;
+    let trusted = config.trusted_keys(&args.trusted_keys)?;
+    let verified = crate::verify::verify_dir(&args.dir, &trusted, jiff::Timestamp::now())?;
+    let report = &verified.report;
+    crate::logging::info(
+        TOOL,
+        format!(
+            "Verified {}: catalog version {}, {} packs, {}",
+            report.dir,
+            report.catalog_version,
+            report.packs.len(),
+            if report.ok {
+                "all good"
+            } else {
+                "PROBLEMS FOUND"
+            }
+        ),
+    );
+    crate::document::write_pretty(std::io::stdout().lock(), report)?;
+    crate::verify::outcome(report)
+}

@@ -1,0 +1,63 @@
+//! Man pages and shell completions, generated from the clap definitions in [`super::args`].
+//!
+//! `cargo run --bin sct-docgen -- --out DIR` writes:
+//! - `DIR/man/<binary>.1`, and `DIR/man/<binary>-<subcommand>.1` for each subcommand (roff);
+//! - `DIR/completions/bash/<binary>`, `DIR/completions/zsh/_<binary>` and
+//!   `DIR/completions/powershell/<binary>.ps1`.
+
+use std::path::{Path, PathBuf};
+
+/// Writes every man page and completion script under `out` and returns the files written.
+pub fn generate(out: &Path) -> anyhow::Result<Vec<PathBuf>> {
+    let mut written = Vec::new();
+    for (name, command) in super::args::commands() {
+        written.extend(man_pages(&out.join("man"), name, command.clone())?);
+        written.extend(completions(&out.join("completions"), name, command)?);
+    }
+    Ok(written)
+}
+
+/// The man page of `command`, then one per subcommand (`sct-pack-inspect.1`).
+fn man_pages(dir: &Path, name: &str, command: clap::Command) -> anyhow::Result<Vec<PathBuf>> {
+    fs_err::create_dir_all(dir)?;
+    let mut command = command;
+    command.build();
+    let mut written = vec![write_man(dir, name, &command)?];
+    for sub in command.get_subcommands().filter(|s| s.get_name() != "help") {
+        let full = format!("{name}-{}", sub.get_name());
+        let sub = sub
+            .clone()
+            .name(full.clone())
+            .bin_name(format!("{name} {}", sub.get_name()));
+        written.push(write_man(dir, &full, &sub)?);
+    }
+    Ok(written)
+}
+
+fn write_man(dir: &Path, name: &str, command: &clap::Command) -> anyhow::Result<PathBuf> {
+    let mut page = Vec::new();
+    clap_mangen::Man::new(command.clone()).render(&mut page)?;
+    let path = dir.join(format!("{name}.1"));
+    crate::atomic::write_with(&path, |file| Ok(std::io::Write::write_all(file, &page)?))?;
+    Ok(path)
+}
+
+/// Completion scripts for bash, zsh and PowerShell.
+fn completions(dir: &Path, name: &str, command: clap::Command) -> anyhow::Result<Vec<PathBuf>> {
+    use clap_complete::Shell;
+    let mut written = Vec::new();
+    for (shell, file) in [
+        (Shell::Bash, name.to_owned()),
+        (Shell::Zsh, format!("_{name}")),
+        (Shell::PowerShell, format!("{name}.ps1")),
+    ] {
+        let folder = dir.join(shell.to_string());
+        fs_err::create_dir_all(&folder)?;
+        let mut script = Vec::new();
+        clap_complete::generate(shell, &mut command.clone(), name, &mut script);
+        let path = folder.join(file);
+        crate::atomic::write_with(&path, |f| Ok(std::io::Write::write_all(f, &script)?))?;
+        written.push(path);
+    }
+    Ok(written)
+}
