@@ -105,7 +105,18 @@ pub struct Running {
 }
 
 impl Drop for Running {
+    /// TERM first, so nginx and squid masters stop their workers (a KILLed master leaves them
+    /// running); KILL only if the process is still there after a bounded wait.
     fn drop(&mut self) {
+        let _ = Command::new("kill")
+            .arg(self.child.id().to_string())
+            .status();
+        for _ in 0..50 {
+            if matches!(self.child.try_wait(), Ok(Some(_))) {
+                return;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
         let _ = self.child.kill();
         let _ = self.child.wait();
     }

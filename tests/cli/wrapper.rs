@@ -103,3 +103,83 @@ fn prepare_without_usage_data_writes_no_cab() {
     assert_eq!(out.status.code(), Some(5));
     assert!(!env.path("UsageData.cab").exists());
 }
+
+/// The original three phases end to end: -prepare on the site, -connect against a real
+/// `sct-serve`, -import back into the site; a rerun of -connect and -import changes nothing.
+#[test]
+fn prepare_connect_import_with_the_original_flags() {
+    use crate::servicekit::{Server, published};
+    let env = Env::new();
+    let install = env.path("install");
+    std::fs::create_dir(&install).unwrap();
+    let site = env.demo_site(
+        "ps1",
+        &[
+            "--version",
+            "5.00.9128.1000",
+            "--install-dir",
+            install.to_str().unwrap(),
+        ],
+    );
+    let service = published(&env);
+    let server = Server::start(&env, &service.root, &[], &[]);
+    let usb = env.path("usb");
+    std::fs::create_dir(&usb).unwrap();
+    let wrapper = |args: &[&str]| {
+        env.cmd("ServiceConnectionTool")
+            .env("SCT_SITE", &site)
+            .env("SCT_SERVICE_URL", &server.url)
+            .env("SCT_TRUSTED_KEYS", &service.public)
+            .args(args)
+            .output()
+            .unwrap()
+    };
+    let prepare = wrapper(&["-prepare", "-usagedatadest", "usb/UsageData.cab"]);
+    assert!(prepare.status.success(), "{}", stderr_of(&prepare));
+    let connect = wrapper(&[
+        "-Connect",
+        "-UsageDataSrc",
+        "usb",
+        "-UpdatePackDest",
+        "usb/UpdatePacks",
+    ]);
+    assert!(connect.status.success(), "{}", stderr_of(&connect));
+    let events: Vec<serde_json::Value> = String::from_utf8_lossy(&connect.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert!(
+        events.iter().all(|e| e["schema"] == "sct.fetch.v1"),
+        "{events:?}"
+    );
+    let import = wrapper(&["-import", "-updatepacksrc", "usb/UpdatePacks"]);
+    assert!(import.status.success(), "{}", stderr_of(&import));
+    let offline = install.join("EasySetupPayload").join("offline");
+    let imported = tree(&offline);
+    assert!(
+        !imported.is_empty(),
+        "nothing imported: {}",
+        stderr_of(&import)
+    );
+    // The latest update for a 2403 site is 2503: exactly one pack folder, with its cab.
+    let guid = "8576527E-DDE9-4146-8ED9-DB91091C38EF";
+    assert!(
+        imported.iter().any(|p| p == &format!("{guid}/{guid}.cab")),
+        "{imported:?}"
+    );
+    let again = wrapper(&[
+        "-connect",
+        "-usagedatasrc",
+        "usb",
+        "-updatepackdest",
+        "usb/UpdatePacks",
+    ]);
+    assert!(again.status.success(), "{}", stderr_of(&again));
+    let import_again = wrapper(&["-import", "-updatepacksrc", "usb/UpdatePacks"]);
+    assert!(
+        import_again.status.success(),
+        "{}",
+        stderr_of(&import_again)
+    );
+    assert_eq!(tree(&offline), imported);
+}
