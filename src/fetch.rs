@@ -117,6 +117,89 @@ pub fn fetch(
     runtime.block_on(fetch_async(options, offers, on_event))
 }
 
+/// `sct.fetch-plan.v1`: what a fetch would download, printed by `--dry-run`.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct FetchPlan {
+    pub schema: &'static str,
+    pub dest: String,
+    pub catalog_version: u64,
+    pub mode: DownloadMode,
+    pub hierarchies: Vec<HierarchyRecord>,
+    pub packs: Vec<PlannedPack>,
+    /// Bytes of the planned files that are not already in `dest` at their full size.
+    pub to_download: u64,
+}
+
+/// One pack of a [`FetchPlan`].
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct PlannedPack {
+    pub package_guid: Uuid,
+    pub name: String,
+    pub full_version: crate::version::CmVersion,
+    pub update_type: i32,
+    pub files: usize,
+    pub bytes: u64,
+    /// Bytes of this pack's files not yet in `dest` at their full size.
+    pub to_download: u64,
+    pub for_hierarchies: Vec<Uuid>,
+}
+
+/// `--dry-run`: fetches and verifies the catalog, selects per hierarchy, and reports what would be
+/// downloaded. Nothing is written: not the folder, not a lock, not a `.part`. Files already at
+/// their full size count as present; the real fetch still checks their SHA-256.
+pub fn dry_run(options: &FetchOptions, offers: &[Offer]) -> anyhow::Result<FetchPlan> {
+    check_options(options, offers)?;
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("Failed to start the network runtime")?;
+    let client = http::client(&options.net)?;
+    let fetched = runtime.block_on(fetch_catalogs(
+        &client,
+        offers,
+        &options.trusted,
+        options.net.retries,
+    ))?;
+    let plan = Plan::new(&fetched.catalog, offers, options.mode);
+    let packdir = PackDir::new(&options.dest);
+    let packs: Vec<PlannedPack> = plan
+        .packs
+        .iter()
+        .filter_map(|(guid, who)| fetched.catalog.pack(guid).map(|pack| (pack, who)))
+        .map(|(pack, who)| PlannedPack {
+            package_guid: pack.package_guid,
+            name: pack.name.clone(),
+            full_version: pack.full_version,
+            update_type: pack.update_type,
+            files: pack.files.len(),
+            bytes: pack.size(),
+            to_download: missing_bytes(&packdir, pack),
+            for_hierarchies: who.clone(),
+        })
+        .collect();
+    Ok(FetchPlan {
+        schema: "sct.fetch-plan.v1",
+        dest: options.dest.display().to_string(),
+        catalog_version: fetched.catalog.version,
+        mode: options.mode,
+        hierarchies: plan.records,
+        to_download: packs.iter().map(|p| p.to_download).sum(),
+        packs,
+    })
+}
+
+/// Bytes of a pack's files that are not in the folder at their full size.
+fn missing_bytes(packdir: &PackDir, pack: &catalog::Pack) -> u64 {
+    pack.files
+        .iter()
+        .filter(|f| {
+            std::fs::symlink_metadata(packdir.file(&f.path))
+                .map_or(true, |m| !(m.is_file() && m.len() == f.size))
+        })
+        .map(|f| f.size)
+        .sum()
+}
+
 fn check_options(options: &FetchOptions, offers: &[Offer]) -> anyhow::Result<()> {
     if !(1..=MAX_JOBS).contains(&options.jobs) {
         crate::bail_kind!(ExitCode::Usage, "--jobs must be between 1 and {MAX_JOBS}");

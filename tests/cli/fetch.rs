@@ -894,3 +894,35 @@ fn a_damaged_file_already_in_place_is_downloaded_again() {
         read(&service.served(&path_of(&service, 2, 0)))
     );
 }
+
+#[test]
+fn dry_run_plans_with_sizes_and_writes_nothing() {
+    let env = Env::new();
+    let service = service(&env);
+    let nginx = Nginx::start(&service.root, &env.path("nginx"));
+    let offers = format!(
+        "{}{}",
+        service.offer(&nginx.base, HIERARCHY_A, "5.00.9128.1000"),
+        service.offer(&nginx.base, HIERARCHY_B, "5.00.9122.1000")
+    );
+    let out = fetch(&env, &service, &offers, "UpdatePacks", &["--dry-run"]);
+    assert!(out.status.success(), "{}", stderr_of(&out));
+    let plan: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(plan["schema"], "sct.fetch-plan.v1");
+    assert_eq!(plan["packs"].as_array().unwrap().len(), 2);
+    let expected: u64 = [0, 2].iter().map(|i| service.packs[*i].size()).sum();
+    assert_eq!(plan["to_download"], expected);
+    assert!(
+        !env.path("UpdatePacks").exists(),
+        "a dry run creates nothing"
+    );
+    // After a real fetch, the same plan has nothing left to download.
+    assert!(
+        fetch(&env, &service, &offers, "UpdatePacks", &[])
+            .status
+            .success()
+    );
+    let again = fetch(&env, &service, &offers, "UpdatePacks", &["--dry-run"]);
+    let plan: serde_json::Value = serde_json::from_slice(&again.stdout).unwrap();
+    assert_eq!(plan["to_download"], 0);
+}

@@ -38,6 +38,9 @@ pub struct Args {
     /// Retries for a transient network failure, per file.
     #[arg(long, default_value_t = 4, value_name = "N")]
     pub retries: u32,
+    /// Verify the catalog and print what would be downloaded (sct.fetch-plan.v1); write nothing.
+    #[arg(long)]
+    pub dry_run: bool,
     #[command(flatten)]
     pub operator: OperatorArgs,
 }
@@ -46,6 +49,7 @@ const AFTER_HELP: &str = "\
 Examples:
   sct-upload /media/usb/UsageData.cab | sct-fetch --dest /media/usb/UpdatePacks
   sct-fetch --offers offers.jsonl --dest /media/usb/UpdatePacks --mode siteversion --jobs 4
+  sct-fetch --offers offers.jsonl --dest /media/usb/UpdatePacks --mode all --dry-run
   SCT_PROXY_PASSWORD=... sct-fetch --offers offers.jsonl --dest packs --proxy itproxy:8080 --proxy-user jqpublic
 
 Output: one sct.fetch.v1 JSON line per pack (\"type\":\"pack\"), then a closing \"type\":\"summary\" line.
@@ -72,6 +76,10 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         progress: !args.operator.quiet,
     };
     let offers = crate::fetch::read_offers(args.offers.as_deref())?;
+    if args.dry_run {
+        let plan = crate::fetch::dry_run(&options, &offers)?;
+        return crate::document::write_pretty(std::io::stdout().lock(), &plan);
+    }
     let mut stdout = std::io::stdout().lock();
     crate::fetch::fetch(&options, &offers, &mut |event| {
         crate::document::write_line(&mut stdout, event)
