@@ -36,6 +36,7 @@ use crate::catalog::{self, Catalog};
 use crate::document;
 use crate::error::{ExitCode, fail};
 use crate::http::{self, NetOptions};
+use crate::logging::{self, vocabulary};
 use crate::offer::Offer;
 use crate::packdir::{HierarchyRecord, PackDir};
 use crate::remote::{self, FetchedCatalog};
@@ -47,6 +48,9 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use uuid::Uuid;
+
+/// The component name in log entries and on stderr.
+const TOOL: &str = "sct-fetch";
 
 /// Default number of files downloaded at once.
 pub const DEFAULT_JOBS: usize = 4;
@@ -241,14 +245,27 @@ async fn fetch_async(
     on_event: &mut dyn FnMut(&FetchEvent) -> anyhow::Result<()>,
 ) -> anyhow::Result<Summary> {
     let client = http::client(&options.net)?;
+    match &options.net.proxy {
+        Some(proxy) => logging::info(TOOL, vocabulary::using_proxy(proxy)),
+        None => logging::detail(TOOL, vocabulary::no_proxy()),
+    }
     let fetched = fetch_catalogs(&client, offers, &options.trusted, options.net.retries).await?;
+    logging::info(
+        TOOL,
+        format!(
+            "{} (version {}, {} packs) downloaded and its signature verified",
+            vocabulary::downloaded_successfully(catalog::CATALOG_FILE, fetched.bytes.len() as u64),
+            fetched.catalog.version,
+            fetched.catalog.packs.len()
+        ),
+    );
     let packdir = PackDir::new(&options.dest);
     fs_err::create_dir_all(&options.dest).context("Cannot create the update pack folder")?;
     let _lock = lock_folder(&options.dest)?;
     let existing = existing_catalog(&packdir, &options.trusted);
     if existing.is_none() && packdir.catalog().exists() {
         crate::cli::note(
-            "sct-fetch",
+            TOOL,
             format!(
                 "WARNING: `{}` does not verify against the pinned keys; it will be replaced",
                 packdir.catalog().display()
@@ -263,7 +280,7 @@ async fn fetch_async(
     let plan = Plan::new(&fetched.catalog, offers, options.mode);
     for record in plan.records.iter().filter(|r| r.packs.is_empty()) {
         crate::cli::note(
-            "sct-fetch",
+            TOOL,
             format!(
                 "INFO: no pack in catalog version {} is selected for hierarchy {} ({}, site version {}, mode {})",
                 fetched.catalog.version,
@@ -419,8 +436,17 @@ async fn download_all(
     let mut jobs: Vec<(Uuid, FileJob)> = Vec::new();
     for (guid, hierarchies) in &plan.packs {
         let pack = catalog.pack(guid).expect("selected from this catalog");
+        logging::info(
+            TOOL,
+            vocabulary::downloading_payload(guid, &pack.full_version, &pack.more_info_link),
+        );
         for file in &pack.files {
-            jobs.push((*guid, file_job(&packdir, base, file)?));
+            let job = file_job(&packdir, base, file)?;
+            logging::detail(
+                TOOL,
+                vocabulary::downloading_as(job.url.as_str(), &job.path),
+            );
+            jobs.push((*guid, job));
         }
         pending.insert(
             *guid,
@@ -443,13 +469,14 @@ async fn download_all(
                 Ok(()) => download::fetch_file(&client, &job, retries, &counter).await,
                 Err(e) => Err(e),
             };
-            (guid, job.path, result)
+            (guid, job.path, job.sha256, result)
         });
     }
     let mut results = Vec::new();
     while let Some(joined) = tasks.join_next().await {
-        let (guid, path, result) = joined.context("A download task failed")?;
+        let (guid, path, sha256, result) = joined.context("A download task failed")?;
         let entry = pending.get_mut(&guid).expect("planned pack");
+        log_file(&path, &sha256, &result);
         match result {
             Ok(FileOutcome::Present) => {}
             Ok(FileOutcome::Downloaded { transferred, .. }) => {
@@ -475,6 +502,7 @@ async fn download_all(
             } else {
                 note_pack(&event);
             }
+            log_pack(&event);
             on_event(&FetchEvent::Pack(event.clone()))?;
             results.push(PackResult {
                 status: event.status,
@@ -526,6 +554,32 @@ fn file_job(packdir: &PackDir, base: &str, file: &catalog::PackFile) -> anyhow::
 }
 
 /// A bytes/rate bar on stderr when asked for and stderr is a terminal.
+/// ConfigMgrSetup.log: each file's hash check (a file is only in place when its SHA-256 matched).
+fn log_file(path: &str, sha256: &str, result: &anyhow::Result<FileOutcome>) {
+    match result {
+        Ok(_) => logging::detail(TOOL, vocabulary::hash_checked(path, sha256, sha256)),
+        Err(err) => logging::error(TOOL, format!("{path}: {err:#}")),
+    }
+}
+
+/// ServiceConnectionTool.log: each pack's outcome in the original's words.
+fn log_pack(event: &PackEvent) {
+    match event.status {
+        PackStatus::Failed => logging::error(
+            TOOL,
+            format!(
+                "Payload {} was not downloaded: {}",
+                event.package_guid.to_string().to_uppercase(),
+                event.problems.join("; ")
+            ),
+        ),
+        _ => logging::info(
+            TOOL,
+            vocabulary::downloaded_payload(&event.package_guid, event.bytes),
+        ),
+    }
+}
+
 fn progress_bar(wanted: bool, total: u64, counter: &Counter) -> Option<indicatif::ProgressBar> {
     use std::io::IsTerminal;
     if !wanted || !std::io::stderr().is_terminal() || total == 0 {

@@ -1,4 +1,5 @@
-//! Readable summaries for a person at a terminal: `sct-pack inspect` and `sct-import --list`.
+//! Readable summaries for a person at a terminal: `sct-pack inspect`, `sct-verify` and
+//! `sct-import --list`.
 //!
 //! They are what those commands print on a terminal or with `--human`; piped, the same commands
 //! print JSON instead ([`super::ViewArgs`]). The two never mix in one output. Plain text, no
@@ -6,6 +7,7 @@
 
 use crate::import::SitePackage;
 use crate::usage_cab::CabReport;
+use crate::verify::VerifyReport;
 use std::io::Write;
 
 /// A usage cab's identity and members, as `sct-pack inspect` shows it on a terminal.
@@ -83,5 +85,39 @@ pub fn write_site_packages(out: &mut dyn Write, packages: &[SitePackage]) -> any
         writeln!(out, "{}", line.join("  ").trim_end())?;
     }
     writeln!(out, "{} update package(s)", packages.len())?;
+    Ok(())
+}
+
+/// An update pack folder's verification, as `sct-verify` shows it on a terminal.
+pub fn write_verify_report(out: &mut dyn Write, report: &VerifyReport) -> anyhow::Result<()> {
+    writeln!(out, "Update packs   {}", report.dir)?;
+    writeln!(
+        out,
+        "Catalog        version {}, signed by key {}, valid until {}",
+        report.catalog_version, report.key_id, report.catalog_expires_at
+    )?;
+    let verdict = if report.ok {
+        "all good: every file has its catalog size and SHA-256, nothing else is there"
+    } else {
+        "PROBLEMS FOUND: do not import this folder"
+    };
+    writeln!(out, "Result         {verdict}")?;
+    for pack in &report.packs {
+        let state = if pack.ok { "ok" } else { "FAILED" };
+        writeln!(
+            out,
+            "  {state:<6}  {}  {}  ({} files, {} bytes)",
+            pack.package_guid.to_string().to_uppercase(),
+            pack.name,
+            pack.files,
+            pack.bytes
+        )?;
+        for problem in &pack.problems {
+            writeln!(out, "          - {problem}")?;
+        }
+    }
+    for entry in &report.unexpected {
+        writeln!(out, "  UNEXPECTED  {entry}")?;
+    }
     Ok(())
 }

@@ -180,3 +180,37 @@ fn an_unknown_signing_key_or_an_unreadable_folder_is_not_a_pass() {
         "no trusted key is a usage error"
     );
 }
+
+#[test]
+fn human_summary_on_request_names_each_pack_and_problem() {
+    let env = Env::new();
+    let (service, folder) = fetched(&env);
+    let good = env
+        .cmd("sct-verify")
+        .args(["--human", "--trusted-key", &service.public_key(), "packs"])
+        .output()
+        .unwrap();
+    assert!(good.status.success(), "{}", stderr_of(&good));
+    let text = stdout_of(&good);
+    assert!(
+        text.contains("all good") && text.contains(&folder),
+        "{text}"
+    );
+    assert!(
+        serde_json::from_str::<serde_json::Value>(&text).is_err(),
+        "not JSON"
+    );
+    std::fs::write(env.path("packs").join(&folder).join("stray.txt"), b"x").unwrap();
+    let bad = env
+        .cmd("sct-verify")
+        .args(["--human", "--trusted-key", &service.public_key(), "packs"])
+        .output()
+        .unwrap();
+    assert_eq!(bad.status.code(), Some(1));
+    let text = stdout_of(&bad);
+    assert!(
+        text.contains("PROBLEMS FOUND") && text.contains("UNEXPECTED"),
+        "{text}"
+    );
+    assert!(text.contains("stray.txt"), "{text}");
+}

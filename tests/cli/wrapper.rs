@@ -182,4 +182,21 @@ fn prepare_connect_import_with_the_original_flags() {
         stderr_of(&import_again)
     );
     assert_eq!(tree(&offline), imported);
+    // Every line of every log of the whole run opens as a CMTrace entry, and the download is
+    // logged in the original's words.
+    let mut downloads = 0;
+    for log in [
+        "ServiceConnectionTool.log",
+        "ServiceConnectionTool.lo_",
+        "ConfigMgrSetup.log",
+    ] {
+        let text = std::fs::read_to_string(env.logs().join(log)).unwrap();
+        let text = text.strip_prefix('\u{feff}').unwrap_or(&text);
+        for line in text.lines() {
+            let entry = sct::cmtrace::parse_record(line)
+                .unwrap_or_else(|e| panic!("{log}: `{line}` is not a CMTrace entry: {e}"));
+            downloads += usize::from(entry.message.contains("Downloading Payload"));
+        }
+    }
+    assert!(downloads > 0, "no `Downloading Payload` entry in the logs");
 }

@@ -1,6 +1,6 @@
 //! `sct-verify`: check a carried update-pack folder, trusting nothing but the pinned keys.
 
-use crate::cli::OperatorArgs;
+use crate::cli::{OperatorArgs, ViewArgs};
 use clap::Parser;
 use std::path::PathBuf;
 
@@ -18,12 +18,15 @@ pub struct Args {
     #[arg(long = "trusted-key", value_name = "KEY")]
     pub trusted_keys: Vec<String>,
     #[command(flatten)]
+    pub view: ViewArgs,
+    #[command(flatten)]
     pub operator: OperatorArgs,
 }
 
 const AFTER_HELP: &str = "\
 Examples:
-  sct-verify /media/usb/UpdatePacks
+  sct-verify /media/usb/UpdatePacks            # a readable summary on a terminal, JSON when piped
+  sct-verify --human /media/usb/UpdatePacks | tee verify.txt
   sct-verify --trusted-key ed25519:3q2+7w... /media/usb/UpdatePacks | jq '.packs[] | select(.ok | not)'
 
 Exit codes: 0 all good; 1 verification failed (the report, or the error on stderr, says what);
@@ -50,6 +53,11 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             }
         ),
     );
-    crate::document::write_pretty(std::io::stdout().lock(), report)?;
+    let mut out = std::io::stdout().lock();
+    if args.view.human() {
+        crate::cli::summary::write_verify_report(&mut out, report)?;
+    } else {
+        crate::document::write_pretty(out, report)?;
+    }
     crate::verify::outcome(report)
 }
