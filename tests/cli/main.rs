@@ -3,6 +3,7 @@
 mod support;
 
 mod collect;
+mod corpus;
 mod import;
 mod logs;
 mod pack;
