@@ -24,7 +24,7 @@ const SITE_VERSION: &str = "5.00.9128.1000";
 /// `scenario.toml`.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-struct Scenario {
+pub(crate) struct Scenario {
     /// What the attack or damage is.
     description: String,
     /// The stages that read it: pack-inspect, pack-extract, pack-create, upload, import.
@@ -58,7 +58,7 @@ struct Scenario {
     prior: Option<String>,
 }
 
-fn data_dir() -> PathBuf {
+pub(crate) fn data_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data")
 }
 
@@ -514,7 +514,7 @@ fn copy_tree(from: &Path, to: &Path) {
 }
 
 /// Builds a scenario's pack folder in the scratch folder: copy, pad, sign, edit, plant symlinks.
-fn stage_pack_folder(env: &Env, name: &str, folder: &str, s: &Scenario) -> PathBuf {
+pub(crate) fn stage_pack_folder(env: &Env, name: &str, folder: &str, s: &Scenario) -> PathBuf {
     let dest = env.path(&format!("{name}-{folder}"));
     copy_tree(&data_dir().join(name).join(folder), &dest);
     let catalog = dest.join(sct::catalog::CATALOG_FILE);
@@ -604,7 +604,7 @@ fn pack_folder_scenarios_through_sct_import() {
 }
 
 /// A scenario that only signs (for a `prior` folder).
-fn plain(sign: Option<String>) -> Scenario {
+pub(crate) fn plain(sign: Option<String>) -> Scenario {
     Scenario {
         description: String::new(),
         stages: vec!["import".into()],

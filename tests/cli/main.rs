@@ -7,6 +7,7 @@ mod corpus;
 mod import;
 mod logs;
 mod pack;
+mod secrets;
 mod service;
 mod servicekit;
 mod upload;
