@@ -43,7 +43,7 @@ for target in $targets; do
     result="CRASH (exit $status; see fuzz/$log and fuzz/artifacts/$target/)"
     failed+=("$target")
   fi
-  printf '%-14s %12s %8s %s\n' "$target" "${runs:-?}" "${took:-$seconds}" "$result"
+  printf '%-14s %12s %8s %s\n' "$target" "${runs:-?}" "${took:-?}" "$result"
 done
 
 if [ ${#failed[@]} -gt 0 ]; then

@@ -21,6 +21,8 @@ pub struct CabFile {
     pub data: Vec<u8>,
     /// The size the directory declares; `None` is the true size.
     pub declared: Option<u32>,
+    /// The offset in its folder's data the directory declares; `None` is the true one.
+    pub offset: Option<u32>,
 }
 
 pub fn file(name: &str, data: &[u8]) -> CabFile {
@@ -28,6 +30,7 @@ pub fn file(name: &str, data: &[u8]) -> CabFile {
         name: name.as_bytes().to_vec(),
         data: data.to_vec(),
         declared: None,
+        offset: None,
     }
 }
 
@@ -86,7 +89,7 @@ impl Cab {
         for f in &self.files {
             let size = f.declared.unwrap_or(f.data.len() as u32);
             out.extend_from_slice(&size.to_le_bytes());
-            out.extend_from_slice(&offset.to_le_bytes());
+            out.extend_from_slice(&f.offset.unwrap_or(offset).to_le_bytes());
             out.extend_from_slice(&0u16.to_le_bytes()); // folder 0
             out.extend_from_slice(&0x5B7Au16.to_le_bytes()); // 2025-11-26
             out.extend_from_slice(&0x6000u16.to_le_bytes()); // 12:00
@@ -251,6 +254,10 @@ pub fn recipes() -> Vec<(&'static str, Vec<u8>)> {
     let mut size = valid.clone();
     size.declared_cabinet_size = Some(u32::MAX);
     out.push(("cab-header-declares-4gib", size.bytes()));
+    // A member starting beyond its folder's data: the cab crate panicked on it (found by fuzzing).
+    let mut beyond = valid.clone();
+    beyond.files[2].offset = Some(0x0002_0000);
+    out.push(("cab-member-offset-beyond-folder-data", beyond.bytes()));
     // Damage.
     let whole = valid.bytes();
     out.push(("cab-truncated-half", whole[..whole.len() / 2].to_vec()));
