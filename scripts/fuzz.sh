@@ -16,6 +16,11 @@ seconds=${1:-60}
 sanitizer=${FUZZ_SANITIZER:-none}
 targets=${FUZZ_TARGETS:-cab catalog documents wrapper_args safe_relative}
 
+# The cab target writes each input to a temp file: keep those in memory when we can.
+if [ -z "${TMPDIR:-}" ] && [ -d /dev/shm ] && [ -w /dev/shm ]; then
+  export TMPDIR=/dev/shm
+fi
+
 if ! cargo +nightly fuzz --version >/dev/null 2>&1; then
   echo "fuzz.sh: installing cargo-fuzz" >&2
   cargo install cargo-fuzz --locked
