@@ -23,7 +23,10 @@ fuzz_target!(|data: &[u8]| {
                 panic!("{name:?} -> {path:?} has {component:?}");
             };
             let part = part.to_str().expect("from a str");
-            assert!(!part.is_empty() && part.len() <= MAX_COMPONENT_LEN, "{name:?}");
+            assert!(
+                !part.is_empty() && part.len() <= MAX_COMPONENT_LEN,
+                "{name:?}"
+            );
             assert!(
                 !part.contains(['/', '\\', ':', '\0']),
                 "{name:?} -> component {part:?}"
@@ -37,7 +40,10 @@ fuzz_target!(|data: &[u8]| {
                 Separator::Slash => '/',
             })
             .count();
-        assert_eq!(count, expected, "{name:?} -> {path:?}: a component was dropped");
+        assert_eq!(
+            count, expected,
+            "{name:?} -> {path:?}: a component was dropped"
+        );
         let base = Path::new("/base/dir");
         assert!(base.join(&path).starts_with(base), "{name:?} escapes");
     }
