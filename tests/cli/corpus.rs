@@ -366,6 +366,14 @@ fn cab_scenarios_through_sct_upload_and_sct_serve() {
                     "{name} [serve]: control refused: {status} {answer}"
                 ));
             }
+            // Stored as `<hierarchy>/<time>-<first 16 hex digits of its SHA-256>.cab`.
+            let digest = sct::hash::hex_of(&std::fs::read(&cab).unwrap());
+            let suffix = format!("-{}.cab", &digest[..16]);
+            if !stored(&site.root).iter().any(|p| p.ends_with(&suffix)) {
+                problems.push(format!(
+                    "{name} [serve]: the control's upload was not stored"
+                ));
+            }
             continue;
         }
         // A refusal of the client's bytes: 4xx with an sct.error.v1 document, never a 5xx.
@@ -591,6 +599,11 @@ fn pack_folder_scenarios_through_sct_import() {
                 if site.dump() != db {
                     problems.push(format!("{name} [{stage}]: the site database changed"));
                 }
+            } else if extra.is_empty() && (site.files() == files || site.dump() == db) {
+                // The control proves both comparisons see a real import's writes.
+                problems.push(format!(
+                    "{name} [{stage}]: the control changed no file or no row"
+                ));
             }
         }
         if tree(&src) != source_before {
