@@ -133,7 +133,7 @@ impl CabReader {
     /// Opens and parses a cabinet's header and directory.
     pub fn open(path: &Path) -> anyhow::Result<Self> {
         let file = fs_err::File::open(path)?.into_parts().0;
-        let cabinet = cab::Cabinet::new(file).map_err(|e| corrupt(path, e))?;
+        let cabinet = guarded(path, || cab::Cabinet::new(file))?;
         Ok(Self {
             path: path.to_owned(),
             cabinet,
@@ -196,16 +196,13 @@ impl CabReader {
             ));
         }
         let path = self.path.clone();
-        let reader = self
-            .cabinet
-            .read_file(name)
-            .map_err(|e| corrupt(&path, e))?;
+        let reader = guarded(&path, || self.cabinet.read_file(name))?;
         let mut hasher = Sha256::new();
         let mut size = 0u64;
         let mut buf = vec![0u8; 64 * 1024];
         let mut reader = reader.take(limit + 1);
         loop {
-            let n = reader.read(&mut buf).map_err(|e| corrupt(&path, e))?;
+            let n = guarded(&path, || reader.read(&mut buf))?;
             if n == 0 {
                 break;
             }
@@ -246,6 +243,44 @@ fn corrupt(path: &Path, err: io::Error) -> anyhow::Error {
             path.display()
         ),
     )
+}
+
+thread_local! {
+    /// Set while this thread is inside the `cab` crate, whose panics [`guarded`] turns into errors.
+    static IN_CAB_READER: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// Runs one call into the `cab` crate, turning its I/O errors and its panics into "damaged cab"
+/// refusals (exit 1).
+///
+/// The crate panics on some hostile layouts (cab 0.6.0 indexes past its block list when a member
+/// starts beyond its folder's data: `folder.rs:134`, found by `fuzz/` and kept as the corpus case
+/// `cab-member-offset-beyond-folder-data`). A hostile cab must be a clean refusal, never a crash of
+/// sct-pack or a 500 from the service, so the panic is caught here and the panic hook stays quiet
+/// for it; panics anywhere else still reach the previous hook unchanged.
+fn guarded<T>(path: &Path, call: impl FnOnce() -> io::Result<T>) -> anyhow::Result<T> {
+    static QUIET_HOOK: std::sync::Once = std::sync::Once::new();
+    QUIET_HOOK.call_once(|| {
+        let previous = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
+            if !IN_CAB_READER.with(std::cell::Cell::get) {
+                previous(info);
+            }
+        }));
+    });
+    let was = IN_CAB_READER.replace(true);
+    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(call));
+    IN_CAB_READER.set(was);
+    match result {
+        Ok(result) => result.map_err(|e| corrupt(path, e)),
+        Err(_) => Err(corrupt(
+            path,
+            io::Error::new(
+                io::ErrorKind::InvalidData,
+                "its directory points outside its data (the cab reader gave up)",
+            ),
+        )),
+    }
 }
 
 /// Extracts every member into `dest_dir`, all or nothing.
@@ -355,6 +390,39 @@ mod tests {
         let err = write(&cab_path, vec![huge]).unwrap_err();
         assert!(format!("{err:#}").contains("at most"));
         assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
+    }
+
+    #[test]
+    fn member_beyond_its_folder_data_is_refused_not_a_panic() {
+        // Found by the `cab` fuzz target: the cab crate panicked reading a member of this file.
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("x.cab");
+        std::fs::write(
+            &path,
+            include_bytes!("../tests/data/cab-member-offset-beyond-folder-data/fuzz-crash.cab"),
+        )
+        .unwrap();
+        let mut reader = CabReader::open(&path).unwrap();
+        let mut failures = 0;
+        for member in reader.members() {
+            if let Err(err) = reader.copy_member(&member.name, 1 << 20, &mut io::sink()) {
+                assert_eq!(crate::error::exit_code(&err), ExitCode::Rejected, "{err:#}");
+                failures += 1;
+            }
+        }
+        assert!(
+            failures > 0,
+            "the damaged member was read without complaint"
+        );
+        // The same layout in a usage cab whose names are all fine: refused as damaged.
+        std::fs::write(
+            &path,
+            include_bytes!("../tests/data/cab-member-offset-beyond-folder-data/input.cab"),
+        )
+        .unwrap();
+        let err = crate::usage_cab::open_verified(&path).unwrap_err();
+        assert_eq!(crate::error::exit_code(&err), ExitCode::Rejected);
+        assert!(format!("{err:#}").contains("damaged"), "{err:#}");
     }
 
     #[test]

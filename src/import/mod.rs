@@ -30,6 +30,7 @@ use crate::signing::PublicKey;
 use crate::site::register::{CatalogStamp, PackRegister};
 use crate::site::sqlite::SqliteSite;
 use crate::site::{SiteIdentity, SiteLocator, SiteStore};
+use anyhow::Context;
 use inbox::{Inbox, Presence};
 use plan::Decision;
 pub use report::{ImportSummary, Outcome, PackEvent, SitePackage, list_packages, site_packages};
@@ -146,7 +147,15 @@ pub fn run(
     note: &mut dyn FnMut(String),
 ) -> anyhow::Result<ImportSummary> {
     check_install_dir(install_dir)?;
-    let verified = crate::verify::verify_dir(&options.src, trusted, now)?;
+    // Every refusal before step 5 names the folder, whichever check inside it failed.
+    let not_imported = || {
+        format!(
+            "update pack folder `{}` was not imported",
+            options.src.display()
+        )
+    };
+    let verified =
+        crate::verify::verify_dir(&options.src, trusted, now).with_context(not_imported)?;
     refuse_unless_ok(&verified.report)?;
     let catalog = &verified.catalog;
     let planned = plan::plan(
@@ -154,9 +163,11 @@ pub fn run(
         &verified.record,
         &identity.hierarchy_id,
         &identity.version,
-    )?;
+    )
+    .with_context(not_imported)?;
     let inbox = Inbox::of_install_dir(install_dir);
-    let rollback_override = check_rollback(site, &inbox, catalog.version, options, &mut *note)?;
+    let rollback_override = check_rollback(site, &inbox, catalog.version, options, &mut *note)
+        .with_context(not_imported)?;
     let mut summary = ImportSummary {
         schema: SCHEMA,
         kind: "summary",

@@ -1,6 +1,7 @@
 //! Integration tests: the built binaries, run as an operator would, one module per tool.
 
 mod collect;
+mod corpus;
 mod fetch;
 mod fetchkit;
 mod import;
@@ -8,6 +9,7 @@ mod logs;
 mod mssql;
 mod operator;
 mod pack;
+mod secrets;
 mod service;
 mod servicekit;
 mod support;

@@ -1,0 +1,321 @@
+//! Secrets audit: every stage that exists runs with a site password, a proxy password and a service
+//! token set to distinctive values; none of them may show in stdout, stderr, the CMTrace logs, any
+//! file written (JSON, cabs' reports, stored uploads, the server's log), or a process's argv.
+//!
+//! The audit proves its own reach: each secret is shown to be in the environment of a process it
+//! scans (`/proc/<pid>/environ`) and to be used (squid lets the proxy user through only with the
+//! password; the server stores an upload only with the token), so a clean result is not the result
+//! of secrets that were never given.
+
+use crate::corpus::{data_dir, plain, stage_pack_folder};
+use crate::servicekit::{HIERARCHY_A, Server, Squid, offers, published, stored};
+use crate::support::{Env, bin_path, stderr_of, stdout_of};
+use std::path::Path;
+use std::process::{Command, Output, Stdio};
+
+const SITE_PASSWORD: &str = "SitePw-7f3a9c-Zq";
+const PROXY_PASSWORD: &str = "ProxyPw-2b8e41-Kx";
+const SERVICE_TOKEN: &str = "SvcToken-9d0c5e77a1-Wm";
+const SECRETS: [(&str, &str); 3] = [
+    ("SCT_SITE_PASSWORD", SITE_PASSWORD),
+    ("SCT_PROXY_PASSWORD", PROXY_PASSWORD),
+    ("SCT_SERVICE_TOKEN", SERVICE_TOKEN),
+];
+
+/// Everything one audit collected: (where, bytes).
+#[derive(Default)]
+struct Audit {
+    seen: Vec<(String, Vec<u8>)>,
+}
+
+impl Audit {
+    fn output(&mut self, what: &str, out: &Output) {
+        self.seen
+            .push((format!("{what} stdout"), out.stdout.clone()));
+        self.seen
+            .push((format!("{what} stderr"), out.stderr.clone()));
+    }
+
+    /// Every file under `root`, recursively (logs, JSON, stored uploads).
+    fn files(&mut self, root: &Path) {
+        for relative in crate::support::tree(root) {
+            let path = root.join(&relative);
+            if path.is_file() {
+                self.seen
+                    .push((path.display().to_string(), std::fs::read(&path).unwrap()));
+            }
+        }
+    }
+
+    /// The argv of a running process, read while it runs.
+    fn argv(&mut self, what: &str, pid: u32) {
+        let argv = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
+        self.seen.push((format!("{what} argv"), argv));
+    }
+
+    fn assert_clean(&self) {
+        let mut leaks = Vec::new();
+        for (where_, bytes) in &self.seen {
+            let text = String::from_utf8_lossy(bytes);
+            for (name, secret) in SECRETS {
+                if text.contains(secret) {
+                    leaks.push(format!("{name} leaked into {where_}"));
+                }
+            }
+        }
+        assert!(leaks.is_empty(), "{}", leaks.join("\n"));
+        // The argv read is the real one: sct-upload's flags are in it.
+        assert!(
+            self.seen
+                .iter()
+                .any(|(w, b)| w.ends_with("argv")
+                    && String::from_utf8_lossy(b).contains("--proxy-user")),
+            "no running process's argv was read"
+        );
+        assert!(self.seen.len() > 20, "the audit looked at too little");
+    }
+}
+
+/// A built binary with every secret in its environment.
+fn with_secrets(env: &Env, bin: &str) -> assert_cmd::Command {
+    let mut cmd = env.cmd(bin);
+    for (name, value) in SECRETS {
+        cmd.env(name, value);
+    }
+    cmd
+}
+
+/// Spawns a binary with the secrets, records its argv while it runs and proves the secrets are in
+/// its environment, then waits for it.
+fn spawn_audited(
+    audit: &mut Audit,
+    env: &Env,
+    bin: &str,
+    args: &[&str],
+    vars: &[(&str, String)],
+) -> Output {
+    let mut cmd = Command::new(bin_path(bin));
+    for (key, _) in std::env::vars() {
+        if key.starts_with("SCT_") || key.to_ascii_lowercase().ends_with("_proxy") {
+            cmd.env_remove(&key);
+        }
+    }
+    let config = env.path("sct-empty.toml");
+    std::fs::write(&config, "").unwrap();
+    cmd.env("SCT_CONFIG", &config)
+        .env("SCT_LOG_DIR", env.logs())
+        .current_dir(env.dir.path())
+        .args(args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    for (name, value) in SECRETS {
+        cmd.env(name, value);
+    }
+    for (key, value) in vars {
+        cmd.env(key, value);
+    }
+    let child = cmd.spawn().unwrap();
+    let pid = child.id();
+    // Wait until the child has exec'd (its argv names the binary), or has ended.
+    let mut environ = Vec::new();
+    for _ in 0..500 {
+        let argv = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
+        if String::from_utf8_lossy(&argv).contains(bin) || argv.is_empty() {
+            environ = std::fs::read(format!("/proc/{pid}/environ")).unwrap_or_default();
+            audit.argv(bin, pid);
+            break;
+        }
+        std::thread::yield_now();
+    }
+    let out = child.wait_with_output().unwrap();
+    if !environ.is_empty() {
+        let environ = String::from_utf8_lossy(&environ);
+        assert!(
+            environ.contains(PROXY_PASSWORD) && environ.contains(SERVICE_TOKEN),
+            "{bin} did not get the secrets: the audit would prove nothing"
+        );
+    }
+    audit.output(bin, &out);
+    out
+}
+
+fn assert_ok(what: &str, out: &Output) {
+    assert!(
+        out.status.success(),
+        "{what}: {:?}\nstdout: {}\nstderr: {}",
+        out.status,
+        stdout_of(out),
+        stderr_of(out)
+    );
+}
+
+#[test]
+fn no_secret_reaches_output_logs_files_or_argv() {
+    let env = Env::new();
+    let mut audit = Audit::default();
+    let install = env.path("site");
+    std::fs::create_dir(&install).unwrap();
+    let site = env.demo_site(
+        "site",
+        &[
+            "--site-code",
+            "PS1",
+            "--version",
+            "5.00.9128.1000",
+            "--hierarchy-id",
+            HIERARCHY_A,
+            "--install-dir",
+            install.to_str().unwrap(),
+        ],
+    );
+    let usb = env.path("usb");
+    std::fs::create_dir(&usb).unwrap();
+
+    // Prepare, through the wrapper (it always writes its CMTrace logs).
+    let out = with_secrets(&env, "ServiceConnectionTool")
+        .env("SCT_SITE", &site)
+        .args(["-prepare", "-usagedatadest"])
+        .arg(usb.join("UsageData.cab"))
+        .output()
+        .unwrap();
+    assert_ok("-prepare", &out);
+    audit.output("ServiceConnectionTool -prepare", &out);
+
+    // The stages one by one.
+    let out = with_secrets(&env, "sct-collect")
+        .args(["--site", &site, "-o", "usage.json"])
+        .output()
+        .unwrap();
+    assert_ok("sct-collect", &out);
+    audit.output("sct-collect", &out);
+    let out = with_secrets(&env, "sct-pack")
+        .args(["create", "usage.json", "-o", "Second.cab"])
+        .output()
+        .unwrap();
+    assert_ok("sct-pack create", &out);
+    audit.output("sct-pack create", &out);
+    let out = with_secrets(&env, "sct-pack")
+        .args(["inspect", "Second.cab"])
+        .output()
+        .unwrap();
+    assert_ok("sct-pack inspect", &out);
+    audit.output("sct-pack inspect", &out);
+
+    // A site locator carrying a password (SQL Server form) in the environment: nothing listens on
+    // 127.0.0.1:1433 here, so the connection fails (exit 3) and its error must not show it.
+    let out = with_secrets(&env, "sct-collect")
+        .env(
+            "SCT_SITE",
+            format!("mssql://sct:{SITE_PASSWORD}@127.0.0.1/CM_PS1"),
+        )
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(3), "{}", stderr_of(&out));
+    assert!(
+        stderr_of(&out).contains("cannot reach"),
+        "{}",
+        stderr_of(&out)
+    );
+    audit.output("sct-collect with a password in SCT_SITE", &out);
+
+    // The service, with a token from the environment; its argv and log are audited too.
+    let service = published(&env);
+    let server = Server::start(
+        &env,
+        &service.root,
+        &[],
+        &[
+            ("SCT_SERVICE_TOKEN", SERVICE_TOKEN),
+            ("SCT_PROXY_PASSWORD", PROXY_PASSWORD),
+        ],
+    );
+    let server_pid = server.process.child.id();
+    audit.argv("sct-serve", server_pid);
+    let environ = std::fs::read(format!("/proc/{server_pid}/environ")).unwrap();
+    assert!(String::from_utf8_lossy(&environ).contains(SERVICE_TOKEN));
+
+    // Upload through squid with the proxy password and the token.
+    let squid = Squid::start(&env, "alice", PROXY_PASSWORD);
+    let proxy = squid.url();
+    let cab = usb.join("UsageData.cab").display().to_string();
+    let upload_args = [
+        cab.as_str(),
+        "--service-url",
+        server.url.as_str(),
+        "--trusted-key",
+        service.public.as_str(),
+        "--proxy",
+        proxy.as_str(),
+        "--proxy-user",
+        "alice",
+    ];
+    let before = stored(&service.root);
+    let out = spawn_audited(&mut audit, &env, "sct-upload", &upload_args, &[]);
+    assert_ok("sct-upload", &out);
+    assert_eq!(offers(&out).len(), 1);
+    let after = stored(&service.root);
+    assert!(
+        after.len() > before.len(),
+        "the token let the upload in: {after:?}"
+    );
+    assert!(squid.logged("alice", 1) >= 1, "squid saw the proxy user");
+
+    // Failures must not show the secrets either: a wrong token, a wrong proxy password.
+    let out = spawn_audited(
+        &mut audit,
+        &env,
+        "sct-upload",
+        &upload_args,
+        &[("SCT_SERVICE_TOKEN", format!("{SERVICE_TOKEN}-wrong"))],
+    );
+    assert!(!out.status.success(), "a wrong token is refused");
+    assert_eq!(stored(&service.root), after);
+    let out = spawn_audited(
+        &mut audit,
+        &env,
+        "sct-upload",
+        &upload_args,
+        &[("SCT_PROXY_PASSWORD", format!("{PROXY_PASSWORD}-wrong"))],
+    );
+    assert!(!out.status.success(), "a wrong proxy password is refused");
+
+    // Import, as a stage and through the wrapper.
+    let src = stage_pack_folder(
+        &env,
+        "valid-pack-folder",
+        "pack",
+        &plain(Some("trusted".into())),
+    );
+    let trusted: sct::signing::KeyFile = serde_json::from_slice(
+        &std::fs::read(data_dir().join("keys/test-only-trusted-key.json")).unwrap(),
+    )
+    .unwrap();
+    let src_text = src.display().to_string();
+    let vars = [
+        ("SCT_SITE", site.clone()),
+        ("SCT_TRUSTED_KEYS", trusted.public_key.clone()),
+    ];
+    let out = spawn_audited(&mut audit, &env, "sct-import", &["--src", &src_text], &vars);
+    assert_ok("sct-import", &out);
+    let out = spawn_audited(
+        &mut audit,
+        &env,
+        "ServiceConnectionTool",
+        &["-import", "-updatepacksrc", &src_text],
+        &vars,
+    );
+    assert_ok("ServiceConnectionTool -import", &out);
+
+    drop(squid);
+    drop(server);
+    // Every file written: usage JSON, cabs' folders, stored uploads, the server's log, the logs.
+    audit.files(env.dir.path());
+    audit.files(&env.logs());
+    let logs = crate::support::tree(&env.logs());
+    assert!(
+        logs.iter()
+            .any(|l| l.ends_with("ServiceConnectionTool.log")),
+        "the wrapper wrote its log: {logs:?}"
+    );
+    audit.assert_clean();
+}

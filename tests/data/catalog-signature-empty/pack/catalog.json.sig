@@ -1,0 +1,1 @@
+{"schema": "sct.signature.v1", "signatures": []}

@@ -1,0 +1,1 @@
+{"schema": "sct.signature.v1", "signatures": [{"key_id": "65f5bfd9bed9b76f", "algorithm": "rsa-pss-sha256", "signature": "AAAA"}]}

@@ -1,0 +1,1 @@
+{"schema": "sct.fetch-record.v1", "catalog_version": 5, "hierarchies": [{"hierarchy_id": "6f1c2f0e-36c1-4b0e-9d1c-2d2d8a0c7e11", "site_code": "PS1", "site_version": "5.00.9128.1000", "mode": "latest", "packs": ["3b7d84fa-eccc-4ea0-b8ab-abbda1e88e0e"]}]}
