@@ -4,18 +4,18 @@
 
 use crate::catalog::{self, Catalog, Pack, PackFile};
 use crate::document::Document;
+use crate::import::ledger::Ledger;
 use crate::offer::{Offer, Receipt};
 use crate::packdir::{FetchRecord, HierarchyRecord};
+use crate::publish::PublishReport;
+use crate::samples::{PackMetadata, SampleReport};
+use crate::serve::ErrorDocument;
 use crate::signing::{KeyFile, PrivateKey, SignatureFile};
 use crate::site::DiagnosticsLevel;
 use crate::site::demo::{DemoSpec, create};
 use crate::usage::UsageDocument;
 use crate::usage_cab::{CabReport, MANIFEST_MEMBER, UsageManifest};
 use crate::verify::VerifyReport;
-use crate::serve::ErrorDocument;
-use crate::publish::PublishReport;
-use crate::samples::{PackMetadata, SampleReport};
-use crate::import::ledger::Ledger;
 use serde_json::{Value, json};
 use uuid::Uuid;
 
@@ -590,4 +590,71 @@ fn verify_reports_with_problems_validate() {
     assert_eq!(report.unexpected, ["stray.txt"]);
     assert_eq!(report.packs[0].problems.len(), 1);
     check(&serde_json::to_value(&report).unwrap());
+}
+
+/// Line variants a clean run does not print: failures, skips and `--wait` endings.
+#[test]
+fn failure_and_skip_lines_validate() {
+    let guid = Uuid::new_v4();
+    let failed = crate::fetch::PackEvent {
+        schema: crate::fetch::EVENT_SCHEMA,
+        kind: "pack",
+        package_guid: guid,
+        name: "Configuration Manager 2409".into(),
+        full_version: "5.00.9132.1000".parse().unwrap(),
+        update_type: catalog::update_type::REGULAR,
+        hierarchies: vec![Uuid::new_v4()],
+        status: crate::fetch::PackStatus::Failed,
+        files: 4,
+        bytes: 3170,
+        transferred: 12,
+        problems: vec!["`X/X.cab` has SHA-256 00, expected 11".into()],
+    };
+    check(&serde_json::to_value(crate::fetch::FetchEvent::Pack(failed)).unwrap());
+
+    use crate::import::{ImportSummary, Outcome, PackEvent};
+    for (outcome, reason, state) in [
+        (
+            Outcome::SkippedOtherHierarchy,
+            Some("fetched for hierarchy x"),
+            None,
+        ),
+        (Outcome::Failed, Some("disk full"), None),
+        (Outcome::AlreadyPresent, None, Some(1)),
+    ] {
+        let event = PackEvent {
+            schema: crate::import::SCHEMA,
+            kind: "pack",
+            package_guid: guid,
+            name: "Configuration Manager 2409".into(),
+            full_version: "5.00.9132.1000".into(),
+            update_type: catalog::update_type::REGULAR,
+            outcome,
+            reason: reason.map(str::to_owned),
+            path: None,
+            files: 4,
+            bytes: 3170,
+            state,
+            state_name: state.and_then(crate::site::state::name),
+            failure: None,
+        };
+        check(&serde_json::to_value(&event).unwrap());
+    }
+    for (database, wait) in [
+        ("failed", None),
+        ("read-only", Some(crate::import::wait::WaitEnd::TimedOut)),
+        ("registered", Some(crate::import::wait::WaitEnd::Failed)),
+    ] {
+        let summary = ImportSummary {
+            schema: crate::import::SCHEMA,
+            kind: "summary",
+            site_code: "PS1".into(),
+            site_version: "5.00.9128.1000".into(),
+            key_id: "0123456789abcdef".into(),
+            database,
+            wait,
+            ..Default::default()
+        };
+        check(&serde_json::to_value(&summary).unwrap());
+    }
 }

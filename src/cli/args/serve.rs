@@ -118,10 +118,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
                     key.public().key_id()
                 ),
             );
-            crate::document::write_line(
-                stdout,
-                &crate::signing::public_key_document(&key.public()),
-            )
+            crate::document::write_line(stdout, &crate::signing::public_key_document(&key.public()))
         }
         Command::Publish {
             root,
