@@ -4,13 +4,18 @@
 
 use crate::catalog::{self, Catalog, Pack, PackFile};
 use crate::document::Document;
+use crate::import::ledger::Ledger;
 use crate::offer::{Offer, Receipt};
 use crate::packdir::{FetchRecord, HierarchyRecord};
+use crate::publish::PublishReport;
+use crate::samples::{PackMetadata, SampleReport};
+use crate::serve::ErrorDocument;
 use crate::signing::{KeyFile, PrivateKey, SignatureFile};
 use crate::site::DiagnosticsLevel;
 use crate::site::demo::{DemoSpec, create};
 use crate::usage::UsageDocument;
 use crate::usage_cab::{CabReport, MANIFEST_MEMBER, UsageManifest};
+use crate::verify::VerifyReport;
 use serde_json::{Value, json};
 use uuid::Uuid;
 
@@ -26,6 +31,36 @@ const KINDS: &[&str] = &[
     Receipt::SCHEMA,
     FetchRecord::SCHEMA,
     crate::upload::UploadPlan::SCHEMA,
+    VerifyReport::SCHEMA,
+    crate::fetch::EVENT_SCHEMA,
+    FETCH_PLAN,
+    crate::import::SCHEMA,
+    UPDATE_PACKAGE,
+    ErrorDocument::SCHEMA,
+    SERVE_LISTENING,
+    PUBLIC_KEY,
+    PublishReport::SCHEMA,
+    DEMO_SITE,
+    SampleReport::SCHEMA,
+    PackMetadata::SCHEMA,
+    Ledger::SCHEMA,
+];
+
+/// Kinds whose tag lives only in the code that writes them (no `Document` type).
+const FETCH_PLAN: &str = "sct.fetch-plan.v1";
+const UPDATE_PACKAGE: &str = "sct.update-package.v1";
+const SERVE_LISTENING: &str = "sct.serve-listening.v1";
+const PUBLIC_KEY: &str = "sct.public-key.v1";
+const DEMO_SITE: &str = "sct.demo-site.v1";
+
+/// Top-level fields the code leaves out when they have no value (`skip_serializing_if`).
+const OPTIONAL: &[(&str, &str)] = &[
+    (Catalog::SCHEMA, "hierarchy_id"),
+    (crate::import::SCHEMA, "reason"),
+    (crate::import::SCHEMA, "path"),
+    (crate::import::SCHEMA, "state"),
+    (crate::import::SCHEMA, "state_name"),
+    (crate::import::SCHEMA, "wait"),
 ];
 
 fn schema_of(kind: &str) -> Value {
@@ -55,7 +90,7 @@ fn assert_drift_refused(doc: &Value) {
     for key in object.keys() {
         let mut dropped = doc.clone();
         dropped.as_object_mut().unwrap().remove(key);
-        let optional = kind == Catalog::SCHEMA && key == "hierarchy_id";
+        let optional = OPTIONAL.contains(&(kind.as_str(), key.as_str()));
         assert!(
             optional || !errors(&kind, &dropped).is_empty(),
             "{kind} without `{key}` passes"
@@ -91,7 +126,22 @@ fn every_kind_has_a_schema_naming_it() {
     for kind in KINDS {
         let schema = schema_of(kind);
         assert_eq!(schema["properties"]["schema"]["const"], json!(kind));
-        assert_eq!(schema["additionalProperties"], json!(false), "{kind}");
+        // A stream of several line types is a `oneOf` of closed objects, one per `type`.
+        let closed: Vec<&Value> = match schema["oneOf"].as_array() {
+            Some(variants) => variants
+                .iter()
+                .map(|v| {
+                    let name = v["$ref"].as_str().unwrap().trim_start_matches("#/$defs/");
+                    let variant = &schema["$defs"][name];
+                    assert_eq!(variant["properties"]["schema"]["const"], json!(kind));
+                    variant
+                })
+                .collect(),
+            None => vec![&schema],
+        };
+        for object in closed {
+            assert_eq!(object["additionalProperties"], json!(false), "{kind}");
+        }
     }
     let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/docs/schemas");
     let files = std::fs::read_dir(dir).unwrap().count();
@@ -236,4 +286,375 @@ fn offers_receipts_and_fetch_records_validate() {
         }],
     };
     check(&serde_json::to_value(&record).unwrap());
+}
+
+/// A running `sct-serve` over a published sample root, stopped when dropped.
+struct Service {
+    address: std::net::SocketAddr,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Service {
+    fn start(root: &std::path::Path) -> Self {
+        let options = crate::serve::ServeOptions {
+            root: root.to_owned(),
+            bind: "127.0.0.1:0".parse().unwrap(),
+            tls: None,
+            token: Some("s3cret".into()),
+            max_upload: crate::serve::DEFAULT_MAX_UPLOAD,
+            public_url: None,
+        };
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let (ready, address) = std::sync::mpsc::channel();
+        let thread = std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap();
+            runtime
+                .block_on(crate::serve::serve(
+                    options,
+                    |a| ready.send(a).unwrap(),
+                    async {
+                        let _ = stopped.await;
+                    },
+                ))
+                .unwrap();
+        });
+        Self {
+            address: address.recv().unwrap(),
+            stop: Some(stop),
+            thread: Some(thread),
+        }
+    }
+
+    /// The body of a raw HTTP/1.1 exchange.
+    fn exchange(&self, request: &str) -> Value {
+        use std::io::{Read, Write};
+        let mut stream = std::net::TcpStream::connect(self.address).unwrap();
+        stream.write_all(request.as_bytes()).unwrap();
+        let mut response = String::new();
+        stream.read_to_string(&mut response).unwrap();
+        let (_, body) = response.split_once("\r\n\r\n").unwrap();
+        serde_json::from_str(body).unwrap_or_else(|e| panic!("{e}: {response}"))
+    }
+}
+
+impl Drop for Service {
+    fn drop(&mut self) {
+        let _ = self.stop.take().unwrap().send(());
+        let _ = self.thread.take().unwrap().join();
+    }
+}
+
+fn offer_for(service: &Service, site: &DemoSpec) -> Offer {
+    let base = format!("http://{}", service.address);
+    let receipt = Receipt {
+        schema: Receipt::SCHEMA.into(),
+        hierarchy_id: site.hierarchy_id,
+        site_code: site.site_code.clone(),
+        site_version: site.version,
+        full_version: site.version,
+        received_at: "2026-11-26T10:00:00Z".into(),
+        sha256: crate::hash::hex_of(b"cab"),
+        catalog_url: format!("{base}/catalog/catalog.json"),
+        catalog_version: 1,
+    };
+    Offer {
+        schema: Offer::SCHEMA.into(),
+        hierarchy_id: site.hierarchy_id,
+        site_code: site.site_code.clone(),
+        site_version: site.version,
+        full_version: site.version,
+        usage_cab: "/media/usb/UsageData.cab".into(),
+        catalog_url: receipt.catalog_url.clone(),
+        packs_url: format!("{base}/packs/"),
+        receipt,
+    }
+}
+
+fn demo_spec(install_dir: &std::path::Path) -> DemoSpec {
+    DemoSpec {
+        site_code: "PS1".into(),
+        site_name: "Primary".into(),
+        version: "5.00.9128.1000".parse().unwrap(),
+        hierarchy_id: Uuid::new_v4(),
+        level: DiagnosticsLevel::Enhanced,
+        install_dir: install_dir.display().to_string(),
+        extra_rows: 0,
+        no_usage: false,
+    }
+}
+
+/// The whole job through the real code: sample packs, publish, serve, fetch (plan and events),
+/// verify, import (plan, import with --wait, read-only with its ledger) and --list.
+#[test]
+fn documents_of_a_whole_job_validate() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("service");
+    let small = crate::samples::SampleOptions {
+        cab_payload: 2_000,
+        redist_size: 300,
+        seed: 5,
+    };
+    check(&serde_json::to_value(crate::samples::generate(&root, &small).unwrap()).unwrap());
+    let metadata = std::fs::read(root.join(crate::samples::METADATA_FILE)).unwrap();
+    check(&serde_json::from_slice(&metadata).unwrap());
+
+    let key = PrivateKey::generate();
+    check(&crate::signing::public_key_document(&key.public()));
+    let publish = |hierarchy_id| {
+        let options = crate::publish::PublishOptions {
+            root: root.clone(),
+            metadata: None,
+            expires_in_days: 7,
+            hierarchy_id,
+        };
+        serde_json::to_value(crate::publish::publish(&options, &[&key]).unwrap()).unwrap()
+    };
+    check(&publish(Some(Uuid::new_v4())));
+    let second = publish(None);
+    assert_eq!(second["previous_version"], json!(1));
+    check(&second);
+
+    let service = Service::start(&root);
+    check(&crate::serve::listening_document("http", service.address));
+    check(&crate::serve::listening_document(
+        "https",
+        "[::1]:8443".parse().unwrap(),
+    ));
+    let refused = service.exchange(&format!(
+        "POST {} HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+        crate::serve::UPLOAD_PATH
+    ));
+    assert_eq!(refused["error"], json!("unauthorized"));
+    check(&refused);
+
+    let install_dir = dir.path().join("cm");
+    std::fs::create_dir(&install_dir).unwrap();
+    let spec = demo_spec(&install_dir);
+    let db = dir.path().join("site.db");
+    create(&db, &spec).unwrap();
+    check(&crate::site::demo::site_document(&db, &spec));
+
+    let dest = dir.path().join("usb");
+    let options = crate::fetch::FetchOptions {
+        dest: dest.clone(),
+        mode: crate::select::DownloadMode::All,
+        jobs: 2,
+        net: Default::default(),
+        trusted: vec![key.public()],
+        progress: false,
+    };
+    let offers = [offer_for(&service, &spec)];
+    let plan = crate::fetch::dry_run(&options, &offers).unwrap();
+    check(&serde_json::to_value(&plan).unwrap());
+    let mut lines = Vec::new();
+    crate::fetch::fetch(&options, &offers, &mut |event| {
+        lines.push(serde_json::to_value(event)?);
+        Ok(())
+    })
+    .unwrap();
+    drop(service);
+    assert_eq!(lines.last().unwrap()["type"], json!("summary"));
+    assert!(lines.len() > 1);
+    for line in &lines {
+        check(line);
+    }
+    let mut pack = lines[0].clone();
+    pack["type"] = json!("summary");
+    assert!(!errors(crate::fetch::EVENT_SCHEMA, &pack).is_empty());
+
+    let now = jiff::Timestamp::now();
+    let verified = crate::verify::verify_dir(&dest, &[key.public()], now).unwrap();
+    assert!(verified.report.ok);
+    check(&serde_json::to_value(&verified.report).unwrap());
+
+    let locator = crate::site::SiteLocator::Sqlite(db.clone());
+    let config = crate::config::Config::default();
+    let import = |options: crate::import::ImportOptions| {
+        let mut out = Vec::new();
+        crate::import::import(
+            &locator,
+            &config,
+            &options,
+            &[key.public()],
+            &mut out,
+            &mut |_| {},
+        )
+        .unwrap();
+        let lines: Vec<Value> = String::from_utf8(out)
+            .unwrap()
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect();
+        lines
+    };
+    let base = crate::import::ImportOptions {
+        src: dest.clone(),
+        install_dir: Some(install_dir.clone()),
+        ..Default::default()
+    };
+    let planned = import(crate::import::ImportOptions {
+        dry_run: true,
+        ..base.clone()
+    });
+    let imported = import(crate::import::ImportOptions {
+        wait: Some(crate::import::wait::WaitOptions {
+            interval: std::time::Duration::from_millis(1),
+            max_polls: 2,
+        }),
+        ..base.clone()
+    });
+    let mut seen = std::collections::BTreeSet::new();
+    for line in planned.iter().chain(&imported) {
+        seen.insert(format!("{}:{}", line["type"], line["outcome"]));
+        check(line);
+    }
+    for wanted in [
+        "\"pack\":\"would_import\"",
+        "\"pack\":\"imported\"",
+        "\"pack\":\"not_applicable\"",
+        "\"state\":null",
+        "\"summary\":null",
+    ] {
+        assert!(seen.contains(wanted), "no {wanted} line in {seen:?}");
+    }
+
+    let store = crate::site::open(&locator).unwrap();
+    let listed = crate::import::site_packages(store.as_ref()).unwrap();
+    assert!(!listed.is_empty());
+    for row in &listed {
+        check(&serde_json::to_value(row).unwrap());
+    }
+
+    // A site sct only reads keeps the catalog version in a ledger beside the packs.
+    let mut read_only = crate::import::SiteAccess::ReadOnly(store);
+    let identity = read_only.store().identity().unwrap();
+    let other = dir.path().join("cm2");
+    std::fs::create_dir(&other).unwrap();
+    let mut out = Vec::new();
+    crate::import::run(
+        &mut read_only,
+        &identity,
+        &other,
+        &base,
+        &[key.public()],
+        now,
+        &mut out,
+        &mut |_| {},
+    )
+    .unwrap();
+    let inbox = crate::import::inbox::Inbox::of_install_dir(&other);
+    let ledger = std::fs::read(inbox.root.join(crate::import::ledger::LEDGER_FILE)).unwrap();
+    check(&serde_json::from_slice(&ledger).unwrap());
+}
+
+#[test]
+fn verify_reports_with_problems_validate() {
+    let dir = tempfile::tempdir().unwrap();
+    let key = PrivateKey::generate();
+    let mut catalog = sample_catalog(None);
+    let now = jiff::Timestamp::now();
+    catalog.issued_at = now - jiff::SignedDuration::from_hours(1);
+    catalog.expires_at = now + jiff::SignedDuration::from_hours(24);
+    let (bytes, signature) = catalog::sign(&catalog, &[&key]).unwrap();
+    std::fs::write(dir.path().join(catalog::CATALOG_FILE), bytes).unwrap();
+    std::fs::write(dir.path().join(catalog::SIGNATURE_FILE), signature).unwrap();
+    let pack = &catalog.packs[0];
+    let file = dir.path().join(&pack.files[0].path);
+    std::fs::create_dir_all(file.parent().unwrap()).unwrap();
+    std::fs::write(&file, b"abd").unwrap();
+    std::fs::write(dir.path().join("stray.txt"), b"?").unwrap();
+    let record = FetchRecord {
+        schema: FetchRecord::SCHEMA.into(),
+        catalog_version: catalog.version,
+        hierarchies: vec![HierarchyRecord {
+            hierarchy_id: Uuid::new_v4(),
+            site_code: "PS1".into(),
+            site_version: "5.00.9128.1000".parse().unwrap(),
+            mode: "latest".into(),
+            packs: vec![pack.package_guid],
+        }],
+    };
+    std::fs::write(
+        dir.path().join(crate::packdir::RECORD_FILE),
+        serde_json::to_vec(&record).unwrap(),
+    )
+    .unwrap();
+    let report = crate::verify::verify_dir(dir.path(), &[key.public()], now)
+        .unwrap()
+        .report;
+    assert!(!report.ok);
+    assert_eq!(report.unexpected, ["stray.txt"]);
+    assert_eq!(report.packs[0].problems.len(), 1);
+    check(&serde_json::to_value(&report).unwrap());
+}
+
+/// Line variants a clean run does not print: failures, skips and `--wait` endings.
+#[test]
+fn failure_and_skip_lines_validate() {
+    let guid = Uuid::new_v4();
+    let failed = crate::fetch::PackEvent {
+        schema: crate::fetch::EVENT_SCHEMA,
+        kind: "pack",
+        package_guid: guid,
+        name: "Configuration Manager 2409".into(),
+        full_version: "5.00.9132.1000".parse().unwrap(),
+        update_type: catalog::update_type::REGULAR,
+        hierarchies: vec![Uuid::new_v4()],
+        status: crate::fetch::PackStatus::Failed,
+        files: 4,
+        bytes: 3170,
+        transferred: 12,
+        problems: vec!["`X/X.cab` has SHA-256 00, expected 11".into()],
+    };
+    check(&serde_json::to_value(crate::fetch::FetchEvent::Pack(failed)).unwrap());
+
+    use crate::import::{ImportSummary, Outcome, PackEvent};
+    for (outcome, reason, state) in [
+        (
+            Outcome::SkippedOtherHierarchy,
+            Some("fetched for hierarchy x"),
+            None,
+        ),
+        (Outcome::Failed, Some("disk full"), None),
+        (Outcome::AlreadyPresent, None, Some(1)),
+    ] {
+        let event = PackEvent {
+            schema: crate::import::SCHEMA,
+            kind: "pack",
+            package_guid: guid,
+            name: "Configuration Manager 2409".into(),
+            full_version: "5.00.9132.1000".into(),
+            update_type: catalog::update_type::REGULAR,
+            outcome,
+            reason: reason.map(str::to_owned),
+            path: None,
+            files: 4,
+            bytes: 3170,
+            state,
+            state_name: state.and_then(crate::site::state::name),
+            failure: None,
+        };
+        check(&serde_json::to_value(&event).unwrap());
+    }
+    for (database, wait) in [
+        ("failed", None),
+        ("read-only", Some(crate::import::wait::WaitEnd::TimedOut)),
+        ("registered", Some(crate::import::wait::WaitEnd::Failed)),
+    ] {
+        let summary = ImportSummary {
+            schema: crate::import::SCHEMA,
+            kind: "summary",
+            site_code: "PS1".into(),
+            site_version: "5.00.9128.1000".into(),
+            key_id: "0123456789abcdef".into(),
+            database,
+            wait,
+            ..Default::default()
+        };
+        check(&serde_json::to_value(&summary).unwrap());
+    }
 }

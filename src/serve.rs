@@ -62,6 +62,15 @@ impl Document for ErrorDocument {
     const SCHEMA: &'static str = "sct.error.v1";
 }
 
+/// The line `sct-serve run` prints once it listens (`sct.serve-listening.v1`).
+pub fn listening_document(scheme: &str, address: SocketAddr) -> serde_json::Value {
+    serde_json::json!({
+        "schema": "sct.serve-listening.v1",
+        "address": address.to_string(),
+        "url": format!("{scheme}://{address}"),
+    })
+}
+
 /// A refusal: status, stable word and message.
 struct Refusal(StatusCode, &'static str, String);
 

@@ -62,6 +62,15 @@ impl std::fmt::Display for PublicKey {
     }
 }
 
+/// What `sct-serve keygen` prints (`sct.public-key.v1`): the public key to pin, and its ID.
+pub fn public_key_document(key: &PublicKey) -> serde_json::Value {
+    serde_json::json!({
+        "schema": "sct.public-key.v1",
+        "public_key": key.to_string(),
+        "key_id": key.key_id(),
+    })
+}
+
 /// The private key file (`sct.signing-key.v1`), created with owner-only permissions.
 #[derive(Serialize, Deserialize)]
 pub struct KeyFile {

@@ -101,6 +101,18 @@ impl Dice {
     }
 }
 
+/// What `sct-demo site` prints (`sct.demo-site.v1`): the locator of the site created at `path`.
+pub fn site_document(path: &Path, spec: &DemoSpec) -> serde_json::Value {
+    json!({
+        "schema": "sct.demo-site.v1",
+        "site": format!("sqlite:{}", path.display()),
+        "site_code": spec.site_code,
+        "hierarchy_id": spec.hierarchy_id,
+        "version": spec.version,
+        "level": spec.level,
+    })
+}
+
 /// Creates a demo site database at `path` (which must not exist yet).
 pub fn create(path: &Path, spec: &DemoSpec) -> anyhow::Result<()> {
     let mut site = SqliteSite::create(path)?;

@@ -125,14 +125,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             crate::site::demo::create(&db, &spec)?;
             crate::document::write_line(
                 std::io::stdout().lock(),
-                &serde_json::json!({
-                    "schema": "sct.demo-site.v1",
-                    "site": format!("sqlite:{}", db.display()),
-                    "site_code": spec.site_code,
-                    "hierarchy_id": spec.hierarchy_id,
-                    "version": spec.version,
-                    "level": spec.level,
-                }),
+                &crate::site::demo::site_document(&db, &spec),
             )
         }
         Command::Packs {

@@ -118,14 +118,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
                     key.public().key_id()
                 ),
             );
-            crate::document::write_line(
-                stdout,
-                &serde_json::json!({
-                    "schema": "sct.public-key.v1",
-                    "public_key": key.public().to_string(),
-                    "key_id": key.public().key_id(),
-                }),
-            )
+            crate::document::write_line(stdout, &crate::signing::public_key_document(&key.public()))
         }
         Command::Publish {
             root,
@@ -192,11 +185,7 @@ fn serve(options: crate::serve::ServeOptions) -> anyhow::Result<()> {
     let ready = |address: SocketAddr| {
         let _ = crate::document::write_line(
             std::io::stdout().lock(),
-            &serde_json::json!({
-                "schema": "sct.serve-listening.v1",
-                "address": address.to_string(),
-                "url": format!("{scheme}://{address}"),
-            }),
+            &crate::serve::listening_document(scheme, address),
         );
         crate::logging::info(TOOL, format!("Listening on {scheme}://{address}"));
         crate::cli::note(TOOL, format!("listening on {scheme}://{address}"));
