@@ -150,7 +150,20 @@ pub fn outcome(report: &VerifyReport) -> anyhow::Result<()> {
 }
 
 fn read_capped(path: &Path, limit: u64) -> anyhow::Result<Vec<u8>> {
-    let meta = fs_err::symlink_metadata(path).context("The update pack folder is incomplete")?;
+    let meta = match fs_err::symlink_metadata(path) {
+        Ok(meta) => meta,
+        // A carried folder without its signature or record is refused, like an unsigned one.
+        Err(err) if err.kind() == std::io::ErrorKind::NotFound => {
+            return Err(fail(
+                ExitCode::Rejected,
+                format!(
+                    "The update pack folder is incomplete: `{}` is missing, so nothing in it can be trusted",
+                    path.display()
+                ),
+            ));
+        }
+        Err(err) => return Err(err).context("The update pack folder could not be read"),
+    };
     if !meta.is_file() {
         return Err(fail(
             ExitCode::Rejected,
