@@ -96,11 +96,24 @@ pub async fn fetch_file(
             }
             Err(Attempt::Restart(why)) if attempt < retries => {
                 remove_if_exists(&part)?;
+                crate::logging::detail_warn(
+                    "sct-fetch",
+                    format!("Restarting `{}` from zero: {why}", job.path),
+                );
                 last_reason = why;
                 attempt += 1;
             }
             Err(Attempt::Retry(err)) if attempt < retries => {
                 last_reason = format!("{err:#}");
+                crate::logging::detail_warn(
+                    "sct-fetch",
+                    format!(
+                        "Retrying `{}` ({} of {retries}) in {:?}: {last_reason}",
+                        job.path,
+                        attempt + 1,
+                        http::backoff(attempt)
+                    ),
+                );
                 tokio::time::sleep(http::backoff(attempt)).await;
                 attempt += 1;
             }
