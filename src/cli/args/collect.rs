@@ -21,7 +21,8 @@ pub enum Format {
 #[derive(Parser, Debug)]
 #[command(version, after_help = AFTER_HELP)]
 pub struct Args {
-    /// Site database, e.g. sqlite:/var/lib/sct/site.db [default: $SCT_SITE, then sct.toml]
+    /// Site database: sqlite:PATH, or SQL Server as 'Server=host,1433;Database=CM_PS1;User Id=NAME'
+    /// (password from SCT_SITE_PASSWORD or a prompt) [default: $SCT_SITE, then sct.toml]
     #[arg(long, value_name = "LOCATOR")]
     pub site: Option<String>,
     /// Output format.
@@ -37,6 +38,7 @@ pub struct Args {
 const AFTER_HELP: &str = "\
 Examples:
   sct-collect --site sqlite:site.db | sct-pack create -o /media/usb/UsageData.cab
+  SCT_SITE_PASSWORD=... sct-collect --site 'Server=sql01,1433;Database=CM_PS1;User Id=sct_reader' > usage.json
   sct-collect --format csv -o usagedata.csv
   sct-collect --log /var/log/sct/collect.log > usage.json
 
