@@ -259,9 +259,11 @@ async fn fetch_async(
             fetched.catalog.packs.len()
         ),
     );
+    crate::fault::point("fetch:after-catalog");
     let packdir = PackDir::new(&options.dest);
     fs_err::create_dir_all(&options.dest).context("Cannot create the update pack folder")?;
     let _lock = lock_folder(&options.dest)?;
+    crate::fault::point("fetch:after-lock");
     let existing = existing_catalog(&packdir, &options.trusted);
     if existing.is_none() && packdir.catalog().exists() {
         crate::cli::note(
@@ -295,6 +297,7 @@ async fn fetch_async(
     if !same_catalog {
         // The old record must not outlive the files it describes (see the module header).
         remove_file_if_exists(&packdir.record())?;
+        crate::fault::point("fetch:after-record-removed");
     }
     let results = download_all(&client, options, offers, &plan, &fetched.catalog, on_event).await?;
     let failed: Vec<&anyhow::Error> = results.iter().filter_map(|r| r.error.as_ref()).collect();
@@ -321,6 +324,7 @@ async fn fetch_async(
         transferred: results.iter().map(|r| r.transferred).sum(),
         ok: false,
     };
+    crate::fault::point("fetch:before-records");
     let written = if failed.is_empty() {
         write_folder_records(&packdir, &fetched, &plan, existing.as_ref(), same_catalog)
     } else {

@@ -365,7 +365,13 @@ fn write_part(
     };
     file.seek(SeekFrom::Start(length))?;
     let mut buffer = Vec::with_capacity(WRITE_BUFFER);
+    let mid_file = crate::fault::armed("fetch:mid-file");
     while let Some(chunk) = receiver.blocking_recv() {
+        if mid_file && (length > start || !buffer.is_empty()) {
+            flush_buffer(&mut file, &mut buffer, &mut hasher, &mut length)?;
+            file.sync_all()?;
+            crate::fault::point("fetch:mid-file");
+        }
         if buffer.len() + chunk.len() > WRITE_BUFFER {
             flush_buffer(&mut file, &mut buffer, &mut hasher, &mut length)?;
         }
@@ -419,6 +425,7 @@ fn finish(part: &Path, dest: &Path) -> anyhow::Result<()> {
     std::fs::File::open(part)
         .and_then(|f| f.sync_all())
         .with_context(|| format!("Failed to flush `{}` to disk", part.display()))?;
+    crate::fault::point("fetch:before-rename");
     std::fs::rename(part, dest).with_context(|| {
         format!(
             "Failed to move `{}` into place as `{}`",
@@ -429,6 +436,7 @@ fn finish(part: &Path, dest: &Path) -> anyhow::Result<()> {
     if let Some(parent) = dest.parent() {
         crate::atomic::sync_dir(parent);
     }
+    crate::fault::point("fetch:after-rename");
     Ok(())
 }
 

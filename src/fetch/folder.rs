@@ -107,6 +107,7 @@ pub(super) fn write_folder_records(
             .flat_map(|p| p.files.iter().map(|f| f.path.as_str()))
             .collect();
         let removed = prune::prune(packdir, old, &keep)?;
+        crate::fault::point("fetch:after-prune");
         if !removed.is_empty() {
             crate::cli::note(
                 "sct-fetch",
@@ -131,7 +132,9 @@ pub(super) fn write_folder_records(
     hierarchies.extend(plan.records.iter().cloned());
     if !same_catalog {
         crate::atomic::write_bytes(&packdir.signature(), &fetched.signature)?;
+        crate::fault::point("fetch:after-signature-written");
         crate::atomic::write_bytes(&packdir.catalog(), &fetched.bytes)?;
+        crate::fault::point("fetch:after-catalog-written");
     }
     let record = FetchRecord {
         schema: FetchRecord::SCHEMA.to_owned(),
@@ -140,7 +143,9 @@ pub(super) fn write_folder_records(
     };
     let mut bytes = serde_json::to_vec_pretty(&record)?;
     bytes.push(b'\n');
-    crate::atomic::write_bytes(&packdir.record(), &bytes)
+    crate::atomic::write_bytes(&packdir.record(), &bytes)?;
+    crate::fault::point("fetch:after-record-written");
+    Ok(())
 }
 
 fn read_record(packdir: &PackDir, version: u64) -> Option<FetchRecord> {

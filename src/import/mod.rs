@@ -157,6 +157,7 @@ pub fn run(
     let verified =
         crate::verify::verify_dir(&options.src, trusted, now).with_context(not_imported)?;
     refuse_unless_ok(&verified.report)?;
+    crate::fault::point("import:after-verify");
     let catalog = &verified.catalog;
     let planned = plan::plan(
         catalog,
@@ -246,6 +247,7 @@ fn apply(
     events: &mut [PackEvent],
     note: &mut dyn FnMut(String),
 ) -> anyhow::Result<Vec<Uuid>> {
+    crate::fault::point("import:before-lock");
     inbox.ensure()?;
     let lock = inbox.lock(!options.no_lock_wait, |path| {
         note(format!(
@@ -261,6 +263,7 @@ fn apply(
         ));
     }
     summary.cleaned_staging = cleaned.len();
+    crate::fault::point("import:after-clean-staging");
     if site.register().is_none() {
         // The file ledger has no transaction: check again now that no other import can run.
         check_rollback(site, inbox, stamp.version, options, &mut |_| {})?;
@@ -278,6 +281,7 @@ fn apply(
     for (planned, event) in planned.iter().zip(events.iter_mut()) {
         if planned.decision == Decision::Import {
             place_one(inbox, &src, planned.pack, &lock, event, &progress, &mut say);
+            crate::fault::point("import:after-one-pack");
         }
     }
     progress.finish_and_clear();

@@ -2,6 +2,7 @@
 
 mod collect;
 mod corpus;
+mod crash;
 mod fetch;
 mod fetchkit;
 mod import;

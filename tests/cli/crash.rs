@@ -1,0 +1,329 @@
+//! The crash matrix: `sct-fetch` and `sct-import` killed (SIGKILL, through the debug-build fault
+//! hook `SCT_FAULT=stage:point`, see `src/fault.rs`) at every named point. After each kill: no file
+//! sits under its final name with bytes the signed catalog does not list, the database never names a
+//! pack whose files are not in place, a rerun completes, `sct-verify` passes and a further run
+//! changes nothing.
+
+use crate::servicekit::{Server, publish};
+use crate::support::{Env, stderr_of, tree};
+use std::os::unix::process::ExitStatusExt;
+use std::path::Path;
+use std::process::Output;
+
+const FETCH_POINTS: &[&str] = &[
+    "fetch:after-catalog",
+    "fetch:after-lock",
+    "fetch:after-record-removed",
+    "fetch:mid-file",
+    "fetch:before-rename",
+    "fetch:after-rename",
+    "fetch:before-records",
+    "fetch:after-prune",
+    "fetch:after-signature-written",
+    "fetch:after-catalog-written",
+    "fetch:after-record-written",
+];
+
+const IMPORT_POINTS: &[&str] = &[
+    "import:after-verify",
+    "import:before-lock",
+    "import:after-clean-staging",
+    "import:mid-copy",
+    "import:after-stage",
+    "import:after-one-pack",
+    "import:after-rename",
+    "import:before-commit",
+    "import:after-commit",
+];
+
+const HIERARCHY: &str = "6f1c2f0e-36c1-4b0e-9d1c-2d2d8a0c7e11";
+
+/// The update service (sample packs large enough to arrive in many chunks), a demo site at 2403,
+/// its offers, and a pack folder fetched completely from catalog version 1.
+struct World {
+    env: Env,
+    public: String,
+    /// Kept running for the whole test (stopped on drop).
+    _server: Server,
+    root: std::path::PathBuf,
+    site_db: std::path::PathBuf,
+}
+
+impl World {
+    fn new() -> Self {
+        let env = Env::new();
+        let root = env.path("service");
+        env.cmd("sct-demo")
+            .args([
+                "packs",
+                "--cab-size",
+                "1MiB",
+                "--redist-size",
+                "300KiB",
+                "--root",
+            ])
+            .arg(&root)
+            .assert()
+            .success();
+        let key = env.path("key.json");
+        let out = env
+            .cmd("sct-serve")
+            .args(["keygen", "--out"])
+            .arg(&key)
+            .output()
+            .unwrap();
+        let public =
+            serde_json::from_slice::<serde_json::Value>(&out.stdout).unwrap()["public_key"]
+                .as_str()
+                .unwrap()
+                .to_owned();
+        publish(&env, &root, &key);
+        let server = Server::start(&env, &root, &[], &[]);
+        let site = env.demo_site_with("site", "PS1", "5.00.9128.1000", HIERARCHY);
+        env.cmd("sct-collect")
+            .args(["--site", &site, "-o", "usage.json"])
+            .assert()
+            .success();
+        std::fs::create_dir(env.path("usb")).unwrap();
+        env.cmd("sct-pack")
+            .args(["create", "usage.json", "-o", "usb/UsageData.cab"])
+            .assert()
+            .success();
+        let out = env
+            .cmd("sct-upload")
+            .args([
+                "usb",
+                "--service-url",
+                &server.url,
+                "--trusted-key",
+                &public,
+            ])
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", stderr_of(&out));
+        std::fs::write(env.path("offers.jsonl"), &out.stdout).unwrap();
+        let world = World {
+            site_db: env.path("site.db"),
+            env,
+            public,
+            _server: server,
+            root,
+        };
+        let first = world.fetch("base", "latest", None);
+        assert!(first.status.success(), "{}", stderr_of(&first));
+        // Catalog version 2: every later fetch replaces the folder's catalog and record.
+        publish(&world.env, &world.root, &key);
+        world
+    }
+
+    fn fetch(&self, dest: &str, mode: &str, fault: Option<&str>) -> Output {
+        let mut cmd = self.env.cmd("sct-fetch");
+        cmd.args(["--offers", "offers.jsonl", "--dest", dest, "--mode", mode])
+            .args(["--trusted-key", &self.public, "--quiet"]);
+        if let Some(point) = fault {
+            cmd.env("SCT_FAULT", point);
+        }
+        cmd.output().unwrap()
+    }
+
+    fn verify(&self, dest: &str) -> Output {
+        self.env
+            .cmd("sct-verify")
+            .args(["--json", "--trusted-key", &self.public, dest])
+            .output()
+            .unwrap()
+    }
+
+    fn import(&self, src: &str, site: &Path, install: &Path, fault: Option<&str>) -> Output {
+        let mut cmd = self.env.cmd("sct-import");
+        cmd.args(["--src", src, "--trusted-key", &self.public])
+            .arg("--site")
+            .arg(format!("sqlite:{}", site.display()))
+            .arg("--install-dir")
+            .arg(install);
+        if let Some(point) = fault {
+            cmd.env("SCT_FAULT", point);
+        }
+        cmd.output().unwrap()
+    }
+
+    /// Every (path, size, sha256) the published catalog lists, relative to a pack folder.
+    fn catalog_files(&self) -> Vec<(String, u64, String)> {
+        let bytes = std::fs::read(self.root.join("catalog/catalog.json")).unwrap();
+        let catalog: sct::catalog::Catalog = serde_json::from_slice(&bytes).unwrap();
+        catalog
+            .packs
+            .iter()
+            .flat_map(|p| {
+                p.files
+                    .iter()
+                    .map(|f| (f.path.clone(), f.size, f.sha256.clone()))
+            })
+            .collect()
+    }
+}
+
+fn killed(out: &Output, point: &str) {
+    assert_eq!(
+        out.status.signal(),
+        Some(9),
+        "{point} was not reached: {}",
+        stderr_of(out)
+    );
+}
+
+/// No file under its final name holds anything but the bytes the catalog lists for it.
+fn no_partial_file_under_its_name(world: &World, dir: &Path, point: &str) {
+    for (path, size, sha256) in world.catalog_files() {
+        let file = dir.join(&path);
+        if file.exists() {
+            let (got_size, got) = sct::hash::of_file(&file).unwrap();
+            assert!(
+                got_size == size && got == sha256,
+                "{point}: `{path}` is under its final name but incomplete"
+            );
+        }
+    }
+}
+
+fn copy_tree(from: &Path, to: &Path) {
+    let status = std::process::Command::new("cp")
+        .arg("-a")
+        .arg(from)
+        .arg(to)
+        .status()
+        .unwrap();
+    assert!(status.success());
+}
+
+#[test]
+fn fetch_killed_at_every_point_resumes_and_verifies() {
+    let world = World::new();
+    for point in FETCH_POINTS {
+        let dest = format!("packs-{}", point.replace(':', "-"));
+        copy_tree(&world.env.path("base"), &world.env.path(&dest));
+        killed(&world.fetch(&dest, "all", Some(point)), point);
+        no_partial_file_under_its_name(&world, &world.env.path(&dest), point);
+        let rerun = world.fetch(&dest, "all", None);
+        assert!(
+            rerun.status.success(),
+            "{point}: rerun: {}",
+            stderr_of(&rerun)
+        );
+        let verified = world.verify(&dest);
+        assert!(
+            verified.status.success(),
+            "{point}: verify: {}",
+            String::from_utf8_lossy(&verified.stdout)
+        );
+        let again = world.fetch(&dest, "all", None);
+        let summary: serde_json::Value = serde_json::from_str(
+            String::from_utf8_lossy(&again.stdout)
+                .lines()
+                .last()
+                .unwrap(),
+        )
+        .unwrap();
+        assert_eq!(
+            summary["downloaded"], 0,
+            "{point}: a third run downloaded again"
+        );
+    }
+}
+
+/// The packs a site's database lists as Ready to install.
+fn ready_packs(site: &Path) -> Vec<String> {
+    let conn = rusqlite::Connection::open(site).unwrap();
+    let mut stmt = conn
+        .prepare(
+            "SELECT PackageGuid FROM CM_UpdatePackages WHERE State = 262146 ORDER BY PackageGuid",
+        )
+        .unwrap();
+    stmt.query_map([], |r| r.get::<_, String>(0))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect()
+}
+
+/// The database never lists a pack whose folder is not complete; no folder is half there.
+fn site_consistent(world: &World, site: &Path, offline: &Path, point: &str) {
+    let files = world.catalog_files();
+    for guid in ready_packs(site) {
+        let folder = guid.to_uppercase();
+        for (path, _, _) in files
+            .iter()
+            .filter(|(p, _, _)| p.starts_with(&format!("{folder}/")))
+        {
+            assert!(
+                offline.join(path).is_file(),
+                "{point}: {guid} is Ready to install but `{path}` is missing"
+            );
+        }
+    }
+    for entry in tree(offline)
+        .iter()
+        .filter(|e| !e.contains('/') && !e.starts_with('.'))
+    {
+        for (path, size, sha256) in files
+            .iter()
+            .filter(|(p, _, _)| p.starts_with(&format!("{entry}/")))
+        {
+            let (got_size, got) = sct::hash::of_file(&offline.join(path)).unwrap_or_default();
+            assert!(
+                got_size == *size && got == *sha256,
+                "{point}: `{path}` is under its final name but incomplete"
+            );
+        }
+    }
+}
+
+#[test]
+fn import_killed_at_every_point_completes_and_stays_consistent() {
+    let world = World::new();
+    let fetched = world.fetch("full", "all", None);
+    assert!(fetched.status.success(), "{}", stderr_of(&fetched));
+    // What an uninterrupted import registers: every killed run must end the same.
+    let reference = world.env.path("reference.db");
+    std::fs::copy(&world.site_db, &reference).unwrap();
+    let reference_install = world.env.path("reference-install");
+    std::fs::create_dir(&reference_install).unwrap();
+    let clean = world.import("full", &reference, &reference_install, None);
+    assert!(clean.status.success(), "{}", stderr_of(&clean));
+    let expected = ready_packs(&reference);
+    assert!(
+        !expected.is_empty(),
+        "the reference import imported nothing"
+    );
+    for point in IMPORT_POINTS {
+        let name = point.replace(':', "-");
+        let site = world.env.path(&format!("{name}.db"));
+        std::fs::copy(&world.site_db, &site).unwrap();
+        let install = world.env.path(&format!("{name}-install"));
+        std::fs::create_dir(&install).unwrap();
+        let offline = install.join("EasySetupPayload").join("offline");
+        killed(&world.import("full", &site, &install, Some(point)), point);
+        if offline.exists() {
+            site_consistent(&world, &site, &offline, point);
+        }
+        let rerun = world.import("full", &site, &install, None);
+        assert!(
+            rerun.status.success(),
+            "{point}: rerun: {}",
+            stderr_of(&rerun)
+        );
+        site_consistent(&world, &site, &offline, point);
+        assert_eq!(
+            ready_packs(&site),
+            expected,
+            "{point}: not what an uninterrupted import registers"
+        );
+        let before = tree(&install);
+        let third = world.import("full", &site, &install, None);
+        assert!(third.status.success(), "{point}: {}", stderr_of(&third));
+        assert_eq!(
+            tree(&install),
+            before,
+            "{point}: a third run changed the inbox"
+        );
+    }
+}
