@@ -926,3 +926,125 @@ fn dry_run_plans_with_sizes_and_writes_nothing() {
     let plan: serde_json::Value = serde_json::from_slice(&again.stdout).unwrap();
     assert_eq!(plan["to_download"], 0);
 }
+
+/// Runs sct-fetch (all packs) until it succeeds against a server that fails at random from a
+/// seed; returns how many runs it took. Each run is bounded by its own retries.
+fn fetch_until_complete(env: &Env, service: &Service, offers: &str, proxy: &[&str]) -> usize {
+    for run in 1..=25 {
+        let out = fetch(
+            env,
+            service,
+            offers,
+            "packs",
+            &[&["--mode", "all"], proxy].concat(),
+        );
+        if out.status.success() {
+            return run;
+        }
+        // Only transient failures (4) and refused bytes (1, a flipped byte) may stop a run.
+        assert!(
+            matches!(out.status.code(), Some(1 | 4)),
+            "run {run}: {}",
+            stderr_of(&out)
+        );
+    }
+    panic!("sct-fetch did not complete in 25 runs");
+}
+
+/// Bit-exact result, and no hot loop: each run asks for a file at most (retries + 1) times, plus
+/// one restart from zero after a resumed file failed its hash.
+fn assert_chaos_outcome(env: &Env, service: &Service, server: &TestServer, runs: usize) {
+    for (pack, spec) in service.packs.iter().enumerate() {
+        for file in 0..spec.files.len() {
+            let path = path_of(service, pack, file);
+            assert_eq!(
+                read(&env.path("packs").join(&path)),
+                read(&service.served(&path)),
+                "{path}"
+            );
+            let asked = server.requests(&path).len();
+            assert!(
+                asked <= runs * (2 + 1 + 1),
+                "{path} was requested {asked} times in {runs} runs"
+            );
+        }
+    }
+    assert!(verify(env, service, "packs").status.success());
+    let injected = server.injected();
+    assert!(
+        injected.iter().sum::<usize>() > 0,
+        "the seed injected no fault: {injected:?}"
+    );
+}
+
+#[test]
+fn random_faults_from_a_seed_end_in_a_bit_exact_folder() {
+    for seed in [1_u64, 2409] {
+        let env = Env::new();
+        let service = service(&env);
+        let server = TestServer::start(&service.root);
+        server.chaos(seed, 50);
+        let offers = service.offer(&server.base, HIERARCHY_A, "5.00.9128.1000");
+        let runs = fetch_until_complete(&env, &service, &offers, &[]);
+        assert_chaos_outcome(&env, &service, &server, runs);
+    }
+}
+
+#[test]
+fn random_faults_through_an_authenticating_proxy_end_in_a_bit_exact_folder() {
+    use base64::Engine;
+    let env = Env::new();
+    let service = service(&env);
+    let proxy = TestServer::start(&service.root);
+    *proxy.proxy_auth.lock().unwrap() = Some(format!(
+        "Basic {}",
+        base64::engine::general_purpose::STANDARD.encode("jqpublic:s3cret-pw")
+    ));
+    proxy.chaos(7, 50);
+    // The offer names a port nothing listens on: only the proxy can answer.
+    let offers = service.offer("http://127.0.0.1:9", HIERARCHY_A, "5.00.9128.1000");
+    let addr = proxy.base.trim_start_matches("http://").to_owned();
+    // The password reaches the child through its environment only, never argv.
+    let env_password = [("SCT_PROXY_PASSWORD", "s3cret-pw")];
+    let runs = {
+        let mut runs = 0;
+        loop {
+            runs += 1;
+            let out = env
+                .cmd("sct-fetch")
+                .args([
+                    "--dest",
+                    "packs",
+                    "--trusted-key",
+                    &service.public_key(),
+                    "--retries",
+                    "2",
+                ])
+                .args([
+                    "--mode",
+                    "all",
+                    "--proxy",
+                    &addr,
+                    "--proxy-user",
+                    "jqpublic",
+                ])
+                .envs(env_password)
+                .write_stdin(offers.clone())
+                .output()
+                .unwrap();
+            if out.status.success() {
+                break runs;
+            }
+            assert!(
+                matches!(out.status.code(), Some(1 | 4)),
+                "run {runs}: {}",
+                stderr_of(&out)
+            );
+            assert!(
+                runs < 25,
+                "sct-fetch did not complete through the proxy in 25 runs"
+            );
+        }
+    };
+    assert_chaos_outcome(&env, &service, &proxy, runs);
+}

@@ -173,6 +173,10 @@ pub enum Fault {
     CutAfter { bytes: usize, times: usize },
     /// Send the first `bytes` of the body, then stall until the server stops.
     StallAfter { bytes: usize },
+    /// Answer `503 Service Unavailable`.
+    Status503,
+    /// Send the body with the byte at offset `at` (from the start of the answer) flipped.
+    FlipByte { at: u64 },
 }
 
 /// One request the test server saw.
@@ -194,6 +198,58 @@ pub struct TestServer {
     port: u16,
     /// When set, the server acts as a proxy that wants this `Proxy-Authorization` value.
     pub proxy_auth: Arc<Mutex<Option<String>>>,
+    /// When set, pack downloads fail at random (see [`Chaos`]).
+    chaos: Arc<Mutex<Option<Chaos>>>,
+}
+
+/// Seeded random faults on every pack download: 503s, connections cut mid-body (a truncated
+/// body), Range requests answered with 200 and the whole file, and one flipped byte in transit.
+/// The same seed gives the same sequence of decisions.
+#[derive(Clone, Debug)]
+pub struct Chaos {
+    state: u64,
+    /// Percentage of requests that misbehave.
+    pub percent: u64,
+    /// How many requests misbehaved, by kind: 503, cut, 200-to-Range, flipped byte.
+    pub injected: [usize; 4],
+}
+
+impl Chaos {
+    fn next(&mut self) -> u64 {
+        // xorshift64*: small, seeded, good enough to pick faults.
+        self.state ^= self.state >> 12;
+        self.state ^= self.state << 25;
+        self.state ^= self.state >> 27;
+        self.state.wrapping_mul(0x2545_F491_4F6C_DD1D)
+    }
+
+    /// Decides one request's fault for a file of `size` bytes from `start`.
+    fn pick(&mut self, size: u64, start: u64, ranged: bool) -> Option<Fault> {
+        if self.next() % 100 >= self.percent {
+            return None;
+        }
+        let left = (size - start).max(1);
+        let (kind, fault) = match self.next() % 4 {
+            0 => (0, Fault::Status503),
+            1 => (
+                1,
+                Fault::CutAfter {
+                    bytes: (self.next() % left) as usize,
+                    times: 1,
+                },
+            ),
+            2 if ranged => (2, Fault::IgnoreRange),
+            2 => (0, Fault::Status503),
+            _ => (
+                3,
+                Fault::FlipByte {
+                    at: self.next() % left,
+                },
+            ),
+        };
+        self.injected[kind] += 1;
+        Some(fault)
+    }
 }
 
 impl TestServer {
@@ -208,13 +264,15 @@ impl TestServer {
             faults: Arc::default(),
             port,
             proxy_auth: Arc::default(),
+            chaos: Arc::default(),
         };
-        let (root, stop, seen, faults, auth) = (
+        let (root, stop, seen, faults, auth, chaos) = (
             server.root.clone(),
             server.stop.clone(),
             server.seen.clone(),
             server.faults.clone(),
             server.proxy_auth.clone(),
+            server.chaos.clone(),
         );
         std::thread::spawn(move || {
             for stream in listener.incoming() {
@@ -222,16 +280,23 @@ impl TestServer {
                     break;
                 }
                 let Ok(stream) = stream else { continue };
-                let (root, stop, seen, faults, auth) = (
+                let (root, stop, seen, faults, auth, chaos) = (
                     root.clone(),
                     stop.clone(),
                     seen.clone(),
                     faults.clone(),
                     auth.clone(),
+                    chaos.clone(),
                 );
                 std::thread::spawn(move || {
                     let wanted = auth.lock().unwrap().clone();
-                    let _ = serve(stream, &root, &stop, &seen, &faults, wanted.as_deref());
+                    let kit = Kit {
+                        stop: &stop,
+                        seen: &seen,
+                        faults: &faults,
+                        chaos: &chaos,
+                    };
+                    let _ = serve(stream, &root, &kit, wanted.as_deref());
                 });
             }
         });
@@ -244,6 +309,28 @@ impl TestServer {
             .lock()
             .unwrap()
             .insert(format!("/packs/{catalog_path}"), fault);
+    }
+
+    /// Makes every pack download fail at random, `percent` of the time, from `seed`.
+    pub fn chaos(&self, seed: u64, percent: u64) {
+        // splitmix64 of the seed, so small seeds start far from zero.
+        let mut z = seed.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        *self.chaos.lock().unwrap() = Some(Chaos {
+            state: (z ^ (z >> 31)).max(1),
+            percent,
+            injected: [0; 4],
+        });
+    }
+
+    /// How many faults of each kind chaos injected: 503, cut, 200-to-Range, flipped byte.
+    pub fn injected(&self) -> [usize; 4] {
+        self.chaos
+            .lock()
+            .unwrap()
+            .as_ref()
+            .map_or([0; 4], |c| c.injected)
     }
 
     pub fn clear_faults(&self) {
@@ -270,14 +357,21 @@ impl Drop for TestServer {
     }
 }
 
+/// The shared state one connection's handler reads.
+struct Kit<'a> {
+    stop: &'a AtomicBool,
+    seen: &'a Mutex<Vec<Seen>>,
+    faults: &'a Mutex<HashMap<String, Fault>>,
+    chaos: &'a Mutex<Option<Chaos>>,
+}
+
 fn serve(
     mut stream: TcpStream,
     root: &Path,
-    stop: &AtomicBool,
-    seen: &Mutex<Vec<Seen>>,
-    faults: &Mutex<HashMap<String, Fault>>,
+    kit: &Kit<'_>,
     wanted_auth: Option<&str>,
 ) -> std::io::Result<()> {
+    let (stop, seen, faults) = (kit.stop, kit.seen, kit.faults);
     let mut reader = BufReader::new(stream.try_clone()?);
     let mut line = String::new();
     reader.read_line(&mut line)?;
@@ -340,6 +434,23 @@ fn serve(
         );
     };
     let size = file.metadata()?.len();
+    let requested = range
+        .as_deref()
+        .and_then(|r| r.strip_prefix("bytes="))
+        .and_then(|r| r.strip_suffix('-'))
+        .and_then(|n| n.parse::<u64>().ok())
+        .unwrap_or(0);
+    let fault = match (fault, kit.chaos.lock().unwrap().as_mut()) {
+        (None, Some(chaos)) if path.starts_with("/packs/") && requested < size => {
+            chaos.pick(size, requested, range.is_some())
+        }
+        (fault, _) => fault,
+    };
+    if let Some(Fault::Status503) = fault {
+        return stream.write_all(
+            b"HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+        );
+    }
     let start = match (&range, &fault) {
         (_, Some(Fault::IgnoreRange)) => 0,
         (Some(r), _) => r
@@ -370,7 +481,16 @@ fn serve(
         _ => u64::MAX,
     };
     let mut body = file.take(limit);
-    std::io::copy(&mut body, &mut stream)?;
+    if let Some(Fault::FlipByte { at }) = fault {
+        let mut bytes = Vec::new();
+        body.read_to_end(&mut bytes)?;
+        if let Some(byte) = bytes.get_mut(at as usize) {
+            *byte ^= 0x5A;
+        }
+        stream.write_all(&bytes)?;
+    } else {
+        std::io::copy(&mut body, &mut stream)?;
+    }
     stream.flush()?;
     if let Some(Fault::StallAfter { .. }) = fault {
         while !stop.load(Ordering::SeqCst) {
