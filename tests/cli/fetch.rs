@@ -1048,3 +1048,57 @@ fn random_faults_through_an_authenticating_proxy_end_in_a_bit_exact_folder() {
     };
     assert_chaos_outcome(&env, &service, &proxy, runs);
 }
+
+#[test]
+fn random_faults_through_squid_with_basic_auth_end_in_a_bit_exact_folder() {
+    let env = Env::new();
+    let service = service(&env);
+    let server = TestServer::start(&service.root);
+    server.chaos(11, 50);
+    let squid = crate::servicekit::Squid::start(&env, "jqpublic", "s3cret-pw");
+    let offers = service.offer(&server.base, HIERARCHY_A, "5.00.9128.1000");
+    let proxy = squid.url();
+    let mut runs = 0;
+    loop {
+        runs += 1;
+        let out = env
+            .cmd("sct-fetch")
+            .args([
+                "--dest",
+                "packs",
+                "--trusted-key",
+                &service.public_key(),
+                "--retries",
+                "2",
+            ])
+            .args([
+                "--mode",
+                "all",
+                "--proxy",
+                &proxy,
+                "--proxy-user",
+                "jqpublic",
+            ])
+            .env("SCT_PROXY_PASSWORD", "s3cret-pw")
+            .write_stdin(offers.clone())
+            .output()
+            .unwrap();
+        if out.status.success() {
+            break;
+        }
+        assert!(
+            matches!(out.status.code(), Some(1 | 4)),
+            "run {runs}: {}",
+            stderr_of(&out)
+        );
+        assert!(
+            runs < 25,
+            "sct-fetch did not complete through squid in 25 runs"
+        );
+    }
+    assert_chaos_outcome(&env, &service, &server, runs);
+    assert!(
+        squid.logged("jqpublic", 1) > 0,
+        "squid did not carry the downloads"
+    );
+}
