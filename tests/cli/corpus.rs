@@ -27,7 +27,7 @@ const SITE_VERSION: &str = "5.00.9128.1000";
 pub(crate) struct Scenario {
     /// What the attack or damage is.
     description: String,
-    /// The stages that read it: pack-inspect, pack-extract, pack-create, upload, import.
+    /// The stages that read it: pack-inspect, pack-extract, pack-create, upload, import, fetch.
     stages: Vec<String>,
     /// The documented exit code (0 for the controls).
     exit: i32,
@@ -146,6 +146,7 @@ fn every_scenario_names_a_known_stage_and_its_input() {
         "upload",
         "serve",
         "import",
+        "fetch",
     ];
     let known = [
         "pack-inspect",
@@ -153,6 +154,7 @@ fn every_scenario_names_a_known_stage_and_its_input() {
         "pack-create",
         "upload",
         "import",
+        "fetch",
     ];
     for (name, s) in &all {
         assert!(!s.stages.is_empty(), "{name}: no stage");
@@ -166,6 +168,7 @@ fn every_scenario_names_a_known_stage_and_its_input() {
         let input = match s.stages[0].as_str() {
             "import" => dir.join("pack"),
             "pack-create" => dir.join("input.json"),
+            "fetch" => dir.join("offers.jsonl"),
             _ => dir.join("input.cab"),
         };
         assert!(input.exists(), "{name}: no {}", input.display());
@@ -631,4 +634,42 @@ pub(crate) fn plain(sign: Option<String>) -> Scenario {
         pad_catalog_to: None,
         prior: None,
     }
+}
+
+#[test]
+fn offer_scenarios_through_sct_fetch() {
+    // Offers are refused before any catalog is fetched, so any pinned key will do.
+    let key = sct::signing::PrivateKey::generate().public().to_string();
+    let (mut problems, mut ran) = (Vec::new(), 0);
+    for (name, s) in with_stage("fetch") {
+        let env = Env::new();
+        std::fs::copy(
+            data_dir().join(&name).join("offers.jsonl"),
+            env.path("offers.jsonl"),
+        )
+        .unwrap();
+        let mut cmd = env.cmd("sct-fetch");
+        let before = tree(env.dir.path());
+        let out = cmd
+            .args([
+                "--offers",
+                "offers.jsonl",
+                "--dest",
+                "packs",
+                "--retries",
+                "0",
+            ])
+            .args(["--trusted-key", &key])
+            .output()
+            .unwrap();
+        ran += 1;
+        problems.extend(judge(&name, "fetch", &s, &out, "offers"));
+        if tree(env.dir.path()) != before {
+            problems.push(format!(
+                "{name} [fetch]: files were written: {:?}",
+                tree(env.dir.path())
+            ));
+        }
+    }
+    report(problems, ran);
 }
