@@ -65,32 +65,71 @@ fn redact_urls(text: &str) -> String {
     out
 }
 
-/// `Server=x;Password=secret;` → `Server=x;Password=****;` (also `Pwd=`), case-insensitive.
+/// `Server=x;Password=secret;` → `Server=x;Password=****;` (also `Pwd=`), case-insensitive, with
+/// spaces around `=` and ADO/ODBC quoted values (`'a;b'`, `"a;b"`, `{a;b}`, doubled quotes inside).
 fn redact_connection_strings(text: &str) -> String {
     let lower = text.to_ascii_lowercase();
     let mut out = String::with_capacity(text.len());
     let mut copied = 0;
     let mut search = 0;
-    while let Some(found) = ["password=", "pwd="]
+    while let Some((start, key_len)) = ["password", "pwd"]
         .iter()
         .filter_map(|key| lower[search..].find(key).map(|i| (search + i, key.len())))
         .min()
     {
-        let (start, key_len) = found;
-        let value_start = start + key_len;
+        search = start + key_len;
         let boundary = start == 0 || !lower.as_bytes()[start - 1].is_ascii_alphanumeric();
-        let value_len = text[value_start..]
-            .find([';', '&', '\'', '"', '\r', '\n'])
-            .unwrap_or(text.len() - value_start);
-        if boundary && value_len > 0 {
+        let Some(value_start) = value_start(text, start + key_len).filter(|_| boundary) else {
+            continue;
+        };
+        let value_len = value_len(&text[value_start..]);
+        if value_len > 0 {
             out.push_str(&text[copied..value_start]);
             out.push_str(MASK);
             copied = value_start + value_len;
+            search = copied;
         }
-        search = value_start;
     }
     out.push_str(&text[copied..]);
     out
+}
+
+/// Where the value after a key starts: past optional spaces, `=`, and optional spaces.
+fn value_start(text: &str, after_key: usize) -> Option<usize> {
+    let rest = &text[after_key..];
+    let spaces = rest.len() - rest.trim_start_matches(' ').len();
+    let rest = &rest[spaces..];
+    let rest_after = rest.strip_prefix('=')?;
+    let more = rest_after.len() - rest_after.trim_start_matches(' ').len();
+    Some(after_key + spaces + 1 + more)
+}
+
+/// The length of a connection-string value: a quoted one up to its closing quote (a doubled
+/// quote is part of the value), otherwise up to `;`, `&`, a quote or a line end.
+fn value_len(value: &str) -> usize {
+    let close = match value.chars().next() {
+        Some('\'') => '\'',
+        Some('"') => '"',
+        Some('{') => '}',
+        _ => {
+            return value
+                .find([';', '&', '\'', '"', '\r', '\n'])
+                .unwrap_or(value.len());
+        }
+    };
+    let bytes = value.as_bytes();
+    let mut i = 1;
+    while i < bytes.len() {
+        if bytes[i] == close as u8 {
+            if bytes.get(i + 1) == Some(&(close as u8)) {
+                i += 2;
+                continue;
+            }
+            return i + 1;
+        }
+        i += 1;
+    }
+    value.len()
 }
 
 #[cfg(test)]
@@ -115,6 +154,21 @@ mod tests {
             "Password=****;x=1 and ?pwd=****&b=c"
         );
         assert_eq!(redact("password="), "password=");
+    }
+
+    #[test]
+    fn quoted_and_spaced_connection_string_passwords_are_masked_whole() {
+        assert_eq!(
+            redact("Server=s;Password='a;b';X=1"),
+            "Server=s;Password=****;X=1"
+        );
+        assert_eq!(redact("Pwd={x;y}};z};Encrypt=no"), "Pwd=****;Encrypt=no");
+        assert_eq!(redact("Password = hunter2 ;Y=2"), "Password = ****;Y=2");
+        assert_eq!(redact("Password=\"q\"\"w;e\""), "Password=****");
+        assert_eq!(
+            redact("passwords are never flags"),
+            "passwords are never flags"
+        );
     }
 
     #[test]
