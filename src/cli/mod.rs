@@ -5,7 +5,7 @@
 //! ([`args::commands`], `cargo run --bin sct-docgen`). Readable summaries for a terminal are in
 //! [`summary`].
 
-use crate::error::{ExitCode, exit_code, is_broken_pipe};
+use crate::error::{exit_code, is_broken_pipe};
 use std::io::{IsTerminal, Write};
 
 pub mod args;
@@ -110,15 +110,6 @@ pub fn report(tool: &str, err: &anyhow::Error) {
 /// Prints a human note on stderr, prefixed with the tool's name.
 pub fn note(tool: &str, message: impl std::fmt::Display) {
     let _ = writeln!(std::io::stderr().lock(), "{tool}: {message}");
-}
-
-/// The answer of a binary whose stage is not built yet: plain words and a non-zero code.
-pub fn not_built(tool: &str, what: &str, issue: u32) -> std::process::ExitCode {
-    note(
-        tool,
-        format!("{what} is not built yet (tracked as issue {issue}); nothing was done."),
-    );
-    std::process::ExitCode::from(ExitCode::Io.code())
 }
 
 #[cfg(test)]
