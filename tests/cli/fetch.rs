@@ -929,15 +929,24 @@ fn dry_run_plans_with_sizes_and_writes_nothing() {
 
 /// Runs sct-fetch (all packs) until it succeeds against a server that fails at random from a
 /// seed; returns how many runs it took. Each run is bounded by its own retries.
-fn fetch_until_complete(env: &Env, service: &Service, offers: &str, proxy: &[&str]) -> usize {
+fn fetch_until_complete(
+    env: &Env,
+    service: &Service,
+    offers: &str,
+    proxy: &[&str],
+    password: Option<&str>,
+) -> usize {
     for run in 1..=25 {
-        let out = fetch(
-            env,
-            service,
-            offers,
-            "packs",
-            &[&["--mode", "all"], proxy].concat(),
-        );
+        let mut cmd = env.cmd("sct-fetch");
+        cmd.args(["--dest", "packs", "--trusted-key", &service.public_key()])
+            .args(["--retries", "2", "--mode", "all"])
+            .args(proxy)
+            .write_stdin(offers.to_owned());
+        if let Some(password) = password {
+            // The password reaches the child through its environment only, never argv.
+            cmd.env("SCT_PROXY_PASSWORD", password);
+        }
+        let out = cmd.output().unwrap();
         if out.status.success() {
             return run;
         }
@@ -985,7 +994,7 @@ fn random_faults_from_a_seed_end_in_a_bit_exact_folder() {
         let server = TestServer::start(&service.root);
         server.chaos(seed, 50);
         let offers = service.offer(&server.base, HIERARCHY_A, "5.00.9128.1000");
-        let runs = fetch_until_complete(&env, &service, &offers, &[]);
+        let runs = fetch_until_complete(&env, &service, &offers, &[], None);
         assert_chaos_outcome(&env, &service, &server, runs);
     }
 }
@@ -1004,48 +1013,8 @@ fn random_faults_through_an_authenticating_proxy_end_in_a_bit_exact_folder() {
     // The offer names a port nothing listens on: only the proxy can answer.
     let offers = service.offer("http://127.0.0.1:9", HIERARCHY_A, "5.00.9128.1000");
     let addr = proxy.base.trim_start_matches("http://").to_owned();
-    // The password reaches the child through its environment only, never argv.
-    let env_password = [("SCT_PROXY_PASSWORD", "s3cret-pw")];
-    let runs = {
-        let mut runs = 0;
-        loop {
-            runs += 1;
-            let out = env
-                .cmd("sct-fetch")
-                .args([
-                    "--dest",
-                    "packs",
-                    "--trusted-key",
-                    &service.public_key(),
-                    "--retries",
-                    "2",
-                ])
-                .args([
-                    "--mode",
-                    "all",
-                    "--proxy",
-                    &addr,
-                    "--proxy-user",
-                    "jqpublic",
-                ])
-                .envs(env_password)
-                .write_stdin(offers.clone())
-                .output()
-                .unwrap();
-            if out.status.success() {
-                break runs;
-            }
-            assert!(
-                matches!(out.status.code(), Some(1 | 4)),
-                "run {runs}: {}",
-                stderr_of(&out)
-            );
-            assert!(
-                runs < 25,
-                "sct-fetch did not complete through the proxy in 25 runs"
-            );
-        }
-    };
+    let proxy_args = ["--proxy", addr.as_str(), "--proxy-user", "jqpublic"];
+    let runs = fetch_until_complete(&env, &service, &offers, &proxy_args, Some("s3cret-pw"));
     assert_chaos_outcome(&env, &service, &proxy, runs);
 }
 
@@ -1058,44 +1027,8 @@ fn random_faults_through_squid_with_basic_auth_end_in_a_bit_exact_folder() {
     let squid = crate::servicekit::Squid::start(&env, "jqpublic", "s3cret-pw");
     let offers = service.offer(&server.base, HIERARCHY_A, "5.00.9128.1000");
     let proxy = squid.url();
-    let mut runs = 0;
-    loop {
-        runs += 1;
-        let out = env
-            .cmd("sct-fetch")
-            .args([
-                "--dest",
-                "packs",
-                "--trusted-key",
-                &service.public_key(),
-                "--retries",
-                "2",
-            ])
-            .args([
-                "--mode",
-                "all",
-                "--proxy",
-                &proxy,
-                "--proxy-user",
-                "jqpublic",
-            ])
-            .env("SCT_PROXY_PASSWORD", "s3cret-pw")
-            .write_stdin(offers.clone())
-            .output()
-            .unwrap();
-        if out.status.success() {
-            break;
-        }
-        assert!(
-            matches!(out.status.code(), Some(1 | 4)),
-            "run {runs}: {}",
-            stderr_of(&out)
-        );
-        assert!(
-            runs < 25,
-            "sct-fetch did not complete through squid in 25 runs"
-        );
-    }
+    let proxy_args = ["--proxy", proxy.as_str(), "--proxy-user", "jqpublic"];
+    let runs = fetch_until_complete(&env, &service, &offers, &proxy_args, Some("s3cret-pw"));
     assert_chaos_outcome(&env, &service, &server, runs);
     assert!(
         squid.logged("jqpublic", 1) > 0,
