@@ -4,7 +4,7 @@
 //! pack whose files are not in place, a rerun completes, `sct-verify` passes and a further run
 //! changes nothing.
 
-use crate::servicekit::{Server, publish};
+use crate::servicekit::{Published, Server, publish, published_sized};
 use crate::support::{Env, stderr_of, tree};
 use std::os::unix::process::ExitStatusExt;
 use std::path::Path;
@@ -52,32 +52,7 @@ struct World {
 impl World {
     fn new() -> Self {
         let env = Env::new();
-        let root = env.path("service");
-        env.cmd("sct-demo")
-            .args([
-                "packs",
-                "--cab-size",
-                "1MiB",
-                "--redist-size",
-                "300KiB",
-                "--root",
-            ])
-            .arg(&root)
-            .assert()
-            .success();
-        let key = env.path("key.json");
-        let out = env
-            .cmd("sct-serve")
-            .args(["keygen", "--out"])
-            .arg(&key)
-            .output()
-            .unwrap();
-        let public =
-            serde_json::from_slice::<serde_json::Value>(&out.stdout).unwrap()["public_key"]
-                .as_str()
-                .unwrap()
-                .to_owned();
-        publish(&env, &root, &key);
+        let Published { root, key, public } = published_sized(&env, "service", "1MiB", "300KiB");
         let server = Server::start(&env, &root, &[], &[]);
         let site = env.demo_site_with("site", "PS1", "5.00.9128.1000", HIERARCHY);
         env.cmd("sct-collect")

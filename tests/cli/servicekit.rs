@@ -26,14 +26,19 @@ pub struct Published {
 
 /// Generates small sample packs, a key, and publishes catalog version 1.
 pub fn published(env: &Env) -> Published {
-    let root = env.path("root");
+    published_sized(env, "root", "20KiB", "4KiB")
+}
+
+/// The same with sample packs of the given sizes, under the scratch folder `name`.
+pub fn published_sized(env: &Env, name: &str, cab_size: &str, redist_size: &str) -> Published {
+    let root = env.path(name);
     env.cmd("sct-demo")
         .args([
             "packs",
             "--cab-size",
-            "20KiB",
+            cab_size,
             "--redist-size",
-            "4KiB",
+            redist_size,
             "--root",
         ])
         .arg(&root)
