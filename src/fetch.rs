@@ -72,27 +72,6 @@ pub struct FetchOptions {
     pub progress: bool,
 }
 
-/// Network settings from flags; the proxy password comes from `SCT_PROXY_PASSWORD` only.
-pub fn net_options(
-    proxy: Option<String>,
-    proxy_user: Option<String>,
-    ca_file: Option<PathBuf>,
-    retries: u32,
-) -> anyhow::Result<NetOptions> {
-    let proxy_password = proxy_user
-        .as_deref()
-        .map(http::proxy_password)
-        .transpose()?;
-    Ok(NetOptions {
-        proxy,
-        proxy_user,
-        proxy_password,
-        ca_file,
-        retries,
-        ..NetOptions::default()
-    })
-}
-
 /// Reads offers (JSON lines of `sct.offer.v1`) from a file, or stdin for `None` or `-`.
 pub fn read_offers(path: Option<&Path>) -> anyhow::Result<Vec<Offer>> {
     match path {

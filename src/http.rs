@@ -29,6 +29,17 @@ pub struct NetOptions {
     pub retries: u32,
 }
 
+impl NetOptions {
+    /// Fills in the proxy password when a proxy user is set and no password is yet
+    /// ([`proxy_password`]: `SCT_PROXY_PASSWORD` or a terminal prompt).
+    pub fn with_proxy_password(mut self) -> anyhow::Result<Self> {
+        if let (Some(user), None) = (&self.proxy_user, &self.proxy_password) {
+            self.proxy_password = Some(proxy_password(user)?);
+        }
+        Ok(self)
+    }
+}
+
 impl Default for NetOptions {
     fn default() -> Self {
         Self {

@@ -238,12 +238,12 @@ pub fn connect(
     upload: &UploadSeam<'_>,
     on_event: &mut dyn FnMut(&crate::fetch::FetchEvent) -> anyhow::Result<()>,
 ) -> anyhow::Result<crate::fetch::Summary> {
-    let net = crate::fetch::net_options(
-        request.proxy_server_uri.clone(),
-        request.proxy_user_name.clone(),
-        None,
-        crate::http::NetOptions::default().retries,
-    )?;
+    let net = crate::http::NetOptions {
+        proxy: request.proxy_server_uri.clone(),
+        proxy_user: request.proxy_user_name.clone(),
+        ..Default::default()
+    }
+    .with_proxy_password()?;
     let options = crate::fetch::FetchOptions {
         dest: request.update_pack_dest.clone(),
         mode: request.mode,

@@ -10,7 +10,10 @@ use std::io::{IsTerminal, Write};
 
 pub mod args;
 pub mod docgen;
+mod net;
 pub mod summary;
+
+pub use net::NetArgs;
 
 /// The exit-code table shown at the end of every `--help`.
 pub const EXIT_CODES_HELP: &str = "\

@@ -68,14 +68,12 @@ impl UploadOptions {
         source: PathBuf,
         service_url: Option<&str>,
         trusted_keys: &[String],
-        mut net: NetOptions,
+        net: NetOptions,
         config: &Config,
     ) -> anyhow::Result<Self> {
         let service_url = resolve_service_url(service_url, config)?;
         let trusted = config.trusted_keys(trusted_keys)?;
-        if let (Some(user), None) = (&net.proxy_user, &net.proxy_password) {
-            net.proxy_password = Some(http::proxy_password(user)?);
-        }
+        let net = net.with_proxy_password()?;
         Ok(Self {
             source,
             service_url,

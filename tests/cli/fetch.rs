@@ -1,8 +1,8 @@
 //! sct-fetch: offers in, a verified update-pack folder out — and every way that can go wrong.
 
 use crate::fetchkit::{
-    Fault, HIERARCHY_A, HIERARCHY_B, Nginx, PackSpec, Service, TestServer, is_root, json_lines,
-    read,
+    CHAOS_KINDS, Fault, HIERARCHY_A, HIERARCHY_B, Nginx, PackSpec, Service, TestServer, is_root,
+    json_lines, read,
 };
 use crate::support::{Env, stderr_of, stdout_of, tree};
 use std::path::Path;
@@ -940,6 +940,8 @@ fn fetch_until_complete(
         let mut cmd = env.cmd("sct-fetch");
         cmd.args(["--dest", "packs", "--trusted-key", &service.public_key()])
             .args(["--retries", "2", "--mode", "all"])
+            // A stalled answer costs this many seconds before the retry, not the default 60.
+            .args(["--timeout", "2"])
             .args(proxy)
             .write_stdin(offers.to_owned());
         if let Some(password) = password {
@@ -980,6 +982,7 @@ fn assert_chaos_outcome(env: &Env, service: &Service, server: &TestServer, runs:
     }
     assert!(verify(env, service, "packs").status.success());
     let injected = server.injected();
+    eprintln!("chaos: {runs} run(s); injected {injected:?} of {CHAOS_KINDS:?}");
     assert!(
         injected.iter().sum::<usize>() > 0,
         "the seed injected no fault: {injected:?}"
@@ -988,7 +991,9 @@ fn assert_chaos_outcome(env: &Env, service: &Service, server: &TestServer, runs:
 
 #[test]
 fn random_faults_from_a_seed_end_in_a_bit_exact_folder() {
-    for seed in [1_u64, 2409] {
+    // Seeds chosen so that, together, they inject every kind of fault at least once.
+    let mut injected = [0; CHAOS_KINDS.len()];
+    for seed in [1_u64, 2409, 5] {
         let env = Env::new();
         let service = service(&env);
         let server = TestServer::start(&service.root);
@@ -996,6 +1001,12 @@ fn random_faults_from_a_seed_end_in_a_bit_exact_folder() {
         let offers = service.offer(&server.base, HIERARCHY_A, "5.00.9128.1000");
         let runs = fetch_until_complete(&env, &service, &offers, &[], None);
         assert_chaos_outcome(&env, &service, &server, runs);
+        for (total, count) in injected.iter_mut().zip(server.injected()) {
+            *total += count;
+        }
+    }
+    for (kind, count) in CHAOS_KINDS.iter().zip(injected) {
+        assert!(count > 0, "no {kind} fault was injected: {injected:?}");
     }
 }
 
@@ -1034,4 +1045,46 @@ fn random_faults_through_squid_with_basic_auth_end_in_a_bit_exact_folder() {
         squid.logged("jqpublic", 1) > 0,
         "squid did not carry the downloads"
     );
+}
+
+#[test]
+fn a_stalled_download_is_given_up_on_after_the_stated_timeout_and_resumed() {
+    let env = Env::new();
+    let service = service(&env);
+    let server = TestServer::start(&service.root);
+    let path = path_of(&service, 2, 0);
+    // Every answer stalls after 1 MiB: each attempt must time out and resume where it stopped.
+    server.fault(&path, Fault::StallAfter { bytes: MIB });
+    let offers = service.offer(&server.base, HIERARCHY_A, "5.00.9128.1000");
+    let out = fetch(&env, &service, &offers, "packs", &["--timeout", "1"]);
+    assert!(out.status.success(), "{}", stderr_of(&out));
+    assert_eq!(
+        read(&env.path("packs").join(&path)),
+        read(&service.served(&path))
+    );
+    let asked = server.requests(&path);
+    assert_eq!(asked.len(), 3, "{asked:?}");
+    assert_eq!(asked[0].range, None);
+    assert_eq!(
+        asked[1].range.as_deref(),
+        Some(format!("bytes={MIB}-").as_str())
+    );
+    assert_eq!(
+        asked[2].range.as_deref(),
+        Some(format!("bytes={}-", 2 * MIB).as_str())
+    );
+}
+
+#[test]
+fn a_timeout_that_is_not_a_positive_number_is_a_usage_error() {
+    let env = Env::new();
+    let service = service(&env);
+    let offers = service.offer("http://127.0.0.1:9", HIERARCHY_A, "5.00.9128.1000");
+    for bad in ["0", "-1", "inf"] {
+        let flag = format!("--timeout={bad}");
+        let out = fetch(&env, &service, &offers, "packs", &[&flag]);
+        assert_eq!(out.status.code(), Some(2), "{bad}: {}", stderr_of(&out));
+        assert!(stderr_of(&out).contains("--timeout"), "{}", stderr_of(&out));
+        assert!(!env.path("packs").exists(), "{bad}: a folder was made");
+    }
 }

@@ -173,6 +173,8 @@ pub enum Fault {
     CutAfter { bytes: usize, times: usize },
     /// Send the first `bytes` of the body, then stall until the server stops.
     StallAfter { bytes: usize },
+    /// Send the first `bytes` of the body, then reset the connection (TCP RST, not a clean close).
+    ResetAfter { bytes: usize },
     /// Answer `503 Service Unavailable`.
     Status503,
     /// Send the body with the byte at offset `at` (from the start of the answer) flipped.
@@ -202,16 +204,27 @@ pub struct TestServer {
     chaos: Arc<Mutex<Option<Chaos>>>,
 }
 
+/// The kinds of fault chaos injects, in the order of [`Chaos::injected`].
+pub const CHAOS_KINDS: [&str; 6] = [
+    "503",
+    "cut",
+    "200-to-Range",
+    "flipped byte",
+    "stall",
+    "reset",
+];
+
 /// Seeded random faults on every pack download: 503s, connections cut mid-body (a truncated
-/// body), Range requests answered with 200 and the whole file, and one flipped byte in transit.
+/// body), Range requests answered with 200 and the whole file, one flipped byte in transit,
+/// stalls mid-body (the client's read timeout must end them) and connections reset mid-body.
 /// The same seed gives the same sequence of decisions.
 #[derive(Clone, Debug)]
 pub struct Chaos {
     state: u64,
     /// Percentage of requests that misbehave.
     pub percent: u64,
-    /// How many requests misbehaved, by kind: 503, cut, 200-to-Range, flipped byte.
-    pub injected: [usize; 4],
+    /// How many requests misbehaved, by kind (see [`CHAOS_KINDS`]).
+    pub injected: [usize; 6],
 }
 
 impl Chaos {
@@ -229,7 +242,7 @@ impl Chaos {
             return None;
         }
         let left = (size - start).max(1);
-        let (kind, fault) = match self.next() % 4 {
+        let (kind, fault) = match self.next() % 6 {
             0 => (0, Fault::Status503),
             1 => (
                 1,
@@ -240,10 +253,22 @@ impl Chaos {
             ),
             2 if ranged => (2, Fault::IgnoreRange),
             2 => (0, Fault::Status503),
-            _ => (
+            3 => (
                 3,
                 Fault::FlipByte {
                     at: self.next() % left,
+                },
+            ),
+            4 => (
+                4,
+                Fault::StallAfter {
+                    bytes: (self.next() % left) as usize,
+                },
+            ),
+            _ => (
+                5,
+                Fault::ResetAfter {
+                    bytes: (self.next() % left) as usize,
                 },
             ),
         };
@@ -320,17 +345,17 @@ impl TestServer {
         *self.chaos.lock().unwrap() = Some(Chaos {
             state: (z ^ (z >> 31)).max(1),
             percent,
-            injected: [0; 4],
+            injected: [0; 6],
         });
     }
 
-    /// How many faults of each kind chaos injected: 503, cut, 200-to-Range, flipped byte.
-    pub fn injected(&self) -> [usize; 4] {
+    /// How many faults of each kind chaos injected (see [`CHAOS_KINDS`]).
+    pub fn injected(&self) -> [usize; 6] {
         self.chaos
             .lock()
             .unwrap()
             .as_ref()
-            .map_or([0; 4], |c| c.injected)
+            .map_or([0; 6], |c| c.injected)
     }
 
     pub fn clear_faults(&self) {
@@ -477,7 +502,9 @@ fn serve(
     stream.write_all(head.as_bytes())?;
     file.seek(SeekFrom::Start(start))?;
     let limit = match fault {
-        Some(Fault::CutAfter { bytes, .. }) | Some(Fault::StallAfter { bytes }) => bytes as u64,
+        Some(Fault::CutAfter { bytes, .. })
+        | Some(Fault::StallAfter { bytes })
+        | Some(Fault::ResetAfter { bytes }) => bytes as u64,
         _ => u64::MAX,
     };
     let mut body = file.take(limit);
@@ -492,12 +519,40 @@ fn serve(
         std::io::copy(&mut body, &mut stream)?;
     }
     stream.flush()?;
-    if let Some(Fault::StallAfter { .. }) = fault {
-        while !stop.load(Ordering::SeqCst) {
-            std::thread::sleep(Duration::from_millis(50));
+    match fault {
+        Some(Fault::StallAfter { .. }) => {
+            while !stop.load(Ordering::SeqCst) {
+                std::thread::sleep(Duration::from_millis(50));
+            }
         }
+        Some(Fault::ResetAfter { .. }) => reset(&stream)?,
+        _ => {}
     }
     Ok(())
+}
+
+/// Makes closing `stream` send a TCP RST instead of a FIN (SO_LINGER with a zero timeout), as a
+/// crashed server or a middlebox dropping the connection would.
+fn reset(stream: &TcpStream) -> std::io::Result<()> {
+    use std::os::fd::AsRawFd;
+    let linger = libc::linger {
+        l_onoff: 1,
+        l_linger: 0,
+    };
+    // SAFETY: a valid socket descriptor and a correctly sized `linger` value.
+    let done = unsafe {
+        libc::setsockopt(
+            stream.as_raw_fd(),
+            libc::SOL_SOCKET,
+            libc::SO_LINGER,
+            (&raw const linger).cast(),
+            std::mem::size_of::<libc::linger>() as libc::socklen_t,
+        )
+    };
+    match done {
+        0 => Ok(()),
+        _ => Err(std::io::Error::last_os_error()),
+    }
 }
 
 /// nginx serving a folder on 127.0.0.1, unprivileged, in the foreground; stopped on drop.

@@ -1,6 +1,6 @@
 //! `sct-fetch`: offers (JSON lines) → a verified update-pack folder, resumable and parallel.
 
-use crate::cli::OperatorArgs;
+use crate::cli::{NetArgs, OperatorArgs};
 use clap::Parser;
 use std::path::PathBuf;
 
@@ -23,21 +23,11 @@ pub struct Args {
     /// Files downloaded at once.
     #[arg(long, default_value_t = crate::fetch::DEFAULT_JOBS, value_name = "N")]
     pub jobs: usize,
-    /// Proxy, as http://host:port or host:port [default: the usual proxy environment variables]
-    #[arg(long, value_name = "URI")]
-    pub proxy: Option<String>,
-    /// Proxy user name; the password comes from SCT_PROXY_PASSWORD, never a flag.
-    #[arg(long, value_name = "NAME", requires = "proxy")]
-    pub proxy_user: Option<String>,
-    /// Extra CA certificate (PEM) to trust for the service, besides the system's.
-    #[arg(long, value_name = "PEM")]
-    pub ca_file: Option<PathBuf>,
     /// Pinned catalog key (ed25519:... or a file of them); repeatable [default: SCT_TRUSTED_KEYS, then sct.toml]
     #[arg(long = "trusted-key", value_name = "KEY")]
     pub trusted_keys: Vec<String>,
-    /// Retries for a transient network failure, per file.
-    #[arg(long, default_value_t = 4, value_name = "N")]
-    pub retries: u32,
+    #[command(flatten)]
+    pub net: NetArgs,
     /// Verify the catalog and print what would be downloaded (sct.fetch-plan.v1); write nothing.
     #[arg(long)]
     pub dry_run: bool,
@@ -61,12 +51,7 @@ read-only folder); 4 network failure. After any failure, run the same command ag
 pub fn run(args: Args) -> anyhow::Result<()> {
     args.operator.apply(TOOL)?;
     let config = crate::config::Config::load()?;
-    let net = crate::fetch::net_options(
-        args.proxy.clone(),
-        args.proxy_user.clone(),
-        args.ca_file.clone(),
-        args.retries,
-    )?;
+    let net = args.net.options()?.with_proxy_password()?;
     let options = crate::fetch::FetchOptions {
         dest: args.dest.clone(),
         mode: args.mode,

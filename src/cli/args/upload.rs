@@ -1,9 +1,8 @@
 //! `sct-upload`: usage cabs → the update service → offers (JSON lines) for sct-fetch.
 
-use crate::cli::OperatorArgs;
+use crate::cli::{NetArgs, OperatorArgs};
 use clap::Parser;
 use std::path::PathBuf;
-use std::time::Duration;
 
 /// The binary's name, as in logs and on stderr.
 pub const TOOL: &str = "sct-upload";
@@ -18,25 +17,12 @@ pub struct Args {
     /// Update service base URL [default: SCT_SERVICE_URL, then service_url in sct.toml]
     #[arg(long, value_name = "URL")]
     pub service_url: Option<String>,
-    /// Proxy URI (http://host:port or host:port). Without it HTTPS_PROXY/HTTP_PROXY/NO_PROXY apply.
-    #[arg(long, value_name = "URI")]
-    pub proxy: Option<String>,
-    /// Proxy user name; the password comes from SCT_PROXY_PASSWORD or a terminal prompt.
-    #[arg(long, value_name = "NAME", requires = "proxy")]
-    pub proxy_user: Option<String>,
-    /// Extra CA certificate (PEM) to trust besides the system's roots.
-    #[arg(long, value_name = "PEM")]
-    pub ca_file: Option<PathBuf>,
     /// Pinned catalog key (ed25519:... or a key file); repeatable
     /// [default: SCT_TRUSTED_KEYS, then trusted_keys in sct.toml]
     #[arg(long = "trusted-key", value_name = "KEY")]
     pub trusted_keys: Vec<String>,
-    /// Seconds to wait for a connection and for each read before giving up.
-    #[arg(long, value_name = "SECS", default_value_t = 60.0)]
-    pub timeout: f64,
-    /// Retries of transient failures (timeouts, resets, 5xx), with backoff 0.5 s, 1 s, 2 s, ...
-    #[arg(long, value_name = "N", default_value_t = 4)]
-    pub retries: u32,
+    #[command(flatten)]
+    pub net: NetArgs,
     /// Uploads at once.
     #[arg(long, value_name = "N", default_value_t = crate::upload::DEFAULT_PARALLEL)]
     pub parallel: usize,
@@ -111,12 +97,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
 
 /// `--dry-run`: the plan on stdout, a one-line summary on stderr; nothing is sent.
 fn dry_run(args: &Args, config: &crate::config::Config) -> anyhow::Result<()> {
-    let net = crate::http::NetOptions {
-        proxy: args.proxy.clone(),
-        proxy_user: args.proxy_user.clone(),
-        ca_file: args.ca_file.clone(),
-        ..Default::default()
-    };
+    let net = args.net.options()?;
     let plan = crate::upload::plan(&args.source, args.service_url.as_deref(), &net, config)?;
     let summary = format!(
         "dry run: would upload {} cab(s), {} bytes, to {}; nothing was sent",
@@ -135,22 +116,7 @@ fn options(
     args: Args,
     config: &crate::config::Config,
 ) -> anyhow::Result<crate::upload::UploadOptions> {
-    if !(args.timeout > 0.0 && args.timeout.is_finite()) {
-        return Err(crate::error::fail(
-            crate::error::ExitCode::Usage,
-            "--timeout must be a positive number of seconds",
-        ));
-    }
-    let timeout = Duration::from_secs_f64(args.timeout);
-    let net = crate::http::NetOptions {
-        proxy: args.proxy,
-        proxy_user: args.proxy_user,
-        proxy_password: None,
-        ca_file: args.ca_file,
-        connect_timeout: timeout,
-        read_timeout: timeout,
-        retries: args.retries,
-    };
+    let net = args.net.options()?;
     let mut options = crate::upload::UploadOptions::resolve(
         args.source,
         args.service_url.as_deref(),

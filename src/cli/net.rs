@@ -1,0 +1,52 @@
+//! The network flags `sct-upload` and `sct-fetch` share, so both stages take the same proxy,
+//! CA, timeout and retry settings and refuse the same bad values.
+
+use crate::error::{ExitCode, fail};
+use crate::http::NetOptions;
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// Proxy, extra CA, timeout and retries. Add them to a stage's clap arguments with
+/// `#[command(flatten)] net: NetArgs`, then call [`NetArgs::options`].
+#[derive(clap::Args, Clone, Debug)]
+pub struct NetArgs {
+    /// Proxy URI (http://host:port or host:port). Without it HTTPS_PROXY/HTTP_PROXY/NO_PROXY apply.
+    #[arg(long, value_name = "URI")]
+    pub proxy: Option<String>,
+    /// Proxy user name; the password comes from SCT_PROXY_PASSWORD or a terminal prompt, never a flag.
+    #[arg(long, value_name = "NAME", requires = "proxy")]
+    pub proxy_user: Option<String>,
+    /// Extra CA certificate (PEM) to trust besides the system's roots.
+    #[arg(long, value_name = "PEM")]
+    pub ca_file: Option<PathBuf>,
+    /// Seconds to wait for a connection and for each read before giving up (a stalled server).
+    #[arg(long, value_name = "SECS", default_value_t = 60.0)]
+    pub timeout: f64,
+    /// Retries of a transient failure (timeouts, resets, 5xx) per upload or file, with backoff
+    /// 0.5 s, 1 s, 2 s, ...
+    #[arg(long, value_name = "N", default_value_t = 4)]
+    pub retries: u32,
+}
+
+impl NetArgs {
+    /// The network options these flags give. The proxy password is not asked for here: a dry
+    /// run needs none ([`NetOptions::with_proxy_password`] asks).
+    pub fn options(&self) -> anyhow::Result<NetOptions> {
+        if !(self.timeout > 0.0 && self.timeout.is_finite()) {
+            return Err(fail(
+                ExitCode::Usage,
+                "--timeout must be a positive number of seconds",
+            ));
+        }
+        let timeout = Duration::from_secs_f64(self.timeout);
+        Ok(NetOptions {
+            proxy: self.proxy.clone(),
+            proxy_user: self.proxy_user.clone(),
+            proxy_password: None,
+            ca_file: self.ca_file.clone(),
+            connect_timeout: timeout,
+            read_timeout: timeout,
+            retries: self.retries,
+        })
+    }
+}
