@@ -73,7 +73,7 @@ report() {
   if [ "$status" -ne 0 ]; then
     grep -E '^(==|SUMMARY|thread|panicked|.*ERROR)' "$log" | head -20 >&2 || true
     find "artifacts/$target" -type f -newer logs/.started | while read -r input; do
-      echo "fuzz.sh: $target input $input:" >&2
+      echo "fuzz.sh: $target input fuzz/$input:" >&2
       od -A x -t x1z -v "$input" | head -64 >&2
     done
   fi
