@@ -1,7 +1,7 @@
 //! sct-collect against a SQL Server site database, over real TDS to Microsoft's mock server.
 
 #[path = "../../src/site/mssql/mock.rs"]
-mod mock;
+pub mod mock;
 
 use crate::support::{Env, stderr_of, stdout_of};
 use mock::*;
@@ -10,12 +10,12 @@ use sct::site::queries;
 const PASSWORD: &str = "Cli-Pa55word";
 const HIERARCHY: &str = "0b5e5a3c-8f5f-4b53-9f2e-4e9f6c2d1a10";
 
-fn site_string(port: u16) -> String {
+pub fn site_string(port: u16) -> String {
     format!("Server=127.0.0.1,{port};Database=CM_PS1;User Id=sct;Encrypt=DANGER_PLAINTEXT")
 }
 
 /// The answers of a ConfigMgr site database with two usage rows.
-fn configmgr_site(reg: &mut QueryRegistry) {
+pub fn configmgr_site(reg: &mut QueryRegistry) {
     let int = SqlDataType::Int;
     let txt = SqlDataType::NVarChar;
     reg.register(

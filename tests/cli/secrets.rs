@@ -1,4 +1,4 @@
-//! Secrets audit: every stage that exists runs with a site password, a proxy password and a service
+//! Secrets audit: every stage and phase runs with a site password, a proxy password and a service
 //! token set to distinctive values; none of them may show in stdout, stderr, the CMTrace logs, any
 //! file written (JSON, cabs' reports, stored uploads, the server's log), or a process's argv.
 //!
@@ -131,7 +131,7 @@ fn spawn_audited(
     if !environ.is_empty() {
         let environ = String::from_utf8_lossy(&environ);
         assert!(
-            environ.contains(PROXY_PASSWORD) && environ.contains(SERVICE_TOKEN),
+            SECRETS.iter().all(|(_, secret)| environ.contains(secret)),
             "{bin} did not get the secrets: the audit would prove nothing"
         );
     }
@@ -218,6 +218,29 @@ fn no_secret_reaches_output_logs_files_or_argv() {
     );
     audit.output("sct-collect with a password in SCT_SITE", &out);
 
+    // A SQL Server site (Microsoft's TDS mock server) whose login takes the site password.
+    let mssql = crate::mssql::mock::MockServer::start(crate::mssql::configmgr_site);
+    let mssql_site = crate::mssql::site_string(mssql.port);
+    let out = spawn_audited(
+        &mut audit,
+        &env,
+        "sct-collect",
+        &["--site", &mssql_site, "-o", "mssql-usage.json"],
+        &[],
+    );
+    assert_ok("sct-collect from SQL Server", &out);
+    let out = with_secrets(&env, "sct-collect")
+        .args(["--site", &mssql_site])
+        .env_remove("SCT_SITE_PASSWORD")
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(2),
+        "without SCT_SITE_PASSWORD the login cannot be made: the password is used"
+    );
+    drop(mssql);
+
     // The service, with a token from the environment; its argv and log are audited too.
     let service = published(&env);
     let server = Server::start(
@@ -250,9 +273,9 @@ fn no_secret_reaches_output_logs_files_or_argv() {
         "alice",
     ];
     let before = stored(&service.root);
-    let out = spawn_audited(&mut audit, &env, "sct-upload", &upload_args, &[]);
-    assert_ok("sct-upload", &out);
-    assert_eq!(offers(&out).len(), 1);
+    let out_upload_ok = spawn_audited(&mut audit, &env, "sct-upload", &upload_args, &[]);
+    assert_ok("sct-upload", &out_upload_ok);
+    assert_eq!(offers(&out_upload_ok).len(), 1);
     let after = stored(&service.root);
     assert!(
         after.len() > before.len(),
@@ -278,6 +301,75 @@ fn no_secret_reaches_output_logs_files_or_argv() {
         &[("SCT_PROXY_PASSWORD", format!("{PROXY_PASSWORD}-wrong"))],
     );
     assert!(!out.status.success(), "a wrong proxy password is refused");
+
+    // Fetch the offered packs through squid, verify them, and run -connect the same way.
+    let offers_file = env.path("offers.jsonl");
+    std::fs::write(&offers_file, &out_upload_ok.stdout).unwrap();
+    let offers_text = offers_file.display().to_string();
+    let fetch_args = [
+        "--offers",
+        offers_text.as_str(),
+        "--dest",
+        "packs",
+        "--trusted-key",
+        service.public.as_str(),
+        "--proxy",
+        proxy.as_str(),
+        "--proxy-user",
+        "alice",
+        "--mode",
+        "all",
+    ];
+    let out = spawn_audited(&mut audit, &env, "sct-fetch", &fetch_args, &[]);
+    assert_ok("sct-fetch", &out);
+    assert!(
+        crate::support::tree(&env.path("packs")).len() > 3,
+        "sct-fetch brought packs back"
+    );
+    let out = spawn_audited(
+        &mut audit,
+        &env,
+        "sct-verify",
+        &["packs", "--trusted-key", service.public.as_str()],
+        &[],
+    );
+    assert_ok("sct-verify", &out);
+    let fetched_before = squid.logged("alice", 1);
+    let connect_vars = [
+        ("SCT_SERVICE_URL", server.url.clone()),
+        ("SCT_TRUSTED_KEYS", service.public.clone()),
+    ];
+    let proxy_host = proxy.trim_start_matches("http://").to_owned();
+    let out = spawn_audited(
+        &mut audit,
+        &env,
+        "ServiceConnectionTool",
+        &[
+            "-connect",
+            "-usagedatasrc",
+            cab.as_str(),
+            "-updatepackdest",
+            "connect-packs",
+            "-proxyserveruri",
+            proxy_host.as_str(),
+            "-proxyusername",
+            "alice",
+        ],
+        &connect_vars,
+    );
+    assert_ok("ServiceConnectionTool -connect", &out);
+    assert!(
+        squid.logged("alice", fetched_before + 1) > fetched_before,
+        "-connect went through squid as alice"
+    );
+    let out = spawn_audited(
+        &mut audit,
+        &env,
+        "ServiceConnectionTool",
+        &["-export", "-dest", "usage.csv"],
+        &[("SCT_SITE", site.clone())],
+    );
+    assert_ok("ServiceConnectionTool -export", &out);
 
     // Import, as a stage and through the wrapper.
     let src = stage_pack_folder(
