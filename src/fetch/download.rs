@@ -251,11 +251,12 @@ fn response_start(
             Attempt::Fatal(err)
         });
     }
-    let start = if status == reqwest::StatusCode::PARTIAL_CONTENT && offset > 0 {
+    let start = if status == reqwest::StatusCode::PARTIAL_CONTENT {
+        // Also for a request of the whole file: a 206 must then cover it all.
         check_content_range(response, job, offset)?;
         offset
     } else {
-        // 200 (or 206 to a request without Range): the whole file, from byte zero.
+        // 200: the whole file, from byte zero (also when a resume was asked for).
         0
     };
     if let Some(length) = response.content_length()
@@ -289,8 +290,12 @@ fn check_content_range(
     if got.trim() == expected {
         Ok(())
     } else {
+        let asked = match offset {
+            0 => "a request for the whole file".to_owned(),
+            _ => format!("a resume at byte {offset}"),
+        };
         Err(Attempt::Restart(format!(
-            "{} answered a resume at byte {offset} with Content-Range `{got}` (expected `{expected}`)",
+            "{} answered {asked} with Content-Range `{got}` (expected `{expected}`)",
             http::redact(job.url.as_str())
         )))
     }

@@ -169,6 +169,8 @@ impl Service {
 pub enum Fault {
     /// Answer a Range request with `200` and the whole file.
     IgnoreRange,
+    /// Answer a request for the whole file with `206` and the part from byte `from` on.
+    PartialFrom { from: u64 },
     /// Send the headers and the first `bytes` of the body, then close the connection, `times` times.
     CutAfter { bytes: usize, times: usize },
     /// Send the first `bytes` of the body, then stall until the server stops.
@@ -208,7 +210,7 @@ pub struct TestServer {
 pub const CHAOS_KINDS: [&str; 6] = [
     "503",
     "cut",
-    "200-to-Range",
+    "wrong Range answer",
     "flipped byte",
     "stall",
     "reset",
@@ -217,14 +219,26 @@ pub const CHAOS_KINDS: [&str; 6] = [
 /// Seeded random faults on every pack download: 503s, connections cut mid-body (a truncated
 /// body), Range requests answered with 200 and the whole file, one flipped byte in transit,
 /// stalls mid-body (the client's read timeout must end them) and connections reset mid-body.
-/// The same seed gives the same sequence of decisions.
+/// Each file has its own stream of decisions from the seed, so the faults a file meets do not
+/// depend on how its downloads interleave with the others'.
 #[derive(Clone, Debug)]
 pub struct Chaos {
+    seed: u64,
+    /// The random state of each path's stream of decisions.
+    streams: HashMap<String, u64>,
     state: u64,
     /// Percentage of requests that misbehave.
     pub percent: u64,
     /// How many requests misbehaved, by kind (see [`CHAOS_KINDS`]).
     pub injected: [usize; 6],
+}
+
+/// splitmix64: spreads a seed (or a seed mixed with a path) over all 64 bits, never zero.
+fn splitmix(seed: u64) -> u64 {
+    let mut z = seed.wrapping_add(0x9E37_79B9_7F4A_7C15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    (z ^ (z >> 31)).max(1)
 }
 
 impl Chaos {
@@ -236,8 +250,19 @@ impl Chaos {
         self.state.wrapping_mul(0x2545_F491_4F6C_DD1D)
     }
 
-    /// Decides one request's fault for a file of `size` bytes from `start`.
-    fn pick(&mut self, size: u64, start: u64, ranged: bool) -> Option<Fault> {
+    /// Decides one request's fault for the file at `path` of `size` bytes, asked from `start`.
+    fn pick(&mut self, path: &str, size: u64, start: u64, ranged: bool) -> Option<Fault> {
+        let seed = self.seed;
+        let stream = *self.streams.entry(path.to_owned()).or_insert_with(|| {
+            splitmix(path.bytes().fold(seed, |h, b| splitmix(h ^ u64::from(b))))
+        });
+        self.state = stream;
+        let fault = self.decide(size, start, ranged);
+        self.streams.insert(path.to_owned(), self.state);
+        fault
+    }
+
+    fn decide(&mut self, size: u64, start: u64, ranged: bool) -> Option<Fault> {
         if self.next() % 100 >= self.percent {
             return None;
         }
@@ -252,7 +277,12 @@ impl Chaos {
                 },
             ),
             2 if ranged => (2, Fault::IgnoreRange),
-            2 => (0, Fault::Status503),
+            2 => (
+                2,
+                Fault::PartialFrom {
+                    from: 1 + self.next() % (size - 1).max(1),
+                },
+            ),
             3 => (
                 3,
                 Fault::FlipByte {
@@ -338,12 +368,10 @@ impl TestServer {
 
     /// Makes every pack download fail at random, `percent` of the time, from `seed`.
     pub fn chaos(&self, seed: u64, percent: u64) {
-        // splitmix64 of the seed, so small seeds start far from zero.
-        let mut z = seed.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
         *self.chaos.lock().unwrap() = Some(Chaos {
-            state: (z ^ (z >> 31)).max(1),
+            seed: splitmix(seed),
+            streams: HashMap::new(),
+            state: 1,
             percent,
             injected: [0; 6],
         });
@@ -467,7 +495,7 @@ fn serve(
         .unwrap_or(0);
     let fault = match (fault, kit.chaos.lock().unwrap().as_mut()) {
         (None, Some(chaos)) if path.starts_with("/packs/") && requested < size => {
-            chaos.pick(size, requested, range.is_some())
+            chaos.pick(&path, size, requested, range.is_some())
         }
         (fault, _) => fault,
     };
@@ -478,6 +506,7 @@ fn serve(
     }
     let start = match (&range, &fault) {
         (_, Some(Fault::IgnoreRange)) => 0,
+        (_, Some(Fault::PartialFrom { from })) => (*from).min(size),
         (Some(r), _) => r
             .strip_prefix("bytes=")
             .and_then(|r| r.strip_suffix('-'))
