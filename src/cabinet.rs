@@ -35,6 +35,31 @@ pub struct Member {
     pub size: u64,
 }
 
+/// One line of `sct-pack list` and `sct-pack extract` (`sct.cab-member.v1`).
+#[derive(Clone, Debug, Serialize)]
+pub struct MemberLine {
+    pub schema: &'static str,
+    pub name: String,
+    pub size: u64,
+    /// `extract` only: SHA-256 of the bytes written.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sha256: Option<String>,
+}
+
+impl MemberLine {
+    /// The line's schema name.
+    pub const SCHEMA: &'static str = "sct.cab-member.v1";
+
+    pub fn new(member: Member, sha256: Option<String>) -> Self {
+        Self {
+            schema: Self::SCHEMA,
+            name: member.name,
+            size: member.size,
+            sha256,
+        }
+    }
+}
+
 /// Checks the format's limits for a set of entries, before anything is written.
 pub fn check_limits(names_and_sizes: &[(&str, u64)]) -> anyhow::Result<()> {
     if names_and_sizes.len() > MAX_FILES {

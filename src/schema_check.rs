@@ -24,6 +24,7 @@ const KINDS: &[&str] = &[
     UsageDocument::SCHEMA,
     UsageManifest::SCHEMA,
     CabReport::SCHEMA,
+    crate::cabinet::MemberLine::SCHEMA,
     Catalog::SCHEMA,
     SignatureFile::SCHEMA,
     KeyFile::SCHEMA,
@@ -55,6 +56,7 @@ const DEMO_SITE: &str = "sct.demo-site.v1";
 
 /// Top-level fields the code leaves out when they have no value (`skip_serializing_if`).
 const OPTIONAL: &[(&str, &str)] = &[
+    (crate::cabinet::MemberLine::SCHEMA, "sha256"),
     (Catalog::SCHEMA, "hierarchy_id"),
     (crate::import::SCHEMA, "reason"),
     (crate::import::SCHEMA, "path"),
@@ -174,6 +176,17 @@ fn usage_documents_from_a_demo_site_validate() {
     let mut reader = crate::cabinet::CabReader::open(&cab).unwrap();
     let manifest = reader.read_member(MANIFEST_MEMBER, 1 << 20).unwrap();
     check(&serde_json::from_slice(&manifest).unwrap());
+    for member in reader.members() {
+        let listed = crate::cabinet::MemberLine::new(member, None);
+        check(&serde_json::to_value(&listed).unwrap());
+    }
+    let out = dir.path().join("out");
+    std::fs::create_dir(&out).unwrap();
+    let extracted = crate::cabinet::extract(&cab, &out, 1 << 20).unwrap();
+    for (member, sha256) in extracted {
+        let line = crate::cabinet::MemberLine::new(member, Some(sha256));
+        check(&serde_json::to_value(&line).unwrap());
+    }
 
     let config = crate::config::Config::default();
     let net = crate::http::NetOptions {

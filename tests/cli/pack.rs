@@ -58,10 +58,9 @@ fn cab_holds_the_version_file_and_manifest() {
     let names: Vec<String> = stdout_of(&out)
         .lines()
         .map(|l| {
-            serde_json::from_str::<serde_json::Value>(l).unwrap()["name"]
-                .as_str()
-                .unwrap()
-                .to_owned()
+            let line = serde_json::from_str::<serde_json::Value>(l).unwrap();
+            assert_eq!(line["schema"], "sct.cab-member.v1", "{l}");
+            line["name"].as_str().unwrap().to_owned()
         })
         .collect();
     assert_eq!(

@@ -93,7 +93,8 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             let reader = crate::cabinet::CabReader::open(&cab)?;
             let mut out = stdout;
             for member in reader.members() {
-                crate::document::write_line(&mut out, &member)?;
+                let line = crate::cabinet::MemberLine::new(member, None);
+                crate::document::write_line(&mut out, &line)?;
             }
             Ok(())
         }
@@ -120,10 +121,8 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             );
             let mut out = stdout;
             for (member, sha256) in done {
-                crate::document::write_line(
-                    &mut out,
-                    &serde_json::json!({"name": member.name, "size": member.size, "sha256": sha256}),
-                )?;
+                let line = crate::cabinet::MemberLine::new(member, Some(sha256));
+                crate::document::write_line(&mut out, &line)?;
             }
             Ok(())
         }
