@@ -5,6 +5,7 @@
 #   FUZZ_TARGETS="cab catalog" scripts/fuzz.sh 600      only some targets
 #   FUZZ_JOBS=1 scripts/fuzz.sh                           one target at a time (default: one per core)
 #   FUZZ_SANITIZER=address scripts/fuzz.sh 3600          with AddressSanitizer (nightly toolchain)
+#   FUZZ_SEED=2409 scripts/fuzz.sh                        libFuzzer's random seed fixed, as in CI
 #
 # Needs only the stable toolchain: the targets are built with the same coverage instrumentation
 # cargo-fuzz uses (stable rustc flags) and libfuzzer-sys links libFuzzer in, so CI installs nothing.
@@ -20,6 +21,12 @@ seconds=${1:-60}
 sanitizer=${FUZZ_SANITIZER:-none}
 targets=${FUZZ_TARGETS:-cab catalog documents wrapper_args safe_relative}
 jobs=${FUZZ_JOBS:-$(nproc)}
+# A fixed seed makes a run repeat the same mutations (CI: a red run reproduces, a green one stays
+# green until the code changes); without one libFuzzer picks a new seed each run and explores more.
+seed_flag=()
+if [ -n "${FUZZ_SEED:-}" ]; then
+  seed_flag=(-seed="$FUZZ_SEED")
+fi
 host=$(rustc -vV | sed -n 's/^host: //p')
 
 # The flags cargo-fuzz 0.13 passes for libFuzzer's coverage feedback (all stable rustc options),
@@ -56,7 +63,7 @@ run_target() {
   # -timeout: one input taking over 10 s is a hang; -rss_limit_mb: a bomb that allocates is a crash.
   "$bin/$target" "corpus/$target" "seeds/$target" -artifact_prefix="artifacts/$target/" \
     -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 -max_len=65536 \
-    -print_final_stats=1 >"logs/$target.log" 2>&1
+    -print_final_stats=1 "${seed_flag[@]}" >"logs/$target.log" 2>&1
 }
 
 # One summary line for a finished target; a crash also prints its input, so a CI log reproduces it.
