@@ -1020,7 +1020,7 @@ fn random_faults_through_an_authenticating_proxy_end_in_a_bit_exact_folder() {
         "Basic {}",
         base64::engine::general_purpose::STANDARD.encode("jqpublic:s3cret-pw")
     ));
-    proxy.chaos(7, 50);
+    proxy.chaos(7, 70);
     // The offer names a port nothing listens on: only the proxy can answer.
     let offers = service.offer("http://127.0.0.1:9", HIERARCHY_A, "5.00.9128.1000");
     let addr = proxy.base.trim_start_matches("http://").to_owned();
@@ -1034,7 +1034,7 @@ fn random_faults_through_squid_with_basic_auth_end_in_a_bit_exact_folder() {
     let env = Env::new();
     let service = service(&env);
     let server = TestServer::start(&service.root);
-    server.chaos(11, 50);
+    server.chaos(11, 70);
     let squid = crate::servicekit::Squid::start(&env, "jqpublic", "s3cret-pw");
     let offers = service.offer(&server.base, HIERARCHY_A, "5.00.9128.1000");
     let proxy = squid.url();
