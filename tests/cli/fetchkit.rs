@@ -217,7 +217,8 @@ pub const CHAOS_KINDS: [&str; 6] = [
 ];
 
 /// Seeded random faults on every pack download: 503s, connections cut mid-body (a truncated
-/// body), Range requests answered with 200 and the whole file, one flipped byte in transit,
+/// body), wrong Range answers (200 to a Range request, 206 from a later byte to a request for
+/// the whole file), one flipped byte in transit,
 /// stalls mid-body (the client's read timeout must end them) and connections reset mid-body.
 /// Each file has its own stream of decisions from the seed, so the faults a file meets do not
 /// depend on how its downloads interleave with the others'.
@@ -226,6 +227,7 @@ pub struct Chaos {
     seed: u64,
     /// The random state of each path's stream of decisions.
     streams: HashMap<String, u64>,
+    /// The state of the stream being drawn from, while one request's fault is decided.
     state: u64,
     /// Percentage of requests that misbehave.
     pub percent: u64,
