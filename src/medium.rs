@@ -50,6 +50,27 @@ pub fn open_regular(path: &Path, links: Links) -> anyhow::Result<File> {
     Ok(file)
 }
 
+/// Opens a file on the medium with `options` (for writing, say), never through a link at its
+/// name, and checks the handle is a regular file: a `.part` swapped for a link or a FIFO after a
+/// check can neither send bytes elsewhere nor block.
+pub fn open_with(path: &Path, options: &mut OpenOptions) -> anyhow::Result<File> {
+    platform::file_options(options, Links::Refuse);
+    let file = options.open(path).map_err(|e| {
+        if platform::is_link_refusal(&e) {
+            refuse_kind(path, "a symlink (links are never followed)")
+        } else {
+            anyhow::Error::new(e).context(format!("Cannot open `{}`", path.display()))
+        }
+    })?;
+    let meta = file
+        .metadata()
+        .map_err(|e| anyhow::Error::new(e).context(format!("Cannot read `{}`", path.display())))?;
+    if let Some(kind) = not_regular(&meta, Links::Refuse) {
+        return Err(refuse_kind(path, kind));
+    }
+    Ok(file)
+}
+
 /// Opens `root/relative` (`/`-separated, already checked by [`crate::paths`]) for reading with no
 /// link followed at any level below `root`, and checks that it is a regular file.
 pub fn open_under(root: &Path, relative: &str) -> anyhow::Result<File> {
@@ -335,6 +356,23 @@ mod tests {
         let err = open_regular(&link, Links::Refuse).unwrap_err();
         assert!(format!("{err}").contains("symlink"), "{err}");
         assert!(open_regular(&link, Links::Follow).is_ok());
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn writing_never_goes_through_a_link() {
+        let dir = tempfile::tempdir().unwrap();
+        let outside = dir.path().join("outside.txt");
+        std::fs::write(&outside, b"keep").unwrap();
+        let part = dir.path().join("x.cab.part");
+        std::os::unix::fs::symlink(&outside, &part).unwrap();
+        let mut options = OpenOptions::new();
+        options.create(true).truncate(false).write(true);
+        let err = open_with(&part, &mut options).unwrap_err();
+        assert!(format!("{err}").contains("symlink"), "{err}");
+        assert_eq!(std::fs::read(&outside).unwrap(), b"keep");
+        std::fs::remove_file(&part).unwrap();
+        assert!(open_with(&part, &mut options).is_ok());
     }
 
     #[cfg(unix)]

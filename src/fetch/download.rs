@@ -360,13 +360,16 @@ fn write_part(
     start: u64,
     mut receiver: tokio::sync::mpsc::Receiver<Bytes>,
 ) -> anyhow::Result<(u64, String)> {
-    let mut file = std::fs::OpenOptions::new()
-        .create(true)
-        .truncate(false)
-        .read(true)
-        .write(true)
-        .open(part)
-        .with_context(|| format!("Cannot create `{}`", part.display()))?;
+    // Never through a link planted at the `.part` name (see crate::medium).
+    let mut file = crate::medium::open_with(
+        part,
+        std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .read(true)
+            .write(true),
+    )
+    .with_context(|| format!("Cannot create `{}`", part.display()))?;
     // Bytes past the resume point are not what the server is about to send: drop them.
     file.set_len(start)?;
     let mut hasher = Sha256::new();
