@@ -186,11 +186,23 @@ fn a_folder_beside_its_case_or_unicode_twin_is_refused_and_nothing_written() {
             "ServiceConnectionTool",
             vec!["-export", "-dest", "media/Caf\u{e9}/usage.csv"],
         ),
+        (
+            "ServiceConnectionTool",
+            vec![
+                "-connect",
+                "-usagedatasrc",
+                "media",
+                "-updatepackdest",
+                "usb/UpdatePacks",
+            ],
+        ),
     ];
     for (bin, args) in cases {
         let out = env
             .cmd(bin)
             .env("SCT_SITE", &site)
+            .env("SCT_TRUSTED_KEYS", &key)
+            .env("SCT_SERVICE_URL", "http://127.0.0.1:9")
             .args(&args)
             .output()
             .unwrap();
