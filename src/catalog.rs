@@ -123,7 +123,7 @@ impl Catalog {
             return Err(refuse("it expires before it was issued".into()));
         }
         let mut guids = HashSet::new();
-        let mut paths = HashSet::new();
+        let mut paths = crate::paths::TwinCheck::default();
         for pack in &self.packs {
             if !guids.insert(pack.package_guid) {
                 return Err(refuse(format!(
@@ -168,8 +168,11 @@ impl Catalog {
                         file.path
                     )));
                 }
-                if !paths.insert(file.path.to_ascii_lowercase()) {
-                    return Err(refuse(format!("`{}` is listed twice", file.path)));
+                if let Err(earlier) = paths.insert(&file.path) {
+                    return Err(refuse(format!(
+                        "`{}` is listed twice (as `{earlier}`; names that differ only in case or Unicode form are one name on Windows)",
+                        file.path
+                    )));
                 }
                 if file.size > MAX_FILE_BYTES {
                     return Err(refuse(format!(

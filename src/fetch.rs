@@ -215,6 +215,8 @@ fn check_options(options: &FetchOptions, offers: &[Offer]) -> anyhow::Result<()>
             options.dest.display()
         );
     }
+    // On Windows a twin of the folder's name is the same folder: refuse before writing anything.
+    crate::paths::check_no_twins_on_path(&options.dest)?;
     Ok(())
 }
 

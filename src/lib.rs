@@ -17,6 +17,7 @@ pub mod hash;
 pub mod http;
 pub mod import;
 pub mod logging;
+pub mod medium;
 pub mod offer;
 pub mod packdir;
 pub mod paths;

@@ -416,7 +416,7 @@ fn store(
     temp.persist(dir.join(format!("{stem}.cab")))
         .map_err(|e| e.error)?;
     crate::atomic::write_bytes(&dir.join(format!("{stem}.receipt.json")), &text)?;
-    crate::atomic::sync_dir(&dir);
+    let _ = crate::atomic::sync_dir(&dir);
     Ok(())
 }
 

@@ -31,7 +31,7 @@ Exit codes:
 #[derive(clap::Args, Clone, Debug, Default)]
 pub struct OperatorArgs {
     /// Also write a CMTrace log to FILE (appended; rolls over to .lo_ above 5 MiB; see docs/logs.md).
-    #[arg(long, value_name = "FILE", global = true)]
+    #[arg(long, value_name = "FILE", global = true, value_parser = crate::paths::path_flag)]
     pub log: Option<std::path::PathBuf>,
     /// Draw no progress bars on stderr.
     #[arg(long, short, global = true, alias = "no-progress")]

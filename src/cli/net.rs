@@ -17,7 +17,7 @@ pub struct NetArgs {
     #[arg(long, value_name = "NAME", requires = "proxy")]
     pub proxy_user: Option<String>,
     /// Extra CA certificate (PEM) to trust besides the system's roots.
-    #[arg(long, value_name = "PEM")]
+    #[arg(long, value_name = "PEM", value_parser = crate::paths::path_flag)]
     pub ca_file: Option<PathBuf>,
     /// Seconds to wait for a connection and for each read before giving up (a stalled server).
     #[arg(long, value_name = "SECS", default_value_t = 60.0)]

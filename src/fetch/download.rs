@@ -151,7 +151,14 @@ async fn already_present(job: &FileJob) -> anyhow::Result<Option<FileOutcome>> {
         return Ok(None);
     }
     let dest = job.dest.clone();
-    let (_, digest) = tokio::task::spawn_blocking(move || crate::hash::of_file(&dest)).await??;
+    let size = job.size;
+    let (_, digest) = tokio::task::spawn_blocking(move || {
+        // Through one no-follow handle, capped: what was judged is what is hashed.
+        let file = crate::medium::open_regular(&dest, crate::medium::Links::Refuse)?;
+        crate::hash::of_reader(std::io::Read::take(file, size + 1))
+            .with_context(|| format!("Failed to read `{}`", dest.display()))
+    })
+    .await??;
     Ok(crate::hash::same(&digest, &job.sha256).then_some(FileOutcome::Present))
 }
 
@@ -353,13 +360,16 @@ fn write_part(
     start: u64,
     mut receiver: tokio::sync::mpsc::Receiver<Bytes>,
 ) -> anyhow::Result<(u64, String)> {
-    let mut file = std::fs::OpenOptions::new()
-        .create(true)
-        .truncate(false)
-        .read(true)
-        .write(true)
-        .open(part)
-        .with_context(|| format!("Cannot create `{}`", part.display()))?;
+    // Never through a link planted at the `.part` name (see crate::medium).
+    let mut file = crate::medium::open_with(
+        part,
+        std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .read(true)
+            .write(true),
+    )
+    .with_context(|| format!("Cannot create `{}`", part.display()))?;
     // Bytes past the resume point are not what the server is about to send: drop them.
     file.set_len(start)?;
     let mut hasher = Sha256::new();
@@ -425,13 +435,13 @@ fn hash_prefix(file: &mut std::fs::File, len: u64, hasher: &mut Sha256) -> anyho
     Ok(done)
 }
 
-/// Makes the verified part durable and gives it its final name.
+/// Makes the verified part durable and gives it its final name (see [`crate::atomic`] for how
+/// each step is made durable on Windows).
 fn finish(part: &Path, dest: &Path) -> anyhow::Result<()> {
-    std::fs::File::open(part)
-        .and_then(|f| f.sync_all())
+    crate::atomic::sync_file(part)
         .with_context(|| format!("Failed to flush `{}` to disk", part.display()))?;
     crate::fault::point("fetch:before-rename");
-    std::fs::rename(part, dest).with_context(|| {
+    crate::atomic::rename_replace(part, dest).with_context(|| {
         format!(
             "Failed to move `{}` into place as `{}`",
             part.display(),
@@ -439,7 +449,7 @@ fn finish(part: &Path, dest: &Path) -> anyhow::Result<()> {
         )
     })?;
     if let Some(parent) = dest.parent() {
-        crate::atomic::sync_dir(parent);
+        let _ = crate::atomic::sync_dir(parent);
     }
     crate::fault::point("fetch:after-rename");
     Ok(())

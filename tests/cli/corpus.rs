@@ -50,6 +50,10 @@ pub(crate) struct Scenario {
     /// resolved in the scratch folder, where `secret.txt` exists.
     #[serde(default)]
     symlinks: Vec<(String, String)>,
+    /// For `pack/` folders: (name, content) files created before the run, for names a checkout
+    /// cannot hold on every system (a `\` in a name, case twins); `/` separates folders.
+    #[serde(default)]
+    plant: Vec<(String, String)>,
     /// For `pack/` folders: pad catalog.json with spaces to this many bytes before signing.
     #[serde(default)]
     pad_catalog_to: Option<u64>,
@@ -558,6 +562,11 @@ pub(crate) fn stage_pack_folder(env: &Env, name: &str, folder: &str, s: &Scenari
     if outside.is_dir() && !env.path("outside").exists() {
         copy_tree(&outside, &env.path("outside"));
     }
+    for (name, content) in &s.plant {
+        let path = dest.join(name);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, content).unwrap();
+    }
     for (link, target) in &s.symlinks {
         let link = dest.join(link);
         let _ = std::fs::remove_file(&link);
@@ -631,6 +640,7 @@ pub(crate) fn plain(sign: Option<String>) -> Scenario {
         sign,
         edit_after_sign: Vec::new(),
         symlinks: Vec::new(),
+        plant: Vec::new(),
         pad_catalog_to: None,
         prior: None,
     }

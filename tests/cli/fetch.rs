@@ -395,6 +395,14 @@ fn hostile_catalog_paths_are_refused_before_anything_is_written() {
         "/etc/escape.cab".to_owned(),
         format!("{folder}\\escape.cab"),
         "duplicate".to_owned(),
+        format!("{folder}/CONIN$.txt"),
+        format!("{folder}/COM\u{b9}.log"),
+        format!("{folder}/LPT0"),
+        format!("{folder}/x.cab:stream"),
+        format!("{folder}/dir /x.cab"),
+        // Twins: one name on Windows (case) or after a copy through macOS (NFC/NFD).
+        format!("twin:{folder}/Caf\u{e9}.cab:{folder}/cafe\u{301}.CAB"),
+        format!("twin:{folder}/\u{e9}t\u{e9}.cab:{folder}/\u{c9}T\u{c9}.cab"),
     ]
     .into_iter()
     .enumerate()
@@ -403,6 +411,12 @@ fn hostile_catalog_paths_are_refused_before_anything_is_written() {
         let files = catalog["packs"][2]["files"].as_array_mut().unwrap();
         if hostile == "duplicate" {
             let again = files[0].clone();
+            files.push(again);
+        } else if let Some(twins) = hostile.strip_prefix("twin:") {
+            let (a, b) = twins.split_once(':').unwrap();
+            files[0]["path"] = a.into();
+            let mut again = files[0].clone();
+            again["path"] = b.into();
             files.push(again);
         } else {
             files[0]["path"] = hostile.clone().into();

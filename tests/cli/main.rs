@@ -5,6 +5,7 @@ mod corpus;
 mod crash;
 mod fetch;
 mod fetchkit;
+mod filesystem;
 mod import;
 mod logs;
 mod mssql;

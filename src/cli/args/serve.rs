@@ -27,7 +27,7 @@ pub enum Command {
     )]
     Keygen {
         /// The private key file to create (must not exist).
-        #[arg(long, value_name = "KEY")]
+        #[arg(long, value_name = "KEY", value_parser = crate::paths::path_flag)]
         out: PathBuf,
     },
     /// Hash every pack under ROOT/packs/, build the next catalog version, sign it and write it.
@@ -36,16 +36,16 @@ pub enum Command {
     )]
     Publish {
         /// The service root (holds packs/ and packs.json; catalog/ is written).
-        #[arg(long, value_name = "ROOT")]
+        #[arg(long, value_name = "ROOT", value_parser = crate::paths::path_flag)]
         root: PathBuf,
         /// Signing key file; repeat to sign with several keys (key rotation).
-        #[arg(long = "key", value_name = "KEY", required = true)]
+        #[arg(long = "key", value_name = "KEY", required = true, value_parser = crate::paths::path_flag)]
         keys: Vec<PathBuf>,
         /// Days until clients refuse the catalog.
         #[arg(long, value_name = "DAYS", default_value_t = crate::publish::DEFAULT_EXPIRES_IN_DAYS)]
         expires_in: u32,
         /// Pack metadata (sct.pack-metadata.v1) [default: ROOT/packs.json]
-        #[arg(long, value_name = "FILE")]
+        #[arg(long, value_name = "FILE", value_parser = crate::paths::path_flag)]
         metadata: Option<PathBuf>,
         /// Bind the catalog to one hierarchy.
         #[arg(long, value_name = "GUID")]
@@ -57,19 +57,19 @@ pub enum Command {
     )]
     Run {
         /// The service root (catalog/ and packs/ are served from it; uploads/ is written).
-        #[arg(long, value_name = "ROOT")]
+        #[arg(long, value_name = "ROOT", value_parser = crate::paths::path_flag)]
         root: PathBuf,
         /// Address to listen on; port 0 picks a free port (printed on stdout).
         #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:8080")]
         bind: SocketAddr,
         /// TLS certificate chain (PEM); needs --tls-key.
-        #[arg(long, value_name = "PEM", requires = "tls_key")]
+        #[arg(long, value_name = "PEM", requires = "tls_key", value_parser = crate::paths::path_flag)]
         tls_cert: Option<PathBuf>,
         /// TLS private key (PEM); needs --tls-cert.
-        #[arg(long, value_name = "PEM", requires = "tls_cert")]
+        #[arg(long, value_name = "PEM", requires = "tls_cert", value_parser = crate::paths::path_flag)]
         tls_key: Option<PathBuf>,
         /// File holding the bearer token uploads must carry [default: SCT_SERVICE_TOKEN, else none]
-        #[arg(long, value_name = "FILE")]
+        #[arg(long, value_name = "FILE", value_parser = crate::paths::path_flag)]
         token_file: Option<PathBuf>,
         /// Largest usage cab accepted, in bytes.
         #[arg(long, value_name = "BYTES", default_value_t = crate::serve::DEFAULT_MAX_UPLOAD)]

@@ -13,6 +13,7 @@ pub const TOOL: &str = "sct-verify";
 #[command(version, after_help = AFTER_HELP)]
 pub struct Args {
     /// The update pack folder (as sct-fetch or ServiceConnectionTool -connect wrote it).
+    #[arg(value_parser = crate::paths::path_flag)]
     pub dir: PathBuf,
     /// Pinned catalog key (ed25519:... or a file of them); repeatable [default: SCT_TRUSTED_KEYS, then sct.toml]
     #[arg(long = "trusted-key", value_name = "KEY")]
