@@ -16,4 +16,5 @@ mod servicekit;
 mod support;
 mod upload;
 mod verify;
+mod windows;
 mod wrapper;
