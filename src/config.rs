@@ -71,23 +71,32 @@ impl Config {
         format!("set {env} or add `{key} = ...` to {file}")
     }
 
-    /// The site database: `--site`, then `SCT_SITE`, then the config file.
+    /// The site database: `--site`, then `SCT_SITE`, then the config file, then (Windows) the
+    /// one ConfigMgr records on this site server ([`crate::site::mssql::registry`]).
     pub fn site_locator(&self, flag: Option<&str>) -> anyhow::Result<SiteLocator> {
         let env = std::env::var(ENV_SITE).ok().filter(|v| !v.is_empty());
-        match flag
+        if let Some(text) = flag
             .map(str::to_owned)
             .or(env)
             .or_else(|| self.site.clone())
         {
-            Some(text) => SiteLocator::parse(&text),
-            None => Err(fail(
-                ExitCode::Usage,
-                format!(
-                    "no site database given: use --site, {}",
-                    self.where_to_set("site", ENV_SITE)
-                ),
-            )),
+            return SiteLocator::parse(&text);
         }
+        if let Some(found) = crate::site::mssql::registry::find()? {
+            return Ok(SiteLocator::SqlServer(Box::new(found)));
+        }
+        let on_site_server = if cfg!(windows) {
+            " (this machine records no ConfigMgr site database: run on the site server)"
+        } else {
+            ""
+        };
+        Err(fail(
+            ExitCode::Usage,
+            format!(
+                "no site database given: use --site, {}{on_site_server}",
+                self.where_to_set("site", ENV_SITE)
+            ),
+        ))
     }
 }
 

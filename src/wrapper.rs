@@ -318,12 +318,20 @@ fn start_logs(config: &crate::config::Config, args: &[OsString], phase: &Phase) 
         return;
     };
     logging::log_start(TOOL, args);
-    if let Some((dir, why)) = &found.fell_back_from {
-        let message = format!(
-            "cannot write logs in {} ({why}); logging to {} instead",
-            dir.display(),
-            found.tool_log.display()
+    let setup_log = found.setup_log.as_deref();
+    let fallbacks = [
+        (&found.fell_back_from, Some(found.tool_log.as_path())),
+        (&found.setup_fell_back_from, setup_log),
+    ];
+    for (dir, why, now) in fallbacks
+        .into_iter()
+        .filter_map(|(from, now)| from.as_ref().map(|(dir, why)| (dir, why, now)))
+    {
+        let instead = now.map_or_else(
+            || format!("running without {}", logging::SETUP_LOG),
+            |p| format!("logging to {} instead", p.display()),
         );
+        let message = format!("cannot write logs in {} ({why}); {instead}", dir.display());
         crate::cli::note(TOOL, format!("warning: {message}"));
         logging::warn(TOOL, message);
     }
@@ -333,13 +341,10 @@ fn start_logs(config: &crate::config::Config, args: &[OsString], phase: &Phase) 
         .as_ref()
         .map_or_else(|| "none".to_owned(), |p| p.display().to_string());
     logging::info(TOOL, format!("Config file: {source}"));
+    let setup_log = setup_log.map_or("no detailed log".to_owned(), |p| p.display().to_string());
     logging::detail(
         TOOL,
-        format!(
-            "Logs: {} and {}",
-            found.tool_log.display(),
-            found.setup_log.display()
-        ),
+        format!("Logs: {} and {setup_log}", found.tool_log.display()),
     );
 }
 

@@ -17,4 +17,5 @@ mod servicekit;
 mod support;
 mod upload;
 mod verify;
+mod windows;
 mod wrapper;
