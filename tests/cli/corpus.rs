@@ -13,10 +13,10 @@
 pub(crate) mod forge;
 
 use crate::servicekit::{Server, post_usage, published, stored};
-use crate::support::{Env, bin_path, stderr_of, stdout_of, tree};
+use crate::support::{Env, stderr_of, stdout_of, tree};
 use serde::Deserialize;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Output;
 
 const HIERARCHY: &str = "6f1c2f0e-36c1-4b0e-9d1c-2d2d8a0c7e11";
 const SITE_VERSION: &str = "5.00.9128.1000";
@@ -453,7 +453,7 @@ impl Site {
         let trusted =
             std::fs::read_to_string(data_dir().join("keys/test-only-trusted-key.json")).unwrap();
         let key: sct::signing::KeyFile = serde_json::from_str(&trusted).unwrap();
-        let mut cmd = Command::new(bin_path("sct-import"));
+        let mut cmd = crate::support::command("sct-import");
         for (k, _) in std::env::vars() {
             if k.starts_with("SCT_") {
                 cmd.env_remove(&k);

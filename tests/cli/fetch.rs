@@ -644,7 +644,7 @@ fn sigkill_mid_download_then_rerun_completes() {
     )
     .unwrap();
     std::fs::write(env.path("sct-empty.toml"), "").unwrap();
-    let mut child = std::process::Command::new(crate::support::bin_path("sct-fetch"))
+    let mut child = crate::support::command("sct-fetch")
         .args([
             "--dest",
             "packs",
@@ -847,7 +847,7 @@ fn a_second_fetch_into_the_same_folder_is_refused_while_the_first_runs() {
     let offer = service.offer(&server.base, HIERARCHY_A, "5.00.9128.1000");
     std::fs::write(env.path("offer.jsonl"), &offer).unwrap();
     std::fs::write(env.path("sct-empty.toml"), "").unwrap();
-    let mut first = std::process::Command::new(crate::support::bin_path("sct-fetch"))
+    let mut first = crate::support::command("sct-fetch")
         .args(["--dest", "packs", "--offers", "offer.jsonl"])
         .args(["--trusted-key", &service.public_key()])
         .env("SCT_CONFIG", env.path("sct-empty.toml"))

@@ -183,7 +183,7 @@ impl Fixture {
 
     /// A built binary with the site and the trusted key in the environment (std Command, to spawn).
     fn command(&self, bin: &str) -> Command {
-        self.with_env(Command::new(bin_path(bin)))
+        self.with_env(crate::support::command(bin))
     }
 
     /// Clears SCT_* from the environment, then sets the site, the trusted key and an empty config.

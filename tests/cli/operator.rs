@@ -324,7 +324,7 @@ fn inspect_on_a_terminal_prints_the_summary() {
 fn docgen_writes_man_pages_naming_every_flag_and_completions() {
     let env = Env::new();
     let out_dir = env.path("docs");
-    let out = std::process::Command::new(bin_path("sct-docgen"))
+    let out = crate::support::command("sct-docgen")
         .arg("--out")
         .arg(&out_dir)
         .output()

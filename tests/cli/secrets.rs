@@ -9,9 +9,9 @@
 
 use crate::corpus::{data_dir, plain, stage_pack_folder};
 use crate::servicekit::{HIERARCHY_A, Server, Squid, offers, published, stored};
-use crate::support::{Env, bin_path, stderr_of, stdout_of};
+use crate::support::{Env, stderr_of, stdout_of};
 use std::path::Path;
-use std::process::{Command, Output, Stdio};
+use std::process::{Output, Stdio};
 
 const SITE_PASSWORD: &str = "SitePw-7f3a9c-Zq";
 const PROXY_PASSWORD: &str = "ProxyPw-2b8e41-Kx";
@@ -94,7 +94,7 @@ fn spawn_audited(
     args: &[&str],
     vars: &[(&str, String)],
 ) -> Output {
-    let mut cmd = Command::new(bin_path(bin));
+    let mut cmd = crate::support::command(bin);
     for (key, _) in std::env::vars() {
         if key.starts_with("SCT_") || key.to_ascii_lowercase().ends_with("_proxy") {
             cmd.env_remove(&key);

@@ -4,7 +4,7 @@
 
 #![allow(dead_code)]
 
-use crate::support::{Env, bin_path, stderr_of};
+use crate::support::{Env, stderr_of};
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
@@ -137,7 +137,7 @@ pub struct Server {
 impl Server {
     /// Starts the server with extra arguments and environment variables.
     pub fn start(env: &Env, root: &Path, extra: &[&str], vars: &[(&str, &str)]) -> Self {
-        let mut cmd = Command::new(bin_path("sct-serve"));
+        let mut cmd = crate::support::command("sct-serve");
         cmd.args(["run", "--bind", "127.0.0.1:0", "--root"])
             .arg(root)
             .args(extra)
