@@ -3,12 +3,14 @@
 //! Steps, in order:
 //! 1. check the offers: at least one, no hierarchy twice;
 //! 2. download and verify each distinct catalog (signature by a pinned key, expiry, structure —
-//!    [`crate::remote::fetch_catalog`]); refuse one bound to another hierarchy, offers that name
+//!    [`crate::remote::fetch_catalog`]); refuse one signed for longer than the validity ceiling
+//!    ([`crate::catalog::Catalog::check_validity_window`]), one bound to another hierarchy, offers that name
 //!    different catalogs, and a catalog older than the one already in `DIR` (rollback);
 //! 3. select each hierarchy's packs ([`crate::select`]); a pack several hierarchies need is
 //!    fetched once;
 //! 4. download every file of the selected packs, several at once ([`download`]): streamed to
-//!    `NAME.part`, hashed on the way, renamed into place only when size and SHA-256 match;
+//!    `NAME.part`, hashed on the way, renamed into place only when size and SHA-256 match; a
+//!    body slower than [`crate::http::MinRate`] is cut and retried from the `.part`;
 //! 5. only when every selected file is in place: remove what an older catalog in `DIR` listed and
 //!    the new selection drops ([`prune`]), then write `catalog.json.sig`, `catalog.json` and last
 //!    `fetched.json`, each atomically.
