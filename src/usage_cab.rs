@@ -153,9 +153,12 @@ fn report(
 
 /// Opens a usage cab, checks every member against its manifest and returns the usage document.
 ///
-/// Refused (exit 1): a non-cab or damaged cab, hostile or duplicate names, members missing from or
-/// not listed in the manifest, a size or SHA-256 that differs, a version file that disagrees with
-/// the data, or a usage document of another schema.
+/// Refused (exit 1): a non-cab or damaged cab, hostile or duplicate names, members missing from,
+/// not listed in or listed twice in the manifest, a size or SHA-256 that differs, a version file
+/// that disagrees with the data, or a usage document of another schema or over its limit.
+///
+/// Memory: the manifest (at most 1 MiB) and the usage document's bytes (at most
+/// [`MAX_USAGE_BYTES`]) and rows; every other member is streamed through SHA-256.
 pub fn open_verified(path: &Path) -> anyhow::Result<(UsageDocument, CabReport)> {
     let (cab_size, cab_sha256) = crate::hash::of_file(path)?;
     let mut reader = CabReader::open(path)?;
