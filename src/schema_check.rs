@@ -459,6 +459,7 @@ fn documents_of_a_whole_job_validate() {
         net: Default::default(),
         trusted: vec![key.public()],
         progress: false,
+        validity: Default::default(),
     };
     let offers = [offer_for(&service, &spec)];
     let plan = crate::fetch::dry_run(&options, &offers).unwrap();

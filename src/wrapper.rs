@@ -256,6 +256,7 @@ pub fn connect(
         net: net.clone(),
         trusted: config.trusted_keys(&[])?,
         progress: true,
+        validity: config.validity_ceiling()?,
     };
     if request.update_pack_dest.is_file() {
         return Err(usage(format!(
@@ -450,7 +451,7 @@ fn run_phase(phase: Phase, config: &crate::config::Config) -> anyhow::Result<()>
         }
         Phase::Import { update_pack_src } => {
             let site = config.site_locator(None)?;
-            let trusted = config.trusted_keys(&[])?;
+            let trusted = config.trusted_keys_for(&[], Some(update_pack_src.as_path()))?;
             let options = crate::import::ImportOptions {
                 src: update_pack_src,
                 ..Default::default()

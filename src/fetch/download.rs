@@ -63,6 +63,7 @@ pub async fn fetch_file(
     client: &reqwest::Client,
     job: &FileJob,
     retries: u32,
+    min_rate: http::MinRate,
     counter: &Counter,
 ) -> anyhow::Result<FileOutcome> {
     let part = part_path(&job.dest);
@@ -76,7 +77,7 @@ pub async fn fetch_file(
     let mut restarted_from_zero = false;
     let mut last_reason = String::new();
     loop {
-        match attempt_once(client, job, &part, counter, &mut transferred).await {
+        match attempt_once(client, job, &part, min_rate, counter, &mut transferred).await {
             Ok(Done::Verified { resumed_from }) => {
                 finish(&part, &job.dest)?;
                 return Ok(FileOutcome::Downloaded {
@@ -172,6 +173,7 @@ async fn attempt_once(
     client: &reqwest::Client,
     job: &FileJob,
     part: &Path,
+    min_rate: http::MinRate,
     counter: &Counter,
     transferred: &mut u64,
 ) -> Result<Done, Attempt> {
@@ -187,7 +189,17 @@ async fn attempt_once(
         let part = part.to_owned();
         tokio::task::spawn_blocking(move || write_part(&part, start, receiver))
     };
-    let streamed = stream_body(&mut response, &sender, job, start, counter, transferred).await;
+    let floor = http::RateFloor::new(min_rate);
+    let streamed = stream_body(
+        &mut response,
+        floor,
+        &sender,
+        job,
+        start,
+        counter,
+        transferred,
+    )
+    .await;
     drop(sender);
     let written = writer
         .await
@@ -308,9 +320,11 @@ fn check_content_range(
     }
 }
 
-/// Streams the body into the writer's channel, refusing bytes beyond the catalog's size.
+/// Streams the body into the writer's channel, refusing bytes beyond the catalog's size and a body
+/// slower than the floor (a retry, which resumes from the `.part`).
 async fn stream_body(
     response: &mut reqwest::Response,
+    mut floor: http::RateFloor,
     sender: &tokio::sync::mpsc::Sender<Bytes>,
     job: &FileJob,
     start: u64,
@@ -318,7 +332,13 @@ async fn stream_body(
     transferred: &mut u64,
 ) -> Result<(), Attempt> {
     let mut position = start;
-    while let Some(chunk) = response.chunk().await.map_err(classify)? {
+    loop {
+        let chunk = match floor.next_chunk(response, job.url.as_str()).await {
+            Ok(Some(chunk)) => chunk,
+            Ok(None) => break,
+            Err(http::BodyError::Transport(err)) => return Err(classify(err)),
+            Err(http::BodyError::TooSlow(err)) => return Err(Attempt::Retry(err)),
+        };
         position += chunk.len() as u64;
         if position > job.size {
             return Err(Attempt::Fatal(fail(

@@ -261,8 +261,8 @@ impl Catalogs<'_> {
             ));
         }
         if !self.verified.contains_key(url) {
-            let (trusted, retries) = (&self.options.trusted, self.options.net.retries);
-            match remote::fetch_catalog(self.client, url, trusted, retries).await {
+            let (trusted, net) = (&self.options.trusted, &self.options.net);
+            match remote::fetch_catalog(self.client, url, trusted, net).await {
                 Ok(fetched) => {
                     crate::logging::info(
                         LOG,

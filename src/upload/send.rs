@@ -172,9 +172,12 @@ async fn attempt_upload(upload: &Upload<'_>) -> Result<Receipt, http::Attempt> {
         .await
         .map_err(|e| http::classify_error(e, url, Some(net)))?;
     let status = response.status();
-    let answer = read_answer(response)
+    let answer = read_answer(response, url, net.min_rate)
         .await
-        .map_err(|e| http::classify_error(e, url, Some(net)))?;
+        .map_err(|e| match e {
+            http::BodyError::Transport(e) => http::classify_error(e, url, Some(net)),
+            http::BodyError::TooSlow(e) => http::Attempt::Retry(e),
+        })?;
     if status.is_success() {
         let receipt = parse_receipt(&answer, url, report).map_err(http::Attempt::Fatal)?;
         return Ok(receipt);
@@ -187,9 +190,15 @@ async fn attempt_upload(upload: &Upload<'_>) -> Result<Receipt, http::Attempt> {
     }
 }
 
-async fn read_answer(mut response: reqwest::Response) -> Result<Vec<u8>, reqwest::Error> {
+/// The service's answer, at most a little over [`MAX_ANSWER_BYTES`], no slower than `min_rate`.
+async fn read_answer(
+    mut response: reqwest::Response,
+    url: &str,
+    min_rate: http::MinRate,
+) -> Result<Vec<u8>, http::BodyError> {
     let mut body = Vec::new();
-    while let Some(chunk) = response.chunk().await? {
+    let mut floor = http::RateFloor::new(min_rate);
+    while let Some(chunk) = floor.next_chunk(&mut response, url).await? {
         body.extend_from_slice(&chunk);
         if body.len() as u64 > MAX_ANSWER_BYTES {
             break;

@@ -10,7 +10,7 @@
 //! service's upload store, the site's install folder and its database are the same before and
 //! after. The `valid-*` scenarios are the controls: the same harness must let them through.
 
-mod forge;
+pub(crate) mod forge;
 
 use crate::servicekit::{Server, post_usage, published, stored};
 use crate::support::{Env, stderr_of, stdout_of, tree};
@@ -60,6 +60,10 @@ pub(crate) struct Scenario {
     /// For import: a pack folder in this scenario imported first (it must succeed).
     #[serde(default)]
     prior: Option<String>,
+    /// For import controls: how many packs the summary must report imported, where an unsigned
+    /// record would have widened it.
+    #[serde(default)]
+    imported: Option<u64>,
 }
 
 pub(crate) fn data_dir() -> PathBuf {
@@ -617,6 +621,15 @@ fn pack_folder_scenarios_through_sct_import() {
                     "{name} [{stage}]: the control changed no file or no row"
                 ));
             }
+            if let (0, Some(want), true) = (s.exit, s.imported, extra.is_empty()) {
+                let got = imported_count(&out);
+                if got != Some(want) {
+                    problems.push(format!(
+                        "{name} [{stage}]: imported {got:?} packs, expected {want}:\n{}",
+                        stdout_of(&out)
+                    ));
+                }
+            }
         }
         if tree(&src) != source_before {
             problems.push(format!("{name}: the carried folder was changed by import"));
@@ -626,6 +639,15 @@ fn pack_folder_scenarios_through_sct_import() {
         }
     }
     report(problems, ran);
+}
+
+/// The `imported` count of an import's closing summary line.
+fn imported_count(out: &Output) -> Option<u64> {
+    stdout_of(out)
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .find(|v| v["type"] == "summary")
+        .and_then(|v| v["imported"].as_u64())
 }
 
 /// A scenario that only signs (for a `prior` folder).
@@ -643,6 +665,7 @@ pub(crate) fn plain(sign: Option<String>) -> Scenario {
         plant: Vec::new(),
         pad_catalog_to: None,
         prior: None,
+        imported: None,
     }
 }
 

@@ -733,7 +733,8 @@ fn connect_uploads_then_fetches_in_process_through_the_upload_seam() {
         |req: &sct::wrapper::ConnectRequest, _: &sct::http::NetOptions, _: &sct::config::Config| {
             assert_eq!(req.usage_data_src, env.path("usb"));
             uploads.set(uploads.get() + 1);
-            sct::document::read_lines::<sct::offer::Offer>(offers_text.as_bytes(), "offers")
+            let limits = sct::fetch::OFFER_LIMITS;
+            sct::document::read_lines::<sct::offer::Offer>(offers_text.as_bytes(), "offers", limits)
         };
     let mut events = Vec::new();
     let summary = sct::wrapper::connect(&request, &config, &upload, &mut |event| {

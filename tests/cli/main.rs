@@ -1,5 +1,6 @@
 //! Integration tests: the built binaries, run as an operator would, one module per tool.
 
+mod bounds;
 mod collect;
 mod corpus;
 mod crash;

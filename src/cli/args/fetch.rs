@@ -59,6 +59,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         net,
         trusted: config.trusted_keys(&args.trusted_keys)?,
         progress: !args.operator.quiet,
+        validity: config.validity_ceiling()?,
     };
     let offers = crate::fetch::read_offers(args.offers.as_deref())?;
     if args.dry_run {

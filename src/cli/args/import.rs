@@ -97,7 +97,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         crate::import::list_packages(site.as_ref(), &mut out)?;
         return Ok(());
     }
-    let trusted = config.trusted_keys(&args.trusted_keys)?;
+    let trusted = config.trusted_keys_for(&args.trusted_keys, args.src.as_deref())?;
     let options = crate::import::ImportOptions {
         src: args.src.unwrap_or_default(),
         install_dir: args.install_dir,

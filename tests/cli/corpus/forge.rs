@@ -292,6 +292,27 @@ pub fn recipes() -> Vec<(&'static str, Vec<u8>)> {
         })
         .bytes(),
     ));
+    // Each listing is read in full: listing the usage data many times once cost its size as often.
+    out.push((
+        "cab-manifest-lists-member-twice",
+        lying_manifest(|m| {
+            let usage = m.members[0].clone();
+            m.members.extend(std::iter::repeat_n(usage, 1000));
+        })
+        .bytes(),
+    ));
+    // A usage document nested deeper than any reader's limit.
+    let open = std::str::from_utf8(USAGE_TEMPLATE).unwrap().trim_end();
+    let deep = format!(
+        "{},\"x\":{}{}}}",
+        open.strip_suffix('}').unwrap(),
+        "[".repeat(10_000),
+        "]".repeat(10_000)
+    );
+    out.push((
+        "cab-usage-deeply-nested",
+        usage_cab(deep.as_bytes()).bytes(),
+    ));
     out.push((
         "cab-manifest-other-hierarchy",
         lying_manifest(|m| {
