@@ -38,7 +38,7 @@ pub(super) async fn upload_bounded(
                 url: &url,
                 path: &path,
                 report: &report,
-                token: token.as_deref(),
+                token: token.as_ref().map(crate::secret::Secret::expose),
                 net: &net,
                 bar: &bar,
             };

@@ -355,6 +355,7 @@ fn cab_scenarios_through_sct_upload_and_sct_serve() {
         // The client checks the cab before it sends a byte.
         let out = env
             .cmd("sct-upload")
+            .env("SCT_SERVICE_TOKEN", crate::servicekit::TOKEN)
             .arg(&cab)
             .args(["--service-url", &server.url, "--trusted-key", &site.public])
             .output()

@@ -1,5 +1,7 @@
 //! Integration tests: the built binaries, run as an operator would, one module per tool.
 
+#[cfg(unix)]
+mod abuse;
 mod collect;
 mod corpus;
 mod crash;

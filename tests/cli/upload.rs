@@ -22,6 +22,7 @@ fn two_hierarchies_through_squid_with_basic_auth() {
     let usb = two_hierarchies(&env);
     let out = env
         .cmd("sct-upload")
+        .env("SCT_SERVICE_TOKEN", crate::servicekit::TOKEN)
         .arg(&usb)
         .args(["--service-url", &server.url, "--trusted-key", &site.public])
         .args(["--proxy", &squid.url(), "--proxy-user", "alice"])
@@ -79,6 +80,7 @@ fn wrong_proxy_password_is_refused() {
     let cab = one_cab(&env);
     let out = env
         .cmd("sct-upload")
+        .env("SCT_SERVICE_TOKEN", crate::servicekit::TOKEN)
         .args([
             &cab,
             "--service-url",
@@ -135,6 +137,7 @@ fn http_proxy_variable_is_honoured_and_no_proxy_bypasses_it() {
     let proxy = format!("http://bob:pw@127.0.0.1:{}", squid.port);
     let run = |no_proxy: &str| {
         env.cmd("sct-upload")
+            .env("SCT_SERVICE_TOKEN", crate::servicekit::TOKEN)
             .args([
                 &cab,
                 "--service-url",
@@ -423,6 +426,7 @@ fn missing_service_url_and_keys_are_usage_errors() {
     );
     let out = env
         .cmd("sct-upload")
+        .env("SCT_SERVICE_TOKEN", crate::servicekit::TOKEN)
         .arg(&cab)
         .env("SCT_SERVICE_URL", "http://127.0.0.1:9")
         .output()
@@ -451,6 +455,7 @@ fn https_through_squid_tunnels_and_a_wrong_password_says_so() {
     let cab = one_cab(&env);
     let run = |password: &str| {
         env.cmd("sct-upload")
+            .env("SCT_SERVICE_TOKEN", crate::servicekit::TOKEN)
             .args([
                 &cab,
                 "--service-url",
@@ -479,6 +484,7 @@ fn https_through_squid_tunnels_and_a_wrong_password_says_so() {
     let tunnels = squid.logged("TCP_TUNNEL/200", 1);
     let out = env
         .cmd("sct-upload")
+        .env("SCT_SERVICE_TOKEN", crate::servicekit::TOKEN)
         .args([
             &cab,
             "--service-url",
@@ -512,7 +518,7 @@ fn the_library_entry_point_returns_the_same_offers_in_process() {
         },
         trusted: vec![sct::signing::PublicKey::parse(&site.public).unwrap()],
         parallel: 2,
-        token: None,
+        token: Some(crate::servicekit::TOKEN.into()),
     };
     let offers = sct::upload::run(&options).unwrap();
     let sites: Vec<(&str, String)> = offers
