@@ -147,7 +147,9 @@ fn catalog_gets_are_answered_under_a_slow_connection_and_upload_flood() {
     let mut server = server_with_fd_limit(
         &env,
         &site.root,
-        &["--header-timeout", "5"],
+        // Slow connections are not timed out while the test runs: only the connection limits
+        // and the eviction of idle connections can keep the downloads answered.
+        &["--header-timeout", "300"],
         SERVER_FD_LIMIT,
     );
     let addr = server.addr;
@@ -178,6 +180,9 @@ fn catalog_gets_are_answered_under_a_slow_connection_and_upload_flood() {
             Ok((status, _)) => failures.push(format!("GET {n}: status {status}")),
             Err(why) => failures.push(format!("GET {n}: {why}")),
         }
+        if failures.len() >= 3 {
+            break;
+        }
     }
     stop.store(true, Ordering::Relaxed);
     slow.join().unwrap();
@@ -196,6 +201,14 @@ fn catalog_gets_are_answered_under_a_slow_connection_and_upload_flood() {
         server.process.child.try_wait().unwrap().is_none(),
         "the server survived the flood"
     );
+    // Nothing of the flood is kept: half-received uploads go once their connection is gone
+    // (a bounded wait for the server to notice, not a timing assertion).
+    for _ in 0..300 {
+        if stored(&site.root).is_empty() {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
     assert!(stored(&site.root).is_empty(), "{:?}", stored(&site.root));
     // Once the flood is gone, a real upload goes through.
     let cab = usage_cab(&env, "ps1", "PS1", "5.00.9128.1000", HIERARCHY_A);
