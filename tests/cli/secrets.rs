@@ -412,19 +412,19 @@ fn no_secret_reaches_output_logs_files_or_argv() {
     audit.assert_clean();
 }
 
-/// The owner of `/proc/<pid>`: the process's user while it is dumpable, root once it is not
-/// (proc(5)), so a test can see from outside whether a process can be dumped.
+/// The owner of the files in `/proc/<pid>/`: the process's user while it is dumpable, root once
+/// it is not (proc(5)), so a test can see from outside whether a process can be dumped.
 #[cfg(target_os = "linux")]
 fn proc_owner(pid: u32) -> Option<u32> {
     use std::os::unix::fs::MetadataExt;
-    std::fs::metadata(format!("/proc/{pid}"))
+    std::fs::metadata(format!("/proc/{pid}/status"))
         .ok()
         .map(|m| m.uid())
 }
 
 /// `sct-fetch` with a proxy user reads `SCT_PROXY_PASSWORD` first thing, then waits for offers on
 /// stdin (kept open here): a process holding a secret, paused. Run as an unprivileged user when
-/// the tests run as root, so that its `/proc/<pid>` owner can tell dumpable from not.
+/// the tests run as root, so that the owner of its `/proc/<pid>/` files tells dumpable from not.
 #[cfg(target_os = "linux")]
 fn paused_fetch(env: &Env, config: &Path, with_secret: bool) -> std::process::Child {
     use std::os::unix::process::CommandExt;
