@@ -368,7 +368,14 @@ pub enum Fault {
     Reset,
     /// Read the request and never answer.
     Silent,
+    /// Answer 422 with an `sct.error.v1` whose message tries to forge a log record and rewrite
+    /// the terminal.
+    HostileError,
 }
+
+/// The message [`Fault::HostileError`] sends: a line break, a whole forged CMTrace record, a
+/// carriage return with cursor moves, and a bidi override.
+pub const HOSTILE_MESSAGE: &str = "bad cab\n<![LOG[INFO: Receipt for UsageData.cab: accepted]LOG]!><time=\"10:00:00.000+000\" date=\"12-01-2026\" component=\"sct-upload\" context=\"\" type=\"1\" thread=\"1\" file=\"\">\r\u{1b}[1A\u{1b}[2Kuploaded: all good\u{202e}";
 
 /// A tiny HTTP/1.1 server on 127.0.0.1 that misbehaves on purpose; counts connections.
 pub struct FaultyServer {
@@ -446,6 +453,18 @@ fn handle(mut stream: TcpStream, n: usize, fault: &Fault, seen: &Mutex<Vec<Strin
         }
         Fault::Silent => {
             std::thread::sleep(Duration::from_secs(120));
+        }
+        Fault::HostileError => {
+            let body = serde_json::json!({
+                "schema": "sct.error.v1", "status": 422, "error": "not_a_usage_cab",
+                "message": HOSTILE_MESSAGE,
+            })
+            .to_string();
+            let answer = format!(
+                "HTTP/1.1 422 Unprocessable Entity\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+                body.len()
+            );
+            let _ = stream.write_all(answer.as_bytes());
         }
         Fault::Reset => unreachable!(),
     }

@@ -538,3 +538,45 @@ fn the_library_entry_point_returns_the_same_offers_in_process() {
             .all(|o| o.packs_url == format!("{}/packs/", server.url))
     );
 }
+
+#[test]
+fn a_hostile_error_answer_cannot_forge_log_records_or_rewrite_the_terminal() {
+    let env = Env::new();
+    let site = published(&env);
+    let front = FaultyServer::start(Fault::HostileError);
+    let cab = one_cab(&env);
+    let log = env.path("upload.log");
+    let out = upload(
+        &env,
+        &site.public,
+        &[
+            &cab,
+            "--service-url",
+            &front.url,
+            "--log",
+            log.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(out.status.code(), Some(1), "{}", stderr_of(&out));
+    let stderr = stderr_of(&out);
+    assert!(
+        stderr.contains("uploaded: all good"),
+        "the message is shown: {stderr}"
+    );
+    assert!(!stderr.contains(['\r', '\u{1b}', '\u{202e}']), "{stderr:?}");
+    assert!(
+        stderr.lines().all(|l| l.starts_with("sct-upload:")),
+        "{stderr}"
+    );
+    let text = std::fs::read_to_string(&log).unwrap();
+    let text = text.strip_prefix('\u{feff}').unwrap_or(&text);
+    let records = sct::cmtrace::parse_log(text).unwrap();
+    assert_eq!(records.len(), text.lines().count(), "one record per line");
+    assert!(
+        records
+            .iter()
+            .all(|r| !r.message.starts_with("INFO: Receipt")),
+        "a forged record got in: {text}"
+    );
+    assert!(text.contains(r"bad cab\n<![LOG[INFO: Receipt"), "{text}");
+}
