@@ -75,7 +75,22 @@ impl Config {
 
     /// The site database: `--site`, then `SCT_SITE`, then the config file, then (Windows) the
     /// one ConfigMgr records on this site server ([`crate::site::mssql::registry`]).
+    ///
+    /// A password inside `--site` is refused (exit 2), as a password in `-proxyserveruri` is:
+    /// every user of the machine can read a command line (`ps`, Task Manager).
     pub fn site_locator(&self, flag: Option<&str>) -> anyhow::Result<SiteLocator> {
+        if let Some(flag) = flag
+            && SiteLocator::parse(flag)?.carries_password()
+        {
+            return Err(fail(
+                ExitCode::Usage,
+                format!(
+                    "--site must not carry a password: a command line is visible to every user \
+                     of the machine; set {} instead",
+                    crate::site::mssql::ENV_PASSWORD
+                ),
+            ));
+        }
         let env = std::env::var(ENV_SITE).ok().filter(|v| !v.is_empty());
         if let Some(text) = flag
             .map(str::to_owned)

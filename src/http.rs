@@ -19,7 +19,7 @@ pub struct NetOptions {
     pub proxy: Option<String>,
     pub proxy_user: Option<String>,
     /// The proxy password; filled from the environment or a prompt, never from a flag.
-    pub proxy_password: Option<String>,
+    pub proxy_password: Option<crate::secret::Secret>,
     /// Extra CA certificate (PEM) to trust besides the platform's roots.
     pub ca_file: Option<PathBuf>,
     pub connect_timeout: Duration,
@@ -185,7 +185,8 @@ pub fn client(options: &NetOptions) -> anyhow::Result<reqwest::Client> {
         let mut proxy = reqwest::Proxy::all(&uri)
             .with_context(|| format!("`{}` is not a proxy URI", redact(&uri)))?;
         if let Some(user) = &options.proxy_user {
-            proxy = proxy.basic_auth(user, options.proxy_password.as_deref().unwrap_or(""));
+            let password = options.proxy_password.as_ref();
+            proxy = proxy.basic_auth(user, password.map_or("", |p| p.expose()));
         }
         // An explicit proxy turns off reqwest's HTTP(S)_PROXY handling; keep NO_PROXY working.
         builder = builder.proxy(proxy.no_proxy(reqwest::NoProxy::from_env()));
@@ -281,10 +282,10 @@ pub fn is_proxy_auth_error(err: &reqwest::Error) -> bool {
 ///
 /// Never taken from argv; registered with [`crate::logging::register_secret`] as soon as read,
 /// so no log can show it. Without the variable and without a terminal this is a usage error.
-pub fn proxy_password(user: &str) -> anyhow::Result<String> {
+pub fn proxy_password(user: &str) -> anyhow::Result<crate::secret::Secret> {
     if let Ok(password) = std::env::var(ENV_PROXY_PASSWORD) {
         crate::logging::register_secret(&password);
-        return Ok(password);
+        return Ok(crate::secret::Secret::new(password));
     }
     use std::io::IsTerminal;
     if !std::io::stdin().is_terminal() {
@@ -297,7 +298,8 @@ pub fn proxy_password(user: &str) -> anyhow::Result<String> {
     }
     let password = rpassword::prompt_password(format!("Proxy password for {user}: "))
         .context("Failed to read the proxy password from the terminal")?;
-    crate::logging::register_secret(&password);
+    let password = crate::secret::Secret::new(password);
+    crate::logging::register_secret(password.expose());
     Ok(password)
 }
 

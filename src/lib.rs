@@ -11,6 +11,7 @@ pub mod cmtrace;
 pub mod config;
 pub mod document;
 pub mod error;
+pub mod escape;
 pub mod fault;
 pub mod fetch;
 pub mod hash;
@@ -28,6 +29,7 @@ pub mod remote;
 pub mod samples;
 #[cfg(test)]
 mod schema_check;
+pub mod secret;
 pub mod select;
 pub mod serve;
 pub mod signing;

@@ -337,12 +337,14 @@ fn refuse_unless_ok(report: &crate::verify::VerifyReport) -> anyhow::Result<()> 
             .iter()
             .map(|u| format!("unexpected entry `{u}`")),
     );
+    // The first few problems name the cause; a folder with 60,000 strays must not make one
+    // multi-megabyte message (and log record).
     Err(fail(
         ExitCode::Rejected,
         format!(
             "update pack folder `{}` failed verification; nothing was imported: {}",
             report.dir,
-            problems.join("; ")
+            crate::logging::abridged(&problems, 20, "; ")
         ),
     ))
 }

@@ -111,6 +111,19 @@ fn judge(name: &str, stage: &str, s: &Scenario, out: &Output, names: &str) -> Ve
         ));
         return problems;
     }
+    // Whatever the input holds, stderr is plain lines: no terminal escape, carriage return or
+    // bidi override from the input reaches the terminal raw (src/escape.rs).
+    let raw = |c: char| {
+        (c.is_control() && c != '\n')
+            || ('\u{202a}'..='\u{202e}').contains(&c)
+            || ('\u{2066}'..='\u{2069}').contains(&c)
+    };
+    if let Some(c) = stderr.chars().find(|&c| raw(c)) {
+        problems.push(format!(
+            "{name} [{stage}]: stderr carries U+{:04X} raw: {stderr:?}",
+            u32::from(c)
+        ));
+    }
     if s.exit == 0 {
         return problems;
     }
@@ -363,6 +376,7 @@ fn cab_scenarios_through_sct_upload_and_sct_serve() {
         // The client checks the cab before it sends a byte.
         let out = env
             .cmd("sct-upload")
+            .env("SCT_SERVICE_TOKEN", crate::servicekit::TOKEN)
             .arg(&cab)
             .args(["--service-url", &server.url, "--trusted-key", &site.public])
             .output()

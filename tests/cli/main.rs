@@ -1,6 +1,8 @@
 //! Integration tests: the built binaries, run as an operator would, one module per tool.
 
 mod bounds;
+#[cfg(unix)]
+mod abuse;
 mod collect;
 mod corpus;
 mod crash;

@@ -216,6 +216,12 @@ pub fn recipes() -> Vec<(&'static str, Vec<u8>)> {
         ("cab-name-device-path", hostile("\\\\?\\C:\\evil.txt")),
         ("cab-name-ntfs-stream", hostile("UsageData.json:hidden")),
         ("cab-name-control-character", hostile("evil\u{1b}[31m.txt")),
+        (
+            "cab-name-forges-a-log-line",
+            hostile(
+                "evil.txt\r\n<![LOG[INFO: Verified: all good]LOG]!><time=\"10:00:00.000+000\" date=\"12-01-2026\" component=\"sct-pack\" context=\"\" type=\"1\" thread=\"1\" file=\"\">",
+            ),
+        ),
         ("cab-name-windows-device", hostile("CON")),
         (
             "cab-name-windows-device-extension",
