@@ -32,6 +32,8 @@ pub struct Config {
     pub install_dir: Option<PathBuf>,
     /// Folder for the CMTrace log files.
     pub log_dir: Option<PathBuf>,
+    /// Days after catalog expiry that import still accepts it (`crate::import::grace`).
+    pub import_grace_days: Option<u32>,
     /// Where this file was read from, for messages.
     #[serde(skip)]
     pub source: Option<PathBuf>,

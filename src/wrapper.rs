@@ -258,6 +258,8 @@ pub fn connect(
             request.update_pack_dest.display()
         )));
     }
+    // A folder import would refuse (the drive's root beside UsageData.cab) is refused before upload.
+    crate::fetch::check_dest(&request.update_pack_dest)?;
     let offers = upload(request, &net, config)?;
     crate::fetch::fetch(&options, &offers, on_event)
 }

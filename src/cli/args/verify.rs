@@ -39,6 +39,9 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     let trusted = config.trusted_keys(&args.trusted_keys)?;
     let verified = crate::verify::verify_dir(&args.dir, &trusted, jiff::Timestamp::now())?;
     let report = &verified.report;
+    for entry in &report.ignored {
+        crate::cli::note(TOOL, crate::litter::note(entry));
+    }
     crate::logging::info(
         TOOL,
         format!(
