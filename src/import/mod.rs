@@ -172,10 +172,13 @@ pub fn run(
     .map_err(|err| missing_catalog_hint(err, &options.src))
     .with_context(not_imported)?;
     for entry in &verified.report.ignored {
+        crate::logging::info("sct-import", crate::litter::note(entry));
         note(crate::litter::note(entry));
     }
     refuse_unless_ok(&verified.report)?;
     if let Some(warning) = expiry_warning {
+        // In the log too: an audit of the site shows an expired catalog went in, and why.
+        crate::logging::warn("sct-import", &warning);
         note(warning);
     }
     crate::fault::point("import:after-verify");

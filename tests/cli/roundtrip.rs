@@ -292,6 +292,9 @@ fn prepare_connect_twice_litter_and_an_expired_catalog_still_import() {
     ok(&import, "import");
     let text = stderr_of(&import);
     assert!(text.contains("grace after expiry"), "{text}");
+    // The log keeps it for the site's audit: an expired catalog went in, within the grace.
+    let log = std::fs::read_to_string(env.logs().join("ServiceConnectionTool.log")).unwrap();
+    assert!(log.contains("grace after expiry"), "{log}");
     assert_eq!(text.matches("ignored `").count(), 8, "{text}");
     let lines = json_lines(&stdout_of(&import));
     let summary = lines.last().unwrap();
