@@ -273,6 +273,7 @@ fn remove_pack(inbox: &Inbox, guid: &Uuid, path: &Path) -> anyhow::Result<()> {
     ));
     fs_err::rename(path, &doomed)?;
     crate::atomic::sync_dir(&inbox.root);
+    crate::fault::point("inbox:after-rename-aside");
     fs_err::remove_dir_all(&doomed)?;
     crate::atomic::sync_dir(&inbox.root);
     Ok(())

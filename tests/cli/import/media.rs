@@ -309,3 +309,42 @@ fn inbox_housekeeping_removes_superseded_packs_only() {
     assert_ok(&out);
     assert_eq!(again.last().unwrap()["removed"], 0);
 }
+
+#[test]
+fn a_removal_killed_midway_never_leaves_half_a_pack_and_the_next_import_tidies_up() {
+    let fx = Fixture::new();
+    let installed = test_pack("2403", "5.00.9106.1000", "5.00.9128.1000", 100);
+    let src = fx.write_packs("UpdatePacks", 1, &[&installed]);
+    assert_ok(&fx.import(&src, &[]));
+    set_state(&fx, &installed, 196_612);
+    let out = fx
+        .command("sct-import")
+        .args(["inbox", "remove", "--superseded"])
+        .env("SCT_FAULT", "inbox:after-rename-aside")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.signal(), Some(9), "{}", stderr_of(&out));
+    let folder = installed.pack.package_guid.to_string().to_uppercase();
+    assert!(
+        !fx.inbox().join(&folder).exists(),
+        "half a pack under its GUID"
+    );
+    let left: Vec<String> = tree(&fx.inbox())
+        .into_iter()
+        .filter(|p| p.starts_with(".sct-staging.removing.") && !p.contains('/'))
+        .collect();
+    assert_eq!(left.len(), 1, "{:?}", tree(&fx.inbox()));
+    // The next import removes the leftover under the inbox lock.
+    let again = fx.import(&src, &[]);
+    assert_ok(&again);
+    assert!(
+        stderr_of(&again).contains("left by an interrupted import"),
+        "{}",
+        stderr_of(&again)
+    );
+    assert!(
+        !tree(&fx.inbox())
+            .iter()
+            .any(|p| p.starts_with(".sct-staging"))
+    );
+}
