@@ -348,3 +348,24 @@ fn a_removal_killed_midway_never_leaves_half_a_pack_and_the_next_import_tidies_u
             .any(|p| p.starts_with(".sct-staging"))
     );
 }
+
+#[test]
+fn litter_in_an_imported_pack_folder_does_not_make_it_a_different_pack() {
+    let fx = Fixture::new();
+    let pack = applicable("2409", 100);
+    let src = fx.write_packs("UpdatePacks", 1, &[&pack]);
+    assert_ok(&fx.import(&src, &[]));
+    // Someone browsed the inbox with Explorer, and a Mac user with Finder.
+    let folder = fx
+        .inbox()
+        .join(pack.pack.package_guid.to_string().to_uppercase());
+    std::fs::write(folder.join("Thumbs.db"), b"x").unwrap();
+    std::fs::create_dir(folder.join(".Spotlight-V100")).unwrap();
+    std::fs::write(folder.join(".Spotlight-V100/store.db"), b"x").unwrap();
+    let again = fx.import(&src, &[]);
+    assert_ok(&again);
+    assert_eq!(outcome_of(&again, &pack), "already_present");
+    // Anything else still makes it a different pack.
+    std::fs::write(folder.join("other.dll"), b"MZ").unwrap();
+    assert_code(&fx.import(&src, &[]), 1, "never overwritten");
+}
