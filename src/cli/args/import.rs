@@ -72,7 +72,10 @@ pub struct Args {
 #[derive(Subcommand, Debug)]
 pub enum Command {
     /// Housekeeping of the site's inbox, <install dir>/EasySetupPayload/offline/.
-    #[command(subcommand)]
+    #[command(
+        subcommand,
+        after_help = "Examples:\n  sct-import inbox list\n  sct-import inbox remove --superseded --dry-run\n  sct-import inbox remove --superseded"
+    )]
     Inbox(InboxCommand),
 }
 
