@@ -192,6 +192,41 @@ fn a_destination_that_is_not_a_pack_folder_of_its_own_is_refused_before_anything
     );
 }
 
+#[test]
+fn a_fetch_never_calls_done_a_folder_that_import_would_refuse() {
+    let env = Env::new();
+    let service = service(&env);
+    let server = TestServer::start(&service.root);
+    let offer = service.offer(&server.base, HIERARCHY_A, "5.00.9128.1000");
+    let key = service.public_key();
+    let fetch = || {
+        env.cmd("sct-fetch")
+            .args(["--dest", "packs", "--trusted-key", &key])
+            .write_stdin(offer.clone())
+            .output()
+            .unwrap()
+    };
+    ok(&fetch(), "fetch");
+    let packs = env.path("packs");
+    let folder = recorded(&packs).into_iter().next().unwrap();
+    // A file dropped into a pack folder, and a pack folder no catalog accounts for.
+    std::fs::write(packs.join(&folder).join("extra.dll"), b"MZ").unwrap();
+    let unknown = uuid::Uuid::new_v4().to_string().to_uppercase();
+    std::fs::create_dir(packs.join(&unknown)).unwrap();
+    let out = fetch();
+    assert_eq!(out.status.code(), Some(1), "{}", stderr_of(&out));
+    let text = stderr_of(&out);
+    assert!(text.contains(&format!("`{folder}/extra.dll`")), "{text}");
+    assert!(text.contains(&format!("`{unknown}`")), "{text}");
+    assert!(text.contains("import would refuse"), "{text}");
+    assert_eq!(json_lines(&stdout_of(&out)).pop().unwrap()["ok"], false);
+    // Removing them is the remedy; litter is never a reason.
+    std::fs::remove_file(packs.join(&folder).join("extra.dll")).unwrap();
+    std::fs::remove_dir(packs.join(&unknown)).unwrap();
+    std::fs::write(packs.join(&folder).join("desktop.ini"), b"x").unwrap();
+    ok(&fetch(), "fetch after the remedy");
+}
+
 /// A time `days` from now, for the debug builds' test clock (`SCT_TEST_NOW`).
 fn days_from_now(days: i64) -> String {
     (jiff::Timestamp::now() + jiff::SignedDuration::from_hours(24 * days)).to_string()
