@@ -283,6 +283,19 @@ pub fn verify_bytes(
     now: jiff::Timestamp,
     source: &str,
 ) -> anyhow::Result<(Catalog, String)> {
+    verify_bytes_with(catalog_bytes, signature_bytes, trusted, source, |catalog| {
+        catalog.check_not_expired(now)
+    })
+}
+
+/// [`verify_bytes`] with the caller deciding step 4 (import allows a grace after expiry).
+pub fn verify_bytes_with(
+    catalog_bytes: &[u8],
+    signature_bytes: &[u8],
+    trusted: &[PublicKey],
+    source: &str,
+    expiry: impl FnOnce(&Catalog) -> anyhow::Result<()>,
+) -> anyhow::Result<(Catalog, String)> {
     let signatures: SignatureFile = document::read(
         signature_bytes,
         &format!("the signature of {source}"),
@@ -290,7 +303,7 @@ pub fn verify_bytes(
     )?;
     let key_id = signing::verify(catalog_bytes, &signatures, trusted, source)?;
     let catalog: Catalog = document::read(catalog_bytes, source, MAX_CATALOG_BYTES)?;
-    catalog.check_not_expired(now)?;
+    expiry(&catalog)?;
     catalog.check_structure()?;
     Ok((catalog, key_id))
 }

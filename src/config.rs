@@ -34,6 +34,8 @@ pub struct Config {
     pub log_dir: Option<PathBuf>,
     /// Longest validity window (days) a fetched catalog may be signed for.
     pub max_catalog_validity_days: Option<u32>,
+    /// Days after catalog expiry that import still accepts it (`crate::import::grace`).
+    pub import_grace_days: Option<u32>,
     /// Where this file was read from, for messages.
     #[serde(skip)]
     pub source: Option<PathBuf>,

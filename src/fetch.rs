@@ -29,9 +29,10 @@ pub mod prune;
 
 pub use events::{EVENT_SCHEMA, FetchEvent, PackEvent, PackStatus, Summary};
 use events::{note_pack, pack_event};
+pub use folder::check_dest;
 use folder::{
-    existing_bytes, existing_catalog, lock_folder, prepare_folders, remove_file_if_exists,
-    write_folder_records,
+    earlier_record, existing_bytes, existing_catalog, lock_folder, prepare_folders,
+    remove_file_if_exists, write_folder_records,
 };
 
 use crate::catalog::{self, Catalog};
@@ -149,8 +150,12 @@ pub fn dry_run(options: &FetchOptions, offers: &[Offer]) -> anyhow::Result<Fetch
         .context("Failed to start the network runtime")?;
     let client = http::client(&options.net)?;
     let fetched = runtime.block_on(fetch_catalogs(&client, offers, options))?;
-    let plan = Plan::new(&fetched.catalog, offers, options.mode);
     let packdir = PackDir::new(&options.dest);
+    let mut plan = Plan::new(&fetched.catalog, offers, options.mode);
+    let existing = existing_catalog(&packdir, &options.trusted);
+    if let Some(earlier) = earlier_record(&packdir, existing.as_ref()) {
+        plan.add_earlier(&earlier, &fetched.catalog);
+    }
     let packs: Vec<PlannedPack> = plan
         .packs
         .iter()
@@ -221,9 +226,7 @@ fn check_options(options: &FetchOptions, offers: &[Offer]) -> anyhow::Result<()>
             options.dest.display()
         );
     }
-    // On Windows a twin of the folder's name is the same folder: refuse before writing anything.
-    crate::paths::check_no_twins_on_path(&options.dest)?;
-    Ok(())
+    check_dest(&options.dest)
 }
 
 async fn fetch_async(
@@ -266,7 +269,7 @@ async fn fetch_async(
             .catalog
             .check_not_older(old.version, &format!("`{}`", options.dest.display()))?;
     }
-    let plan = Plan::new(&fetched.catalog, offers, options.mode);
+    let mut plan = Plan::new(&fetched.catalog, offers, options.mode);
     for record in plan.records.iter().filter(|r| r.packs.is_empty()) {
         crate::cli::note(
             TOOL,
@@ -279,6 +282,10 @@ async fn fetch_async(
                 record.mode
             ),
         );
+    }
+    // A second fetch into the folder adds to what earlier ones recorded (docs/fetch.md).
+    if let Some(earlier) = earlier_record(&packdir, existing.as_ref()) {
+        plan.add_earlier(&earlier, &fetched.catalog);
     }
     let same_catalog = existing_bytes(&packdir).is_some_and(|b| b == fetched.bytes);
     if !same_catalog {
@@ -314,6 +321,7 @@ async fn fetch_async(
     crate::fault::point("fetch:before-records");
     let written = if failed.is_empty() {
         write_folder_records(&packdir, &fetched, &plan, existing.as_ref(), same_catalog)
+            .and_then(|()| refuse_strays(&options.dest, &fetched.catalog, &plan))
     } else {
         Ok(())
     };
@@ -333,6 +341,34 @@ async fn fetch_async(
         ));
     }
     Ok(summary)
+}
+
+/// Last: the folder holds nothing import would refuse (what no pack accounts for, litter aside),
+/// so what a fetch calls done is what import accepts.
+fn refuse_strays(dest: &Path, catalog: &Catalog, plan: &Plan) -> anyhow::Result<()> {
+    let packs = plan
+        .records
+        .iter()
+        .flat_map(|r| r.packs.iter().copied())
+        .collect();
+    let strays = crate::verify::strays(dest, catalog, &packs)?;
+    if strays.is_empty() {
+        return Ok(());
+    }
+    Err(fail(
+        ExitCode::Rejected,
+        format!(
+            "`{}` also holds {} that no pack in it accounts for ({}); import would refuse the folder: remove them and run again",
+            dest.display(),
+            strays.len(),
+            strays
+                .iter()
+                .take(5)
+                .map(|s| format!("`{s}`"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+    ))
 }
 
 /// Step 2: one verified catalog for all offers.
@@ -411,6 +447,48 @@ impl Plan {
             });
         }
         Self { records, packs }
+    }
+
+    /// Merges what earlier fetches into the folder recorded: each hierarchy keeps the packs it
+    /// had that `catalog` still lists (this run's mode is recorded), hierarchies this run did not
+    /// offer keep theirs, and every such pack is fetched again under `catalog` — skipped when its
+    /// files already match. Hierarchies a bound catalog is not for are dropped.
+    fn add_earlier(&mut self, earlier: &crate::packdir::FetchRecord, catalog: &Catalog) {
+        for old in &earlier.hierarchies {
+            if catalog.check_hierarchy(&old.hierarchy_id).is_err() {
+                continue;
+            }
+            let kept: Vec<Uuid> = old
+                .packs
+                .iter()
+                .copied()
+                .filter(|g| catalog.pack(g).is_some())
+                .collect();
+            let record = match self
+                .records
+                .iter_mut()
+                .position(|r| r.hierarchy_id == old.hierarchy_id)
+            {
+                Some(i) => &mut self.records[i],
+                None => {
+                    self.records.push(HierarchyRecord {
+                        packs: Vec::new(),
+                        ..old.clone()
+                    });
+                    self.records.last_mut().expect("just pushed")
+                }
+            };
+            for guid in kept {
+                if !record.packs.contains(&guid) {
+                    record.packs.push(guid);
+                }
+                match self.packs.iter_mut().find(|(g, _)| *g == guid) {
+                    Some((_, who)) if who.contains(&old.hierarchy_id) => {}
+                    Some((_, who)) => who.push(old.hierarchy_id),
+                    None => self.packs.push((guid, vec![old.hierarchy_id])),
+                }
+            }
+        }
     }
 }
 

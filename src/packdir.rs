@@ -29,8 +29,10 @@ pub struct HierarchyRecord {
     pub hierarchy_id: Uuid,
     pub site_code: String,
     pub site_version: CmVersion,
-    /// The selection mode used: latest, all, hotfix or siteversion.
+    /// The selection mode of the latest fetch: latest, all, hotfix or siteversion.
     pub mode: String,
+    /// Every pack fetched into the folder for this hierarchy (this fetch's selection and earlier
+    /// ones' that the catalog still lists: a second connect adds to the folder).
     pub packs: Vec<Uuid>,
 }
 

@@ -45,6 +45,7 @@ const KINDS: &[&str] = &[
     SampleReport::SCHEMA,
     PackMetadata::SCHEMA,
     Ledger::SCHEMA,
+    crate::import::housekeeping::SCHEMA,
 ];
 
 /// Kinds whose tag lives only in the code that writes them (no `Document` type).
@@ -63,6 +64,11 @@ const OPTIONAL: &[(&str, &str)] = &[
     (crate::import::SCHEMA, "state"),
     (crate::import::SCHEMA, "state_name"),
     (crate::import::SCHEMA, "wait"),
+    (crate::import::housekeeping::SCHEMA, "name"),
+    (crate::import::housekeeping::SCHEMA, "full_version"),
+    (crate::import::housekeeping::SCHEMA, "state"),
+    (crate::import::housekeeping::SCHEMA, "state_name"),
+    (crate::import::housekeeping::SCHEMA, "action"),
 ];
 
 fn schema_of(kind: &str) -> Value {
@@ -667,4 +673,49 @@ fn failure_and_skip_lines_validate() {
         };
         check(&serde_json::to_value(&summary).unwrap());
     }
+}
+
+/// `sct-import inbox` lines: a registered pack removed, an unregistered one kept, the summary.
+#[test]
+fn inbox_housekeeping_lines_validate() {
+    use crate::import::housekeeping::{InboxPack, InboxSummary, SCHEMA, Status};
+    let registered = InboxPack {
+        schema: SCHEMA,
+        kind: "pack",
+        package_guid: Uuid::new_v4(),
+        path: "/opt/cm/EasySetupPayload/offline/X".into(),
+        files: 2,
+        bytes: 1523,
+        name: Some("Configuration Manager 2403".into()),
+        full_version: Some("5.00.9128.1000".parse().unwrap()),
+        state: Some(196_612),
+        state_name: Some("INSTALL_SUCCESS"),
+        status: Status::Superseded,
+        reason: "installed (INSTALL_SUCCESS)".into(),
+        action: Some("removed"),
+    };
+    check(&serde_json::to_value(&registered).unwrap());
+    let unregistered = InboxPack {
+        name: None,
+        full_version: None,
+        state: None,
+        state_name: None,
+        status: Status::Unregistered,
+        action: None,
+        ..registered
+    };
+    assert_valid(&serde_json::to_value(&unregistered).unwrap());
+    let summary = InboxSummary {
+        schema: SCHEMA,
+        kind: "summary",
+        inbox: "/opt/cm/EasySetupPayload/offline".into(),
+        site_version: "5.00.9128.1000".into(),
+        packs: 2,
+        superseded: 1,
+        unregistered: 1,
+        removed: 1,
+        bytes_freed: 1523,
+        ..Default::default()
+    };
+    check(&serde_json::to_value(&summary).unwrap());
 }

@@ -6,7 +6,8 @@
 //! 2. `fetched.json` is a fetch record for that catalog version, naming only packs it lists;
 //! 3. every file of every recorded pack is a regular file, reached through real folders, with the
 //!    catalog's size and SHA-256 (files are hashed on all cores, largest first);
-//! 4. nothing else is in the folder: no stray files, no leftover `.part`, no symlinks.
+//! 4. nothing else is in the folder: no stray files, no leftover `.part`, no symlinks — except
+//!    operating-system litter ([`crate::litter`]), which is listed as ignored and never opened.
 
 use crate::catalog::{self, Catalog};
 use crate::document::{self, Document};
@@ -42,6 +43,9 @@ pub struct VerifyReport {
     pub packs: Vec<PackReport>,
     /// Entries in the folder that no recorded pack accounts for.
     pub unexpected: Vec<String>,
+    /// Operating-system litter (`desktop.ini`, `.DS_Store`, ...): ignored, never opened or copied.
+    #[serde(default)]
+    pub ignored: Vec<String>,
     pub ok: bool,
 }
 
@@ -62,6 +66,16 @@ pub fn verify_dir(
     trusted: &[PublicKey],
     now: jiff::Timestamp,
 ) -> anyhow::Result<VerifiedDir> {
+    verify_dir_with(dir, trusted, |catalog| catalog.check_not_expired(now))
+}
+
+/// [`verify_dir`] with the caller deciding whether the catalog is still current (import's grace
+/// after expiry, [`crate::import::grace`]).
+pub fn verify_dir_with(
+    dir: &Path,
+    trusted: &[PublicKey],
+    expiry: impl FnOnce(&Catalog) -> anyhow::Result<()>,
+) -> anyhow::Result<VerifiedDir> {
     let packdir = PackDir::new(dir);
     if !dir.is_dir() {
         anyhow::bail!("update pack folder `{}` does not exist", dir.display());
@@ -70,34 +84,19 @@ pub fn verify_dir(
     let bytes = read_capped(&packdir.catalog(), catalog::MAX_CATALOG_BYTES)?;
     let signature = read_capped(&packdir.signature(), signing::MAX_SIGNATURE_BYTES)?;
     let source = format!("catalog `{}`", packdir.catalog().display());
-    let (catalog, key_id) = catalog::verify_bytes(&bytes, &signature, trusted, now, &source)?;
+    let (catalog, key_id) =
+        catalog::verify_bytes_with(&bytes, &signature, trusted, &source, expiry)?;
     let record = read_record(&packdir, &catalog)?;
     let recorded: BTreeSet<Uuid> = record
         .hierarchies
         .iter()
         .flat_map(|h| h.packs.iter().copied())
         .collect();
-    let mut expected: BTreeSet<String> = [
-        catalog::CATALOG_FILE,
-        catalog::SIGNATURE_FILE,
-        crate::packdir::RECORD_FILE,
-    ]
-    .iter()
-    .map(|s| s.to_string())
-    .collect();
-    let mut files: Vec<&catalog::PackFile> = Vec::new();
-    for guid in &recorded {
-        let pack = catalog.pack(guid).expect("checked by read_record");
-        for file in &pack.files {
-            expected.insert(file.path.clone());
-            let mut folder = Path::new(&file.path).parent();
-            while let Some(f) = folder.filter(|f| !f.as_os_str().is_empty()) {
-                expected.insert(f.to_string_lossy().replace('\\', "/"));
-                folder = f.parent();
-            }
-            files.push(file);
-        }
-    }
+    let expected = expected_entries(&catalog, &recorded);
+    let files: Vec<&catalog::PackFile> = recorded
+        .iter()
+        .flat_map(|guid| &catalog.pack(guid).expect("checked by read_record").files)
+        .collect();
     let mut problems = check_files(&packdir, &files).into_iter();
     let mut packs = Vec::new();
     for guid in &recorded {
@@ -112,7 +111,7 @@ pub fn verify_dir(
             problems,
         });
     }
-    let unexpected = unexpected_entries(dir, &expected)?;
+    let (unexpected, ignored) = unexpected_entries(dir, &expected)?;
     let ok = packs.iter().all(|p| p.ok) && unexpected.is_empty();
     let report = VerifyReport {
         schema: VerifyReport::SCHEMA.to_owned(),
@@ -122,6 +121,7 @@ pub fn verify_dir(
         key_id,
         packs,
         unexpected,
+        ignored,
         ok,
     };
     Ok(VerifiedDir {
@@ -129,6 +129,40 @@ pub fn verify_dir(
         record,
         report,
     })
+}
+
+/// Every path step 4 accepts for these packs: the folder's own files, each pack file and the
+/// folders on its path (relative, with `/`).
+fn expected_entries(catalog: &Catalog, packs: &BTreeSet<Uuid>) -> BTreeSet<String> {
+    let mut expected: BTreeSet<String> = [
+        catalog::CATALOG_FILE,
+        catalog::SIGNATURE_FILE,
+        crate::packdir::RECORD_FILE,
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
+    for pack in packs.iter().filter_map(|guid| catalog.pack(guid)) {
+        for file in &pack.files {
+            expected.insert(file.path.clone());
+            let mut folder = Path::new(&file.path).parent();
+            while let Some(f) = folder.filter(|f| !f.as_os_str().is_empty()) {
+                expected.insert(f.to_string_lossy().replace('\\', "/"));
+                folder = f.parent();
+            }
+        }
+    }
+    expected
+}
+
+/// Step 4 alone, for a folder just written: what `dir` holds beyond these packs of `catalog`,
+/// litter aside. `sct-fetch` runs it last, so a folder it calls done is one import accepts.
+pub fn strays(
+    dir: &Path,
+    catalog: &Catalog,
+    packs: &BTreeSet<Uuid>,
+) -> anyhow::Result<Vec<String>> {
+    Ok(unexpected_entries(dir, &expected_entries(catalog, packs))?.0)
 }
 
 /// The exit status of a report: `Ok` when everything verified, else a refusal (exit 1) that says
@@ -288,17 +322,26 @@ fn linked_folder(packdir: &PackDir, catalog_path: &str) -> Option<String> {
 }
 
 /// Step 4: every entry not in `expected` (relative paths with `/`), every symlink, junction or
-/// other reparse point, and every name that is not valid Unicode. Names are joined from their
-/// parts, never by folding `\\`: a file named `<GUID>\\<GUID>.cab` on Linux is an entry of its
-/// own, not the pack file.
-fn unexpected_entries(dir: &Path, expected: &BTreeSet<String>) -> anyhow::Result<Vec<String>> {
+/// other reparse point, and every name that is not valid Unicode; then, apart, the
+/// operating-system litter, which is neither opened nor descended into. Names are joined from
+/// their parts, never by folding `\\`: a file named `<GUID>\\<GUID>.cab` on Linux is an entry of
+/// its own, not the pack file.
+fn unexpected_entries(
+    dir: &Path,
+    expected: &BTreeSet<String>,
+) -> anyhow::Result<(Vec<String>, Vec<String>)> {
     let mut out = Vec::new();
+    let mut ignored = Vec::new();
     let mut stack = vec![dir.to_owned()];
     while let Some(folder) = stack.pop() {
         for entry in fs_err::read_dir(&folder)? {
             let entry = entry?;
             let path = entry.path();
             let relative = crate::import::inbox::relative_name(dir, &path);
+            if !expected.contains(&relative) && crate::litter::is_litter(&entry.file_name()) {
+                ignored.push(relative);
+                continue;
+            }
             let kind = entry.file_type()?;
             if kind.is_symlink() || is_reparse_point(&entry) {
                 out.push(format!("{relative} (symlink)"));
@@ -312,7 +355,8 @@ fn unexpected_entries(dir: &Path, expected: &BTreeSet<String>) -> anyhow::Result
         }
     }
     out.sort();
-    Ok(out)
+    ignored.sort();
+    Ok((out, ignored))
 }
 
 /// A junction or other reparse point (Windows), which `is_symlink` does not always report.

@@ -264,8 +264,8 @@ pub fn connect(
             request.update_pack_dest.display()
         )));
     }
-    // A twin of the destination is the same folder on Windows: refuse before anything is sent.
-    crate::paths::check_no_twins_on_path(&request.update_pack_dest)?;
+    // A folder import would refuse (the drive's root beside UsageData.cab) is refused before upload.
+    crate::fetch::check_dest(&request.update_pack_dest)?;
     let offers = upload(request, &net, config)?;
     crate::fetch::fetch(&options, &offers, on_event)
 }

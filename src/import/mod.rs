@@ -15,6 +15,8 @@
 //! Re-running with the same folder changes nothing: present identical packs are `already_present`,
 //! their rows are already at 262146, and the catalog version is already in the ledger.
 
+pub mod grace;
+pub mod housekeeping;
 pub mod inbox;
 pub mod ledger;
 pub mod plan;
@@ -57,6 +59,9 @@ pub struct ImportOptions {
     pub allow_rollback: bool,
     /// Fail at once instead of waiting when another import holds the inbox lock.
     pub no_lock_wait: bool,
+    /// Days after catalog expiry that the catalog is still accepted (`--expiry-grace-days`);
+    /// [`import`] resolves `None` with [`grace::resolve`], [`run`] takes `None` as the default.
+    pub expiry_grace_days: Option<u32>,
     /// After importing, poll `CM_UpdatePackages` until the site has processed the packs.
     pub wait: Option<wait::WaitOptions>,
 }
@@ -118,6 +123,10 @@ pub fn import(
     out: &mut dyn Write,
     note: &mut dyn FnMut(String),
 ) -> anyhow::Result<ImportSummary> {
+    let options = &ImportOptions {
+        expiry_grace_days: Some(grace::resolve(options.expiry_grace_days, config)?),
+        ..options.clone()
+    };
     let mut site = SiteAccess::open(locator)?;
     let identity = site.store().identity()?;
     let install_dir = resolve_install_dir(options.install_dir.as_deref(), config, &identity);
@@ -127,7 +136,7 @@ pub fn import(
         &install_dir,
         options,
         trusted,
-        jiff::Timestamp::now(),
+        crate::clock::now(),
         out,
         note,
     )?;
@@ -154,9 +163,24 @@ pub fn run(
             options.src.display()
         )
     };
-    let verified =
-        crate::verify::verify_dir(&options.src, trusted, now).with_context(not_imported)?;
+    let grace_days = options.expiry_grace_days.unwrap_or(grace::DEFAULT_DAYS);
+    let mut expiry_warning = None;
+    let verified = crate::verify::verify_dir_with(&options.src, trusted, |catalog| {
+        expiry_warning = grace::check(catalog, now, grace_days)?;
+        Ok(())
+    })
+    .map_err(|err| missing_catalog_hint(err, &options.src))
+    .with_context(not_imported)?;
+    for entry in &verified.report.ignored {
+        crate::logging::info("sct-import", crate::litter::note(entry));
+        note(crate::litter::note(entry));
+    }
     refuse_unless_ok(&verified.report)?;
+    if let Some(warning) = expiry_warning {
+        // In the log too: an audit of the site shows an expired catalog went in, and why.
+        crate::logging::warn("sct-import", &warning);
+        note(warning);
+    }
     crate::fault::point("import:after-verify");
     let catalog = &verified.catalog;
     let planned = plan::plan(catalog, &verified.record, identity).with_context(not_imported)?;
@@ -403,7 +427,7 @@ fn dry_run(
             Presence::Identical => event.outcome = Outcome::AlreadyPresent,
             Presence::Different(why) => {
                 event.outcome = Outcome::Failed;
-                event.reason = Some(different_reason(&why));
+                event.reason = Some(different_reason(&why, &inbox.pack_dir(planned.pack)));
                 event.failure = Some(ExitCode::Rejected);
             }
         }
@@ -411,9 +435,47 @@ fn dry_run(
     Ok(())
 }
 
-fn different_reason(why: &str) -> String {
+fn different_reason(why: &str, path: &Path) -> String {
     format!(
-        "a different pack is already in the inbox under this GUID ({why}); it is never overwritten"
+        "a different pack is already in the inbox under this GUID ({why}); it is never overwritten: \
+         unless the site is installing this update (`sct-import inbox list` shows), move `{}` out of the inbox and import again",
+        path.display()
+    )
+}
+
+/// Most entries of a folder looked at for [`missing_catalog_hint`] (a drive's root can be large).
+const HINT_SCAN_LIMIT: usize = 1000;
+
+/// The folder given is not an update pack folder (no `catalog.json`) but folders in it are — the
+/// drive's root instead of `UpdatePacks`: name them instead of only saying what is missing.
+fn missing_catalog_hint(err: anyhow::Error, src: &Path) -> anyhow::Error {
+    let catalog = crate::catalog::CATALOG_FILE;
+    if !src.is_dir() || std::fs::symlink_metadata(src.join(catalog)).is_ok() {
+        return err;
+    }
+    let Ok(entries) = std::fs::read_dir(src) else {
+        return err;
+    };
+    let mut found: Vec<PathBuf> = entries
+        .take(HINT_SCAN_LIMIT)
+        .flatten()
+        .filter(|e| e.file_type().is_ok_and(|t| t.is_dir()))
+        .map(|e| e.path())
+        .filter(|p| std::fs::symlink_metadata(p.join(catalog)).is_ok_and(|m| m.is_file()))
+        .collect();
+    if found.is_empty() {
+        return err;
+    }
+    found.sort();
+    let names: Vec<String> = found.iter().map(|p| format!("`{}`", p.display())).collect();
+    fail(
+        ExitCode::Usage,
+        format!(
+            "`{}` is not an update pack folder (it has no {catalog}), but {} {} one: import that folder instead",
+            src.display(),
+            names.join(", "),
+            if names.len() == 1 { "has" } else { "each have" }
+        ),
     )
 }
 
@@ -429,7 +491,10 @@ fn place_one(
 ) {
     let result = inbox.presence(pack).and_then(|presence| match presence {
         Presence::Identical => Ok(Outcome::AlreadyPresent),
-        Presence::Different(why) => Err(fail(ExitCode::Rejected, different_reason(&why))),
+        Presence::Different(why) => Err(fail(
+            ExitCode::Rejected,
+            different_reason(&why, &inbox.pack_dir(pack)),
+        )),
         Presence::Absent => {
             note(format!(
                 "importing {} ({}, {} bytes)",

@@ -753,16 +753,17 @@ fn connect_uploads_then_fetches_in_process_through_the_upload_seam() {
 }
 
 #[test]
-fn a_newer_catalog_prunes_what_it_no_longer_selects_so_the_folder_verifies() {
+fn a_newer_catalog_prunes_the_packs_it_no_longer_lists_so_the_folder_verifies() {
     let env = Env::new();
-    let service = service(&env);
+    let mut service = service(&env);
     let server = TestServer::start(&service.root);
     let offer = service.offer(&server.base, HIERARCHY_A, "5.00.9128.1000");
     assert!(fetch(&env, &service, &offer, "packs", &[]).status.success());
     let old = env.path("packs").join(path_of(&service, 2, 0));
+    let old_folder = env.path("packs").join(guid_folder(&service, 2));
     assert!(old.is_file());
-    // Something the old catalog never listed stays, whatever it is.
-    std::fs::write(env.path("packs/notes.txt"), b"mine").unwrap();
+    // Catalog version 9 no longer lists 2503: a second connect keeps only what it still lists.
+    service.packs.remove(2);
     service.publish(9);
     let out = fetch(&env, &service, &offer, "packs", &["--mode", "hotfix"]);
     assert!(out.status.success(), "{}", stderr_of(&out));
@@ -772,9 +773,8 @@ fn a_newer_catalog_prunes_what_it_no_longer_selects_so_the_folder_verifies() {
         stderr_of(&out)
     );
     assert!(!old.exists());
-    assert!(!env.path("packs").join(guid_folder(&service, 2)).exists());
-    assert!(env.path("packs/notes.txt").is_file());
-    std::fs::remove_file(env.path("packs/notes.txt")).unwrap();
+    assert!(!old_folder.exists());
+    assert!(env.path("packs").join(path_of(&service, 1, 0)).is_file());
     let checked = verify(&env, &service, "packs");
     assert!(checked.status.success(), "{}", stdout_of(&checked));
 }

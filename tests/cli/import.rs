@@ -601,17 +601,19 @@ fn expired_catalog_is_refused() {
     let text = std::fs::read(src.join(catalog::CATALOG_FILE)).unwrap();
     let mut old: Catalog = serde_json::from_slice(&text).unwrap();
     let now = jiff::Timestamp::now();
+    // Expired 120 days ago: beyond the default 90-day grace (tests/cli/import/media.rs).
     old.issued_at = now
-        .checked_sub(jiff::SignedDuration::from_hours(24 * 60))
+        .checked_sub(jiff::SignedDuration::from_hours(24 * 150))
         .unwrap();
     old.expires_at = now
-        .checked_sub(jiff::SignedDuration::from_hours(24 * 30))
+        .checked_sub(jiff::SignedDuration::from_hours(24 * 120))
         .unwrap();
     let (bytes, sig) = catalog::sign(&old, &[&fx.key]).unwrap();
     std::fs::write(src.join(catalog::CATALOG_FILE), bytes).unwrap();
     std::fs::write(src.join(catalog::SIGNATURE_FILE), sig).unwrap();
     let out = fx.import(&src, &[]);
     assert_code(&out, 1, "expired");
+    assert_code(&out, 1, "import_grace_days");
     assert_nothing_imported(&fx, &before);
 }
 
@@ -1128,3 +1130,5 @@ fn hostile_stray_names_cannot_forge_log_records_or_flood_the_log() {
         text.len()
     );
 }
+
+mod media;

@@ -14,6 +14,7 @@ mod logs;
 mod mssql;
 mod operator;
 mod pack;
+mod roundtrip;
 mod secrets;
 mod service;
 mod servicekit;

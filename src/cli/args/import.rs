@@ -5,7 +5,7 @@
 #![allow(rustdoc::invalid_html_tags)]
 
 use crate::cli::{OperatorArgs, ViewArgs};
-use clap::Parser;
+use clap::{Parser, Subcommand};
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -19,8 +19,10 @@ pub const TOOL: &str = "sct-import";
 /// (staged, checked, fsynced, renamed into place). An embedded (sqlite:) site records the packs as
 /// Ready to install (262146); a SQL Server site is only read, as with the original tool.
 #[derive(Parser, Debug)]
-#[command(version, after_help = AFTER_HELP)]
+#[command(version, after_help = AFTER_HELP, subcommand_negates_reqs = true)]
 pub struct Args {
+    #[command(subcommand)]
+    pub command: Option<Command>,
     /// The update pack folder written by sct-fetch (catalog.json, fetched.json, <GUID>/...).
     #[arg(long, value_name = "DIR", required_unless_present = "list", value_parser = crate::paths::path_flag)]
     pub src: Option<PathBuf>,
@@ -28,10 +30,10 @@ pub struct Args {
     #[arg(long, conflicts_with_all = ["dry_run", "allow_rollback", "wait"])]
     pub list: bool,
     /// Site database, e.g. sqlite:/var/lib/sct/site.db [default: SCT_SITE, then sct.toml]
-    #[arg(long, value_name = "LOCATOR")]
+    #[arg(long, value_name = "LOCATOR", global = true)]
     pub site: Option<String>,
     /// The site's install folder [default: SCT_INSTALL_DIR, then sct.toml, then the site's own]
-    #[arg(long, value_name = "DIR", value_parser = crate::paths::path_flag)]
+    #[arg(long, value_name = "DIR", global = true, value_parser = crate::paths::path_flag)]
     pub install_dir: Option<PathBuf>,
     /// A pinned catalog key (ed25519:... or a key file); repeat for rotation
     /// [default: SCT_TRUSTED_KEYS, then sct.toml]
@@ -46,6 +48,10 @@ pub struct Args {
     /// Fail at once (exit 3) if another import is running, instead of waiting for it.
     #[arg(long)]
     pub no_lock_wait: bool,
+    /// Accept a catalog this many days after it expired (0: strict; at most 365)
+    /// [default: SCT_IMPORT_GRACE_DAYS, then import_grace_days in sct.toml, then 90]
+    #[arg(long, value_name = "DAYS")]
+    pub expiry_grace_days: Option<u32>,
     /// Afterwards, poll CM_UpdatePackages (read only) until the site has processed the packs.
     #[arg(long)]
     pub wait: bool,
@@ -62,6 +68,41 @@ pub struct Args {
     pub operator: OperatorArgs,
 }
 
+/// `sct-import`'s subcommands.
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Housekeeping of the site's inbox, <install dir>/EasySetupPayload/offline/.
+    #[command(
+        subcommand,
+        after_help = "Examples:\n  sct-import inbox list\n  sct-import inbox remove --superseded --dry-run\n  sct-import inbox remove --superseded"
+    )]
+    Inbox(InboxCommand),
+}
+
+/// `sct-import inbox ...`: list the pack folders in the inbox, remove the ones the site no longer needs.
+#[derive(Subcommand, Debug)]
+pub enum InboxCommand {
+    /// List every pack folder in the inbox and what the site makes of it: needed, installing,
+    /// superseded or unregistered (sct.inbox.v1 JSON lines, then a summary).
+    #[command(
+        after_help = "Examples:\n  sct-import inbox list\n  sct-import inbox list | jq -r 'select(.status == \"superseded\") | .path'"
+    )]
+    List,
+    /// Remove the pack folders the site no longer needs: installed, or not newer than the site.
+    /// A pack the site is installing (or may retry) and one it does not list are never removed.
+    #[command(
+        after_help = "Examples:\n  sct-import inbox remove --superseded --dry-run\n  sct-import inbox remove --superseded --log /var/log/sct/inbox.log"
+    )]
+    Remove {
+        /// Remove the superseded packs (the only kind that can be removed).
+        #[arg(long, required = true)]
+        superseded: bool,
+        /// Print what would be removed; change nothing.
+        #[arg(long)]
+        dry_run: bool,
+    },
+}
+
 const AFTER_HELP: &str = "\
 Output: one sct.import.v1 JSON line per pack (outcome: imported, already_present,
 skipped_other_hierarchy, not_applicable, failed, would_import), then a summary line.
@@ -73,6 +114,7 @@ Examples:
   sct-import --src /media/usb/UpdatePacks --dry-run
   sct-import --list
   sct-import --list --json | jq -r 'select(.state == 262146) | .name'
+  sct-import inbox remove --superseded --dry-run
   sct-import --src /media/usb/UpdatePacks --log /var/log/sct/import.log --quiet
   sct-import --site sqlite:/var/lib/sct/site.db --install-dir /opt/cm --src /media/usb/UpdatePacks
   SCT_SITE='mssql://sct@cm-sql.contoso.com/CM_PS1' sct-import --src D:/USB/UpdatePacks --wait --wait-timeout 7200
@@ -88,6 +130,9 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     let locator = config.site_locator(args.site.as_deref())?;
     let mut out = std::io::stdout().lock();
     crate::logging::info(TOOL, format!("Site database: {locator}"));
+    if let Some(Command::Inbox(command)) = &args.command {
+        return inbox(&args, command, &config, &locator, &mut out);
+    }
     if args.list {
         let site = crate::site::open(&locator)?;
         if args.view.human() {
@@ -104,6 +149,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         dry_run: args.dry_run,
         allow_rollback: args.allow_rollback,
         no_lock_wait: args.no_lock_wait,
+        expiry_grace_days: args.expiry_grace_days,
         wait: args.wait.then(|| {
             crate::import::wait::WaitOptions::new(
                 Duration::from_secs(args.poll_interval.max(1)),
@@ -114,5 +160,54 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     crate::import::import(&locator, &config, &options, &trusted, &mut out, &mut |m| {
         crate::cli::note(TOOL, m)
     })?;
+    Ok(())
+}
+
+/// `sct-import inbox list|remove`: the site is only read; the inbox is changed only by `remove`
+/// without `--dry-run`.
+fn inbox(
+    args: &Args,
+    command: &InboxCommand,
+    config: &crate::config::Config,
+    locator: &crate::site::SiteLocator,
+    out: &mut dyn std::io::Write,
+) -> anyhow::Result<()> {
+    if args.src.is_some() || args.list || args.dry_run || args.wait || args.allow_rollback {
+        crate::bail_kind!(
+            crate::error::ExitCode::Usage,
+            "`sct-import inbox` takes only --site, --install-dir and its own flags"
+        );
+    }
+    use crate::import::housekeeping::{self, Action};
+    let site = crate::site::open(locator)?;
+    let identity = site.identity()?;
+    let install_dir =
+        crate::import::resolve_install_dir(args.install_dir.as_deref(), config, &identity);
+    let inbox = crate::import::inbox::Inbox::of_install_dir(&install_dir);
+    let action = match command {
+        InboxCommand::List => Action::List,
+        InboxCommand::Remove { dry_run, .. } => Action::Remove { dry_run: *dry_run },
+    };
+    let summary = housekeeping::run(site.as_ref(), &inbox, action, out, &mut |m| {
+        crate::cli::note(TOOL, m)
+    })?;
+    crate::cli::note(
+        TOOL,
+        format!(
+            "{} pack folder(s) in {}: {} needed, {} installing, {} superseded, {} unregistered; {} removed{}",
+            summary.packs,
+            summary.inbox,
+            summary.needed,
+            summary.installing,
+            summary.superseded,
+            summary.unregistered,
+            summary.removed,
+            if summary.dry_run {
+                format!(", {} would be removed (--dry-run)", summary.would_remove)
+            } else {
+                String::new()
+            }
+        ),
+    );
     Ok(())
 }

@@ -40,6 +40,9 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     let trusted = config.trusted_keys_for(&args.trusted_keys, Some(args.dir.as_path()))?;
     let verified = crate::verify::verify_dir(&args.dir, &trusted, jiff::Timestamp::now())?;
     let report = &verified.report;
+    for entry in &report.ignored {
+        crate::cli::note(TOOL, crate::litter::note(entry));
+    }
     crate::logging::info(
         TOOL,
         format!(

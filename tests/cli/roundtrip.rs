@@ -1,0 +1,366 @@
+//! The operator's round trip on real media (issue 14): what `-connect` calls done, `-import`
+//! accepts — after a second connect with another mode, with file-manager litter on the drive, and
+//! after the catalog expired during a long review. Plus every download mode after every other
+//! mode into one folder, and the drive's root refused as `-updatepackdest` before any upload.
+
+use crate::fetchkit::{HIERARCHY_A, PackSpec, Service, TestServer, json_lines, read};
+use crate::servicekit::{Server, published, stored};
+use crate::support::{Env, stderr_of, stdout_of, tree};
+use std::collections::BTreeSet;
+use std::path::Path;
+use std::process::Output;
+
+const MODES: [&str; 4] = ["latest", "all", "hotfix", "siteversion"];
+
+fn ok(out: &Output, what: &str) {
+    assert!(
+        out.status.success(),
+        "{what}: exit {:?}\nstdout: {}\nstderr: {}",
+        out.status,
+        stdout_of(out),
+        stderr_of(out)
+    );
+}
+
+/// Three packs for a 2403 site: 2409 and 2503 (regular), and 2409's hotfix.
+fn service(env: &Env) -> Service {
+    let mut service = Service::new(env.path("service"));
+    for (name, kind, full, min, max) in [
+        (
+            "2409",
+            0,
+            "5.00.9132.1000",
+            "5.00.9106.1000",
+            "5.00.9128.1999",
+        ),
+        (
+            "2409-HFRU",
+            2,
+            "5.00.9132.1027",
+            "5.00.9132.1000",
+            "5.00.9132.1999",
+        ),
+        (
+            "2503",
+            0,
+            "5.00.9135.1000",
+            "5.00.9128.1000",
+            "5.00.9132.1999",
+        ),
+    ] {
+        service.add_pack(&PackSpec {
+            name,
+            kind,
+            full,
+            min,
+            max,
+            files: &[("payload.cab", 3000), ("Redist/readme.txt", 100)],
+        });
+    }
+    service.publish(3);
+    service
+}
+
+/// The packs `fetched.json` records for hierarchy A.
+fn recorded(dest: &Path) -> BTreeSet<String> {
+    let record: serde_json::Value =
+        serde_json::from_slice(&read(&dest.join("fetched.json"))).unwrap();
+    let entries = record["hierarchies"].as_array().unwrap();
+    assert_eq!(entries.len(), 1, "{record}");
+    entries[0]["packs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|g| g.as_str().unwrap().to_uppercase())
+        .collect()
+}
+
+#[test]
+fn every_mode_after_every_other_mode_leaves_a_folder_that_verifies_with_both_selections() {
+    let env = Env::new();
+    let service = service(&env);
+    let server = TestServer::start(&service.root);
+    let offer = service.offer(&server.base, HIERARCHY_A, "5.00.9128.1000");
+    let key = service.public_key();
+    let fetch = |dest: &str, mode: &str| {
+        env.cmd("sct-fetch")
+            .args(["--dest", dest, "--mode", mode, "--trusted-key", &key])
+            .write_stdin(offer.clone())
+            .output()
+            .unwrap()
+    };
+    let verify = |dest: &str| {
+        env.cmd("sct-verify")
+            .args(["--json", "--trusted-key", &key, dest])
+            .output()
+            .unwrap()
+    };
+    let single: Vec<BTreeSet<String>> = MODES
+        .iter()
+        .map(|mode| {
+            let dest = format!("single-{mode}");
+            ok(&fetch(&dest, mode), mode);
+            recorded(&env.path(&dest))
+        })
+        .collect();
+    assert_eq!(single[0].len(), 1, "latest: 2503 only");
+    assert_eq!(single[2].len(), 1, "hotfix: the 2409 hotfix only");
+    for (a, first) in MODES.iter().enumerate() {
+        for (b, second) in MODES.iter().enumerate() {
+            let dest = format!("{first}-then-{second}");
+            ok(&fetch(&dest, first), &dest);
+            let again = fetch(&dest, second);
+            ok(&again, &dest);
+            let want: BTreeSet<String> = single[a].union(&single[b]).cloned().collect();
+            assert_eq!(recorded(&env.path(&dest)), want, "{dest}");
+            let summary = json_lines(&stdout_of(&again)).pop().unwrap();
+            assert_eq!(summary["packs"], want.len(), "{dest}: {summary}");
+            assert_eq!(summary["mode"], *second, "{dest}");
+            let checked = verify(&dest);
+            ok(&checked, &format!("{dest}: verify"));
+            // Exactly the recorded packs' folders beside the folder's own three files.
+            let top: BTreeSet<String> = std::fs::read_dir(env.path(&dest))
+                .unwrap()
+                .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+                .filter(|n| !n.ends_with(".json") && !n.ends_with(".sig"))
+                .collect();
+            assert_eq!(top, want, "{dest}");
+        }
+    }
+}
+
+#[test]
+fn a_destination_that_is_not_a_pack_folder_of_its_own_is_refused_before_anything_is_sent() {
+    let env = Env::new();
+    let site = env.demo_site("ps1", &["--version", "5.00.9128.1000"]);
+    let service = published(&env);
+    let server = Server::start(&env, &service.root, &[], &[]);
+    let usb = env.path("usb");
+    std::fs::create_dir(&usb).unwrap();
+    let wrapper = |args: &[&str]| {
+        env.cmd("ServiceConnectionTool")
+            .env("SCT_SITE", &site)
+            .env("SCT_SERVICE_URL", &server.url)
+            .env("SCT_TRUSTED_KEYS", &service.public)
+            .args(args)
+            .output()
+            .unwrap()
+    };
+    ok(
+        &wrapper(&["-prepare", "-usagedatadest", "usb/UsageData.cab"]),
+        "prepare",
+    );
+    let before = tree(&usb);
+    // The drive's root, beside UsageData.cab.
+    let out = wrapper(&["-connect", "-usagedatasrc", "usb", "-updatepackdest", "usb"]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr_of(&out));
+    let text = stderr_of(&out);
+    assert!(text.contains("`UsageData.cab`"), "{text}");
+    assert!(
+        text.contains(&format!(
+            "`{}`",
+            Path::new("usb").join("UpdatePacks").display()
+        )),
+        "{text}"
+    );
+    assert_eq!(tree(&usb), before, "nothing written");
+    assert!(stored(&service.root).is_empty(), "nothing uploaded");
+    // The same for sct-fetch, and the remedy works.
+    std::fs::create_dir(usb.join("UpdatePacks")).unwrap();
+    std::fs::write(usb.join("UpdatePacks/notes.txt"), b"mine").unwrap();
+    let out = wrapper(&[
+        "-connect",
+        "-usagedatasrc",
+        "usb",
+        "-updatepackdest",
+        "usb/UpdatePacks",
+    ]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr_of(&out));
+    assert!(stderr_of(&out).contains("`notes.txt`"));
+    std::fs::remove_file(usb.join("UpdatePacks/notes.txt")).unwrap();
+    // Litter in the folder is no reason to refuse it.
+    std::fs::write(usb.join("UpdatePacks/Thumbs.db"), b"x").unwrap();
+    ok(
+        &wrapper(&[
+            "-connect",
+            "-usagedatasrc",
+            "usb",
+            "-updatepackdest",
+            "usb/UpdatePacks",
+        ]),
+        "connect",
+    );
+}
+
+#[test]
+fn a_fetch_never_calls_done_a_folder_that_import_would_refuse() {
+    let env = Env::new();
+    let service = service(&env);
+    let server = TestServer::start(&service.root);
+    let offer = service.offer(&server.base, HIERARCHY_A, "5.00.9128.1000");
+    let key = service.public_key();
+    let fetch = || {
+        env.cmd("sct-fetch")
+            .args(["--dest", "packs", "--trusted-key", &key])
+            .write_stdin(offer.clone())
+            .output()
+            .unwrap()
+    };
+    ok(&fetch(), "fetch");
+    let packs = env.path("packs");
+    let folder = recorded(&packs).into_iter().next().unwrap();
+    // A file dropped into a pack folder, and a pack folder no catalog accounts for.
+    std::fs::write(packs.join(&folder).join("extra.dll"), b"MZ").unwrap();
+    let unknown = uuid::Uuid::new_v4().to_string().to_uppercase();
+    std::fs::create_dir(packs.join(&unknown)).unwrap();
+    let out = fetch();
+    assert_eq!(out.status.code(), Some(1), "{}", stderr_of(&out));
+    let text = stderr_of(&out);
+    assert!(text.contains(&format!("`{folder}/extra.dll`")), "{text}");
+    assert!(text.contains(&format!("`{unknown}`")), "{text}");
+    assert!(text.contains("import would refuse"), "{text}");
+    assert_eq!(json_lines(&stdout_of(&out)).pop().unwrap()["ok"], false);
+    // Removing them is the remedy; litter is never a reason.
+    std::fs::remove_file(packs.join(&folder).join("extra.dll")).unwrap();
+    std::fs::remove_dir(packs.join(&unknown)).unwrap();
+    std::fs::write(packs.join(&folder).join("desktop.ini"), b"x").unwrap();
+    ok(&fetch(), "fetch after the remedy");
+}
+
+/// A time `days` from now, for the debug builds' test clock (`SCT_TEST_NOW`).
+fn days_from_now(days: i64) -> String {
+    (jiff::Timestamp::now() + jiff::SignedDuration::from_hours(24 * days)).to_string()
+}
+
+/// Prepare, connect, connect again with another mode, litter from a file manager, then import
+/// after the catalog expired during the review — with the wrapper's flags only.
+#[test]
+fn prepare_connect_twice_litter_and_an_expired_catalog_still_import() {
+    let env = Env::new();
+    let install = env.path("install");
+    std::fs::create_dir(&install).unwrap();
+    let site = env.demo_site(
+        "ps1",
+        &[
+            "--version",
+            "5.00.9128.1000",
+            "--install-dir",
+            install.to_str().unwrap(),
+        ],
+    );
+    let service = published(&env);
+    let server = Server::start(&env, &service.root, &[], &[]);
+    let usb = env.path("usb");
+    std::fs::create_dir(&usb).unwrap();
+    let wrapper = |args: &[&str], vars: &[(&str, &str)]| {
+        let mut cmd = env.cmd("ServiceConnectionTool");
+        cmd.env("SCT_SITE", &site)
+            .env("SCT_SERVICE_URL", &server.url)
+            .env("SCT_TRUSTED_KEYS", &service.public)
+            .args(args);
+        for (k, v) in vars {
+            cmd.env(k, v);
+        }
+        cmd.output().unwrap()
+    };
+    let connect = |mode: Option<&str>| {
+        let mut args = vec![
+            "-connect",
+            "-usagedatasrc",
+            "usb",
+            "-updatepackdest",
+            "usb/UpdatePacks",
+        ];
+        args.extend(mode);
+        wrapper(&args, &[])
+    };
+
+    ok(
+        &wrapper(&["-prepare", "-usagedatadest", "usb/UsageData.cab"], &[]),
+        "prepare",
+    );
+    ok(&connect(None), "connect");
+    let packs = usb.join("UpdatePacks");
+    let latest = recorded(&packs);
+    // Another day, another mode: the hotfixes too.
+    ok(&connect(Some("-downloadhotfix")), "connect -downloadhotfix");
+    let both = recorded(&packs);
+    assert!(
+        both.is_superset(&latest) && both.len() > latest.len(),
+        "{latest:?} then {both:?}"
+    );
+
+    // The drive crosses a desk: Explorer and Finder leave their marks.
+    let first = both.iter().next().unwrap().clone();
+    for file in [
+        "desktop.ini".to_owned(),
+        "Thumbs.db".to_owned(),
+        ".DS_Store".to_owned(),
+        format!("._{first}"),
+        format!("{first}/Thumbs.db"),
+        format!("{first}/._{first}.cab"),
+    ] {
+        std::fs::write(packs.join(file), b"litter").unwrap();
+    }
+    std::fs::create_dir(packs.join("System Volume Information")).unwrap();
+    std::fs::create_dir(packs.join(".Spotlight-V100")).unwrap();
+
+    // The catalog (valid 30 days) waited 200 days in review: beyond the default 90-day grace.
+    let late = wrapper(
+        &["-import", "-updatepacksrc", "usb/UpdatePacks"],
+        &[("SCT_TEST_NOW", &days_from_now(200))],
+    );
+    assert_eq!(late.status.code(), Some(1), "{}", stderr_of(&late));
+    assert!(
+        stderr_of(&late).contains("SCT_IMPORT_GRACE_DAYS"),
+        "{}",
+        stderr_of(&late)
+    );
+    let offline = install.join("EasySetupPayload").join("offline");
+    assert!(tree(&offline).iter().all(|p| p.starts_with('.')));
+
+    // 60 days later: expired, within the grace.
+    let import = wrapper(
+        &["-import", "-updatepacksrc", "usb/UpdatePacks"],
+        &[("SCT_TEST_NOW", &days_from_now(60))],
+    );
+    ok(&import, "import");
+    let text = stderr_of(&import);
+    assert!(text.contains("grace after expiry"), "{text}");
+    // The log keeps it for the site's audit: an expired catalog went in, within the grace.
+    let log = std::fs::read_to_string(env.logs().join("ServiceConnectionTool.log")).unwrap();
+    assert!(log.contains("grace after expiry"), "{log}");
+    assert_eq!(text.matches("ignored `").count(), 8, "{text}");
+    let lines = json_lines(&stdout_of(&import));
+    let summary = lines.last().unwrap();
+    assert_eq!(summary["type"], "summary");
+    assert_eq!(summary["failed"], 0, "{summary}");
+    let imported: BTreeSet<String> = lines
+        .iter()
+        .filter(|l| l["outcome"] == "imported")
+        .map(|l| l["package_guid"].as_str().unwrap().to_uppercase())
+        .collect();
+    // Every pack of both connects was considered; those that apply to a 2403 site went in.
+    assert_eq!(lines.len() - 1, both.len(), "{lines:?}");
+    assert!(imported.is_superset(&latest), "{imported:?} {latest:?}");
+    let inbox: BTreeSet<String> = std::fs::read_dir(&offline)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| !n.starts_with('.'))
+        .collect();
+    assert_eq!(inbox, imported);
+    let copied = tree(&offline);
+    assert!(
+        !copied
+            .iter()
+            .any(|p| p.ends_with("Thumbs.db") || p.contains("._") || p.ends_with(".DS_Store")),
+        "{copied:?}"
+    );
+    // Rerun: nothing changes.
+    let again = wrapper(
+        &["-import", "-updatepacksrc", "usb/UpdatePacks"],
+        &[("SCT_TEST_NOW", &days_from_now(60))],
+    );
+    ok(&again, "import again");
+    assert_eq!(tree(&offline), copied);
+}
