@@ -160,6 +160,7 @@ mod tests {
                 problems: vec![problem.to_owned()],
             }],
             unexpected: vec![unexpected.to_owned()],
+            ignored: Vec::new(),
             ok: false,
         }
     }

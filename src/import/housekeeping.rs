@@ -16,6 +16,7 @@
 //! under its GUID; the next import removes the leftover.
 
 use super::inbox::{Inbox, STAGING_PREFIX};
+use anyhow::Context;
 use crate::document;
 use crate::site::{SiteIdentity, SiteStore, UpdatePackage, state};
 use crate::version::CmVersion;
@@ -271,11 +272,14 @@ fn remove_pack(inbox: &Inbox, guid: &Uuid, path: &Path) -> anyhow::Result<()> {
         guid.to_string().to_uppercase(),
         std::process::id()
     ));
-    fs_err::rename(path, &doomed)?;
-    crate::atomic::sync_dir(&inbox.root);
+    crate::atomic::rename_no_replace(path, &doomed).with_context(|| {
+        format!("Failed to move `{}` aside for removal", path.display())
+    })?;
+    let _ = crate::atomic::sync_dir(&inbox.root);
     crate::fault::point("inbox:after-rename-aside");
     fs_err::remove_dir_all(&doomed)?;
-    crate::atomic::sync_dir(&inbox.root);
+    // Best effort: the removal is already safe, a lost flush only brings the folder back aside.
+    let _ = crate::atomic::sync_dir(&inbox.root);
     Ok(())
 }
 
