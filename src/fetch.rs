@@ -443,6 +443,7 @@ impl Plan {
                 site_code: offer.site_code.clone(),
                 site_version: offer.site_version,
                 mode: mode.name().to_owned(),
+                earlier_modes: Vec::new(),
                 packs: chosen,
             });
         }
@@ -478,6 +479,13 @@ impl Plan {
                     self.records.last_mut().expect("just pushed")
                 }
             };
+            if !kept.is_empty() {
+                for mode in std::iter::once(&old.mode).chain(&old.earlier_modes) {
+                    if *mode != record.mode && !record.earlier_modes.contains(mode) {
+                        record.earlier_modes.push(mode.clone());
+                    }
+                }
+            }
             for guid in kept {
                 if !record.packs.contains(&guid) {
                     record.packs.push(guid);

@@ -31,6 +31,10 @@ pub struct HierarchyRecord {
     pub site_version: CmVersion,
     /// The selection mode of the latest fetch: latest, all, hotfix or siteversion.
     pub mode: String,
+    /// Modes of earlier fetches whose packs the folder still holds for this hierarchy (a second
+    /// connect with another mode adds to the folder, so import must know both selections).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub earlier_modes: Vec<String>,
     /// Every pack fetched into the folder for this hierarchy (this fetch's selection and earlier
     /// ones' that the catalog still lists: a second connect adds to the folder).
     pub packs: Vec<Uuid>,

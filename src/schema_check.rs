@@ -301,6 +301,7 @@ fn offers_receipts_and_fetch_records_validate() {
             site_code: "PS1".into(),
             site_version: "5.00.9128.1000".parse().unwrap(),
             mode: "latest".into(),
+            earlier_modes: Vec::new(),
             packs: vec![Uuid::new_v4()],
         }],
     };
@@ -591,6 +592,7 @@ fn verify_reports_with_problems_validate() {
             site_code: "PS1".into(),
             site_version: "5.00.9128.1000".parse().unwrap(),
             mode: "latest".into(),
+            earlier_modes: Vec::new(),
             packs: vec![pack.package_guid],
         }],
     };

@@ -16,10 +16,10 @@
 //! under its GUID; the next import removes the leftover.
 
 use super::inbox::{Inbox, STAGING_PREFIX};
-use anyhow::Context;
 use crate::document;
 use crate::site::{SiteIdentity, SiteStore, UpdatePackage, state};
 use crate::version::CmVersion;
+use anyhow::Context;
 use serde::Serialize;
 use std::collections::HashMap;
 use std::io::Write;
@@ -272,9 +272,8 @@ fn remove_pack(inbox: &Inbox, guid: &Uuid, path: &Path) -> anyhow::Result<()> {
         guid.to_string().to_uppercase(),
         std::process::id()
     ));
-    crate::atomic::rename_no_replace(path, &doomed).with_context(|| {
-        format!("Failed to move `{}` aside for removal", path.display())
-    })?;
+    crate::atomic::rename_no_replace(path, &doomed)
+        .with_context(|| format!("Failed to move `{}` aside for removal", path.display()))?;
     let _ = crate::atomic::sync_dir(&inbox.root);
     crate::fault::point("inbox:after-rename-aside");
     fs_err::remove_dir_all(&doomed)?;

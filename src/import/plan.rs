@@ -75,13 +75,20 @@ pub fn plan<'a>(
             ),
         ));
     };
-    let mode: DownloadMode = ours.mode.parse().map_err(|why: String| {
-        fail(
-            ExitCode::Rejected,
-            format!("fetched.json, entry for hierarchy {hierarchy}: {why}"),
-        )
-    })?;
-    let selected = select::select_guids(catalog, &site.full_version, mode);
+    let mut selected = std::collections::HashSet::new();
+    for name in std::iter::once(&ours.mode).chain(&ours.earlier_modes) {
+        let mode: DownloadMode = name.parse().map_err(|why: String| {
+            fail(
+                ExitCode::Rejected,
+                format!("fetched.json, entry for hierarchy {hierarchy}: {why}"),
+            )
+        })?;
+        selected.extend(select::select_guids(catalog, &site.full_version, mode));
+    }
+    let modes = std::iter::once(ours.mode.as_str())
+        .chain(ours.earlier_modes.iter().map(String::as_str))
+        .collect::<Vec<_>>()
+        .join(", ");
     let mut seen = Vec::new();
     let mut out = Vec::new();
     for guid in record.hierarchies.iter().flat_map(|h| h.packs.iter()) {
@@ -96,7 +103,7 @@ pub fn plan<'a>(
             )
         })?;
         let decision = if ours.packs.contains(guid) {
-            decide(pack, site, mode, selected.contains(guid))
+            decide(pack, site, &modes, selected.contains(guid))
         } else {
             Decision::OtherHierarchy(
                 record
@@ -112,8 +119,9 @@ pub fn plan<'a>(
     Ok(out)
 }
 
-/// A pack recorded for this hierarchy: applies, is newer, and is what `mode` picks for the site.
-fn decide(pack: &Pack, site: &SiteIdentity, mode: DownloadMode, selected: bool) -> Decision {
+/// A pack recorded for this hierarchy: applies, is newer, and is what one of the recorded `modes`
+/// picks for the site.
+fn decide(pack: &Pack, site: &SiteIdentity, modes: &str, selected: bool) -> Decision {
     let applies = applicability(pack, &site.version);
     if applies != Decision::Import {
         return applies;
@@ -126,7 +134,7 @@ fn decide(pack: &Pack, site: &SiteIdentity, mode: DownloadMode, selected: bool) 
     }
     if !selected {
         return Decision::NotApplicable(format!(
-            "mode {mode} (recorded in fetched.json) does not select it for site version {} from the signed catalog",
+            "mode {modes} (recorded in fetched.json) does not select it for site version {} from the signed catalog",
             site.full_version
         ));
     }
@@ -190,6 +198,7 @@ mod tests {
                     site_code: "PS1".into(),
                     site_version: SITE.parse().unwrap(),
                     mode: mode.into(),
+                    earlier_modes: Vec::new(),
                     packs: packs.clone(),
                 })
                 .collect(),

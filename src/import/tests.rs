@@ -93,6 +93,7 @@ fn pack_folder(dir: &Path, version: u64, hierarchy: Uuid, key: &PrivateKey) -> U
             site_code: "CAS".into(),
             site_version: "5.00.9128.1000".parse().unwrap(),
             mode: "latest".into(),
+            earlier_modes: Vec::new(),
             packs: vec![guid],
         }],
     };

@@ -164,6 +164,7 @@ impl Fixture {
                     site_code: "PS1".into(),
                     site_version: SITE_VERSION.parse().unwrap(),
                     mode: "all".into(),
+                    earlier_modes: Vec::new(),
                     packs: list.iter().map(|p| p.pack.package_guid).collect(),
                 })
                 .collect(),

@@ -141,6 +141,7 @@ fn a_destination_that_is_not_a_pack_folder_of_its_own_is_refused_before_anything
         env.cmd("ServiceConnectionTool")
             .env("SCT_SITE", &site)
             .env("SCT_SERVICE_URL", &server.url)
+            .env("SCT_SERVICE_TOKEN", crate::servicekit::TOKEN)
             .env("SCT_TRUSTED_KEYS", &service.public)
             .args(args)
             .output()
@@ -256,6 +257,7 @@ fn prepare_connect_twice_litter_and_an_expired_catalog_still_import() {
         let mut cmd = env.cmd("ServiceConnectionTool");
         cmd.env("SCT_SITE", &site)
             .env("SCT_SERVICE_URL", &server.url)
+            .env("SCT_SERVICE_TOKEN", crate::servicekit::TOKEN)
             .env("SCT_TRUSTED_KEYS", &service.public)
             .args(args);
         for (k, v) in vars {

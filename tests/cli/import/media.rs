@@ -201,6 +201,19 @@ fn a_guid_taken_in_the_inbox_comes_with_a_remedy() {
     assert!(reason.contains("sct-import inbox list"), "{reason}");
 }
 
+/// Sets the site's version, as an upgrade would: import takes only packs newer than the site, so
+/// a test that needs the site's current version in the inbox imports it at an older version first.
+fn set_site_version(fx: &Fixture, version: &str) {
+    let conn = rusqlite::Connection::open(fx.db()).unwrap();
+    conn.execute("UPDATE Sites SET Version = ?1", [version])
+        .unwrap();
+    conn.execute(
+        "UPDATE SCT_HierarchySettings SET FullVersion = ?1",
+        [version],
+    )
+    .unwrap();
+}
+
 /// Sets a pack's state as the site's own components would.
 fn set_state(fx: &Fixture, pack: &TestPack, state: i64) {
     let conn = rusqlite::Connection::open(fx.db()).unwrap();
@@ -244,7 +257,9 @@ fn inbox_housekeeping_removes_superseded_packs_only() {
     let installed = test_pack("2403", "5.00.9106.1000", "5.00.9128.1000", 100);
     let installing = test_pack("2403 hotfix", "5.00.9106.1000", "5.00.9128.1000", 100);
     let src = fx.write_packs("UpdatePacks", 1, &[&newer, &installed, &installing]);
+    set_site_version(&fx, "5.00.9106.1000");
     assert_ok(&fx.import(&src, &[]));
+    set_site_version(&fx, "5.00.9128.1000");
     set_state(&fx, &installed, 196_612);
     set_state(&fx, &installing, 196_609);
     let unknown = fx.inbox().join(Uuid::new_v4().to_string().to_uppercase());
@@ -315,7 +330,9 @@ fn a_removal_killed_midway_never_leaves_half_a_pack_and_the_next_import_tidies_u
     let fx = Fixture::new();
     let installed = test_pack("2403", "5.00.9106.1000", "5.00.9128.1000", 100);
     let src = fx.write_packs("UpdatePacks", 1, &[&installed]);
+    set_site_version(&fx, "5.00.9106.1000");
     assert_ok(&fx.import(&src, &[]));
+    set_site_version(&fx, "5.00.9128.1000");
     set_state(&fx, &installed, 196_612);
     let out = fx
         .command("sct-import")
