@@ -49,6 +49,9 @@ pub const DETAIL_LOG_MAX_BYTES: u64 = 5 * 1024 * 1024;
 /// Longest message one record keeps (16 KiB); the rest is replaced by a note of how much was cut.
 /// One refused folder with 60,000 stray files must not write megabytes in one record.
 pub const MAX_RECORD_MESSAGE_BYTES: usize = 16 * 1024;
+/// Shortest time between two roll-overs of one file by one process: a run of a stage rolls a
+/// log over at most once; a long-running `sct-serve` at most once an hour.
+pub const MIN_ROLL_INTERVAL: std::time::Duration = std::time::Duration::from_secs(60 * 60);
 
 /// Line ending of log files: CRLF on Windows, where CMTrace runs; LF elsewhere.
 const NEWLINE: &str = if cfg!(windows) { "\r\n" } else { "\n" };
@@ -91,18 +94,20 @@ fn roll_over(path: &Path) -> std::io::Result<()> {
 
 /// One open log file.
 ///
-/// A run rolls a file over at most once, so however much one run logs, the `.lo_` it leaves
-/// holds what was there before it (the history a noisy run must not evict). Past the cap after
-/// that one roll, the run goes on appending up to twice the cap ([`Sink::ceiling`]), then writes
-/// one warning that the rest of the run is not logged and stops writing to that file.
+/// A process rolls a file over at most once per [`MIN_ROLL_INTERVAL`] (so a stage's run, at
+/// most once): however much one run logs, the `.lo_` it leaves holds what was there before it
+/// (the history a noisy run must not evict). Past the cap after that roll, the process goes on
+/// appending up to twice the cap ([`Sink::ceiling`]), then writes one warning and drops entries
+/// until it may roll over again.
 struct Sink {
     path: PathBuf,
     file: File,
     size: u64,
     cap: Option<u64>,
     style: Style,
-    /// True once this run has rolled the file over.
-    rolled: bool,
+    /// When this process last rolled the file over.
+    rolled_at: Option<std::time::Instant>,
+    roll_interval: std::time::Duration,
     /// True once the ceiling was reached and said so.
     full: bool,
 }
@@ -112,7 +117,7 @@ impl Sink {
     fn fresh(path: &Path, style: Style) -> std::io::Result<Self> {
         roll_over(path)?;
         let mut sink = Self::open(path, None, style)?;
-        sink.rolled = true;
+        sink.rolled_at = Some(std::time::Instant::now());
         Ok(sink)
     }
 
@@ -123,7 +128,7 @@ impl Sink {
             roll_over(path)?;
         }
         let mut sink = Self::open(path, Some(cap), style)?;
-        sink.rolled = roll;
+        sink.rolled_at = roll.then(std::time::Instant::now);
         Ok(sink)
     }
 
@@ -150,14 +155,21 @@ impl Sink {
             size,
             cap,
             style,
-            rolled: false,
+            rolled_at: None,
+            roll_interval: MIN_ROLL_INTERVAL,
             full: false,
         })
     }
 
+    /// Whether this process may roll the file over (again).
+    fn may_roll(&self) -> bool {
+        self.rolled_at
+            .is_none_or(|at| at.elapsed() >= self.roll_interval)
+    }
+
     /// Writes one record; failures are ignored, because a log must never fail the job.
     fn write(&mut self, entry: &Entry) {
-        if self.full {
+        if self.full && !self.may_roll() {
             return;
         }
         let record = self.record(entry);
@@ -165,19 +177,24 @@ impl Sink {
             .cap
             .is_some_and(|cap| self.size > 3 && self.size + record.len() as u64 > cap);
         if over_cap
-            && !self.rolled
+            && self.may_roll()
             && let Ok(mut next) =
                 roll_over(&self.path).and_then(|()| Self::open(&self.path, self.cap, self.style))
         {
-            next.rolled = true;
+            next.rolled_at = Some(std::time::Instant::now());
+            next.roll_interval = self.roll_interval;
             *self = next;
+        }
+        if self.full {
+            return;
         }
         if self.size + record.len() as u64 > self.ceiling() {
             self.full = true;
             let mut warning = Entry::now(
                 Severity::Warning,
                 &entry.component,
-                "This log reached its size limit for one run: the rest of this run is not logged here",
+                "This log reached its size limit: further entries of this run are not logged here \
+                 (a long-running service resumes after its next roll-over, at most an hour later)",
             );
             warning.file = entry.file.clone();
             let record = self.record(&warning);
@@ -709,6 +726,26 @@ mod tests {
         // Nothing more is written once the ceiling was announced.
         noisy.write(&entry("after the ceiling"));
         assert_eq!(std::fs::metadata(&path).unwrap().len(), size);
+    }
+
+    #[test]
+    fn a_long_running_process_rolls_over_again_once_the_interval_has_passed() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("serve.log");
+        let mut sink = Sink::append(&path, 1000, Style::Setup).unwrap();
+        // An interval already over, as for a server an hour after its last roll-over.
+        sink.roll_interval = std::time::Duration::ZERO;
+        for n in 0..60 {
+            sink.write(&entry(&format!("request {n:03} of a long-running service")));
+        }
+        let current = entries(&path);
+        assert_eq!(
+            current.last().unwrap().message,
+            "INFO: request 059 of a long-running service",
+            "still logging"
+        );
+        assert!(current.iter().all(|e| e.severity == Severity::Info));
+        assert!(std::fs::metadata(&path).unwrap().len() <= 1000);
     }
 
     #[test]
