@@ -119,5 +119,11 @@ pub fn write_verify_report(out: &mut dyn Write, report: &VerifyReport) -> anyhow
     for entry in &report.unexpected {
         writeln!(out, "  UNEXPECTED  {entry}")?;
     }
+    for entry in &report.ignored {
+        writeln!(
+            out,
+            "  ignored     {entry}  (operating-system litter, never copied)"
+        )?;
+    }
     Ok(())
 }
