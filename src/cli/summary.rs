@@ -136,6 +136,12 @@ pub fn write_verify_report(out: &mut dyn Write, report: &VerifyReport) -> anyhow
     if !report.packs.is_empty() || !report.unexpected.is_empty() {
         writeln!(out, "Result         {verdict}")?;
     }
+    for entry in &report.ignored {
+        writeln!(
+            out,
+            "  ignored     {entry}  (operating-system litter, never copied)"
+        )?;
+    }
     Ok(())
 }
 

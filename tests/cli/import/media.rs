@@ -60,6 +60,18 @@ fn litter_is_ignored_with_a_note_and_never_copied() {
     let report: Value = serde_json::from_slice(&verify.stdout).unwrap();
     assert_eq!(report["ignored"].as_array().unwrap().len(), 13, "{report}");
     assert_eq!(stderr_of(&verify).matches("ignored `").count(), 13);
+    let human = fx
+        .command("sct-verify")
+        .arg(&src)
+        .arg("--human")
+        .output()
+        .unwrap();
+    assert_ok(&human);
+    assert!(
+        stdout_of(&human).contains("ignored     .DS_Store"),
+        "{}",
+        stdout_of(&human)
+    );
 
     let out = fx.import(&src, &[]);
     assert_ok(&out);
