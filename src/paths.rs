@@ -282,13 +282,26 @@ pub fn check_no_twins_on_path(path: &Path) -> anyhow::Result<()> {
 }
 
 /// Another entry of `parent` whose name folds onto `name`, if any (streamed: no list is kept).
+/// A single entry spelled otherwise is no twin when `name` opens it (a case-insensitive folder,
+/// as on Windows: `LOCKDEST` is `lockdest`); where `name` does not open it, using `name` would
+/// create the twin.
 fn twin_beside(parent: &Path, name: &OsStr) -> Option<std::ffi::OsString> {
     let key = fold_key(&name.to_string_lossy());
     let entries = std::fs::read_dir(parent).ok()?;
-    entries
-        .filter_map(Result::ok)
-        .map(|e| e.file_name())
-        .find(|other| other != name && fold_key(&other.to_string_lossy()) == key)
+    let (mut exact, mut others) = (false, Vec::new());
+    for entry in entries.filter_map(Result::ok) {
+        let other = entry.file_name();
+        if other == name {
+            exact = true;
+        } else if fold_key(&other.to_string_lossy()) == key {
+            others.push(other);
+            if others.len() > 1 {
+                break;
+            }
+        }
+    }
+    let same_entry = others.len() == 1 && !exact && parent.join(name).exists();
+    if same_entry { None } else { others.pop() }
 }
 
 #[cfg(test)]
@@ -451,6 +464,13 @@ mod tests {
         let packs = dir.path().join("usb").join("UpdatePacks");
         std::fs::create_dir_all(&packs).unwrap();
         check_no_twins_on_path(&packs.join("not-yet")).unwrap();
+        // Another spelling of the one folder is no twin where the filesystem folds case, and
+        // would create one where it does not.
+        let other_spelling = dir.path().join("USB").join("updatepacks");
+        assert_eq!(
+            check_no_twins_on_path(&other_spelling).is_ok(),
+            other_spelling.exists()
+        );
         if std::fs::create_dir(dir.path().join("usb").join("updatepacks")).is_err() {
             return; // a case-insensitive filesystem cannot hold the twin at all
         }
