@@ -31,7 +31,7 @@ Exit codes:
 #[derive(clap::Args, Clone, Debug, Default)]
 pub struct OperatorArgs {
     /// Also write a CMTrace log to FILE (appended; rolls over to .lo_ above 5 MiB; see docs/logs.md).
-    #[arg(long, value_name = "FILE", global = true)]
+    #[arg(long, value_name = "FILE", global = true, value_parser = crate::paths::path_flag)]
     pub log: Option<std::path::PathBuf>,
     /// Draw no progress bars on stderr.
     #[arg(long, short, global = true, alias = "no-progress")]
@@ -85,7 +85,7 @@ impl ViewArgs {
 /// error: the reader simply stopped reading. When a log is open (`sct::logging`), the error, its
 /// causes and the exit code are logged as `ERROR:` entries too.
 pub fn run(tool: &str, stage: impl FnOnce() -> anyhow::Result<()>) -> std::process::ExitCode {
-    match stage() {
+    let code = match stage() {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(err) if is_broken_pipe(&err) => std::process::ExitCode::SUCCESS,
         Err(err) => {
@@ -95,24 +95,34 @@ pub fn run(tool: &str, stage: impl FnOnce() -> anyhow::Result<()>) -> std::proce
             crate::logging::error(tool, format!("{tool} failed with exit code {code}"));
             std::process::ExitCode::from(code)
         }
-    }
+    };
+    // Nothing is written after this: the secrets kept for masking can go.
+    crate::logging::forget_secrets();
+    code
 }
 
-/// Writes an error and its causes to stderr.
+/// Writes an error and its causes to stderr, each as one line ([`shown`]).
 pub fn report(tool: &str, err: &anyhow::Error) {
     let mut stderr = std::io::stderr().lock();
     let mut chain = err.chain();
     if let Some(head) = chain.next() {
-        let _ = writeln!(stderr, "{tool}: error: {head}");
+        let _ = writeln!(stderr, "{tool}: error: {}", shown(&head));
     }
     for cause in chain {
-        let _ = writeln!(stderr, "{tool}:   Caused by: {cause}");
+        let _ = writeln!(stderr, "{tool}:   Caused by: {}", shown(&cause));
     }
 }
 
-/// Prints a human note on stderr, prefixed with the tool's name.
+/// Prints a human note on stderr, prefixed with the tool's name, as one line ([`shown`]).
 pub fn note(tool: &str, message: impl std::fmt::Display) {
-    let _ = writeln!(std::io::stderr().lock(), "{tool}: {message}");
+    let _ = writeln!(std::io::stderr().lock(), "{tool}: {}", shown(&message));
+}
+
+/// A message as a person may see it: secrets masked ([`crate::logging::redact`]) and anything
+/// from outside that could forge a line or drive the terminal escaped ([`crate::escape`]).
+/// Every line sct writes for people goes through it.
+pub fn shown(message: &dyn std::fmt::Display) -> String {
+    crate::escape::escape(&crate::logging::redact(&message.to_string())).into_owned()
 }
 
 #[cfg(test)]

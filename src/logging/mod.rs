@@ -36,7 +36,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 mod secrets;
 pub mod vocabulary;
 
-pub use secrets::{MASK, redact, register_secret};
+pub use secrets::{MASK, forget_secrets, redact, register_secret};
 
 /// The summary log of `ServiceConnectionTool`.
 pub const TOOL_LOG: &str = "ServiceConnectionTool.log";
@@ -46,6 +46,9 @@ pub const SETUP_LOG: &str = "ConfigMgrSetup.log";
 pub const ENV_LOG_DIR: &str = "SCT_LOG_DIR";
 /// Size above which `ConfigMgrSetup.log` and a stage log roll over to `.lo_` (5 MiB).
 pub const DETAIL_LOG_MAX_BYTES: u64 = 5 * 1024 * 1024;
+/// Longest message one record keeps (16 KiB); the rest is replaced by a note of how much was cut.
+/// One refused folder with 60,000 stray files must not write megabytes in one record.
+pub const MAX_RECORD_MESSAGE_BYTES: usize = 16 * 1024;
 
 /// Line ending of log files: CRLF on Windows, where CMTrace runs; LF elsewhere.
 const NEWLINE: &str = if cfg!(windows) { "\r\n" } else { "\n" };
@@ -87,27 +90,47 @@ fn roll_over(path: &Path) -> std::io::Result<()> {
 }
 
 /// One open log file.
+///
+/// A run rolls a file over at most once, so however much one run logs, the `.lo_` it leaves
+/// holds what was there before it (the history a noisy run must not evict). Past the cap after
+/// that one roll, the run goes on appending up to twice the cap ([`Sink::ceiling`]), then writes
+/// one warning that the rest of the run is not logged and stops writing to that file.
 struct Sink {
     path: PathBuf,
     file: File,
     size: u64,
     cap: Option<u64>,
     style: Style,
+    /// True once this run has rolled the file over.
+    rolled: bool,
+    /// True once the ceiling was reached and said so.
+    full: bool,
 }
 
 impl Sink {
     /// Starts `path` afresh, keeping the previous file as `.lo_`.
     fn fresh(path: &Path, style: Style) -> std::io::Result<Self> {
         roll_over(path)?;
-        Self::open(path, None, style)
+        let mut sink = Self::open(path, None, style)?;
+        sink.rolled = true;
+        Ok(sink)
     }
 
     /// Appends to `path`, rolling it over first when it is already above `cap`.
     fn append(path: &Path, cap: u64, style: Style) -> std::io::Result<Self> {
-        if std::fs::metadata(path).is_ok_and(|m| m.len() >= cap) {
+        let roll = std::fs::metadata(path).is_ok_and(|m| m.len() >= cap);
+        if roll {
             roll_over(path)?;
         }
-        Self::open(path, Some(cap), style)
+        let mut sink = Self::open(path, Some(cap), style)?;
+        sink.rolled = roll;
+        Ok(sink)
+    }
+
+    /// The size at which this run stops writing to the file: twice the cap (twice the detail
+    /// log's cap for the summary log, which is replaced each run instead of rolling).
+    fn ceiling(&self) -> u64 {
+        self.cap.unwrap_or(DETAIL_LOG_MAX_BYTES).saturating_mul(2)
     }
 
     fn open(path: &Path, cap: Option<u64>, style: Style) -> std::io::Result<Self> {
@@ -127,28 +150,88 @@ impl Sink {
             size,
             cap,
             style,
+            rolled: false,
+            full: false,
         })
     }
 
     /// Writes one record; failures are ignored, because a log must never fail the job.
     fn write(&mut self, entry: &Entry) {
-        let mut entry = entry.clone();
-        let separator = if self.style == Style::Setup { " " } else { "" };
-        entry.message = format!("{}:{separator}{}", entry.severity.prefix(), entry.message);
-        let record = cmtrace::format_entry(&entry, NEWLINE);
-        let full = self
+        if self.full {
+            return;
+        }
+        let record = self.record(entry);
+        let over_cap = self
             .cap
             .is_some_and(|cap| self.size > 3 && self.size + record.len() as u64 > cap);
-        if full
-            && let Ok(next) =
+        if over_cap
+            && !self.rolled
+            && let Ok(mut next) =
                 roll_over(&self.path).and_then(|()| Self::open(&self.path, self.cap, self.style))
         {
+            next.rolled = true;
             *self = next;
+        }
+        if self.size + record.len() as u64 > self.ceiling() {
+            self.full = true;
+            let mut warning = Entry::now(
+                Severity::Warning,
+                &entry.component,
+                "This log reached its size limit for one run: the rest of this run is not logged here",
+            );
+            warning.file = entry.file.clone();
+            let record = self.record(&warning);
+            let _ = self.file.write_all(record.as_bytes());
+            return;
         }
         if self.file.write_all(record.as_bytes()).is_ok() {
             self.size += record.len() as u64;
         }
     }
+
+    /// The record for `entry` in this file's style, its message bounded.
+    fn record(&self, entry: &Entry) -> String {
+        let mut entry = entry.clone();
+        let separator = if self.style == Style::Setup { " " } else { "" };
+        entry.message = format!(
+            "{}:{separator}{}",
+            entry.severity.prefix(),
+            bounded(&entry.message, MAX_RECORD_MESSAGE_BYTES)
+        );
+        cmtrace::format_entry(&entry, NEWLINE)
+    }
+}
+
+/// `text` cut to at most `max` bytes (on a character boundary), with a note of what was cut.
+fn bounded(text: &str, max: usize) -> std::borrow::Cow<'_, str> {
+    if text.len() <= max {
+        return std::borrow::Cow::Borrowed(text);
+    }
+    let mut end = max;
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    std::borrow::Cow::Owned(format!(
+        "{} ... ({} more bytes not logged)",
+        &text[..end],
+        text.len() - end
+    ))
+}
+
+/// At most `shown` items of a list for a message, then how many more: `a; b; c; and 59997 more`.
+/// Lists built from outside input (stray files, problems) go through it, so one message stays
+/// readable and bounded however long the list is.
+pub fn abridged(items: &[String], shown: usize, separator: &str) -> String {
+    let mut text = items
+        .iter()
+        .take(shown)
+        .map(String::as_str)
+        .collect::<Vec<_>>()
+        .join(separator);
+    if items.len() > shown {
+        text.push_str(&format!("{separator}and {} more", items.len() - shown));
+    }
+    text
 }
 
 /// Where an entry goes.
@@ -381,6 +464,8 @@ fn log(
     if !is_active() {
         return;
     }
+    // The record stays one line whatever the message holds: cmtrace escapes line breaks,
+    // controls and bidi overrides (crate::escape).
     let mut entry = Entry::now(severity, component, &redact(&message.to_string()));
     entry.file = format!("{}:{}", source_name(at.file()), at.line());
     if let Some(set) = LOGS.lock().unwrap_or_else(|e| e.into_inner()).as_mut() {
@@ -592,6 +677,61 @@ mod tests {
         // A file already above the cap rolls over when it is opened.
         let again = Sink::append(&path, 10, Style::Setup).unwrap();
         assert_eq!(again.size, 3);
+    }
+
+    #[test]
+    fn one_run_rolls_over_once_and_stops_at_its_ceiling() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("ConfigMgrSetup.log");
+        // Earlier runs: history that a noisy run must not evict.
+        let mut earlier = Sink::append(&path, 1000, Style::Setup).unwrap();
+        earlier.write(&entry("history from an earlier run"));
+        drop(earlier);
+        let mut noisy = Sink::append(&path, 1000, Style::Setup).unwrap();
+        for n in 0..200 {
+            noisy.write(&entry(&format!("stray file {n:05} of a refused folder")));
+        }
+        let rolled = entries(&dir.path().join("ConfigMgrSetup.lo_"));
+        assert_eq!(
+            rolled[0].message, "INFO: history from an earlier run",
+            "the one roll-over of this run kept the history"
+        );
+        let current = entries(&path);
+        let last = current.last().unwrap();
+        assert_eq!(last.severity, Severity::Warning);
+        assert!(last.message.contains("size limit"), "{}", last.message);
+        let size = std::fs::metadata(&path).unwrap().len();
+        assert!(
+            size <= 2000 + 400,
+            "{size} bytes: the ceiling is twice the cap"
+        );
+        assert!(rolled.len() + current.len() < 200, "the rest was dropped");
+        // Nothing more is written once the ceiling was announced.
+        noisy.write(&entry("after the ceiling"));
+        assert_eq!(std::fs::metadata(&path).unwrap().len(), size);
+    }
+
+    #[test]
+    fn one_huge_message_is_one_bounded_record() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("stage.log");
+        let mut sink = Sink::open(&path, Some(DETAIL_LOG_MAX_BYTES), Style::Setup).unwrap();
+        let strays: Vec<String> = (0..60_000).map(|n| format!("stray-{n:05}.bin")).collect();
+        sink.write(&entry(&strays.join("; ")));
+        let found = entries(&path);
+        assert_eq!(found.len(), 1);
+        assert!(found[0].message.len() <= MAX_RECORD_MESSAGE_BYTES + 100);
+        assert!(found[0].message.ends_with("more bytes not logged)"));
+        assert!(std::fs::metadata(&path).unwrap().len() < 2 * MAX_RECORD_MESSAGE_BYTES as u64);
+        assert_eq!(
+            abridged(&strays, 3, "; "),
+            "stray-00000.bin; stray-00001.bin; stray-00002.bin; and 59997 more"
+        );
+        assert_eq!(
+            abridged(&strays[..2], 3, ", "),
+            "stray-00000.bin, stray-00001.bin"
+        );
+        assert_eq!(bounded("éé", 3), "é ... (2 more bytes not logged)");
     }
 
     #[test]

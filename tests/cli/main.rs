@@ -1,10 +1,14 @@
 //! Integration tests: the built binaries, run as an operator would, one module per tool.
 
+mod bounds;
+#[cfg(unix)]
+mod abuse;
 mod collect;
 mod corpus;
 mod crash;
 mod fetch;
 mod fetchkit;
+mod filesystem;
 mod import;
 mod logs;
 mod mssql;

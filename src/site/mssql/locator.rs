@@ -20,27 +20,8 @@ pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(15);
 /// Default for `Command Timeout`: the longest wait for the server's next answer to a query.
 pub const DEFAULT_COMMAND_TIMEOUT: Duration = Duration::from_secs(30);
 
-/// A password that never shows: `Debug` prints `****` and there is no `Display`.
-#[derive(Clone, PartialEq, Eq)]
-pub struct Secret(String);
-
-impl Secret {
-    /// Wraps a password.
-    pub fn new(text: impl Into<String>) -> Self {
-        Self(text.into())
-    }
-
-    /// The password itself, for the login packet only.
-    pub fn expose(&self) -> &str {
-        &self.0
-    }
-}
-
-impl fmt::Debug for Secret {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("****")
-    }
-}
+/// A password that never shows and is wiped when dropped ([`crate::secret`]).
+pub use crate::secret::Secret;
 
 /// How the connection is encrypted (`Encrypt=`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -216,7 +197,7 @@ impl Builder {
             }
             "database" | "initialcatalog" => self.database = Some(value),
             "userid" | "uid" | "user" | "username" => self.user = Some(value),
-            "password" | "pwd" => self.password = Some(Secret(value)),
+            "password" | "pwd" => self.password = Some(Secret::new(value)),
             "encrypt" => self.encrypt = Some(parse_encrypt(&value)?),
             "trustservercertificate" => self.trust = parse_bool(key, &value)?,
             "trustservercertificateca" | "servercertificate" => {
