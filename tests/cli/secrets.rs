@@ -428,7 +428,7 @@ fn proc_owner(pid: u32) -> Option<u32> {
 #[cfg(target_os = "linux")]
 fn paused_fetch(env: &Env, config: &Path, with_secret: bool) -> std::process::Child {
     use std::os::unix::process::CommandExt;
-    let mut cmd = Command::new(bin_path("sct-fetch"));
+    let mut cmd = crate::support::command("sct-fetch");
     for (key, _) in std::env::vars() {
         if key.starts_with("SCT_") || key.to_ascii_lowercase().ends_with("_proxy") {
             cmd.env_remove(&key);
