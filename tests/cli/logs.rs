@@ -1,8 +1,8 @@
 //! Log files: ServiceConnectionTool.log and ConfigMgrSetup.log open cleanly as CMTrace entries.
 
-use crate::support::{Env, stderr_of};
+use crate::support::{Env, on_wine, stderr_of};
 use sct::cmtrace::{self, Entry, Severity};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 /// Runs the wrapper with its logs in `logs_dir`.
 fn wrapper(env: &Env, logs_dir: &Path, site: &str, args: &[&str]) -> std::process::Output {
@@ -12,6 +12,20 @@ fn wrapper(env: &Env, logs_dir: &Path, site: &str, args: &[&str]) -> std::proces
         .args(args)
         .output()
         .unwrap()
+}
+
+/// Where a Windows path printed under Wine lies: `C:\x` in the prefix's `drive_c`, `Z:\x` at `/x`.
+fn wine_unix_path(shown: &str) -> PathBuf {
+    let (drive, rest) = shown.split_at(2);
+    let rest = rest.trim_start_matches('\\').replace('\\', "/");
+    match drive.to_ascii_uppercase().as_str() {
+        "Z:" => Path::new("/").join(rest),
+        "C:" => {
+            let prefix = std::env::var_os("WINEPREFIX").expect("the Wine runner sets WINEPREFIX");
+            Path::new(&prefix).join("drive_c").join(rest)
+        }
+        other => panic!("no Unix path for drive {other} in `{shown}`"),
+    }
 }
 
 /// Every line of a log, each parsed on its own as one CMTrace record.
@@ -126,10 +140,19 @@ fn an_unwritable_log_folder_falls_back_to_the_user_folder() {
     assert!(env.path("UsageData.cab").is_file(), "the job was done");
     let stderr = stderr_of(&out);
     assert!(stderr.contains("warning: cannot write logs in"), "{stderr}");
-    let log = env
-        .path("state")
-        .join("sct")
-        .join("ServiceConnectionTool.log");
+    let log = if on_wine() {
+        // Wine sets LOCALAPPDATA itself: the warning names the per-user log it used instead.
+        let named = stderr
+            .split("logging to ")
+            .nth(1)
+            .and_then(|rest| rest.split(" instead").next())
+            .expect("the warning names the log used instead");
+        wine_unix_path(named)
+    } else {
+        env.path("state")
+            .join("sct")
+            .join("ServiceConnectionTool.log")
+    };
     let entries = lines_as_entries(&log);
     let warning = entries
         .iter()

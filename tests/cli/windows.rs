@@ -332,3 +332,41 @@ fn tool_logs_lie_where_the_original_writes_them_with_crlf_line_ends() {
     let detail = std::fs::read_to_string(fallback).unwrap();
     assert!(detail.contains(&shown(&second)), "{detail}");
 }
+
+#[test]
+fn windows_authentication_is_attempted_against_a_tds_server() {
+    use crate::mssql::{configmgr_site, mock::MockServer};
+    if !on_wine() {
+        eprintln!(
+            "skipped: windows_authentication_is_attempted_against_a_tds_server: needs the \
+             Windows build under Wine (SCT_TEST_WINE=1, scripts/test-windows.sh)"
+        );
+        return;
+    }
+    // The mock has no TLS tiberius can use, hence DANGER_PLAINTEXT; Wine's SSPI cannot produce
+    // NTLM credentials, so the login stops there (a real domain account is needed beyond it).
+    let server = MockServer::start(configmgr_site);
+    let env = Env::new();
+    let site = format!(
+        "Server=127.0.0.1,{};Database=CM_PS1;Integrated Security=SSPI;Encrypt=DANGER_PLAINTEXT",
+        server.port
+    );
+    let out = env
+        .cmd("sct-collect")
+        .env("SCT_SITE", &site)
+        .output()
+        .unwrap();
+    let stderr = stderr_of(&out);
+    assert_eq!(out.status.code(), Some(3), "{stderr}");
+    let tried = format!(
+        "Failed to connect to SQL Server `127.0.0.1,{}`, database `CM_PS1`, as the Windows \
+         account running sct",
+        server.port
+    );
+    assert!(stderr.contains(&tried), "{stderr}");
+    assert!(
+        !stderr.contains("SCT_SITE_PASSWORD"),
+        "no password is asked for: {stderr}"
+    );
+    assert!(stdout_of(&out).is_empty());
+}

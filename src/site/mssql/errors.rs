@@ -201,6 +201,10 @@ fn advice(
                 "`{server}` redirects this connection to `{host},{port}`: put that server in \
                  Server="
             ),
+            _ if loc.login == Login::Windows && matches!(stage, Stage::Connect) => format!(
+                "`{server}` gave an unexpected answer, or Windows could not provide the \
+                 credentials of the account running sct (SSPI)"
+            ),
             _ => format!("`{server}` gave an unexpected answer"),
         },
     }
@@ -240,6 +244,25 @@ mod tests {
             "abc",
             "too short to mask safely"
         );
+    }
+
+    #[test]
+    fn windows_authentication_failures_name_the_account_not_a_login() {
+        let record = super::super::registry::SiteRecord {
+            server: Some("cm01".into()),
+            database_name: Some("CM_PS1".into()),
+            site_code: None,
+        };
+        let loc = super::super::registry::locator_from(&record).unwrap();
+        let err = classify(&io(ErrorKind::Other), &loc, None, Stage::Connect);
+        let text = format!("{err:#}");
+        assert!(
+            text.contains("database `CM_PS1`, as the Windows account running sct"),
+            "{text}"
+        );
+        assert!(text.contains("(SSPI)"), "{text}");
+        let read = classify(&io(ErrorKind::Other), &loc, None, Stage::Read("x"));
+        assert!(!format!("{read:#}").contains("SSPI"));
     }
 
     #[test]

@@ -519,6 +519,35 @@ fn no_password_without_a_terminal_is_a_usage_error() {
     assert_eq!(super::password_for(&with).unwrap().expose(), "inline-pw");
 }
 
+#[test]
+fn logins_become_tiberius_authentication() {
+    use tiberius::AuthMethod;
+    let sql = locator(1, "");
+    let secret = Secret::new(PASSWORD);
+    assert_eq!(
+        super::auth_method(&sql, Some(&secret)).unwrap(),
+        AuthMethod::sql_server("sct", PASSWORD)
+    );
+    let record = super::registry::SiteRecord {
+        server: Some("127.0.0.1,1".into()),
+        database_name: Some("CM_PS1".into()),
+        site_code: None,
+    };
+    let windows = super::registry::locator_from(&record).unwrap();
+    let auth = super::auth_method(&windows, None);
+    #[cfg(windows)]
+    assert_eq!(auth.unwrap(), AuthMethod::Integrated);
+    #[cfg(not(windows))]
+    {
+        let err = auth.unwrap_err();
+        assert_eq!(exit_code(&err), ExitCode::Usage);
+        assert!(format!("{err:#}").contains("needs sct for Windows"));
+        // Refused before any connection or password prompt: port 1 is never tried.
+        let err = SqlServerSite::open(&windows).err().unwrap();
+        assert_eq!(exit_code(&err), ExitCode::Usage, "{err:#}");
+    }
+}
+
 /// Runs only with `SCT_TEST_MSSQL` set to a real ConfigMgr site database's connection string.
 #[test]
 fn real_server_reads_a_consistent_site() {
