@@ -3,6 +3,7 @@
 mod collect;
 mod corpus;
 mod crash;
+mod docs;
 mod fetch;
 mod fetchkit;
 mod import;

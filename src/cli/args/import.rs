@@ -22,7 +22,10 @@ pub const TOOL: &str = "sct-import";
 #[command(version, after_help = AFTER_HELP)]
 pub struct Args {
     /// The update pack folder written by sct-fetch (catalog.json, fetched.json, <GUID>/...).
-    #[arg(long, value_name = "DIR", required_unless_present = "list")]
+    #[arg(value_name = "DIR", required_unless_present_any = ["list", "src"])]
+    pub dir: Option<PathBuf>,
+    /// The same folder as a flag (older runbooks).
+    #[arg(long, value_name = "DIR", conflicts_with = "dir")]
     pub src: Option<PathBuf>,
     /// Only list the site's update packages and their states (read only), then exit.
     #[arg(long, conflicts_with_all = ["dry_run", "allow_rollback", "wait"])]
@@ -69,13 +72,13 @@ skipped_other_hierarchy, not_applicable, failed, would_import), then a summary l
 sct.update-package.v1 JSON lines when piped or with --json.
 
 Examples:
-  sct-import --src /media/usb/UpdatePacks
-  sct-import --src /media/usb/UpdatePacks --dry-run
+  sct-import /media/usb/UpdatePacks
+  sct-import /media/usb/UpdatePacks --dry-run
   sct-import --list
   sct-import --list --json | jq -r 'select(.state == 262146) | .name'
-  sct-import --src /media/usb/UpdatePacks --log /var/log/sct/import.log --quiet
-  sct-import --site sqlite:/var/lib/sct/site.db --install-dir /opt/cm --src /media/usb/UpdatePacks
-  SCT_SITE='mssql://sct@cm-sql.contoso.com/CM_PS1' sct-import --src D:/USB/UpdatePacks --wait --wait-timeout 7200
+  sct-import /media/usb/UpdatePacks --log /var/log/sct/import.log --quiet
+  sct-import --site sqlite:/var/lib/sct/site.db --install-dir /opt/cm /media/usb/UpdatePacks
+  SCT_SITE='mssql://sct@cm-sql.contoso.com/CM_PS1' sct-import D:/USB/UpdatePacks --wait --wait-timeout 7200
 
 Exit codes: 0 done, 1 folder refused (tampered, unknown key, other hierarchy, rollback) or a
 different pack already under a GUID, 2 usage error, 3 inbox or database could not be written
@@ -99,7 +102,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     }
     let trusted = config.trusted_keys(&args.trusted_keys)?;
     let options = crate::import::ImportOptions {
-        src: args.src.unwrap_or_default(),
+        src: args.dir.or(args.src).unwrap_or_default(),
         install_dir: args.install_dir,
         dry_run: args.dry_run,
         allow_rollback: args.allow_rollback,
