@@ -268,6 +268,19 @@ pub fn parse_trusted(items: &[String]) -> anyhow::Result<Vec<PublicKey>> {
 mod tests {
     use super::*;
 
+    #[test]
+    fn a_key_file_that_cannot_be_created_names_why() {
+        let dir = tempfile::tempdir().unwrap();
+        let key = PrivateKey::generate();
+        let missing = dir.path().join("no-such-folder").join("signing-key.json");
+        let text = format!("{:#}", key.save(&missing).unwrap_err());
+        assert!(text.contains("no-such-folder` does not exist"), "{text}");
+        let path = dir.path().join("signing-key.json");
+        key.save(&path).unwrap();
+        let text = format!("{:#}", key.save(&path).unwrap_err());
+        assert!(text.contains("never overwritten"), "{text}");
+    }
+
     fn err_kind(result: anyhow::Result<String>) -> ExitCode {
         crate::error::exit_code(&result.unwrap_err())
     }

@@ -47,7 +47,7 @@ fn two_hierarchies_upload_directly_and_get_their_offers() {
         );
     }
     assert!(
-        stderr_of(&out).contains("sct-fetch selects"),
+        stderr_of(&out).contains("sct-fetch selects 1 pack (default mode latest)"),
         "{}",
         stderr_of(&out)
     );

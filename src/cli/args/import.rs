@@ -119,3 +119,26 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     })?;
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `sct-import DIR` like `sct-verify DIR`; `--src DIR` still works; not both.
+    #[test]
+    fn the_folder_is_positional_or_src() {
+        let dir = Args::try_parse_from(["sct-import", "usb/UpdatePacks"]).unwrap();
+        assert_eq!(
+            dir.dir.as_deref(),
+            Some(std::path::Path::new("usb/UpdatePacks"))
+        );
+        let src = Args::try_parse_from(["sct-import", "--src", "usb/UpdatePacks"]).unwrap();
+        assert_eq!(
+            src.src.as_deref(),
+            Some(std::path::Path::new("usb/UpdatePacks"))
+        );
+        assert!(Args::try_parse_from(["sct-import", "a", "--src", "b"]).is_err());
+        assert!(Args::try_parse_from(["sct-import"]).is_err());
+        assert!(Args::try_parse_from(["sct-import", "--list"]).is_ok());
+    }
+}
