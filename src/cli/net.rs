@@ -10,7 +10,7 @@ use std::time::Duration;
 /// `#[command(flatten)] net: NetArgs`, then call [`NetArgs::options`].
 #[derive(clap::Args, Clone, Debug)]
 pub struct NetArgs {
-    /// Proxy URI (http://host:port or host[:port], port 80 when left out) [default: `proxy` in
+    /// Proxy URI: http://host:port, or host:port (port 80 when left out) [default: `proxy` in
     /// sct.toml]. Without any, HTTPS_PROXY/HTTP_PROXY/NO_PROXY apply.
     #[arg(long, value_name = "URI")]
     pub proxy: Option<String>,
