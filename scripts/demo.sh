@@ -37,9 +37,14 @@ if [ ! -f "$service/signing-key.json" ]; then
   sct-serve publish --root "$service" --key "$service/signing-key.json" >/dev/null
 fi
 public_key=$(sed -n 's/.*"\(ed25519:[^"]*\)".*/\1/p' "$service/public-key.json" | head -n 1)
+if [ ! -s "$service/upload-token" ]; then
+  # Uploads are authenticated: the service and the connect stage share this token.
+  (umask 077 && head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n' >"$service/upload-token")
+fi
 
 say "Starting the update service on a free loopback port"
-sct-serve run --root "$service" --bind 127.0.0.1:0 >"$service/listening.json" 2>"$demo/logs/sct-serve.stderr" &
+sct-serve run --root "$service" --bind 127.0.0.1:0 --token-file "$service/upload-token" \
+  >"$service/listening.json" 2>"$demo/logs/sct-serve.stderr" &
 serve_pid=$!
 trap 'kill "$serve_pid" 2>/dev/null || true' EXIT
 for _ in $(seq 100); do
@@ -55,7 +60,7 @@ cat > "$demo/demo.env" <<ENV
 # it again with \`sct_demo_service\` (same address, in the background; stop it with
 # \`kill \$SCT_DEMO_SERVICE_PID\`).
 sct_demo_service() {
-  sct-serve run --root "$service" --bind "${service_url#*://}" \\
+  sct-serve run --root "$service" --bind "${service_url#*://}" --token-file "$service/upload-token" \\
     >"$service/listening.json" 2>>"$demo/logs/sct-serve.stderr" &
   SCT_DEMO_SERVICE_PID=\$!
   for _ in \$(seq 100); do
@@ -70,6 +75,8 @@ export PATH="$bin:\$PATH"
 export SCT_SITE="sqlite:$site_db"
 export SCT_SERVICE_URL="$service_url"
 export SCT_TRUSTED_KEYS="$public_key"
+# The upload token is read from its file when this is sourced, never written here.
+export SCT_SERVICE_TOKEN="\$(cat "$service/upload-token")"
 # ServiceConnectionTool.log and ConfigMgrSetup.log stay in the demo folder, not beside the binaries.
 export SCT_LOG_DIR="$demo/logs"
 export SCT_DEMO_DIR="$demo"

@@ -9,7 +9,6 @@ use crate::hash::Sha256;
 use crate::paths::{Separator, safe_relative};
 use anyhow::Context;
 use serde::{Deserialize, Serialize};
-use std::collections::HashSet;
 use std::fs::File;
 use std::io::{self, Read, Seek, Write};
 use std::path::{Path, PathBuf};
@@ -157,7 +156,7 @@ pub struct CabReader {
 impl CabReader {
     /// Opens and parses a cabinet's header and directory.
     pub fn open(path: &Path) -> anyhow::Result<Self> {
-        let file = fs_err::File::open(path)?.into_parts().0;
+        let file = crate::medium::open_regular(path, crate::medium::Links::Follow)?;
         let cabinet = guarded(path, || cab::Cabinet::new(file))?;
         Ok(Self {
             path: path.to_owned(),
@@ -179,16 +178,16 @@ impl CabReader {
 
     /// Checks every member name and that no name repeats; returns the safe relative paths.
     pub fn checked_paths(&self) -> anyhow::Result<Vec<(Member, PathBuf)>> {
-        let mut seen = HashSet::new();
+        let mut seen = crate::paths::TwinCheck::default();
         let mut out = Vec::new();
         for member in self.members() {
             let path = safe_relative(&member.name, Separator::Backslash)
                 .with_context(|| format!("Refusing cab `{}`", self.path.display()))?;
-            if !seen.insert(member.name.to_ascii_lowercase()) {
+            if let Err(earlier) = seen.insert(&member.name) {
                 return Err(fail(
                     ExitCode::Rejected,
                     format!(
-                        "cab `{}` holds `{}` twice",
+                        "cab `{}` holds `{}` twice (as `{earlier}`; names that differ only in case or Unicode form are one name on Windows)",
                         self.path.display(),
                         member.name
                     ),
@@ -353,7 +352,7 @@ pub fn extract(path: &Path, dest_dir: &Path, limit: u64) -> anyhow::Result<Vec<(
         }
         fs_err::rename(staging.path().join(relative), &target)?;
     }
-    crate::atomic::sync_dir(dest_dir);
+    let _ = crate::atomic::sync_dir(dest_dir);
     Ok(done)
 }
 

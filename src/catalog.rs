@@ -40,6 +40,27 @@ pub mod update_type {
     pub const HOTFIX: i32 = 2;
 }
 
+/// The longest validity window a client accepts in a fetched catalog (see
+/// [`Catalog::check_validity_window`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ValidityCeiling {
+    pub days: u32,
+    /// Where it is configured, named when a catalog is refused.
+    pub setting: String,
+}
+
+impl Default for ValidityCeiling {
+    fn default() -> Self {
+        Self {
+            days: crate::config::DEFAULT_MAX_CATALOG_VALIDITY_DAYS,
+            setting: format!(
+                "max_catalog_validity_days in sct.toml or {}",
+                crate::config::ENV_MAX_CATALOG_VALIDITY
+            ),
+        }
+    }
+}
+
 /// One file of a pack.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PackFile {
@@ -123,7 +144,7 @@ impl Catalog {
             return Err(refuse("it expires before it was issued".into()));
         }
         let mut guids = HashSet::new();
-        let mut paths = HashSet::new();
+        let mut paths = crate::paths::TwinCheck::default();
         for pack in &self.packs {
             if !guids.insert(pack.package_guid) {
                 return Err(refuse(format!(
@@ -168,8 +189,11 @@ impl Catalog {
                         file.path
                     )));
                 }
-                if !paths.insert(file.path.to_ascii_lowercase()) {
-                    return Err(refuse(format!("`{}` is listed twice", file.path)));
+                if let Err(earlier) = paths.insert(&file.path) {
+                    return Err(refuse(format!(
+                        "`{}` is listed twice (as `{earlier}`; names that differ only in case or Unicode form are one name on Windows)",
+                        file.path
+                    )));
                 }
                 if file.size > MAX_FILE_BYTES {
                     return Err(refuse(format!(
@@ -193,6 +217,28 @@ impl Catalog {
                 format!(
                     "catalog version {} expired at {}; fetch a fresh one from the update service",
                     self.version, self.expires_at
+                ),
+            ));
+        }
+        Ok(())
+    }
+
+    /// Freeze protection: refuses a catalog signed to stay valid longer than the ceiling (its
+    /// `expires_at − issued_at`), so one stolen or mistaken long-lived signature cannot pin a site
+    /// to old packs for years.
+    pub fn check_validity_window(&self, ceiling: &ValidityCeiling) -> anyhow::Result<()> {
+        let window = self.expires_at.duration_since(self.issued_at);
+        let (max_days, setting) = (ceiling.days, &ceiling.setting);
+        if window > jiff::SignedDuration::from_hours(24 * i64::from(max_days)) {
+            return Err(fail(
+                ExitCode::Rejected,
+                format!(
+                    "catalog version {} is signed to stay valid for {} days (issued {}, expires {}), \
+                     longer than the {max_days}-day ceiling ({setting})",
+                    self.version,
+                    window.as_hours() / 24,
+                    self.issued_at,
+                    self.expires_at
                 ),
             ));
         }
@@ -294,6 +340,26 @@ mod tests {
                 }],
             }],
         }
+    }
+
+    #[test]
+    fn validity_window_has_a_ceiling() {
+        let mut catalog = sample(1);
+        // 2026-11-01 to 2027-02-01: 92 days.
+        let ceiling = |days| ValidityCeiling {
+            days,
+            setting: "the setting".into(),
+        };
+        assert!(catalog.check_validity_window(&ceiling(92)).is_ok());
+        let err = catalog.check_validity_window(&ceiling(91)).unwrap_err();
+        assert_eq!(crate::error::exit_code(&err), ExitCode::Rejected);
+        let text = format!("{err:#}");
+        assert!(
+            text.contains("92 days") && text.contains("the setting"),
+            "{text}"
+        );
+        catalog.expires_at = "2126-11-01T00:00:00Z".parse().unwrap();
+        assert!(catalog.check_validity_window(&ceiling(90)).is_err());
     }
 
     fn now() -> jiff::Timestamp {

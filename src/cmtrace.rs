@@ -10,10 +10,10 @@
 //! local wall-clock time and the *bias*, the minutes added to local time to get UTC (Win32
 //! `TIME_ZONE_INFORMATION.Bias`: `+420` in California in summer, `-060` in Paris in winter, `+000` in UTC).
 //!
-//! A message can never break its record: the closing marker `]LOG]!>` inside a message is defused,
-//! terminal escape sequences and other control characters are removed, and attribute values lose
-//! the quotes and angle brackets that would end them early. Line breaks inside a message are kept
-//! (CMTrace shows multi-line records), normalised to the file's line ending.
+//! A message can never break its record nor start another: the closing marker `]LOG]!>` inside a
+//! message is defused, line breaks, control characters, terminal escapes and bidi overrides are
+//! written as visible escapes (`\n`, `\u{1b}`: [`crate::escape`]), so every record sct writes is
+//! one line, and attribute values lose the quotes and angle brackets that would end them early.
 //!
 //! The parser reads what real writers produce, not only what sct writes: either bias sign, dates
 //! without zero padding, 1 to 7 fraction digits, a UTF-8 byte-order mark, records spanning lines.
@@ -134,79 +134,21 @@ const START_MARKER: &str = "<![LOG[";
 /// What a closing marker inside a message becomes: visibly the same text, no longer a marker.
 const DEFUSED_END: &str = "]LOG]! >";
 
-/// Removes terminal escape sequences (colours, cursor moves): logs never carry ANSI codes.
-fn strip_escapes(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    let mut chars = text.chars().peekable();
-    while let Some(c) = chars.next() {
-        if c != '\u{1b}' {
-            out.push(c);
-            continue;
-        }
-        match chars.peek() {
-            // CSI: ESC [ parameters intermediates final-byte (@ to ~).
-            Some('[') => {
-                chars.next();
-                for next in chars.by_ref() {
-                    if ('@'..='~').contains(&next) {
-                        break;
-                    }
-                }
-            }
-            // OSC: ESC ] ... terminated by BEL or ESC \.
-            Some(']') => {
-                chars.next();
-                while let Some(next) = chars.next() {
-                    if next == '\u{7}' {
-                        break;
-                    }
-                    if next == '\u{1b}' && chars.peek() == Some(&'\\') {
-                        chars.next();
-                        break;
-                    }
-                }
-            }
-            // Two-character escapes such as ESC c.
-            Some(_) => {
-                chars.next();
-            }
-            None => {}
-        }
-    }
-    out
-}
-
-/// Makes message text safe inside a record: no escapes, no stray control characters, line breaks
-/// normalised to `newline`, and no closing marker.
-pub fn guard_message(text: &str, newline: &str) -> String {
-    let clean = strip_escapes(text);
-    let mut out = String::with_capacity(clean.len());
-    let mut chars = clean.chars().peekable();
-    while let Some(c) = chars.next() {
-        match c {
-            '\r' => {
-                if chars.peek() == Some(&'\n') {
-                    chars.next();
-                }
-                out.push_str(newline);
-            }
-            '\n' => out.push_str(newline),
-            '\t' => out.push('\t'),
-            c if c.is_control() => out.push(' '),
-            c => out.push(c),
-        }
-    }
-    out.replace(END_MARKER, DEFUSED_END)
+/// Makes message text safe inside a record: one line, with line breaks, control characters,
+/// terminal escapes and bidi overrides written as visible escapes ([`crate::escape::escape`]),
+/// and no closing marker. A forged line or record is therefore impossible, and every record is
+/// one line of the file.
+pub fn guard_message(text: &str) -> String {
+    crate::escape::escape(text).replace(END_MARKER, DEFUSED_END)
 }
 
 /// Makes an attribute value safe inside its quotes: one line, no quotes or angle brackets.
 pub fn guard_attribute(text: &str) -> String {
-    strip_escapes(text)
+    crate::escape::escape(text)
         .chars()
         .map(|c| match c {
             '"' => '\'',
             '<' | '>' => '_',
-            c if c.is_control() => ' ',
             c => c,
         })
         .collect()
@@ -217,7 +159,7 @@ pub fn format_entry(entry: &Entry, newline: &str) -> String {
     let t = &entry.time;
     let mut out = String::with_capacity(entry.message.len() + 160);
     out.push_str(START_MARKER);
-    out.push_str(&guard_message(&entry.message, newline));
+    out.push_str(&guard_message(&entry.message));
     out.push_str(END_MARKER);
     let _ = write!(
         out,
@@ -439,19 +381,19 @@ mod tests {
     }
 
     #[test]
-    fn multi_line_messages_stay_one_record() {
+    fn line_breaks_in_a_message_stay_inside_one_line() {
         let entry = sample("ERROR:first line\r\nsecond line\nthird\rfourth");
         let text = format!(
             "{}{}",
             format_entry(&entry, "\n"),
             format_entry(&sample("next"), "\n")
         );
-        assert_eq!(text.lines().count(), 5);
+        assert_eq!(text.lines().count(), 2);
         let parsed = parse_log(&text).unwrap();
         assert_eq!(parsed.len(), 2);
         assert_eq!(
             parsed[0].message,
-            "ERROR:first line\nsecond line\nthird\nfourth"
+            r"ERROR:first line\r\nsecond line\nthird\rfourth"
         );
         assert_eq!(parsed[1].message, "next");
     }
@@ -459,19 +401,26 @@ mod tests {
     #[test]
     fn hostile_text_cannot_break_the_record() {
         let hostile = "evil]LOG]!><time=\"00:00:00.000+0\" date=\"01-01-1970\" component=\"x\" \
-                       context=\"\" type=\"1\" thread=\"1\" file=\"\">\n<![LOG[forged]LOG]!>]LOG]]LOG]!>>\u{1b}[31mred\u{1b}[0m\u{0}";
+                       context=\"\" type=\"1\" thread=\"1\" file=\"\">\n<![LOG[forged]LOG]!>]LOG]]LOG]!>>\u{1b}[31mred\u{1b}[0m\u{0}\u{202e}";
         let mut entry = sample(hostile);
-        entry.component = "comp\"onent>".to_owned();
+        entry.component = "comp\"onent>\n".to_owned();
         entry.file = "a\nb".to_owned();
         let text = format_entry(&entry, "\n");
         assert_eq!(text.matches(END_MARKER).count(), 1, "{text}");
-        assert!(!text.contains('\u{1b}') && !text.contains('\u{0}'));
+        assert_eq!(text.lines().count(), 1, "{text}");
+        assert!(!text.contains('\u{1b}') && !text.contains('\u{0}') && !text.contains('\u{202e}'));
         let parsed = parse_log(&text).unwrap();
         assert_eq!(parsed.len(), 1);
         assert!(parsed[0].message.starts_with("evil]LOG]! ><time="));
-        assert!(parsed[0].message.ends_with("]LOG]]LOG]! >>red "));
-        assert_eq!(parsed[0].component, "comp'onent_");
-        assert_eq!(parsed[0].file, "a b");
+        assert!(
+            parsed[0]
+                .message
+                .ends_with(r"]LOG]]LOG]! >>\u{1b}[31mred\u{1b}[0m\u{0}\u{202e}"),
+            "{}",
+            parsed[0].message
+        );
+        assert_eq!(parsed[0].component, r"comp'onent_\n");
+        assert_eq!(parsed[0].file, r"a\nb");
         assert_eq!(parsed[0].time, entry.time);
     }
 

@@ -37,6 +37,8 @@ pub struct Config {
     pub proxy_user: Option<String>,
     /// Folder for the CMTrace log files.
     pub log_dir: Option<PathBuf>,
+    /// Longest validity window (days) a fetched catalog may be signed for.
+    pub max_catalog_validity_days: Option<u32>,
     /// Where this file was read from, for messages.
     #[serde(skip)]
     pub source: Option<PathBuf>,
@@ -75,6 +77,11 @@ impl Config {
             .map_or_else(|| FILE_NAME.to_owned(), |p| p.display().to_string())
     }
 
+    /// "set ENV or add `key = ...` to FILE", for settings with no flag in any program.
+    fn where_to_set(&self, key: &str, env: &str) -> String {
+        format!("set {env} or add `{key} = ...` to {}", self.file_shown())
+    }
+
     /// How to give `setting`, in the running program's words (see [`crate::setting`]).
     pub fn how_to_give(&self, setting: crate::setting::Setting) -> String {
         setting
@@ -82,23 +89,47 @@ impl Config {
             .unwrap_or_else(|| "see the documentation".to_owned())
     }
 
-    /// The site database: `--site`, then `SCT_SITE`, then the config file.
+    /// The site database: `--site`, then `SCT_SITE`, then the config file, then (Windows) the
+    /// one ConfigMgr records on this site server ([`crate::site::mssql::registry`]).
+    ///
+    /// A password inside `--site` is refused (exit 2), as a password in `-proxyserveruri` is:
+    /// every user of the machine can read a command line (`ps`, Task Manager).
     pub fn site_locator(&self, flag: Option<&str>) -> anyhow::Result<SiteLocator> {
+        if let Some(flag) = flag
+            && SiteLocator::parse(flag)?.carries_password()
+        {
+            return Err(fail(
+                ExitCode::Usage,
+                format!(
+                    "--site must not carry a password: a command line is visible to every user \
+                     of the machine; set {} instead",
+                    crate::site::mssql::ENV_PASSWORD
+                ),
+            ));
+        }
         let env = std::env::var(ENV_SITE).ok().filter(|v| !v.is_empty());
-        match flag
+        if let Some(text) = flag
             .map(str::to_owned)
             .or(env)
             .or_else(|| self.site.clone())
         {
-            Some(text) => SiteLocator::parse(&text),
-            None => Err(fail(
-                ExitCode::Usage,
-                format!(
-                    "no site database given: {}",
-                    self.how_to_give(crate::setting::Setting::Site)
-                ),
-            )),
+            return SiteLocator::parse(&text);
         }
+        if let Some(found) = crate::site::mssql::registry::find()? {
+            return Ok(SiteLocator::SqlServer(Box::new(found)));
+        }
+        let on_site_server = if cfg!(windows) {
+            " (this machine records no ConfigMgr site database: run on the site server)"
+        } else {
+            ""
+        };
+        Err(fail(
+            ExitCode::Usage,
+            format!(
+                "no site database given: {}{on_site_server}",
+                self.how_to_give(crate::setting::Setting::Site)
+            ),
+        ))
     }
 }
 
@@ -134,19 +165,44 @@ impl Config {
 /// Environment variable with trusted catalog keys (`ed25519:...` or key file paths, comma-separated).
 pub const ENV_TRUSTED_KEYS: &str = "SCT_TRUSTED_KEYS";
 
+/// Where a trusted-key item came from: it decides what a relative key-file path means.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum KeyOrigin {
+    Flag,
+    Env,
+    File,
+}
+
 impl Config {
     /// The pinned catalog keys: `--trusted-key` flags, then `SCT_TRUSTED_KEYS`, then the config file.
     pub fn trusted_keys(&self, flags: &[String]) -> anyhow::Result<Vec<crate::signing::PublicKey>> {
+        self.trusted_keys_for(flags, None)
+    }
+
+    /// The pinned catalog keys for checking `medium` (the pack folder being verified or imported).
+    ///
+    /// No trust may come from the working directory or from the medium itself: a relative key-file
+    /// path in `sct.toml` is read from the config file's folder; one from a flag or `SCT_TRUSTED_KEYS`
+    /// is refused (exit 2); and a key file inside `medium` is refused (exit 2).
+    pub fn trusted_keys_for(
+        &self,
+        flags: &[String],
+        medium: Option<&Path>,
+    ) -> anyhow::Result<Vec<crate::signing::PublicKey>> {
         let env: Vec<String> = std::env::var(ENV_TRUSTED_KEYS)
             .map(|v| v.split([',', '\n']).map(str::to_owned).collect())
             .unwrap_or_default();
-        let items = if !flags.is_empty() {
-            flags.to_vec()
+        let (items, origin) = if !flags.is_empty() {
+            (flags.to_vec(), KeyOrigin::Flag)
         } else if env.iter().any(|s| !s.trim().is_empty()) {
-            env
+            (env, KeyOrigin::Env)
         } else {
-            self.trusted_keys.clone()
+            (self.trusted_keys.clone(), KeyOrigin::File)
         };
+        let items = items
+            .iter()
+            .map(|item| self.resolve_key_item(item.trim(), origin, medium))
+            .collect::<anyhow::Result<Vec<String>>>()?;
         let keys = crate::signing::parse_trusted(&items)?;
         if keys.is_empty() {
             return Err(fail(
@@ -158,6 +214,114 @@ impl Config {
             ));
         }
         Ok(keys)
+    }
+
+    /// A key (`ed25519:...`, kept as is) or a key file's path made absolute, per the rules of
+    /// [`Config::trusted_keys_for`].
+    fn resolve_key_item(
+        &self,
+        item: &str,
+        origin: KeyOrigin,
+        medium: Option<&Path>,
+    ) -> anyhow::Result<String> {
+        if item.is_empty() || crate::signing::is_key_text(item) {
+            return Ok(item.to_owned());
+        }
+        let path = Path::new(item);
+        let path = if path.is_absolute() {
+            path.to_owned()
+        } else {
+            let folder = self.source.as_deref().and_then(Path::parent);
+            match (origin, folder) {
+                (KeyOrigin::File, Some(folder)) => folder.join(path),
+                _ => {
+                    let named = match origin {
+                        KeyOrigin::Flag => "--trusted-key".to_owned(),
+                        _ => ENV_TRUSTED_KEYS.to_owned(),
+                    };
+                    return Err(fail(
+                        ExitCode::Usage,
+                        format!(
+                            "{named}: key file `{item}` is a relative path; give an absolute path \
+                             (trust is never read from the current folder, which may be the medium being checked)"
+                        ),
+                    ));
+                }
+            }
+        };
+        if let Some(medium) = medium
+            && inside(&path, medium)
+        {
+            return Err(fail(
+                ExitCode::Usage,
+                format!(
+                    "trusted key file `{}` is inside `{}`, the folder being checked: \
+                     a medium cannot vouch for itself; keep key files on the machine",
+                    path.display(),
+                    medium.display()
+                ),
+            ));
+        }
+        path.into_os_string().into_string().map_err(|p| {
+            fail(
+                ExitCode::Usage,
+                format!("key file path `{}` is not Unicode", p.display()),
+            )
+        })
+    }
+}
+
+/// True when `path` is `folder` or lies under it, after resolving links and `..` on both (a key
+/// file that does not exist cannot be read later either, so it is not "inside").
+fn inside(path: &Path, folder: &Path) -> bool {
+    match (std::fs::canonicalize(path), std::fs::canonicalize(folder)) {
+        (Ok(path), Ok(folder)) => path.starts_with(folder),
+        _ => false,
+    }
+}
+
+/// Environment variable with the catalog validity ceiling in days.
+pub const ENV_MAX_CATALOG_VALIDITY: &str = "SCT_MAX_CATALOG_VALIDITY_DAYS";
+/// The ceiling when none is set: a service publishes for weeks (`sct-serve publish` defaults to
+/// 30 days), so 90 leaves room without letting one signature freeze a site for years.
+pub const DEFAULT_MAX_CATALOG_VALIDITY_DAYS: u32 = 90;
+
+impl Config {
+    /// The catalog validity ceiling: `SCT_MAX_CATALOG_VALIDITY_DAYS`, then
+    /// `max_catalog_validity_days`, then [`DEFAULT_MAX_CATALOG_VALIDITY_DAYS`]; at least 1.
+    pub fn max_catalog_validity_days(&self) -> anyhow::Result<u32> {
+        let env = std::env::var(ENV_MAX_CATALOG_VALIDITY)
+            .ok()
+            .filter(|v| !v.trim().is_empty());
+        let days = match env {
+            Some(text) => text.trim().parse::<u32>().map_err(|_| {
+                fail(
+                    ExitCode::Usage,
+                    format!("{ENV_MAX_CATALOG_VALIDITY} `{text}` is not a number of days"),
+                )
+            })?,
+            None => self
+                .max_catalog_validity_days
+                .unwrap_or(DEFAULT_MAX_CATALOG_VALIDITY_DAYS),
+        };
+        if days == 0 {
+            return Err(fail(
+                ExitCode::Usage,
+                format!(
+                    "the catalog validity ceiling must be at least 1 day ({})",
+                    self.where_to_set("max_catalog_validity_days", ENV_MAX_CATALOG_VALIDITY)
+                ),
+            ));
+        }
+        Ok(days)
+    }
+
+    /// The ceiling with where to change it, for [`crate::catalog::Catalog::check_validity_window`].
+    pub fn validity_ceiling(&self) -> anyhow::Result<crate::catalog::ValidityCeiling> {
+        Ok(crate::catalog::ValidityCeiling {
+            days: self.max_catalog_validity_days()?,
+            setting: self.where_to_set("max_catalog_validity_days", ENV_MAX_CATALOG_VALIDITY),
+        })
     }
 }
 

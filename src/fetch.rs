@@ -3,12 +3,14 @@
 //! Steps, in order:
 //! 1. check the offers: at least one, no hierarchy twice;
 //! 2. download and verify each distinct catalog (signature by a pinned key, expiry, structure —
-//!    [`crate::remote::fetch_catalog`]); refuse one bound to another hierarchy, offers that name
+//!    [`crate::remote::fetch_catalog`]); refuse one signed for longer than the validity ceiling
+//!    ([`crate::catalog::Catalog::check_validity_window`]), one bound to another hierarchy, offers that name
 //!    different catalogs, and a catalog older than the one already in `DIR` (rollback);
 //! 3. select each hierarchy's packs ([`crate::select`]); a pack several hierarchies need is
 //!    fetched once;
 //! 4. download every file of the selected packs, several at once ([`download`]): streamed to
-//!    `NAME.part`, hashed on the way, renamed into place only when size and SHA-256 match;
+//!    `NAME.part`, hashed on the way, renamed into place only when size and SHA-256 match; a
+//!    body slower than [`crate::http::MinRate`] is cut and retried from the `.part`;
 //! 5. only when every selected file is in place: remove what an older catalog in `DIR` listed and
 //!    the new selection drops ([`prune`]), then write `catalog.json.sig`, `catalog.json` and last
 //!    `fetched.json`, each atomically.
@@ -70,16 +72,25 @@ pub struct FetchOptions {
     pub trusted: Vec<PublicKey>,
     /// Draw a progress bar on stderr (only when it is a terminal).
     pub progress: bool,
+    /// The longest validity window a fetched catalog may be signed for.
+    pub validity: catalog::ValidityCeiling,
 }
+
+/// Bounds of an offer stream: an offer is a few hundred bytes, one per uploaded cab.
+pub const OFFER_LIMITS: document::LineLimits = document::LineLimits {
+    line: 64 * 1024,
+    total: 16 * 1024 * 1024,
+};
 
 /// Reads offers (JSON lines of `sct.offer.v1`) from a file, or stdin for `None` or `-`.
 pub fn read_offers(path: Option<&Path>) -> anyhow::Result<Vec<Offer>> {
     match path {
         Some(p) if p.as_os_str() != "-" => {
             let file = fs_err::File::open(p).context("Failed to read the offers")?;
-            document::read_lines(std::io::BufReader::new(file), &format!("`{}`", p.display()))
+            let source = format!("`{}`", p.display());
+            document::read_lines(std::io::BufReader::new(file), &source, OFFER_LIMITS)
         }
-        _ => document::read_lines(std::io::stdin().lock(), "stdin"),
+        _ => document::read_lines(std::io::stdin().lock(), "stdin", OFFER_LIMITS),
     }
 }
 
@@ -139,12 +150,7 @@ pub fn dry_run(options: &FetchOptions, offers: &[Offer]) -> anyhow::Result<Fetch
         .build()
         .context("Failed to start the network runtime")?;
     let client = http::client(&options.net)?;
-    let fetched = runtime.block_on(fetch_catalogs(
-        &client,
-        offers,
-        &options.trusted,
-        options.net.retries,
-    ))?;
+    let fetched = runtime.block_on(fetch_catalogs(&client, offers, options))?;
     let plan = Plan::new(&fetched.catalog, offers, options.mode);
     let packdir = PackDir::new(&options.dest);
     let packs: Vec<PlannedPack> = plan
@@ -217,6 +223,8 @@ fn check_options(options: &FetchOptions, offers: &[Offer]) -> anyhow::Result<()>
             options.dest.display()
         );
     }
+    // On Windows a twin of the folder's name is the same folder: refuse before writing anything.
+    crate::paths::check_no_twins_on_path(&options.dest)?;
     Ok(())
 }
 
@@ -230,7 +238,7 @@ async fn fetch_async(
         Some(proxy) => logging::info(TOOL, vocabulary::using_proxy(&http::proxy_url(proxy))),
         None => logging::detail(TOOL, vocabulary::no_proxy()),
     }
-    let fetched = fetch_catalogs(&client, offers, &options.trusted, options.net.retries).await?;
+    let fetched = fetch_catalogs(&client, offers, options).await?;
     logging::info(
         TOOL,
         format!(
@@ -333,14 +341,23 @@ async fn fetch_async(
 async fn fetch_catalogs(
     client: &reqwest::Client,
     offers: &[Offer],
-    trusted: &[PublicKey],
-    retries: u32,
+    options: &FetchOptions,
 ) -> anyhow::Result<FetchedCatalog> {
+    let trusted = &options.trusted;
     let mut by_url: BTreeMap<&str, FetchedCatalog> = BTreeMap::new();
     for offer in offers {
         if !by_url.contains_key(offer.catalog_url.as_str()) {
             let fetched =
-                remote::fetch_catalog(client, &offer.catalog_url, trusted, retries).await?;
+                remote::fetch_catalog(client, &offer.catalog_url, trusted, &options.net).await?;
+            fetched
+                .catalog
+                .check_validity_window(&options.validity)
+                .with_context(|| {
+                    format!(
+                        "The catalog at {} was refused",
+                        http::redact(&offer.catalog_url)
+                    )
+                })?;
             by_url.insert(&offer.catalog_url, fetched);
         }
         by_url[offer.catalog_url.as_str()]
@@ -447,11 +464,15 @@ async fn download_all(
     let mut tasks = tokio::task::JoinSet::new();
     for (guid, job) in jobs {
         let (client, semaphore, counter) = (client.clone(), semaphore.clone(), counter.clone());
-        let (root, retries) = (options.dest.clone(), options.net.retries);
+        let (root, retries, min_rate) = (
+            options.dest.clone(),
+            options.net.retries,
+            options.net.min_rate,
+        );
         tasks.spawn(async move {
             let _permit = semaphore.acquire_owned().await;
             let result = match prepare_folders(&root, &job.path) {
-                Ok(()) => download::fetch_file(&client, &job, retries, &counter).await,
+                Ok(()) => download::fetch_file(&client, &job, retries, min_rate, &counter).await,
                 Err(e) => Err(e),
             };
             (guid, job.path, job.sha256, result)

@@ -77,9 +77,10 @@ pub fn of_reader(mut reader: impl Read) -> std::io::Result<(u64, String)> {
     Ok((size, hasher.finish_hex()))
 }
 
-/// Size and SHA-256 (hex) of a file.
+/// Size and SHA-256 (hex) of a regular file (a link the caller named is followed; a FIFO or
+/// device is refused without blocking, see [`crate::medium`]).
 pub fn of_file(path: &Path) -> anyhow::Result<(u64, String)> {
-    let file = fs_err::File::open(path)?;
+    let file = crate::medium::open_regular(path, crate::medium::Links::Follow)?;
     of_reader(file).with_context(|| format!("Failed to read `{}`", path.display()))
 }
 

@@ -19,7 +19,7 @@ pub struct NetOptions {
     pub proxy: Option<String>,
     pub proxy_user: Option<String>,
     /// The proxy password; filled from the environment or a prompt, never from a flag.
-    pub proxy_password: Option<String>,
+    pub proxy_password: Option<crate::secret::Secret>,
     /// Extra CA certificate (PEM) to trust besides the platform's roots.
     pub ca_file: Option<PathBuf>,
     pub connect_timeout: Duration,
@@ -27,6 +27,8 @@ pub struct NetOptions {
     pub read_timeout: Duration,
     /// Attempts after the first one, for transient failures only.
     pub retries: u32,
+    /// The slowest response body accepted (the read timeout alone lets a trickle run forever).
+    pub min_rate: MinRate,
 }
 
 impl NetOptions {
@@ -50,7 +52,105 @@ impl Default for NetOptions {
             connect_timeout: Duration::from_secs(15),
             read_timeout: Duration::from_secs(60),
             retries: 4,
+            min_rate: MinRate::default(),
         }
+    }
+}
+
+/// The slowest transfer accepted: a response body that delivers fewer than
+/// `bytes_per_sec × window` bytes in any `window` (counted from the first byte asked for) ends the
+/// attempt as a network failure worth a retry; a download resumes from its `.part`.
+/// `bytes_per_sec` 0 turns the floor off.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct MinRate {
+    pub bytes_per_sec: u64,
+    pub window: Duration,
+}
+
+impl MinRate {
+    /// 1 KiB/s over 60 s: far below any working link, far above a trickle meant to hold a
+    /// download open.
+    pub const DEFAULT: MinRate = MinRate {
+        bytes_per_sec: 1024,
+        window: Duration::from_secs(60),
+    };
+}
+
+impl Default for MinRate {
+    fn default() -> Self {
+        Self::DEFAULT
+    }
+}
+
+/// Why the next chunk of a body did not come.
+pub enum BodyError {
+    Transport(reqwest::Error),
+    /// Slower than [`MinRate`]; the message says by how much and which flags change it.
+    TooSlow(anyhow::Error),
+}
+
+/// Reads a response body chunk by chunk, holding it to a [`MinRate`].
+pub struct RateFloor {
+    min: MinRate,
+    window_end: tokio::time::Instant,
+    bytes_in_window: u64,
+}
+
+impl RateFloor {
+    pub fn new(min: MinRate) -> Self {
+        Self {
+            min,
+            window_end: tokio::time::Instant::now() + min.window,
+            bytes_in_window: 0,
+        }
+    }
+
+    /// The next chunk of `response` (`None` at its end). Waits at most until the current window
+    /// ends, then judges the window: too few bytes is [`BodyError::TooSlow`].
+    pub async fn next_chunk(
+        &mut self,
+        response: &mut reqwest::Response,
+        url: &str,
+    ) -> Result<Option<bytes::Bytes>, BodyError> {
+        if self.min.bytes_per_sec == 0 {
+            return response.chunk().await.map_err(BodyError::Transport);
+        }
+        loop {
+            let next = tokio::time::timeout_at(self.window_end, response.chunk()).await;
+            if let Ok(chunk) = &next {
+                let n = chunk
+                    .as_ref()
+                    .map_or(0, |c| c.as_ref().map_or(0, |c| c.len()));
+                self.bytes_in_window += n as u64;
+            }
+            if tokio::time::Instant::now() >= self.window_end {
+                self.judge_window(url)?;
+            }
+            if let Ok(chunk) = next {
+                return chunk.map_err(BodyError::Transport);
+            }
+        }
+    }
+
+    /// Ends a window: too slow, or the next window starts.
+    fn judge_window(&mut self, url: &str) -> Result<(), BodyError> {
+        let wanted = (self.min.bytes_per_sec as f64 * self.min.window.as_secs_f64()) as u64;
+        if self.bytes_in_window < wanted {
+            return Err(BodyError::TooSlow(crate::error::fail(
+                crate::error::ExitCode::Network,
+                format!(
+                    "{} sent {} bytes in {} s, below the minimum rate of {} bytes/s \
+                     (change it with --min-rate and --rate-window; rerun to resume)",
+                    redact(url),
+                    self.bytes_in_window,
+                    self.min.window.as_secs_f64(),
+                    self.min.bytes_per_sec
+                ),
+            )));
+        }
+        self.window_end = tokio::time::Instant::now() + self.min.window;
+        self.bytes_in_window = 0;
+        Ok(())
     }
 }
 
@@ -82,7 +182,8 @@ pub fn client(options: &NetOptions) -> anyhow::Result<reqwest::Client> {
         let mut proxy = reqwest::Proxy::all(&uri)
             .with_context(|| format!("`{}` is not a proxy URI", redact(&uri)))?;
         if let Some(user) = &options.proxy_user {
-            proxy = proxy.basic_auth(user, options.proxy_password.as_deref().unwrap_or(""));
+            let password = options.proxy_password.as_ref();
+            proxy = proxy.basic_auth(user, password.map_or("", |p| p.expose()));
         }
         // An explicit proxy turns off reqwest's HTTP(S)_PROXY handling; keep NO_PROXY working.
         builder = builder.proxy(proxy.no_proxy(reqwest::NoProxy::from_env()));
@@ -241,10 +342,10 @@ pub fn is_proxy_auth_error(err: &reqwest::Error) -> bool {
 ///
 /// Never taken from argv; registered with [`crate::logging::register_secret`] as soon as read,
 /// so no log can show it. Without the variable and without a terminal this is a usage error.
-pub fn proxy_password(user: &str) -> anyhow::Result<String> {
+pub fn proxy_password(user: &str) -> anyhow::Result<crate::secret::Secret> {
     if let Ok(password) = std::env::var(ENV_PROXY_PASSWORD) {
         crate::logging::register_secret(&password);
-        return Ok(password);
+        return Ok(crate::secret::Secret::new(password));
     }
     use std::io::IsTerminal;
     if !std::io::stdin().is_terminal() {
@@ -257,7 +358,8 @@ pub fn proxy_password(user: &str) -> anyhow::Result<String> {
     }
     let password = rpassword::prompt_password(format!("Proxy password for {user}: "))
         .context("Failed to read the proxy password from the terminal")?;
-    crate::logging::register_secret(&password);
+    let password = crate::secret::Secret::new(password);
+    crate::logging::register_secret(password.expose());
     Ok(password)
 }
 

@@ -119,7 +119,8 @@ fn new_bar(total: u64, label: &str, unit: Unit, display: Display) -> ProgressBar
         .progress_chars("=> ");
     ProgressBar::with_draw_target(Some(total), ProgressDrawTarget::stderr())
         .with_style(style)
-        .with_prefix(label.to_owned())
+        // Labels are file names from the medium or a catalog: escaped like every line for people.
+        .with_prefix(crate::escape::escape(label).into_owned())
 }
 
 /// One transfer's bar; every method does nothing when bars are off. Clones share the bar, so a
@@ -176,7 +177,7 @@ impl Progress {
     /// A short status after the numbers (`retry 2 of 5`, `verifying`).
     pub fn set_message(&self, message: impl Into<String>) {
         if let Some(bar) = &self.bar {
-            bar.set_message(message.into());
+            bar.set_message(crate::escape::escape(&message.into()).into_owned());
         }
     }
 
@@ -248,11 +249,13 @@ impl ProgressGroup {
         }
     }
 
-    /// Prints a line on stderr without tearing the bars (plain `eprintln!` when there are none).
+    /// Prints a line on stderr without tearing the bars (plain `eprintln!` when there are none),
+    /// escaped as every line for people is ([`crate::cli::shown`]).
     pub fn println(&self, line: impl AsRef<str>) {
+        let line = crate::cli::shown(&line.as_ref());
         match &self.multi {
-            Some(multi) if multi.println(line.as_ref()).is_ok() => {}
-            _ => eprintln!("{}", line.as_ref()),
+            Some(multi) if multi.println(&line).is_ok() => {}
+            _ => eprintln!("{line}"),
         }
     }
 

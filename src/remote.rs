@@ -5,7 +5,7 @@
 
 use crate::catalog::{self, Catalog};
 use crate::error::{ExitCode, fail};
-use crate::http::{self, Attempt};
+use crate::http::{self, Attempt, BodyError, MinRate, NetOptions, RateFloor};
 use crate::signing::{self, PublicKey};
 
 /// A verified catalog with the exact bytes it was verified from (kept beside the packs).
@@ -25,11 +25,11 @@ pub async fn fetch_catalog(
     client: &reqwest::Client,
     catalog_url: &str,
     trusted: &[PublicKey],
-    retries: u32,
+    net: &NetOptions,
 ) -> anyhow::Result<FetchedCatalog> {
-    let bytes = get_limited(client, catalog_url, catalog::MAX_CATALOG_BYTES, retries).await?;
+    let bytes = get_limited(client, catalog_url, catalog::MAX_CATALOG_BYTES, net).await?;
     let sig_url = signature_url(catalog_url);
-    let signature = get_limited(client, &sig_url, signing::MAX_SIGNATURE_BYTES, retries).await?;
+    let signature = get_limited(client, &sig_url, signing::MAX_SIGNATURE_BYTES, net).await?;
     let source = format!("catalog {}", http::redact(catalog_url));
     let (catalog, _) =
         catalog::verify_bytes(&bytes, &signature, trusted, jiff::Timestamp::now(), &source)?;
@@ -40,19 +40,20 @@ pub async fn fetch_catalog(
     })
 }
 
-/// GETs a small document fully, refusing bodies over `limit` bytes; retries transient failures.
+/// GETs a small document fully, refusing bodies over `limit` bytes or slower than `net.min_rate`;
+/// retries transient failures.
 pub async fn get_limited(
     client: &reqwest::Client,
     url: &str,
     limit: u64,
-    retries: u32,
+    net: &NetOptions,
 ) -> anyhow::Result<Vec<u8>> {
     let shown = http::redact(url);
     let mut attempt = 0;
     loop {
-        match get_once(client, url, limit).await {
+        match get_once(client, url, limit, net.min_rate).await {
             Ok(bytes) => return Ok(bytes),
-            Err(Attempt::Retry(_)) if attempt < retries => {
+            Err(Attempt::Retry(_)) if attempt < net.retries => {
                 tokio::time::sleep(http::backoff(attempt)).await;
                 attempt += 1;
             }
@@ -63,7 +64,12 @@ pub async fn get_limited(
     }
 }
 
-async fn get_once(client: &reqwest::Client, url: &str, limit: u64) -> Result<Vec<u8>, Attempt> {
+async fn get_once(
+    client: &reqwest::Client,
+    url: &str,
+    limit: u64,
+    min_rate: MinRate,
+) -> Result<Vec<u8>, Attempt> {
     let classify = |err: reqwest::Error| http::classify_error(err, url, None);
     let mut response = client.get(url).send().await.map_err(classify)?;
     let status = response.status();
@@ -85,7 +91,14 @@ async fn get_once(client: &reqwest::Client, url: &str, limit: u64) -> Result<Vec
         )));
     }
     let mut body = Vec::new();
-    while let Some(chunk) = response.chunk().await.map_err(classify)? {
+    let mut floor = RateFloor::new(min_rate);
+    loop {
+        let chunk = match floor.next_chunk(&mut response, url).await {
+            Ok(Some(chunk)) => chunk,
+            Ok(None) => break,
+            Err(BodyError::Transport(err)) => return Err(classify(err)),
+            Err(BodyError::TooSlow(err)) => return Err(Attempt::Retry(err)),
+        };
         body.extend_from_slice(&chunk);
         if body.len() as u64 > limit {
             return Err(Attempt::Fatal(fail(

@@ -322,7 +322,7 @@ fn write_pack(
     let staged = staging.keep();
     let target = packs_dir.join(&name);
     fs_err::rename(&staged, &target)?;
-    crate::atomic::sync_dir(packs_dir);
+    let _ = crate::atomic::sync_dir(packs_dir);
     Ok((1 + redists.len(), bytes))
 }
 

@@ -311,12 +311,8 @@ struct Service {
 impl Service {
     fn start(root: &std::path::Path) -> Self {
         let options = crate::serve::ServeOptions {
-            root: root.to_owned(),
-            bind: "127.0.0.1:0".parse().unwrap(),
-            tls: None,
             token: Some("s3cret".into()),
-            max_upload: crate::serve::DEFAULT_MAX_UPLOAD,
-            public_url: None,
+            ..crate::serve::ServeOptions::new(root.to_owned(), "127.0.0.1:0".parse().unwrap())
         };
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
         let (ready, address) = std::sync::mpsc::channel();
@@ -459,6 +455,7 @@ fn documents_of_a_whole_job_validate() {
         net: Default::default(),
         trusted: vec![key.public()],
         progress: false,
+        validity: Default::default(),
     };
     let offers = [offer_for(&service, &spec)];
     let plan = crate::fetch::dry_run(&options, &offers).unwrap();

@@ -7,20 +7,32 @@
 //! with [`crate::usage_cab::open_verified`], stores it under `ROOT/uploads/<hierarchy>/` with one
 //! rename, and answers with an `sct.receipt.v1`. Anything refused is answered with an
 //! `sct.error.v1` document and leaves nothing behind.
+//!
+//! The service faces anyone on the network, so it bounds what they can take: connections
+//! ([`connections`]: limits, eviction of idle ones, a header-read timeout), uploads (a bearer
+//! token unless the operator allows anonymous uploads, a few at once, a stalled body is cut off,
+//! a quota on what is stored: [`quota`]), and the URL a receipt offers comes from the configured
+//! public address only, never from what the client sent.
+
+mod accept;
+pub mod connections;
+pub mod quota;
 
 use crate::document::Document;
 use crate::offer::Receipt;
 use crate::publish::ServiceRoot;
+use crate::secret::Secret;
 use axum::Router;
 use axum::body::{Body, HttpBody};
 use axum::extract::{DefaultBodyLimit, Request, State};
-use axum::http::{HeaderMap, StatusCode, header};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use serde::{Deserialize, Serialize};
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::time::Duration;
 use tokio::io::AsyncWriteExt;
 use tower_http::services::ServeDir;
 
@@ -31,6 +43,12 @@ pub const DEFAULT_MAX_UPLOAD: u64 = 512 * 1024 * 1024;
 pub const UPLOAD_PATH: &str = "/api/v1/usage";
 /// Environment variable holding the bearer token uploads must carry (server and client).
 pub const ENV_TOKEN: &str = "SCT_SERVICE_TOKEN";
+/// Default for `--max-concurrent-uploads`: uploads received at once; more are answered 503.
+pub const DEFAULT_CONCURRENT_UPLOADS: usize = 8;
+/// Longest an upload may go without sending a byte before it is cut off (408).
+pub const UPLOAD_IDLE_TIMEOUT: Duration = Duration::from_secs(30);
+/// Longest one upload may take in all (408): a 512 MiB cab at 600 KiB/s.
+pub const UPLOAD_DEADLINE: Duration = Duration::from_secs(15 * 60);
 
 /// How to run the service.
 #[derive(Clone, Debug)]
@@ -39,12 +57,91 @@ pub struct ServeOptions {
     pub bind: SocketAddr,
     /// Certificate chain and private key (PEM) for HTTPS.
     pub tls: Option<(PathBuf, PathBuf)>,
-    /// Bearer token uploads must present; `None` accepts any upload.
-    pub token: Option<String>,
+    /// Bearer token uploads must present.
+    pub token: Option<Secret>,
+    /// Accept uploads without a token: only when the operator asks (`--allow-anonymous-uploads`).
+    pub allow_anonymous_uploads: bool,
     pub max_upload: u64,
+    /// Uploads received at once.
+    pub max_concurrent_uploads: usize,
+    /// What the upload store may hold.
+    pub quota: quota::Quota,
     /// Base URL clients download from (e.g. an nginx or CDN in front of the same root);
-    /// defaults to this server as the client reached it.
+    /// defaults to the address this server listens on, never the client's `Host` header.
     pub public_url: Option<String>,
+    pub limits: connections::Limits,
+}
+
+impl ServeOptions {
+    /// Defaults for everything but the root and the address; no token, no anonymous uploads.
+    pub fn new(root: PathBuf, bind: SocketAddr) -> Self {
+        Self {
+            root,
+            bind,
+            tls: None,
+            token: None,
+            allow_anonymous_uploads: false,
+            max_upload: DEFAULT_MAX_UPLOAD,
+            max_concurrent_uploads: DEFAULT_CONCURRENT_UPLOADS,
+            quota: quota::Quota::default(),
+            public_url: None,
+            limits: connections::Limits::default(),
+        }
+    }
+
+    /// Refuses settings that cannot work, before anything is bound or written (exit 2): no way
+    /// to authenticate uploads, a token and anonymous uploads at once, a public URL that is not
+    /// a plain `http(s)://host[:port][/path]`, a wildcard address without a public URL.
+    pub fn check(&self) -> anyhow::Result<()> {
+        let usage = |m: String| crate::error::fail(crate::error::ExitCode::Usage, m);
+        match (&self.token, self.allow_anonymous_uploads) {
+            (None, false) => {
+                return Err(usage(format!(
+                    "uploads need a token: set {ENV_TOKEN} or --token-file FILE \
+                     (or accept anyone's uploads with --allow-anonymous-uploads)"
+                )));
+            }
+            (Some(_), true) => {
+                return Err(usage(
+                    "--allow-anonymous-uploads and an upload token contradict each other: \
+                     drop one"
+                        .to_owned(),
+                ));
+            }
+            _ => {}
+        }
+        if let Some(url) = &self.public_url {
+            check_public_url(url).map_err(|why| usage(format!("--public-url {why}")))?;
+        } else if self.bind.ip().is_unspecified() {
+            return Err(usage(format!(
+                "listening on {} needs --public-url: receipts must name the address clients \
+                 download from, and the client's Host header is not trusted for that",
+                self.bind
+            )));
+        }
+        if self.max_concurrent_uploads == 0 {
+            return Err(usage(
+                "--max-concurrent-uploads must be at least 1".to_owned(),
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// A public URL must be `http(s)://host[:port][/path]`: no user or password (it is shown to
+/// every client), no query or fragment.
+fn check_public_url(text: &str) -> Result<(), String> {
+    let url = reqwest::Url::parse(text).map_err(|e| format!("is not a URL: {e}"))?;
+    if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none() {
+        return Err("must be an http:// or https:// URL with a host".to_owned());
+    }
+    if !url.username().is_empty() || url.password().is_some() {
+        return Err("must not carry a user name or password".to_owned());
+    }
+    if url.query().is_some() || url.fragment().is_some() {
+        return Err("must not carry a query or fragment".to_owned());
+    }
+    Ok(())
 }
 
 /// The error document every refusal carries (`sct.error.v1`).
@@ -83,34 +180,38 @@ impl IntoResponse for Refusal {
             error: error.to_owned(),
             message,
         };
-        (status, axum::Json(doc)).into_response()
+        let mut response = (status, axum::Json(doc)).into_response();
+        if status == StatusCode::SERVICE_UNAVAILABLE {
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from_static("5"));
+        }
+        response
     }
 }
 
 struct Service {
     root: ServiceRoot,
-    token: Option<String>,
+    token: Option<Secret>,
     max_upload: u64,
-    public_url: Option<String>,
-    scheme: &'static str,
+    /// Where clients download from: `--public-url`, else the address this server listens on.
+    base_url: String,
+    /// One permit per upload being received.
+    receiving: Arc<tokio::sync::Semaphore>,
+    ledger: quota::Ledger,
 }
 
 /// The service's routes: `/catalog/...` and `/packs/...` as static files, `POST /api/v1/usage`.
-pub fn router(options: &ServeOptions) -> Router {
+/// `base_url` is where receipts say the catalog is (see [`base_url`]).
+pub fn router(options: &ServeOptions, base_url: &str) -> Router {
     let root = ServiceRoot::new(&options.root);
     let state = Arc::new(Service {
         root: root.clone(),
         token: options.token.clone(),
         max_upload: options.max_upload,
-        public_url: options
-            .public_url
-            .as_ref()
-            .map(|u| u.trim_end_matches('/').to_owned()),
-        scheme: if options.tls.is_some() {
-            "https"
-        } else {
-            "http"
-        },
+        base_url: base_url.trim_end_matches('/').to_owned(),
+        receiving: Arc::new(tokio::sync::Semaphore::new(options.max_concurrent_uploads)),
+        ledger: quota::Ledger::open(options.quota, &root.uploads()),
     });
     Router::new()
         .route(UPLOAD_PATH, post(upload))
@@ -154,29 +255,37 @@ pub async fn serve(
             format!("service root `{}` is not a folder", options.root.display()),
         ));
     }
+    options.check()?;
     fs_err::create_dir_all(incoming_dir(&root))?;
     remove_stale_uploads(&incoming_dir(&root));
-    let app = router(&options);
+    let acceptor = match &options.tls {
+        Some((cert, key)) => Some(crate::tls::acceptor(cert, key)?),
+        None => None,
+    };
     let listener = tokio::net::TcpListener::bind(options.bind)
         .await
         .with_context(|| format!("Failed to listen on {}", options.bind))?;
     let local = listener.local_addr()?;
-    match &options.tls {
+    let app = router(&options, &base_url(&options, local));
+    ready(local);
+    accept::run(listener, acceptor, app, &options.limits, shutdown).await;
+    Ok(())
+}
+
+/// Where receipts say clients download from: `--public-url`, else this server's own address.
+/// Never the client's `Host` header, which anyone can set.
+pub fn base_url(options: &ServeOptions, local: SocketAddr) -> String {
+    match &options.public_url {
+        Some(url) => url.trim_end_matches('/').to_owned(),
         None => {
-            ready(local);
-            axum::serve(listener, app)
-                .with_graceful_shutdown(shutdown)
-                .await?;
-        }
-        Some((cert, key)) => {
-            let acceptor = crate::tls::acceptor(cert, key)?;
-            ready(local);
-            axum::serve(crate::tls::TlsListener::new(listener, acceptor), app)
-                .with_graceful_shutdown(shutdown)
-                .await?;
+            let scheme = if options.tls.is_some() {
+                "https"
+            } else {
+                "http"
+            };
+            format!("{scheme}://{local}")
         }
     }
-    Ok(())
 }
 
 fn incoming_dir(root: &ServiceRoot) -> PathBuf {
@@ -200,18 +309,7 @@ async fn upload(
     headers: HeaderMap,
     request: Request,
 ) -> Response {
-    // HTTP/2 carries the host in the URI's authority, HTTP/1.1 in the Host header.
-    let host = request
-        .uri()
-        .authority()
-        .map(|a| a.to_string())
-        .or_else(|| {
-            headers
-                .get(header::HOST)
-                .and_then(|v| v.to_str().ok())
-                .map(str::to_owned)
-        });
-    match receive(&service, &headers, host, request.into_body()).await {
+    match receive(&service, &headers, request.into_body()).await {
         Ok(receipt) => {
             let stored = format!(
                 "stored usage of hierarchy {} (site {}, {})",
@@ -230,12 +328,7 @@ async fn upload(
     }
 }
 
-async fn receive(
-    service: &Service,
-    headers: &HeaderMap,
-    host: Option<String>,
-    body: Body,
-) -> Result<Receipt, Refusal> {
+async fn receive(service: &Service, headers: &HeaderMap, body: Body) -> Result<Receipt, Refusal> {
     check_token(service, headers)?;
     let declared = headers
         .get(header::CONTENT_LENGTH)
@@ -244,8 +337,32 @@ async fn receive(
     if declared.is_some_and(|n| n > service.max_upload) {
         return Err(too_large(service.max_upload));
     }
-    let (catalog_url, catalog_version) = current_catalog(service, host).await?;
-    let temp = receive_to_temp(service, body).await?;
+    if !service.ledger.has_room_for(declared.unwrap_or(0)) {
+        return Err(quota_exceeded(service));
+    }
+    let _receiving = service.receiving.clone().try_acquire_owned().map_err(|_| {
+        Refusal(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "busy",
+            "this service is receiving as many uploads as it takes at once; retry shortly"
+                .to_owned(),
+        )
+    })?;
+    let (catalog_url, catalog_version) = current_catalog(service).await?;
+    let stalled = || {
+        Refusal(
+            StatusCode::REQUEST_TIMEOUT,
+            "timeout",
+            format!(
+                "the upload took longer than this service allows ({} s in all, {} s without data)",
+                UPLOAD_DEADLINE.as_secs(),
+                UPLOAD_IDLE_TIMEOUT.as_secs()
+            ),
+        )
+    };
+    let (temp, size) = tokio::time::timeout(UPLOAD_DEADLINE, receive_to_temp(service, body))
+        .await
+        .map_err(|_| stalled())??;
     let temp_path = temp.path().to_owned();
     let checked = tokio::task::spawn_blocking(move || crate::usage_cab::open_verified(&temp_path))
         .await
@@ -275,12 +392,17 @@ async fn receive(
         catalog_url,
         catalog_version,
     };
-    store(service, temp, &receipt, received_at).map_err(|e| internal(format!("{e:#}")))?;
+    service
+        .ledger
+        .admit(size, || store(service, temp, &receipt, received_at))
+        .ok_or_else(|| quota_exceeded(service))?
+        .map_err(|e| internal(format!("{e:#}")))?;
     Ok(receipt)
 }
 
 fn check_token(service: &Service, headers: &HeaderMap) -> Result<(), Refusal> {
     let Some(expected) = &service.token else {
+        // Only when the operator allowed anonymous uploads (ServeOptions::check).
         return Ok(());
     };
     let given = headers
@@ -288,7 +410,7 @@ fn check_token(service: &Service, headers: &HeaderMap) -> Result<(), Refusal> {
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.strip_prefix("Bearer "))
         .unwrap_or("");
-    if constant_time_eq(given.as_bytes(), expected.as_bytes()) {
+    if constant_time_eq(given.as_bytes(), expected.expose().as_bytes()) {
         Ok(())
     } else {
         Err(Refusal(
@@ -311,15 +433,24 @@ fn too_large(limit: u64) -> Refusal {
     )
 }
 
+fn quota_exceeded(service: &Service) -> Refusal {
+    let quota = service.ledger.quota();
+    Refusal(
+        StatusCode::INSUFFICIENT_STORAGE,
+        "quota_exceeded",
+        format!(
+            "this service stores at most {} usage cabs and {} bytes, and is full; its operator must make room",
+            quota.max_files, quota.max_bytes
+        ),
+    )
+}
+
 fn internal(message: String) -> Refusal {
     Refusal(StatusCode::INTERNAL_SERVER_ERROR, "internal", message)
 }
 
 /// The catalog URL and version the receipt offers; refuses uploads while nothing is published.
-async fn current_catalog(
-    service: &Service,
-    host: Option<String>,
-) -> Result<(String, u64), Refusal> {
+async fn current_catalog(service: &Service) -> Result<(String, u64), Refusal> {
     let root = service.root.clone();
     let current = tokio::task::spawn_blocking(move || root.current())
         .await
@@ -332,32 +463,22 @@ async fn current_catalog(
             "this service has not published a catalog yet (run `sct-serve publish`)".to_owned(),
         ));
     };
-    let base = match &service.public_url {
-        Some(url) => url.clone(),
-        None => {
-            let host = host
-                .filter(|h| !h.is_empty() && !h.contains(['/', ' ', '@']))
-                .ok_or_else(|| {
-                    Refusal(
-                        StatusCode::BAD_REQUEST,
-                        "bad_request",
-                        "the request has no usable Host header".to_owned(),
-                    )
-                })?;
-            format!("{}://{host}", service.scheme)
-        }
-    };
     Ok((
-        format!("{base}/catalog/{}", crate::catalog::CATALOG_FILE),
+        format!(
+            "{}/catalog/{}",
+            service.base_url,
+            crate::catalog::CATALOG_FILE
+        ),
         catalog.version,
     ))
 }
 
-/// Streams the body into a temporary file, refusing it as soon as it passes the limit.
+/// Streams the body into a temporary file, refusing it as soon as it passes the limit or stalls
+/// for [`UPLOAD_IDLE_TIMEOUT`]; returns the file and its size.
 async fn receive_to_temp(
     service: &Service,
     mut body: Body,
-) -> Result<tempfile::NamedTempFile, Refusal> {
+) -> Result<(tempfile::NamedTempFile, u64), Refusal> {
     let io = |e: std::io::Error| internal(format!("cannot store the upload: {e}"));
     let temp = tempfile::Builder::new()
         .prefix("upload-")
@@ -366,9 +487,23 @@ async fn receive_to_temp(
         .map_err(io)?;
     let mut file = tokio::fs::File::from_std(temp.reopen().map_err(io)?);
     let mut size = 0u64;
-    while let Some(frame) =
-        std::future::poll_fn(|cx| std::pin::Pin::new(&mut body).poll_frame(cx)).await
-    {
+    loop {
+        let next = std::future::poll_fn(|cx| std::pin::Pin::new(&mut body).poll_frame(cx));
+        let Some(frame) = tokio::time::timeout(UPLOAD_IDLE_TIMEOUT, next)
+            .await
+            .map_err(|_| {
+                Refusal(
+                    StatusCode::REQUEST_TIMEOUT,
+                    "timeout",
+                    format!(
+                        "the upload stalled: no data for {} s",
+                        UPLOAD_IDLE_TIMEOUT.as_secs()
+                    ),
+                )
+            })?
+        else {
+            break;
+        };
         let frame = frame.map_err(|e| {
             Refusal(
                 StatusCode::BAD_REQUEST,
@@ -394,7 +529,7 @@ async fn receive_to_temp(
     }
     file.flush().await.map_err(io)?;
     file.sync_all().await.map_err(io)?;
-    Ok(temp)
+    Ok((temp, size))
 }
 
 /// Moves a checked cab into `uploads/<hierarchy>/` with one rename, receipt beside it.
@@ -416,7 +551,7 @@ fn store(
     temp.persist(dir.join(format!("{stem}.cab")))
         .map_err(|e| e.error)?;
     crate::atomic::write_bytes(&dir.join(format!("{stem}.receipt.json")), &text)?;
-    crate::atomic::sync_dir(&dir);
+    let _ = crate::atomic::sync_dir(&dir);
     Ok(())
 }
 

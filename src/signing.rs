@@ -244,15 +244,24 @@ pub fn verify(
     ))
 }
 
+/// True for a key given as text (`ed25519:...`) rather than a key file's path.
+pub fn is_key_text(item: &str) -> bool {
+    item.trim().starts_with(PUBLIC_PREFIX)
+}
+
+/// Largest trusted-key file read: a few keys and comments.
+const MAX_KEY_FILE_BYTES: u64 = 64 * 1024;
+
 /// Parses the pinned keys: each item is `ed25519:...` or a path to a file holding such lines.
+/// Callers resolve paths first ([`crate::config::Config::trusted_keys_for`]).
 pub fn parse_trusted(items: &[String]) -> anyhow::Result<Vec<PublicKey>> {
     let mut keys = Vec::new();
     for item in items.iter().map(|s| s.trim()).filter(|s| !s.is_empty()) {
-        if item.starts_with(PUBLIC_PREFIX) {
+        if is_key_text(item) {
             keys.push(PublicKey::parse(item)?);
             continue;
         }
-        let text = fs_err::read_to_string(item).context("Failed to read a trusted key file")?;
+        let text = read_key_file(Path::new(item)).context("Failed to read a trusted key file")?;
         for line in text
             .lines()
             .map(str::trim)
@@ -262,6 +271,25 @@ pub fn parse_trusted(items: &[String]) -> anyhow::Result<Vec<PublicKey>> {
         }
     }
     Ok(keys)
+}
+
+/// Reads a key file, refusing one over [`MAX_KEY_FILE_BYTES`].
+fn read_key_file(path: &Path) -> anyhow::Result<String> {
+    let mut text = String::new();
+    std::io::Read::read_to_string(
+        &mut std::io::Read::take(fs_err::File::open(path)?, MAX_KEY_FILE_BYTES + 1),
+        &mut text,
+    )?;
+    if text.len() as u64 > MAX_KEY_FILE_BYTES {
+        return Err(fail(
+            ExitCode::Usage,
+            format!(
+                "trusted key file `{}` is larger than {MAX_KEY_FILE_BYTES} bytes",
+                path.display()
+            ),
+        ));
+    }
+    Ok(text)
 }
 
 #[cfg(test)]

@@ -25,8 +25,9 @@ impl Document for UsageDocument {
     const SCHEMA: &'static str = "sct.usage.v1";
 }
 
-/// Largest usage document a stage reads: far above any real site, far below memory limits.
-pub const MAX_USAGE_BYTES: u64 = 512 * 1024 * 1024;
+/// Largest usage document a stage reads. A real site's is well under a few MiB; reading one costs
+/// about three times its size (the bytes and the parsed rows), so this bounds a reader's memory.
+pub const MAX_USAGE_BYTES: u64 = 64 * 1024 * 1024;
 
 /// Reads identity and usage rows; a site without usage data yet is a "nothing to do" failure.
 pub fn collect(site: &dyn SiteStore) -> anyhow::Result<UsageDocument> {

@@ -153,9 +153,12 @@ fn report(
 
 /// Opens a usage cab, checks every member against its manifest and returns the usage document.
 ///
-/// Refused (exit 1): a non-cab or damaged cab, hostile or duplicate names, members missing from or
-/// not listed in the manifest, a size or SHA-256 that differs, a version file that disagrees with
-/// the data, or a usage document of another schema.
+/// Refused (exit 1): a non-cab or damaged cab, hostile or duplicate names, members missing from,
+/// not listed in or listed twice in the manifest, a size or SHA-256 that differs, a version file
+/// that disagrees with the data, or a usage document of another schema or over its limit.
+///
+/// Memory: the manifest (at most 1 MiB) and the usage document's bytes (at most
+/// [`MAX_USAGE_BYTES`]) and rows; every other member is streamed through SHA-256.
 pub fn open_verified(path: &Path) -> anyhow::Result<(UsageDocument, CabReport)> {
     let (cab_size, cab_sha256) = crate::hash::of_file(path)?;
     let mut reader = CabReader::open(path)?;
@@ -174,27 +177,17 @@ pub fn open_verified(path: &Path) -> anyhow::Result<(UsageDocument, CabReport)> 
         )));
     }
     let manifest_bytes = reader.read_member(MANIFEST_MEMBER, MAX_MANIFEST_BYTES)?;
-    let manifest_value: serde_json::Value = serde_json::from_slice(&manifest_bytes)
-        .map_err(|e| refuse(format!("has a manifest that is not JSON: {e}")))?;
-    let manifest: UsageManifest = document::from_value(
-        manifest_value,
+    let manifest: UsageManifest = document::from_bytes(
+        &manifest_bytes,
         &format!("the manifest of `{}`", path.display()),
+        MAX_MANIFEST_BYTES,
     )?;
-    for name in &names {
-        if *name != MANIFEST_MEMBER && !manifest.members.iter().any(|m| m.name == *name) {
-            return Err(refuse(format!(
-                "holds `{name}`, which its manifest does not list"
-            )));
-        }
-    }
-    let mut usage_bytes = Vec::new();
+    check_listing(&manifest, &names).map_err(refuse)?;
+    // Sized once (never doubled and copied while it grows); the limit still applies as it is read.
+    let declared = manifest.members.iter().find(|m| m.name == USAGE_MEMBER);
+    let mut usage_bytes =
+        Vec::with_capacity(declared.map_or(0, |m| m.size.min(MAX_USAGE_BYTES)) as usize);
     for expected in &manifest.members {
-        if !names.contains(&expected.name.as_str()) {
-            return Err(refuse(format!(
-                "lacks `{}`, which its manifest lists",
-                expected.name
-            )));
-        }
         let mut sink: Box<dyn std::io::Write> = if expected.name == USAGE_MEMBER {
             Box::new(&mut usage_bytes)
         } else {
@@ -209,11 +202,12 @@ pub fn open_verified(path: &Path) -> anyhow::Result<(UsageDocument, CabReport)> 
             )));
         }
     }
-    let doc: UsageDocument = document::read(
-        &usage_bytes[..],
+    let doc: UsageDocument = document::from_bytes(
+        &usage_bytes,
         &format!("`{USAGE_MEMBER}` in `{}`", path.display()),
         MAX_USAGE_BYTES,
     )?;
+    drop(usage_bytes);
     let expected_version = version_member(&doc.site.full_version);
     if !names.contains(&expected_version.as_str()) {
         return Err(refuse(format!(
@@ -241,6 +235,27 @@ fn some_names(names: &[&str]) -> String {
         0 => "no members".to_owned(),
         n if n <= SHOWN => names.join(", "),
         n => format!("{}, and {} more", names[..SHOWN].join(", "), n - SHOWN),
+    }
+}
+
+/// The manifest must list every member but itself exactly once: each listing is read in full, so
+/// a name listed many times would make one small cab cost its member's size again and again.
+fn check_listing(manifest: &UsageManifest, names: &[&str]) -> Result<(), String> {
+    let mut listed = std::collections::HashSet::new();
+    for member in &manifest.members {
+        if !listed.insert(member.name.as_str()) {
+            return Err(format!("has a manifest that lists `{}` twice", member.name));
+        }
+        if !names.contains(&member.name.as_str()) {
+            return Err(format!("lacks `{}`, which its manifest lists", member.name));
+        }
+    }
+    match names
+        .iter()
+        .find(|n| **n != MANIFEST_MEMBER && !listed.contains(**n))
+    {
+        Some(name) => Err(format!("holds `{name}`, which its manifest does not list")),
+        None => Ok(()),
     }
 }
 

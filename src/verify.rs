@@ -13,7 +13,6 @@ use crate::document::{self, Document};
 use crate::error::{ExitCode, fail};
 use crate::packdir::{FetchRecord, PackDir};
 use crate::signing::{self, PublicKey};
-use anyhow::Context;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeSet;
 use std::path::Path;
@@ -67,6 +66,7 @@ pub fn verify_dir(
     if !dir.is_dir() {
         anyhow::bail!("update pack folder `{}` does not exist", dir.display());
     }
+    crate::paths::check_no_twins_on_path(dir)?;
     let bytes = read_capped(&packdir.catalog(), catalog::MAX_CATALOG_BYTES)?;
     let signature = read_capped(&packdir.signature(), signing::MAX_SIGNATURE_BYTES)?;
     let source = format!("catalog `{}`", packdir.catalog().display());
@@ -149,34 +149,23 @@ pub fn outcome(report: &VerifyReport) -> anyhow::Result<()> {
     ))
 }
 
+/// Reads one of the folder's own files through one no-follow handle, capped (see
+/// [`crate::medium`]); a missing one means the folder cannot be trusted.
 fn read_capped(path: &Path, limit: u64) -> anyhow::Result<Vec<u8>> {
-    let meta = match fs_err::symlink_metadata(path) {
-        Ok(meta) => meta,
-        // A carried folder without its signature or record is refused, like an unsigned one.
-        Err(err) if err.kind() == std::io::ErrorKind::NotFound => {
-            return Err(fail(
+    crate::medium::read_capped(path, limit, crate::medium::Links::Refuse).map_err(|err| {
+        if crate::medium::is_missing(&err) {
+            // A carried folder without its signature or record is refused, like an unsigned one.
+            fail(
                 ExitCode::Rejected,
                 format!(
                     "The update pack folder is incomplete: `{}` is missing, so nothing in it can be trusted",
                     path.display()
                 ),
-            ));
+            )
+        } else {
+            err.context("The update pack folder could not be read")
         }
-        Err(err) => return Err(err).context("The update pack folder could not be read"),
-    };
-    if !meta.is_file() {
-        return Err(fail(
-            ExitCode::Rejected,
-            format!("`{}` is not a regular file", path.display()),
-        ));
-    }
-    if meta.len() > limit {
-        return Err(fail(
-            ExitCode::Rejected,
-            format!("`{}` is larger than its {limit}-byte limit", path.display()),
-        ));
-    }
-    Ok(fs_err::read(path)?)
+    })
 }
 
 fn read_record(packdir: &PackDir, catalog: &Catalog) -> anyhow::Result<FetchRecord> {
@@ -243,7 +232,8 @@ fn check_files(packdir: &PackDir, files: &[&catalog::PackFile]) -> Vec<Option<St
         .collect()
 }
 
-/// Step 3 for one file; `None` when it is complete and intact.
+/// Step 3 for one file; `None` when it is complete and intact. The file is opened once, with no
+/// link followed on the way, and judged and hashed through that handle, capped at its size.
 fn check_file(packdir: &PackDir, file: &catalog::PackFile) -> Option<String> {
     if let Some(folder) = linked_folder(packdir, &file.path) {
         return Some(format!(
@@ -251,32 +241,34 @@ fn check_file(packdir: &PackDir, file: &catalog::PackFile) -> Option<String> {
             file.path
         ));
     }
-    let path = packdir.file(&file.path);
-    let meta = match std::fs::symlink_metadata(&path) {
-        Ok(meta) => meta,
-        Err(_) => return Some(format!("`{}` is missing", file.path)),
+    let handle = match crate::medium::open_under(&packdir.root, &file.path) {
+        Ok(handle) => handle,
+        Err(err) if crate::medium::is_missing(&err) => {
+            return Some(format!("`{}` is missing", file.path));
+        }
+        Err(err) if crate::error::exit_code(&err) == ExitCode::Rejected => {
+            return Some(format!("`{}` is not a regular file: {err}", file.path));
+        }
+        Err(err) => return Some(format!("`{}` could not be read: {err:#}", file.path)),
     };
-    if !meta.is_file() {
+    let size = handle.metadata().map_or(0, |m| m.len());
+    if size != file.size {
         return Some(format!(
-            "`{}` is not a regular file (symlink or folder)",
-            file.path
+            "`{}` is {size} bytes, expected {}",
+            file.path, file.size
         ));
     }
-    if meta.len() != file.size {
-        return Some(format!(
-            "`{}` is {} bytes, expected {}",
-            file.path,
-            meta.len(),
-            file.size
-        ));
-    }
-    match crate::hash::of_file(&path) {
+    match crate::hash::of_reader(std::io::Read::take(handle, file.size + 1)) {
+        Ok((read, _)) if read != file.size => Some(format!(
+            "`{}` is {read} bytes, expected {}",
+            file.path, file.size
+        )),
         Ok((_, digest)) if crate::hash::same(&digest, &file.sha256) => None,
         Ok((_, digest)) => Some(format!(
             "`{}` has SHA-256 {digest}, expected {}",
             file.path, file.sha256
         )),
-        Err(err) => Some(format!("`{}` could not be read: {err:#}", file.path)),
+        Err(err) => Some(format!("`{}` could not be read: {err}", file.path)),
     }
 }
 
@@ -295,7 +287,10 @@ fn linked_folder(packdir: &PackDir, catalog_path: &str) -> Option<String> {
     None
 }
 
-/// Step 4: every entry not in `expected` (relative paths with `/`), and every symlink.
+/// Step 4: every entry not in `expected` (relative paths with `/`), every symlink, junction or
+/// other reparse point, and every name that is not valid Unicode. Names are joined from their
+/// parts, never by folding `\\`: a file named `<GUID>\\<GUID>.cab` on Linux is an entry of its
+/// own, not the pack file.
 fn unexpected_entries(dir: &Path, expected: &BTreeSet<String>) -> anyhow::Result<Vec<String>> {
     let mut out = Vec::new();
     let mut stack = vec![dir.to_owned()];
@@ -303,14 +298,12 @@ fn unexpected_entries(dir: &Path, expected: &BTreeSet<String>) -> anyhow::Result
         for entry in fs_err::read_dir(&folder)? {
             let entry = entry?;
             let path = entry.path();
-            let relative = path
-                .strip_prefix(dir)
-                .unwrap_or(&path)
-                .to_string_lossy()
-                .replace('\\', "/");
+            let relative = crate::import::inbox::relative_name(dir, &path);
             let kind = entry.file_type()?;
-            if kind.is_symlink() {
+            if kind.is_symlink() || is_reparse_point(&entry) {
                 out.push(format!("{relative} (symlink)"));
+            } else if entry.file_name().to_str().is_none() {
+                out.push(format!("{relative} (a name that is not valid Unicode)"));
             } else if !expected.contains(&relative) {
                 out.push(relative);
             } else if kind.is_dir() {
@@ -320,4 +313,22 @@ fn unexpected_entries(dir: &Path, expected: &BTreeSet<String>) -> anyhow::Result
     }
     out.sort();
     Ok(out)
+}
+
+/// A junction or other reparse point (Windows), which `is_symlink` does not always report.
+fn is_reparse_point(entry: &fs_err::DirEntry) -> bool {
+    #[cfg(windows)]
+    {
+        use std::os::windows::fs::MetadataExt;
+        entry.metadata().is_ok_and(|m| {
+            m.file_attributes()
+                & windows_sys::Win32::Storage::FileSystem::FILE_ATTRIBUTE_REPARSE_POINT
+                != 0
+        })
+    }
+    #[cfg(not(windows))]
+    {
+        let _ = entry;
+        false
+    }
 }

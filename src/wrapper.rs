@@ -169,22 +169,27 @@ pub fn parse_line(args: &[OsString]) -> anyhow::Result<Line> {
             .map(|(_, v)| v.clone())
     };
     let need = |name: &str| take(name).ok_or_else(|| usage(format!("-{phase} needs -{name}")));
+    // Checked like every stage's path flags (crate::paths::path_flag), naming the flag.
+    let path = |name: &str| {
+        let value = need(name)?;
+        crate::paths::path_flag(&value).map_err(|why| usage(format!("-{name} `{value}`: {why}")))
+    };
     let phase = match phase.as_str() {
         "prepare" => Phase::Prepare {
-            usage_data_dest: need("usagedatadest")?.into(),
+            usage_data_dest: path("usagedatadest")?,
         },
         "export" => Phase::Export {
-            dest: need("dest")?.into(),
+            dest: path("dest")?,
         },
         "connect" => Phase::Connect {
-            usage_data_src: need("usagedatasrc")?.into(),
-            update_pack_dest: need("updatepackdest")?.into(),
+            usage_data_src: path("usagedatasrc")?,
+            update_pack_dest: path("updatepackdest")?,
             proxy_server_uri: take("proxyserveruri"),
             proxy_user_name: take("proxyusername"),
             mode: mode.map(|(_, m)| m).unwrap_or_default(),
         },
         _ => Phase::Import {
-            update_pack_src: need("updatepacksrc")?.into(),
+            update_pack_src: path("updatepacksrc")?,
         },
     };
     Ok(Line { phase, json })
@@ -296,6 +301,7 @@ pub fn connect(
         net: net.clone(),
         trusted: config.trusted_keys(&[])?,
         progress: true,
+        validity: config.validity_ceiling()?,
     };
     if request.update_pack_dest.is_file() {
         return Err(usage(format!(
@@ -303,6 +309,8 @@ pub fn connect(
             request.update_pack_dest.display()
         )));
     }
+    // A twin of the destination is the same folder on Windows: refuse before anything is sent.
+    crate::paths::check_no_twins_on_path(&request.update_pack_dest)?;
     let offers = upload(request, &net, config)?;
     for offer in &offers {
         let message = format!(
@@ -367,12 +375,20 @@ fn start_logs(config: &crate::config::Config, args: &[OsString], phase: &Phase) 
         return;
     };
     logging::log_start(TOOL, args);
-    if let Some((dir, why)) = &found.fell_back_from {
-        let message = format!(
-            "cannot write logs in {} ({why}); logging to {} instead",
-            dir.display(),
-            found.tool_log.display()
+    let setup_log = found.setup_log.as_deref();
+    let fallbacks = [
+        (&found.fell_back_from, Some(found.tool_log.as_path())),
+        (&found.setup_fell_back_from, setup_log),
+    ];
+    for (dir, why, now) in fallbacks
+        .into_iter()
+        .filter_map(|(from, now)| from.as_ref().map(|(dir, why)| (dir, why, now)))
+    {
+        let instead = now.map_or_else(
+            || format!("running without {}", logging::SETUP_LOG),
+            |p| format!("logging to {} instead", p.display()),
         );
+        let message = format!("cannot write logs in {} ({why}); {instead}", dir.display());
         crate::cli::note(TOOL, format!("warning: {message}"));
         logging::warn(TOOL, message);
     }
@@ -382,13 +398,10 @@ fn start_logs(config: &crate::config::Config, args: &[OsString], phase: &Phase) 
         .as_ref()
         .map_or_else(|| "none".to_owned(), |p| p.display().to_string());
     logging::info(TOOL, format!("Config file: {source}"));
+    let setup_log = setup_log.map_or("no detailed log".to_owned(), |p| p.display().to_string());
     logging::detail(
         TOOL,
-        format!(
-            "Logs: {} and {}",
-            found.tool_log.display(),
-            found.setup_log.display()
-        ),
+        format!("Logs: {} and {setup_log}", found.tool_log.display()),
     );
 }
 
@@ -509,7 +522,7 @@ fn run_phase(phase: Phase, config: &crate::config::Config, json: bool) -> anyhow
         }
         Phase::Import { update_pack_src } => {
             let site = config.site_locator(None)?;
-            let trusted = config.trusted_keys(&[])?;
+            let trusted = config.trusted_keys_for(&[], Some(update_pack_src.as_path()))?;
             let options = crate::import::ImportOptions {
                 src: update_pack_src,
                 ..Default::default()
@@ -547,6 +560,16 @@ mod tests {
         parse(&args)
     }
 
+    /// The original's Windows example paths, as this system writes them (`D:\USB\x` stays on
+    /// Windows, becomes `/media/usb/x` elsewhere, where a Windows path is a usage error).
+    fn native(line: &str) -> String {
+        if cfg!(windows) {
+            line.to_owned()
+        } else {
+            line.replace("D:\\USB", "/media/usb").replace('\\', "/")
+        }
+    }
+
     fn usage_message(line: &str) -> String {
         let err = parse_str(line).unwrap_err();
         assert_eq!(crate::error::exit_code(&err), ExitCode::Usage, "{line}");
@@ -556,22 +579,22 @@ mod tests {
     #[test]
     fn original_examples_parse() {
         assert_eq!(
-            parse_str("-prepare -usagedatadest D:\\USB\\UsageData.cab").unwrap(),
+            parse_str(&native("-prepare -usagedatadest D:\\USB\\UsageData.cab")).unwrap(),
             Phase::Prepare {
-                usage_data_dest: "D:\\USB\\UsageData.cab".into()
+                usage_data_dest: native("D:\\USB\\UsageData.cab").into()
             }
         );
         assert_eq!(
-            parse_str("-export -dest D:\\USB\\usagedata.csv").unwrap(),
+            parse_str(&native("-export -dest D:\\USB\\usagedata.csv")).unwrap(),
             Phase::Export {
-                dest: "D:\\USB\\usagedata.csv".into()
+                dest: native("D:\\USB\\usagedata.csv").into()
             }
         );
-        let connect = parse_str("-connect -usagedatasrc D:\\USB\\Usagedata.cab -updatepackdest D:\\USB\\UpdatePacks -proxyserveruri itproxy.contoso.com -proxyusername jqpublic").unwrap();
+        let connect = parse_str(&native("-connect -usagedatasrc D:\\USB\\Usagedata.cab -updatepackdest D:\\USB\\UpdatePacks -proxyserveruri itproxy.contoso.com -proxyusername jqpublic")).unwrap();
         assert!(
             matches!(connect, Phase::Connect { mode: DownloadMode::Latest, proxy_user_name: Some(ref u), .. } if u == "jqpublic")
         );
-        let connect = parse_str("-connect -downloadsiteversion -usagedatasrc D:\\USB -updatepackdest D:\\USB\\UpdatePacks").unwrap();
+        let connect = parse_str(&native("-connect -downloadsiteversion -usagedatasrc D:\\USB -updatepackdest D:\\USB\\UpdatePacks")).unwrap();
         assert!(matches!(
             connect,
             Phase::Connect {
@@ -580,10 +603,29 @@ mod tests {
             }
         ));
         assert_eq!(
-            parse_str("-import -updatepacksrc D:\\USB\\UpdatePacks").unwrap(),
+            parse_str(&native("-import -updatepacksrc D:\\USB\\UpdatePacks")).unwrap(),
             Phase::Import {
-                update_pack_src: "D:\\USB\\UpdatePacks".into()
+                update_pack_src: native("D:\\USB\\UpdatePacks").into()
             }
+        );
+    }
+
+    #[test]
+    fn path_flags_of_the_other_platform_are_usage_errors() {
+        let windows_only = if cfg!(windows) {
+            "-prepare -usagedatadest /media/usb/UsageData.cab"
+        } else {
+            "-prepare -usagedatadest D:\\USB\\UsageData.cab"
+        };
+        assert!(usage_message(windows_only).contains("-usagedatadest"));
+        let message = usage_message("-import -updatepacksrc usb/CON/UpdatePacks");
+        assert!(
+            message.contains("-updatepacksrc") && message.contains("device name"),
+            "{message}"
+        );
+        assert!(
+            usage_message("-connect -usagedatasrc usb -updatepackdest usb/Packs.")
+                .contains("-updatepackdest")
         );
     }
 

@@ -19,7 +19,7 @@ fuzz_target!(|data: &[u8]| {
             }
         }
         1 => {
-            let _ = document::read_lines::<sct::offer::Offer>(rest, "fuzz");
+            let _ = document::read_lines::<sct::offer::Offer>(rest, "fuzz", sct::fetch::OFFER_LIMITS);
         }
         2 => {
             let _ = document::read::<sct::packdir::FetchRecord>(rest, "fuzz", LIMIT);

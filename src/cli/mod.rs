@@ -31,7 +31,7 @@ Exit codes:
 #[derive(clap::Args, Clone, Debug, Default)]
 pub struct OperatorArgs {
     /// Also write a CMTrace log to FILE (appended; rolls over to .lo_ above 5 MiB; see docs/logs.md).
-    #[arg(long, value_name = "FILE", global = true)]
+    #[arg(long, value_name = "FILE", global = true, value_parser = crate::paths::path_flag)]
     pub log: Option<std::path::PathBuf>,
     /// Draw no progress bars on stderr.
     #[arg(long, short, global = true, alias = "no-progress")]
@@ -86,7 +86,7 @@ impl ViewArgs {
 /// causes and the exit code are logged as `ERROR:` entries too.
 pub fn run(tool: &str, stage: impl FnOnce() -> anyhow::Result<()>) -> std::process::ExitCode {
     crate::setting::set_program(tool);
-    match stage() {
+    let code = match stage() {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(err) if is_broken_pipe(&err) => std::process::ExitCode::SUCCESS,
         Err(err) => {
@@ -96,10 +96,13 @@ pub fn run(tool: &str, stage: impl FnOnce() -> anyhow::Result<()>) -> std::proce
             crate::logging::error(tool, format!("{tool} failed with exit code {code}"));
             std::process::ExitCode::from(code)
         }
-    }
+    };
+    // Nothing is written after this: the secrets kept for masking can go.
+    crate::logging::forget_secrets();
+    code
 }
 
-/// Writes an error and its causes to stderr.
+/// Writes an error and its causes to stderr, each as one line ([`shown`]).
 pub fn report(tool: &str, err: &anyhow::Error) {
     crate::progress::suspend(|| report_now(tool, err));
 }
@@ -108,10 +111,10 @@ fn report_now(tool: &str, err: &anyhow::Error) {
     let mut stderr = std::io::stderr().lock();
     let mut chain = err.chain();
     if let Some(head) = chain.next() {
-        let _ = writeln!(stderr, "{tool}: error: {head}");
+        let _ = writeln!(stderr, "{tool}: error: {}", shown(&head));
     }
     for cause in chain {
-        let _ = writeln!(stderr, "{tool}:   Caused by: {cause}");
+        let _ = writeln!(stderr, "{tool}:   Caused by: {}", shown(&cause));
     }
 }
 
@@ -120,14 +123,22 @@ pub fn count(n: usize, one: &str, many: &str) -> String {
     format!("{n} {}", if n == 1 { one } else { many })
 }
 
-/// Prints a human note on stderr, on its own line above any progress bar, prefixed with the name
-/// of the program the operator ran (library code inside `ServiceConnectionTool` passes
+/// Prints a human note on stderr as one line ([`shown`]), above any progress bar, prefixed with
+/// the name of the program the operator ran (library code inside `ServiceConnectionTool` passes
 /// `sct-fetch`, but the operator ran the wrapper); `tool` names it when no front end recorded one.
 pub fn note(tool: &str, message: impl std::fmt::Display) {
     let name = crate::setting::program().unwrap_or(tool);
+    let line = shown(&message);
     crate::progress::suspend(|| {
-        let _ = writeln!(std::io::stderr().lock(), "{name}: {message}");
+        let _ = writeln!(std::io::stderr().lock(), "{name}: {line}");
     });
+}
+
+/// A message as a person may see it: secrets masked ([`crate::logging::redact`]) and anything
+/// from outside that could forge a line or drive the terminal escaped ([`crate::escape`]).
+/// Every line sct writes for people goes through it.
+pub fn shown(message: &dyn std::fmt::Display) -> String {
+    crate::escape::escape(&crate::logging::redact(&message.to_string())).into_owned()
 }
 
 #[cfg(test)]

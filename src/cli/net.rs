@@ -18,7 +18,7 @@ pub struct NetArgs {
     #[arg(long, value_name = "NAME")]
     pub proxy_user: Option<String>,
     /// Extra CA certificate (PEM) to trust besides the system's roots.
-    #[arg(long, value_name = "PEM")]
+    #[arg(long, value_name = "PEM", value_parser = crate::paths::path_flag)]
     pub ca_file: Option<PathBuf>,
     /// Seconds to wait for a connection and for each read before giving up (a stalled server).
     #[arg(long, value_name = "SECS", default_value_t = 60.0)]
@@ -27,6 +27,13 @@ pub struct NetArgs {
     /// 0.5 s, 1 s, 2 s, ...
     #[arg(long, value_name = "N", default_value_t = 4)]
     pub retries: u32,
+    /// Slowest download accepted, in bytes per second over --rate-window (0: no floor); a slower
+    /// one is cut and retried, resuming where it stopped.
+    #[arg(long, value_name = "BYTES", default_value_t = crate::http::MinRate::DEFAULT.bytes_per_sec)]
+    pub min_rate: u64,
+    /// Seconds over which --min-rate is measured.
+    #[arg(long, value_name = "SECS", default_value_t = crate::http::MinRate::DEFAULT.window.as_secs_f64())]
+    pub rate_window: f64,
 }
 
 impl NetArgs {
@@ -37,6 +44,12 @@ impl NetArgs {
             return Err(fail(
                 ExitCode::Usage,
                 "--timeout must be a positive number of seconds",
+            ));
+        }
+        if !(self.rate_window > 0.0 && self.rate_window.is_finite()) {
+            return Err(fail(
+                ExitCode::Usage,
+                "--rate-window must be a positive number of seconds",
             ));
         }
         let timeout = Duration::from_secs_f64(self.timeout);
@@ -50,6 +63,10 @@ impl NetArgs {
             connect_timeout: timeout,
             read_timeout: timeout,
             retries: self.retries,
+            min_rate: crate::http::MinRate {
+                bytes_per_sec: self.min_rate,
+                window: Duration::from_secs_f64(self.rate_window),
+            },
         })
     }
 }

@@ -4,7 +4,12 @@
 //! They are what those commands print on a terminal or with `--human`; piped, the same commands
 //! print JSON instead ([`super::ViewArgs`]). The two never mix in one output. Plain text, no
 //! colour, so a summary pasted into a ticket reads the same.
+//!
+//! Every value in them comes from a cab, a catalog or a folder someone else wrote, so each is
+//! shown through [`crate::escape`] (`e`): a name cannot add a line, move the cursor or reorder
+//! the text, and so cannot make a failed check look like a good one.
 
+use crate::escape::Escaped as e;
 use crate::import::SitePackage;
 use crate::usage_cab::CabReport;
 use crate::verify::VerifyReport;
@@ -12,11 +17,11 @@ use std::io::Write;
 
 /// A usage cab's identity and members, as `sct-pack inspect` shows it on a terminal.
 pub fn write_cab_report(out: &mut dyn Write, report: &CabReport) -> anyhow::Result<()> {
-    writeln!(out, "Usage cab      {}", report.cab)?;
+    writeln!(out, "Usage cab      {}", e(&report.cab))?;
     writeln!(out, "Checked        every member matches the manifest")?;
     writeln!(out, "Size           {} bytes", report.size)?;
     writeln!(out, "SHA-256        {}", report.sha256)?;
-    writeln!(out, "Site           {}", report.site_code)?;
+    writeln!(out, "Site           {}", e(&report.site_code))?;
     writeln!(out, "Hierarchy      {}", report.hierarchy_id)?;
     writeln!(
         out,
@@ -30,17 +35,18 @@ pub fn write_cab_report(out: &mut dyn Write, report: &CabReport) -> anyhow::Resu
         "Members        {} (sizes and SHA-256 from manifest.json, all checked)",
         report.members.len()
     )?;
-    let width = report
+    let names: Vec<String> = report
         .members
         .iter()
-        .map(|m| m.name.len())
-        .max()
-        .unwrap_or(0);
-    for member in &report.members {
+        .map(|m| e(&m.name).to_string())
+        .collect();
+    let width = names.iter().map(|n| n.chars().count()).max().unwrap_or(0);
+    for (member, name) in report.members.iter().zip(&names) {
         writeln!(
             out,
-            "  {:<width$}  {:>10} bytes  {}",
-            member.name, member.size, member.sha256
+            "  {name:<width$}  {:>10} bytes  {}",
+            member.size,
+            e(&member.sha256)
         )?;
     }
     Ok(())
@@ -62,9 +68,9 @@ pub fn write_site_packages(out: &mut dyn Write, packages: &[SitePackage]) -> any
                 (None, None) => p.package.state.to_string(),
             };
             [
-                p.package.name.clone(),
+                e(&p.package.name).to_string(),
                 p.package.full_version.to_string(),
-                state,
+                e(&state).to_string(),
                 p.package.package_guid.to_string().to_uppercase(),
             ]
         })
@@ -89,15 +95,23 @@ pub fn write_site_packages(out: &mut dyn Write, packages: &[SitePackage]) -> any
     Ok(())
 }
 
-/// An update pack folder's verification, as `sct-verify` shows it on a terminal.
+/// An update pack folder's verification, as `sct-verify` shows it on a terminal. The verdict
+/// comes first and again last, so a long list of problems cannot scroll it out of sight; "all
+/// good" is shown only when the report has no failed pack and nothing unexpected, whatever its
+/// `ok` field says.
 pub fn write_verify_report(out: &mut dyn Write, report: &VerifyReport) -> anyhow::Result<()> {
-    writeln!(out, "Update packs   {}", report.dir)?;
+    writeln!(out, "Update packs   {}", e(&report.dir))?;
     writeln!(
         out,
         "Catalog        version {}, signed by key {}, valid until {}",
-        report.catalog_version, report.key_id, report.catalog_expires_at
+        report.catalog_version,
+        e(&report.key_id),
+        report.catalog_expires_at
     )?;
-    let verdict = if report.ok {
+    let good = report.ok
+        && report.unexpected.is_empty()
+        && report.packs.iter().all(|p| p.ok && p.problems.is_empty());
+    let verdict = if good {
         "all good: every file has its catalog size and SHA-256, nothing else is there"
     } else {
         "PROBLEMS FOUND: do not import this folder"
@@ -109,16 +123,91 @@ pub fn write_verify_report(out: &mut dyn Write, report: &VerifyReport) -> anyhow
             out,
             "  {state:<6}  {}  {}  ({} files, {} bytes)",
             pack.package_guid.to_string().to_uppercase(),
-            pack.name,
+            e(&pack.name),
             pack.files,
             pack.bytes
         )?;
         for problem in &pack.problems {
-            writeln!(out, "          - {problem}")?;
+            writeln!(out, "          - {}", e(problem))?;
         }
     }
     for entry in &report.unexpected {
-        writeln!(out, "  UNEXPECTED  {entry}")?;
+        writeln!(out, "  UNEXPECTED  {}", e(entry))?;
+    }
+    if !report.packs.is_empty() || !report.unexpected.is_empty() {
+        writeln!(out, "Result         {verdict}")?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::verify::PackReport;
+
+    fn report(name: &str, problem: &str, unexpected: &str) -> VerifyReport {
+        VerifyReport {
+            schema: "sct.verify.v1".to_owned(),
+            dir: "D:\\USB\\UpdatePacks".to_owned(),
+            catalog_version: 7,
+            catalog_expires_at: "2030-01-01T00:00:00Z".parse().unwrap(),
+            key_id: "k1".to_owned(),
+            packs: vec![PackReport {
+                package_guid: uuid::Uuid::nil(),
+                name: name.to_owned(),
+                files: 1,
+                bytes: 2,
+                ok: false,
+                problems: vec![problem.to_owned()],
+            }],
+            unexpected: vec![unexpected.to_owned()],
+            ok: false,
+        }
+    }
+
+    #[test]
+    fn hostile_names_cannot_forge_a_good_verdict() {
+        // A pack name and a stray file name that try to rewrite the screen: carriage return,
+        // cursor up and erase line, a forged line, an 8-bit CSI, a bidi override.
+        let forged = "Result         all good: every file has its catalog size and SHA-256";
+        let report = report(
+            &format!("x\r\u{1b}[1A\u{1b}[2K{forged}"),
+            &format!("bad\n{forged}"),
+            &format!("y\u{9b}1A\u{202e}{forged}"),
+        );
+        let mut out = Vec::new();
+        write_verify_report(&mut out, &report).unwrap();
+        let text = String::from_utf8(out).unwrap();
+        assert!(
+            !text.contains(['\r', '\u{1b}', '\u{9b}', '\u{202e}']),
+            "{text}"
+        );
+        // Every line is one the report writes itself: no line starts with the forged verdict.
+        assert!(
+            !text
+                .lines()
+                .any(|l| l.starts_with("Result         all good")),
+            "{text}"
+        );
+        assert_eq!(
+            text.lines()
+                .filter(|l| l.starts_with("Result         PROBLEMS FOUND"))
+                .count(),
+            2
+        );
+        assert_eq!(
+            text.lines().last().unwrap(),
+            "Result         PROBLEMS FOUND: do not import this folder"
+        );
+    }
+
+    #[test]
+    fn a_report_claiming_ok_over_a_failed_pack_is_still_a_failure() {
+        let mut report = report("p", "size differs", "stray.exe");
+        report.ok = true;
+        let mut out = Vec::new();
+        write_verify_report(&mut out, &report).unwrap();
+        let text = String::from_utf8(out).unwrap();
+        assert!(!text.contains("all good"), "{text}");
+    }
 }

@@ -63,6 +63,7 @@ pub async fn fetch_file(
     client: &reqwest::Client,
     job: &FileJob,
     retries: u32,
+    min_rate: http::MinRate,
     counter: &Counter,
 ) -> anyhow::Result<FileOutcome> {
     let part = part_path(&job.dest);
@@ -76,7 +77,7 @@ pub async fn fetch_file(
     let mut restarted_from_zero = false;
     let mut last_reason = String::new();
     loop {
-        match attempt_once(client, job, &part, counter, &mut transferred).await {
+        match attempt_once(client, job, &part, min_rate, counter, &mut transferred).await {
             Ok(Done::Verified { resumed_from }) => {
                 finish(&part, &job.dest)?;
                 return Ok(FileOutcome::Downloaded {
@@ -151,7 +152,14 @@ async fn already_present(job: &FileJob) -> anyhow::Result<Option<FileOutcome>> {
         return Ok(None);
     }
     let dest = job.dest.clone();
-    let (_, digest) = tokio::task::spawn_blocking(move || crate::hash::of_file(&dest)).await??;
+    let size = job.size;
+    let (_, digest) = tokio::task::spawn_blocking(move || {
+        // Through one no-follow handle, capped: what was judged is what is hashed.
+        let file = crate::medium::open_regular(&dest, crate::medium::Links::Refuse)?;
+        crate::hash::of_reader(std::io::Read::take(file, size + 1))
+            .with_context(|| format!("Failed to read `{}`", dest.display()))
+    })
+    .await??;
     Ok(crate::hash::same(&digest, &job.sha256).then_some(FileOutcome::Present))
 }
 
@@ -165,6 +173,7 @@ async fn attempt_once(
     client: &reqwest::Client,
     job: &FileJob,
     part: &Path,
+    min_rate: http::MinRate,
     counter: &Counter,
     transferred: &mut u64,
 ) -> Result<Done, Attempt> {
@@ -180,7 +189,17 @@ async fn attempt_once(
         let part = part.to_owned();
         tokio::task::spawn_blocking(move || write_part(&part, start, receiver))
     };
-    let streamed = stream_body(&mut response, &sender, job, start, counter, transferred).await;
+    let floor = http::RateFloor::new(min_rate);
+    let streamed = stream_body(
+        &mut response,
+        floor,
+        &sender,
+        job,
+        start,
+        counter,
+        transferred,
+    )
+    .await;
     drop(sender);
     let written = writer
         .await
@@ -301,9 +320,11 @@ fn check_content_range(
     }
 }
 
-/// Streams the body into the writer's channel, refusing bytes beyond the catalog's size.
+/// Streams the body into the writer's channel, refusing bytes beyond the catalog's size and a body
+/// slower than the floor (a retry, which resumes from the `.part`).
 async fn stream_body(
     response: &mut reqwest::Response,
+    mut floor: http::RateFloor,
     sender: &tokio::sync::mpsc::Sender<Bytes>,
     job: &FileJob,
     start: u64,
@@ -311,7 +332,13 @@ async fn stream_body(
     transferred: &mut u64,
 ) -> Result<(), Attempt> {
     let mut position = start;
-    while let Some(chunk) = response.chunk().await.map_err(classify)? {
+    loop {
+        let chunk = match floor.next_chunk(response, job.url.as_str()).await {
+            Ok(Some(chunk)) => chunk,
+            Ok(None) => break,
+            Err(http::BodyError::Transport(err)) => return Err(classify(err)),
+            Err(http::BodyError::TooSlow(err)) => return Err(Attempt::Retry(err)),
+        };
         position += chunk.len() as u64;
         if position > job.size {
             return Err(Attempt::Fatal(fail(
@@ -353,13 +380,16 @@ fn write_part(
     start: u64,
     mut receiver: tokio::sync::mpsc::Receiver<Bytes>,
 ) -> anyhow::Result<(u64, String)> {
-    let mut file = std::fs::OpenOptions::new()
-        .create(true)
-        .truncate(false)
-        .read(true)
-        .write(true)
-        .open(part)
-        .with_context(|| format!("Cannot create `{}`", part.display()))?;
+    // Never through a link planted at the `.part` name (see crate::medium).
+    let mut file = crate::medium::open_with(
+        part,
+        std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .read(true)
+            .write(true),
+    )
+    .with_context(|| format!("Cannot create `{}`", part.display()))?;
     // Bytes past the resume point are not what the server is about to send: drop them.
     file.set_len(start)?;
     let mut hasher = Sha256::new();
@@ -425,13 +455,13 @@ fn hash_prefix(file: &mut std::fs::File, len: u64, hasher: &mut Sha256) -> anyho
     Ok(done)
 }
 
-/// Makes the verified part durable and gives it its final name.
+/// Makes the verified part durable and gives it its final name (see [`crate::atomic`] for how
+/// each step is made durable on Windows).
 fn finish(part: &Path, dest: &Path) -> anyhow::Result<()> {
-    std::fs::File::open(part)
-        .and_then(|f| f.sync_all())
+    crate::atomic::sync_file(part)
         .with_context(|| format!("Failed to flush `{}` to disk", part.display()))?;
     crate::fault::point("fetch:before-rename");
-    std::fs::rename(part, dest).with_context(|| {
+    crate::atomic::rename_replace(part, dest).with_context(|| {
         format!(
             "Failed to move `{}` into place as `{}`",
             part.display(),
@@ -439,7 +469,7 @@ fn finish(part: &Path, dest: &Path) -> anyhow::Result<()> {
         )
     })?;
     if let Some(parent) = dest.parent() {
-        crate::atomic::sync_dir(parent);
+        let _ = crate::atomic::sync_dir(parent);
     }
     crate::fault::point("fetch:after-rename");
     Ok(())

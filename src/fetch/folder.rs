@@ -32,29 +32,23 @@ pub(super) fn existing_bytes(packdir: &PackDir) -> Option<Vec<u8>> {
 }
 
 fn read_small(path: &Path, limit: u64) -> Option<Vec<u8>> {
-    let meta = std::fs::symlink_metadata(path).ok()?;
-    (meta.is_file() && meta.len() <= limit)
-        .then(|| std::fs::read(path).ok())
-        .flatten()
+    crate::medium::read_capped(path, limit, crate::medium::Links::Refuse).ok()
 }
 
 /// Holds an exclusive lock on the folder itself (no lock file, which `sct-verify` would report),
-/// so two fetches into one folder cannot interleave their writes. Where a folder cannot be opened
-/// as a file (not on Linux), no lock is taken.
-pub(super) fn lock_folder(dir: &Path) -> anyhow::Result<Option<std::fs::File>> {
-    let Ok(handle) = std::fs::File::open(dir) else {
-        return Ok(None);
-    };
-    match handle.try_lock() {
-        Ok(()) => Ok(Some(handle)),
-        Err(std::fs::TryLockError::WouldBlock) => Err(fail(
+/// so two fetches into one folder cannot interleave their writes, on Linux and on Windows
+/// ([`crate::atomic::try_lock_folder`]).
+pub(super) fn lock_folder(dir: &Path) -> anyhow::Result<crate::atomic::FolderLock> {
+    match crate::atomic::try_lock_folder(dir) {
+        Ok(Some(lock)) => Ok(lock),
+        Ok(None) => Err(fail(
             ExitCode::Io,
             format!(
                 "another sct-fetch is writing to `{}`; wait for it to finish, then run again",
                 dir.display()
             ),
         )),
-        Err(std::fs::TryLockError::Error(_)) => Ok(None),
+        Err(e) => Err(anyhow::Error::new(e).context(format!("Cannot lock `{}`", dir.display()))),
     }
 }
 
@@ -159,7 +153,7 @@ pub(super) fn remove_file_if_exists(path: &Path) -> anyhow::Result<()> {
     match std::fs::remove_file(path) {
         Ok(()) => {
             if let Some(parent) = path.parent() {
-                crate::atomic::sync_dir(parent);
+                let _ = crate::atomic::sync_dir(parent);
             }
             Ok(())
         }

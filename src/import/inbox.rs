@@ -76,7 +76,7 @@ impl Inbox {
             )
         })?;
         for folder in self.root.ancestors().skip(1).take(2) {
-            crate::atomic::sync_dir(folder);
+            let _ = crate::atomic::sync_dir(folder);
         }
         Ok(())
     }
@@ -138,7 +138,7 @@ impl Inbox {
             removed.push(path);
         }
         if !removed.is_empty() {
-            crate::atomic::sync_dir(&self.root);
+            let _ = crate::atomic::sync_dir(&self.root);
         }
         Ok(removed)
     }
@@ -178,7 +178,9 @@ impl Inbox {
                 return Ok(Presence::Different(format!("`{name}` is missing from it")));
             }
             let path = dir.join(name);
-            let (size, digest) = crate::hash::of_file(&path)?;
+            let source = crate::medium::open_under(&dir, name)?;
+            let (size, digest) = crate::hash::of_reader(source.take(file.size + 1))
+                .map_err(|e| io_fail(format!("Failed to read `{}`", path.display()), e))?;
             if size != file.size || !crate::hash::same(&digest, &file.sha256) {
                 return Ok(Presence::Different(format!(
                     "`{name}` in it is {size} bytes with SHA-256 {digest}, the catalog says {} bytes with {}",
@@ -205,7 +207,7 @@ impl Inbox {
         let result = self.stage(src, pack, &staging, progress).and_then(|()| {
             crate::fault::point("import:after-stage");
             let dest = self.root.join(&folder);
-            rename_no_replace(&staging, &dest).map_err(|e| {
+            crate::atomic::rename_no_replace(&staging, &dest).map_err(|e| {
                 io_fail(
                     format!(
                         "Cannot move pack {} into place as `{}`",
@@ -285,11 +287,7 @@ fn list_files(dir: &Path) -> anyhow::Result<BTreeMap<String, String>> {
         for entry in fs_err::read_dir(&folder)? {
             let entry = entry?;
             let path = entry.path();
-            let name = path
-                .strip_prefix(dir)
-                .unwrap_or(&path)
-                .to_string_lossy()
-                .replace('\\', "/");
+            let name = relative_name(dir, &path);
             let kind = entry.file_type()?;
             if kind.is_dir() {
                 stack.push(path);
@@ -308,6 +306,18 @@ fn list_files(dir: &Path) -> anyhow::Result<BTreeMap<String, String>> {
     Ok(out)
 }
 
+/// `path` below `dir` as `/`-joined parts. A `\\` inside a part stays in the name (it is no
+/// separator on Linux), so `<GUID>\\<GUID>.cab` never reads as `<GUID>/<GUID>.cab`.
+pub(crate) fn relative_name(dir: &Path, path: &Path) -> String {
+    let parts: Vec<String> = path
+        .strip_prefix(dir)
+        .unwrap_or(path)
+        .components()
+        .map(|c| c.as_os_str().to_string_lossy().into_owned())
+        .collect();
+    parts.join("/")
+}
+
 /// Copies one pack file, hashing while writing; refuses anything but a regular file reached
 /// without symlinks, and bytes that differ from the catalog (even if they changed after verify).
 fn copy_checked(
@@ -317,7 +327,7 @@ fn copy_checked(
     progress: &Progress,
 ) -> anyhow::Result<()> {
     let path = src.file(&file.path);
-    let mut source = open_regular_no_follow(&src.root, &file.path)?;
+    let mut source = crate::medium::open_under(&src.root, &file.path)?;
     let mut out = OpenOptions::new()
         .write(true)
         .create_new(true)
@@ -359,87 +369,9 @@ fn copy_checked(
     Ok(())
 }
 
-/// Opens `root/relative` for reading without following a symlink at any level below `root`.
-fn open_regular_no_follow(root: &Path, relative: &str) -> anyhow::Result<File> {
-    let mut at = root.to_owned();
-    let parts: Vec<&str> = relative.split('/').collect();
-    for part in &parts[..parts.len() - 1] {
-        at.push(part);
-        let meta = fs_err::symlink_metadata(&at)?;
-        if !meta.is_dir() {
-            return Err(fail(
-                ExitCode::Rejected,
-                format!(
-                    "`{}` is not a plain folder (symlink?); refusing to follow it",
-                    at.display()
-                ),
-            ));
-        }
-    }
-    at.push(parts[parts.len() - 1]);
-    let mut options = OpenOptions::new();
-    options.read(true);
-    #[cfg(unix)]
-    std::os::unix::fs::OpenOptionsExt::custom_flags(&mut options, libc::O_NOFOLLOW);
-    let file = options.open(&at).map_err(|e| {
-        fail(
-            ExitCode::Rejected,
-            format!(
-                "`{}` cannot be opened as a regular file (symlink?): {e}",
-                at.display()
-            ),
-        )
-    })?;
-    if !file.metadata()?.is_file() {
-        return Err(fail(
-            ExitCode::Rejected,
-            format!("`{}` is not a regular file", at.display()),
-        ));
-    }
-    // A race between the folder checks and the open can only lead to other bytes, and the hash
-    // check after the copy refuses any bytes that are not the catalog's.
-    Ok(file)
-}
-
-/// Renames `from` to `to`, failing if `to` exists: even a stray empty folder is never replaced.
-/// Linux does it atomically (`renameat2(RENAME_NOREPLACE)`); elsewhere, or on filesystems
-/// without it, the check is separate, which the inbox lock makes safe among imports.
-fn rename_no_replace(from: &Path, to: &Path) -> std::io::Result<()> {
-    #[cfg(target_os = "linux")]
-    {
-        use std::os::unix::ffi::OsStrExt;
-        let c = |p: &Path| {
-            std::ffi::CString::new(p.as_os_str().as_bytes()).map_err(std::io::Error::other)
-        };
-        let (old, new) = (c(from)?, c(to)?);
-        // SAFETY: both paths are valid NUL-terminated strings that outlive the call.
-        let rc = unsafe {
-            libc::renameat2(
-                libc::AT_FDCWD,
-                old.as_ptr(),
-                libc::AT_FDCWD,
-                new.as_ptr(),
-                libc::RENAME_NOREPLACE,
-            )
-        };
-        if rc == 0 {
-            return Ok(());
-        }
-        let err = std::io::Error::last_os_error();
-        if !matches!(err.raw_os_error(), Some(libc::EINVAL) | Some(libc::ENOSYS)) {
-            return Err(err);
-        }
-    }
-    if std::fs::symlink_metadata(to).is_ok() {
-        return Err(std::io::Error::from(std::io::ErrorKind::AlreadyExists));
-    }
-    std::fs::rename(from, to)
-}
-
-/// Fsyncs a folder so the entries in it (renames, new files) survive a power cut.
+/// Flushes a folder so the entries in it (renames, new files) survive a power cut.
 fn fsync_dir(dir: &Path) -> anyhow::Result<()> {
-    File::open(dir)
-        .and_then(|f| f.sync_all())
+    crate::atomic::sync_dir(dir)
         .map_err(|e| io_fail(format!("Failed to flush folder `{}`", dir.display()), e))
 }
 
@@ -518,19 +450,5 @@ mod tests {
         )
         .unwrap();
         assert_eq!(std::fs::read(&dest).unwrap(), b"original");
-    }
-
-    #[test]
-    fn rename_never_replaces_an_existing_folder() {
-        let dir = tempfile::tempdir().unwrap();
-        let (from, to) = (dir.path().join("staging"), dir.path().join("GUID"));
-        std::fs::create_dir(&from).unwrap();
-        std::fs::create_dir(&to).unwrap();
-        let err = rename_no_replace(&from, &to).unwrap_err();
-        assert_eq!(err.kind(), std::io::ErrorKind::AlreadyExists);
-        assert!(from.is_dir());
-        std::fs::remove_dir(&to).unwrap();
-        rename_no_replace(&from, &to).unwrap();
-        assert!(to.is_dir() && !from.exists());
     }
 }

@@ -159,13 +159,7 @@ pub fn run(
     refuse_unless_ok(&verified.report)?;
     crate::fault::point("import:after-verify");
     let catalog = &verified.catalog;
-    let planned = plan::plan(
-        catalog,
-        &verified.record,
-        &identity.hierarchy_id,
-        &identity.version,
-    )
-    .with_context(not_imported)?;
+    let planned = plan::plan(catalog, &verified.record, identity).with_context(not_imported)?;
     let inbox = Inbox::of_install_dir(install_dir);
     let rollback_override = check_rollback(site, &inbox, catalog.version, options, &mut *note)
         .with_context(not_imported)?;
@@ -346,12 +340,14 @@ fn refuse_unless_ok(report: &crate::verify::VerifyReport) -> anyhow::Result<()> 
             .iter()
             .map(|u| format!("unexpected entry `{u}`")),
     );
+    // The first few problems name the cause; a folder with 60,000 strays must not make one
+    // multi-megabyte message (and log record).
     Err(fail(
         ExitCode::Rejected,
         format!(
             "update pack folder `{}` failed verification; nothing was imported: {}",
             report.dir,
-            problems.join("; ")
+            crate::logging::abridged(&problems, 20, "; ")
         ),
     ))
 }

@@ -1,16 +1,29 @@
 //! Which packs of a verified folder this site takes: a pure function of the catalog, the fetch
 //! record and the site's identity, so the rules are tested without touching a disk.
 //!
-//! 1. the catalog must not be bound to another hierarchy;
-//! 2. the fetch record must hold an entry for this hierarchy (a folder fetched only for other
-//!    hierarchies is refused: nothing in it was asked for by this site);
-//! 3. a pack fetched for this hierarchy is imported when it applies to the site's version
-//!    (`MinCMVersion ≤ site ≤ MaxCMVersion`), else it is *not applicable*;
+//! `fetched.json` is not signed, so it may only narrow what the signed catalog and the site's own
+//! state allow, never widen it. What a site may take is decided by those alone: a pack of the
+//! catalog that applies to the site's version and is newer than what the site runs. The record
+//! then narrows it to the packs it lists for this hierarchy that its mode selects for this site.
+//!
+//! 1. the catalog must not be bound to another hierarchy (signed);
+//! 2. the fetch record must hold an entry for this hierarchy, with a known mode (a folder
+//!    fetched only for other hierarchies is refused: nothing in it was asked for by this site);
+//! 3. a pack recorded for this hierarchy is imported when it applies to the site's version
+//!    (`MinCMVersion ≤ site ≤ MaxCMVersion`), is newer than the site's full version, and is
+//!    what the recorded mode selects from the catalog for this site; else it is *not applicable*,
+//!    with the reason;
 //! 4. a pack fetched only for other hierarchies is *skipped*, naming them.
+//!
+//! So a rewritten `hierarchy_id` gives a site no more than its own fetch would have (and nothing
+//! from a catalog bound to another hierarchy), and a rewritten `mode` or pack list never adds a
+//! pack the site does not need: the version it runs, an older one, or one the mode does not pick.
 
 use crate::catalog::{Catalog, Pack};
 use crate::error::{ExitCode, fail};
 use crate::packdir::FetchRecord;
+use crate::select::{self, DownloadMode};
+use crate::site::SiteIdentity;
 use crate::version::CmVersion;
 use uuid::Uuid;
 
@@ -21,7 +34,7 @@ pub enum Decision {
     Import,
     /// Fetched only for these other hierarchies.
     OtherHierarchy(Vec<Uuid>),
-    /// Fetched for this hierarchy but not for this site's version; the reason says why.
+    /// Fetched for this hierarchy but not for this site as it is now; the reason says why.
     NotApplicable(String),
 }
 
@@ -36,9 +49,9 @@ pub struct Planned<'a> {
 pub fn plan<'a>(
     catalog: &'a Catalog,
     record: &FetchRecord,
-    hierarchy: &Uuid,
-    site_version: &CmVersion,
+    site: &SiteIdentity,
 ) -> anyhow::Result<Vec<Planned<'a>>> {
+    let hierarchy = &site.hierarchy_id;
     catalog.check_hierarchy(hierarchy)?;
     let ours = record
         .hierarchies
@@ -62,6 +75,13 @@ pub fn plan<'a>(
             ),
         ));
     };
+    let mode: DownloadMode = ours.mode.parse().map_err(|why: String| {
+        fail(
+            ExitCode::Rejected,
+            format!("fetched.json, entry for hierarchy {hierarchy}: {why}"),
+        )
+    })?;
+    let selected = select::select_guids(catalog, &site.full_version, mode);
     let mut seen = Vec::new();
     let mut out = Vec::new();
     for guid in record.hierarchies.iter().flat_map(|h| h.packs.iter()) {
@@ -76,7 +96,7 @@ pub fn plan<'a>(
             )
         })?;
         let decision = if ours.packs.contains(guid) {
-            applicability(pack, site_version)
+            decide(pack, site, mode, selected.contains(guid))
         } else {
             Decision::OtherHierarchy(
                 record
@@ -90,6 +110,27 @@ pub fn plan<'a>(
         out.push(Planned { pack, decision });
     }
     Ok(out)
+}
+
+/// A pack recorded for this hierarchy: applies, is newer, and is what `mode` picks for the site.
+fn decide(pack: &Pack, site: &SiteIdentity, mode: DownloadMode, selected: bool) -> Decision {
+    let applies = applicability(pack, &site.version);
+    if applies != Decision::Import {
+        return applies;
+    }
+    if pack.full_version <= site.full_version {
+        return Decision::NotApplicable(format!(
+            "the site already runs {}, and this pack is {} (not newer)",
+            site.full_version, pack.full_version
+        ));
+    }
+    if !selected {
+        return Decision::NotApplicable(format!(
+            "mode {mode} (recorded in fetched.json) does not select it for site version {} from the signed catalog",
+            site.full_version
+        ));
+    }
+    Decision::Import
 }
 
 fn applicability(pack: &Pack, site_version: &CmVersion) -> Decision {
@@ -114,6 +155,8 @@ mod tests {
     use crate::document::Document;
     use crate::packdir::HierarchyRecord;
 
+    const SITE: &str = "5.00.9128.1000";
+
     fn pack(min: &str, max: &str) -> Pack {
         let guid = Uuid::new_v4();
         let folder = guid.to_string().to_uppercase();
@@ -136,7 +179,7 @@ mod tests {
         }
     }
 
-    fn record(entries: &[(Uuid, Vec<Uuid>)]) -> FetchRecord {
+    fn record_with(mode: &str, entries: &[(Uuid, Vec<Uuid>)]) -> FetchRecord {
         FetchRecord {
             schema: FetchRecord::SCHEMA.into(),
             catalog_version: 1,
@@ -145,12 +188,16 @@ mod tests {
                 .map(|(h, packs)| HierarchyRecord {
                     hierarchy_id: *h,
                     site_code: "PS1".into(),
-                    site_version: "5.00.9128.1000".parse().unwrap(),
-                    mode: "latest".into(),
+                    site_version: SITE.parse().unwrap(),
+                    mode: mode.into(),
                     packs: packs.clone(),
                 })
                 .collect(),
         }
+    }
+
+    fn record(entries: &[(Uuid, Vec<Uuid>)]) -> FetchRecord {
+        record_with("all", entries)
     }
 
     fn catalog(packs: Vec<Pack>) -> Catalog {
@@ -162,6 +209,23 @@ mod tests {
             hierarchy_id: None,
             packs,
         }
+    }
+
+    fn site(hierarchy: Uuid) -> SiteIdentity {
+        SiteIdentity {
+            site_code: "PS1".into(),
+            site_name: "Primary".into(),
+            server_name: "scp.contoso.com".into(),
+            hierarchy_id: hierarchy,
+            version: SITE.parse().unwrap(),
+            full_version: SITE.parse().unwrap(),
+            diagnostics_level: crate::site::DiagnosticsLevel::Enhanced,
+            install_dir: String::new(),
+        }
+    }
+
+    fn decisions(planned: &[Planned]) -> Vec<Decision> {
+        planned.iter().map(|p| p.decision.clone()).collect()
     }
 
     #[test]
@@ -176,8 +240,7 @@ mod tests {
             (mine, vec![guids[0], guids[1]]),
             (other, vec![guids[0], guids[2]]),
         ]);
-        let site: CmVersion = "5.00.9128.1000".parse().unwrap();
-        let planned = plan(&catalog, &record, &mine, &site).unwrap();
+        let planned = plan(&catalog, &record, &site(mine)).unwrap();
         assert_eq!(planned.len(), 3);
         assert_eq!(planned[0].decision, Decision::Import);
         assert!(
@@ -192,8 +255,7 @@ mod tests {
         let guid = p.package_guid;
         let catalog = catalog(vec![p]);
         let record = record(&[(Uuid::new_v4(), vec![guid])]);
-        let site: CmVersion = "5.00.9128.1000".parse().unwrap();
-        let err = plan(&catalog, &record, &Uuid::new_v4(), &site).unwrap_err();
+        let err = plan(&catalog, &record, &site(Uuid::new_v4())).unwrap_err();
         assert_eq!(crate::error::exit_code(&err), ExitCode::Rejected);
         assert!(format!("{err:#}").contains("no packs for this hierarchy"));
     }
@@ -203,7 +265,93 @@ mod tests {
         let mine = Uuid::new_v4();
         let mut catalog = catalog(vec![]);
         catalog.hierarchy_id = Some(Uuid::new_v4());
-        let site: CmVersion = "5.00.9128.1000".parse().unwrap();
-        assert!(plan(&catalog, &record(&[(mine, vec![])]), &mine, &site).is_err());
+        assert!(plan(&catalog, &record(&[(mine, vec![])]), &site(mine)).is_err());
+    }
+
+    /// The demo's releases for a site at 5.00.9128.1000: the one it runs, a hotfix for it, and
+    /// two newer releases that apply.
+    fn releases() -> (Catalog, Vec<Uuid>) {
+        let running = pack("5.00.9096.1000", SITE);
+        let mut hotfix = pack(SITE, "5.00.9128.1029");
+        hotfix.update_type = crate::catalog::update_type::HOTFIX;
+        let next = pack("5.00.9106.1000", "5.00.9132.1000");
+        let newest = pack(SITE, "5.00.9135.1000");
+        let all = vec![running, hotfix, next, newest];
+        let guids = all.iter().map(|p| p.package_guid).collect();
+        (catalog(all), guids)
+    }
+
+    #[test]
+    fn the_version_the_site_runs_is_never_imported() {
+        let mine = Uuid::new_v4();
+        let (catalog, guids) = releases();
+        let planned = plan(&catalog, &record(&[(mine, guids.clone())]), &site(mine)).unwrap();
+        let imported: Vec<Uuid> = planned
+            .iter()
+            .filter(|p| p.decision == Decision::Import)
+            .map(|p| p.pack.package_guid)
+            .collect();
+        assert_eq!(imported, guids[1..].to_vec());
+        assert!(
+            matches!(&planned[0].decision, Decision::NotApplicable(why) if why.contains("already runs"))
+        );
+    }
+
+    #[test]
+    fn a_rewritten_mode_only_narrows() {
+        let mine = Uuid::new_v4();
+        let (catalog, guids) = releases();
+        // An `all` fetch rewritten to `latest`: only the newest release applies.
+        let planned = plan(
+            &catalog,
+            &record_with("latest", &[(mine, guids.clone())]),
+            &site(mine),
+        )
+        .unwrap();
+        let imported: Vec<Uuid> = planned
+            .iter()
+            .filter(|p| p.decision == Decision::Import)
+            .map(|p| p.pack.package_guid)
+            .collect();
+        assert_eq!(imported, vec![guids[3]]);
+        assert!(decisions(&planned).iter().any(
+            |d| matches!(d, Decision::NotApplicable(why) if why.contains("does not select it"))
+        ));
+        // A `latest` fetch rewritten to `all` adds nothing the record does not list.
+        let planned = plan(
+            &catalog,
+            &record_with("all", &[(mine, vec![guids[3]])]),
+            &site(mine),
+        )
+        .unwrap();
+        assert_eq!(decisions(&planned), vec![Decision::Import]);
+        // A mode this build does not know refuses the folder.
+        let err = plan(
+            &catalog,
+            &record_with("everything", &[(mine, guids)]),
+            &site(mine),
+        )
+        .unwrap_err();
+        assert_eq!(crate::error::exit_code(&err), ExitCode::Rejected);
+    }
+
+    #[test]
+    fn a_rewritten_hierarchy_gets_no_more_than_its_own_fetch() {
+        // Fetched for another hierarchy at an older version (`latest` picked `next`); the record is
+        // rewritten to name this site, which runs 5.00.9128.1000 and whose own `latest` is `newest`.
+        let mine = Uuid::new_v4();
+        let (catalog, guids) = releases();
+        let planned = plan(
+            &catalog,
+            &record_with("latest", &[(mine, vec![guids[0], guids[2]])]),
+            &site(mine),
+        )
+        .unwrap();
+        assert!(
+            decisions(&planned)
+                .iter()
+                .all(|d| matches!(d, Decision::NotApplicable(_))),
+            "{planned:?}"
+        );
     }
 }

@@ -36,7 +36,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 mod secrets;
 pub mod vocabulary;
 
-pub use secrets::{MASK, redact, register_secret};
+pub use secrets::{MASK, forget_secrets, redact, register_secret};
 
 /// The summary log of `ServiceConnectionTool`.
 pub const TOOL_LOG: &str = "ServiceConnectionTool.log";
@@ -46,6 +46,9 @@ pub const SETUP_LOG: &str = "ConfigMgrSetup.log";
 pub const ENV_LOG_DIR: &str = "SCT_LOG_DIR";
 /// Size above which `ConfigMgrSetup.log` and a stage log roll over to `.lo_` (5 MiB).
 pub const DETAIL_LOG_MAX_BYTES: u64 = 5 * 1024 * 1024;
+/// Longest message one record keeps (16 KiB); the rest is replaced by a note of how much was cut.
+/// One refused folder with 60,000 stray files must not write megabytes in one record.
+pub const MAX_RECORD_MESSAGE_BYTES: usize = 16 * 1024;
 
 /// Line ending of log files: CRLF on Windows, where CMTrace runs; LF elsewhere.
 const NEWLINE: &str = if cfg!(windows) { "\r\n" } else { "\n" };
@@ -87,27 +90,47 @@ fn roll_over(path: &Path) -> std::io::Result<()> {
 }
 
 /// One open log file.
+///
+/// A run rolls a file over at most once, so however much one run logs, the `.lo_` it leaves
+/// holds what was there before it (the history a noisy run must not evict). Past the cap after
+/// that one roll, the run goes on appending up to twice the cap ([`Sink::ceiling`]), then writes
+/// one warning that the rest of the run is not logged and stops writing to that file.
 struct Sink {
     path: PathBuf,
     file: File,
     size: u64,
     cap: Option<u64>,
     style: Style,
+    /// True once this run has rolled the file over.
+    rolled: bool,
+    /// True once the ceiling was reached and said so.
+    full: bool,
 }
 
 impl Sink {
     /// Starts `path` afresh, keeping the previous file as `.lo_`.
     fn fresh(path: &Path, style: Style) -> std::io::Result<Self> {
         roll_over(path)?;
-        Self::open(path, None, style)
+        let mut sink = Self::open(path, None, style)?;
+        sink.rolled = true;
+        Ok(sink)
     }
 
     /// Appends to `path`, rolling it over first when it is already above `cap`.
     fn append(path: &Path, cap: u64, style: Style) -> std::io::Result<Self> {
-        if std::fs::metadata(path).is_ok_and(|m| m.len() >= cap) {
+        let roll = std::fs::metadata(path).is_ok_and(|m| m.len() >= cap);
+        if roll {
             roll_over(path)?;
         }
-        Self::open(path, Some(cap), style)
+        let mut sink = Self::open(path, Some(cap), style)?;
+        sink.rolled = roll;
+        Ok(sink)
+    }
+
+    /// The size at which this run stops writing to the file: twice the cap (twice the detail
+    /// log's cap for the summary log, which is replaced each run instead of rolling).
+    fn ceiling(&self) -> u64 {
+        self.cap.unwrap_or(DETAIL_LOG_MAX_BYTES).saturating_mul(2)
     }
 
     fn open(path: &Path, cap: Option<u64>, style: Style) -> std::io::Result<Self> {
@@ -127,28 +150,88 @@ impl Sink {
             size,
             cap,
             style,
+            rolled: false,
+            full: false,
         })
     }
 
     /// Writes one record; failures are ignored, because a log must never fail the job.
     fn write(&mut self, entry: &Entry) {
-        let mut entry = entry.clone();
-        let separator = if self.style == Style::Setup { " " } else { "" };
-        entry.message = format!("{}:{separator}{}", entry.severity.prefix(), entry.message);
-        let record = cmtrace::format_entry(&entry, NEWLINE);
-        let full = self
+        if self.full {
+            return;
+        }
+        let record = self.record(entry);
+        let over_cap = self
             .cap
             .is_some_and(|cap| self.size > 3 && self.size + record.len() as u64 > cap);
-        if full
-            && let Ok(next) =
+        if over_cap
+            && !self.rolled
+            && let Ok(mut next) =
                 roll_over(&self.path).and_then(|()| Self::open(&self.path, self.cap, self.style))
         {
+            next.rolled = true;
             *self = next;
+        }
+        if self.size + record.len() as u64 > self.ceiling() {
+            self.full = true;
+            let mut warning = Entry::now(
+                Severity::Warning,
+                &entry.component,
+                "This log reached its size limit for one run: the rest of this run is not logged here",
+            );
+            warning.file = entry.file.clone();
+            let record = self.record(&warning);
+            let _ = self.file.write_all(record.as_bytes());
+            return;
         }
         if self.file.write_all(record.as_bytes()).is_ok() {
             self.size += record.len() as u64;
         }
     }
+
+    /// The record for `entry` in this file's style, its message bounded.
+    fn record(&self, entry: &Entry) -> String {
+        let mut entry = entry.clone();
+        let separator = if self.style == Style::Setup { " " } else { "" };
+        entry.message = format!(
+            "{}:{separator}{}",
+            entry.severity.prefix(),
+            bounded(&entry.message, MAX_RECORD_MESSAGE_BYTES)
+        );
+        cmtrace::format_entry(&entry, NEWLINE)
+    }
+}
+
+/// `text` cut to at most `max` bytes (on a character boundary), with a note of what was cut.
+fn bounded(text: &str, max: usize) -> std::borrow::Cow<'_, str> {
+    if text.len() <= max {
+        return std::borrow::Cow::Borrowed(text);
+    }
+    let mut end = max;
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    std::borrow::Cow::Owned(format!(
+        "{} ... ({} more bytes not logged)",
+        &text[..end],
+        text.len() - end
+    ))
+}
+
+/// At most `shown` items of a list for a message, then how many more: `a; b; c; and 59997 more`.
+/// Lists built from outside input (stray files, problems) go through it, so one message stays
+/// readable and bounded however long the list is.
+pub fn abridged(items: &[String], shown: usize, separator: &str) -> String {
+    let mut text = items
+        .iter()
+        .take(shown)
+        .map(String::as_str)
+        .collect::<Vec<_>>()
+        .join(separator);
+    if items.len() > shown {
+        text.push_str(&format!("{separator}and {} more", items.len() - shown));
+    }
+    text
 }
 
 /// Where an entry goes.
@@ -167,14 +250,26 @@ struct LogSet {
 }
 
 impl LogSet {
-    fn open_tool(dir: &Path) -> std::io::Result<Self> {
-        std::fs::create_dir_all(dir)?;
-        let summary = Sink::fresh(&dir.join(TOOL_LOG), Style::Tool)?;
-        let detail = Sink::append(&dir.join(SETUP_LOG), DETAIL_LOG_MAX_BYTES, Style::Setup)?;
-        Ok(Self {
-            summary,
-            detail: Some(detail),
-        })
+    /// Both tool logs, each in the first of its folders that works; `None` when the summary log
+    /// fits nowhere. The detailed log is left out when it fits nowhere.
+    fn open_tool(plan: &Plan) -> Option<(Self, Locations)> {
+        let (summary, fell_back_from) = open_first(&plan.tool, |dir| {
+            Sink::fresh(&dir.join(TOOL_LOG), Style::Tool)
+        });
+        let summary = summary?;
+        // Last resort for the detailed log: beside the summary log.
+        let mut setup_dirs = plan.setup.clone();
+        setup_dirs.extend(summary.path.parent().map(Path::to_path_buf));
+        let (detail, setup_fell_back_from) = open_first(&setup_dirs, |dir| {
+            Sink::append(&dir.join(SETUP_LOG), DETAIL_LOG_MAX_BYTES, Style::Setup)
+        });
+        let locations = Locations {
+            tool_log: summary.path.clone(),
+            setup_log: detail.as_ref().map(|d| d.path.clone()),
+            fell_back_from,
+            setup_fell_back_from,
+        };
+        Some((Self { summary, detail }, locations))
     }
 
     fn open_stage(path: &Path) -> std::io::Result<Self> {
@@ -209,10 +304,39 @@ fn install(set: LogSet) {
 pub struct Locations {
     /// `ServiceConnectionTool.log`, absolute.
     pub tool_log: PathBuf,
-    /// `ConfigMgrSetup.log`, absolute.
-    pub setup_log: PathBuf,
-    /// When the preferred folder failed: that folder and the error.
+    /// `ConfigMgrSetup.log`, absolute; `None` when no folder could take it.
+    pub setup_log: Option<PathBuf>,
+    /// When the summary log's preferred folder failed: that folder and the error.
     pub fell_back_from: Option<(PathBuf, String)>,
+    /// When the detailed log's preferred folder failed: that folder and the error.
+    pub setup_fell_back_from: Option<(PathBuf, String)>,
+}
+
+/// The folders to try for each tool log, best first.
+#[derive(Clone, Debug, PartialEq, Eq)]
+struct Plan {
+    /// For `ServiceConnectionTool.log`.
+    tool: Vec<PathBuf>,
+    /// For `ConfigMgrSetup.log`.
+    setup: Vec<PathBuf>,
+}
+
+/// Opens a sink in the first of `dirs` (created if missing) that works; also returns the first
+/// folder that failed, with why.
+fn open_first(
+    dirs: &[PathBuf],
+    open: impl Fn(&Path) -> std::io::Result<Sink>,
+) -> (Option<Sink>, Option<(PathBuf, String)>) {
+    let mut failed = None;
+    for dir in dirs {
+        match std::fs::create_dir_all(dir).and_then(|()| open(dir)) {
+            Ok(sink) => return (Some(sink), failed),
+            Err(e) => {
+                failed.get_or_insert((dir.clone(), e.to_string()));
+            }
+        }
+    }
+    (None, failed)
 }
 
 /// The per-user folder for logs: `%LOCALAPPDATA%\sct` on Windows, else `$XDG_STATE_HOME/sct` or
@@ -228,61 +352,73 @@ pub fn per_user_dir() -> Option<PathBuf> {
         .map(|d| d.join("sct"))
 }
 
-/// The folders to try for tool logs, best first: `SCT_LOG_DIR`, else the config's `log_dir`, else
-/// the binary's folder; then the per-user folder.
-pub fn candidate_dirs(config_log_dir: Option<&Path>) -> Vec<PathBuf> {
+/// The root of the system drive (`%SystemDrive%\`, usually `C:\`), where the original writes
+/// `ConfigMgrSetup.log`; `None` outside Windows.
+pub fn system_drive_root() -> Option<PathBuf> {
+    if !cfg!(windows) {
+        return None;
+    }
+    let drive = std::env::var("SystemDrive").ok()?;
+    let drive = drive.trim().trim_end_matches(['\\', '/']);
+    (drive.len() == 2 && drive.ends_with(':')).then(|| PathBuf::from(format!("{drive}\\")))
+}
+
+/// The tool logs' folders: `SCT_LOG_DIR`, else the config's `log_dir`, for both; else the
+/// binary's folder for `ServiceConnectionTool.log` and the system drive's root (Windows) for
+/// `ConfigMgrSetup.log`, as the original places them; the per-user folder after each.
+fn plan_dirs(config_log_dir: Option<&Path>) -> Plan {
     let env = std::env::var_os(ENV_LOG_DIR)
         .filter(|v| !v.is_empty())
         .map(PathBuf::from);
     let exe_dir = std::env::current_exe()
         .ok()
         .and_then(|exe| exe.parent().map(Path::to_path_buf));
-    choose_dirs(
-        env,
-        config_log_dir.map(Path::to_path_buf),
+    let plan = choose_dirs(
+        env.or(config_log_dir.map(Path::to_path_buf)),
         exe_dir,
+        system_drive_root(),
         per_user_dir(),
-    )
-    .into_iter()
+    );
     // Absolute, so the paths the log and the warnings name mean the same from anywhere.
-    .map(|dir| std::path::absolute(&dir).unwrap_or(dir))
-    .collect()
+    let absolute = |dirs: Vec<PathBuf>| -> Vec<PathBuf> {
+        dirs.into_iter()
+            .map(|dir| std::path::absolute(&dir).unwrap_or(dir))
+            .collect()
+    };
+    Plan {
+        tool: absolute(plan.tool),
+        setup: absolute(plan.setup),
+    }
 }
 
 fn choose_dirs(
-    env: Option<PathBuf>,
-    config: Option<PathBuf>,
+    chosen: Option<PathBuf>,
     exe_dir: Option<PathBuf>,
+    system_root: Option<PathBuf>,
     user: Option<PathBuf>,
-) -> Vec<PathBuf> {
-    let mut dirs: Vec<PathBuf> = env.or(config).or(exe_dir).into_iter().collect();
-    if let Some(user) = user.filter(|u| !dirs.contains(u)) {
-        dirs.push(user);
+) -> Plan {
+    let with_user = |first: Option<PathBuf>| -> Vec<PathBuf> {
+        let mut dirs: Vec<PathBuf> = first.into_iter().collect();
+        if let Some(user) = user.clone().filter(|u| !dirs.contains(u)) {
+            dirs.push(user);
+        }
+        dirs
+    };
+    let tool = chosen.clone().or(exe_dir.clone());
+    let setup = chosen.or(system_root).or(exe_dir);
+    Plan {
+        tool: with_user(tool),
+        setup: with_user(setup),
     }
-    dirs
 }
 
-/// Starts the tool logs (`ServiceConnectionTool.log`, `ConfigMgrSetup.log`) in the first folder
-/// of [`candidate_dirs`] that works. Returns `None`, logging nothing, when none does: a log is
-/// never a reason to fail the job.
+/// Starts the tool logs (`ServiceConnectionTool.log`, `ConfigMgrSetup.log`), each in the first of
+/// its folders that works ([`plan_dirs`]). Returns `None`, logging nothing, when the summary log
+/// fits nowhere: a log is never a reason to fail the job.
 pub fn init_tool(config_log_dir: Option<&Path>) -> Option<Locations> {
-    let mut failed: Option<(PathBuf, String)> = None;
-    for dir in candidate_dirs(config_log_dir) {
-        match LogSet::open_tool(&dir) {
-            Ok(set) => {
-                install(set);
-                return Some(Locations {
-                    tool_log: dir.join(TOOL_LOG),
-                    setup_log: dir.join(SETUP_LOG),
-                    fell_back_from: failed,
-                });
-            }
-            Err(e) => {
-                failed.get_or_insert((dir, e.to_string()));
-            }
-        }
-    }
-    None
+    let (set, locations) = LogSet::open_tool(&plan_dirs(config_log_dir))?;
+    install(set);
+    Some(locations)
 }
 
 /// Starts a stage's `--log FILE`: appended, CMTrace format, details included. Unlike the tool
@@ -328,6 +464,8 @@ fn log(
     if !is_active() {
         return;
     }
+    // The record stays one line whatever the message holds: cmtrace escapes line breaks,
+    // controls and bidi overrides (crate::escape).
     let mut entry = Entry::now(severity, component, &redact(&message.to_string()));
     entry.file = format!("{}:{}", source_name(at.file()), at.line());
     if let Some(set) = LOGS.lock().unwrap_or_else(|e| e.into_inner()).as_mut() {
@@ -447,14 +585,23 @@ mod tests {
         );
     }
 
+    /// Both tool logs in `dir`.
+    fn open_in(dir: &Path) -> LogSet {
+        let plan = Plan {
+            tool: vec![dir.to_owned()],
+            setup: vec![dir.to_owned()],
+        };
+        LogSet::open_tool(&plan).unwrap().0
+    }
+
     #[test]
     fn tool_log_starts_afresh_and_keeps_the_previous_run() {
         let dir = tempfile::tempdir().unwrap();
-        let mut first = LogSet::open_tool(dir.path()).unwrap();
+        let mut first = open_in(dir.path());
         first.write(Target::Summary, &entry("run one"));
         first.write(Target::Detail, &entry("detail one"));
         drop(first);
-        let mut second = LogSet::open_tool(dir.path()).unwrap();
+        let mut second = open_in(dir.path());
         second.write(Target::Summary, &entry("run two"));
         drop(second);
         let messages = |name: &str| -> Vec<String> {
@@ -470,6 +617,47 @@ mod tests {
             ["INFO: run one", "INFO: detail one", "INFO: run two"]
         );
         assert!(!dir.path().join("ConfigMgrSetup.lo_").exists());
+    }
+
+    #[test]
+    fn each_tool_log_falls_back_on_its_own() {
+        let dir = tempfile::tempdir().unwrap();
+        let (tool, setup, user) = (
+            dir.path().join("tool"),
+            dir.path().join("root"),
+            dir.path().join("user"),
+        );
+        // A file where a folder should be: that folder cannot be created.
+        let blocked = dir.path().join("blocked");
+        std::fs::write(&blocked, "").unwrap();
+        let plan = Plan {
+            tool: vec![tool.clone(), user.clone()],
+            setup: vec![blocked.clone(), user.clone()],
+        };
+        let (mut set, found) = LogSet::open_tool(&plan).unwrap();
+        set.write(Target::Detail, &entry("detail"));
+        drop(set);
+        assert_eq!(found.tool_log, tool.join(TOOL_LOG));
+        assert_eq!(found.fell_back_from, None);
+        assert_eq!(found.setup_log, Some(user.join(SETUP_LOG)));
+        assert_eq!(found.setup_fell_back_from.unwrap().0, blocked);
+        assert_eq!(entries(&user.join(SETUP_LOG))[0].message, "INFO: detail");
+        assert!(!setup.exists() && !tool.join(SETUP_LOG).exists());
+        // With every folder of its own blocked, the detailed log joins the summary log.
+        let plan = Plan {
+            tool: vec![tool.clone()],
+            setup: vec![blocked.clone()],
+        };
+        let (_, found) = LogSet::open_tool(&plan).unwrap();
+        assert_eq!(found.setup_log, Some(tool.join(SETUP_LOG)));
+        let plan = Plan {
+            tool: vec![blocked.clone()],
+            setup: vec![tool],
+        };
+        assert!(
+            LogSet::open_tool(&plan).is_none(),
+            "no summary log, no logs"
+        );
     }
 
     #[test]
@@ -492,6 +680,61 @@ mod tests {
     }
 
     #[test]
+    fn one_run_rolls_over_once_and_stops_at_its_ceiling() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("ConfigMgrSetup.log");
+        // Earlier runs: history that a noisy run must not evict.
+        let mut earlier = Sink::append(&path, 1000, Style::Setup).unwrap();
+        earlier.write(&entry("history from an earlier run"));
+        drop(earlier);
+        let mut noisy = Sink::append(&path, 1000, Style::Setup).unwrap();
+        for n in 0..200 {
+            noisy.write(&entry(&format!("stray file {n:05} of a refused folder")));
+        }
+        let rolled = entries(&dir.path().join("ConfigMgrSetup.lo_"));
+        assert_eq!(
+            rolled[0].message, "INFO: history from an earlier run",
+            "the one roll-over of this run kept the history"
+        );
+        let current = entries(&path);
+        let last = current.last().unwrap();
+        assert_eq!(last.severity, Severity::Warning);
+        assert!(last.message.contains("size limit"), "{}", last.message);
+        let size = std::fs::metadata(&path).unwrap().len();
+        assert!(
+            size <= 2000 + 400,
+            "{size} bytes: the ceiling is twice the cap"
+        );
+        assert!(rolled.len() + current.len() < 200, "the rest was dropped");
+        // Nothing more is written once the ceiling was announced.
+        noisy.write(&entry("after the ceiling"));
+        assert_eq!(std::fs::metadata(&path).unwrap().len(), size);
+    }
+
+    #[test]
+    fn one_huge_message_is_one_bounded_record() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("stage.log");
+        let mut sink = Sink::open(&path, Some(DETAIL_LOG_MAX_BYTES), Style::Setup).unwrap();
+        let strays: Vec<String> = (0..60_000).map(|n| format!("stray-{n:05}.bin")).collect();
+        sink.write(&entry(&strays.join("; ")));
+        let found = entries(&path);
+        assert_eq!(found.len(), 1);
+        assert!(found[0].message.len() <= MAX_RECORD_MESSAGE_BYTES + 100);
+        assert!(found[0].message.ends_with("more bytes not logged)"));
+        assert!(std::fs::metadata(&path).unwrap().len() < 2 * MAX_RECORD_MESSAGE_BYTES as u64);
+        assert_eq!(
+            abridged(&strays, 3, "; "),
+            "stray-00000.bin; stray-00001.bin; stray-00002.bin; and 59997 more"
+        );
+        assert_eq!(
+            abridged(&strays[..2], 3, ", "),
+            "stray-00000.bin, stray-00001.bin"
+        );
+        assert_eq!(bounded("éé", 3), "é ... (2 more bytes not logged)");
+    }
+
+    #[test]
     fn stage_mode_puts_details_in_the_one_file() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("fetch.log");
@@ -506,19 +749,31 @@ mod tests {
     #[test]
     fn dirs_in_order_of_precedence() {
         let p = |s: &str| Some(PathBuf::from(s));
-        assert_eq!(
-            choose_dirs(p("/env"), p("/cfg"), p("/exe"), p("/user")),
-            [PathBuf::from("/env"), PathBuf::from("/user")]
-        );
-        assert_eq!(
-            choose_dirs(None, p("/cfg"), p("/exe"), p("/user")),
-            [PathBuf::from("/cfg"), PathBuf::from("/user")]
-        );
-        assert_eq!(
-            choose_dirs(None, None, p("/exe"), p("/exe")),
-            [PathBuf::from("/exe")]
-        );
-        assert!(choose_dirs(None, None, None, None).is_empty());
+        let dirs = |list: &[&str]| -> Vec<PathBuf> { list.iter().map(PathBuf::from).collect() };
+        // A chosen folder (SCT_LOG_DIR or log_dir) takes both logs.
+        let chosen = choose_dirs(p("/env"), p("/exe"), p("C:\\"), p("/user"));
+        assert_eq!(chosen.tool, dirs(&["/env", "/user"]));
+        assert_eq!(chosen.setup, dirs(&["/env", "/user"]));
+        // Otherwise the original's places: beside the binary, and the system drive's root.
+        let original = choose_dirs(None, p("/exe"), p("C:\\"), p("/user"));
+        assert_eq!(original.tool, dirs(&["/exe", "/user"]));
+        assert_eq!(original.setup, dirs(&["C:\\", "/user"]));
+        // Without a system drive (not Windows), both beside the binary.
+        let unix = choose_dirs(None, p("/exe"), None, p("/exe"));
+        assert_eq!(unix.tool, dirs(&["/exe"]));
+        assert_eq!(unix.setup, dirs(&["/exe"]));
+        let none = choose_dirs(None, None, None, None);
+        assert!(none.tool.is_empty() && none.setup.is_empty());
+    }
+
+    #[test]
+    fn system_drive_root_only_on_windows() {
+        let root = system_drive_root().map(|r| r.to_string_lossy().into_owned());
+        if !cfg!(windows) {
+            assert_eq!(root, None);
+        } else if let Ok(drive) = std::env::var("SystemDrive") {
+            assert_eq!(root, Some(format!("{}\\", drive.trim())));
+        }
     }
 
     /// The only test that starts the process-wide logger (others may log while it runs).

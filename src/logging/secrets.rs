@@ -2,11 +2,13 @@
 //! value the code registered as a secret (a proxy or SQL password), masked before text is written.
 
 use std::sync::Mutex;
+use zeroize::Zeroizing;
 
 /// What replaces a secret.
 pub const MASK: &str = "****";
 
-static SECRETS: Mutex<Vec<String>> = Mutex::new(Vec::new());
+/// Registered secrets, wiped when forgotten ([`forget_secrets`]).
+static SECRETS: Mutex<Vec<Zeroizing<String>>> = Mutex::new(Vec::new());
 
 /// Registers a secret (a password, a token): from now on [`redact`] masks it wherever it appears.
 /// Empty strings are ignored.
@@ -14,9 +16,10 @@ pub fn register_secret(secret: &str) {
     if secret.is_empty() {
         return;
     }
+    crate::secret::forbid_dumps();
     let mut secrets = SECRETS.lock().unwrap_or_else(|e| e.into_inner());
-    if !secrets.iter().any(|s| s == secret) {
-        secrets.push(secret.to_owned());
+    if !secrets.iter().any(|s| s.as_str() == secret) {
+        secrets.push(Zeroizing::new(secret.to_owned()));
         // Longest first, so a secret containing another is masked whole.
         secrets.sort_by_key(|s| std::cmp::Reverse(s.len()));
     }
@@ -32,6 +35,12 @@ pub fn redact(text: &str) -> String {
         }
     }
     redact_connection_strings(&redact_urls(&out))
+}
+
+/// Wipes every registered secret from memory; for the end of a run, when nothing more will be
+/// written ([`crate::cli::run`]).
+pub fn forget_secrets() {
+    SECRETS.lock().unwrap_or_else(|e| e.into_inner()).clear();
 }
 
 /// `http://user:pass@host/x` → `http://user:****@host/x`, for every URL in the text.

@@ -156,6 +156,13 @@ impl SiteLocator {
     }
 }
 
+impl SiteLocator {
+    /// True when the locator itself holds a password (`Password=` / `Pwd=`, or `user:password@`).
+    pub fn carries_password(&self) -> bool {
+        matches!(self, Self::SqlServer(locator) if locator.password.is_some())
+    }
+}
+
 impl fmt::Display for SiteLocator {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {

@@ -6,11 +6,15 @@
 //! parameterised statements of [`super::queries`], and checks right after login that the database
 //! has the ConfigMgr objects it reads, so a wrong database is named as such. Connect (TCP and
 //! login) and each query answer are bounded by the locator's timeouts.
+//!
+//! It logs in with a SQL Server login and its password, or, in the Windows build, with Windows
+//! integrated authentication as the account running sct (SSPI), as the original tool does.
 
 pub mod errors;
 pub mod locator;
 #[cfg(test)]
 pub(crate) mod mock;
+pub mod registry;
 mod rows;
 mod syntax;
 #[cfg(test)]
@@ -20,7 +24,7 @@ use super::queries;
 use super::{DiagnosticsLevel, SiteIdentity, SiteStore, UpdatePackage, UsageRow};
 use crate::error::{ExitCode, fail};
 use errors::{Stage, classify};
-use locator::{Encrypt, Secret, SqlServerLocator};
+use locator::{Encrypt, Login, Secret, SqlServerLocator};
 use rows::{identity_from_row, int_at, package_from_row, usage_from_row};
 use std::io::IsTerminal;
 use std::sync::Mutex;
@@ -36,7 +40,9 @@ type TdsClient = Client<Compat<TcpStream>>;
 /// An open connection to a ConfigMgr site database on SQL Server.
 pub struct SqlServerSite {
     locator: SqlServerLocator,
-    password: Secret,
+    /// The SQL login's password (to mask it in server text); `None` with Windows authentication.
+    password: Option<Secret>,
+    auth: AuthMethod,
     runtime: tokio::runtime::Runtime,
     /// `None` after a failed statement: the connection may be out of step, so the next read
     /// logs in again.
@@ -44,10 +50,14 @@ pub struct SqlServerSite {
 }
 
 impl SqlServerSite {
-    /// Finds the password ([`password_for`]), connects, logs in and checks the database.
+    /// Finds the password of a SQL login ([`password_for`]), connects, logs in and checks the
+    /// database.
     pub fn open(locator: &SqlServerLocator) -> anyhow::Result<Self> {
-        let password = password_for(locator)?;
-        Self::open_with_password(locator, password)
+        let password = match locator.login {
+            Login::Sql(_) => Some(password_for(locator)?),
+            Login::Windows => None,
+        };
+        Self::connect_and_check(locator, password)
     }
 
     /// Connects with a known password: for callers (and tests) that obtained it themselves.
@@ -55,6 +65,15 @@ impl SqlServerSite {
         locator: &SqlServerLocator,
         password: Secret,
     ) -> anyhow::Result<Self> {
+        Self::connect_and_check(locator, Some(password))
+    }
+
+    fn connect_and_check(
+        locator: &SqlServerLocator,
+        password: Option<Secret>,
+    ) -> anyhow::Result<Self> {
+        // Before any connection: Windows authentication outside Windows is a usage error.
+        let auth = auth_method(locator, password.as_ref())?;
         announce_trust_choices(locator);
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_all()
@@ -66,11 +85,12 @@ impl SqlServerSite {
                 )
             })?;
         let client = runtime
-            .block_on(connect(locator, &password))
-            .map_err(|e| classify(&e, locator, Some(&password), Stage::Connect))?;
+            .block_on(connect(locator, auth.clone()))
+            .map_err(|e| classify(&e, locator, password.as_ref(), Stage::Connect))?;
         let site = Self {
             locator: locator.clone(),
             password,
+            auth,
             runtime,
             client: Mutex::new(Some(client)),
         };
@@ -90,7 +110,7 @@ impl SqlServerSite {
             Some(client) => client,
             None => self
                 .runtime
-                .block_on(connect(&self.locator, &self.password))
+                .block_on(connect(&self.locator, self.auth.clone()))
                 .map_err(|e| self.classify(&e, Stage::Connect))?,
         };
         let rows = self
@@ -106,7 +126,7 @@ impl SqlServerSite {
     }
 
     fn classify(&self, err: &tiberius::error::Error, stage: Stage) -> anyhow::Error {
-        classify(err, &self.locator, Some(&self.password), stage)
+        classify(err, &self.locator, self.password.as_ref(), stage)
     }
 
     /// Fails with the list of missing objects when the database is not a ConfigMgr site database.
@@ -125,12 +145,12 @@ impl SqlServerSite {
         Err(fail(
             ExitCode::Io,
             format!(
-                "database `{}` on `{}` is not a ConfigMgr site database, or login `{}` cannot see \
+                "database `{}` on `{}` is not a ConfigMgr site database, or {} cannot see \
                  its objects: missing {} (a ConfigMgr site database is named CM_<SiteCode>; sct \
                  needs version 1602 or later)",
                 self.locator.database,
                 self.locator.server(),
-                self.locator.user,
+                self.locator.login,
                 missing.join(", ")
             ),
         ))
@@ -208,6 +228,7 @@ impl SiteStore for SqlServerSite {
 /// The password: `SCT_SITE_PASSWORD`, else one written in the locator, else a terminal prompt.
 /// Without any of them the answer is a usage error (exit 2), before any connection.
 pub fn password_for(locator: &SqlServerLocator) -> anyhow::Result<Secret> {
+    let who = &locator.login;
     if let Some(password) = std::env::var(ENV_PASSWORD).ok().filter(|p| !p.is_empty()) {
         return Ok(Secret::new(password));
     }
@@ -218,29 +239,29 @@ pub fn password_for(locator: &SqlServerLocator) -> anyhow::Result<Secret> {
         return Err(fail(
             ExitCode::Usage,
             format!(
-                "no password for SQL Server login `{}` on `{}`: set {ENV_PASSWORD} (a prompt needs a terminal)",
-                locator.user,
+                "no password for SQL Server {who} on `{}`: set {ENV_PASSWORD} (a prompt needs a terminal)",
                 locator.server()
             ),
         ));
     }
-    let prompt = format!(
-        "Password for SQL Server login `{}` on `{}`: ",
-        locator.user,
-        locator.server()
-    );
+    let prompt = format!("Password for SQL Server {who} on `{}`: ", locator.server());
     rpassword::prompt_password(prompt)
         .map(Secret::new)
         .map_err(|e| fail(ExitCode::Usage, format!("could not read the password: {e}")))
 }
 
+/// The running binary's name, for notes on stderr (`ServiceConnectionTool`, `sct-collect`).
+fn tool_name() -> String {
+    std::env::current_exe()
+        .ok()
+        .and_then(|p| p.file_stem().map(|s| s.to_string_lossy().into_owned()))
+        .unwrap_or_else(|| "sct".to_owned())
+}
+
 /// Says on stderr when certificate validation or encryption is turned off: both are explicit
 /// choices an administrator should see every time.
 fn announce_trust_choices(locator: &SqlServerLocator) {
-    let tool = std::env::current_exe()
-        .ok()
-        .and_then(|p| p.file_stem().map(|s| s.to_string_lossy().into_owned()))
-        .unwrap_or_else(|| "sct".to_owned());
+    let tool = tool_name();
     if locator.encrypt == Encrypt::Plaintext {
         crate::cli::note(
             &tool,
@@ -261,8 +282,30 @@ fn announce_trust_choices(locator: &SqlServerLocator) {
     }
 }
 
-/// The tiberius settings for a locator.
-fn config(locator: &SqlServerLocator, password: &Secret) -> Config {
+/// How tiberius logs in: a SQL login with its password, or Windows integrated authentication,
+/// which only the Windows build has (a usage error elsewhere).
+fn auth_method(
+    locator: &SqlServerLocator,
+    password: Option<&Secret>,
+) -> anyhow::Result<AuthMethod> {
+    match &locator.login {
+        Login::Sql(user) => Ok(AuthMethod::sql_server(
+            user,
+            password.map_or("", Secret::expose),
+        )),
+        #[cfg(windows)]
+        Login::Windows => Ok(AuthMethod::Integrated),
+        #[cfg(not(windows))]
+        Login::Windows => Err(fail(
+            ExitCode::Usage,
+            "Windows authentication (Integrated Security) needs sct for Windows: use a SQL \
+             Server login with User Id=... and SCT_SITE_PASSWORD",
+        )),
+    }
+}
+
+/// The tiberius settings for a locator and its login.
+fn config(locator: &SqlServerLocator, auth: AuthMethod) -> Config {
     let mut config = Config::new();
     config.host(&locator.host);
     if let Some(port) = locator.port {
@@ -272,7 +315,7 @@ fn config(locator: &SqlServerLocator, password: &Secret) -> Config {
     }
     config.database(&locator.database);
     config.application_name(concat!("sct ", env!("CARGO_PKG_VERSION")));
-    config.authentication(AuthMethod::sql_server(&locator.user, password.expose()));
+    config.authentication(auth);
     config.encryption(match locator.encrypt {
         Encrypt::Required => EncryptionLevel::Required,
         Encrypt::LoginOnly => EncryptionLevel::Off,
@@ -295,9 +338,9 @@ fn config(locator: &SqlServerLocator, password: &Secret) -> Config {
 /// TCP connect (bounded by the connect timeout), then TLS and login (bounded by tiberius).
 async fn connect(
     locator: &SqlServerLocator,
-    password: &Secret,
+    auth: AuthMethod,
 ) -> Result<TdsClient, tiberius::error::Error> {
-    let config = config(locator, password);
+    let config = config(locator, auth);
     let tcp = async {
         if locator.port.is_none() && locator.instance.is_some() {
             use tiberius::SqlBrowser;

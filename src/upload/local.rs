@@ -13,6 +13,7 @@ use std::path::{Path, PathBuf};
 /// The cabs to upload: `source` itself, or every `*.cab` directly inside it, sorted by name.
 pub fn find_cabs(source: &Path) -> anyhow::Result<Vec<PathBuf>> {
     let meta = fs_err::metadata(source).context("Cannot read the usage data source")?;
+    crate::paths::check_no_twins_on_path(source)?;
     if !meta.is_dir() {
         return Ok(vec![source.to_owned()]);
     }
@@ -40,9 +41,10 @@ pub fn find_cabs(source: &Path) -> anyhow::Result<Vec<PathBuf>> {
 pub fn check_local(cabs: &[PathBuf]) -> anyhow::Result<Vec<(PathBuf, CabReport)>> {
     let mut names: HashMap<String, &Path> = HashMap::new();
     for cab in cabs {
+        // Case and Unicode form folded: on Windows such twins are one file.
         let name = cab
             .file_name()
-            .map(|n| n.to_string_lossy().to_lowercase())
+            .map(|n| crate::paths::fold_key(&n.to_string_lossy()))
             .unwrap_or_default();
         if let Some(first) = names.insert(name, cab) {
             return Err(fail(

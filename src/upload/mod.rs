@@ -55,7 +55,7 @@ pub struct UploadOptions {
     /// Uploads at once (at least 1).
     pub parallel: usize,
     /// Bearer token for services that require one.
-    pub token: Option<String>,
+    pub token: Option<crate::secret::Secret>,
 }
 
 impl UploadOptions {
@@ -80,11 +80,18 @@ impl UploadOptions {
             net,
             trusted,
             parallel: DEFAULT_PARALLEL,
-            token: std::env::var(crate::serve::ENV_TOKEN)
-                .ok()
-                .filter(|t| !t.is_empty()),
+            token: token_from_env(),
         })
     }
+}
+
+/// The upload token from `SCT_SERVICE_TOKEN`, registered as a secret so nothing shows it.
+fn token_from_env() -> Option<crate::secret::Secret> {
+    let token = std::env::var(crate::serve::ENV_TOKEN)
+        .ok()
+        .filter(|t| !t.is_empty())?;
+    crate::logging::register_secret(&token);
+    Some(crate::secret::Secret::new(token))
 }
 
 /// The result of a run: offers in the order of the cab files, and what failed.
@@ -123,6 +130,18 @@ pub fn resolve_service_url(flag: Option<&str>, config: &Config) -> anyhow::Resul
         return Err(fail(
             ExitCode::Usage,
             format!("`{}` is not an http or https URL", http::redact(&url)),
+        ));
+    }
+    // A command line is visible to every user of the machine: no password in it.
+    if flag.is_some() && parsed.password().is_some() {
+        return Err(fail(
+            ExitCode::Usage,
+            format!(
+                "--service-url must not carry a password (`{}`): every user of the machine can \
+                 read a command line; the service's token goes in {}",
+                http::redact(&url),
+                crate::serve::ENV_TOKEN
+            ),
         ));
     }
     Ok(url.trim_end_matches('/').to_owned())
@@ -265,8 +284,8 @@ impl Catalogs<'_> {
             ));
         }
         if !self.verified.contains_key(url) {
-            let (trusted, retries) = (&self.options.trusted, self.options.net.retries);
-            match remote::fetch_catalog(self.client, url, trusted, retries).await {
+            let (trusted, net) = (&self.options.trusted, &self.options.net);
+            match remote::fetch_catalog(self.client, url, trusted, net).await {
                 Ok(fetched) => {
                     crate::logging::info(
                         LOG,

@@ -38,7 +38,7 @@ pub(super) async fn upload_bounded(
                 url: &url,
                 path: &path,
                 report: &report,
-                token: token.as_deref(),
+                token: token.as_ref().map(crate::secret::Secret::expose),
                 net: &net,
                 bar: &bar,
             };
@@ -172,24 +172,33 @@ async fn attempt_upload(upload: &Upload<'_>) -> Result<Receipt, http::Attempt> {
         .await
         .map_err(|e| http::classify_error(e, url, Some(net)))?;
     let status = response.status();
-    let answer = read_answer(response)
+    let answer = read_answer(response, url, net.min_rate)
         .await
-        .map_err(|e| http::classify_error(e, url, Some(net)))?;
+        .map_err(|e| match e {
+            http::BodyError::Transport(e) => http::classify_error(e, url, Some(net)),
+            http::BodyError::TooSlow(e) => http::Attempt::Retry(e),
+        })?;
     if status.is_success() {
         let receipt = parse_receipt(&answer, url, report).map_err(http::Attempt::Fatal)?;
         return Ok(receipt);
     }
     let refused = refusal(status, url, &answer);
-    if http::is_transient_status(status) {
+    if worth_retrying(status) {
         Err(http::Attempt::Retry(refused))
     } else {
         Err(http::Attempt::Fatal(refused))
     }
 }
 
-async fn read_answer(mut response: reqwest::Response) -> Result<Vec<u8>, reqwest::Error> {
+/// The service's answer, at most a little over [`MAX_ANSWER_BYTES`], no slower than `min_rate`.
+async fn read_answer(
+    mut response: reqwest::Response,
+    url: &str,
+    min_rate: http::MinRate,
+) -> Result<Vec<u8>, http::BodyError> {
     let mut body = Vec::new();
-    while let Some(chunk) = response.chunk().await? {
+    let mut floor = http::RateFloor::new(min_rate);
+    while let Some(chunk) = floor.next_chunk(&mut response, url).await? {
         body.extend_from_slice(&chunk);
         if body.len() as u64 > MAX_ANSWER_BYTES {
             break;
@@ -222,6 +231,12 @@ fn parse_receipt(answer: &[u8], url: &str, report: &CabReport) -> anyhow::Result
     Ok(receipt)
 }
 
+/// Transient answers are retried, except a full upload store (507 `quota_exceeded`): it stays
+/// full until its operator makes room.
+fn worth_retrying(status: reqwest::StatusCode) -> bool {
+    http::is_transient_status(status) && status != reqwest::StatusCode::INSUFFICIENT_STORAGE
+}
+
 /// A non-success answer as a classified error, quoting the service's `sct.error.v1` message.
 fn refusal(status: reqwest::StatusCode, url: &str, answer: &[u8]) -> anyhow::Error {
     use reqwest::StatusCode as S;
@@ -232,7 +247,7 @@ fn refusal(status: reqwest::StatusCode, url: &str, answer: &[u8]) -> anyhow::Err
         .ok()
         .filter(|d| d.schema == ErrorDocument::SCHEMA)
         .map(|d| d.message);
-    if http::is_transient_status(status) {
+    if worth_retrying(status) {
         let err = http::status_error(status, url);
         return match said {
             Some(said) => err.context(said),
@@ -282,5 +297,15 @@ mod tests {
         );
         assert!(format!("{err:#}").contains("wants credentials"));
         assert_eq!(crate::error::exit_code(&err), ExitCode::Network);
+        let full = br#"{"schema":"sct.error.v1","status":507,"error":"quota_exceeded","message":"is full"}"#;
+        let err = refusal(
+            reqwest::StatusCode::INSUFFICIENT_STORAGE,
+            "http://h/api/v1/usage",
+            full,
+        );
+        assert!(!worth_retrying(reqwest::StatusCode::INSUFFICIENT_STORAGE));
+        assert!(worth_retrying(reqwest::StatusCode::SERVICE_UNAVAILABLE));
+        assert_eq!(crate::error::exit_code(&err), ExitCode::Network);
+        assert!(format!("{err:#}").contains("is full"), "{err:#}");
     }
 }

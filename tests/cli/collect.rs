@@ -175,7 +175,7 @@ fn closed_stdout_is_not_an_error() {
     let env = Env::new();
     let site = env.demo_site("big", &["--extra-rows", "20000"]);
     std::fs::write(env.path("none.toml"), "").unwrap();
-    let mut child = std::process::Command::new(crate::support::bin_path("sct-collect"))
+    let mut child = crate::support::command("sct-collect")
         .args(["--site", &site])
         .env("SCT_CONFIG", env.path("none.toml"))
         .stdout(std::process::Stdio::piped())

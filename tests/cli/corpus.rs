@@ -10,13 +10,13 @@
 //! service's upload store, the site's install folder and its database are the same before and
 //! after. The `valid-*` scenarios are the controls: the same harness must let them through.
 
-mod forge;
+pub(crate) mod forge;
 
 use crate::servicekit::{Server, post_usage, published, stored};
-use crate::support::{Env, bin_path, stderr_of, stdout_of, tree};
+use crate::support::{Env, stderr_of, stdout_of, tree};
 use serde::Deserialize;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Output;
 
 const HIERARCHY: &str = "6f1c2f0e-36c1-4b0e-9d1c-2d2d8a0c7e11";
 const SITE_VERSION: &str = "5.00.9128.1000";
@@ -50,12 +50,20 @@ pub(crate) struct Scenario {
     /// resolved in the scratch folder, where `secret.txt` exists.
     #[serde(default)]
     symlinks: Vec<(String, String)>,
+    /// For `pack/` folders: (name, content) files created before the run, for names a checkout
+    /// cannot hold on every system (a `\` in a name, case twins); `/` separates folders.
+    #[serde(default)]
+    plant: Vec<(String, String)>,
     /// For `pack/` folders: pad catalog.json with spaces to this many bytes before signing.
     #[serde(default)]
     pad_catalog_to: Option<u64>,
     /// For import: a pack folder in this scenario imported first (it must succeed).
     #[serde(default)]
     prior: Option<String>,
+    /// For import controls: how many packs the summary must report imported, where an unsigned
+    /// record would have widened it.
+    #[serde(default)]
+    imported: Option<u64>,
 }
 
 pub(crate) fn data_dir() -> PathBuf {
@@ -102,6 +110,19 @@ fn judge(name: &str, stage: &str, s: &Scenario, out: &Output, names: &str) -> Ve
             s.description
         ));
         return problems;
+    }
+    // Whatever the input holds, stderr is plain lines: no terminal escape, carriage return or
+    // bidi override from the input reaches the terminal raw (src/escape.rs).
+    let raw = |c: char| {
+        (c.is_control() && c != '\n')
+            || ('\u{202a}'..='\u{202e}').contains(&c)
+            || ('\u{2066}'..='\u{2069}').contains(&c)
+    };
+    if let Some(c) = stderr.chars().find(|&c| raw(c)) {
+        problems.push(format!(
+            "{name} [{stage}]: stderr carries U+{:04X} raw: {stderr:?}",
+            u32::from(c)
+        ));
     }
     if s.exit == 0 {
         return problems;
@@ -355,6 +376,7 @@ fn cab_scenarios_through_sct_upload_and_sct_serve() {
         // The client checks the cab before it sends a byte.
         let out = env
             .cmd("sct-upload")
+            .env("SCT_SERVICE_TOKEN", crate::servicekit::TOKEN)
             .arg(&cab)
             .args(["--service-url", &server.url, "--trusted-key", &site.public])
             .output()
@@ -449,7 +471,7 @@ impl Site {
         let trusted =
             std::fs::read_to_string(data_dir().join("keys/test-only-trusted-key.json")).unwrap();
         let key: sct::signing::KeyFile = serde_json::from_str(&trusted).unwrap();
-        let mut cmd = Command::new(bin_path("sct-import"));
+        let mut cmd = crate::support::command("sct-import");
         for (k, _) in std::env::vars() {
             if k.starts_with("SCT_") {
                 cmd.env_remove(&k);
@@ -558,6 +580,11 @@ pub(crate) fn stage_pack_folder(env: &Env, name: &str, folder: &str, s: &Scenari
     if outside.is_dir() && !env.path("outside").exists() {
         copy_tree(&outside, &env.path("outside"));
     }
+    for (name, content) in &s.plant {
+        let path = dest.join(name);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, content).unwrap();
+    }
     for (link, target) in &s.symlinks {
         let link = dest.join(link);
         let _ = std::fs::remove_file(&link);
@@ -608,6 +635,15 @@ fn pack_folder_scenarios_through_sct_import() {
                     "{name} [{stage}]: the control changed no file or no row"
                 ));
             }
+            if let (0, Some(want), true) = (s.exit, s.imported, extra.is_empty()) {
+                let got = imported_count(&out);
+                if got != Some(want) {
+                    problems.push(format!(
+                        "{name} [{stage}]: imported {got:?} packs, expected {want}:\n{}",
+                        stdout_of(&out)
+                    ));
+                }
+            }
         }
         if tree(&src) != source_before {
             problems.push(format!("{name}: the carried folder was changed by import"));
@@ -617,6 +653,15 @@ fn pack_folder_scenarios_through_sct_import() {
         }
     }
     report(problems, ran);
+}
+
+/// The `imported` count of an import's closing summary line.
+fn imported_count(out: &Output) -> Option<u64> {
+    stdout_of(out)
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .find(|v| v["type"] == "summary")
+        .and_then(|v| v["imported"].as_u64())
 }
 
 /// A scenario that only signs (for a `prior` folder).
@@ -631,8 +676,10 @@ pub(crate) fn plain(sign: Option<String>) -> Scenario {
         sign,
         edit_after_sign: Vec::new(),
         symlinks: Vec::new(),
+        plant: Vec::new(),
         pad_catalog_to: None,
         prior: None,
+        imported: None,
     }
 }
 

@@ -66,6 +66,7 @@ impl World {
             .success();
         let out = env
             .cmd("sct-upload")
+            .env("SCT_SERVICE_TOKEN", crate::servicekit::TOKEN)
             .args([
                 "usb",
                 "--service-url",

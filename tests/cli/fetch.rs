@@ -395,6 +395,14 @@ fn hostile_catalog_paths_are_refused_before_anything_is_written() {
         "/etc/escape.cab".to_owned(),
         format!("{folder}\\escape.cab"),
         "duplicate".to_owned(),
+        format!("{folder}/CONIN$.txt"),
+        format!("{folder}/COM\u{b9}.log"),
+        format!("{folder}/LPT0"),
+        format!("{folder}/x.cab:stream"),
+        format!("{folder}/dir /x.cab"),
+        // Twins: one name on Windows (case) or after a copy through macOS (NFC/NFD).
+        format!("twin:{folder}/Caf\u{e9}.cab:{folder}/cafe\u{301}.CAB"),
+        format!("twin:{folder}/\u{e9}t\u{e9}.cab:{folder}/\u{c9}T\u{c9}.cab"),
     ]
     .into_iter()
     .enumerate()
@@ -403,6 +411,12 @@ fn hostile_catalog_paths_are_refused_before_anything_is_written() {
         let files = catalog["packs"][2]["files"].as_array_mut().unwrap();
         if hostile == "duplicate" {
             let again = files[0].clone();
+            files.push(again);
+        } else if let Some(twins) = hostile.strip_prefix("twin:") {
+            let (a, b) = twins.split_once(':').unwrap();
+            files[0]["path"] = a.into();
+            let mut again = files[0].clone();
+            again["path"] = b.into();
             files.push(again);
         } else {
             files[0]["path"] = hostile.clone().into();
@@ -644,7 +658,7 @@ fn sigkill_mid_download_then_rerun_completes() {
     )
     .unwrap();
     std::fs::write(env.path("sct-empty.toml"), "").unwrap();
-    let mut child = std::process::Command::new(crate::support::bin_path("sct-fetch"))
+    let mut child = crate::support::command("sct-fetch")
         .args([
             "--dest",
             "packs",
@@ -719,7 +733,8 @@ fn connect_uploads_then_fetches_in_process_through_the_upload_seam() {
         |req: &sct::wrapper::ConnectRequest, _: &sct::http::NetOptions, _: &sct::config::Config| {
             assert_eq!(req.usage_data_src, env.path("usb"));
             uploads.set(uploads.get() + 1);
-            sct::document::read_lines::<sct::offer::Offer>(offers_text.as_bytes(), "offers")
+            let limits = sct::fetch::OFFER_LIMITS;
+            sct::document::read_lines::<sct::offer::Offer>(offers_text.as_bytes(), "offers", limits)
         };
     let mut events = Vec::new();
     let summary = sct::wrapper::connect(&request, &config, &upload, &mut |event| {
@@ -846,7 +861,7 @@ fn a_second_fetch_into_the_same_folder_is_refused_while_the_first_runs() {
     let offer = service.offer(&server.base, HIERARCHY_A, "5.00.9128.1000");
     std::fs::write(env.path("offer.jsonl"), &offer).unwrap();
     std::fs::write(env.path("sct-empty.toml"), "").unwrap();
-    let mut first = std::process::Command::new(crate::support::bin_path("sct-fetch"))
+    let mut first = crate::support::command("sct-fetch")
         .args(["--dest", "packs", "--offers", "offer.jsonl"])
         .args(["--trusted-key", &service.public_key()])
         .env("SCT_CONFIG", env.path("sct-empty.toml"))

@@ -177,6 +177,9 @@ pub enum Fault {
     StallAfter { bytes: usize },
     /// Send the first `bytes` of the body, then reset the connection (TCP RST, not a clean close).
     ResetAfter { bytes: usize },
+    /// Send the first `bytes` of the body, then one byte a second: never stalled long enough for
+    /// a read timeout, never done.
+    Trickle { bytes: usize },
     /// Answer `503 Service Unavailable`.
     Status503,
     /// Send the body with the byte at offset `at` (from the start of the answer) flipped.
@@ -535,7 +538,8 @@ fn serve(
     let limit = match fault {
         Some(Fault::CutAfter { bytes, .. })
         | Some(Fault::StallAfter { bytes })
-        | Some(Fault::ResetAfter { bytes }) => bytes as u64,
+        | Some(Fault::ResetAfter { bytes })
+        | Some(Fault::Trickle { bytes }) => bytes as u64,
         _ => u64::MAX,
     };
     let mut body = file.take(limit);
@@ -557,6 +561,15 @@ fn serve(
             }
         }
         Some(Fault::ResetAfter { .. }) => reset(&stream)?,
+        Some(Fault::Trickle { .. }) => {
+            let mut rest = body.into_inner();
+            let mut byte = [0u8; 1];
+            while !stop.load(Ordering::SeqCst) && rest.read(&mut byte)? == 1 {
+                stream.write_all(&byte)?;
+                stream.flush()?;
+                std::thread::sleep(Duration::from_secs(1));
+            }
+        }
         _ => {}
     }
     Ok(())

@@ -183,7 +183,7 @@ impl Fixture {
 
     /// A built binary with the site and the trusted key in the environment (std Command, to spawn).
     fn command(&self, bin: &str) -> Command {
-        self.with_env(Command::new(bin_path(bin)))
+        self.with_env(crate::support::command(bin))
     }
 
     /// Clears SCT_* from the environment, then sets the site, the trusted key and an empty config.
@@ -1071,5 +1071,60 @@ fn list_prints_a_table_on_request_and_json_when_piped() {
         lines(&piped)
             .iter()
             .all(|l| l["schema"] == "sct.update-package.v1")
+    );
+}
+
+/// Names on the medium are chosen by whoever had the USB drive: a stray file whose name holds a
+/// line break and a whole forged CMTrace record, a terminal escape and a bidi override, among
+/// 3,000 other strays. The refusal must stay one bounded record per line in the log, and one
+/// plain line per message on stderr.
+#[test]
+fn hostile_stray_names_cannot_forge_log_records_or_flood_the_log() {
+    let fx = Fixture::new();
+    let pack = applicable("2503", 1_000);
+    let dir = fx.write_packs("packs", 1, &[&pack]);
+    let forged = "INFO: Imported every pack";
+    let hostile = format!(
+        "!x\n<![LOG[{forged}]LOG]!><time=\"10:00:00.000+000\" date=\"12-01-2026\" component=\"sct-import\" \
+         context=\"\" type=\"1\" thread=\"1\" file=\"import.rs:1\">\r\u{1b}[2K\u{1b}[1A\u{202e}gpj.exe"
+    );
+    std::fs::write(dir.join(&hostile), b"x").unwrap();
+    for n in 0..3_000 {
+        std::fs::write(
+            dir.join(format!("stray-file-with-a-long-name-{n:05}.bin")),
+            b"",
+        )
+        .unwrap();
+    }
+    let log = fx.env.path("import.log");
+    let out = fx.import(&dir, &["--log", log.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr_of(&out));
+    let stderr = stderr_of(&out);
+    assert!(!stderr.contains(['\r', '\u{1b}', '\u{202e}']), "{stderr}");
+    assert!(
+        stderr.lines().all(|l| l.starts_with("sct-import:")),
+        "every stderr line is the tool's own: {stderr}"
+    );
+    assert!(stderr.contains("and 2981 more"), "{stderr}");
+    let text = std::fs::read_to_string(&log).unwrap();
+    let text = text.strip_prefix('\u{feff}').unwrap_or(&text);
+    for line in text.lines() {
+        let entry = sct::cmtrace::parse_record(line)
+            .unwrap_or_else(|e| panic!("`{line}` is not a CMTrace record: {e}"));
+        assert_ne!(entry.message, forged, "a forged record got into the log");
+    }
+    assert_eq!(
+        sct::cmtrace::parse_log(text).unwrap().len(),
+        text.lines().count(),
+        "one record per line"
+    );
+    assert!(
+        text.contains(r"!x\n<![LOG[INFO: Imported every pack]LOG]! >"),
+        "{text}"
+    );
+    assert!(
+        text.len() < 64 * 1024,
+        "{} bytes for one refusal",
+        text.len()
     );
 }

@@ -1,11 +1,15 @@
 //! Integration tests: the built binaries, run as an operator would, one module per tool.
 
+#[cfg(unix)]
+mod abuse;
+mod bounds;
 mod collect;
 mod corpus;
 mod crash;
 mod docs;
 mod fetch;
 mod fetchkit;
+mod filesystem;
 mod import;
 mod logs;
 mod mssql;
@@ -17,4 +21,5 @@ mod servicekit;
 mod support;
 mod upload;
 mod verify;
+mod windows;
 mod wrapper;

@@ -142,6 +142,7 @@ fn upload_logs_each_cab_its_receipt_and_the_proxy_decision() {
     let log = env.path("upload.log");
     let out = env
         .cmd("sct-upload")
+        .env("SCT_SERVICE_TOKEN", crate::servicekit::TOKEN)
         .arg(&usb)
         .args([
             "--service-url",
@@ -186,6 +187,7 @@ fn upload_dry_run_plans_without_contacting_anything() {
     // Nothing listens on this port: a dry run that tried to connect would fail.
     let out = env
         .cmd("sct-upload")
+        .env("SCT_SERVICE_TOKEN", crate::servicekit::TOKEN)
         .arg(&usb)
         .args(["--service-url", "http://127.0.0.1:9", "--dry-run"])
         .args(["--proxy", "itproxy:3128", "--proxy-user", "jq"])
@@ -222,6 +224,7 @@ fn upload_dry_run_refuses_what_a_real_run_would_refuse() {
     let cab = usage_cab(&env, "ps1", "PS1", "5.00.9128.1000", HIERARCHY_A);
     let out = env
         .cmd("sct-upload")
+        .env("SCT_SERVICE_TOKEN", crate::servicekit::TOKEN)
         .arg(&cab)
         .args(["--dry-run", "--proxy", "http://jq:s3cret@itproxy:3128"])
         .output()
@@ -232,6 +235,7 @@ fn upload_dry_run_refuses_what_a_real_run_would_refuse() {
     assert!(out.stdout.is_empty());
     let out = env
         .cmd("sct-upload")
+        .env("SCT_SERVICE_TOKEN", crate::servicekit::TOKEN)
         .arg(&cab)
         .args(["--dry-run", "--service-url", "ftp://nowhere"])
         .output()
@@ -245,6 +249,7 @@ fn upload_dry_run_needs_no_service_url() {
     let cab = usage_cab(&env, "ps1", "PS1", "5.00.9128.1000", HIERARCHY_A);
     let out = env
         .cmd("sct-upload")
+        .env("SCT_SERVICE_TOKEN", crate::servicekit::TOKEN)
         .arg(&cab)
         .arg("--dry-run")
         .output()
@@ -324,7 +329,7 @@ fn inspect_on_a_terminal_prints_the_summary() {
 fn docgen_writes_man_pages_naming_every_flag_and_completions() {
     let env = Env::new();
     let out_dir = env.path("docs");
-    let out = std::process::Command::new(bin_path("sct-docgen"))
+    let out = crate::support::command("sct-docgen")
         .arg("--out")
         .arg(&out_dir)
         .output()

@@ -9,9 +9,9 @@
 
 use crate::corpus::{data_dir, plain, stage_pack_folder};
 use crate::servicekit::{HIERARCHY_A, Server, Squid, offers, published, stored};
-use crate::support::{Env, bin_path, stderr_of, stdout_of};
+use crate::support::{Env, stderr_of, stdout_of};
 use std::path::Path;
-use std::process::{Command, Output, Stdio};
+use std::process::{Output, Stdio};
 
 const SITE_PASSWORD: &str = "SitePw-7f3a9c-Zq";
 const PROXY_PASSWORD: &str = "ProxyPw-2b8e41-Kx";
@@ -94,7 +94,7 @@ fn spawn_audited(
     args: &[&str],
     vars: &[(&str, String)],
 ) -> Output {
-    let mut cmd = Command::new(bin_path(bin));
+    let mut cmd = crate::support::command(bin);
     for (key, _) in std::env::vars() {
         if key.starts_with("SCT_") || key.to_ascii_lowercase().ends_with("_proxy") {
             cmd.env_remove(&key);
@@ -410,4 +410,132 @@ fn no_secret_reaches_output_logs_files_or_argv() {
         "the wrapper wrote its log: {logs:?}"
     );
     audit.assert_clean();
+}
+
+/// The owner of the files in `/proc/<pid>/`: the process's user while it is dumpable, root once
+/// it is not (proc(5)), so a test can see from outside whether a process can be dumped.
+#[cfg(target_os = "linux")]
+fn proc_owner(pid: u32) -> Option<u32> {
+    use std::os::unix::fs::MetadataExt;
+    std::fs::metadata(format!("/proc/{pid}/status"))
+        .ok()
+        .map(|m| m.uid())
+}
+
+/// `sct-fetch` with a proxy user reads `SCT_PROXY_PASSWORD` first thing, then waits for offers on
+/// stdin (kept open here): a process holding a secret, paused. Run as an unprivileged user when
+/// the tests run as root, so that the owner of its `/proc/<pid>/` files tells dumpable from not.
+#[cfg(target_os = "linux")]
+fn paused_fetch(env: &Env, config: &Path, with_secret: bool) -> std::process::Child {
+    use std::os::unix::process::CommandExt;
+    let mut cmd = crate::support::command("sct-fetch");
+    for (key, _) in std::env::vars() {
+        if key.starts_with("SCT_") || key.to_ascii_lowercase().ends_with("_proxy") {
+            cmd.env_remove(&key);
+        }
+    }
+    cmd.env("SCT_CONFIG", config)
+        .current_dir("/")
+        .args(["--dest", "/nonexistent/sct-packs", "--trusted-key"])
+        .arg("ed25519:GnTIxxbffyNvuCgGSm5wnakQAbwmBpq520v4Ty2X+kw=")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null());
+    if with_secret {
+        cmd.args(["--proxy", "127.0.0.1:9", "--proxy-user", "jqpublic"])
+            .env("SCT_PROXY_PASSWORD", PROXY_PASSWORD);
+    }
+    if crate::servicekit::running_as_root(env) {
+        cmd.uid(65534).gid(65534);
+    }
+    cmd.spawn().unwrap()
+}
+
+#[cfg(target_os = "linux")]
+#[test]
+fn a_stage_holding_a_secret_cannot_be_dumped() {
+    use std::os::unix::fs::PermissionsExt;
+    let env = Env::new();
+    // A config file any user can read, for the unprivileged child.
+    let shared = tempfile::tempdir().unwrap();
+    std::fs::set_permissions(shared.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    let config = shared.path().join("sct-empty.toml");
+    std::fs::write(&config, "").unwrap();
+    std::fs::set_permissions(&config, std::fs::Permissions::from_mode(0o644)).unwrap();
+
+    // Control: the same stage without a secret stays dumpable, owned by its own user.
+    let mut plain = paused_fetch(&env, &config, false);
+    let plain_owner = proc_owner(plain.id());
+    let mut guarded = paused_fetch(&env, &config, true);
+    // A bounded wait for the child to read its password (not a timing assertion).
+    let mut guarded_owner = proc_owner(guarded.id());
+    for _ in 0..300 {
+        if guarded_owner == Some(0) || guarded.try_wait().unwrap().is_some() {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+        guarded_owner = proc_owner(guarded.id());
+    }
+    let plain_after = proc_owner(plain.id());
+    let guarded_exit = guarded.try_wait().unwrap();
+    for child in [&mut plain, &mut guarded] {
+        let _ = child.kill();
+        let _ = child.wait();
+    }
+    assert!(
+        guarded_exit.is_none(),
+        "the stage waited for offers: {guarded_exit:?}"
+    );
+    assert_ne!(plain_owner, Some(0), "the control is dumpable");
+    assert_eq!(plain_after, plain_owner, "the control stayed dumpable");
+    assert_eq!(
+        guarded_owner,
+        Some(0),
+        "holding the proxy password, the stage is not dumpable"
+    );
+}
+
+#[test]
+fn a_password_in_the_site_flag_is_refused_like_one_in_a_proxy_uri() {
+    let env = Env::new();
+    for site in [
+        format!("Server=sql01,1433;Database=CM_PS1;User Id=sct;Password={SITE_PASSWORD}"),
+        format!("mssql://sct:{SITE_PASSWORD}@sql01:1433/CM_PS1"),
+    ] {
+        let out = env
+            .cmd("sct-collect")
+            .args(["--site", &site])
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(2), "{}", stderr_of(&out));
+        let text = stderr_of(&out);
+        assert!(text.contains("SCT_SITE_PASSWORD"), "{text}");
+        assert!(!text.contains(SITE_PASSWORD), "{text}");
+        assert!(stdout_of(&out).is_empty());
+    }
+    // The same password through SCT_SITE is the operator's choice (the environment is private).
+    let out = env
+        .cmd("sct-collect")
+        .env(
+            "SCT_SITE",
+            format!("Server=127.0.0.1,9;Database=CM_PS1;User Id=sct;Password={SITE_PASSWORD}"),
+        )
+        .output()
+        .unwrap();
+    assert_ne!(out.status.code(), Some(2), "{}", stderr_of(&out));
+    // And a password in --service-url is refused the same way.
+    let out = env
+        .cmd("sct-upload")
+        .args([
+            "x.cab",
+            "--service-url",
+            "https://u:pw1@updates.example.org",
+            "--trusted-key",
+        ])
+        .arg("ed25519:GnTIxxbffyNvuCgGSm5wnakQAbwmBpq520v4Ty2X+kw=")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2), "{}", stderr_of(&out));
+    assert!(stderr_of(&out).contains("SCT_SERVICE_TOKEN"));
+    assert!(!stderr_of(&out).contains("pw1"));
 }

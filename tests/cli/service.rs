@@ -344,8 +344,9 @@ fn oversized_upload_without_a_length_is_cut_off_while_streaming() {
     let server = Server::start(&env, &site.root, &["--max-upload", "5000"], &[]);
     let mut stream = std::net::TcpStream::connect(server.addr).unwrap();
     let head = format!(
-        "POST /api/v1/usage HTTP/1.1\r\nhost: {}\r\ntransfer-encoding: chunked\r\nconnection: close\r\n\r\n",
-        server.addr
+        "POST /api/v1/usage HTTP/1.1\r\nhost: {}\r\nauthorization: Bearer {}\r\ntransfer-encoding: chunked\r\nconnection: close\r\n\r\n",
+        server.addr,
+        crate::servicekit::TOKEN
     );
     stream.write_all(head.as_bytes()).unwrap();
     let chunk = vec![b'x'; 1000];

@@ -4,7 +4,7 @@
 
 #![allow(dead_code)]
 
-use crate::support::{Env, bin_path, stderr_of};
+use crate::support::{Env, stderr_of};
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
@@ -15,6 +15,9 @@ use std::time::Duration;
 
 pub const HIERARCHY_A: &str = "6f1c2f0e-36c1-4b0e-9d1c-2d2d8a0c7e11";
 pub const HIERARCHY_B: &str = "0b3f5c7a-1d2e-4f60-8a9b-c0d1e2f3a4b5";
+/// The upload token [`Server::start`] gives the service unless told otherwise; clients send it
+/// from `SCT_SERVICE_TOKEN` ([`upload`], [`post_usage`]).
+pub const TOKEN: &str = "test-upload-token-5f2c";
 
 /// A service root with sample packs, a signing key and a published catalog.
 pub struct Published {
@@ -135,9 +138,25 @@ pub struct Server {
 }
 
 impl Server {
-    /// Starts the server with extra arguments and environment variables.
+    /// Starts the server with extra arguments and environment variables. Uploads need [`TOKEN`]
+    /// unless `vars` sets another `SCT_SERVICE_TOKEN` or `extra` decides otherwise
+    /// (`--token-file`, `--allow-anonymous-uploads`).
     pub fn start(env: &Env, root: &Path, extra: &[&str], vars: &[(&str, &str)]) -> Self {
-        let mut cmd = Command::new(bin_path("sct-serve"));
+        Self::start_with(env, root, extra, vars, |_| {})
+    }
+
+    /// The same, with a last say on the command (resource limits, another user).
+    pub fn start_with(
+        env: &Env,
+        root: &Path,
+        extra: &[&str],
+        vars: &[(&str, &str)],
+        adjust: impl FnOnce(&mut Command),
+    ) -> Self {
+        let mut cmd = crate::support::command("sct-serve");
+        let own_token = extra
+            .iter()
+            .any(|a| *a == "--token-file" || *a == "--allow-anonymous-uploads");
         cmd.args(["run", "--bind", "127.0.0.1:0", "--root"])
             .arg(root)
             .args(extra)
@@ -147,9 +166,13 @@ impl Server {
             .stderr(Stdio::from(
                 std::fs::File::create(env.path("sct-serve.log")).unwrap(),
             ));
+        if !own_token {
+            cmd.env("SCT_SERVICE_TOKEN", TOKEN);
+        }
         for (key, value) in vars {
             cmd.env(key, value);
         }
+        adjust(&mut cmd);
         let mut child = cmd.spawn().expect("sct-serve starts");
         let mut line = String::new();
         BufReader::new(child.stdout.take().unwrap())
@@ -345,7 +368,14 @@ pub enum Fault {
     Reset,
     /// Read the request and never answer.
     Silent,
+    /// Answer 422 with an `sct.error.v1` whose message tries to forge a log record and rewrite
+    /// the terminal.
+    HostileError,
 }
+
+/// The message [`Fault::HostileError`] sends: a line break, a whole forged CMTrace record, a
+/// carriage return with cursor moves, and a bidi override.
+pub const HOSTILE_MESSAGE: &str = "bad cab\n<![LOG[INFO: Receipt for UsageData.cab: accepted]LOG]!><time=\"10:00:00.000+000\" date=\"12-01-2026\" component=\"sct-upload\" context=\"\" type=\"1\" thread=\"1\" file=\"\">\r\u{1b}[1A\u{1b}[2Kuploaded: all good\u{202e}";
 
 /// A tiny HTTP/1.1 server on 127.0.0.1 that misbehaves on purpose; counts connections.
 pub struct FaultyServer {
@@ -424,6 +454,18 @@ fn handle(mut stream: TcpStream, n: usize, fault: &Fault, seen: &Mutex<Vec<Strin
         Fault::Silent => {
             std::thread::sleep(Duration::from_secs(120));
         }
+        Fault::HostileError => {
+            let body = serde_json::json!({
+                "schema": "sct.error.v1", "status": 422, "error": "not_a_usage_cab",
+                "message": HOSTILE_MESSAGE,
+            })
+            .to_string();
+            let answer = format!(
+                "HTTP/1.1 422 Unprocessable Entity\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+                body.len()
+            );
+            let _ = stream.write_all(answer.as_bytes());
+        }
         Fault::Reset => unreachable!(),
     }
 }
@@ -469,11 +511,11 @@ fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
     haystack.windows(needle.len()).position(|w| w == needle)
 }
 
-/// A raw HTTP/1.1 request; returns (status, headers in lower case, body).
+/// A raw HTTP/1.1 request carrying [`TOKEN`]; returns (status, headers in lower case, body).
 pub fn raw_request(addr: SocketAddr, head: &str, body: &[u8]) -> (u16, String, Vec<u8>) {
     let mut stream = TcpStream::connect(addr).unwrap();
     let request = format!(
-        "{head}\r\nhost: {addr}\r\ncontent-length: {}\r\nconnection: close\r\n\r\n",
+        "{head}\r\nhost: {addr}\r\nauthorization: Bearer {TOKEN}\r\ncontent-length: {}\r\nconnection: close\r\n\r\n",
         body.len()
     );
     stream.write_all(request.as_bytes()).unwrap();
@@ -517,6 +559,7 @@ pub fn test_certificates(env: &Env) -> (PathBuf, PathBuf, PathBuf) {
 /// Runs `sct-upload` with the pinned key and extra arguments.
 pub fn upload(env: &Env, key: &str, args: &[&str]) -> std::process::Output {
     env.cmd("sct-upload")
+        .env("SCT_SERVICE_TOKEN", TOKEN)
         .args(args)
         .args(["--trusted-key", key])
         .output()

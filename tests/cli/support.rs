@@ -1,5 +1,10 @@
 //! The shared test environment: a temporary folder, demo sites, and the built binaries with a clean
 //! environment (no config file or SCT_* variable leaks in from the machine running the tests).
+//!
+//! With `SCT_TEST_WINE=1` the same tests run the Windows build instead: every sct binary starts as
+//! `wine64 <SCT_TEST_WINE_BINS>/<name>.exe` (scripts/test-windows.sh sets both and prepares the
+//! Wine prefix), while the peers (nginx, squid, the TDS mock, cabextract) stay Linux processes on
+//! loopback. Tests that inherently need Linux say so with [`skip_on_wine`].
 
 #![allow(dead_code)]
 
@@ -26,7 +31,7 @@ impl Env {
 
     /// A built binary with SCT_* cleared and the working folder set to the scratch folder.
     pub fn cmd(&self, bin: &str) -> Command {
-        let mut cmd = Command::new(bin_path(bin));
+        let mut cmd = Command::from_std(command(bin));
         for (key, _) in std::env::vars() {
             if key.starts_with("SCT_") || key.ends_with("_PROXY") || key.ends_with("_proxy") {
                 cmd.env_remove(&key);
@@ -77,10 +82,75 @@ impl Env {
     }
 }
 
-/// Path of a built binary: they all sit beside the ones Cargo names for this test target.
+/// Path of a built binary: they all sit beside the ones Cargo names for this test target, or in
+/// `SCT_TEST_WINE_BINS` (as `NAME.exe`) when the suite runs the Windows build under Wine.
 pub fn bin_path(bin: &str) -> PathBuf {
+    if let Some(dir) = wine_bins() {
+        return dir.join(format!("{bin}.exe"));
+    }
     let known = Path::new(env!("CARGO_BIN_EXE_sct-pack"));
     known.with_file_name(format!("{bin}{}", std::env::consts::EXE_SUFFIX))
+}
+
+/// A command that starts a built binary: directly, or under Wine for the Windows build.
+pub fn command(bin: &str) -> std::process::Command {
+    if wine_bins().is_none() {
+        return std::process::Command::new(bin_path(bin));
+    }
+    let mut cmd = std::process::Command::new(wine_loader());
+    cmd.arg(bin_path(bin));
+    cmd
+}
+
+/// Whether this run tests the Windows build under Wine.
+pub fn on_wine() -> bool {
+    wine_bins().is_some()
+}
+
+/// The folder of the Windows `.exe` files when the suite runs under Wine.
+fn wine_bins() -> Option<PathBuf> {
+    if std::env::var_os("SCT_TEST_WINE").is_none_or(|v| v != "1") {
+        return None;
+    }
+    let dir = std::env::var_os("SCT_TEST_WINE_BINS")
+        .expect("SCT_TEST_WINE=1 needs SCT_TEST_WINE_BINS (scripts/test-windows.sh sets both)");
+    Some(PathBuf::from(dir))
+}
+
+/// Wine's loader: Debian's wine64 package installs it outside PATH.
+fn wine_loader() -> PathBuf {
+    std::env::var_os("SCT_TEST_WINE_LOADER")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("/usr/lib/wine/wine64"))
+}
+
+/// Skips the calling test under Wine when it inherently needs Linux: records `test: reason` in
+/// `SCT_TEST_SKIP_LOG` (docs/windows.md lists them) and returns true, so the test returns early.
+pub fn skip_on_wine(test: &str, reason: &str) -> bool {
+    if !on_wine() {
+        return false;
+    }
+    eprintln!("skipped under Wine: {test}: {reason}");
+    if let Some(log) = std::env::var_os("SCT_TEST_SKIP_LOG") {
+        use std::io::Write;
+        let mut file = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(log)
+            .expect("skip log");
+        writeln!(file, "{test}\t{reason}").expect("skip log");
+    }
+    true
+}
+
+/// A path as the binary under test prints it: `Z:\tmp\x` for `/tmp/x` under Wine (drive Z: is
+/// the Unix root), the path itself on Linux.
+pub fn shown(path: &Path) -> String {
+    if on_wine() {
+        format!("Z:{}", path.display()).replace('/', "\\")
+    } else {
+        path.display().to_string()
+    }
 }
 
 /// Output of a finished command.

@@ -22,6 +22,7 @@ fn two_hierarchies_through_squid_with_basic_auth() {
     let usb = two_hierarchies(&env);
     let out = env
         .cmd("sct-upload")
+        .env("SCT_SERVICE_TOKEN", crate::servicekit::TOKEN)
         .arg(&usb)
         .args(["--service-url", &server.url, "--trusted-key", &site.public])
         .args(["--proxy", &squid.url(), "--proxy-user", "alice"])
@@ -79,6 +80,7 @@ fn wrong_proxy_password_is_refused() {
     let cab = one_cab(&env);
     let out = env
         .cmd("sct-upload")
+        .env("SCT_SERVICE_TOKEN", crate::servicekit::TOKEN)
         .args([
             &cab,
             "--service-url",
@@ -135,6 +137,7 @@ fn http_proxy_variable_is_honoured_and_no_proxy_bypasses_it() {
     let proxy = format!("http://bob:pw@127.0.0.1:{}", squid.port);
     let run = |no_proxy: &str| {
         env.cmd("sct-upload")
+            .env("SCT_SERVICE_TOKEN", crate::servicekit::TOKEN)
             .args([
                 &cab,
                 "--service-url",
@@ -423,6 +426,7 @@ fn missing_service_url_and_keys_are_usage_errors() {
     );
     let out = env
         .cmd("sct-upload")
+        .env("SCT_SERVICE_TOKEN", crate::servicekit::TOKEN)
         .arg(&cab)
         .env("SCT_SERVICE_URL", "http://127.0.0.1:9")
         .output()
@@ -451,6 +455,7 @@ fn https_through_squid_tunnels_and_a_wrong_password_says_so() {
     let cab = one_cab(&env);
     let run = |password: &str| {
         env.cmd("sct-upload")
+            .env("SCT_SERVICE_TOKEN", crate::servicekit::TOKEN)
             .args([
                 &cab,
                 "--service-url",
@@ -479,6 +484,7 @@ fn https_through_squid_tunnels_and_a_wrong_password_says_so() {
     let tunnels = squid.logged("TCP_TUNNEL/200", 1);
     let out = env
         .cmd("sct-upload")
+        .env("SCT_SERVICE_TOKEN", crate::servicekit::TOKEN)
         .args([
             &cab,
             "--service-url",
@@ -512,7 +518,7 @@ fn the_library_entry_point_returns_the_same_offers_in_process() {
         },
         trusted: vec![sct::signing::PublicKey::parse(&site.public).unwrap()],
         parallel: 2,
-        token: None,
+        token: Some(crate::servicekit::TOKEN.into()),
     };
     let offers = sct::upload::run(&options).unwrap();
     let sites: Vec<(&str, String)> = offers
@@ -531,4 +537,46 @@ fn the_library_entry_point_returns_the_same_offers_in_process() {
             .iter()
             .all(|o| o.packs_url == format!("{}/packs/", server.url))
     );
+}
+
+#[test]
+fn a_hostile_error_answer_cannot_forge_log_records_or_rewrite_the_terminal() {
+    let env = Env::new();
+    let site = published(&env);
+    let front = FaultyServer::start(Fault::HostileError);
+    let cab = one_cab(&env);
+    let log = env.path("upload.log");
+    let out = upload(
+        &env,
+        &site.public,
+        &[
+            &cab,
+            "--service-url",
+            &front.url,
+            "--log",
+            log.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(out.status.code(), Some(1), "{}", stderr_of(&out));
+    let stderr = stderr_of(&out);
+    assert!(
+        stderr.contains("uploaded: all good"),
+        "the message is shown: {stderr}"
+    );
+    assert!(!stderr.contains(['\r', '\u{1b}', '\u{202e}']), "{stderr:?}");
+    assert!(
+        stderr.lines().all(|l| l.starts_with("sct-upload:")),
+        "{stderr}"
+    );
+    let text = std::fs::read_to_string(&log).unwrap();
+    let text = text.strip_prefix('\u{feff}').unwrap_or(&text);
+    let records = sct::cmtrace::parse_log(text).unwrap();
+    assert_eq!(records.len(), text.lines().count(), "one record per line");
+    assert!(
+        records
+            .iter()
+            .all(|r| !r.message.starts_with("INFO: Receipt")),
+        "a forged record got in: {text}"
+    );
+    assert!(text.contains(r"bad cab\n<![LOG[INFO: Receipt"), "{text}");
 }

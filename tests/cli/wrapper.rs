@@ -129,6 +129,7 @@ fn prepare_connect_import_with_the_original_flags() {
         env.cmd("ServiceConnectionTool")
             .env("SCT_SITE", &site)
             .env("SCT_SERVICE_URL", &server.url)
+            .env("SCT_SERVICE_TOKEN", crate::servicekit::TOKEN)
             .env("SCT_TRUSTED_KEYS", &service.public)
             .args(args)
             .output()

@@ -29,7 +29,7 @@ pub struct Args {
     #[arg(long, value_enum, default_value = "json")]
     pub format: Format,
     /// Write to FILE (replaced atomically) instead of stdout.
-    #[arg(long, short, value_name = "FILE")]
+    #[arg(long, short, value_name = "FILE", value_parser = crate::paths::path_flag)]
     pub output: Option<PathBuf>,
     #[command(flatten)]
     pub operator: OperatorArgs,

@@ -30,7 +30,7 @@ pub enum Command {
     )]
     Site {
         /// The database file to create (must not exist).
-        #[arg(long, value_name = "FILE")]
+        #[arg(long, value_name = "FILE", value_parser = crate::paths::path_flag)]
         db: PathBuf,
         /// Three-character site code.
         #[arg(long, default_value = "PS1")]
@@ -64,7 +64,7 @@ pub enum Command {
     )]
     Packs {
         /// The service root to write into (created if missing).
-        #[arg(long, value_name = "ROOT")]
+        #[arg(long, value_name = "ROOT", value_parser = crate::paths::path_flag)]
         root: PathBuf,
         /// Payload bytes inside each update's cab (hotfixes get a quarter); suffixes KiB, MiB, GiB.
         #[arg(long, value_name = "SIZE", default_value = "1MiB", value_parser = parse_size)]

@@ -12,10 +12,10 @@ pub const TOOL: &str = "sct-fetch";
 #[command(version, after_help = AFTER_HELP)]
 pub struct Args {
     /// The update pack folder to fill (created if missing; an interrupted run resumes in it).
-    #[arg(long, value_name = "DIR")]
+    #[arg(long, value_name = "DIR", value_parser = crate::paths::path_flag)]
     pub dest: PathBuf,
     /// Offers (sct.offer.v1 JSON lines, as sct-upload prints them); `-` or nothing reads stdin.
-    #[arg(long, value_name = "FILE")]
+    #[arg(long, value_name = "FILE", value_parser = crate::paths::path_flag)]
     pub offers: Option<PathBuf>,
     /// Which packs: latest (newest update for the site), all, hotfix, siteversion (newer than the site).
     #[arg(long, default_value = "latest", value_name = "MODE")]
@@ -59,6 +59,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         net,
         trusted: config.trusted_keys(&args.trusted_keys)?,
         progress: !args.operator.quiet,
+        validity: config.validity_ceiling()?,
     };
     let offers = crate::fetch::read_offers(args.offers.as_deref())?;
     if args.dry_run {

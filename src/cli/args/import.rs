@@ -22,10 +22,10 @@ pub const TOOL: &str = "sct-import";
 #[command(version, after_help = AFTER_HELP)]
 pub struct Args {
     /// The update pack folder written by sct-fetch (catalog.json, fetched.json, <GUID>/...).
-    #[arg(value_name = "DIR", required_unless_present_any = ["list", "src"])]
+    #[arg(value_name = "DIR", required_unless_present_any = ["list", "src"], value_parser = crate::paths::path_flag)]
     pub dir: Option<PathBuf>,
     /// The same folder as a flag (older runbooks).
-    #[arg(long, value_name = "DIR", conflicts_with = "dir")]
+    #[arg(long, value_name = "DIR", conflicts_with = "dir", value_parser = crate::paths::path_flag)]
     pub src: Option<PathBuf>,
     /// Only list the site's update packages and their states (read only), then exit.
     #[arg(long, conflicts_with_all = ["dry_run", "allow_rollback", "wait"])]
@@ -34,7 +34,7 @@ pub struct Args {
     #[arg(long, value_name = "LOCATOR")]
     pub site: Option<String>,
     /// The site's install folder [default: SCT_INSTALL_DIR, then sct.toml, then the site's own]
-    #[arg(long, value_name = "DIR")]
+    #[arg(long, value_name = "DIR", value_parser = crate::paths::path_flag)]
     pub install_dir: Option<PathBuf>,
     /// A pinned catalog key (ed25519:... or a key file); repeat for rotation
     /// [default: SCT_TRUSTED_KEYS, then sct.toml]
@@ -100,7 +100,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         crate::import::list_packages(site.as_ref(), &mut out)?;
         return Ok(());
     }
-    let trusted = config.trusted_keys(&args.trusted_keys)?;
+    let trusted = config.trusted_keys_for(&args.trusted_keys, args.src.as_deref())?;
     let options = crate::import::ImportOptions {
         src: args.dir.or(args.src).unwrap_or_default(),
         install_dir: args.install_dir,

@@ -26,9 +26,10 @@ pub enum Command {
     )]
     Create {
         /// The usage document; `-` or nothing reads stdin.
+        #[arg(value_parser = crate::paths::path_flag)]
         input: Option<PathBuf>,
         /// The cab to write (replaced atomically).
-        #[arg(long, short, value_name = "FILE.cab")]
+        #[arg(long, short, value_name = "FILE.cab", value_parser = crate::paths::path_flag)]
         output: PathBuf,
     },
     /// List a cab's members as JSON lines (name, size).
@@ -37,6 +38,7 @@ pub enum Command {
     )]
     List {
         /// The cab to list.
+        #[arg(value_parser = crate::paths::path_flag)]
         cab: PathBuf,
     },
     /// Check a usage cab against its manifest and print its identity: a readable summary on a
@@ -46,6 +48,7 @@ pub enum Command {
     )]
     Inspect {
         /// The usage cab to check.
+        #[arg(value_parser = crate::paths::path_flag)]
         cab: PathBuf,
         /// Print the review CSV instead: every field the cab carries, one row per usage row,
         /// formula-like cells prefixed with ' (as -export writes it; docs/prepare.md).
@@ -60,9 +63,10 @@ pub enum Command {
     )]
     Extract {
         /// The cab to extract.
+        #[arg(value_parser = crate::paths::path_flag)]
         cab: PathBuf,
         /// An existing folder; no member may exist there yet.
-        #[arg(long, value_name = "DIR")]
+        #[arg(long, value_name = "DIR", value_parser = crate::paths::path_flag)]
         dest: PathBuf,
     },
 }

@@ -27,7 +27,7 @@ pub enum Command {
     )]
     Keygen {
         /// The private key file to create (must not exist).
-        #[arg(long, value_name = "KEY")]
+        #[arg(long, value_name = "KEY", value_parser = crate::paths::path_flag)]
         out: PathBuf,
     },
     /// Hash every pack under ROOT/packs/, build the next catalog version, sign it and write it.
@@ -36,16 +36,16 @@ pub enum Command {
     )]
     Publish {
         /// The service root (holds packs/ and packs.json; catalog/ is written).
-        #[arg(long, value_name = "ROOT")]
+        #[arg(long, value_name = "ROOT", value_parser = crate::paths::path_flag)]
         root: PathBuf,
         /// Signing key file; repeat to sign with several keys (key rotation).
-        #[arg(long = "key", value_name = "KEY", required = true)]
+        #[arg(long = "key", value_name = "KEY", required = true, value_parser = crate::paths::path_flag)]
         keys: Vec<PathBuf>,
         /// Days until clients refuse the catalog.
         #[arg(long, value_name = "DAYS", default_value_t = crate::publish::DEFAULT_EXPIRES_IN_DAYS)]
         expires_in: u32,
         /// Pack metadata (sct.pack-metadata.v1) [default: ROOT/packs.json]
-        #[arg(long, value_name = "FILE")]
+        #[arg(long, value_name = "FILE", value_parser = crate::paths::path_flag)]
         metadata: Option<PathBuf>,
         /// Bind the catalog to one hierarchy.
         #[arg(long, value_name = "GUID")]
@@ -53,28 +53,49 @@ pub enum Command {
     },
     /// Serve ROOT: static catalog/ and packs/, and POST /api/v1/usage for usage cabs.
     #[command(
-        after_help = "Examples:\n  sct-serve run --root /srv/sct --bind 127.0.0.1:8080 --log /var/log/sct/serve.log\n  SCT_SERVICE_TOKEN=s3cret sct-serve run --root /srv/sct --bind 0.0.0.0:8443 --tls-cert cert.pem --tls-key key.pem"
+        after_help = "Examples:\n  sct-serve run --root /srv/sct --token-file /etc/sct/upload-token --log /var/log/sct/serve.log\n  SCT_SERVICE_TOKEN=s3cret sct-serve run --root /srv/sct --bind 0.0.0.0:8443 --tls-cert cert.pem --tls-key key.pem --public-url https://updates.example.org"
     )]
     Run {
         /// The service root (catalog/ and packs/ are served from it; uploads/ is written).
-        #[arg(long, value_name = "ROOT")]
+        #[arg(long, value_name = "ROOT", value_parser = crate::paths::path_flag)]
         root: PathBuf,
         /// Address to listen on; port 0 picks a free port (printed on stdout).
         #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:8080")]
         bind: SocketAddr,
         /// TLS certificate chain (PEM); needs --tls-key.
-        #[arg(long, value_name = "PEM", requires = "tls_key")]
+        #[arg(long, value_name = "PEM", requires = "tls_key", value_parser = crate::paths::path_flag)]
         tls_cert: Option<PathBuf>,
         /// TLS private key (PEM); needs --tls-cert.
-        #[arg(long, value_name = "PEM", requires = "tls_cert")]
+        #[arg(long, value_name = "PEM", requires = "tls_cert", value_parser = crate::paths::path_flag)]
         tls_key: Option<PathBuf>,
-        /// File holding the bearer token uploads must carry [default: SCT_SERVICE_TOKEN, else none]
-        #[arg(long, value_name = "FILE")]
+        /// File holding the bearer token uploads must carry [default: SCT_SERVICE_TOKEN]
+        #[arg(long, value_name = "FILE", value_parser = crate::paths::path_flag)]
         token_file: Option<PathBuf>,
+        /// Accept uploads without a token (nobody is authenticated: anyone who reaches the service can upload).
+        #[arg(long)]
+        allow_anonymous_uploads: bool,
         /// Largest usage cab accepted, in bytes.
         #[arg(long, value_name = "BYTES", default_value_t = crate::serve::DEFAULT_MAX_UPLOAD)]
         max_upload: u64,
-        /// Base URL offered for downloads (e.g. an nginx serving the same ROOT) [default: this server]
+        /// Bytes of usage cabs stored under ROOT/uploads/ before uploads are refused (507).
+        #[arg(long, value_name = "BYTES", default_value_t = crate::serve::quota::DEFAULT_QUOTA_BYTES)]
+        upload_quota: u64,
+        /// Usage cabs stored under ROOT/uploads/ before uploads are refused (507).
+        #[arg(long, value_name = "N", default_value_t = crate::serve::quota::DEFAULT_QUOTA_FILES)]
+        upload_quota_files: u64,
+        /// Uploads received at once; more are answered 503 (the client retries).
+        #[arg(long, value_name = "N", default_value_t = crate::serve::DEFAULT_CONCURRENT_UPLOADS)]
+        max_concurrent_uploads: usize,
+        /// Open connections at once (lowered to fit the file-descriptor limit); when full, the oldest idle one is closed.
+        #[arg(long, value_name = "N", default_value_t = crate::serve::connections::DEFAULT_MAX_CONNECTIONS)]
+        max_connections: usize,
+        /// Open connections from one address at once.
+        #[arg(long, value_name = "N", default_value_t = crate::serve::connections::DEFAULT_MAX_PER_IP)]
+        max_connections_per_ip: usize,
+        /// Seconds a client has to send a request's headers before the connection is closed.
+        #[arg(long, value_name = "SECS", default_value_t = crate::serve::connections::DEFAULT_HEADER_TIMEOUT.as_secs_f64())]
+        header_timeout: f64,
+        /// Base URL receipts offer for downloads (e.g. an nginx serving the same ROOT) [default: the address listened on; required with a wildcard --bind]
         #[arg(long, value_name = "URL")]
         public_url: Option<String>,
     },
@@ -85,12 +106,13 @@ Examples:
   sct-serve keygen --out /etc/sct/signing-key.json
   sct-demo packs --root /srv/sct
   sct-serve publish --root /srv/sct --key /etc/sct/signing-key.json --expires-in 30
-  sct-serve run --root /srv/sct --bind 127.0.0.1:8080 --log /var/log/sct/serve.log
+  sct-serve run --root /srv/sct --token-file /etc/sct/upload-token --log /var/log/sct/serve.log
   SCT_SERVICE_TOKEN=s3cret sct-serve run --root /srv/sct --bind 0.0.0.0:8443 \\
       --tls-cert cert.pem --tls-key key.pem --public-url https://downloads.example.org
 
 `run` prints one JSON line (sct.serve-listening.v1) with the bound address on stdout, then logs
 to stderr until interrupted. Downloads are static files: nginx serving ROOT works as well.
+Uploads need the token in SCT_SERVICE_TOKEN (or --token-file) unless --allow-anonymous-uploads.
 
 Exit codes: 0 done, 1 input refused, 2 usage error, 3 local failure, 4 network failure";
 
@@ -153,26 +175,64 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             tls_cert,
             tls_key,
             token_file,
+            allow_anonymous_uploads,
             max_upload,
+            upload_quota,
+            upload_quota_files,
+            max_concurrent_uploads,
+            max_connections,
+            max_connections_per_ip,
+            header_timeout,
             public_url,
         } => {
-            let token = match token_file {
-                Some(path) => Some(fs_err::read_to_string(path)?.trim().to_owned()),
-                None => std::env::var(crate::serve::ENV_TOKEN)
-                    .ok()
-                    .filter(|t| !t.is_empty()),
-            };
+            if !(header_timeout > 0.0 && header_timeout.is_finite()) {
+                return Err(crate::error::fail(
+                    crate::error::ExitCode::Usage,
+                    "--header-timeout must be a positive number of seconds",
+                ));
+            }
             let options = crate::serve::ServeOptions {
-                root,
-                bind,
                 tls: tls_cert.zip(tls_key),
-                token,
+                token: read_token(token_file.as_deref())?,
+                allow_anonymous_uploads,
                 max_upload,
+                max_concurrent_uploads,
+                quota: crate::serve::quota::Quota {
+                    max_bytes: upload_quota,
+                    max_files: upload_quota_files,
+                },
                 public_url,
+                limits: crate::serve::connections::Limits {
+                    max_connections,
+                    max_per_ip: max_connections_per_ip,
+                    header_timeout: std::time::Duration::from_secs_f64(header_timeout),
+                },
+                ..crate::serve::ServeOptions::new(root, bind)
             };
+            options.check()?;
             serve(options)
         }
     }
+}
+
+/// The upload token: `--token-file` (trimmed), else `SCT_SERVICE_TOKEN`; registered as a secret
+/// at once so no log or message can show it.
+fn read_token(file: Option<&std::path::Path>) -> anyhow::Result<Option<crate::secret::Secret>> {
+    let text = match file {
+        Some(path) => Some(zeroize::Zeroizing::new(fs_err::read_to_string(path)?)),
+        None => std::env::var(crate::serve::ENV_TOKEN)
+            .ok()
+            .map(zeroize::Zeroizing::new),
+    };
+    let token = text
+        .as_deref()
+        .map(|t| t.trim())
+        .filter(|t| !t.is_empty())
+        .map(crate::secret::Secret::new);
+    if let Some(token) = &token {
+        crate::logging::register_secret(token.expose());
+    }
+    Ok(token)
 }
 
 fn serve(options: crate::serve::ServeOptions) -> anyhow::Result<()> {

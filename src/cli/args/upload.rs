@@ -12,7 +12,7 @@ pub const TOOL: &str = "sct-upload";
 #[command(version, after_help = AFTER_HELP)]
 pub struct Args {
     /// A usage cab, or a folder of them (one cab per hierarchy, unique file names).
-    #[arg(value_name = "FILE|DIR")]
+    #[arg(value_name = "FILE|DIR", value_parser = crate::paths::path_flag)]
     pub source: PathBuf,
     /// Update service base URL [default: SCT_SERVICE_URL, then service_url in sct.toml]
     #[arg(long, value_name = "URL")]

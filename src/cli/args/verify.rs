@@ -13,6 +13,7 @@ pub const TOOL: &str = "sct-verify";
 #[command(version, after_help = AFTER_HELP)]
 pub struct Args {
     /// The update pack folder (as sct-fetch or ServiceConnectionTool -connect wrote it).
+    #[arg(value_parser = crate::paths::path_flag)]
     pub dir: PathBuf,
     /// Pinned catalog key (ed25519:... or a file of them); repeatable [default: SCT_TRUSTED_KEYS, then sct.toml]
     #[arg(long = "trusted-key", value_name = "KEY")]
@@ -36,7 +37,7 @@ Exit codes: 0 all good; 1 verification failed (the report, or the error on stder
 pub fn run(args: Args) -> anyhow::Result<()> {
     args.operator.apply(TOOL)?;
     let config = crate::config::Config::load()?;
-    let trusted = config.trusted_keys(&args.trusted_keys)?;
+    let trusted = config.trusted_keys_for(&args.trusted_keys, Some(args.dir.as_path()))?;
     let verified = crate::verify::verify_dir(&args.dir, &trusted, jiff::Timestamp::now())?;
     let report = &verified.report;
     crate::logging::info(

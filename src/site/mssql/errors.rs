@@ -9,7 +9,7 @@
 //! All of them are site-database failures, exit code 3 ([`ExitCode::Io`]); a malformed locator
 //! or a missing password is a usage error (2) and is raised before any connection.
 
-use super::locator::{Secret, SqlServerLocator};
+use super::locator::{Login, Secret, SqlServerLocator};
 use crate::error::{ExitCode, fail};
 use std::io::ErrorKind;
 
@@ -107,10 +107,10 @@ pub fn classify(
         Stage::Read(what) => format!("read {what} from"),
     };
     fail(ExitCode::Io, format!("{advice} ({detail})")).context(format!(
-        "Failed to {doing} SQL Server `{}`, database `{}`, as login `{}`",
+        "Failed to {doing} SQL Server `{}`, database `{}`, as {}",
         locator.server(),
         locator.database,
-        locator.user
+        locator.login
     ))
 }
 
@@ -132,7 +132,7 @@ fn advice(
 ) -> String {
     let server = loc.server();
     let db = &loc.database;
-    let user = &loc.user;
+    let who = &loc.login;
     match (kind, stage) {
         (Kind::Unreachable, _) if loc.instance.is_some() && loc.port.is_none() => format!(
             "cannot reach instance `{server}`: start the SQL Server Browser service (UDP 1434) \
@@ -169,23 +169,30 @@ fn advice(
              HostNameInCertificate=NAME; TrustServerCertificate=true skips validation (not \
              recommended)"
         ),
+        (Kind::LoginFailed, _) if loc.login == Login::Windows => format!(
+            "{who} was refused by `{server}`: that account (or a group it belongs to) needs a \
+             login on the SQL Server and a user in the site database; when sct runs remotely \
+             (a PowerShell session, a scheduled task) Windows may not pass the account on to SQL \
+             Server (the double hop): run it on the site server itself, or use a SQL Server login \
+             in SCT_SITE"
+        ),
         (Kind::LoginFailed, _) => format!(
-            "login `{user}` was refused by `{server}`: check the login name and the password \
+            "{who} was refused by `{server}`: check the login name and the password \
              given in SCT_SITE_PASSWORD (or at the prompt), that SQL Server authentication is \
              enabled and the login is not disabled or locked; the SQL Server error log has the \
              reason"
         ),
         (Kind::DatabaseMissing, _) => format!(
-            "database `{db}` does not exist on `{server}`, or login `{user}` has no access to \
+            "database `{db}` does not exist on `{server}`, or {who} has no access to \
              it: check the site code in Database=CM_<SiteCode> and that the login is a user of \
              that database"
         ),
         (Kind::NotConfigMgr, _) => format!(
-            "database `{db}` on `{server}` is not a ConfigMgr site database, or login `{user}` \
+            "database `{db}` on `{server}` is not a ConfigMgr site database, or {who} \
              cannot see its objects: an object sct reads is missing"
         ),
         (Kind::PermissionDenied, _) => format!(
-            "login `{user}` lacks permission in `{db}`: sct only reads; grant it db_datareader \
+            "{who} lacks permission in `{db}`: sct only reads; grant it db_datareader \
              and EXECUTE on dbo.fnCurrentSiteVersion, dbo.fnGetHierarchyID and \
              dbo.fnSetupFullVersion"
         ),

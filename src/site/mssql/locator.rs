@@ -20,27 +20,8 @@ pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(15);
 /// Default for `Command Timeout`: the longest wait for the server's next answer to a query.
 pub const DEFAULT_COMMAND_TIMEOUT: Duration = Duration::from_secs(30);
 
-/// A password that never shows: `Debug` prints `****` and there is no `Display`.
-#[derive(Clone, PartialEq, Eq)]
-pub struct Secret(String);
-
-impl Secret {
-    /// Wraps a password.
-    pub fn new(text: impl Into<String>) -> Self {
-        Self(text.into())
-    }
-
-    /// The password itself, for the login packet only.
-    pub fn expose(&self) -> &str {
-        &self.0
-    }
-}
-
-impl fmt::Debug for Secret {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("****")
-    }
-}
+/// A password that never shows and is wiped when dropped ([`crate::secret`]).
+pub use crate::secret::Secret;
 
 /// How the connection is encrypted (`Encrypt=`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -53,6 +34,26 @@ pub enum Encrypt {
     /// `Encrypt=DANGER_PLAINTEXT`: no TLS at all, not even for the password. Only for servers
     /// without TLS, such as the test server; logged loudly.
     Plaintext,
+}
+
+/// How sct logs in to SQL Server.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Login {
+    /// SQL Server authentication as this login; the password comes from [`super::password_for`].
+    Sql(String),
+    /// Windows integrated authentication (SSPI) as the account running sct, as the original tool
+    /// logs in: `Integrated Security=SSPI`, or the site found in the registry. Windows builds only.
+    Windows,
+}
+
+impl fmt::Display for Login {
+    /// `login `sct`` or `the Windows account running sct`, for messages.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Sql(user) => write!(f, "login `{user}`"),
+            Self::Windows => f.write_str("the Windows account running sct"),
+        }
+    }
 }
 
 /// A parsed SQL Server locator. Build it with [`SqlServerLocator::parse`].
@@ -68,8 +69,8 @@ pub struct SqlServerLocator {
     pub database: String,
     /// The site code whose identity is read: `Site Code=` or the database name's suffix.
     pub site_code: String,
-    /// SQL Server login (SQL authentication).
-    pub user: String,
+    /// SQL Server login, or Windows integrated authentication.
+    pub login: Login,
     /// A password written into the string itself (masked everywhere).
     pub password: Option<Secret>,
     pub encrypt: Encrypt,
@@ -105,7 +106,7 @@ const IGNORED_KEYS: &[&str] = &[
 
 const SUPPORTED_KEYS: &str = "Server, Database, User Id, Password, Encrypt, TrustServerCertificate, \
 TrustServerCertificateCA, HostNameInCertificate, Connect Timeout, Command Timeout, ApplicationIntent, \
-Site Code, Diagnostics Level";
+Integrated Security (Windows), Site Code, Diagnostics Level";
 
 impl SqlServerLocator {
     /// True when `text` is meant as a SQL Server locator: a URL with an `mssql:` or `sqlserver:`
@@ -152,13 +153,11 @@ impl SqlServerLocator {
 impl fmt::Display for SqlServerLocator {
     /// `Server=..;Database=..;User Id=..` and `Password=****` when the string held one.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "Server={};Database={};User Id={}",
-            self.server(),
-            self.database,
-            self.user
-        )?;
+        write!(f, "Server={};Database={}", self.server(), self.database)?;
+        match &self.login {
+            Login::Sql(user) => write!(f, ";User Id={user}")?,
+            Login::Windows => f.write_str(";Integrated Security=SSPI")?,
+        }
         if self.password.is_some() {
             f.write_str(";Password=****")?;
         }
@@ -177,6 +176,7 @@ struct Builder {
     database: Option<String>,
     site_code: Option<String>,
     user: Option<String>,
+    integrated: bool,
     password: Option<Secret>,
     encrypt: Option<Encrypt>,
     trust: bool,
@@ -197,7 +197,7 @@ impl Builder {
             }
             "database" | "initialcatalog" => self.database = Some(value),
             "userid" | "uid" | "user" | "username" => self.user = Some(value),
-            "password" | "pwd" => self.password = Some(Secret(value)),
+            "password" | "pwd" => self.password = Some(Secret::new(value)),
             "encrypt" => self.encrypt = Some(parse_encrypt(&value)?),
             "trustservercertificate" => self.trust = parse_bool(key, &value)?,
             "trustservercertificateca" | "servercertificate" => {
@@ -214,12 +214,7 @@ impl Builder {
                 self.diagnostics_level = Some(value.parse().map_err(usage)?);
             }
             "integratedsecurity" | "trustedconnection" => {
-                if !matches!(value.to_ascii_lowercase().as_str(), "false" | "no") {
-                    return Err(usage(
-                        "Windows authentication (Integrated Security) is not supported: \
-                         use a SQL Server login with User Id=... and SCT_SITE_PASSWORD",
-                    ));
-                }
+                self.integrated = parse_integrated(key, &value)?;
             }
             _ if IGNORED_KEYS.contains(&key) => {}
             _ => {
@@ -239,9 +234,7 @@ impl Builder {
             .database
             .filter(|d| !d.is_empty())
             .ok_or_else(|| usage("SQL Server connection string has no Database=CM_<SiteCode>"))?;
-        let user = self.user.filter(|u| !u.is_empty()).ok_or_else(|| {
-            usage("SQL Server connection string has no User Id=LOGIN (SQL authentication)")
-        })?;
+        let login = login_of(self.user.filter(|u| !u.is_empty()), self.integrated)?;
         let site_code = match self.site_code {
             Some(code) => code,
             None => site_code_from_database(&database)?,
@@ -258,7 +251,7 @@ impl Builder {
             port,
             database,
             site_code,
-            user,
+            login,
             password: self.password,
             encrypt: self.encrypt.unwrap_or(Encrypt::Required),
             trust_server_certificate: self.trust,
@@ -272,8 +265,42 @@ impl Builder {
     }
 }
 
+/// `Integrated Security=` / `Trusted_Connection=`: `true`, `yes` or `SSPI` ask for Windows
+/// authentication, which only the Windows build can do.
+fn parse_integrated(key: &str, value: &str) -> anyhow::Result<bool> {
+    let wanted = match value.trim().to_ascii_lowercase().as_str() {
+        "sspi" => true,
+        _ => parse_bool(key, value)?,
+    };
+    if wanted && !cfg!(windows) {
+        return Err(usage(
+            "Windows authentication (Integrated Security) needs sct for Windows: \
+             use a SQL Server login with User Id=... and SCT_SITE_PASSWORD",
+        ));
+    }
+    Ok(wanted)
+}
+
+/// SQL authentication with `User Id=`, or Windows authentication: one of them, not both.
+fn login_of(user: Option<String>, integrated: bool) -> anyhow::Result<Login> {
+    match (user, integrated) {
+        (Some(user), false) => Ok(Login::Sql(user)),
+        (None, true) => Ok(Login::Windows),
+        (Some(_), true) => Err(usage(
+            "User Id= and Integrated Security cannot be combined: give a SQL Server login or \
+             log in as the Windows account running sct, not both",
+        )),
+        (None, false) => Err(usage(if cfg!(windows) {
+            "SQL Server connection string has no User Id=LOGIN (SQL authentication) nor \
+             Integrated Security=SSPI (Windows authentication)"
+        } else {
+            "SQL Server connection string has no User Id=LOGIN (SQL authentication)"
+        })),
+    }
+}
+
 /// `[tcp:]host[\instance][,port]`; `.` and `(local)` mean this machine.
-fn parse_server(value: &str) -> anyhow::Result<(String, Option<String>, Option<u16>)> {
+pub(super) fn parse_server(value: &str) -> anyhow::Result<(String, Option<String>, Option<u16>)> {
     let mut rest = value.trim();
     if rest.len() >= 4 && rest[..4].eq_ignore_ascii_case("tcp:") {
         rest = &rest[4..];
@@ -355,7 +382,7 @@ fn parse_seconds(key: &str, value: &str) -> anyhow::Result<Duration> {
     }
 }
 
-fn parse_site_code(value: &str) -> anyhow::Result<String> {
+pub(super) fn parse_site_code(value: &str) -> anyhow::Result<String> {
     let code = value.trim();
     if code.len() == 3 && code.bytes().all(|b| b.is_ascii_alphanumeric()) {
         Ok(code.to_ascii_uppercase())
@@ -367,7 +394,7 @@ fn parse_site_code(value: &str) -> anyhow::Result<String> {
 }
 
 /// ConfigMgr names a site database `CM_<SiteCode>`.
-fn site_code_from_database(database: &str) -> anyhow::Result<String> {
+pub(super) fn site_code_from_database(database: &str) -> anyhow::Result<String> {
     let code = database
         .get(..3)
         .filter(|prefix| prefix.eq_ignore_ascii_case("CM_"))
@@ -403,7 +430,7 @@ mod tests {
         assert_eq!(loc.port, Some(1433));
         assert_eq!(loc.instance, None);
         assert_eq!(loc.site_code, "PS1");
-        assert_eq!(loc.user, "sct");
+        assert_eq!(loc.login, Login::Sql("sct".into()));
         assert_eq!(
             loc.encrypt,
             Encrypt::Required,
@@ -462,7 +489,7 @@ mod tests {
         );
         assert_eq!(loc.host, "db01");
         assert_eq!(loc.port, Some(14330));
-        assert_eq!(loc.user, "sct");
+        assert_eq!(loc.login, Login::Sql("sct".into()));
         assert_eq!(loc.password.as_ref().unwrap().expose(), "s@cret");
         assert_eq!(loc.database, "CM_PS1");
         assert_eq!(loc.encrypt, Encrypt::Plaintext);
@@ -484,9 +511,11 @@ mod tests {
         assert!(
             usage_error("Server=db;Database=CM_PS1;User Id=sct;Colour=red").contains("`colour`")
         );
+        let both = login_of(Some("sct".into()), true).unwrap_err();
+        assert!(format!("{both}").contains("cannot be combined"));
         assert!(
-            usage_error("Server=db;Database=CM_PS1;Integrated Security=SSPI")
-                .contains("Windows authentication")
+            usage_error("Server=db;Database=CM_PS1;Integrated Security=maybe")
+                .contains("true or false")
         );
         assert!(usage_error("Server=np:\\\\db\\pipe;Database=CM_PS1;User Id=sct").contains("TCP"));
         assert!(
@@ -498,6 +527,32 @@ mod tests {
         );
         let both = "Server=db;Database=CM_PS1;User Id=sct;TrustServerCertificate=true;TrustServerCertificateCA=/ca.pem";
         assert!(usage_error(both).contains("cannot be combined"));
+    }
+
+    #[test]
+    fn integrated_security_is_windows_authentication_on_windows_only() {
+        let text = "Server=db\\CONFIGMGR;Database=CM_PS1;Integrated Security=SSPI";
+        if cfg!(windows) {
+            let loc = parse(text);
+            assert_eq!(loc.login, Login::Windows);
+            assert_eq!(
+                loc.to_string(),
+                "Server=db\\CONFIGMGR;Database=CM_PS1;Integrated Security=SSPI"
+            );
+            assert_eq!(
+                parse("Server=db;Database=CM_PS1;Trusted_Connection=yes").login,
+                Login::Windows
+            );
+        } else {
+            assert!(usage_error(text).contains("needs sct for Windows"));
+        }
+        let off = parse("Server=db;Database=CM_PS1;User Id=sct;Integrated Security=false");
+        assert_eq!(off.login, Login::Sql("sct".into()));
+        assert_eq!(off.login.to_string(), "login `sct`");
+        assert_eq!(
+            Login::Windows.to_string(),
+            "the Windows account running sct"
+        );
     }
 
     #[test]

@@ -216,6 +216,12 @@ pub fn recipes() -> Vec<(&'static str, Vec<u8>)> {
         ("cab-name-device-path", hostile("\\\\?\\C:\\evil.txt")),
         ("cab-name-ntfs-stream", hostile("UsageData.json:hidden")),
         ("cab-name-control-character", hostile("evil\u{1b}[31m.txt")),
+        (
+            "cab-name-forges-a-log-line",
+            hostile(
+                "evil.txt\r\n<![LOG[INFO: Verified: all good]LOG]!><time=\"10:00:00.000+000\" date=\"12-01-2026\" component=\"sct-pack\" context=\"\" type=\"1\" thread=\"1\" file=\"\">",
+            ),
+        ),
         ("cab-name-windows-device", hostile("CON")),
         (
             "cab-name-windows-device-extension",
@@ -291,6 +297,27 @@ pub fn recipes() -> Vec<(&'static str, Vec<u8>)> {
             m.members.push(extra);
         })
         .bytes(),
+    ));
+    // Each listing is read in full: listing the usage data many times once cost its size as often.
+    out.push((
+        "cab-manifest-lists-member-twice",
+        lying_manifest(|m| {
+            let usage = m.members[0].clone();
+            m.members.extend(std::iter::repeat_n(usage, 1000));
+        })
+        .bytes(),
+    ));
+    // A usage document nested deeper than any reader's limit.
+    let open = std::str::from_utf8(USAGE_TEMPLATE).unwrap().trim_end();
+    let deep = format!(
+        "{},\"x\":{}{}}}",
+        open.strip_suffix('}').unwrap(),
+        "[".repeat(10_000),
+        "]".repeat(10_000)
+    );
+    out.push((
+        "cab-usage-deeply-nested",
+        usage_cab(deep.as_bytes()).bytes(),
     ));
     out.push((
         "cab-manifest-other-hierarchy",

@@ -1,0 +1,62 @@
+#!/usr/bin/env bash
+# Runs the CLI test suite against the Windows build under Wine: every sct binary is the .exe from
+# scripts/build-windows.sh, started as `wine64 NAME.exe`; the peers (nginx, squid, the TDS mock,
+# cabextract, gcab) stay Linux processes on loopback. Tests that inherently need Linux are skipped
+# with their reason; the run/skip counts are printed at the end and kept in docs/windows.md.
+#
+#   scripts/test-windows.sh                 build the release zip, then run the whole CLI suite
+#   scripts/test-windows.sh wrapper::       only the tests whose names match (cargo test filter)
+#   SCT_WINDOWS_SKIP_BUILD=1 scripts/...    reuse the .exe files already built
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+cd "$root"
+
+say() { printf 'test-windows: %s\n' "$*" >&2; }
+
+if [ ! -x /usr/lib/wine/wine64 ]; then
+  say "installing wine64"
+  sudo=""
+  [ "$(id -u)" -eq 0 ] || sudo=sudo
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq wine64 >/dev/null
+fi
+[ "${SCT_WINDOWS_SKIP_BUILD:-}" = 1 ] || ./scripts/build-windows.sh >/dev/null
+bins="${SCT_WINDOWS_TARGET_DIR:-$root/target/windows}/x86_64-pc-windows-gnu/release"
+[ -x "$bins/ServiceConnectionTool.exe" ] || { say "no Windows build in $bins"; exit 3; }
+
+# A Wine prefix of the suite's own (created once, a few seconds), never the user's ~/.wine.
+export WINEPREFIX="${SCT_TEST_WINEPREFIX:-$root/target/windows/wineprefix}"
+export WINEDEBUG=-all
+# No Mono or Gecko install prompts: sct needs neither.
+export WINEDLLOVERRIDES="mscoree=;mshtml="
+wine=/usr/lib/wine/wine64
+if [ ! -f "$WINEPREFIX/system.reg" ]; then
+  say "creating the Wine prefix $WINEPREFIX"
+  mkdir -p "$WINEPREFIX"
+  "$wine" wineboot --init >/dev/null 2>&1
+  wineserver_bin=$(dirname "$wine")/wineserver
+  "$wineserver_bin" -w
+fi
+# Wine 8.0 lacks bcryptprimitives.dll, which Rust's std imports (docs/windows.md): the test-only
+# stand-in goes into this prefix, never into the zip.
+shim="$WINEPREFIX/drive_c/windows/system32/bcryptprimitives.dll"
+if [ ! -f "$shim" ] || [ tests/windows/bcryptprimitives.c -nt "$shim" ]; then
+  x86_64-w64-mingw32-gcc -shared -O2 -o "$shim" \
+    tests/windows/bcryptprimitives.c tests/windows/bcryptprimitives.def -ladvapi32
+fi
+# One wineserver for the whole run, so each process start does not pay for a new one.
+/usr/lib/wine/wineserver -p
+trap '/usr/lib/wine/wineserver -k 2>/dev/null || true' EXIT
+
+skips=$(mktemp)
+export PATH="$PATH:/usr/sbin:/sbin"
+export SCT_TEST_WINE=1 SCT_TEST_WINE_BINS="$bins" SCT_TEST_SKIP_LOG="$skips"
+log=$(mktemp)
+status=0
+cargo test --test cli -- "$@" 2>&1 | tee "$log" || status=$?
+passed=$(sed -n 's/^test result: .* \([0-9]*\) passed.*/\1/p' "$log" | tail -n 1)
+skipped=$(sort -u "$skips" | wc -l)
+say "under Wine: $((${passed:-0} - skipped)) tests ran against the .exe files, $skipped skipped (inherently Linux):"
+sort -u "$skips" | sed 's/^/  /' >&2
+rm -f "$skips" "$log"
+exit "$status"
