@@ -4,7 +4,8 @@
 //! - every fenced block names its language (`text`, `json`, `toml`, `bash`, ...);
 //! - `bash` and `sh` blocks run, top to bottom per page, in one `bash -euo pipefail` script, in a
 //!   scratch folder with the built binaries first on PATH, a demo site (`SCT_SITE`), a running
-//!   update service (`SCT_SERVICE_URL`) and its key (`SCT_TRUSTED_KEYS`), and a drive as after a
+//!   update service (`SCT_SERVICE_URL`, `SCT_SERVICE_TOKEN`) and its key (`SCT_TRUSTED_KEYS`), and
+//!   a drive as after a
 //!   first `-prepare` and `-connect`;
 //! - a block that cannot run here (PowerShell, Windows paths, installs, minutes of fuzzing) has
 //!   `<!-- not run: REASON -->` on the line before its fence; PowerShell and cmd blocks must.
@@ -172,6 +173,7 @@ impl World {
                 .env("SCT_SITE", &site)
                 .env("SCT_SERVICE_URL", &server.url)
                 .env("SCT_TRUSTED_KEYS", &service.public)
+                .env("SCT_SERVICE_TOKEN", crate::servicekit::TOKEN)
                 .args(args)
                 .assert()
                 .success();
@@ -238,6 +240,7 @@ impl World {
             )
             .env("SCT_SERVICE_URL", &self.server.url)
             .env("SCT_TRUSTED_KEYS", &self.key)
+            .env("SCT_SERVICE_TOKEN", crate::servicekit::TOKEN)
             .stdin(std::process::Stdio::null())
             .output()
             .unwrap();
@@ -258,6 +261,12 @@ impl World {
 #[cfg(unix)]
 #[test]
 fn the_examples_run() {
+    if crate::support::skip_on_wine(
+        "docs::the_examples_run",
+        "the examples are bash scripts calling the Linux binaries by name",
+    ) {
+        return;
+    }
     let mut failures = Vec::new();
     let mut ran = 0;
     for page in pages() {

@@ -1,7 +1,7 @@
 //! sct-verify: a carried update-pack folder, checked against nothing but the pinned key.
 
 use crate::fetchkit::{HIERARCHY_A, PackSpec, Service, TestServer, read};
-use crate::support::{Env, bin_path, stderr_of, stdout_of};
+use crate::support::{Env, stderr_of, stdout_of};
 use std::process::Output;
 
 /// A fetched folder `packs/` holding one pack of three files (two of them large enough to be
@@ -242,7 +242,7 @@ fn a_closed_stdout_is_not_a_failure() {
     for args in runs {
         let config = env.path("empty.toml");
         std::fs::write(&config, "").unwrap();
-        let mut cmd = std::process::Command::new(bin_path(args[0]));
+        let mut cmd = crate::support::command(args[0]);
         cmd.args(&args[1..])
             .env_remove("SCT_TRUSTED_KEYS")
             .env_remove("SCT_SITE")

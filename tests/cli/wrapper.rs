@@ -645,6 +645,12 @@ fn assert_readable(segments: &[String]) {
 
 #[test]
 fn on_a_terminal_the_wrapper_tells_what_it_did() {
+    if crate::support::skip_on_wine(
+        "wrapper::on_a_terminal_the_wrapper_tells_what_it_did",
+        "`script` gives a Linux pseudo-terminal, which a Wine console is not",
+    ) {
+        return;
+    }
     use crate::servicekit::{Server, published};
     let env = Env::new();
     let install = env.path("install");
@@ -657,6 +663,7 @@ fn on_a_terminal_the_wrapper_tells_what_it_did() {
         ("SCT_SITE", site.as_str()),
         ("SCT_SERVICE_URL", server.url.as_str()),
         ("SCT_TRUSTED_KEYS", service.public.as_str()),
+        ("SCT_SERVICE_TOKEN", crate::servicekit::TOKEN),
     ];
     let (code, shown) = on_a_terminal(
         &env,
