@@ -26,8 +26,11 @@ done
 
 echo "bench-fetch: building release binaries" >&2
 (cd "$ROOT" && cargo build --release --quiet --bin sct-fetch --bin sct-verify --example bench_fixture)
-BIN="$ROOT/target/release"
-FIXTURE="$ROOT/target/release/examples/bench_fixture"
+# Where cargo put them: CARGO_TARGET_DIR (relative to the repository, as cargo reads it) or target/.
+TARGET="${CARGO_TARGET_DIR:-target}"
+case "$TARGET" in /*) ;; *) TARGET="$ROOT/$TARGET" ;; esac
+BIN="$TARGET/release"
+FIXTURE="$BIN/examples/bench_fixture"
 
 PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 BASE="http://127.0.0.1:$PORT"

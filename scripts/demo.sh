@@ -11,7 +11,11 @@ say() { printf '\n== %s\n' "$*" >&2; }
 
 say "Building sct"
 (cd "$root" && cargo build --quiet --bins)
-bin="$root/target/debug"
+# Where cargo put them: CARGO_TARGET_DIR (relative to the repository, as cargo reads it) or target/.
+target="${CARGO_TARGET_DIR:-target}"
+case "$target" in /*) ;; *) target="$root/$target" ;; esac
+bin="$target/debug"
+[ -x "$bin/sct-demo" ] || { echo "demo.sh: no sct-demo in $bin after the build" >&2; exit 3; }
 export PATH="$bin:$PATH"
 
 demo="${SCT_DEMO_DIR:-$(mktemp -d -t sct-demo.XXXXXX)}"
@@ -52,8 +56,21 @@ service_url=$(sed -n 's/.*"url": *"\([^"]*\)".*/\1/p' "$service/listening.json" 
 
 cat > "$demo/demo.env" <<ENV
 # Settings of the sct demo in $demo: source this file, then run any stage by hand.
-# The update service runs only while demo.sh runs; restart it with:
-#   sct-serve run --root "$service" --bind ${service_url#*://} --token-file "$service/upload-token"
+# The update service runs only while demo.sh runs; for -connect, sct-upload and sct-fetch start
+# it again with \`sct_demo_service\` (same address, in the background; stop it with
+# \`kill \$SCT_DEMO_SERVICE_PID\`).
+sct_demo_service() {
+  sct-serve run --root "$service" --bind "${service_url#*://}" --token-file "$service/upload-token" \\
+    >"$service/listening.json" 2>>"$demo/logs/sct-serve.stderr" &
+  SCT_DEMO_SERVICE_PID=\$!
+  for _ in \$(seq 100); do
+    [ -s "$service/listening.json" ] && { echo "update service at \$SCT_SERVICE_URL (pid \$SCT_DEMO_SERVICE_PID)" >&2; return 0; }
+    kill -0 "\$SCT_DEMO_SERVICE_PID" 2>/dev/null || break
+    sleep 0.1
+  done
+  echo "sct_demo_service: the update service did not start; see $demo/logs/sct-serve.stderr" >&2
+  return 3
+}
 export PATH="$bin:\$PATH"
 export SCT_SITE="sqlite:$site_db"
 export SCT_SERVICE_URL="$service_url"

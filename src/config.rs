@@ -30,6 +30,11 @@ pub struct Config {
     pub trusted_keys: Vec<String>,
     /// The site's install folder; imported packs go to its `EasySetupPayload/offline/`.
     pub install_dir: Option<PathBuf>,
+    /// Proxy for upload and download (`host[:port]`, port 80 when left out, or `http://host:port`),
+    /// used when no proxy flag is given.
+    pub proxy: Option<String>,
+    /// The proxy's user name (the password comes from `SCT_PROXY_PASSWORD` or a prompt).
+    pub proxy_user: Option<String>,
     /// Folder for the CMTrace log files.
     pub log_dir: Option<PathBuf>,
     /// Longest validity window (days) a fetched catalog may be signed for.
@@ -66,13 +71,24 @@ impl Config {
         Ok(config)
     }
 
-    fn where_to_set(&self, key: &str, env: &str) -> String {
-        let file = self
-            .source
+    /// The config file messages name: the one read, else `sct.toml` beside the binaries.
+    pub fn file_shown(&self) -> String {
+        self.source
             .clone()
             .or_else(beside_binary)
-            .map_or_else(|| FILE_NAME.to_owned(), |p| p.display().to_string());
-        format!("set {env} or add `{key} = ...` to {file}")
+            .map_or_else(|| FILE_NAME.to_owned(), |p| p.display().to_string())
+    }
+
+    /// "set ENV or add `key = ...` to FILE", for settings with no flag in any program.
+    fn where_to_set(&self, key: &str, env: &str) -> String {
+        format!("set {env} or add `{key} = ...` to {}", self.file_shown())
+    }
+
+    /// How to give `setting`, in the running program's words (see [`crate::setting`]).
+    pub fn how_to_give(&self, setting: crate::setting::Setting) -> String {
+        setting
+            .how_to_give(&self.file_shown())
+            .unwrap_or_else(|| "see the documentation".to_owned())
     }
 
     /// The site database: `--site`, then `SCT_SITE`, then the config file, then (Windows) the
@@ -112,10 +128,39 @@ impl Config {
         Err(fail(
             ExitCode::Usage,
             format!(
-                "no site database given: use --site, {}{on_site_server}",
-                self.where_to_set("site", ENV_SITE)
+                "no site database given: {}{on_site_server}",
+                self.how_to_give(crate::setting::Setting::Site)
             ),
         ))
+    }
+}
+
+impl Config {
+    /// The proxy and its user: the flags, else `proxy` and `proxy_user` in the config file. A
+    /// user without any proxy is a usage error (it would silently go unused).
+    pub fn proxy(
+        &self,
+        flag: Option<&str>,
+        user_flag: Option<&str>,
+    ) -> anyhow::Result<(Option<String>, Option<String>)> {
+        use crate::setting::Setting;
+        let (proxy, user) = match flag {
+            Some(proxy) => (Some(proxy.to_owned()), user_flag.map(str::to_owned)),
+            None => (
+                self.proxy.clone(),
+                user_flag.map(str::to_owned).or(self.proxy_user.clone()),
+            ),
+        };
+        if let (None, Some(user)) = (&proxy, &user) {
+            return Err(fail(
+                ExitCode::Usage,
+                format!(
+                    "the proxy user {user} is given but no proxy: {}",
+                    self.how_to_give(Setting::Proxy)
+                ),
+            ));
+        }
+        Ok((proxy, user))
     }
 }
 
@@ -165,8 +210,8 @@ impl Config {
             return Err(fail(
                 ExitCode::Usage,
                 format!(
-                    "no trusted catalog key: use --trusted-key, {}",
-                    self.where_to_set("trusted_keys", ENV_TRUSTED_KEYS)
+                    "no trusted catalog key: {}",
+                    self.how_to_give(crate::setting::Setting::TrustedKeys)
                 ),
             ));
         }
@@ -306,5 +351,28 @@ mod tests {
         std::fs::write(&path, "sight = \"typo\"\n").unwrap();
         let err = Config::from_file(&path).unwrap_err();
         assert_eq!(crate::error::exit_code(&err), ExitCode::Usage);
+    }
+
+    #[test]
+    fn proxy_flags_win_and_a_user_needs_a_proxy() {
+        let file = Config {
+            proxy: Some("itproxy.contoso.com".into()),
+            proxy_user: Some("jqpublic".into()),
+            ..Config::default()
+        };
+        assert_eq!(
+            file.proxy(None, None).unwrap(),
+            (Some("itproxy.contoso.com".into()), Some("jqpublic".into()))
+        );
+        // A proxy flag replaces the file's proxy and its user.
+        assert_eq!(
+            file.proxy(Some("other:3128"), None).unwrap(),
+            (Some("other:3128".into()), None)
+        );
+        let none = Config::default();
+        assert_eq!(none.proxy(None, None).unwrap(), (None, None));
+        let err = none.proxy(None, Some("jqpublic")).unwrap_err();
+        assert_eq!(crate::error::exit_code(&err), ExitCode::Usage);
+        assert!(format!("{err:#}").contains("no proxy"), "{err:#}");
     }
 }

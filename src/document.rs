@@ -44,7 +44,8 @@ fn check_tag(found: Option<&str>, expected: &str, source: &str) -> anyhow::Resul
     }
     let message = match (parse_tag(found), parse_tag(expected)) {
         (Some((kind, _)), Some((want, _))) if kind != want => format!(
-            "{source} holds a {kind} document ({found}), but this stage reads {want} documents ({expected})"
+            "{source} holds {} {kind} document ({found}), but this stage reads {want} documents ({expected})",
+            article(kind)
         ),
         (Some(_), Some((_, want))) => format!(
             "{source} is {found}, a version this build does not read (it reads v{want}: {expected}); \
@@ -53,6 +54,15 @@ fn check_tag(found: Option<&str>, expected: &str, source: &str) -> anyhow::Resul
         _ => format!("{source} has an unknown schema tag `{found}` (expected {expected})"),
     };
     Err(fail(ExitCode::Rejected, message))
+}
+
+/// `a` or `an` before a document kind (`an offer`, `a usage`).
+fn article(word: &str) -> &'static str {
+    if word.starts_with(['a', 'e', 'i', 'o', 'u']) {
+        "an"
+    } else {
+        "a"
+    }
 }
 
 /// Decodes one document from a JSON value, checking its tag first.
@@ -340,7 +350,7 @@ mod tests {
     fn names_the_wrong_kind() {
         let err = read::<Probe>(&br#"{"schema":"sct.offer.v1"}"#[..], "stdin", 1024).unwrap_err();
         let text = message(err);
-        assert!(text.contains("offer document"), "{text}");
+        assert!(text.contains("holds an offer document"), "{text}");
         assert!(text.contains("sct.probe.v1"), "{text}");
     }
 

@@ -73,19 +73,31 @@ pub fn exit_code(err: &anyhow::Error) -> ExitCode {
         if cause.downcast_ref::<reqwest::Error>().is_some() {
             return ExitCode::Network;
         }
-        if cause.downcast_ref::<serde_json::Error>().is_some() {
-            return ExitCode::Rejected;
+        if let Some(json) = cause.downcast_ref::<serde_json::Error>() {
+            // serde_json also reports the writer's failures (a full disk under stdout): local.
+            return if json.is_io() {
+                ExitCode::Io
+            } else {
+                ExitCode::Rejected
+            };
         }
     }
     ExitCode::Io
 }
 
 /// True when the error is a closed stdout (`sct-collect | head`): the reader left, nothing failed.
+///
+/// serde_json wraps the writer's `io::Error` without exposing it as a source, so its own
+/// `io_error_kind` is asked too (JSON written to a closed pipe used to end with exit 1).
 pub fn is_broken_pipe(err: &anyhow::Error) -> bool {
+    use std::io::ErrorKind::BrokenPipe;
     err.chain().any(|cause| {
         cause
             .downcast_ref::<std::io::Error>()
-            .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+            .is_some_and(|io| io.kind() == BrokenPipe)
+            || cause
+                .downcast_ref::<serde_json::Error>()
+                .is_some_and(|json| json.io_error_kind() == Some(BrokenPipe))
     })
 }
 
@@ -128,5 +140,23 @@ mod tests {
         let err = anyhow::Error::new(std::io::Error::from(std::io::ErrorKind::BrokenPipe))
             .context("writing stdout");
         assert!(is_broken_pipe(&err));
+    }
+
+    #[test]
+    fn broken_pipe_under_json_is_recognised() {
+        struct Closed;
+        impl std::io::Write for Closed {
+            fn write(&mut self, _: &[u8]) -> std::io::Result<usize> {
+                Err(std::io::ErrorKind::BrokenPipe.into())
+            }
+            fn flush(&mut self) -> std::io::Result<()> {
+                Ok(())
+            }
+        }
+        let err = serde_json::to_writer(Closed, &[1, 2, 3])
+            .context("Failed to write JSON")
+            .unwrap_err();
+        assert!(is_broken_pipe(&err));
+        assert_eq!(exit_code(&err), ExitCode::Io);
     }
 }

@@ -109,7 +109,9 @@ pub fn fetch(
         .enable_all()
         .build()
         .context("Failed to start the download runtime")?;
-    runtime.block_on(fetch_async(options, offers, on_event))
+    runtime
+        .block_on(fetch_async(options, offers, on_event))
+        .map_err(|err| http::name_the_proxy(err, &options.net))
 }
 
 /// `sct.fetch-plan.v1`: what a fetch would download, printed by `--dry-run`.
@@ -236,7 +238,7 @@ async fn fetch_async(
 ) -> anyhow::Result<Summary> {
     let client = http::client(&options.net)?;
     match &options.net.proxy {
-        Some(proxy) => logging::info(TOOL, vocabulary::using_proxy(proxy)),
+        Some(proxy) => logging::info(TOOL, vocabulary::using_proxy(&http::proxy_url(proxy))),
         None => logging::detail(TOOL, vocabulary::no_proxy()),
     }
     let fetched = fetch_catalogs(&client, offers, options).await?;
@@ -587,13 +589,10 @@ async fn download_all(
         entry.0 -= 1;
         if entry.0 == 0 {
             let (_, event, error) = pending.remove(&guid).expect("planned pack");
-            if let Some(bar) = &progress {
-                bar.suspend(|| note_pack(&event));
-            } else {
-                note_pack(&event);
-            }
+            note_pack(&event);
             log_pack(&event);
-            on_event(&FetchEvent::Pack(event.clone()))?;
+            // stdout may be the bar's terminal too: the event line goes above the bar.
+            crate::progress::suspend(|| on_event(&FetchEvent::Pack(event.clone())))?;
             results.push(PackResult {
                 status: event.status,
                 transferred: event.transferred,
@@ -670,16 +669,18 @@ fn log_pack(event: &PackEvent) {
     }
 }
 
+/// The overall bar, drawn with the process's other bars so notes print above it, never on its
+/// line (`--quiet`, a pipe or `TERM=dumb` draw none: [`crate::progress::current`]).
 fn progress_bar(wanted: bool, total: u64, counter: &Counter) -> Option<indicatif::ProgressBar> {
-    use std::io::IsTerminal;
-    if !wanted || !std::io::stderr().is_terminal() || total == 0 {
+    if !wanted || !crate::progress::current().bars || total == 0 {
         return None;
     }
-    let bar = indicatif::ProgressBar::new(total);
+    let name = crate::setting::program().unwrap_or(TOOL);
+    let bar = crate::progress::add(indicatif::ProgressBar::new(total));
     bar.set_style(
-        indicatif::ProgressStyle::with_template(
-            "sct-fetch: {bar:30} {bytes}/{total_bytes} {bytes_per_sec} eta {eta}",
-        )
+        indicatif::ProgressStyle::with_template(&format!(
+            "{name}: {{bar:30}} {{bytes}}/{{total_bytes}} {{bytes_per_sec}} eta {{eta}}"
+        ))
         .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
     );
     let (bar2, counter) = (bar.clone(), counter.clone());

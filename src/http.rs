@@ -168,17 +168,14 @@ pub fn client(options: &NetOptions) -> anyhow::Result<reqwest::Client> {
         builder = builder.add_root_certificate(cert);
     }
     if let Some(uri) = &options.proxy {
-        let uri = if uri.contains("://") {
-            uri.clone()
-        } else {
-            format!("http://{uri}")
-        };
+        let uri = proxy_url(uri);
         if reqwest::Url::parse(&uri).is_ok_and(|u| u.password().is_some()) {
             return Err(crate::error::fail(
                 crate::error::ExitCode::Usage,
                 format!(
-                    "the proxy URI `{}` carries a password; give the user with --proxy-user and the password in {ENV_PROXY_PASSWORD}, never on the command line",
-                    redact(&uri)
+                    "the proxy URI `{}` carries a password; give the user with {} and the password in {ENV_PROXY_PASSWORD}, never on the command line",
+                    redact(&uri),
+                    proxy_user_flag()
                 ),
             ));
         }
@@ -193,6 +190,60 @@ pub fn client(options: &NetOptions) -> anyhow::Result<reqwest::Client> {
     }
     // Without --proxy, reqwest itself honours HTTPS_PROXY, HTTP_PROXY, ALL_PROXY and NO_PROXY.
     builder.build().context("Failed to set up the HTTP client")
+}
+
+/// The proxy as a URL: `host` and `host:port`, as the original's `-proxyserveruri` takes them,
+/// become `http://host:port`, and a proxy without a port uses 80, as the original does.
+pub fn proxy_url(uri: &str) -> String {
+    let url = if uri.contains("://") {
+        uri.to_owned()
+    } else {
+        format!("http://{uri}")
+    };
+    match reqwest::Url::parse(&url) {
+        Ok(parsed) if parsed.port().is_none() && parsed.scheme() == "http" => {
+            // `Url` drops a default port when printed: state it, so logs say which port was used.
+            let host = parsed.host_str().unwrap_or_default();
+            let auth = match (parsed.username(), parsed.password()) {
+                ("", None) => String::new(),
+                (user, None) => format!("{user}@"),
+                (user, Some(password)) => format!("{user}:{password}@"),
+            };
+            format!(
+                "http://{auth}{host}:80{}",
+                parsed.path().trim_end_matches('/')
+            )
+        }
+        _ => url,
+    }
+}
+
+/// A connection failure through a proxy names the proxy, not the update service: with a proxy
+/// set, the only connection this machine opens is to the proxy.
+pub fn name_the_proxy(err: anyhow::Error, net: &NetOptions) -> anyhow::Error {
+    let Some(proxy) = &net.proxy else {
+        return err;
+    };
+    let connect = err.chain().any(|cause| {
+        cause
+            .downcast_ref::<reqwest::Error>()
+            .is_some_and(|e| e.is_connect() && !is_proxy_auth_error(e))
+    });
+    // A refused CONNECT tunnel is the proxy's answer about the service, not a failure to reach it.
+    let tunnel = err
+        .chain()
+        .any(|cause| cause.to_string().to_ascii_lowercase().contains("tunnel"));
+    if !connect || tunnel || crate::error::exit_code(&err) != crate::error::ExitCode::Network {
+        return err;
+    }
+    let flag = crate::setting::Setting::Proxy.flag().unwrap_or("--proxy");
+    err.context(crate::error::fail(
+        crate::error::ExitCode::Network,
+        format!(
+            "cannot connect to the proxy {} (check {flag} or `proxy` in sct.toml); the update service was not contacted",
+            redact(&proxy_url(proxy))
+        ),
+    ))
 }
 
 /// True for failures a retry may fix: timeouts, refused or reset connections, 408, 429 and 5xx.
@@ -212,7 +263,8 @@ pub fn status_error(status: reqwest::StatusCode, url: &str) -> anyhow::Error {
     let shown = redact(url);
     let message = if status == reqwest::StatusCode::PROXY_AUTHENTICATION_REQUIRED {
         format!(
-            "the proxy refused the request to {shown} with 407: it wants credentials (give --proxy-user and SCT_PROXY_PASSWORD) or refused the ones given"
+            "the proxy refused the request to {shown} with 407: it wants credentials (give {} and {ENV_PROXY_PASSWORD}) or refused the ones given",
+            proxy_user_flag()
         )
     } else {
         format!("{shown} answered {status}")
@@ -242,16 +294,24 @@ pub fn classify_error(err: reqwest::Error, url: &str, net: Option<&NetOptions>) 
             crate::error::ExitCode::Network,
             match net {
                 Some(net) => format!(
-                    "{} did not answer within {} s (the read timeout; the connect timeout is {} s; change them with --timeout)",
+                    "{} did not answer within {} s (the read timeout; the connect timeout is {} s{})",
                     redact(url),
                     net.read_timeout.as_secs_f64(),
-                    net.connect_timeout.as_secs_f64()
+                    net.connect_timeout.as_secs_f64(),
+                    crate::setting::Setting::Timeout
+                        .flag()
+                        .map(|flag| format!("; change them with {flag}"))
+                        .unwrap_or_default()
                 ),
                 None => format!("{} did not answer in time", redact(url)),
             },
         ))
     } else {
         anyhow::Error::new(err)
+    };
+    let err = match net {
+        Some(net) => name_the_proxy(err, net),
+        None => err,
     };
     if transient {
         Attempt::Retry(err)
@@ -303,6 +363,13 @@ pub fn proxy_password(user: &str) -> anyhow::Result<crate::secret::Secret> {
     Ok(password)
 }
 
+/// The proxy user's flag in the running program (`--proxy-user`, or the wrapper's `-proxyusername`).
+fn proxy_user_flag() -> &'static str {
+    crate::setting::Setting::ProxyUser
+        .flag()
+        .unwrap_or("--proxy-user")
+}
+
 /// Exponential backoff with a cap: 0.5 s, 1 s, 2 s, 4 s, then 8 s.
 pub fn backoff(attempt: u32) -> Duration {
     Duration::from_millis(500u64.saturating_mul(1 << attempt.min(4)))
@@ -349,6 +416,23 @@ mod tests {
             ..NetOptions::default()
         };
         assert!(client(&options).is_ok());
+    }
+
+    #[test]
+    fn a_proxy_without_a_port_uses_80() {
+        assert_eq!(
+            proxy_url("itproxy.contoso.com"),
+            "http://itproxy.contoso.com:80"
+        );
+        assert_eq!(
+            proxy_url("itproxy.contoso.com:8080"),
+            "http://itproxy.contoso.com:8080"
+        );
+        assert_eq!(proxy_url("http://10.0.0.1"), "http://10.0.0.1:80");
+        assert_eq!(proxy_url("http://bob@proxy"), "http://bob@proxy:80");
+        assert_eq!(proxy_url("https://proxy"), "https://proxy");
+        let parsed = reqwest::Url::parse(&proxy_url("itproxy")).unwrap();
+        assert_eq!(parsed.port_or_known_default(), Some(80));
     }
 
     #[test]

@@ -28,12 +28,14 @@ pub mod prepare;
 pub mod progress;
 pub mod publish;
 pub mod remote;
+pub mod review;
 pub mod samples;
 #[cfg(test)]
 mod schema_check;
 pub mod secret;
 pub mod select;
 pub mod serve;
+pub mod setting;
 pub mod signing;
 pub mod site;
 pub mod tls;

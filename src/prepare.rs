@@ -3,6 +3,7 @@
 use crate::site::{self, SiteLocator};
 use crate::usage::{self, UsageDocument};
 use crate::usage_cab::{self, CabReport};
+use anyhow::Context;
 use std::path::Path;
 
 /// Reads the site's usage document.
@@ -18,10 +19,13 @@ pub fn prepare(locator: &SiteLocator, dest: &Path) -> anyhow::Result<CabReport> 
     usage_cab::pack(&doc, dest)
 }
 
-/// `-export`: collect and write the rows as CSV to `dest`, atomically; returns the row count.
+/// `-export`: collect, pack a cab as `-prepare` would (in a scratch folder) and write the review
+/// CSV of what that cab carries to `dest`, atomically ([`crate::review`]); returns the row count.
 pub fn export(locator: &SiteLocator, dest: &Path) -> anyhow::Result<usize> {
     crate::atomic::check_parent(dest)?;
     let doc = collect(locator)?;
-    crate::atomic::write_with(dest, |file| usage::write_csv(&doc, file))?;
-    Ok(doc.rows.len())
+    let scratch = tempfile::tempdir().context("Failed to create a scratch folder for the cab")?;
+    let cab = scratch.path().join("UsageData.cab");
+    usage_cab::pack(&doc, &cab)?;
+    crate::atomic::write_with(dest, |file| crate::review::write_cab_csv(&cab, file))
 }

@@ -12,8 +12,10 @@
 //! ```
 
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
+use std::cell::Cell;
 use std::ffi::OsStr;
 use std::io::IsTerminal;
+use std::sync::OnceLock;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 static QUIET: AtomicBool = AtomicBool::new(false);
@@ -21,6 +23,38 @@ static QUIET: AtomicBool = AtomicBool::new(false);
 /// Turns bars off for this process (`--quiet`).
 pub fn set_quiet(quiet: bool) {
     QUIET.store(quiet, Ordering::Relaxed);
+}
+
+/// Every bar of the process is drawn through this one group, so [`suspend`] can clear them all
+/// before a line of other output: a bar never shares a line with a note or an error.
+static SHARED: OnceLock<MultiProgress> = OnceLock::new();
+
+thread_local! {
+    /// True while this thread runs inside [`suspend`] (a nested suspend would deadlock).
+    static SUSPENDED: Cell<bool> = const { Cell::new(false) };
+}
+
+fn shared() -> &'static MultiProgress {
+    SHARED.get_or_init(|| MultiProgress::with_draw_target(ProgressDrawTarget::stderr()))
+}
+
+/// Adds a bar made elsewhere to the process's bars, so [`suspend`] clears it too.
+pub fn add(bar: ProgressBar) -> ProgressBar {
+    shared().add(bar)
+}
+
+/// Runs `f` with every bar cleared and redraws them after: for any line printed on stderr while
+/// bars may be drawn ([`crate::cli::note`] does this). Nested calls simply run `f`.
+pub fn suspend<R>(f: impl FnOnce() -> R) -> R {
+    match SHARED.get() {
+        Some(multi) if !SUSPENDED.get() => {
+            SUSPENDED.set(true);
+            let result = multi.suspend(f);
+            SUSPENDED.set(false);
+            result
+        }
+        _ => f(),
+    }
 }
 
 /// How progress is shown.
@@ -110,7 +144,9 @@ impl Progress {
     /// A bar shown per an explicit decision.
     pub fn with_display(total: u64, label: &str, unit: Unit, display: Display) -> Self {
         Self {
-            bar: display.bars.then(|| new_bar(total, label, unit, display)),
+            bar: display
+                .bars
+                .then(|| add(new_bar(total, label, unit, display))),
         }
     }
 
@@ -189,9 +225,7 @@ impl ProgressGroup {
     /// A group shown per an explicit decision.
     pub fn with_display(display: Display) -> Self {
         Self {
-            multi: display
-                .bars
-                .then(|| MultiProgress::with_draw_target(ProgressDrawTarget::stderr())),
+            multi: display.bars.then(|| shared().clone()),
             display,
         }
     }
@@ -228,7 +262,7 @@ impl ProgressGroup {
     /// Runs `f` with the bars cleared, for output that must not mix with them (a prompt).
     pub fn suspend<R>(&self, f: impl FnOnce() -> R) -> R {
         match &self.multi {
-            Some(multi) => multi.suspend(f),
+            Some(_) => suspend(f),
             None => f(),
         }
     }
@@ -298,6 +332,15 @@ mod tests {
         assert!(!group.bytes(10, "y").is_visible());
         assert!(!group.items(10, "z").is_visible());
         assert_eq!(group.suspend(|| 7), 7);
+    }
+
+    #[test]
+    fn nested_suspends_do_not_deadlock() {
+        let on = decide(true, false, os("1"), os("xterm"));
+        let group = ProgressGroup::with_display(on);
+        let bar = group.bytes(10, "n");
+        assert_eq!(group.suspend(|| suspend(|| suspend(|| 3))), 3);
+        bar.finish_and_clear();
     }
 
     #[test]

@@ -721,3 +721,71 @@ fn inbox_housekeeping_lines_validate() {
     };
     check(&serde_json::to_value(&summary).unwrap());
 }
+
+/// Every timestamp field of every schema (a property named `*_at`, or a `$defs/time`), resolved
+/// through `$ref`s, as (schema file, field path, the field's schema).
+fn timestamp_fields() -> Vec<(String, String, Value)> {
+    fn resolve<'a>(root: &'a Value, node: &'a Value) -> &'a Value {
+        match node["$ref"].as_str() {
+            Some(reference) => {
+                let mut target = root;
+                for part in reference.trim_start_matches("#/").split('/') {
+                    target = &target[part];
+                }
+                target
+            }
+            None => node,
+        }
+    }
+    fn walk(root: &Value, node: &Value, path: &str, out: &mut Vec<(String, Value)>) {
+        if let Some(map) = node.as_object() {
+            for (key, value) in map {
+                let here = format!("{path}/{key}");
+                if key.ends_with("_at") && value.is_object() {
+                    out.push((here.clone(), resolve(root, value).clone()));
+                }
+                walk(root, value, &here, out);
+            }
+        }
+    }
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/docs/schemas");
+    let mut found = Vec::new();
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        let schema: Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+        let mut fields = Vec::new();
+        walk(&schema, &schema, "", &mut fields);
+        let name = path.file_name().unwrap().to_string_lossy().into_owned();
+        found.extend(fields.into_iter().map(|(p, v)| (name.clone(), p, v)));
+    }
+    found
+}
+
+/// `format: date-time` is an annotation unless a validator opts in: each timestamp carries a
+/// pattern, so "26 Nov 2026" is refused by any validator with default settings.
+#[test]
+fn every_timestamp_is_constrained_without_format_validation() {
+    let fields = timestamp_fields();
+    assert!(fields.len() >= 10, "{fields:?}");
+    for (file, path, field) in fields {
+        let validator =
+            jsonschema::validator_for(&field).unwrap_or_else(|e| panic!("{file} {path}: {e}"));
+        for bad in [
+            "26 Nov 2026",
+            "2026-11-26",
+            "2026-11-26 10:54:39",
+            "tomorrow",
+        ] {
+            assert!(
+                !validator.is_valid(&json!(bad)),
+                "{file} {path} accepts `{bad}`"
+            );
+        }
+        for good in ["2026-11-26T10:54:39Z", "2026-11-26T10:54:39.123456789Z"] {
+            assert!(
+                validator.is_valid(&json!(good)),
+                "{file} {path} refuses `{good}`"
+            );
+        }
+    }
+}

@@ -108,11 +108,21 @@ impl PrivateKey {
         options.write(true).create_new(true);
         #[cfg(unix)]
         std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-        let file = options.open(path).with_context(|| {
-            format!(
-                "Failed to create key file `{}` (it must not exist yet)",
-                path.display()
-            )
+        let file = options.open(path).map_err(|err| {
+            let why = match err.kind() {
+                std::io::ErrorKind::AlreadyExists => {
+                    "it exists already, and a signing key is never overwritten".to_owned()
+                }
+                std::io::ErrorKind::NotFound => format!(
+                    "its folder `{}` does not exist; create it first",
+                    path.parent().unwrap_or(Path::new(".")).display()
+                ),
+                _ => "check the folder's permissions".to_owned(),
+            };
+            anyhow::Error::new(err).context(fail(
+                ExitCode::Io,
+                format!("Failed to create key file `{}`: {why}", path.display()),
+            ))
         })?;
         crate::document::write_pretty(&file, &doc)?;
         file.sync_all()?;
@@ -285,6 +295,19 @@ fn read_key_file(path: &Path) -> anyhow::Result<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_key_file_that_cannot_be_created_names_why() {
+        let dir = tempfile::tempdir().unwrap();
+        let key = PrivateKey::generate();
+        let missing = dir.path().join("no-such-folder").join("signing-key.json");
+        let text = format!("{:#}", key.save(&missing).unwrap_err());
+        assert!(text.contains("no-such-folder` does not exist"), "{text}");
+        let path = dir.path().join("signing-key.json");
+        key.save(&path).unwrap();
+        let text = format!("{:#}", key.save(&path).unwrap_err());
+        assert!(text.contains("never overwritten"), "{text}");
+    }
 
     fn err_kind(result: anyhow::Result<String>) -> ExitCode {
         crate::error::exit_code(&result.unwrap_err())

@@ -173,7 +173,7 @@ pub fn open_verified(path: &Path) -> anyhow::Result<(UsageDocument, CabReport)> 
     if !names.contains(&MANIFEST_MEMBER) || !names.contains(&USAGE_MEMBER) {
         return Err(refuse(format!(
             "is not a usage cab: it must hold {USAGE_MEMBER} and {MANIFEST_MEMBER} (it holds {})",
-            names.join(", ")
+            some_names(&names)
         )));
     }
     let manifest_bytes = reader.read_member(MANIFEST_MEMBER, MAX_MANIFEST_BYTES)?;
@@ -227,6 +227,17 @@ pub fn open_verified(path: &Path) -> anyhow::Result<(UsageDocument, CabReport)> 
     Ok((doc, report))
 }
 
+/// The first few member names and how many more: a refusal stays one readable line whatever the
+/// cab holds (a product cab holds thousands).
+fn some_names(names: &[&str]) -> String {
+    const SHOWN: usize = 5;
+    match names.len() {
+        0 => "no members".to_owned(),
+        n if n <= SHOWN => names.join(", "),
+        n => format!("{}, and {} more", names[..SHOWN].join(", "), n - SHOWN),
+    }
+}
+
 /// The manifest must list every member but itself exactly once: each listing is read in full, so
 /// a name listed many times would make one small cab cost its member's size again and again.
 fn check_listing(manifest: &UsageManifest, names: &[&str]) -> Result<(), String> {
@@ -251,6 +262,17 @@ fn check_listing(manifest: &UsageManifest, names: &[&str]) -> Result<(), String>
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_refusal_names_a_few_members() {
+        assert_eq!(some_names(&["a", "b"]), "a, b");
+        let many: Vec<String> = (0..2000).map(|i| format!("f{i}.cab")).collect();
+        let many: Vec<&str> = many.iter().map(String::as_str).collect();
+        assert_eq!(
+            some_names(&many),
+            "f0.cab, f1.cab, f2.cab, f3.cab, f4.cab, and 1995 more"
+        );
+    }
 
     #[test]
     fn version_member_is_named_after_full_version() {

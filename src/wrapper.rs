@@ -5,7 +5,10 @@
 
 use crate::error::{ExitCode, fail};
 use std::ffi::OsString;
+use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
+
+mod terminal;
 
 /// Which updates `-connect` downloads (defined with the selection rules in [`crate::select`]).
 pub use crate::select::DownloadMode;
@@ -71,8 +74,21 @@ fn flag_name(arg: &str) -> Option<String> {
     Some(name.to_ascii_lowercase())
 }
 
+/// A checked command line: the phase, and whether `-json` asked for JSON on a terminal too.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Line {
+    pub phase: Phase,
+    pub json: bool,
+}
+
 /// Parses and checks the original command line (without the program name).
 pub fn parse(args: &[OsString]) -> anyhow::Result<Phase> {
+    parse_line(args).map(|line| line.phase)
+}
+
+/// [`parse`], with the switches that are not a phase's (`-json`).
+pub fn parse_line(args: &[OsString]) -> anyhow::Result<Line> {
+    let mut json = false;
     let mut phase: Option<String> = None;
     let mut mode: Option<(String, DownloadMode)> = None;
     let mut values: Vec<(String, String)> = Vec::new();
@@ -90,8 +106,12 @@ pub fn parse(args: &[OsString]) -> anyhow::Result<Phase> {
             )));
         };
         match name.as_str() {
-            "help" | "?" | "h" => return Ok(Phase::Help),
-            "version" => return Ok(Phase::Version),
+            "help" | "?" | "h" => return Ok(Line::of(Phase::Help)),
+            "version" => return Ok(Line::of(Phase::Version)),
+            "json" => {
+                json = true;
+                continue;
+            }
             _ => {}
         }
         if PHASES.contains(&name.as_str()) {
@@ -154,7 +174,7 @@ pub fn parse(args: &[OsString]) -> anyhow::Result<Phase> {
         let value = need(name)?;
         crate::paths::path_flag(&value).map_err(|why| usage(format!("-{name} `{value}`: {why}")))
     };
-    Ok(match phase.as_str() {
+    let phase = match phase.as_str() {
         "prepare" => Phase::Prepare {
             usage_data_dest: path("usagedatadest")?,
         },
@@ -171,14 +191,21 @@ pub fn parse(args: &[OsString]) -> anyhow::Result<Phase> {
         _ => Phase::Import {
             update_pack_src: path("updatepacksrc")?,
         },
-    })
+    };
+    Ok(Line { phase, json })
+}
+
+impl Line {
+    fn of(phase: Phase) -> Self {
+        Self { phase, json: false }
+    }
 }
 
 fn is_known(name: &str) -> bool {
     PHASES.contains(&name)
         || MODES.iter().any(|(n, _)| *n == name)
         || VALUE_FLAGS.iter().any(|(n, _)| *n == name)
-        || matches!(name, "help" | "?" | "h" | "version")
+        || matches!(name, "help" | "?" | "h" | "version" | "json")
 }
 
 /// The wrapper's help text, with the original's example command lines.
@@ -192,6 +219,7 @@ Usage:
                         [-proxyserveruri HOST[:PORT]] [-proxyusername NAME]
                         [-downloadall | -downloadhotfix | -downloadsiteversion]
   ServiceConnectionTool -import -updatepacksrc DIR
+  Any phase takes -json: JSON on stdout even on a terminal.
 
 Phases:
   -prepare   on the service connection point: put the site's usage data into a cab file
@@ -199,12 +227,25 @@ Phases:
   -connect   on a computer with internet access: upload usage cabs, download update packs
   -import    on the service connection point: bring downloaded update packs into the site
 
-Flags are case-insensitive and start with one dash, as on Windows.
+Flags are case-insensitive and start with one dash, as on Windows. On a terminal the tool prints
+what it did, pack by pack, on stderr; stdout carries JSON when it is piped, or with -json.
 
-Settings (flag > environment > sct.toml beside the tool, or the file named by SCT_CONFIG):
-  SCT_SITE            site database, e.g. sqlite:/var/lib/sct/site.db
-  SCT_SERVICE_URL     update service base URL (-connect)
-  SCT_PROXY_PASSWORD  proxy password for -proxyusername (else asked on a terminal; never a flag)
+Settings: an environment variable, else the key in sct.toml beside the tool (or the file named
+by SCT_CONFIG):
+  SCT_SITE             site             site database, e.g. sqlite:C:/sct/site.db or
+                                        Server=sql01;Database=CM_PS1 (-prepare, -export, -import)
+  SCT_SITE_PASSWORD                     SQL Server password for a site string with a User Id
+                                        (else asked on a terminal; never a flag)
+  SCT_INSTALL_DIR      install_dir      the site's install folder (-import) [default: the one
+                                        the site database records]
+  SCT_SERVICE_URL      service_url      update service base URL (-connect)
+  SCT_SERVICE_TOKEN                     token for an update service that asks for one (-connect)
+  SCT_TRUSTED_KEYS     trusted_keys     pinned catalog signing keys, ed25519:... (-connect, -import)
+                       proxy            proxy when -proxyserveruri is not given, HOST[:PORT]
+                       proxy_user       proxy user when -proxyusername is not given
+  SCT_PROXY_PASSWORD                    proxy password (else asked on a terminal; never a flag)
+  SCT_LOG_DIR          log_dir          folder for ServiceConnectionTool.log and ConfigMgrSetup.log
+A proxy without a port uses port 80.
 
 Examples:
   ServiceConnectionTool.exe -prepare -usagedatadest D:\\USB\\UsageData.cab
@@ -243,9 +284,13 @@ pub fn connect(
     upload: &UploadSeam<'_>,
     on_event: &mut dyn FnMut(&crate::fetch::FetchEvent) -> anyhow::Result<()>,
 ) -> anyhow::Result<crate::fetch::Summary> {
+    let (proxy, proxy_user) = config.proxy(
+        request.proxy_server_uri.as_deref(),
+        request.proxy_user_name.as_deref(),
+    )?;
     let net = crate::http::NetOptions {
-        proxy: request.proxy_server_uri.clone(),
-        proxy_user: request.proxy_user_name.clone(),
+        proxy,
+        proxy_user,
         ..Default::default()
     }
     .with_proxy_password()?;
@@ -267,6 +312,17 @@ pub fn connect(
     // A folder import would refuse (the drive's root beside UsageData.cab) is refused before upload.
     crate::fetch::check_dest(&request.update_pack_dest)?;
     let offers = upload(request, &net, config)?;
+    for offer in &offers {
+        let message = format!(
+            "usage data of site {} (hierarchy {}, version {}) uploaded from {}",
+            offer.site_code,
+            offer.hierarchy_id.to_string().to_uppercase(),
+            offer.full_version,
+            offer.usage_cab
+        );
+        crate::logging::info(TOOL, &message);
+        crate::cli::note(TOOL, format!("INFO: {message}"));
+    }
     crate::fetch::fetch(&options, &offers, on_event)
 }
 
@@ -354,17 +410,20 @@ fn start_logs(config: &crate::config::Config, args: &[OsString], phase: &Phase) 
 /// Every run that gets past parsing writes `ServiceConnectionTool.log` in the original's vocabulary
 /// (`INFO:` / `ERROR:` entries); `sct::cli::run` logs a failure and its exit code.
 pub fn run(args: &[OsString]) -> anyhow::Result<()> {
-    let phase = parse(args)?;
+    let line = parse_line(args)?;
     let config = crate::config::Config::load()?;
-    if !matches!(phase, Phase::Help | Phase::Version) {
-        start_logs(&config, args, &phase);
+    if !matches!(line.phase, Phase::Help | Phase::Version) {
+        start_logs(&config, args, &line.phase);
     }
-    run_phase(phase, &config)?;
+    let json = line.json || !std::io::stdout().is_terminal();
+    run_phase(line.phase, &config, json)?;
     crate::logging::info(TOOL, "ServiceConnectionTool finished successfully");
     Ok(())
 }
 
-fn run_phase(phase: Phase, config: &crate::config::Config) -> anyhow::Result<()> {
+/// Runs one phase; `json` puts the phase's JSON on stdout (piped, or `-json`), else stdout
+/// stays empty and the readable lines on stderr tell the whole story.
+fn run_phase(phase: Phase, config: &crate::config::Config, json: bool) -> anyhow::Result<()> {
     use crate::logging;
     let stdout = std::io::stdout().lock();
     match phase {
@@ -405,11 +464,16 @@ fn run_phase(phase: Phase, config: &crate::config::Config) -> anyhow::Result<()>
             crate::cli::note(
                 TOOL,
                 format!(
-                    "INFO: usage data of site {} ({} rows, version {}) written to {}",
-                    report.site_code, report.rows, report.full_version, report.cab
+                    "INFO: usage data of site {} ({}, version {}) written to {}; review it with -export, then carry it to -connect",
+                    report.site_code,
+                    terminal::count(report.rows, "row", "rows"),
+                    report.full_version,
+                    report.cab
                 ),
             );
-            crate::document::write_pretty(stdout, &report)?;
+            if json {
+                crate::document::write_pretty(stdout, &report)?;
+            }
         }
         Phase::Export { dest } => {
             let site = config.site_locator(None)?;
@@ -421,7 +485,11 @@ fn run_phase(phase: Phase, config: &crate::config::Config) -> anyhow::Result<()>
             );
             crate::cli::note(
                 TOOL,
-                format!("INFO: {rows} usage rows exported to {}", dest.display()),
+                format!(
+                    "INFO: {} and every field the usage cab carries exported to {} for review",
+                    terminal::count(rows, "usage row", "usage rows"),
+                    dest.display()
+                ),
             );
         }
         Phase::Connect {
@@ -440,11 +508,14 @@ fn run_phase(phase: Phase, config: &crate::config::Config) -> anyhow::Result<()>
             };
             let mut out = stdout;
             let summary = connect(&request, config, &upload_offers, &mut |event| {
-                crate::document::write_line(&mut out, event)
+                if json {
+                    crate::document::write_line(&mut out, event)?;
+                }
+                Ok(())
             })?;
             let message = format!(
-                "{} update packs ({} downloaded, {} already present) are in {}; carry the folder back and run -import",
-                summary.packs, summary.downloaded, summary.present, summary.dest
+                "update packs in {}: {} ({} downloaded, {} already present); carry the folder back and run -import",
+                summary.dest, summary.packs, summary.downloaded, summary.present
             );
             logging::info(TOOL, &message);
             crate::cli::note(TOOL, format!("INFO: {message}"));
@@ -456,16 +527,23 @@ fn run_phase(phase: Phase, config: &crate::config::Config) -> anyhow::Result<()>
                 src: update_pack_src,
                 ..Default::default()
             };
-            let mut out = stdout;
+            let mut out: Box<dyn std::io::Write> = if json {
+                Box::new(stdout)
+            } else {
+                Box::new(terminal::ImportLines::default())
+            };
             let summary =
                 crate::import::import(&site, config, &options, &trusted, &mut out, &mut |m| {
-                    crate::cli::note(TOOL, format!("INFO: {m}"))
+                    crate::cli::note(TOOL, terminal::with_severity(&m))
                 })?;
             crate::cli::note(
                 TOOL,
                 format!(
-                    "INFO: {} update packs imported, {} already present, into {}",
-                    summary.imported, summary.already_present, summary.inbox
+                    "INFO: {} imported, {} already present, {} not applicable to this site, into {}",
+                    terminal::count(summary.imported, "update pack", "update packs"),
+                    summary.already_present,
+                    summary.not_applicable,
+                    summary.inbox
                 ),
             );
         }

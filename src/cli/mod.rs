@@ -85,6 +85,7 @@ impl ViewArgs {
 /// error: the reader simply stopped reading. When a log is open (`sct::logging`), the error, its
 /// causes and the exit code are logged as `ERROR:` entries too.
 pub fn run(tool: &str, stage: impl FnOnce() -> anyhow::Result<()>) -> std::process::ExitCode {
+    crate::setting::set_program(tool);
     let code = match stage() {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(err) if is_broken_pipe(&err) => std::process::ExitCode::SUCCESS,
@@ -103,6 +104,10 @@ pub fn run(tool: &str, stage: impl FnOnce() -> anyhow::Result<()>) -> std::proce
 
 /// Writes an error and its causes to stderr, each as one line ([`shown`]).
 pub fn report(tool: &str, err: &anyhow::Error) {
+    crate::progress::suspend(|| report_now(tool, err));
+}
+
+fn report_now(tool: &str, err: &anyhow::Error) {
     let mut stderr = std::io::stderr().lock();
     let mut chain = err.chain();
     if let Some(head) = chain.next() {
@@ -113,9 +118,20 @@ pub fn report(tool: &str, err: &anyhow::Error) {
     }
 }
 
-/// Prints a human note on stderr, prefixed with the tool's name, as one line ([`shown`]).
+/// `1 update pack`, `2 update packs`: a count that reads as a sentence.
+pub fn count(n: usize, one: &str, many: &str) -> String {
+    format!("{n} {}", if n == 1 { one } else { many })
+}
+
+/// Prints a human note on stderr as one line ([`shown`]), above any progress bar, prefixed with
+/// the name of the program the operator ran (library code inside `ServiceConnectionTool` passes
+/// `sct-fetch`, but the operator ran the wrapper); `tool` names it when no front end recorded one.
 pub fn note(tool: &str, message: impl std::fmt::Display) {
-    let _ = writeln!(std::io::stderr().lock(), "{tool}: {}", shown(&message));
+    let name = crate::setting::program().unwrap_or(tool);
+    let line = shown(&message);
+    crate::progress::suspend(|| {
+        let _ = writeln!(std::io::stderr().lock(), "{name}: {line}");
+    });
 }
 
 /// A message as a person may see it: secrets masked ([`crate::logging::redact`]) and anything

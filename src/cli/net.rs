@@ -10,11 +10,12 @@ use std::time::Duration;
 /// `#[command(flatten)] net: NetArgs`, then call [`NetArgs::options`].
 #[derive(clap::Args, Clone, Debug)]
 pub struct NetArgs {
-    /// Proxy URI (http://host:port or host:port). Without it HTTPS_PROXY/HTTP_PROXY/NO_PROXY apply.
+    /// Proxy URI: http://host:port, or host:port (port 80 when left out) [default: `proxy` in
+    /// sct.toml]. Without any, HTTPS_PROXY/HTTP_PROXY/NO_PROXY apply.
     #[arg(long, value_name = "URI")]
     pub proxy: Option<String>,
     /// Proxy user name; the password comes from SCT_PROXY_PASSWORD or a terminal prompt, never a flag.
-    #[arg(long, value_name = "NAME", requires = "proxy")]
+    #[arg(long, value_name = "NAME")]
     pub proxy_user: Option<String>,
     /// Extra CA certificate (PEM) to trust besides the system's roots.
     #[arg(long, value_name = "PEM", value_parser = crate::paths::path_flag)]
@@ -38,7 +39,7 @@ pub struct NetArgs {
 impl NetArgs {
     /// The network options these flags give. The proxy password is not asked for here: a dry
     /// run needs none ([`NetOptions::with_proxy_password`] asks).
-    pub fn options(&self) -> anyhow::Result<NetOptions> {
+    pub fn options(&self, config: &crate::config::Config) -> anyhow::Result<NetOptions> {
         if !(self.timeout > 0.0 && self.timeout.is_finite()) {
             return Err(fail(
                 ExitCode::Usage,
@@ -52,9 +53,11 @@ impl NetArgs {
             ));
         }
         let timeout = Duration::from_secs_f64(self.timeout);
+        let (proxy, proxy_user) =
+            config.proxy(self.proxy.as_deref(), self.proxy_user.as_deref())?;
         Ok(NetOptions {
-            proxy: self.proxy.clone(),
-            proxy_user: self.proxy_user.clone(),
+            proxy,
+            proxy_user,
             proxy_password: None,
             ca_file: self.ca_file.clone(),
             connect_timeout: timeout,

@@ -90,7 +90,8 @@ pub fn write_site_packages(out: &mut dyn Write, packages: &[SitePackage]) -> any
             .collect();
         writeln!(out, "{}", line.join("  ").trim_end())?;
     }
-    writeln!(out, "{} update package(s)", packages.len())?;
+    let total = crate::cli::count(packages.len(), "update package", "update packages");
+    writeln!(out, "{total}")?;
     Ok(())
 }
 

@@ -102,7 +102,7 @@ pub(super) fn note_pack(event: &PackEvent) {
     crate::cli::note(
         "sct-fetch",
         format!(
-            "{} {} ({}, {} files, {} bytes): {what}",
+            "{} {} ({}, {}, {} bytes): {what}",
             if event.status == PackStatus::Failed {
                 "ERROR:"
             } else {
@@ -110,7 +110,7 @@ pub(super) fn note_pack(event: &PackEvent) {
             },
             event.name,
             event.package_guid,
-            event.files,
+            crate::cli::count(event.files, "file", "files"),
             event.bytes
         ),
     );

@@ -335,8 +335,11 @@ fn check_install_dir(install_dir: &Path) -> anyhow::Result<()> {
     Err(fail(
         ExitCode::Io,
         format!(
-            "the site install folder `{}` does not exist; give the right one with --install-dir, {ENV_INSTALL_DIR} or install_dir in sct.toml",
-            install_dir.display()
+            "the site install folder `{}` does not exist; give the right one: {}",
+            install_dir.display(),
+            crate::setting::Setting::InstallDir
+                .how_to_give(crate::config::FILE_NAME)
+                .unwrap_or_default()
         ),
     ))
 }
@@ -510,7 +513,7 @@ fn place_one(
     match result {
         Ok(outcome) => event.outcome = outcome,
         Err(err) => {
-            note(format!("pack {} failed: {err:#}", pack.package_guid));
+            note(format!("ERROR: pack {} failed: {err:#}", pack.package_guid));
             event.outcome = Outcome::Failed;
             event.failure = Some(crate::error::exit_code(&err));
             event.reason = Some(format!("{err:#}"));

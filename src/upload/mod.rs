@@ -115,7 +115,8 @@ pub fn resolve_service_url(flag: Option<&str>, config: &Config) -> anyhow::Resul
             fail(
                 ExitCode::Usage,
                 format!(
-                    "no update service given: use --service-url, set {ENV_SERVICE_URL} or add `service_url = ...` to the config file"
+                    "no update service given: {}",
+                    config.how_to_give(crate::setting::Setting::ServiceUrl)
                 ),
             )
         })?;
@@ -178,7 +179,10 @@ pub fn log_proxy(net: &NetOptions) {
             .proxy_user
             .as_deref()
             .map_or(String::new(), |u| format!(" as user {u}"));
-        logging::info(LOG, format!("{}{user}", vocabulary::using_proxy(proxy)));
+        logging::info(
+            LOG,
+            format!("{}{user}", vocabulary::using_proxy(&http::proxy_url(proxy))),
+        );
         return;
     }
     let from_env = ["HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy"]

@@ -1067,7 +1067,7 @@ fn list_prints_a_table_on_request_and_json_when_piped() {
         .find(|l| l.contains(&pack.pack.package_guid.to_string().to_uppercase()))
         .unwrap_or_else(|| panic!("no row for the pack: {table}"));
     assert!(row.contains("Configuration Manager 2409") && row.contains("Ready to install"));
-    assert!(table.trim_end().ends_with("2 update package(s)"), "{table}");
+    assert!(table.trim_end().ends_with("2 update packages"), "{table}");
     let piped = fx.command("sct-import").arg("--list").output().unwrap();
     assert_ok(&piped);
     assert!(

@@ -6,6 +6,7 @@ mod bounds;
 mod collect;
 mod corpus;
 mod crash;
+mod docs;
 mod fetch;
 mod fetchkit;
 mod filesystem;

@@ -46,7 +46,11 @@ fn two_hierarchies_upload_directly_and_get_their_offers() {
             "{stored:?}"
         );
     }
-    assert!(stderr_of(&out).contains("pack(s) apply"));
+    assert!(
+        stderr_of(&out).contains("sct-fetch selects 1 pack (default mode latest)"),
+        "{}",
+        stderr_of(&out)
+    );
 }
 
 #[test]

@@ -3,7 +3,8 @@
 //!
 //! With `SCT_TEST_WINE=1` the same tests run the Windows build instead: every sct binary starts as
 //! `wine64 <SCT_TEST_WINE_BINS>/<name>.exe` (scripts/test-windows.sh sets both and prepares the
-//! Wine prefix), while the peers (nginx, squid, the TDS mock, cabextract) stay Linux processes on
+//! Wine prefix) through `tests/windows/wine-exec.sh`, which gives the suite's scratch paths to the
+//! .exe in drive-letter form (`Z:\tmp\...`), while the peers (nginx, squid, the TDS mock, cabextract) stay Linux processes on
 //! loopback. Tests that inherently need Linux say so with [`skip_on_wine`].
 
 #![allow(dead_code)]
@@ -97,8 +98,15 @@ pub fn command(bin: &str) -> std::process::Command {
     if wine_bins().is_none() {
         return std::process::Command::new(bin_path(bin));
     }
-    let mut cmd = std::process::Command::new(wine_loader());
-    cmd.arg(bin_path(bin));
+    // The script hands the suite's scratch and fixture paths to the .exe as drive-letter paths.
+    let mut cmd = std::process::Command::new(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/windows/wine-exec.sh"
+    ));
+    let roots = [std::env::temp_dir(), PathBuf::from(env!("CARGO_MANIFEST_DIR"))];
+    cmd.arg(bin_path(bin))
+        .env("SCT_TEST_WINE_LOADER", wine_loader())
+        .env("SCT_TEST_WINE_ROOTS", std::env::join_paths(roots).unwrap());
     cmd
 }
 

@@ -214,3 +214,47 @@ fn human_summary_on_request_names_each_pack_and_problem() {
     );
     assert!(text.contains("stray.txt"), "{text}");
 }
+
+/// Runs a stage whose stdout is a pipe already closed at the reading end, so its first write
+/// fails with EPIPE whatever the timing (`sct-verify DIR | head -3` once exited 1 in 2 runs of 60).
+fn with_closed_stdout(mut cmd: std::process::Command) -> Output {
+    let (reader, writer) = std::io::pipe().unwrap();
+    drop(reader);
+    cmd.stdout(writer)
+        .stderr(std::process::Stdio::piped())
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn a_closed_stdout_is_not_a_failure() {
+    let env = Env::new();
+    let (service, _) = fetched(&env);
+    let key = service.public_key();
+    let site = env.demo_site("ps1", &[]);
+    let runs: [&[&str]; 5] = [
+        &["sct-verify", "--trusted-key", &key, "packs"],
+        &["sct-verify", "--human", "--trusted-key", &key, "packs"],
+        &["sct-collect", "--site", &site],
+        &["sct-demo", "site", "--db", "second.db"],
+        &["ServiceConnectionTool", "-help"],
+    ];
+    for args in runs {
+        let config = env.path("empty.toml");
+        std::fs::write(&config, "").unwrap();
+        let mut cmd = crate::support::command(args[0]);
+        cmd.args(&args[1..])
+            .env_remove("SCT_TRUSTED_KEYS")
+            .env_remove("SCT_SITE")
+            .env("SCT_CONFIG", &config)
+            .env("SCT_LOG_DIR", env.logs())
+            .current_dir(env.dir.path());
+        let out = with_closed_stdout(cmd);
+        assert_eq!(out.status.code(), Some(0), "{args:?}: {}", stderr_of(&out));
+        assert!(
+            !stderr_of(&out).contains("error"),
+            "{args:?}: {}",
+            stderr_of(&out)
+        );
+    }
+}

@@ -201,3 +201,531 @@ fn prepare_connect_import_with_the_original_flags() {
     }
     assert!(downloads > 0, "no `Downloading Payload` entry in the logs");
 }
+
+/// Stage flags (`--site`, `--proxy-user`) and other tools' prefixes (`sct-fetch:`) a wrapper
+/// message must not show: the operator can type none of them into ServiceConnectionTool.
+fn assert_wrapper_words(text: &str) {
+    for line in text.lines() {
+        assert!(
+            line.starts_with("ServiceConnectionTool:"),
+            "a line without the wrapper's name: `{line}`\n{text}"
+        );
+        let flag = line
+            .split_whitespace()
+            .find(|word| word.trim_matches(['(', '`', ',']).starts_with("--"));
+        assert!(flag.is_none(), "names {flag:?}: `{line}`");
+    }
+}
+
+/// Runs the wrapper with `vars` set (SCT_* cleared otherwise); returns exit code and stderr.
+fn wrapper_with(env: &Env, vars: &[(&str, &str)], args: &[&str]) -> (Option<i32>, String) {
+    let mut cmd = env.cmd("ServiceConnectionTool");
+    for (key, value) in vars {
+        cmd.env(key, value);
+    }
+    let out = cmd.args(args).output().unwrap();
+    (out.status.code(), stderr_of(&out))
+}
+
+/// Settings, arguments, the exit code and what stderr must say.
+type Case<'a> = (&'a [(&'a str, &'a str)], &'a [&'a str], i32, &'a str);
+
+#[test]
+fn messages_name_only_what_the_wrapper_accepts() {
+    use crate::servicekit::published;
+    let env = Env::new();
+    let site = env.demo_site("ps1", &[]);
+    let service = published(&env);
+    std::fs::create_dir(env.path("usb")).unwrap();
+    let key = service.public.as_str();
+    let cases: [Case; 5] = [
+        (
+            &[],
+            &["-prepare", "-usagedatadest", "usb/UsageData.cab"],
+            2,
+            "set SCT_SITE or add `site = ...`",
+        ),
+        (
+            &[("SCT_SITE", &site)],
+            &["-import", "-updatepacksrc", "usb"],
+            2,
+            "set SCT_TRUSTED_KEYS or add `trusted_keys = ...`",
+        ),
+        (
+            &[("SCT_TRUSTED_KEYS", key)],
+            &[
+                "-connect",
+                "-usagedatasrc",
+                "usb",
+                "-updatepackdest",
+                "usb/UpdatePacks",
+            ],
+            2,
+            "set SCT_SERVICE_URL or add `service_url = ...`",
+        ),
+        (
+            &[("SCT_TRUSTED_KEYS", key)],
+            &[
+                "-connect",
+                "-usagedatasrc",
+                "usb",
+                "-updatepackdest",
+                "usb/UpdatePacks",
+                "-proxyusername",
+                "jqpublic",
+            ],
+            2,
+            "use -proxyserveruri or add `proxy = ...`",
+        ),
+        (
+            &[("SCT_TRUSTED_KEYS", key)],
+            &[
+                "-connect",
+                "-usagedatasrc",
+                "usb",
+                "-updatepackdest",
+                "usb/UpdatePacks",
+                "-proxyserveruri",
+                "127.0.0.1:9",
+                "-proxyusername",
+                "jqpublic",
+            ],
+            2,
+            "SCT_PROXY_PASSWORD",
+        ),
+    ];
+    for (vars, args, code, expect) in cases {
+        let (got, stderr) = wrapper_with(&env, vars, args);
+        assert_eq!(got, Some(code), "{args:?}: {stderr}");
+        assert!(stderr.contains(expect), "{args:?}: {stderr}");
+        assert_wrapper_words(&stderr);
+    }
+}
+
+#[test]
+fn help_lists_every_setting_the_phases_need() {
+    let env = Env::new();
+    let out = env
+        .cmd("ServiceConnectionTool")
+        .arg("-help")
+        .output()
+        .unwrap();
+    let help = String::from_utf8(out.stdout).unwrap();
+    for setting in [
+        "SCT_SITE",
+        "SCT_SITE_PASSWORD",
+        "SCT_TRUSTED_KEYS",
+        "SCT_SERVICE_URL",
+        "SCT_SERVICE_TOKEN",
+        "SCT_PROXY_PASSWORD",
+        "SCT_INSTALL_DIR",
+        "install_dir",
+        "proxy_user",
+        "SCT_LOG_DIR",
+    ] {
+        assert!(
+            help.contains(setting),
+            "-help does not name {setting}:\n{help}"
+        );
+    }
+}
+
+/// A fake proxy that answers every request 409 (a refusal that is not retried and says nothing
+/// about credentials) and counts the connections.
+fn refusing_proxy(
+    listener: std::net::TcpListener,
+) -> std::sync::Arc<std::sync::atomic::AtomicUsize> {
+    use std::io::{Read, Write};
+    let seen = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let counter = seen.clone();
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { return };
+            counter.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            let mut buf = [0u8; 4096];
+            let _ = stream.read(&mut buf);
+            let _ = stream.write_all(
+                b"HTTP/1.1 409 Conflict\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+            );
+        }
+    });
+    seen
+}
+
+#[test]
+fn a_proxy_without_a_port_is_reached_on_port_80() {
+    let Ok(listener) = std::net::TcpListener::bind("127.0.0.1:80") else {
+        eprintln!("skipped: 127.0.0.1:80 cannot be bound here (not root, or in use)");
+        return;
+    };
+    let seen = refusing_proxy(listener);
+    let env = Env::new();
+    let site = env.demo_site("ps1", &[]);
+    let service = crate::servicekit::published(&env);
+    std::fs::create_dir(env.path("usb")).unwrap();
+    let vars = [
+        ("SCT_SITE", site.as_str()),
+        ("SCT_TRUSTED_KEYS", service.public.as_str()),
+        ("SCT_SERVICE_URL", "http://updates.example.invalid"),
+    ];
+    let (code, stderr) = wrapper_with(
+        &env,
+        &vars,
+        &["-prepare", "-usagedatadest", "usb/UsageData.cab"],
+    );
+    assert_eq!(code, Some(0), "{stderr}");
+    let (code, stderr) = wrapper_with(
+        &env,
+        &vars,
+        &[
+            "-connect",
+            "-usagedatasrc",
+            "usb",
+            "-updatepackdest",
+            "usb/UpdatePacks",
+            "-proxyserveruri",
+            "127.0.0.1",
+        ],
+    );
+    assert_eq!(code, Some(4), "{stderr}");
+    assert!(
+        seen.load(std::sync::atomic::Ordering::SeqCst) > 0,
+        "{stderr}"
+    );
+    assert_wrapper_words(&stderr);
+}
+
+#[test]
+fn an_unreachable_proxy_is_named_not_the_service() {
+    let port = crate::servicekit::free_port();
+    let env = Env::new();
+    let site = env.demo_site("ps1", &[]);
+    let service = crate::servicekit::published(&env);
+    std::fs::create_dir(env.path("usb")).unwrap();
+    let vars = [
+        ("SCT_SITE", site.as_str()),
+        ("SCT_TRUSTED_KEYS", service.public.as_str()),
+        ("SCT_SERVICE_URL", "http://updates.example.invalid"),
+    ];
+    wrapper_with(
+        &env,
+        &vars,
+        &["-prepare", "-usagedatadest", "usb/UsageData.cab"],
+    );
+    let proxy = format!("127.0.0.1:{port}");
+    let (code, stderr) = wrapper_with(
+        &env,
+        &vars,
+        &[
+            "-connect",
+            "-usagedatasrc",
+            "usb",
+            "-updatepackdest",
+            "usb/UpdatePacks",
+            "-proxyserveruri",
+            &proxy,
+        ],
+    );
+    assert_eq!(code, Some(4), "{stderr}");
+    assert!(
+        stderr.contains(&format!("cannot connect to the proxy http://{proxy}")),
+        "{stderr}"
+    );
+    assert_wrapper_words(&stderr);
+}
+
+#[test]
+fn the_proxy_can_be_set_in_sct_toml() {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let seen = refusing_proxy(listener);
+    let env = Env::new();
+    let site = env.demo_site("ps1", &[]);
+    let service = crate::servicekit::published(&env);
+    std::fs::create_dir(env.path("usb")).unwrap();
+    let config = env.path("sct.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "site = \"{site}\"\ntrusted_keys = [\"{}\"]\nservice_url = \"http://updates.example.invalid\"\nproxy = \"127.0.0.1:{port}\"\n",
+            service.public
+        ),
+    )
+    .unwrap();
+    let config = config.display().to_string();
+    let vars = [("SCT_CONFIG", config.as_str())];
+    let (code, stderr) = wrapper_with(
+        &env,
+        &vars,
+        &["-prepare", "-usagedatadest", "usb/UsageData.cab"],
+    );
+    assert_eq!(code, Some(0), "{stderr}");
+    let (code, stderr) = wrapper_with(
+        &env,
+        &vars,
+        &[
+            "-connect",
+            "-usagedatasrc",
+            "usb",
+            "-updatepackdest",
+            "usb/UpdatePacks",
+        ],
+    );
+    assert_eq!(code, Some(4), "{stderr}");
+    assert!(
+        seen.load(std::sync::atomic::Ordering::SeqCst) > 0,
+        "the proxy saw nothing: {stderr}"
+    );
+}
+
+/// The review CSV shows every field the cab carries, read back from the cab, with formula-like
+/// cells neutralised; `sct-pack inspect --csv` on the prepared cab gives the same rows.
+#[test]
+fn export_shows_every_field_the_cab_carries() {
+    let env = Env::new();
+    let site = env.demo_site(
+        "ps1",
+        &[
+            "--site-name=+Contoso Primary",
+            "--install-dir==cmd|' /C calc'!A0",
+        ],
+    );
+    let (code, stderr) = wrapper_with(
+        &env,
+        &[("SCT_SITE", &site)],
+        &["-export", "-dest", "review.csv"],
+    );
+    assert_eq!(code, Some(0), "{stderr}");
+    assert_wrapper_words(&stderr);
+    let text = std::fs::read_to_string(env.path("review.csv")).unwrap();
+    let mut reader = csv::Reader::from_reader(text.as_bytes());
+    let header: Vec<String> = reader
+        .headers()
+        .unwrap()
+        .iter()
+        .map(str::to_owned)
+        .collect();
+    for column in [
+        "SiteName",
+        "ServerName",
+        "InstallDir",
+        "HierarchyHash",
+        "FullVersion",
+    ] {
+        assert!(header.iter().any(|h| h == column), "{header:?}");
+    }
+    let rows: Vec<csv::StringRecord> = reader.records().map(Result::unwrap).collect();
+    assert_eq!(rows.len(), 8);
+    let cell = |row: &csv::StringRecord, name: &str| {
+        row[header.iter().position(|h| h == name).unwrap()].to_owned()
+    };
+    assert_eq!(cell(&rows[0], "SiteName"), "'+Contoso Primary");
+    assert_eq!(cell(&rows[0], "InstallDir"), "'=cmd|' /C calc'!A0");
+    for row in &rows {
+        for value in row.iter() {
+            assert!(
+                !value.starts_with(['=', '+', '-', '@', '\t', '\r']),
+                "`{value}` would be evaluated"
+            );
+        }
+    }
+    let (code, stderr) = wrapper_with(
+        &env,
+        &[("SCT_SITE", &site)],
+        &["-prepare", "-usagedatadest", "UsageData.cab"],
+    );
+    assert_eq!(code, Some(0), "{stderr}");
+    let inspect = env
+        .cmd("sct-pack")
+        .args(["inspect", "--csv", "UsageData.cab"])
+        .output()
+        .unwrap();
+    assert!(inspect.status.success(), "{}", stderr_of(&inspect));
+    let from_cab = String::from_utf8(inspect.stdout).unwrap();
+    // The same rows but for the time each document was made.
+    let without_time = |text: &str| -> Vec<String> {
+        let mut reader = csv::Reader::from_reader(text.as_bytes());
+        let at = reader
+            .headers()
+            .unwrap()
+            .iter()
+            .position(|h| h == "GeneratedAt")
+            .unwrap();
+        reader
+            .records()
+            .map(|r| {
+                let r = r.unwrap();
+                r.iter()
+                    .enumerate()
+                    .filter(|(i, _)| *i != at)
+                    .map(|(_, v)| v)
+                    .collect::<Vec<_>>()
+                    .join("|")
+            })
+            .collect()
+    };
+    assert_eq!(without_time(&from_cab), without_time(&text));
+}
+
+/// What a terminal shows for a wrapper run: the command under `script`, so stdout and stderr are
+/// a pseudo-terminal, as in an operator's console. Returns the exit code and the text with colour
+/// codes removed, split where the terminal would start over (`\n`, `\r`).
+fn on_a_terminal(env: &Env, vars: &[(&str, &str)], args: &[&str]) -> (Option<i32>, Vec<String>) {
+    crate::support::require_tool("script");
+    let quoted: Vec<String> = args.iter().map(|a| format!("'{a}'")).collect();
+    let line = format!(
+        "'{}' {}",
+        crate::support::bin_path("ServiceConnectionTool").display(),
+        quoted.join(" ")
+    );
+    let mut cmd = std::process::Command::new("script");
+    for (key, _) in std::env::vars() {
+        if key.starts_with("SCT_") {
+            cmd.env_remove(&key);
+        }
+    }
+    let config = env.path("sct-empty.toml");
+    std::fs::write(&config, "").unwrap();
+    cmd.env("SCT_CONFIG", &config)
+        .env("SCT_LOG_DIR", env.logs())
+        .env("TERM", "xterm")
+        .current_dir(env.dir.path());
+    for (key, value) in vars {
+        cmd.env(key, value);
+    }
+    let out = cmd.args(["-qec", &line, "/dev/null"]).output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    let mut plain = String::new();
+    let mut chars = text.chars().peekable();
+    while let Some(c) = chars.next() {
+        if c == '\u{1b}' {
+            // CSI: ESC [ parameters final-byte.
+            if chars.peek() == Some(&'[') {
+                chars.next();
+                for c in chars.by_ref() {
+                    if c.is_ascii_alphabetic() || c == '~' {
+                        break;
+                    }
+                }
+            }
+            continue;
+        }
+        plain.push(c);
+    }
+    let segments = plain
+        .split(['\n', '\r'])
+        .map(str::trim_end)
+        .filter(|s| !s.is_empty())
+        .map(str::to_owned)
+        .collect();
+    (out.status.code(), segments)
+}
+
+/// Every line on the terminal is either one message of the wrapper or a progress bar, never
+/// both and never two messages; no JSON is printed; nothing failed is called INFO.
+fn assert_readable(segments: &[String]) {
+    for segment in segments {
+        let bar = segment.contains("B/s");
+        let messages = segment.matches("ServiceConnectionTool: ").count()
+            - usize::from(bar && segment.starts_with("ServiceConnectionTool: "));
+        assert!(
+            (bar && messages == 0) || (!bar && messages == 1),
+            "`{segment}` is not one message or one bar:\n{segments:#?}"
+        );
+        assert!(
+            !segment.contains("\"schema\""),
+            "JSON on a terminal: {segment}"
+        );
+        assert!(
+            !segment.contains("INFO: ") || !segment.contains("failed"),
+            "{segment}"
+        );
+    }
+}
+
+#[test]
+fn on_a_terminal_the_wrapper_tells_what_it_did() {
+    if crate::support::skip_on_wine(
+        "wrapper::on_a_terminal_the_wrapper_tells_what_it_did",
+        "`script` gives a Linux pseudo-terminal, which a Wine console is not",
+    ) {
+        return;
+    }
+    use crate::servicekit::{Server, published};
+    let env = Env::new();
+    let install = env.path("install");
+    std::fs::create_dir(&install).unwrap();
+    let site = env.demo_site("ps1", &["--install-dir", install.to_str().unwrap()]);
+    let service = published(&env);
+    let server = Server::start(&env, &service.root, &[], &[]);
+    std::fs::create_dir(env.path("usb")).unwrap();
+    let vars = [
+        ("SCT_SITE", site.as_str()),
+        ("SCT_SERVICE_URL", server.url.as_str()),
+        ("SCT_TRUSTED_KEYS", service.public.as_str()),
+        ("SCT_SERVICE_TOKEN", crate::servicekit::TOKEN),
+    ];
+    let (code, shown) = on_a_terminal(
+        &env,
+        &vars,
+        &["-prepare", "-usagedatadest", "usb/UsageData.cab"],
+    );
+    assert_eq!(code, Some(0), "{shown:#?}");
+    assert_readable(&shown);
+    assert!(
+        shown
+            .iter()
+            .any(|l| l.contains("INFO: usage data of site PS1")),
+        "{shown:#?}"
+    );
+    let (code, shown) = on_a_terminal(
+        &env,
+        &vars,
+        &[
+            "-connect",
+            "-downloadall",
+            "-usagedatasrc",
+            "usb",
+            "-updatepackdest",
+            "usb/UpdatePacks",
+        ],
+    );
+    assert_eq!(code, Some(0), "{shown:#?}");
+    assert_readable(&shown);
+    assert!(
+        shown.iter().any(|l| l.contains("uploaded from")),
+        "{shown:#?}"
+    );
+    assert!(
+        shown.iter().any(|l| l.contains("downloaded and verified")),
+        "{shown:#?}"
+    );
+    let (code, shown) = on_a_terminal(
+        &env,
+        &vars,
+        &["-import", "-updatepacksrc", "usb/UpdatePacks"],
+    );
+    assert_eq!(code, Some(0), "{shown:#?}");
+    assert_readable(&shown);
+    for outcome in ["INFO: imported ", "does not apply to this site"] {
+        assert!(
+            shown.iter().any(|l| l.contains(outcome)),
+            "no `{outcome}`: {shown:#?}"
+        );
+    }
+    // Piped, the same phase prints its JSON lines.
+    let (code, _) = wrapper_with(
+        &env,
+        &vars,
+        &["-import", "-updatepacksrc", "usb/UpdatePacks"],
+    );
+    assert_eq!(code, Some(0));
+    let piped = env
+        .cmd("ServiceConnectionTool")
+        .env("SCT_SITE", &site)
+        .env("SCT_TRUSTED_KEYS", &service.public)
+        .args(["-import", "-updatepacksrc", "usb/UpdatePacks"])
+        .output()
+        .unwrap();
+    assert!(String::from_utf8_lossy(&piped.stdout).contains("\"schema\":\"sct.import.v1\""));
+}

@@ -51,7 +51,7 @@ read-only folder); 4 network failure. After any failure, run the same command ag
 pub fn run(args: Args) -> anyhow::Result<()> {
     args.operator.apply(TOOL)?;
     let config = crate::config::Config::load()?;
-    let net = args.net.options()?.with_proxy_password()?;
+    let net = args.net.options(&config)?.with_proxy_password()?;
     let options = crate::fetch::FetchOptions {
         dest: args.dest.clone(),
         mode: args.mode,

@@ -24,7 +24,10 @@ pub struct Args {
     #[command(subcommand)]
     pub command: Option<Command>,
     /// The update pack folder written by sct-fetch (catalog.json, fetched.json, <GUID>/...).
-    #[arg(long, value_name = "DIR", required_unless_present = "list", value_parser = crate::paths::path_flag)]
+    #[arg(value_name = "DIR", required_unless_present_any = ["list", "src"], value_parser = crate::paths::path_flag)]
+    pub dir: Option<PathBuf>,
+    /// The same folder as a flag (older runbooks).
+    #[arg(long, value_name = "DIR", conflicts_with = "dir", value_parser = crate::paths::path_flag)]
     pub src: Option<PathBuf>,
     /// Only list the site's update packages and their states (read only), then exit.
     #[arg(long, conflicts_with_all = ["dry_run", "allow_rollback", "wait"])]
@@ -110,14 +113,14 @@ skipped_other_hierarchy, not_applicable, failed, would_import), then a summary l
 sct.update-package.v1 JSON lines when piped or with --json.
 
 Examples:
-  sct-import --src /media/usb/UpdatePacks
-  sct-import --src /media/usb/UpdatePacks --dry-run
+  sct-import /media/usb/UpdatePacks
+  sct-import /media/usb/UpdatePacks --dry-run
   sct-import --list
   sct-import --list --json | jq -r 'select(.state == 262146) | .name'
   sct-import inbox remove --superseded --dry-run
-  sct-import --src /media/usb/UpdatePacks --log /var/log/sct/import.log --quiet
-  sct-import --site sqlite:/var/lib/sct/site.db --install-dir /opt/cm --src /media/usb/UpdatePacks
-  SCT_SITE='mssql://sct@cm-sql.contoso.com/CM_PS1' sct-import --src D:/USB/UpdatePacks --wait --wait-timeout 7200
+  sct-import /media/usb/UpdatePacks --log /var/log/sct/import.log --quiet
+  sct-import --site sqlite:/var/lib/sct/site.db --install-dir /opt/cm /media/usb/UpdatePacks
+  SCT_SITE='mssql://sct@cm-sql.contoso.com/CM_PS1' sct-import D:/USB/UpdatePacks --wait --wait-timeout 7200
 
 Exit codes: 0 done, 1 folder refused (tampered, unknown key, other hierarchy, rollback) or a
 different pack already under a GUID, 2 usage error, 3 inbox or database could not be written
@@ -144,7 +147,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     }
     let trusted = config.trusted_keys_for(&args.trusted_keys, args.src.as_deref())?;
     let options = crate::import::ImportOptions {
-        src: args.src.unwrap_or_default(),
+        src: args.dir.or(args.src).unwrap_or_default(),
         install_dir: args.install_dir,
         dry_run: args.dry_run,
         allow_rollback: args.allow_rollback,
@@ -172,7 +175,7 @@ fn inbox(
     locator: &crate::site::SiteLocator,
     out: &mut dyn std::io::Write,
 ) -> anyhow::Result<()> {
-    if args.src.is_some() || args.list || args.dry_run || args.wait || args.allow_rollback {
+    if args.src.is_some() || args.dir.is_some() || args.list || args.dry_run || args.wait || args.allow_rollback {
         crate::bail_kind!(
             crate::error::ExitCode::Usage,
             "`sct-import inbox` takes only --site, --install-dir and its own flags"
@@ -210,4 +213,30 @@ fn inbox(
         ),
     );
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `sct-import DIR` like `sct-verify DIR`; `--src DIR` still works; not both.
+    #[test]
+    fn the_folder_is_positional_or_src() {
+        let dir = Args::try_parse_from(["sct-import", "usb/UpdatePacks"]).unwrap();
+        assert_eq!(
+            dir.dir.as_deref(),
+            Some(std::path::Path::new("usb/UpdatePacks"))
+        );
+        let src = Args::try_parse_from(["sct-import", "--src", "usb/UpdatePacks"]).unwrap();
+        assert_eq!(
+            src.src.as_deref(),
+            Some(std::path::Path::new("usb/UpdatePacks"))
+        );
+        assert!(Args::try_parse_from(["sct-import", "a", "--src", "b"]).is_err());
+        assert!(Args::try_parse_from(["sct-import"]).is_err());
+        assert!(Args::try_parse_from(["sct-import", "--list"]).is_ok());
+        // `inbox` is the subcommand, not a folder named so (that one is `./inbox`).
+        let inbox = Args::try_parse_from(["sct-import", "inbox", "list"]).unwrap();
+        assert!(inbox.dir.is_none() && inbox.command.is_some());
+    }
 }

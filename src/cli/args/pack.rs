@@ -44,12 +44,16 @@ pub enum Command {
     /// Check a usage cab against its manifest and print its identity: a readable summary on a
     /// terminal, the sct.usage-cab.v1 document when piped or with --json.
     #[command(
-        after_help = "Examples:\n  sct-pack inspect /media/usb/UsageData.cab\n  sct-pack inspect UsageData.cab --json | jq .hierarchy_id"
+        after_help = "Examples:\n  sct-pack inspect /media/usb/UsageData.cab\n  sct-pack inspect UsageData.cab --json | jq .hierarchy_id\n  sct-pack inspect UsageData.cab --csv > review.csv"
     )]
     Inspect {
         /// The usage cab to check.
         #[arg(value_parser = crate::paths::path_flag)]
         cab: PathBuf,
+        /// Print the review CSV instead: every field the cab carries, one row per usage row,
+        /// formula-like cells prefixed with ' (as -export writes it; docs/prepare.md).
+        #[arg(long, conflicts_with_all = ["json", "human"])]
+        csv: bool,
         #[command(flatten)]
         view: ViewArgs,
     },
@@ -72,6 +76,7 @@ Examples:
   sct-collect | sct-pack create -o /media/usb/UsageData.cab
   sct-pack create usage.json -o UsageData.cab --log pack.log
   sct-pack inspect /media/usb/UsageData.cab
+  sct-pack inspect --csv /media/usb/UsageData.cab > review.csv
   sct-pack list UsageData.cab
   sct-pack extract UsageData.cab --dest review/
 
@@ -102,11 +107,13 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             }
             Ok(())
         }
-        Command::Inspect { cab, view } => {
-            let (_, report) = crate::usage_cab::open_verified(&cab)?;
+        Command::Inspect { cab, csv, view } => {
+            let (doc, report) = crate::usage_cab::open_verified(&cab)?;
             log_report("Inspected", &report);
             let mut out = stdout;
-            if view.human() {
+            if csv {
+                crate::review::write_csv(&doc, out)
+            } else if view.human() {
                 crate::cli::summary::write_cab_report(&mut out, &report)
             } else {
                 crate::document::write_pretty(out, &report)

@@ -65,23 +65,27 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     let mut stdout = std::io::stdout().lock();
     for offer in &outcome.offers {
         crate::document::write_line(&mut stdout, offer)?;
-        let applies = outcome.catalogs.get(&offer.catalog_url).map_or(0, |c| {
-            c.catalog
-                .packs
-                .iter()
-                .filter(|p| p.applies_to(&offer.site_version))
-                .count()
-        });
+        // Counted as sct-fetch selects, so the number stated is the number then downloaded.
+        let selected = |mode| {
+            outcome.catalogs.get(&offer.catalog_url).map_or(0, |c| {
+                crate::select::select_guids(&c.catalog, &offer.full_version, mode).len()
+            })
+        };
         crate::cli::note(
             TOOL,
             format!(
-                "{}: hierarchy {} (site {}, {}) → catalog version {}, {} pack(s) apply",
+                "{}: hierarchy {} (site {}, {}) → catalog version {}: sct-fetch selects {} (default mode latest), {} with --mode siteversion",
                 offer.usage_cab,
                 offer.hierarchy_id,
                 offer.site_code,
-                offer.site_version,
+                offer.full_version,
                 offer.receipt.catalog_version,
-                applies
+                crate::cli::count(
+                    selected(crate::select::DownloadMode::Latest),
+                    "pack",
+                    "packs"
+                ),
+                selected(crate::select::DownloadMode::SiteVersion)
             ),
         );
     }
@@ -97,11 +101,11 @@ pub fn run(args: Args) -> anyhow::Result<()> {
 
 /// `--dry-run`: the plan on stdout, a one-line summary on stderr; nothing is sent.
 fn dry_run(args: &Args, config: &crate::config::Config) -> anyhow::Result<()> {
-    let net = args.net.options()?;
+    let net = args.net.options(config)?;
     let plan = crate::upload::plan(&args.source, args.service_url.as_deref(), &net, config)?;
     let summary = format!(
-        "dry run: would upload {} cab(s), {} bytes, to {}; nothing was sent",
-        plan.cabs.len(),
+        "dry run: would upload {}, {} bytes, to {}; nothing was sent",
+        crate::cli::count(plan.cabs.len(), "cab", "cabs"),
         plan.total_bytes,
         plan.upload_url
             .as_deref()
@@ -116,7 +120,7 @@ fn options(
     args: Args,
     config: &crate::config::Config,
 ) -> anyhow::Result<crate::upload::UploadOptions> {
-    let net = args.net.options()?;
+    let net = args.net.options(config)?;
     let mut options = crate::upload::UploadOptions::resolve(
         args.source,
         args.service_url.as_deref(),
