@@ -1,8 +1,8 @@
 //! Integration tests: the built binaries, run as an operator would, one module per tool.
 
-mod bounds;
 #[cfg(unix)]
 mod abuse;
+mod bounds;
 mod collect;
 mod corpus;
 mod crash;
