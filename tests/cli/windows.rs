@@ -108,6 +108,16 @@ impl SitePrefix {
     }
 }
 
+/// A demo site for the Windows build, named by its Windows path (`sqlite:Z:\...`).
+fn demo_site(env: &Env) -> String {
+    let db = shown(&env.path("ps1.db"));
+    env.cmd("sct-demo")
+        .args(["site", "--db", &db])
+        .assert()
+        .success();
+    format!("sqlite:{db}")
+}
+
 /// A loopback port nothing listens on (bound, then released).
 fn closed_port() -> u16 {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
@@ -237,7 +247,7 @@ fn a_site_given_wins_over_the_registry_and_csv_has_crlf_line_ends() {
         return;
     };
     let env = Env::new();
-    let site = env.demo_site("ps1", &[]);
+    let site = demo_site(&env);
     prefix.record_site(&format!("127.0.0.1,{}", closed_port()), "CM_PS1");
     let out = prefix
         .cmd(&env, "ServiceConnectionTool")
@@ -262,7 +272,7 @@ fn tool_logs_lie_where_the_original_writes_them_with_crlf_line_ends() {
         return;
     };
     let env = Env::new();
-    let site = env.demo_site("ps1", &[]);
+    let site = demo_site(&env);
     // The tool in a folder of its own, as an administrator unzips it.
     let tool = env.path("tool");
     std::fs::create_dir(&tool).unwrap();
