@@ -103,7 +103,10 @@ pub fn command(bin: &str) -> std::process::Command {
         env!("CARGO_MANIFEST_DIR"),
         "/tests/windows/wine-exec.sh"
     ));
-    let roots = [std::env::temp_dir(), PathBuf::from(env!("CARGO_MANIFEST_DIR"))];
+    let roots = [
+        std::env::temp_dir(),
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")),
+    ];
     cmd.arg(bin_path(bin))
         .env("SCT_TEST_WINE_LOADER", wine_loader())
         .env("SCT_TEST_WINE_ROOTS", std::env::join_paths(roots).unwrap());

@@ -175,7 +175,13 @@ fn inbox(
     locator: &crate::site::SiteLocator,
     out: &mut dyn std::io::Write,
 ) -> anyhow::Result<()> {
-    if args.src.is_some() || args.dir.is_some() || args.list || args.dry_run || args.wait || args.allow_rollback {
+    if args.src.is_some()
+        || args.dir.is_some()
+        || args.list
+        || args.dry_run
+        || args.wait
+        || args.allow_rollback
+    {
         crate::bail_kind!(
             crate::error::ExitCode::Usage,
             "`sct-import inbox` takes only --site, --install-dir and its own flags"
