@@ -16,7 +16,7 @@
 //!   what failed with "Access denied" before.
 //!
 //! Paths over 260 characters work: std adds the `\\?\` prefix itself, and the calls made here
-//! directly get it from [`verbatim`].
+//! directly get it from `verbatim`.
 
 use anyhow::Context;
 use std::fs::File;

@@ -430,7 +430,7 @@ fn choose_dirs(
 }
 
 /// Starts the tool logs (`ServiceConnectionTool.log`, `ConfigMgrSetup.log`), each in the first of
-/// its folders that works ([`plan_dirs`]). Returns `None`, logging nothing, when the summary log
+/// its folders that works (`plan_dirs`). Returns `None`, logging nothing, when the summary log
 /// fits nowhere: a log is never a reason to fail the job.
 pub fn init_tool(config_log_dir: Option<&Path>) -> Option<Locations> {
     let (set, locations) = LogSet::open_tool(&plan_dirs(config_log_dir))?;
