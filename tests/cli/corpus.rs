@@ -85,6 +85,14 @@ fn scenarios() -> Vec<(String, Scenario)> {
             .unwrap_or_else(|e| panic!("{name}/scenario.toml: {e}"));
         let scenario: Scenario =
             toml::from_str(&text).unwrap_or_else(|e| panic!("{name}/scenario.toml: {e}"));
+        if !scenario.symlinks.is_empty()
+            && crate::support::skip_on_wine(
+                &format!("corpus scenario {name}"),
+                crate::support::WINE_HIDES_SYMLINKS,
+            )
+        {
+            continue;
+        }
         out.push((name, scenario));
     }
     out.sort_by(|a, b| a.0.cmp(&b.0));

@@ -174,6 +174,12 @@ fn copy_tree(from: &Path, to: &Path) {
 
 #[test]
 fn fetch_killed_at_every_point_resumes_and_verifies() {
+    if crate::support::skip_on_wine(
+        "crash::fetch_killed_at_every_point_resumes_and_verifies",
+        crate::support::FAULT_POINTS_DEBUG_ONLY,
+    ) {
+        return;
+    }
     let world = World::new();
     for point in FETCH_POINTS {
         let dest = format!("packs-{}", point.replace(':', "-"));
@@ -255,6 +261,12 @@ fn site_consistent(world: &World, site: &Path, offline: &Path, point: &str) {
 
 #[test]
 fn import_killed_at_every_point_completes_and_stays_consistent() {
+    if crate::support::skip_on_wine(
+        "crash::import_killed_at_every_point_completes_and_stays_consistent",
+        crate::support::FAULT_POINTS_DEBUG_ONLY,
+    ) {
+        return;
+    }
     let world = World::new();
     let fetched = world.fetch("full", "all", None);
     assert!(fetched.status.success(), "{}", stderr_of(&fetched));

@@ -542,13 +542,22 @@ fn a_full_disk_fails_cleanly_and_the_rerun_resumes() {
     // A 1 MiB file-size limit (ulimit -f counts 512-byte blocks) stands in for a full disk:
     // writes past it fail with EFBIG, as they would with ENOSPC.
     let script = format!(
-        "ulimit -f 2048; trap '' XFSZ; exec \"$0\" --dest packs --offers offer.jsonl --trusted-key {} --retries 0",
+        "ulimit -f 2048; trap '' XFSZ; exec \"$@\" --dest packs --offers offer.jsonl --trusted-key {} --retries 0",
         service.public_key()
     );
     std::fs::write(env.path("sct-empty.toml"), "").unwrap();
-    let out = std::process::Command::new("sh")
-        .args(["-c", &script])
-        .arg(crate::support::bin_path("sct-fetch"))
+    // The shell runs sct-fetch as the suite starts it (directly, or the .exe under Wine).
+    let sct_fetch = crate::support::command("sct-fetch");
+    let mut sh = std::process::Command::new("sh");
+    sh.args(["-c", &script, "sh"])
+        .arg(sct_fetch.get_program())
+        .args(sct_fetch.get_args());
+    for (key, value) in sct_fetch.get_envs() {
+        if let Some(value) = value {
+            sh.env(key, value);
+        }
+    }
+    let out = sh
         .env("SCT_CONFIG", env.path("sct-empty.toml"))
         .current_dir(env.dir.path())
         .output()

@@ -658,6 +658,12 @@ fn catalog_rollback_is_refused_unless_overridden() {
 
 #[test]
 fn symlink_planted_in_the_folder_is_refused() {
+    if crate::support::skip_on_wine(
+        "import::symlink_planted_in_the_folder_is_refused",
+        crate::support::WINE_HIDES_SYMLINKS,
+    ) {
+        return;
+    }
     let fx = Fixture::new();
     let pack = applicable("2409", 100);
     let before = fx.dump();
@@ -812,6 +818,12 @@ fn two_imports_at_once_never_both_write() {
 /// Runs `script` as root in a private mount namespace (mounts vanish with it); `None` when this
 /// machine cannot (not root, no unshare), after printing why.
 fn in_mount_namespace(fx: &Fixture, script: &str, args: &[&Path]) -> Option<Output> {
+    if crate::support::skip_on_wine(
+        &format!("import::in_mount_namespace({script:?})"),
+        "a read-only bind mount needs a Linux mount namespace around the binary; the same refusal of a read-only inbox is not reachable for a Wine process started inside one",
+    ) {
+        return None;
+    }
     let probe = Command::new("unshare").args(["-m", "true"]).output();
     if !probe.map(|o| o.status.success()).unwrap_or(false) {
         eprintln!("SKIPPED: cannot create a mount namespace here (needs root and unshare)");
@@ -885,6 +897,12 @@ exit $rc"#;
 
 /// Kills the import at `point` with SIGKILL, checks what a crash leaves, then reruns.
 fn crash_then_rerun(point: &str) {
+    if crate::support::skip_on_wine(
+        &format!("import::crash_then_rerun({point})"),
+        crate::support::FAULT_POINTS_DEBUG_ONLY,
+    ) {
+        return;
+    }
     let fx = Fixture::new();
     // Larger than the 4 MiB copy buffer, so `mid-copy` stops inside the first file.
     let a = applicable("2409", 6 * 1024 * 1024);

@@ -135,6 +135,12 @@ fn wine_loader() -> PathBuf {
         .unwrap_or_else(|| PathBuf::from("/usr/lib/wine/wine64"))
 }
 
+/// Why the crash tests skip under Wine: they need fault points, which only debug builds have.
+pub const FAULT_POINTS_DEBUG_ONLY: &str = "fault points (SCT_FAULT) are compiled into debug builds only; the Windows suite runs the release .exe files that ship";
+
+/// Why the planted-symlink tests skip under Wine (docs/windows.md, links).
+pub const WINE_HIDES_SYMLINKS: &str = "Wine 8.0 shows a Unix symlink to a Windows program as the file it points to (no reparse point), so a link planted on the Linux side cannot reach the Windows build";
+
 /// Skips the calling test under Wine when it inherently needs Linux: records `test: reason` in
 /// `SCT_TEST_SKIP_LOG` (docs/windows.md lists them) and returns true, so the test returns early.
 pub fn skip_on_wine(test: &str, reason: &str) -> bool {
