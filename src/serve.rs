@@ -363,12 +363,12 @@ async fn receive(service: &Service, headers: &HeaderMap, body: Body) -> Result<R
     let (temp, size) = tokio::time::timeout(UPLOAD_DEADLINE, receive_to_temp(service, body))
         .await
         .map_err(|_| stalled())??;
-    let temp_path = temp.path().to_owned();
+    let temp_path = temp.to_path_buf();
     let checked = tokio::task::spawn_blocking(move || crate::usage_cab::open_verified(&temp_path))
         .await
         .map_err(|e| internal(format!("the cab check stopped: {e}")))?;
     let (doc, report) = checked.map_err(|err| {
-        let shown = temp.path().display().to_string();
+        let shown = temp.display().to_string();
         let message = format!("{err:#}")
             .replace(&format!("`{shown}`"), "the uploaded file")
             .replace(&shown, "the uploaded file");
@@ -478,7 +478,7 @@ async fn current_catalog(service: &Service) -> Result<(String, u64), Refusal> {
 async fn receive_to_temp(
     service: &Service,
     mut body: Body,
-) -> Result<(tempfile::NamedTempFile, u64), Refusal> {
+) -> Result<(tempfile::TempPath, u64), Refusal> {
     let io = |e: std::io::Error| internal(format!("cannot store the upload: {e}"));
     let temp = tempfile::Builder::new()
         .prefix("upload-")
@@ -529,13 +529,16 @@ async fn receive_to_temp(
     }
     file.flush().await.map_err(io)?;
     file.sync_all().await.map_err(io)?;
-    Ok((temp, size))
+    // Every handle is closed before the cab is checked: Windows refuses to open a file for the
+    // check's exclusive read while a write handle to it is open (a sharing violation).
+    drop(file);
+    Ok((temp.into_temp_path(), size))
 }
 
 /// Moves a checked cab into `uploads/<hierarchy>/` with one rename, receipt beside it.
 fn store(
     service: &Service,
-    temp: tempfile::NamedTempFile,
+    temp: tempfile::TempPath,
     receipt: &Receipt,
     received_at: jiff::Timestamp,
 ) -> anyhow::Result<()> {
