@@ -307,17 +307,20 @@ impl<'de> Visitor<'de> for StringProbe {
 }
 
 /// Writes a document as pretty JSON followed by a newline.
-pub fn write_pretty<T: Serialize>(mut out: impl Write, doc: &T) -> anyhow::Result<()> {
-    serde_json::to_writer_pretty(&mut out, doc).context("Failed to write JSON")?;
-    out.write_all(b"\n").context("Failed to write JSON")?;
-    out.flush().context("Failed to write JSON")?;
-    Ok(())
+pub fn write_pretty<T: Serialize>(out: impl Write, doc: &T) -> anyhow::Result<()> {
+    write_bytes(out, serde_json::to_vec_pretty(doc)?)
 }
 
 /// Writes one JSON line (for streams with a closing summary record).
-pub fn write_line<T: Serialize>(mut out: impl Write, doc: &T) -> anyhow::Result<()> {
-    serde_json::to_writer(&mut out, doc).context("Failed to write JSON")?;
-    out.write_all(b"\n").context("Failed to write JSON")?;
+pub fn write_line<T: Serialize>(out: impl Write, doc: &T) -> anyhow::Result<()> {
+    write_bytes(out, serde_json::to_vec(doc)?)
+}
+
+/// The document is serialised first, so a failed write is the writer's own `io::Error`, with the
+/// OS code a closed pipe is recognised by ([`crate::error::is_broken_pipe`]).
+fn write_bytes(mut out: impl Write, mut bytes: Vec<u8>) -> anyhow::Result<()> {
+    bytes.push(b'\n');
+    out.write_all(&bytes).context("Failed to write JSON")?;
     out.flush().context("Failed to write JSON")?;
     Ok(())
 }

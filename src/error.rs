@@ -94,11 +94,17 @@ pub fn is_broken_pipe(err: &anyhow::Error) -> bool {
     err.chain().any(|cause| {
         cause
             .downcast_ref::<std::io::Error>()
-            .is_some_and(|io| io.kind() == BrokenPipe)
+            .is_some_and(|io| io.kind() == BrokenPipe || closed_pipe_on_windows(io))
             || cause
                 .downcast_ref::<serde_json::Error>()
                 .is_some_and(|json| json.io_error_kind() == Some(BrokenPipe))
     })
+}
+
+/// Windows also reports a reader that left as `ERROR_PIPE_NOT_CONNECTED` (233), which Rust does
+/// not map to `BrokenPipe` (it maps `ERROR_BROKEN_PIPE`, 109, and `ERROR_NO_DATA`, 232).
+fn closed_pipe_on_windows(io: &std::io::Error) -> bool {
+    cfg!(windows) && io.raw_os_error() == Some(233)
 }
 
 #[cfg(test)]

@@ -603,6 +603,12 @@ pub(crate) fn stage_pack_folder(env: &Env, name: &str, folder: &str, s: &Scenari
 
 #[test]
 fn pack_folder_scenarios_through_sct_import() {
+    if crate::support::skip_on_wine(
+        "corpus::pack_folder_scenarios_through_sct_import",
+        crate::support::KNOWN_WINE_FAILURE,
+    ) {
+        return;
+    }
     let (mut problems, mut ran) = (Vec::new(), 0);
     for (name, s) in with_stage("import") {
         let site = Site::new();

@@ -634,6 +634,12 @@ impl Drop for ReadOnly {
 
 #[test]
 fn a_read_only_destination_fails_cleanly() {
+    if crate::support::skip_on_wine(
+        "fetch::a_read_only_destination_fails_cleanly",
+        crate::support::KNOWN_WINE_FAILURE,
+    ) {
+        return;
+    }
     let env = Env::new();
     let service = service(&env);
     let server = TestServer::start(&service.root);
@@ -836,6 +842,12 @@ fn a_proxy_with_basic_auth_carries_every_request_and_the_password_never_shows() 
 
 #[test]
 fn https_needs_the_service_ca_and_works_with_ca_file() {
+    if crate::support::skip_on_wine(
+        "fetch::https_needs_the_service_ca_and_works_with_ca_file",
+        crate::support::WINE_TLS_CUSTOM_ROOT,
+    ) {
+        return;
+    }
     let env = Env::new();
     let service = service(&env);
     let (ca, cert, key) = crate::fetchkit::test_certificates(&env.path("tls"));

@@ -752,6 +752,12 @@ fn hold_lock(fx: &Fixture) -> std::fs::File {
 
 #[test]
 fn second_import_fails_clearly_or_waits_while_the_inbox_is_locked() {
+    if crate::support::skip_on_wine(
+        "import::second_import_fails_clearly_or_waits_while_the_inbox_is_locked",
+        crate::support::KNOWN_WINE_FAILURE,
+    ) {
+        return;
+    }
     let fx = Fixture::new();
     let pack = applicable("2409", 1000);
     let src = fx.write_packs("UpdatePacks", 1, &[&pack]);

@@ -300,6 +300,12 @@ fn inspect_prints_json_when_piped_and_a_summary_on_request() {
 
 #[test]
 fn inspect_on_a_terminal_prints_the_summary() {
+    if crate::support::skip_on_wine(
+        "operator::inspect_on_a_terminal_prints_the_summary",
+        "`script` execs the binary itself in a Linux pseudo-terminal; the .exe needs the Wine loader in front of it",
+    ) {
+        return;
+    }
     require_tool("script");
     let env = Env::new();
     let cab = usage_cab(&env, "ps1", "PS1", "5.00.9128.1000", HIERARCHY_A);

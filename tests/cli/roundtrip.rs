@@ -160,7 +160,7 @@ fn a_destination_that_is_not_a_pack_folder_of_its_own_is_refused_before_anything
     assert!(
         text.contains(&format!(
             "`{}`",
-            Path::new("usb").join("UpdatePacks").display()
+            crate::support::shown(&Path::new("usb").join("UpdatePacks"))
         )),
         "{text}"
     );
@@ -237,6 +237,12 @@ fn days_from_now(days: i64) -> String {
 /// after the catalog expired during the review — with the wrapper's flags only.
 #[test]
 fn prepare_connect_twice_litter_and_an_expired_catalog_still_import() {
+    if crate::support::skip_on_wine(
+        "roundtrip::prepare_connect_twice_litter_and_an_expired_catalog_still_import",
+        crate::support::KNOWN_WINE_FAILURE,
+    ) {
+        return;
+    }
     let env = Env::new();
     let install = env.path("install");
     std::fs::create_dir(&install).unwrap();

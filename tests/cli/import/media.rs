@@ -170,7 +170,11 @@ fn drive_root_instead_of_its_update_pack_folder_names_the_folder() {
     let src = fx.write_packs("usb/UpdatePacks", 1, &[&pack]);
     let before = fx.dump();
     let out = fx.import(&usb, &[]);
-    assert_code(&out, 2, &format!("`{}` has one", src.display()));
+    assert_code(
+        &out,
+        2,
+        &format!("`{}` has one", crate::support::shown(&src)),
+    );
     assert!(stderr_of(&out).contains("import that folder instead"));
     // The wrapper says the same.
     let out = fx
@@ -207,7 +211,10 @@ fn a_guid_taken_in_the_inbox_comes_with_a_remedy() {
         .unwrap()
         .to_owned();
     assert!(
-        reason.contains(&format!("move `{}` out of the inbox", squatter.display())),
+        reason.contains(&format!(
+            "move `{}` out of the inbox",
+            crate::support::shown(&squatter)
+        )),
         "{reason}"
     );
     assert!(reason.contains("sct-import inbox list"), "{reason}");
