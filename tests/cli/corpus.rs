@@ -85,6 +85,14 @@ fn scenarios() -> Vec<(String, Scenario)> {
             .unwrap_or_else(|e| panic!("{name}/scenario.toml: {e}"));
         let scenario: Scenario =
             toml::from_str(&text).unwrap_or_else(|e| panic!("{name}/scenario.toml: {e}"));
+        if scenario.plant.iter().any(|(name, _)| name.contains('\\'))
+            && crate::support::skip_on_wine(
+                &format!("corpus scenario {name}"),
+                "a file name holding `\\` exists only on Linux; Wine does not show it to a Windows program, and NTFS cannot hold it",
+            )
+        {
+            continue;
+        }
         if !scenario.symlinks.is_empty()
             && crate::support::skip_on_wine(
                 &format!("corpus scenario {name}"),
@@ -603,12 +611,6 @@ pub(crate) fn stage_pack_folder(env: &Env, name: &str, folder: &str, s: &Scenari
 
 #[test]
 fn pack_folder_scenarios_through_sct_import() {
-    if crate::support::skip_on_wine(
-        "corpus::pack_folder_scenarios_through_sct_import",
-        crate::support::KNOWN_WINE_FAILURE,
-    ) {
-        return;
-    }
     let (mut problems, mut ran) = (Vec::new(), 0);
     for (name, s) in with_stage("import") {
         let site = Site::new();
