@@ -31,9 +31,19 @@ pub enum Links {
 /// Errors: an I/O error as it is (a missing file stays `NotFound`, see [`is_missing`]); a link,
 /// folder, FIFO, device or socket is a refusal (exit 1).
 pub fn open_regular(path: &Path, links: Links) -> anyhow::Result<File> {
-    let mut options = OpenOptions::new();
-    options.read(true);
-    platform::file_options(&mut options, links);
+    open_checked(path, OpenOptions::new().read(true), links)
+}
+
+/// Opens a file on the medium with `options` (for writing, say), never through a link at its
+/// name, and checks the handle is a regular file: a `.part` swapped for a link or a FIFO after a
+/// check can neither send bytes elsewhere nor block.
+pub fn open_with(path: &Path, options: &mut OpenOptions) -> anyhow::Result<File> {
+    open_checked(path, options, Links::Refuse)
+}
+
+/// The one open both entry points share: platform flags, the link refusal, the handle's kind.
+fn open_checked(path: &Path, options: &mut OpenOptions, links: Links) -> anyhow::Result<File> {
+    platform::file_options(options, links);
     let file = options.open(path).map_err(|e| {
         if platform::is_link_refusal(&e) && links == Links::Refuse {
             refuse_kind(path, "a symlink (links are never followed)")
@@ -45,27 +55,6 @@ pub fn open_regular(path: &Path, links: Links) -> anyhow::Result<File> {
         .metadata()
         .map_err(|e| anyhow::Error::new(e).context(format!("Cannot read `{}`", path.display())))?;
     if let Some(kind) = not_regular(&meta, links) {
-        return Err(refuse_kind(path, kind));
-    }
-    Ok(file)
-}
-
-/// Opens a file on the medium with `options` (for writing, say), never through a link at its
-/// name, and checks the handle is a regular file: a `.part` swapped for a link or a FIFO after a
-/// check can neither send bytes elsewhere nor block.
-pub fn open_with(path: &Path, options: &mut OpenOptions) -> anyhow::Result<File> {
-    platform::file_options(options, Links::Refuse);
-    let file = options.open(path).map_err(|e| {
-        if platform::is_link_refusal(&e) {
-            refuse_kind(path, "a symlink (links are never followed)")
-        } else {
-            anyhow::Error::new(e).context(format!("Cannot open `{}`", path.display()))
-        }
-    })?;
-    let meta = file
-        .metadata()
-        .map_err(|e| anyhow::Error::new(e).context(format!("Cannot read `{}`", path.display())))?;
-    if let Some(kind) = not_regular(&meta, Links::Refuse) {
         return Err(refuse_kind(path, kind));
     }
     Ok(file)
