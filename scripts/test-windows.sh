@@ -61,10 +61,24 @@ status=0
 # A test that hangs under Wine must not hold CI until its limit: the run is bounded.
 timeout --kill-after=30s "${SCT_WINDOWS_TEST_TIMEOUT:-30m}" \
   cargo test --test cli -- "$@" 2>&1 | tee "$log" || status=$?
-passed=$(sed -n 's/^test result: .* \([0-9]*\) passed.*/\1/p' "$log" | tail -n 1)
+# A test that failed is run once more on its own (`--exact`): a failure that repeats fails the
+# run; one that does not is named below as flaky, never hidden. Wine 8.0 now and then ends a
+# process it has just started with exit code 1 and nothing on stdout or stderr (docs/windows.md).
+failed=$(sed -n '/^failures:$/,/^test result:/s/^    \([a-z_:0-9]*\)$/\1/p' "$log" | sort -u)
+flaky=""
+if [ "$status" -ne 0 ] && [ -n "$failed" ]; then
+  say "rerunning on its own each test that failed: $(echo $failed)"
+  # shellcheck disable=SC2086 # one argument per test name
+  if timeout --kill-after=30s 10m cargo test --test cli -- --exact $failed 2>&1 | tee -a "$log"; then
+    flaky=$failed
+    status=0
+  fi
+fi
+passed=$(sed -n 's/^test result: .* \([0-9]*\) passed.*/\1/p' "$log" | head -n 1)
 known=$(sort -u "$skips" | grep -c 'KNOWN FAILURE' || true)
 skipped=$(sort -u "$skips" | grep -vc 'KNOWN FAILURE' || true)
 say "under Wine: ${passed:-0} tests passed against the .exe files; $skipped cases skipped as inherently Linux, $known known Wine failures skipped (docs/windows.md):"
 sort -u "$skips" | sed 's/^/  /' >&2
+[ -z "$flaky" ] || say "FLAKY under Wine (failed, then passed when run again on its own): $(echo $flaky)"
 rm -f "$skips" "$log"
 exit "$status"
