@@ -1,7 +1,8 @@
 //! The network seam: one place builds every HTTP client, with stated timeouts, proxy settings and
 //! TLS trust, and decides which failures are worth a retry.
 //!
-//! TLS verification is always on (the platform's roots plus an optional extra CA file). Proxy
+//! TLS verification is always on: against the platform's roots, or, when a CA file is given, against
+//! the CAs in that file alone (as `curl --cacert` does). Proxy
 //! passwords come from `SCT_PROXY_PASSWORD` or a terminal prompt, never from argv, and are never
 //! shown: URLs are printed through [`redact`].
 
@@ -154,6 +155,20 @@ impl RateFloor {
     }
 }
 
+/// The CA certificates of a PEM file (one or several): with them the service's certificate must
+/// chain to one of these, not to the platform's roots. Trusting them alone pins the service's own
+/// CA, and it keeps the Windows build off the platform verifier's extra-roots path, which needs a
+/// chain-engine setting that Wine 8.0 rejects ("Invalid parameter", docs/windows.md).
+fn ca_certificates(path: &std::path::Path) -> anyhow::Result<Vec<reqwest::Certificate>> {
+    let pem = fs_err::read(path).context("Failed to read the CA certificate file")?;
+    let not_pem = || format!("`{}` is not a PEM certificate file", path.display());
+    let certs = reqwest::Certificate::from_pem_bundle(&pem).with_context(not_pem)?;
+    if certs.is_empty() {
+        return Err(anyhow::anyhow!("{} (no certificate in it)", not_pem()));
+    }
+    Ok(certs)
+}
+
 /// Builds the HTTP client for these settings.
 pub fn client(options: &NetOptions) -> anyhow::Result<reqwest::Client> {
     let mut builder = reqwest::Client::builder()
@@ -162,10 +177,7 @@ pub fn client(options: &NetOptions) -> anyhow::Result<reqwest::Client> {
         .user_agent(concat!("sct/", env!("CARGO_PKG_VERSION")))
         .https_only(false);
     if let Some(path) = &options.ca_file {
-        let pem = fs_err::read(path).context("Failed to read the extra CA certificate")?;
-        let cert = reqwest::Certificate::from_pem(&pem)
-            .with_context(|| format!("`{}` is not a PEM certificate", path.display()))?;
-        builder = builder.add_root_certificate(cert);
+        builder = builder.tls_certs_only(ca_certificates(path)?);
     }
     if let Some(uri) = &options.proxy {
         let uri = proxy_url(uri);

@@ -17,7 +17,8 @@ pub struct NetArgs {
     /// Proxy user name; the password comes from SCT_PROXY_PASSWORD or a terminal prompt, never a flag.
     #[arg(long, value_name = "NAME")]
     pub proxy_user: Option<String>,
-    /// Extra CA certificate (PEM) to trust besides the system's roots.
+    /// CA certificate(s) (PEM) to trust instead of the system's roots: the service's certificate must
+    /// chain to one of them, as with `curl --cacert`.
     #[arg(long, value_name = "PEM", value_parser = crate::paths::path_flag)]
     pub ca_file: Option<PathBuf>,
     /// Seconds to wait for a connection and for each read before giving up (a stalled server).

@@ -842,12 +842,6 @@ fn a_proxy_with_basic_auth_carries_every_request_and_the_password_never_shows() 
 
 #[test]
 fn https_needs_the_service_ca_and_works_with_ca_file() {
-    if crate::support::skip_on_wine(
-        "fetch::https_needs_the_service_ca_and_works_with_ca_file",
-        crate::support::WINE_TLS_CUSTOM_ROOT,
-    ) {
-        return;
-    }
     let env = Env::new();
     let service = service(&env);
     let (ca, cert, key) = crate::fetchkit::test_certificates(&env.path("tls"));
@@ -870,6 +864,24 @@ fn https_needs_the_service_ca_and_works_with_ca_file() {
     );
     assert!(out.status.success(), "{}", stderr_of(&out));
     assert!(verify(&env, &service, "packs").status.success());
+    // A file of several CAs is read whole: the service's CA second in it is found.
+    let (other, _, _) = crate::fetchkit::test_certificates(&env.path("other-tls"));
+    let bundle = env.path("bundle.pem");
+    let pem = [std::fs::read(&other).unwrap(), std::fs::read(&ca).unwrap()].concat();
+    std::fs::write(&bundle, pem).unwrap();
+    let args = ["--ca-file", bundle.to_str().unwrap()];
+    let out = fetch(&env, &service, &offer, "packs2", &args);
+    assert!(out.status.success(), "{}", stderr_of(&out));
+    // A file without a certificate is named, and nothing is fetched.
+    std::fs::write(&bundle, "not a certificate\n").unwrap();
+    let out = fetch(&env, &service, &offer, "packs3", &args);
+    assert_ne!(out.status.code(), Some(0));
+    assert!(
+        stderr_of(&out).contains("not a PEM certificate file"),
+        "{}",
+        stderr_of(&out)
+    );
+    assert!(!env.path("packs3").exists());
 }
 
 #[test]

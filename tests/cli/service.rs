@@ -291,12 +291,6 @@ fn nginx_serves_the_published_root_and_the_client_verifies_its_catalog() {
 
 #[test]
 fn tls_service_is_trusted_through_the_ca_file_only() {
-    if crate::support::skip_on_wine(
-        "service::tls_service_is_trusted_through_the_ca_file_only",
-        crate::support::WINE_TLS_CUSTOM_ROOT,
-    ) {
-        return;
-    }
     let env = Env::new();
     let site = published(&env);
     let (ca, cert, key) = test_certificates(&env);

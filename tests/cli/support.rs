@@ -146,9 +146,6 @@ pub const WINE_HIDES_SYMLINKS: &str = "Wine 8.0 shows a Unix symlink to a Window
 pub const KNOWN_WINE_FAILURE: &str =
     "KNOWN FAILURE under Wine, not yet explained (docs/windows.md lists it; issue 12 stays open)";
 
-/// Why the HTTPS tests with a private CA skip under Wine.
-pub const WINE_TLS_CUSTOM_ROOT: &str = "KNOWN FAILURE under Wine: adding a private CA fails in the Windows certificate verifier (\"Invalid parameter\"); unconfirmed on real Windows (docs/windows.md)";
-
 /// Skips the calling test under Wine when it inherently needs Linux: records `test: reason` in
 /// `SCT_TEST_SKIP_LOG` (docs/windows.md lists them) and returns true, so the test returns early.
 pub fn skip_on_wine(test: &str, reason: &str) -> bool {

@@ -447,12 +447,6 @@ fn missing_service_url_and_keys_are_usage_errors() {
 
 #[test]
 fn https_through_squid_tunnels_and_a_wrong_password_says_so() {
-    if crate::support::skip_on_wine(
-        "upload::https_through_squid_tunnels_and_a_wrong_password_says_so",
-        crate::support::WINE_TLS_CUSTOM_ROOT,
-    ) {
-        return;
-    }
     let env = Env::new();
     let site = published(&env);
     let (ca, cert, key) = crate::servicekit::test_certificates(&env);
