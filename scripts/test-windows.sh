@@ -54,31 +54,54 @@ fi
 trap '/usr/lib/wine/wineserver -k 2>/dev/null || true' EXIT
 
 skips=$(mktemp)
-export PATH="$PATH:/usr/sbin:/sbin"
-export SCT_TEST_WINE=1 SCT_TEST_WINE_BINS="$bins" SCT_TEST_SKIP_LOG="$skips"
 log=$(mktemp)
-status=0
-# A test that hangs under Wine must not hold CI until its limit: the run is bounded.
-timeout --kill-after=30s "${SCT_WINDOWS_TEST_TIMEOUT:-30m}" \
-  cargo test --test cli -- "$@" 2>&1 | tee "$log" || status=$?
-# A test that failed is run once more on its own (`--exact`): a failure that repeats fails the
-# run; one that does not is named below as flaky, never hidden. Wine 8.0 now and then ends a
-# process it has just started with exit code 1 and nothing on stdout or stderr (docs/windows.md).
-failed=$(sed -n '/^failures:$/,/^test result:/s/^    \([a-z_:0-9]*\)$/\1/p' "$log" | sort -u)
-flaky=""
-if [ "$status" -ne 0 ] && [ -n "$failed" ]; then
-  say "rerunning on its own each test that failed: $(echo $failed)"
-  # shellcheck disable=SC2086 # one argument per test name
-  if timeout --kill-after=30s 10m cargo test --test cli -- --exact $failed 2>&1 | tee -a "$log"; then
-    flaky=$failed
+export PATH="$PATH:/usr/sbin:/sbin"
+export SCT_TEST_WINE=1 SCT_TEST_SKIP_LOG="$skips"
+flaky=$(mktemp)
+
+# Runs the CLI suite (cargo test filter arguments) against the .exe files in $1, bounded in time
+# so a test that hangs under Wine cannot hold CI. A test that fails is run once more on its own
+# (`--exact`): a failure that repeats fails the run; one that does not is named at the end as
+# flaky, never hidden (Wine 8.0 now and then ends a process it has just started with exit code 1
+# and nothing on stdout or stderr, docs/windows.md). Prints the count of tests passed.
+suite() {
+  local bins=$1 status=0 failed
+  shift
+  SCT_TEST_WINE_BINS="$bins" timeout --kill-after=30s "${SCT_WINDOWS_TEST_TIMEOUT:-30m}" \
+    cargo test --test cli -- "$@" 2>&1 | tee "$log" >&2 || status=$?
+  failed=$(sed -n '/^failures:$/,/^test result:/s/^    \([a-z_:0-9]*\)$/\1/p' "$log" | sort -u)
+  if [ "$status" -ne 0 ] && [ -n "$failed" ]; then
+    say "running again on its own each test that failed: $(echo $failed)"
+    # shellcheck disable=SC2086 # one argument per test name
+    SCT_TEST_WINE_BINS="$bins" timeout --kill-after=30s 10m \
+      cargo test --test cli -- --exact $failed >&2 || return 1
+    echo "$failed" >>"$flaky"
     status=0
   fi
+  sed -n 's/^test result: .* \([0-9]*\) passed.*/\1/p' "$log" | head -n 1
+  return "$status"
+}
+
+status=0
+passed=$(suite "$bins" "$@") || status=$?
+
+# Second pass: the tests that need the debug build's fault points or test clock (the crash
+# matrix, expiry under the test clock) run against the debug .exe files, by name.
+needs_debug=$(grep "needs the debug build" "$skips" | cut -f 1 | sort -u || true)
+debug_passed=0
+if [ "$status" -eq 0 ] && [ -n "$needs_debug" ]; then
+  [ "${SCT_WINDOWS_SKIP_BUILD:-}" = 1 ] || ./scripts/build-windows.sh --debug
+  debug_bins="${SCT_WINDOWS_TARGET_DIR:-$root/target/windows}/x86_64-pc-windows-gnu/debug"
+  say "second pass, against the debug build in $debug_bins: $(echo $needs_debug)"
+  sed -i '/needs the debug build/d' "$skips"
+  # shellcheck disable=SC2086 # one argument per test name
+  debug_passed=$(SCT_TEST_WINE_DEBUG=1 suite "$debug_bins" --exact $needs_debug) || status=$?
 fi
-passed=$(sed -n 's/^test result: .* \([0-9]*\) passed.*/\1/p' "$log" | head -n 1)
+
 known=$(sort -u "$skips" | grep -c 'KNOWN FAILURE' || true)
 skipped=$(sort -u "$skips" | grep -vc 'KNOWN FAILURE' || true)
-say "under Wine: ${passed:-0} tests passed against the .exe files; $skipped cases skipped as inherently Linux, $known known Wine failures skipped (docs/windows.md):"
+say "under Wine: ${passed:-0} tests passed against the release .exe files, ${debug_passed:-0} of them run in full against the debug build; $skipped cases skipped as inherently Linux, $known known Wine failures skipped (docs/windows.md):"
 sort -u "$skips" | sed 's/^/  /' >&2
-[ -z "$flaky" ] || say "FLAKY under Wine (failed, then passed when run again on its own): $(echo $flaky)"
-rm -f "$skips" "$log"
+[ ! -s "$flaky" ] || say "FLAKY under Wine (failed, then passed when run again on its own): $(echo $(cat "$flaky"))"
+rm -f "$skips" "$log" "$flaky"
 exit "$status"

@@ -174,10 +174,7 @@ fn copy_tree(from: &Path, to: &Path) {
 
 #[test]
 fn fetch_killed_at_every_point_resumes_and_verifies() {
-    if crate::support::skip_on_wine(
-        "crash::fetch_killed_at_every_point_resumes_and_verifies",
-        crate::support::FAULT_POINTS_DEBUG_ONLY,
-    ) {
+    if crate::support::needs_debug_build() {
         return;
     }
     let world = World::new();
@@ -261,10 +258,7 @@ fn site_consistent(world: &World, site: &Path, offline: &Path, point: &str) {
 
 #[test]
 fn import_killed_at_every_point_completes_and_stays_consistent() {
-    if crate::support::skip_on_wine(
-        "crash::import_killed_at_every_point_completes_and_stays_consistent",
-        crate::support::FAULT_POINTS_DEBUG_ONLY,
-    ) {
+    if crate::support::needs_debug_build() {
         return;
     }
     let world = World::new();

@@ -237,10 +237,7 @@ fn days_from_now(days: i64) -> String {
 /// after the catalog expired during the review — with the wrapper's flags only.
 #[test]
 fn prepare_connect_twice_litter_and_an_expired_catalog_still_import() {
-    if crate::support::skip_on_wine(
-        "roundtrip::prepare_connect_twice_litter_and_an_expired_catalog_still_import",
-        crate::support::KNOWN_WINE_FAILURE,
-    ) {
+    if crate::support::needs_debug_build() {
         return;
     }
     let env = Env::new();

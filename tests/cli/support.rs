@@ -135,8 +135,20 @@ fn wine_loader() -> PathBuf {
         .unwrap_or_else(|| PathBuf::from("/usr/lib/wine/wine64"))
 }
 
-/// Why the crash tests skip under Wine: they need fault points, which only debug builds have.
-pub const FAULT_POINTS_DEBUG_ONLY: &str = "fault points (SCT_FAULT) are compiled into debug builds only; the Windows suite runs the release .exe files that ship";
+/// Why a test waits for the second pass under Wine: it needs the debug build's test hooks.
+pub const NEEDS_DEBUG_BUILD: &str = "needs the debug build's fault points (SCT_FAULT) or test clock (SCT_TEST_NOW), which release builds leave out: run in the second pass against the debug .exe files";
+
+/// Under Wine with the release `.exe` files, skips a test that needs the debug build's fault
+/// points or test clock, recording it under its own name (the test thread's) so that
+/// `scripts/test-windows.sh` runs it again in its second pass, against the debug build
+/// (`SCT_TEST_WINE_DEBUG=1`). Returns true when the test is to return early.
+pub fn needs_debug_build() -> bool {
+    if !on_wine() || std::env::var_os("SCT_TEST_WINE_DEBUG").is_some_and(|v| v == "1") {
+        return false;
+    }
+    let current = std::thread::current();
+    skip_on_wine(current.name().unwrap_or("unnamed test"), NEEDS_DEBUG_BUILD)
+}
 
 /// Why the planted-symlink tests skip under Wine (docs/windows.md, links).
 pub const WINE_HIDES_SYMLINKS: &str = "Wine 8.0 shows a Unix symlink to a Windows program as the file it points to (no reparse point), so a link planted on the Linux side cannot reach the Windows build";

@@ -179,12 +179,6 @@ fn http_proxy_variable_is_honoured_and_no_proxy_bypasses_it() {
 
 #[test]
 fn server_down_is_a_network_failure_after_bounded_retries() {
-    if crate::support::skip_on_wine(
-        "upload::server_down_is_a_network_failure_after_bounded_retries",
-        crate::support::KNOWN_WINE_FAILURE,
-    ) {
-        return;
-    }
     let env = Env::new();
     let site = published(&env);
     let cab = one_cab(&env);
@@ -198,7 +192,8 @@ fn server_down_is_a_network_failure_after_bounded_retries() {
     let err = stderr_of(&out);
     assert!(
         err.contains(&format!(
-            "Failed to upload `{cab}` to {url}/api/v1/usage after 2 attempts"
+            "Failed to upload `{}` to {url}/api/v1/usage after 2 attempts",
+            crate::support::shown(std::path::Path::new(&cab))
         )),
         "{err}"
     );

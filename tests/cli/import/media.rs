@@ -346,10 +346,7 @@ fn inbox_housekeeping_removes_superseded_packs_only() {
 
 #[test]
 fn a_removal_killed_midway_never_leaves_half_a_pack_and_the_next_import_tidies_up() {
-    if crate::support::skip_on_wine(
-        "import::media::a_removal_killed_midway_never_leaves_half_a_pack_and_the_next_import_tidies_up",
-        crate::support::FAULT_POINTS_DEBUG_ONLY,
-    ) {
+    if crate::support::needs_debug_build() {
         return;
     }
     let fx = Fixture::new();
