@@ -288,6 +288,68 @@ fn the_examples_run() {
     assert!(failures.is_empty(), "{}", failures.join("\n\n"));
 }
 
+/// `scripts/demo.sh` with `CARGO_TARGET_DIR` elsewhere puts that folder's binaries on PATH, and
+/// after it ends, `demo.env`'s `sct_demo_service` restarts the update service so `-connect` can run
+/// again by hand (issue 14, item 14). The target folder is reached through a link of another name,
+/// so the build stays warm while a demo that ignored the variable would still name `target/`.
+#[cfg(unix)]
+#[test]
+fn demo_follows_cargo_target_dir_and_its_env_file_restarts_the_service() {
+    if crate::support::skip_on_wine(
+        "docs::demo_follows_cargo_target_dir_and_its_env_file_restarts_the_service",
+        "scripts/demo.sh is a bash script that builds and runs the Linux binaries",
+    ) {
+        return;
+    }
+    let env = Env::new();
+    let target = Path::new(env!("CARGO_BIN_EXE_sct-pack"))
+        .parent()
+        .unwrap()
+        .parent()
+        .unwrap();
+    let elsewhere = env.path("elsewhere-target");
+    std::os::unix::fs::symlink(target, &elsewhere).unwrap();
+    let demo = env.path("demo");
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let out = std::process::Command::new("bash")
+        .arg(root.join("scripts/demo.sh"))
+        .env("CARGO_TARGET_DIR", &elsewhere)
+        .env("SCT_DEMO_DIR", &demo)
+        .env_remove("SCT_CONFIG")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "demo.sh: {stderr}");
+    let settings = std::fs::read_to_string(demo.join("demo.env")).unwrap();
+    let path_line = format!("export PATH=\"{}/debug:$PATH\"", elsewhere.display());
+    assert!(settings.contains(&path_line), "{settings}");
+
+    // The demo has ended and its service with it: restart it from demo.env, connect again.
+    let rerun = r#"set -euo pipefail
+source "$SCT_DEMO_DIR/demo.env"
+sct_demo_service
+trap 'kill "$SCT_DEMO_SERVICE_PID"' EXIT
+ServiceConnectionTool -connect -usagedatasrc "$SCT_DEMO_DIR/usb" \
+  -updatepackdest "$SCT_DEMO_DIR/usb/UpdatePacks" -downloadall >/dev/null
+sct-verify "$SCT_DEMO_DIR/usb/UpdatePacks" >/dev/null
+"#;
+    let out = std::process::Command::new("bash")
+        .args(["-c", rerun])
+        .env("SCT_DEMO_DIR", &demo)
+        .env_remove("SCT_CONFIG")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        out.status.success(),
+        "connect after sct_demo_service: {stderr}"
+    );
+    assert!(
+        stderr.contains("update service at http://127.0.0.1:"),
+        "{stderr}"
+    );
+}
+
 #[test]
 fn blocks_and_markers_are_read() {
     let page = "text\n<!-- not run: needs Windows -->\n```powershell\nGet-Item x\n```\n\n```bash\necho hi\n```\n  ```sh\n  ls\n  ```\n";
