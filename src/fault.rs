@@ -2,8 +2,9 @@
 //!
 //! Crash safety is only believable when a test can kill the process at the worst moment. Code
 //! marks those moments with [`point`]; a test sets `SCT_FAULT=import:after-stage` (a
-//! comma-separated list of point names) and the process sends itself SIGKILL when it reaches one,
-//! so no destructor, flush or `Drop` runs, exactly as after a power cut or `kill -9`.
+//! comma-separated list of point names) and the process kills itself when it reaches one —
+//! SIGKILL on Unix, `TerminateProcess` on Windows — so no destructor, flush or `Drop` runs,
+//! exactly as after a power cut or `kill -9`.
 //!
 //! Only debug builds look at the variable: in release builds [`point`] compiles to nothing, so a
 //! stray environment variable can never crash a production import.
@@ -13,6 +14,9 @@
 
 /// The environment variable that arms fault points (debug builds only).
 pub const ENV_FAULT: &str = "SCT_FAULT";
+
+/// The exit code of a process a fault point ended on Windows (128 + SIGKILL, as shells show).
+pub const KILLED_EXIT_CODE: u32 = 137;
 
 /// Kills the process with SIGKILL if `name` is armed in `SCT_FAULT`; does nothing otherwise.
 #[inline]
@@ -50,6 +54,15 @@ fn crash(name: &str) -> ! {
     // SAFETY: kill(2) on our own pid has no memory-safety preconditions.
     unsafe {
         libc::kill(libc::getpid(), libc::SIGKILL);
+    }
+    // Windows' SIGKILL: TerminateProcess ends every thread at once, with no destructor, flush or
+    // exit handler, as a power cut or `taskkill /F` would. Exit code 137 (128 + SIGKILL) is what a
+    // shell reports for a killed process, so a test knows the fault point was reached.
+    #[cfg(windows)]
+    // SAFETY: terminates our own process through its pseudo-handle.
+    unsafe {
+        use windows_sys::Win32::System::Threading::{GetCurrentProcess, TerminateProcess};
+        TerminateProcess(GetCurrentProcess(), KILLED_EXIT_CODE);
     }
     std::process::abort()
 }

@@ -150,6 +150,17 @@ pub fn needs_debug_build() -> bool {
     skip_on_wine(current.name().unwrap_or("unnamed test"), NEEDS_DEBUG_BUILD)
 }
 
+/// True when a fault point (`SCT_FAULT`) ended the process: SIGKILL on Linux; under Wine the
+/// Windows build's `TerminateProcess` with exit code 137 (`sct::fault::KILLED_EXIT_CODE`).
+pub fn killed_at_fault(status: &std::process::ExitStatus) -> bool {
+    use std::os::unix::process::ExitStatusExt;
+    if on_wine() {
+        status.code() == Some(sct::fault::KILLED_EXIT_CODE as i32)
+    } else {
+        status.signal() == Some(9)
+    }
+}
+
 /// Why the planted-symlink tests skip under Wine (docs/windows.md, links).
 pub const WINE_HIDES_SYMLINKS: &str = "Wine 8.0 shows a Unix symlink to a Windows program as the file it points to (no reparse point), so a link planted on the Linux side cannot reach the Windows build";
 
