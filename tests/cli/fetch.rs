@@ -588,44 +588,29 @@ fn a_full_disk_fails_cleanly_and_the_rerun_resumes() {
 }
 
 /// A read-only folder: a read-only tmpfs when running as root (permissions do not stop root),
-/// else a folder without write permission. Unmounted on drop.
+/// else a folder without write permission, writable again on drop.
 struct ReadOnly {
     path: std::path::PathBuf,
-    mounted: bool,
+    mount: Option<crate::support::Tmpfs>,
 }
 
 impl ReadOnly {
     fn new(path: std::path::PathBuf) -> Self {
-        std::fs::create_dir_all(&path).unwrap();
-        if is_root() {
-            let status = std::process::Command::new("mount")
-                .args(["-t", "tmpfs", "-o", "ro,size=1m", "tmpfs"])
-                .arg(&path)
-                .status()
-                .unwrap();
-            assert!(status.success(), "mount a read-only tmpfs");
-            Self {
-                path,
-                mounted: true,
-            }
+        let mount = if is_root() {
+            crate::support::Tmpfs::mount(&path, "ro,size=1m")
         } else {
             use std::os::unix::fs::PermissionsExt;
+            std::fs::create_dir_all(&path).unwrap();
             std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o555)).unwrap();
-            Self {
-                path,
-                mounted: false,
-            }
-        }
+            None
+        };
+        Self { path, mount }
     }
 }
 
 impl Drop for ReadOnly {
     fn drop(&mut self) {
-        if self.mounted {
-            let _ = std::process::Command::new("umount")
-                .arg(&self.path)
-                .status();
-        } else {
+        if self.mount.is_none() {
             use std::os::unix::fs::PermissionsExt;
             let _ = std::fs::set_permissions(&self.path, std::fs::Permissions::from_mode(0o755));
         }

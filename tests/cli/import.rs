@@ -4,7 +4,7 @@
 //! signature, fetched.json, pack files) and imports it into a demo site whose install folder is
 //! inside the test's scratch folder.
 
-use crate::support::{Env, bin_path, stderr_of, stdout_of, tree};
+use crate::support::{Env, stderr_of, stdout_of, tree};
 use sct::catalog::{self, Catalog, Pack, PackFile};
 use sct::document::Document;
 use sct::packdir::{FetchRecord, HierarchyRecord};
@@ -832,44 +832,18 @@ fn two_imports_at_once_never_both_write() {
     fx.check_consistent(&[&pack], true);
 }
 
-/// Runs `script` as root in a private mount namespace (mounts vanish with it); `None` when this
-/// machine cannot (not root, no unshare), after printing why.
-fn in_mount_namespace(fx: &Fixture, script: &str, args: &[&Path]) -> Option<Output> {
-    if crate::support::skip_on_wine(
-        &format!("import::in_mount_namespace({script:?})"),
-        "a read-only bind mount needs a Linux mount namespace around the binary; the same refusal of a read-only inbox is not reachable for a Wine process started inside one",
-    ) {
-        return None;
-    }
-    let probe = Command::new("unshare").args(["-m", "true"]).output();
-    if !probe.map(|o| o.status.success()).unwrap_or(false) {
-        eprintln!("SKIPPED: cannot create a mount namespace here (needs root and unshare)");
-        return None;
-    }
-    let mut cmd = fx.with_env(Command::new("unshare"));
-    cmd.args(["-m", "--propagation", "private", "sh", "-c", script, "sh"])
-        .arg(bin_path("sct-import"))
-        .args(args);
-    Some(cmd.output().unwrap())
-}
-
 #[test]
 fn read_only_inbox_fails_clearly_and_writes_nothing() {
     let fx = Fixture::new();
     let pack = applicable("2409", 1000);
     let src = fx.write_packs("UpdatePacks", 1, &[&pack]);
-    std::fs::create_dir_all(fx.inbox()).unwrap();
-    let before = fx.dump();
-    // chmod does not stop root: bind-mount the inbox read-only instead.
-    let script = r#"set -e
-mount --bind "$2" "$2"
-mount -o remount,bind,ro "$2"
-set +e
-"$1" --src "$3""#;
-    let Some(out) = in_mount_namespace(&fx, script, &[&fx.inbox(), &src]) else {
+    let Some(_inbox) = crate::support::Tmpfs::mount(&fx.inbox(), "ro,size=1m") else {
         return;
     };
-    assert_code(&out, 3, "Read-only file system");
+    let before = fx.dump();
+    let out = fx.import(&src, &[]);
+    let why = crate::support::os_words("Read-only file system", "Access denied");
+    assert_code(&out, 3, why);
     assert_nothing_imported(&fx, &before);
 }
 
@@ -879,27 +853,22 @@ fn full_inbox_fails_clearly_and_leaves_no_partial_pack() {
     let small = applicable("small", 1000);
     let big = applicable("big", 1024 * 1024);
     let src = fx.write_packs("UpdatePacks", 1, &[&big, &small]);
-    std::fs::create_dir_all(fx.inbox()).unwrap();
-    let listing = fx.env.path("listing.txt");
-    // A 256 KiB tmpfs as the inbox: the big pack cannot fit; the listing is taken before the
-    // namespace (and the tmpfs) goes away.
-    let script = r#"set -e
-mount -t tmpfs -o size=256k tmpfs "$2"
-set +e
-"$1" --src "$3"
-rc=$?
-find "$2" -mindepth 1 -not -name .sct-import.lock | sed "s|^$2/||" | sort > "$4"
-exit $rc"#;
-    let Some(out) = in_mount_namespace(&fx, script, &[&fx.inbox(), &src, &listing]) else {
+    // A 256 KiB inbox: the big pack cannot fit.
+    let Some(_inbox) = crate::support::Tmpfs::mount(&fx.inbox(), "size=256k") else {
         return;
     };
-    assert_code(&out, 3, "No space left on device");
+    let out = fx.import(&src, &[]);
+    let why = crate::support::os_words("No space left on device", "Disk full");
+    assert_code(&out, 3, why);
     assert_eq!(outcome_of(&out, &big), "failed");
     assert_eq!(outcome_of(&out, &small), "imported");
-    let listed = std::fs::read_to_string(&listing).unwrap();
+    let listed: Vec<String> = tree(&fx.inbox())
+        .into_iter()
+        .filter(|p| p != ".sct-import.lock")
+        .collect();
     let small_dir = small.pack.package_guid.to_string().to_uppercase();
     assert_eq!(
-        listed.lines().collect::<Vec<_>>(),
+        listed,
         vec![
             small_dir.clone(),
             format!("{small_dir}/{small_dir}.cab"),

@@ -164,11 +164,6 @@ pub fn killed_at_fault(status: &std::process::ExitStatus) -> bool {
 /// Why the planted-symlink tests skip under Wine (docs/windows.md, links).
 pub const WINE_HIDES_SYMLINKS: &str = "Wine 8.0 shows a Unix symlink to a Windows program as the file it points to (no reparse point), so a link planted on the Linux side cannot reach the Windows build";
 
-/// Tests that failed under Wine when this runner landed and are not understood yet: they are
-/// reported as skipped with this reason, listed in docs/windows.md, and keep issue 12 open.
-pub const KNOWN_WINE_FAILURE: &str =
-    "KNOWN FAILURE under Wine, not yet explained (docs/windows.md lists it; issue 12 stays open)";
-
 /// Skips the calling test under Wine when it inherently needs Linux: records `test: reason` in
 /// `SCT_TEST_SKIP_LOG` (docs/windows.md lists them) and returns true, so the test returns early.
 pub fn skip_on_wine(test: &str, reason: &str) -> bool {
@@ -271,4 +266,45 @@ impl Drop for Mount {
             .arg(&self.path)
             .status();
     }
+}
+
+/// A tmpfs mounted over a folder for one test (read-only, or small enough to fill), unmounted
+/// when dropped. Permissions do not stop root and a full disk cannot be made otherwise, so this
+/// needs root; it is a plain mount, not a namespace, so the Windows build under Wine sees it too.
+pub struct Tmpfs {
+    path: PathBuf,
+}
+
+impl Tmpfs {
+    /// Mounts a tmpfs with `options` (`ro,size=1m`, `size=256k`) over `path`; `None` after
+    /// printing why when this process is not root.
+    pub fn mount(path: &Path, options: &str) -> Option<Self> {
+        if !crate::fetchkit::is_root() {
+            eprintln!("SKIPPED: mounting a tmpfs needs root");
+            return None;
+        }
+        std::fs::create_dir_all(path).unwrap();
+        let status = std::process::Command::new("mount")
+            .args(["-t", "tmpfs", "-o", options, "tmpfs"])
+            .arg(path)
+            .status()
+            .unwrap();
+        assert!(status.success(), "mount -t tmpfs -o {options} {path:?}");
+        Some(Self {
+            path: path.to_owned(),
+        })
+    }
+}
+
+impl Drop for Tmpfs {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("umount")
+            .arg(&self.path)
+            .status();
+    }
+}
+
+/// How the binary under test words an OS error: Linux's text, or Windows' under Wine.
+pub fn os_words(linux: &'static str, windows: &'static str) -> &'static str {
+    if on_wine() { windows } else { linux }
 }
