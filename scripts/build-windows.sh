@@ -8,7 +8,8 @@
 # when it is missing (as root, or through sudo).
 #
 #   scripts/build-windows.sh            release build + zip
-#   scripts/build-windows.sh --debug    debug build, no zip (quicker, for development)
+#   scripts/build-windows.sh --debug    debug build, no zip: fault points and the test clock for
+#                                       the crash tests under Wine (scripts/test-windows.sh)
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
@@ -40,8 +41,8 @@ if [ ${#missing[@]} -gt 0 ]; then
 fi
 
 # Debian's toolchain, its own cargo home and target folder: the two toolchains never share
-# compiled artifacts. RUSTC_BOOTSTRAP lets the stable compiler take -Zbuild-std. The release
-# binaries carry no debug info: with it, each .exe was 100 MB and mingw's linker took minutes.
+# compiled artifacts. RUSTC_BOOTSTRAP lets the stable compiler take -Zbuild-std. Neither build
+# carries debug info: with it, each .exe was 100 MB and mingw's linker took minutes.
 windows_target_dir="${SCT_WINDOWS_TARGET_DIR:-$root/target/windows}"
 args=(build --bins --locked -Zbuild-std --target "$target")
 [ "$profile" = release ] && args+=(--release)
@@ -51,7 +52,7 @@ env -u RUSTUP_TOOLCHAIN -u CARGO_BUILD_TARGET \
   CARGO_TARGET_DIR="$windows_target_dir" \
   RUSTC=/usr/bin/rustc RUSTC_BOOTSTRAP=1 \
   CARGO_TARGET_X86_64_PC_WINDOWS_GNU_LINKER=x86_64-w64-mingw32-gcc \
-  CARGO_PROFILE_RELEASE_DEBUG=false CARGO_PROFILE_RELEASE_STRIP=symbols \
+  CARGO_PROFILE_RELEASE_DEBUG=false CARGO_PROFILE_RELEASE_STRIP=symbols CARGO_PROFILE_DEV_DEBUG=false \
   /usr/bin/cargo "${args[@]}"
 out="$windows_target_dir/$target/$profile"
 [ "$profile" = release ] || { say "binaries in $out"; exit 0; }

@@ -237,9 +237,11 @@ pub fn name_the_proxy(err: anyhow::Error, net: &NetOptions) -> anyhow::Error {
         return err;
     };
     let connect = err.chain().any(|cause| {
-        cause
-            .downcast_ref::<reqwest::Error>()
-            .is_some_and(|e| e.is_connect() && !is_proxy_auth_error(e))
+        cause.downcast_ref::<reqwest::Error>().is_some_and(|e| {
+            e.is_connect()
+                && !is_proxy_auth_error(e)
+                && !e.url().is_some_and(|url| bypasses_proxy(url, proxy))
+        })
     });
     // A refused CONNECT tunnel is the proxy's answer about the service, not a failure to reach it.
     let tunnel = err
@@ -256,6 +258,22 @@ pub fn name_the_proxy(err: anyhow::Error, net: &NetOptions) -> anyhow::Error {
             redact(&proxy_url(proxy))
         ),
     ))
+}
+
+/// True when `NO_PROXY` sends `url` past the proxy, straight to its host: then a failed
+/// connection was to the service itself. Decided by the matcher reqwest itself applies.
+fn bypasses_proxy(url: &reqwest::Url, proxy: &str) -> bool {
+    let no_proxy = ["NO_PROXY", "no_proxy"]
+        .iter()
+        .find_map(|name| std::env::var(name).ok())
+        .unwrap_or_default();
+    let matcher = hyper_util::client::proxy::matcher::Matcher::builder()
+        .all(proxy_url(proxy))
+        .no(no_proxy)
+        .build();
+    url.as_str()
+        .parse::<axum::http::Uri>()
+        .is_ok_and(|uri| matcher.intercept(&uri).is_none())
 }
 
 /// True for failures a retry may fix: timeouts, refused or reset connections, 408, 429 and 5xx.

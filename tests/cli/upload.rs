@@ -177,6 +177,43 @@ fn http_proxy_variable_is_honoured_and_no_proxy_bypasses_it() {
     );
 }
 
+/// A service that NO_PROXY exempts was contacted directly: when it is down, the error names the
+/// service, never the proxy (which was not used).
+#[test]
+fn a_service_exempt_from_the_proxy_is_named_when_it_is_down() {
+    let env = Env::new();
+    let site = published(&env);
+    let cab = one_cab(&env);
+    let url = format!("http://127.0.0.1:{}", free_port());
+    let proxy = format!("127.0.0.1:{}", free_port());
+    let out = env
+        .cmd("sct-upload")
+        .env("SCT_SERVICE_TOKEN", crate::servicekit::TOKEN)
+        .env("NO_PROXY", "localhost,127.0.0.1")
+        .args([&cab, "--service-url", &url, "--trusted-key", &site.public])
+        .args(["--proxy", &proxy, "--retries", "0"])
+        .output()
+        .unwrap();
+    let err = stderr_of(&out);
+    assert_eq!(out.status.code(), Some(4), "{err}");
+    assert!(err.contains(&format!("to {url}/api/v1/usage")), "{err}");
+    assert!(!err.contains("cannot connect to the proxy"), "{err}");
+    // Without the exemption the same failure is the proxy's, and says so.
+    let out = env
+        .cmd("sct-upload")
+        .env("SCT_SERVICE_TOKEN", crate::servicekit::TOKEN)
+        .env_remove("NO_PROXY")
+        .args([&cab, "--service-url", &url, "--trusted-key", &site.public])
+        .args(["--proxy", &proxy, "--retries", "0"])
+        .output()
+        .unwrap();
+    assert!(
+        stderr_of(&out).contains("cannot connect to the proxy"),
+        "{}",
+        stderr_of(&out)
+    );
+}
+
 #[test]
 fn server_down_is_a_network_failure_after_bounded_retries() {
     let env = Env::new();
