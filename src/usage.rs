@@ -3,9 +3,7 @@
 use crate::document::Document;
 use crate::error::{ExitCode, fail};
 use crate::site::{SiteIdentity, SiteStore, UsageRow};
-use anyhow::Context;
 use serde::{Deserialize, Serialize};
-use std::io::Write;
 
 /// Site identity and usage rows at the site's diagnostics level.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -93,48 +91,6 @@ pub fn validate(doc: &UsageDocument, source: &str) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// The CSV columns of `--format csv` and `-export`.
-const CSV_HEADER: [&str; 9] = [
-    "SiteCode",
-    "HierarchyID",
-    "SiteVersion",
-    "DiagnosticsLevel",
-    "ID",
-    "Name",
-    "Level",
-    "TimeCollected",
-    "Results",
-];
-
-/// Writes the rows as RFC 4180 CSV (CRLF line ends, quoted where needed), for review before upload.
-pub fn write_csv(doc: &UsageDocument, out: impl Write) -> anyhow::Result<()> {
-    let mut writer = csv::WriterBuilder::new()
-        .terminator(csv::Terminator::CRLF)
-        .from_writer(out);
-    writer.write_record(CSV_HEADER)?;
-    let site = &doc.site;
-    let hierarchy = site.hierarchy_id.to_string().to_uppercase();
-    let version = site.version.to_string();
-    let level = site.diagnostics_level.to_string();
-    for row in &doc.rows {
-        writer
-            .write_record([
-                site.site_code.as_str(),
-                &hierarchy,
-                &version,
-                &level,
-                &row.id.to_string().to_uppercase(),
-                &row.name,
-                &row.level.to_string(),
-                &row.collected_at,
-                &row.results,
-            ])
-            .context("Failed to write CSV")?;
-    }
-    writer.flush().context("Failed to write CSV")?;
-    Ok(())
-}
-
 /// Rows above `level` never leave the site, whatever a hand-edited document says.
 pub fn rows_within_level(doc: &UsageDocument) -> bool {
     doc.rows
@@ -177,14 +133,13 @@ mod tests {
     #[test]
     fn csv_is_rfc4180() {
         let mut out = Vec::new();
-        write_csv(&sample(), &mut out).unwrap();
+        crate::review::write_csv(&sample(), &mut out).unwrap();
         let text = String::from_utf8(out).unwrap();
-        assert!(text.starts_with("SiteCode,HierarchyID,"));
-        assert!(text.contains("\r\n"));
+        assert!(text.starts_with("SiteCode,SiteName,"));
         assert!(text.ends_with("\r\n"));
         let mut reader = csv::Reader::from_reader(text.as_bytes());
         let record = reader.records().next().unwrap().unwrap();
-        assert_eq!(&record[8], sample().rows[0].results);
+        assert_eq!(record.iter().next_back().unwrap(), sample().rows[0].results);
     }
 
     #[test]

@@ -13,7 +13,7 @@ pub const TOOL: &str = "sct-collect";
 pub enum Format {
     /// The sct.usage.v1 document that sct-pack reads.
     Json,
-    /// RFC 4180 CSV of the usage rows, to review what would leave the site.
+    /// The review CSV (as `-export`): every field, one line per usage row, formulas neutralised.
     Csv,
 }
 
@@ -66,7 +66,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     );
     let write = |out: &mut dyn Write| match args.format {
         Format::Json => crate::document::write_pretty(out, &doc),
-        Format::Csv => crate::usage::write_csv(&doc, out),
+        Format::Csv => crate::review::write_csv(&doc, out),
     };
     match &args.output {
         Some(path) => {
