@@ -65,9 +65,9 @@ const RESERVED: &[&str] = &[
 
 /// Checks a name and returns it as a relative path built from its components.
 ///
-/// Refused: empty names, NUL and control characters, absolute paths, drive letters (`C:`),
-/// UNC paths, the other separator, `.`/`..`/empty components, Windows reserved device names,
-/// trailing dots or spaces, and overlong names.
+/// Refused: empty names, NUL, control and bidirectional-text characters, absolute paths, drive
+/// letters (`C:`), UNC paths, the other separator, `.`/`..`/empty components, Windows reserved
+/// device names, trailing dots or spaces, and overlong names.
 pub fn safe_relative(name: &str, separator: Separator) -> anyhow::Result<PathBuf> {
     check(name, separator).map_err(|why| {
         fail(
@@ -86,6 +86,11 @@ fn check(name: &str, separator: Separator) -> Result<PathBuf, String> {
     }
     if name.chars().any(|c| c.is_control()) {
         return Err("it contains a NUL or control character".into());
+    }
+    if name.chars().any(is_bidi_control) {
+        return Err(
+            "it contains a bidirectional-text control, which makes a name read as another".into(),
+        );
     }
     let (sep, other) = match separator {
         Separator::Backslash => ('\\', '/'),
@@ -110,6 +115,13 @@ fn check(name: &str, separator: Separator) -> Result<PathBuf, String> {
         path.push(component);
     }
     Ok(path)
+}
+
+/// The characters that reorder how text is shown (Unicode's bidirectional embeddings, overrides,
+/// isolates and marks): `invoice\u{202E}fdp.exe` shows as `invoiceexe.pdf`. No name a catalog or
+/// cab legitimately carries needs them.
+fn is_bidi_control(c: char) -> bool {
+    matches!(c, '\u{061C}' | '\u{200E}' | '\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}')
 }
 
 fn check_component(component: &str) -> Result<(), String> {
@@ -347,6 +359,9 @@ mod tests {
             "conout$.txt",
             "a/AUX .txt",
             "a/dir./b",
+            "invoice\u{202E}fdp.exe",
+            "a/\u{2067}b",
+            "x\u{200F}.cab",
         ];
         for case in cases {
             assert!(safe_relative(case, Separator::Slash).is_err(), "{case:?}");
