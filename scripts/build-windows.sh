@@ -10,12 +10,15 @@
 #   scripts/build-windows.sh            release build + zip
 #   scripts/build-windows.sh --debug    debug build, no zip: fault points and the test clock for
 #                                       the crash tests under Wine (scripts/test-windows.sh)
+#   scripts/build-windows.sh --lib-tests  the library's unit tests for Windows; prints the .exe
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
 
 profile=release
 [ "${1:-}" = "--debug" ] && profile=debug
+lib_tests=""
+[ "${1:-}" = "--lib-tests" ] && { profile=debug; lib_tests=1; }
 target=x86_64-pc-windows-gnu
 
 say() { printf 'build-windows: %s\n' "$*" >&2; }
@@ -45,16 +48,22 @@ fi
 # carries debug info: with it, each .exe was 100 MB and mingw's linker took minutes.
 windows_target_dir="${SCT_WINDOWS_TARGET_DIR:-$root/target/windows}"
 args=(build --bins --locked -Zbuild-std --target "$target")
+[ -z "$lib_tests" ] || args=(test --lib --no-run --locked -Zbuild-std --target "$target" --message-format=json)
 [ "$profile" = release ] && args+=(--release)
-say "building every binary ($profile) into $windows_target_dir"
+what="every binary"
+[ -z "$lib_tests" ] || what="the unit tests of the library"
+say "building $what ($profile) into $windows_target_dir"
 env -u RUSTUP_TOOLCHAIN -u CARGO_BUILD_TARGET \
   CARGO_HOME="${SCT_WINDOWS_CARGO_HOME:-$HOME/.cargo-windows}" \
   CARGO_TARGET_DIR="$windows_target_dir" \
   RUSTC=/usr/bin/rustc RUSTC_BOOTSTRAP=1 \
   CARGO_TARGET_X86_64_PC_WINDOWS_GNU_LINKER=x86_64-w64-mingw32-gcc \
   CARGO_PROFILE_RELEASE_DEBUG=false CARGO_PROFILE_RELEASE_STRIP=symbols CARGO_PROFILE_DEV_DEBUG=false \
-  /usr/bin/cargo "${args[@]}"
-out="$windows_target_dir/$target/$profile"
+  /usr/bin/cargo "${args[@]}" | { if [ -n "$lib_tests" ]; then
+      # cargo's JSON messages name the test executable it built.
+      sed -n 's/.*"executable":"\([^"]*\)".*/\1/p'
+    else cat; fi; }
+[ -z "$lib_tests" ] && out="$windows_target_dir/$target/$profile" || exit 0
 [ "$profile" = release ] || { say "binaries in $out"; exit 0; }
 
 version=$(sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -n 1)

@@ -68,11 +68,10 @@ fn remove_empty_parents(root: &Path, catalog_path: &str) {
     }
 }
 
-#[cfg(test)]
+#[cfg(all(test, unix))]
 mod tests {
     use super::*;
 
-    #[cfg(unix)]
     #[test]
     fn never_follows_a_symlinked_folder() {
         let dir = tempfile::tempdir().unwrap();

@@ -71,7 +71,12 @@ pub fn publish(env: &Env, root: &Path, key: &Path) -> serde_json::Value {
         .arg(key)
         .output()
         .unwrap();
-    assert!(out.status.success(), "{:?}: {}", out.status, stderr_of(&out));
+    assert!(
+        out.status.success(),
+        "{:?}: {}",
+        out.status,
+        stderr_of(&out)
+    );
     serde_json::from_slice(&out.stdout).unwrap()
 }
 
