@@ -59,10 +59,10 @@ fn write_packs(root: &Path, packs: usize, files: usize, bytes: u64) -> anyhow::R
             package_guid: guid,
             name: format!("Bench pack {index}"),
             update_number: "2503".into(),
-            full_version: format!("5.00.{}.1000", 10_000 + index).parse()?,
+            full_version: version(&format!("5.00.{}.1000", 10_000 + index))?,
             update_type: 0,
-            min_cm_version: "5.00.9000.1000".parse()?,
-            max_cm_version: "5.00.9999.1999".parse()?,
+            min_cm_version: version("5.00.9000.1000")?,
+            max_cm_version: version("5.00.9999.1999")?,
             release_date: "2025-04-01".into(),
             more_info_link: String::new(),
             description: format!("Benchmark pack {index} of {packs}"),
@@ -76,6 +76,10 @@ fn write_packs(root: &Path, packs: usize, files: usize, bytes: u64) -> anyhow::R
     text.push(b'\n');
     std::fs::write(root.join("packs.json"), text)?;
     Ok(())
+}
+
+fn version(text: &str) -> anyhow::Result<sct::version::CmVersion> {
+    text.parse().map_err(anyhow::Error::msg)
 }
 
 /// Distinct pseudo-random 1 MiB blocks: one random block, its first 8 bytes a running counter,
@@ -127,7 +131,7 @@ fn write_usage_cabs(dir: &Path, count: usize, site_db: &Path) -> anyhow::Result<
         let spec = DemoSpec {
             site_code: format!("P{:02}", index % 100),
             site_name: format!("Bench site {index}"),
-            version: format!("5.00.{}.1000", builds[index % builds.len()]).parse()?,
+            version: version(&format!("5.00.{}.1000", builds[index % builds.len()]))?,
             hierarchy_id: uuid::Uuid::new_v4(),
             level: DiagnosticsLevel::Enhanced,
             install_dir: site_db

@@ -130,9 +130,13 @@ run_case() { # index
   local i=$1 secs kib name=${NAMES[$1]}
   eval "${SETUPS[$i]}"
   sync
-  /usr/bin/time -f "%e %M" -o "$WORK/time.out" bash -c "${COMMANDS[$i]}" >"$WORK/last.out" 2>"$WORK/last.err" \
+  local start end
+  start=$(date +%s%N)
+  /usr/bin/time -f "%M" -o "$WORK/time.out" bash -c "${COMMANDS[$i]}" >"$WORK/last.out" 2>"$WORK/last.err" \
     || { say "'$name' failed:"; tail -20 "$WORK/last.err" >&2; exit 1; }
-  read -r secs kib <"$WORK/time.out"
+  end=$(date +%s%N)
+  secs=$(awk "BEGIN{printf \"%.3f\", ($end - $start) / 1e9}")
+  read -r kib <"$WORK/time.out"
   if [ -z "${SECONDS_OF[$name]:-}" ] || awk "BEGIN{exit !($secs < ${SECONDS_OF[$name]})}"; then
     SECONDS_OF[$name]=$secs
     RSS_OF[$name]=$kib
@@ -152,7 +156,7 @@ run_rounds() { # RUNS
 
 secs() { echo "${SECONDS_OF[$1]}"; }
 mib() { awk "BEGIN{printf \"%.0f\", ${RSS_OF[$1]} / 1024}"; }
-ratio() { awk "BEGIN{printf \"%.2f\", ${SECONDS_OF[$1]} / ${SECONDS_OF[$2]}}"; }
+ratio() { awk "BEGIN{d = ${SECONDS_OF[$2]}; if (d > 0) printf \"%.2f\", ${SECONDS_OF[$1]} / d; else print \"n/a\"}"; }
 row() { printf '| %s | %s | %s | %s |\n' "$1" "$(secs "$1")" "$(mib "$1")" "$2"; }
 table_head() { echo; echo "| case | seconds | peak RSS MiB | $1 |"; echo "|---|---:|---:|---|"; }
 loads() { echo; echo "Load average (1/5/15 min), before → after: $LOADS."; }
@@ -216,7 +220,7 @@ group_hier() {
   for n in "$HIER_SMALL" "$HIER_LARGE"; do
     "$FIXTURE" usage "$g/usb-$n" "$n" "$g/site-$n.db"
     case_ "connect/$n" "rm -rf $g/usb-$n/UpdatePacks" \
-      "ServiceConnectionTool -connect -usagedatasrc $g/usb-$n -updatepackdest $g/usb-$n/UpdatePacks > $g/connect-$n.jsonl"
+      "ServiceConnectionTool -connect -usagedatasrc $g/usb-$n -updatepackdest $g/usb-$n/UpdatePacks -downloadsiteversion > $g/connect-$n.jsonl"
     case_ "import/$n" "$(fresh_site "$g/site-$n.db")" \
       "$IMPORT_ENV sct-import $g/usb-$n/UpdatePacks --quiet"
   done
