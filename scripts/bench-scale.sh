@@ -9,7 +9,8 @@
 #   files   a pack of FILES_SMALL and of FILES_LARGE files (FILE_KIB KiB each), and catalogs of
 #           CATALOG_SMALL and CATALOG_LARGE one-file packs, through publish, fetch, verify, import
 #   large   one LARGE_MIB MiB pack file through fetch, verify, import; the largest usage cab the
-#           service accepts (a USAGE_MIB MiB usage document) uploaded; peak RSS of both sides
+#           service accepts (a USAGE_MIB MiB usage document) uploaded, alone and LARGE_UPLOADS at
+#           once; peak RSS of both sides
 #   serve   wrk against sct-serve and nginx on the same root (catalog and a pack file,
 #           WRK_CONNECTIONS connections for WRK_SECONDS s), then UPLOADS concurrent uploads
 #   pack    sct-pack create of a USAGE_MIB MiB usage document vs gcab -cz of the same members
@@ -42,6 +43,7 @@ CATALOG_SMALL=${CATALOG_SMALL:-100}
 CATALOG_LARGE=${CATALOG_LARGE:-1000}
 LARGE_MIB=${LARGE_MIB:-8192}
 LARGE_RUNS=${LARGE_RUNS:-1}
+LARGE_UPLOADS=${LARGE_UPLOADS:-8}
 USAGE_MIB=${USAGE_MIB:-63}
 WRK_SECONDS=${WRK_SECONDS:-10}
 WRK_CONNECTIONS=${WRK_CONNECTIONS:-64}
@@ -302,6 +304,18 @@ group_large() {
   local serve_kib cab_bytes
   serve_kib=$(peak_kib "$serve_pid")
   cab_bytes=$(stat -c %s "$g/big/00000.cab")
+  # The worst case for the server's memory: as many of the largest cabs at once as it receives.
+  say "large: $LARGE_UPLOADS uploads of the largest cab at once"
+  local upids=() failed=0 started elapsed
+  started=$(date +%s%N)
+  for n in $(seq "$LARGE_UPLOADS"); do
+    sct-upload "$g/big/00000.cab" --service-url "$SERVE_URL" --quiet >/dev/null 2>"$g/big/$n.err" &
+    upids+=($!)
+  done
+  for pid in "${upids[@]}"; do wait "$pid" || failed=$((failed + 1)); done
+  elapsed=$(awk "BEGIN{printf \"%.2f\", ($(date +%s%N) - $started) / 1e9}")
+  local serve_kib_all
+  serve_kib_all=$(peak_kib "$serve_pid")
   echo
   echo "## Large files (one $LARGE_MIB MiB pack file; the largest usage cab)"
   table_head "throughput"
@@ -310,7 +324,7 @@ group_large() {
   done
   row "upload/usage cab" "a $cab_bytes-byte cab carrying a $(stat -c %s "$g/usage.json")-byte usage document"
   echo
-  echo "sct-serve peak RSS over the group (serving the $LARGE_MIB MiB file, receiving the cab): $((serve_kib / 1024)) MiB."
+  echo "sct-serve peak RSS over the group (serving the $LARGE_MIB MiB file, receiving the cab): $((serve_kib / 1024)) MiB; after $LARGE_UPLOADS uploads of that cab at once ($failed failed, $elapsed s in all): $((serve_kib_all / 1024)) MiB."
   loads
   kill "$serve_pid"
   rm -rf "$g" "$WORK/inbox"
@@ -470,6 +484,6 @@ for group in $CASES; do
   esac
 done
 echo
-echo "Sizes: IMPORT_PACKS=$IMPORT_PACKS IMPORT_MIB=$IMPORT_MIB IMPORT_BIG_MIB=$IMPORT_BIG_MIB HIER_SMALL=$HIER_SMALL HIER_LARGE=$HIER_LARGE FILES_SMALL=$FILES_SMALL FILES_LARGE=$FILES_LARGE FILE_KIB=$FILE_KIB CATALOG_SMALL=$CATALOG_SMALL CATALOG_LARGE=$CATALOG_LARGE LARGE_MIB=$LARGE_MIB USAGE_MIB=$USAGE_MIB WRK_CONNECTIONS=$WRK_CONNECTIONS WRK_SECONDS=$WRK_SECONDS UPLOADS=$UPLOADS RUNS=$RUNS LARGE_RUNS=$LARGE_RUNS."
+echo "Sizes: IMPORT_PACKS=$IMPORT_PACKS IMPORT_MIB=$IMPORT_MIB IMPORT_BIG_MIB=$IMPORT_BIG_MIB HIER_SMALL=$HIER_SMALL HIER_LARGE=$HIER_LARGE FILES_SMALL=$FILES_SMALL FILES_LARGE=$FILES_LARGE FILE_KIB=$FILE_KIB CATALOG_SMALL=$CATALOG_SMALL CATALOG_LARGE=$CATALOG_LARGE LARGE_MIB=$LARGE_MIB LARGE_UPLOADS=$LARGE_UPLOADS USAGE_MIB=$USAGE_MIB WRK_CONNECTIONS=$WRK_CONNECTIONS WRK_SECONDS=$WRK_SECONDS UPLOADS=$UPLOADS RUNS=$RUNS LARGE_RUNS=$LARGE_RUNS."
 rmdir "$WORK/logs" 2>/dev/null || true
 say "done; remove $WORK when finished"
