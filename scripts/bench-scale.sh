@@ -163,9 +163,17 @@ row() { printf '| %s | %s | %s | %s |\n' "$1" "$(secs "$1")" "$(mib "$1")" "$2";
 table_head() { echo; echo "| case | seconds | peak RSS MiB | $1 |"; echo "|---|---:|---:|---|"; }
 loads() { echo; echo "Load average (1/5/15 min), before → after: $LOADS."; }
 
+# Folders a case replaces are moved aside, not deleted, until the group ends: on ext4 without a
+# journal (as on the machine of docs/benchmarks.md), creating inodes within 60-300 s of deleting
+# thousands costs time that grows with the number deleted (ext4 skips recently deleted inodes),
+# which made importing 1,000 packs look quadratic. No site deletes its inbox before an import.
+TRASH="$WORK/trash"
+discard() { mkdir -p "$TRASH" && if [ -e "$1" ]; then mv "$1" "$TRASH/$(date +%s%N)"; fi; }
+empty_trash() { rm -rf "$TRASH"; }
+
 # A fresh inbox and site database for an import case: SCT_SITE and SCT_INSTALL_DIR point at them.
 fresh_site() { # SITE_DB_TEMPLATE
-  echo "rm -rf $WORK/inbox $WORK/site.db; mkdir -p $WORK/inbox; cp $1 $WORK/site.db"
+  echo "discard $WORK/inbox; rm -f $WORK/site.db; mkdir -p $WORK/inbox; cp $1 $WORK/site.db"
 }
 IMPORT_ENV="SCT_SITE=sqlite:$WORK/site.db SCT_INSTALL_DIR=$WORK/inbox"
 
@@ -195,6 +203,7 @@ group_import() {
       "cp -r $g/packs-$1x$2 $g/cp && cd $g/cp && sha256sum -c --quiet $g/sums-$1x$2 && sync"
   done
   run_rounds "$RUNS"
+  empty_trash
   rm -rf "$WORK/inbox" "$g/cp"
   echo
   echo "## Import throughput (pack folder → inbox: copy, hash, durable write, database)"
@@ -221,12 +230,13 @@ group_hier() {
   reset_cases
   for n in "$HIER_SMALL" "$HIER_LARGE"; do
     "$FIXTURE" usage "$g/usb-$n" "$n" "$g/site-$n.db"
-    case_ "connect/$n" "rm -rf $g/usb-$n/UpdatePacks" \
+    case_ "connect/$n" "discard $g/usb-$n/UpdatePacks" \
       "ServiceConnectionTool -connect -usagedatasrc $g/usb-$n -updatepackdest $g/usb-$n/UpdatePacks -downloadsiteversion > $g/connect-$n.jsonl"
     case_ "import/$n" "$(fresh_site "$g/site-$n.db")" \
       "$IMPORT_ENV sct-import $g/usb-$n/UpdatePacks --quiet"
   done
   run_rounds "$RUNS"
+  empty_trash
   local serve_kib
   serve_kib=$(peak_kib "$serve_pid")
   echo
@@ -235,7 +245,9 @@ group_hier() {
   for n in "$HIER_SMALL" "$HIER_LARGE"; do
     local summary
     summary=$(jq -c 'select(.type == "summary" and .transferred != null)' "$g/connect-$n.jsonl" | tail -1)
-    row "connect/$n" "$(jq -r '"\(.hierarchies | length) hierarchies, \(.packs) packs, \(.transferred) bytes transferred"' <<<"$summary"); folder $(du -sb "$g/usb-$n/UpdatePacks" | cut -f1) bytes"
+    local once
+    once=$(jq -s '([.[] | select(.type == "pack") | .bytes] | add) as $packs | ([.[] | select(.type == "summary" and .transferred != null)] | last | .transferred) == $packs' "$g/connect-$n.jsonl")
+    row "connect/$n" "$(jq -r '"\(.hierarchies | length) hierarchies, \(.packs) packs, \(.transferred) bytes transferred"' <<<"$summary"); each pack downloaded once: $once"
     row "import/$n" "—"
   done
   echo
@@ -260,12 +272,13 @@ group_files() {
     start_serve "$svc"
     make_site_offer "$g/site-$v" "$SERVE_URL"
     case_ "publish/$v" "" "sct-serve publish --root $svc --key $KEYS/signing-key.json"
-    case_ "fetch/$v" "rm -rf $g/packs-$v" \
+    case_ "fetch/$v" "discard $g/packs-$v" \
       "sct-fetch --offers $g/site-$v/offers.jsonl --dest $g/packs-$v --mode all --quiet"
     case_ "verify/$v" "" "sct-verify $g/packs-$v"
     case_ "import/$v" "$(fresh_site "$g/site-$v/site.db")" "$IMPORT_ENV sct-import $g/packs-$v --quiet"
   done
   run_rounds "$RUNS"
+  empty_trash
   echo
   echo "## Many files ($FILE_KIB KiB each): publish, fetch, verify, import"
   table_head "growth"
@@ -301,6 +314,7 @@ group_large() {
   case_ "import/$LARGE_MIB MiB" "$(fresh_site "$g/site/site.db")" "$IMPORT_ENV sct-import $g/packs --quiet"
   case_ "upload/usage cab" "" "sct-upload $g/big/00000.cab --service-url $SERVE_URL --quiet"
   run_rounds "$LARGE_RUNS"
+  empty_trash
   local serve_kib cab_bytes
   serve_kib=$(peak_kib "$serve_pid")
   cab_bytes=$(stat -c %s "$g/big/00000.cab")
