@@ -60,7 +60,7 @@ for tool in nginx wrk gcab curl sha256sum python3 jq sync /usr/bin/time; do
   command -v "$tool" >/dev/null || missing+=("$tool")
 done
 if [ ${#missing[@]} -gt 0 ]; then
-  say "missing: ${missing[*]}; install them with: apt-get install nginx-light wrk gcab curl coreutils python3 jq time"
+  say "missing: ${missing[*]}; install them with: apt-get install nginx wrk gcab curl coreutils python3 jq time"
   exit 2
 fi
 
