@@ -255,4 +255,29 @@ mod tests {
         );
         assert_eq!(site.last_catalog_version().unwrap(), Some(5));
     }
+
+    #[test]
+    fn pack_lookup_uses_the_guid_index_even_on_a_site_created_without_it() {
+        let (_dir, mut site) = site();
+        let conn = site.connection();
+        conn.execute_batch("DROP INDEX SCT_UpdatePackages_GuidUpper")
+            .unwrap();
+        let plan = |conn: &rusqlite::Connection| -> String {
+            let sql = "EXPLAIN QUERY PLAN SELECT State FROM CM_UpdatePackages WHERE upper(PackageGuid) = ?1";
+            let mut statement = conn.prepare(sql).unwrap();
+            let rows = statement
+                .query_map(["X"], |r| r.get::<_, String>(3))
+                .unwrap();
+            rows.map(Result::unwrap).collect::<Vec<_>>().join("; ")
+        };
+        assert!(plan(conn).contains("SCAN"), "{}", plan(conn));
+        let now: jiff::Timestamp = "2026-11-26T00:00:00Z".parse().unwrap();
+        site.register(&stamp(5), &[&sample_pack()], false, now)
+            .unwrap();
+        let plan = plan(site.connection());
+        assert!(
+            plan.contains("USING INDEX SCT_UpdatePackages_GuidUpper"),
+            "{plan}"
+        );
+    }
 }

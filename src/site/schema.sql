@@ -44,6 +44,10 @@ CREATE TABLE IF NOT EXISTS CM_UpdatePackages (
     DateReleased   TEXT NOT NULL,
     LastUpdateTime TEXT NOT NULL
 );
+-- Import finds a pack's row by upper(PackageGuid) (rows may hold lower-case GUIDs): without this
+-- index each lookup scans the table, so importing N packs cost N² (scale benchmark, issue 15).
+-- Existing sites get it at their next import, which runs this file again.
+CREATE INDEX IF NOT EXISTS SCT_UpdatePackages_GuidUpper ON CM_UpdatePackages (upper(PackageGuid));
 
 -- sct's own ledger of the signed catalogs imported into this site (embedded site only): import
 -- refuses a catalog older than the newest one here (rollback) unless told otherwise, and says so.
