@@ -186,32 +186,23 @@ fn a_service_exempt_from_the_proxy_is_named_when_it_is_down() {
     let cab = one_cab(&env);
     let url = format!("http://127.0.0.1:{}", free_port());
     let proxy = format!("127.0.0.1:{}", free_port());
-    let out = env
-        .cmd("sct-upload")
-        .env("SCT_SERVICE_TOKEN", crate::servicekit::TOKEN)
-        .env("NO_PROXY", "localhost,127.0.0.1")
-        .args([&cab, "--service-url", &url, "--trusted-key", &site.public])
-        .args(["--proxy", &proxy, "--retries", "0"])
-        .output()
-        .unwrap();
+    let upload_with = |no_proxy: &str| {
+        env.cmd("sct-upload")
+            .env("SCT_SERVICE_TOKEN", crate::servicekit::TOKEN)
+            .env("NO_PROXY", no_proxy)
+            .args([&cab, "--service-url", &url, "--trusted-key", &site.public])
+            .args(["--proxy", &proxy, "--retries", "0"])
+            .output()
+            .unwrap()
+    };
+    let out = upload_with("localhost,127.0.0.1");
     let err = stderr_of(&out);
     assert_eq!(out.status.code(), Some(4), "{err}");
     assert!(err.contains(&format!("to {url}/api/v1/usage")), "{err}");
     assert!(!err.contains("cannot connect to the proxy"), "{err}");
     // Without the exemption the same failure is the proxy's, and says so.
-    let out = env
-        .cmd("sct-upload")
-        .env("SCT_SERVICE_TOKEN", crate::servicekit::TOKEN)
-        .env_remove("NO_PROXY")
-        .args([&cab, "--service-url", &url, "--trusted-key", &site.public])
-        .args(["--proxy", &proxy, "--retries", "0"])
-        .output()
-        .unwrap();
-    assert!(
-        stderr_of(&out).contains("cannot connect to the proxy"),
-        "{}",
-        stderr_of(&out)
-    );
+    let err = stderr_of(&upload_with(""));
+    assert!(err.contains("cannot connect to the proxy"), "{err}");
 }
 
 #[test]
