@@ -405,12 +405,17 @@ fn check_rollback(
         ));
         return Ok(true);
     }
+    // The wrapper has no rollback override (nor has the original): its operator is told what the
+    // wrapper can do, never a flag it does not take.
+    let remedy = if crate::setting::is_wrapper() {
+        "connect again (-connect) for a current catalog and import that"
+    } else {
+        "fetch a current catalog, or run sct-import --allow-rollback if you mean to go back"
+    };
     Err(fail(
         ExitCode::Rejected,
         format!(
-            "catalog version {} is older than version {last} already imported ({kept_in}): rollback refused; \
-             fetch a current catalog, or run sct-import --allow-rollback if you mean to go back",
-            version
+            "catalog version {version} is older than version {last} already imported ({kept_in}): rollback refused; {remedy}"
         ),
     ))
 }

@@ -646,6 +646,16 @@ fn catalog_rollback_is_refused_unless_overridden() {
     assert_code(&out, 1, "rollback refused");
     assert!(stderr_of(&out).contains("--allow-rollback"));
     assert_eq!((tree(&fx.inbox()), fx.dump()), before);
+    // The wrapper names what the wrapper can do, never a flag it does not take.
+    let out = fx
+        .command("ServiceConnectionTool")
+        .args(["-import", "-updatepacksrc"])
+        .arg(&old)
+        .output()
+        .unwrap();
+    assert_code(&out, 1, "rollback refused; connect again (-connect)");
+    assert!(!stderr_of(&out).contains("--allow-rollback"));
+    assert_eq!((tree(&fx.inbox()), fx.dump()), before);
 
     let out = fx.import(&old, &["--allow-rollback"]);
     assert_ok(&out);
