@@ -591,13 +591,13 @@ fn a_full_disk_fails_cleanly_and_the_rerun_resumes() {
 /// else a folder without write permission, writable again on drop.
 struct ReadOnly {
     path: std::path::PathBuf,
-    mount: Option<crate::support::Tmpfs>,
+    mount: Option<crate::support::Mount>,
 }
 
 impl ReadOnly {
     fn new(path: std::path::PathBuf) -> Self {
         let mount = if is_root() {
-            crate::support::Tmpfs::mount(&path, "ro,size=1m")
+            crate::support::Mount::tmpfs(&path, "1m", true)
         } else {
             use std::os::unix::fs::PermissionsExt;
             std::fs::create_dir_all(&path).unwrap();

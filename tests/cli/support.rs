@@ -236,7 +236,8 @@ pub fn require_tool(name: &str) {
     );
 }
 
-/// A tmpfs mounted for one test (read-only, or tiny to fill up), unmounted on drop.
+/// A tmpfs mounted for one test (read-only, or tiny to fill up), unmounted on drop. A plain
+/// mount, not a namespace, so the Windows build under Wine sees it too.
 pub struct Mount {
     pub path: PathBuf,
 }
@@ -263,42 +264,6 @@ impl Drop for Mount {
     fn drop(&mut self) {
         let _ = std::process::Command::new("umount")
             .arg("-l")
-            .arg(&self.path)
-            .status();
-    }
-}
-
-/// A tmpfs mounted over a folder for one test (read-only, or small enough to fill), unmounted
-/// when dropped. Permissions do not stop root and a full disk cannot be made otherwise, so this
-/// needs root; it is a plain mount, not a namespace, so the Windows build under Wine sees it too.
-pub struct Tmpfs {
-    path: PathBuf,
-}
-
-impl Tmpfs {
-    /// Mounts a tmpfs with `options` (`ro,size=1m`, `size=256k`) over `path`; `None` after
-    /// printing why when this process is not root.
-    pub fn mount(path: &Path, options: &str) -> Option<Self> {
-        if !crate::fetchkit::is_root() {
-            eprintln!("SKIPPED: mounting a tmpfs needs root");
-            return None;
-        }
-        std::fs::create_dir_all(path).unwrap();
-        let status = std::process::Command::new("mount")
-            .args(["-t", "tmpfs", "-o", options, "tmpfs"])
-            .arg(path)
-            .status()
-            .unwrap();
-        assert!(status.success(), "mount -t tmpfs -o {options} {path:?}");
-        Some(Self {
-            path: path.to_owned(),
-        })
-    }
-}
-
-impl Drop for Tmpfs {
-    fn drop(&mut self) {
-        let _ = std::process::Command::new("umount")
             .arg(&self.path)
             .status();
     }
