@@ -88,35 +88,7 @@ pub fn write_cab_csv(cab: &Path, out: impl Write) -> anyhow::Result<usize> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::document::Document;
-    use crate::site::{DiagnosticsLevel, SiteIdentity, UsageRow};
-
-    fn sample() -> UsageDocument {
-        let site = SiteIdentity {
-            site_code: "PS1".into(),
-            site_name: "Contoso Primary".into(),
-            server_name: "scp.contoso.com".into(),
-            hierarchy_id: "0b5e5a3c-8f5f-4b53-9f2e-4e9f6c2d1a10".parse().unwrap(),
-            version: "5.00.9128.1000".parse().unwrap(),
-            full_version: "5.00.9128.1033".parse().unwrap(),
-            diagnostics_level: DiagnosticsLevel::Enhanced,
-            install_dir: "C:\\Program Files\\Microsoft Configuration Manager".into(),
-        };
-        UsageDocument {
-            schema: UsageDocument::SCHEMA.into(),
-            generated_at: "2026-11-26T10:00:00Z".into(),
-            generator: "sct test".into(),
-            hierarchy_hash: site.hierarchy_hash(),
-            site,
-            rows: vec![UsageRow {
-                id: "e1201168-0d4e-4cd4-9a1f-3b6c5b1a0c01".parse().unwrap(),
-                name: "TEL_SetupInfo".into(),
-                level: DiagnosticsLevel::Basic,
-                collected_at: "2026-11-22T03:00:00Z".into(),
-                results: "{\"a\":\"x, \"\"y\"\"\"}".into(),
-            }],
-        }
-    }
+    use crate::usage::tests::sample;
 
     #[test]
     fn formulas_are_neutralised_and_the_rest_kept() {

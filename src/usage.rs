@@ -99,10 +99,11 @@ pub fn rows_within_level(doc: &UsageDocument) -> bool {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use crate::site::DiagnosticsLevel;
 
+    /// A one-row usage document, shared by the tests of its readers and writers.
     pub(crate) fn sample() -> UsageDocument {
         let site = SiteIdentity {
             site_code: "PS1".into(),
