@@ -227,6 +227,22 @@ fn wrapper_with(env: &Env, vars: &[(&str, &str)], args: &[&str]) -> (Option<i32>
     (out.status.code(), stderr_of(&out))
 }
 
+/// `-prepare` into `usb/UsageData.cab` (which must succeed), then `-connect` from `usb` into
+/// `usb/UpdatePacks` with `extra` flags: the connect's exit code and stderr.
+fn prepare_then_connect(env: &Env, vars: &[(&str, &str)], extra: &[&str]) -> (Option<i32>, String) {
+    let prepare = ["-prepare", "-usagedatadest", "usb/UsageData.cab"];
+    let (code, stderr) = wrapper_with(env, vars, &prepare);
+    assert_eq!(code, Some(0), "{stderr}");
+    let connect = [
+        "-connect",
+        "-usagedatasrc",
+        "usb",
+        "-updatepackdest",
+        "usb/UpdatePacks",
+    ];
+    wrapper_with(env, vars, &[&connect[..], extra].concat())
+}
+
 /// Settings, arguments, the exit code and what stderr must say.
 type Case<'a> = (&'a [(&'a str, &'a str)], &'a [&'a str], i32, &'a str);
 
@@ -368,25 +384,7 @@ fn a_proxy_without_a_port_is_reached_on_port_80() {
         ("SCT_TRUSTED_KEYS", service.public.as_str()),
         ("SCT_SERVICE_URL", "http://updates.example.invalid"),
     ];
-    let (code, stderr) = wrapper_with(
-        &env,
-        &vars,
-        &["-prepare", "-usagedatadest", "usb/UsageData.cab"],
-    );
-    assert_eq!(code, Some(0), "{stderr}");
-    let (code, stderr) = wrapper_with(
-        &env,
-        &vars,
-        &[
-            "-connect",
-            "-usagedatasrc",
-            "usb",
-            "-updatepackdest",
-            "usb/UpdatePacks",
-            "-proxyserveruri",
-            "127.0.0.1",
-        ],
-    );
+    let (code, stderr) = prepare_then_connect(&env, &vars, &["-proxyserveruri", "127.0.0.1"]);
     assert_eq!(code, Some(4), "{stderr}");
     assert!(
         seen.load(std::sync::atomic::Ordering::SeqCst) > 0,
@@ -454,23 +452,7 @@ fn the_proxy_can_be_set_in_sct_toml() {
     .unwrap();
     let config = config.display().to_string();
     let vars = [("SCT_CONFIG", config.as_str())];
-    let (code, stderr) = wrapper_with(
-        &env,
-        &vars,
-        &["-prepare", "-usagedatadest", "usb/UsageData.cab"],
-    );
-    assert_eq!(code, Some(0), "{stderr}");
-    let (code, stderr) = wrapper_with(
-        &env,
-        &vars,
-        &[
-            "-connect",
-            "-usagedatasrc",
-            "usb",
-            "-updatepackdest",
-            "usb/UpdatePacks",
-        ],
-    );
+    let (code, stderr) = prepare_then_connect(&env, &vars, &[]);
     assert_eq!(code, Some(4), "{stderr}");
     assert!(
         seen.load(std::sync::atomic::Ordering::SeqCst) > 0,
