@@ -4,7 +4,7 @@
 //! Reading treats every cab as hostile: names are checked before anything is written, declared
 //! sizes are capped before anything is decompressed, and extraction is all or nothing.
 
-use crate::error::{ExitCode, fail};
+use crate::error::Error;
 use crate::hash::Sha256;
 use crate::paths::{Separator, safe_relative};
 use anyhow::Context;
@@ -62,40 +62,33 @@ impl MemberLine {
 /// Checks the format's limits for a set of entries, before anything is written.
 pub fn check_limits(names_and_sizes: &[(&str, u64)]) -> anyhow::Result<()> {
     if names_and_sizes.len() > MAX_FILES {
-        return Err(fail(
-            ExitCode::Rejected,
-            format!(
-                "{} files do not fit in one cabinet (the format holds at most {MAX_FILES})",
-                names_and_sizes.len()
-            ),
-        ));
+        return Err(Error::Rejected(format!(
+            "{} files do not fit in one cabinet (the format holds at most {MAX_FILES})",
+            names_and_sizes.len()
+        ))
+        .into());
     }
     let mut total = 0u64;
     for (name, size) in names_and_sizes {
         if *size > MAX_FILE_SIZE {
-            return Err(fail(
-                ExitCode::Rejected,
-                format!(
+            return Err(Error::Rejected(format!(
                     "`{name}` is {size} bytes; a cabinet holds files of at most {MAX_FILE_SIZE} bytes (about 2 GiB)"
-                ),
-            ));
+                )).into());
         }
         if name.len() > 255 {
-            return Err(fail(
-                ExitCode::Rejected,
-                format!("`{name}` is longer than the 255 bytes a cabinet name may have"),
-            ));
+            return Err(Error::Rejected(format!(
+                "`{name}` is longer than the 255 bytes a cabinet name may have"
+            ))
+            .into());
         }
         total += size;
     }
     if total > u64::from(u32::MAX) {
-        return Err(fail(
-            ExitCode::Rejected,
-            format!(
-                "{total} bytes of data do not fit in one cabinet folder (at most {} bytes)",
-                u32::MAX
-            ),
-        ));
+        return Err(Error::Rejected(format!(
+            "{total} bytes of data do not fit in one cabinet folder (at most {} bytes)",
+            u32::MAX
+        ))
+        .into());
     }
     Ok(())
 }
@@ -184,14 +177,11 @@ impl CabReader {
             let path = safe_relative(&member.name, Separator::Backslash)
                 .with_context(|| format!("Refusing cab `{}`", self.path.display()))?;
             if let Err(earlier) = seen.insert(&member.name) {
-                return Err(fail(
-                    ExitCode::Rejected,
-                    format!(
+                return Err(Error::Rejected(format!(
                         "cab `{}` holds `{}` twice (as `{earlier}`; names that differ only in case or Unicode form are one name on Windows)",
                         self.path.display(),
                         member.name
-                    ),
-                ));
+                    )).into());
             }
             out.push((member, path));
         }
@@ -211,13 +201,11 @@ impl CabReader {
             .map(|f| u64::from(f.uncompressed_size()))
             .with_context(|| format!("cab `{}` has no member `{name}`", self.path.display()))?;
         if declared > limit {
-            return Err(fail(
-                ExitCode::Rejected,
-                format!(
-                    "cab `{}`: `{name}` declares {declared} bytes, over the {limit}-byte limit",
-                    self.path.display()
-                ),
-            ));
+            return Err(Error::Rejected(format!(
+                "cab `{}`: `{name}` declares {declared} bytes, over the {limit}-byte limit",
+                self.path.display()
+            ))
+            .into());
         }
         let path = self.path.clone();
         let reader = guarded(&path, || self.cabinet.read_file(name))?;
@@ -235,13 +223,11 @@ impl CabReader {
             size += n as u64;
         }
         if size != declared {
-            return Err(fail(
-                ExitCode::Rejected,
-                format!(
-                    "cab `{}`: `{name}` holds {size} bytes but declares {declared}",
-                    path.display()
-                ),
-            ));
+            return Err(Error::Rejected(format!(
+                "cab `{}`: `{name}` holds {size} bytes but declares {declared}",
+                path.display()
+            ))
+            .into());
         }
         Ok((size, hasher.finish_hex()))
     }
@@ -260,13 +246,11 @@ impl CabReader {
 
 /// A parse or decompression error: the cab itself is bad (exit 1), not the disk.
 fn corrupt(path: &Path, err: io::Error) -> anyhow::Error {
-    fail(
-        ExitCode::Rejected,
-        format!(
-            "`{}` is not a valid cabinet file or is damaged: {err}",
-            path.display()
-        ),
-    )
+    Error::Rejected(format!(
+        "`{}` is not a valid cabinet file or is damaged: {err}",
+        path.display()
+    ))
+    .into()
 }
 
 thread_local! {
@@ -359,6 +343,7 @@ pub fn extract(path: &Path, dest_dir: &Path, limit: u64) -> anyhow::Result<Vec<(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::error::ExitCode;
 
     fn entry(name: &str, data: &'static [u8]) -> Entry<'static> {
         Entry {

@@ -14,7 +14,7 @@
 //! cannot carry; callers do them with [`Catalog::check_not_older`] and [`Catalog::check_hierarchy`].
 
 use crate::document::{self, Document};
-use crate::error::{ExitCode, fail};
+use crate::error::Error;
 use crate::paths::{Separator, safe_relative};
 use crate::signing::{self, PublicKey, SignatureFile};
 use crate::version::CmVersion;
@@ -135,10 +135,11 @@ impl Catalog {
     /// Step 5: the structure every later stage relies on.
     pub fn check_structure(&self) -> anyhow::Result<()> {
         let refuse = |why: String| {
-            fail(
-                ExitCode::Rejected,
-                format!("catalog version {} is malformed: {why}", self.version),
-            )
+            Error::Rejected(format!(
+                "catalog version {} is malformed: {why}",
+                self.version
+            ))
+            .into()
         };
         if self.expires_at <= self.issued_at {
             return Err(refuse("it expires before it was issued".into()));
@@ -212,13 +213,11 @@ impl Catalog {
     /// Step 4: refuses an expired catalog.
     pub fn check_not_expired(&self, now: jiff::Timestamp) -> anyhow::Result<()> {
         if now >= self.expires_at {
-            return Err(fail(
-                ExitCode::Rejected,
-                format!(
-                    "catalog version {} expired at {}; fetch a fresh one from the update service",
-                    self.version, self.expires_at
-                ),
-            ));
+            return Err(Error::Rejected(format!(
+                "catalog version {} expired at {}; fetch a fresh one from the update service",
+                self.version, self.expires_at
+            ))
+            .into());
         }
         Ok(())
     }
@@ -230,17 +229,15 @@ impl Catalog {
         let window = self.expires_at.duration_since(self.issued_at);
         let (max_days, setting) = (ceiling.days, &ceiling.setting);
         if window > jiff::SignedDuration::from_hours(24 * i64::from(max_days)) {
-            return Err(fail(
-                ExitCode::Rejected,
-                format!(
-                    "catalog version {} is signed to stay valid for {} days (issued {}, expires {}), \
+            return Err(Error::Rejected(format!(
+                "catalog version {} is signed to stay valid for {} days (issued {}, expires {}), \
                      longer than the {max_days}-day ceiling ({setting})",
-                    self.version,
-                    window.as_hours() / 24,
-                    self.issued_at,
-                    self.expires_at
-                ),
-            ));
+                self.version,
+                window.as_hours() / 24,
+                self.issued_at,
+                self.expires_at
+            ))
+            .into());
         }
         Ok(())
     }
@@ -248,13 +245,10 @@ impl Catalog {
     /// Rollback protection: refuses a catalog older than `seen` (the version already held).
     pub fn check_not_older(&self, seen: u64, where_seen: &str) -> anyhow::Result<()> {
         if self.version < seen {
-            return Err(fail(
-                ExitCode::Rejected,
-                format!(
+            return Err(Error::Rejected(format!(
                     "catalog version {} is older than version {seen} already in {where_seen} (rollback refused)",
                     self.version
-                ),
-            ));
+                )).into());
         }
         Ok(())
     }
@@ -262,13 +256,11 @@ impl Catalog {
     /// Refuses a catalog bound to another hierarchy.
     pub fn check_hierarchy(&self, hierarchy: &Uuid) -> anyhow::Result<()> {
         match self.hierarchy_id {
-            Some(bound) if bound != *hierarchy => Err(fail(
-                ExitCode::Rejected,
-                format!(
-                    "catalog version {} is for hierarchy {bound}, not {hierarchy}",
-                    self.version
-                ),
-            )),
+            Some(bound) if bound != *hierarchy => Err(Error::Rejected(format!(
+                "catalog version {} is for hierarchy {bound}, not {hierarchy}",
+                self.version
+            ))
+            .into()),
             _ => Ok(()),
         }
     }
@@ -324,6 +316,7 @@ pub fn sign(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::error::ExitCode;
     use crate::signing::PrivateKey;
 
     pub(crate) fn sample(version: u64) -> Catalog {

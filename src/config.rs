@@ -4,7 +4,7 @@
 //! The config file is `sct.toml` beside the binaries (so a copied tool folder carries its
 //! settings, as the original's folder does), or the file named by `SCT_CONFIG`.
 
-use crate::error::{ExitCode, fail};
+use crate::error::Error;
 use crate::site::SiteLocator;
 use anyhow::Context;
 use serde::Deserialize;
@@ -62,10 +62,10 @@ impl Config {
     pub fn from_file(path: &Path) -> anyhow::Result<Self> {
         let text = fs_err::read_to_string(path).context("Failed to read the config file")?;
         let mut config: Config = toml::from_str(&text).map_err(|e| {
-            fail(
-                ExitCode::Usage,
-                format!("config file `{}` is not valid: {e}", path.display()),
-            )
+            Error::Usage(format!(
+                "config file `{}` is not valid: {e}",
+                path.display()
+            ))
         })?;
         config.source = Some(path.to_owned());
         Ok(config)
@@ -100,14 +100,12 @@ impl Config {
         if let Some(flag) = flag
             && SiteLocator::parse(flag)?.carries_password()
         {
-            return Err(fail(
-                ExitCode::Usage,
-                format!(
-                    "--site must not carry a password: a command line is visible to every user \
+            return Err(Error::Usage(format!(
+                "--site must not carry a password: a command line is visible to every user \
                      of the machine; set {} instead",
-                    crate::site::mssql::ENV_PASSWORD
-                ),
-            ));
+                crate::site::mssql::ENV_PASSWORD
+            ))
+            .into());
         }
         let env = std::env::var(ENV_SITE).ok().filter(|v| !v.is_empty());
         if let Some(text) = flag
@@ -125,13 +123,11 @@ impl Config {
         } else {
             ""
         };
-        Err(fail(
-            ExitCode::Usage,
-            format!(
-                "no site database given: {}{on_site_server}",
-                self.how_to_give(crate::setting::Setting::Site)
-            ),
+        Err(Error::Usage(format!(
+            "no site database given: {}{on_site_server}",
+            self.how_to_give(crate::setting::Setting::Site)
         ))
+        .into())
     }
 }
 
@@ -152,13 +148,11 @@ impl Config {
             ),
         };
         if let (None, Some(user)) = (&proxy, &user) {
-            return Err(fail(
-                ExitCode::Usage,
-                format!(
-                    "the proxy user {user} is given but no proxy: {}",
-                    self.how_to_give(Setting::Proxy)
-                ),
-            ));
+            return Err(Error::Usage(format!(
+                "the proxy user {user} is given but no proxy: {}",
+                self.how_to_give(Setting::Proxy)
+            ))
+            .into());
         }
         Ok((proxy, user))
     }
@@ -207,13 +201,11 @@ impl Config {
             .collect::<anyhow::Result<Vec<String>>>()?;
         let keys = crate::signing::parse_trusted(&items)?;
         if keys.is_empty() {
-            return Err(fail(
-                ExitCode::Usage,
-                format!(
-                    "no trusted catalog key: {}",
-                    self.how_to_give(crate::setting::Setting::TrustedKeys)
-                ),
-            ));
+            return Err(Error::Usage(format!(
+                "no trusted catalog key: {}",
+                self.how_to_give(crate::setting::Setting::TrustedKeys)
+            ))
+            .into());
         }
         Ok(keys)
     }
@@ -241,34 +233,26 @@ impl Config {
                         KeyOrigin::Flag => "--trusted-key".to_owned(),
                         _ => ENV_TRUSTED_KEYS.to_owned(),
                     };
-                    return Err(fail(
-                        ExitCode::Usage,
-                        format!(
+                    return Err(Error::Usage(format!(
                             "{named}: key file `{item}` is a relative path; give an absolute path \
                              (trust is never read from the current folder, which may be the medium being checked)"
-                        ),
-                    ));
+                        )).into());
                 }
             }
         };
         if let Some(medium) = medium
             && inside(&path, medium)
         {
-            return Err(fail(
-                ExitCode::Usage,
-                format!(
-                    "trusted key file `{}` is inside `{}`, the folder being checked: \
+            return Err(Error::Usage(format!(
+                "trusted key file `{}` is inside `{}`, the folder being checked: \
                      a medium cannot vouch for itself; keep key files on the machine",
-                    path.display(),
-                    medium.display()
-                ),
-            ));
+                path.display(),
+                medium.display()
+            ))
+            .into());
         }
         path.into_os_string().into_string().map_err(|p| {
-            fail(
-                ExitCode::Usage,
-                format!("key file path `{}` is not Unicode", p.display()),
-            )
+            Error::Usage(format!("key file path `{}` is not Unicode", p.display())).into()
         })
     }
 }
@@ -297,23 +281,20 @@ impl Config {
             .filter(|v| !v.trim().is_empty());
         let days = match env {
             Some(text) => text.trim().parse::<u32>().map_err(|_| {
-                fail(
-                    ExitCode::Usage,
-                    format!("{ENV_MAX_CATALOG_VALIDITY} `{text}` is not a number of days"),
-                )
+                Error::Usage(format!(
+                    "{ENV_MAX_CATALOG_VALIDITY} `{text}` is not a number of days"
+                ))
             })?,
             None => self
                 .max_catalog_validity_days
                 .unwrap_or(DEFAULT_MAX_CATALOG_VALIDITY_DAYS),
         };
         if days == 0 {
-            return Err(fail(
-                ExitCode::Usage,
-                format!(
-                    "the catalog validity ceiling must be at least 1 day ({})",
-                    self.where_to_set("max_catalog_validity_days", ENV_MAX_CATALOG_VALIDITY)
-                ),
-            ));
+            return Err(Error::Usage(format!(
+                "the catalog validity ceiling must be at least 1 day ({})",
+                self.where_to_set("max_catalog_validity_days", ENV_MAX_CATALOG_VALIDITY)
+            ))
+            .into());
         }
         Ok(days)
     }
@@ -336,6 +317,7 @@ pub fn beside_binary() -> Option<PathBuf> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::error::ExitCode;
 
     #[test]
     fn reads_known_keys_and_refuses_unknown() {

@@ -3,7 +3,7 @@
 //! Every document carries `"schema": "sct.<kind>.v<N>"`. A reader checks that tag *before* decoding
 //! the rest, so a stage given the wrong document says which one it got instead of a field error.
 
-use crate::error::{ExitCode, fail};
+use crate::error::Error;
 use anyhow::Context;
 use serde::de::{DeserializeOwned, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde::{Deserialize, Serialize};
@@ -34,10 +34,10 @@ pub fn check_schema(value: &serde_json::Value, expected: &str, source: &str) -> 
 /// Checks a `schema` tag already read (`None`: the document has none, or it is not a string).
 fn check_tag(found: Option<&str>, expected: &str, source: &str) -> anyhow::Result<()> {
     let Some(found) = found else {
-        return Err(fail(
-            ExitCode::Rejected,
-            format!("{source} is not an sct document (no \"schema\" field; expected {expected})"),
-        ));
+        return Err(Error::Rejected(format!(
+            "{source} is not an sct document (no \"schema\" field; expected {expected})"
+        ))
+        .into());
     };
     if found == expected {
         return Ok(());
@@ -53,7 +53,7 @@ fn check_tag(found: Option<&str>, expected: &str, source: &str) -> anyhow::Resul
         ),
         _ => format!("{source} has an unknown schema tag `{found}` (expected {expected})"),
     };
-    Err(fail(ExitCode::Rejected, message))
+    Err(Error::Rejected(message).into())
 }
 
 /// `a` or `an` before a document kind (`an offer`, `a usage`).
@@ -72,10 +72,7 @@ pub fn from_value<T: Document>(value: serde_json::Value, source: &str) -> anyhow
 }
 
 fn invalid<T: Document>(source: &str, e: serde_json::Error) -> anyhow::Error {
-    fail(
-        ExitCode::Rejected,
-        format!("{source} is not a valid {}: {e}", T::SCHEMA),
-    )
+    Error::Rejected(format!("{source} is not a valid {}: {e}", T::SCHEMA)).into()
 }
 
 /// Deepest nesting of arrays and objects any reader accepts (serde_json's own recursion limit).
@@ -92,21 +89,20 @@ pub fn from_bytes<T: Document>(bytes: &[u8], source: &str, limit: u64) -> anyhow
         return Err(too_large::<T>(source, limit));
     }
     if bytes.iter().all(u8::is_ascii_whitespace) {
-        return Err(fail(
-            ExitCode::Rejected,
-            format!("{source} is empty (expected a {} document)", T::SCHEMA),
-        ));
+        return Err(Error::Rejected(format!(
+            "{source} is empty (expected a {} document)",
+            T::SCHEMA
+        ))
+        .into());
     }
     if nesting_depth(bytes) > MAX_DEPTH {
-        return Err(fail(
-            ExitCode::Rejected,
-            format!(
-                "{source} is not JSON: recursion limit exceeded (nested deeper than {MAX_DEPTH} levels)"
-            ),
-        ));
+        return Err(Error::Rejected(format!(
+            "{source} is not JSON: recursion limit exceeded (nested deeper than {MAX_DEPTH} levels)"
+        ))
+        .into());
     }
     serde_json::from_slice::<IgnoredAny>(bytes)
-        .map_err(|e| fail(ExitCode::Rejected, format!("{source} is not JSON: {e}")))?;
+        .map_err(|e| Error::Rejected(format!("{source} is not JSON: {e}")))?;
     let tag = serde_json::from_slice::<SchemaTag>(bytes)
         .ok()
         .and_then(|t| t.0);
@@ -143,13 +139,11 @@ fn nesting_depth(bytes: &[u8]) -> usize {
 }
 
 fn too_large<T: Document>(source: &str, limit: u64) -> anyhow::Error {
-    fail(
-        ExitCode::Rejected,
-        format!(
-            "{source} is larger than the {limit}-byte limit for {}",
-            T::SCHEMA
-        ),
-    )
+    Error::Rejected(format!(
+        "{source} is larger than the {limit}-byte limit for {}",
+        T::SCHEMA
+    ))
+    .into()
 }
 
 /// Reads one whole document (stdin or a file), at most `limit` bytes.
@@ -188,24 +182,20 @@ pub fn read_lines<T: Document>(
         total += n as u64;
         let where_ = format!("{source} line {number}");
         if line.len() as u64 > limits.line {
-            return Err(fail(
-                ExitCode::Rejected,
-                format!(
-                    "{where_} is longer than the {}-byte limit for {}",
-                    limits.line,
-                    T::SCHEMA
-                ),
-            ));
+            return Err(Error::Rejected(format!(
+                "{where_} is longer than the {}-byte limit for {}",
+                limits.line,
+                T::SCHEMA
+            ))
+            .into());
         }
         if total > limits.total {
-            return Err(fail(
-                ExitCode::Rejected,
-                format!(
-                    "{source} is larger than the {}-byte limit for a stream of {}",
-                    limits.total,
-                    T::SCHEMA
-                ),
-            ));
+            return Err(Error::Rejected(format!(
+                "{source} is larger than the {}-byte limit for a stream of {}",
+                limits.total,
+                T::SCHEMA
+            ))
+            .into());
         }
         if line.iter().all(u8::is_ascii_whitespace) {
             continue;

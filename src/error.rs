@@ -1,10 +1,15 @@
-//! Failure kinds and the one exit-code map every binary shares.
+//! Typed failures and the one table that gives each its exit code.
 //!
 //! Errors travel as `anyhow::Error` so each layer can add context ("Failed to read cab `X`").
-//! Where the *kind* of failure matters to an operator's script, the code that detects it attaches
-//! a [`Failure`] with [`fail`]; [`exit_code`] then finds it anywhere in the chain.
+//! Where the *kind* of failure matters to an operator's script, the code that detects it returns
+//! an [`Error`]: a variant that names the situation (with its fields) or, for a one-off message,
+//! the class itself (`Error::Usage(..)`). [`Error::class`] is the one map from situation to
+//! [`ExitCode`], and [`exit_code`] finds the typed error anywhere in the chain. The `--help`
+//! texts are generated from [`ExitCode`]'s own table ([`ExitCode::help`]), so the numbers and
+//! class names exist once.
 
-use std::fmt;
+use std::fmt::Write as _;
+use std::path::PathBuf;
 
 /// Documented process exit codes (README, `--help`, `docs/exit-codes.md`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -24,49 +29,171 @@ pub enum ExitCode {
 }
 
 impl ExitCode {
+    /// Every class, in the order of its number.
+    pub const ALL: [ExitCode; 6] = [
+        ExitCode::Success,
+        ExitCode::Rejected,
+        ExitCode::Usage,
+        ExitCode::Io,
+        ExitCode::Network,
+        ExitCode::NoData,
+    ];
+
     /// The numeric code handed to the operating system.
     pub fn code(self) -> u8 {
         self as u8
     }
-}
 
-/// A classified failure, carried inside an `anyhow::Error` chain.
-#[derive(Debug)]
-pub struct Failure {
-    pub kind: ExitCode,
-    pub message: String,
-}
+    /// The class in a few words, as `--help` names it.
+    pub fn label(self) -> &'static str {
+        match self {
+            ExitCode::Success => "done",
+            ExitCode::Rejected => "input refused",
+            ExitCode::Usage => "usage error",
+            ExitCode::Io => "local failure",
+            ExitCode::Network => "network failure",
+            ExitCode::NoData => "nothing to do",
+        }
+    }
 
-impl fmt::Display for Failure {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.message)
+    /// What the class covers, for the full table (`ServiceConnectionTool -help`).
+    pub fn meaning(self) -> &'static str {
+        match self {
+            ExitCode::Success => "",
+            ExitCode::Rejected => "tampered, unsigned, expired, hostile or for another hierarchy",
+            ExitCode::Usage => "a flag or setting is missing or wrong; nothing was done",
+            ExitCode::Io => "a file, folder or the site database could not be read or written",
+            ExitCode::Network => "the update service or proxy could not be reached or refused",
+            ExitCode::NoData => "for example the site has no usage data yet",
+        }
+    }
+
+    /// The "Exit codes:" section of a stage's `--help`: one line per class the stage can end
+    /// with, the class's label followed by the stage's own words for it (none when empty).
+    pub fn help(lines: &[(ExitCode, &str)]) -> String {
+        let mut text = String::from("Exit codes:");
+        for (class, detail) in lines {
+            let _ = write!(text, "\n  {}  {}", class.code(), class.label());
+            if !detail.is_empty() {
+                let _ = write!(text, ": {detail}");
+            }
+        }
+        text
+    }
+
+    /// The full table, every class with its general meaning.
+    pub fn help_all() -> String {
+        let lines = Self::ALL.map(|class| (class, class.meaning()));
+        Self::help(&lines)
     }
 }
 
-impl std::error::Error for Failure {}
-
-/// Builds an error of the given kind.
-pub fn fail(kind: ExitCode, message: impl Into<String>) -> anyhow::Error {
-    anyhow::Error::new(Failure {
-        kind,
-        message: message.into(),
-    })
+/// A failure whose exit class matters: the situation, with what an operator needs to act on it.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// A path given as a folder (a destination, a service root) exists and is something else.
+    #[error("`{}` is not a folder", path.display())]
+    NotAFolder { path: PathBuf },
+    /// Another run holds the lock on what this one must write; it is still running, or was killed.
+    #[error(
+        "another {holder} is writing to {what} (lock `{}` is held); nothing was done, run again \
+         when it has finished",
+        path.display()
+    )]
+    LockHeld {
+        /// Who holds it: "sct-fetch", "import", "publication".
+        holder: &'static str,
+        /// What it guards: "the inbox", "the folder", "the service root".
+        what: &'static str,
+        path: PathBuf,
+    },
+    /// The update service answered an upload with a refusal: what it means depends on the status.
+    #[error(
+        "the update service at {url} {} ({status}){}",
+        refusal(*status),
+        said.as_deref().map(|s| format!(": {s}")).unwrap_or_default()
+    )]
+    UploadRefused {
+        /// The endpoint, already redacted.
+        url: String,
+        status: reqwest::StatusCode,
+        /// What the service said in its error document, if anything.
+        said: Option<String>,
+    },
+    /// Several items failed (packs of a fetch or an import): the run ends with the first one's class.
+    #[error("{message}")]
+    Several { first: ExitCode, message: String },
+    /// Input refused by a check (a one-off message; recurring situations get their own variant).
+    #[error("{0}")]
+    Rejected(String),
+    /// A wrong flag or setting, found before any work.
+    #[error("{0}")]
+    Usage(String),
+    /// A local file, folder or the site database failed.
+    #[error("{0}")]
+    Io(String),
+    /// The service or a proxy failed or could not be reached.
+    #[error("{0}")]
+    Network(String),
+    /// There was nothing to do.
+    #[error("{0}")]
+    NoData(String),
 }
 
-/// Shorthand for `Err(fail(ExitCode::Usage, ..))`-style early returns.
-#[macro_export]
-macro_rules! bail_kind {
-    ($kind:expr, $($arg:tt)*) => {
-        return Err($crate::error::fail($kind, format!($($arg)*)))
-    };
+impl Error {
+    /// The one map from situation to exit class.
+    pub fn class(&self) -> ExitCode {
+        match self {
+            Error::NotAFolder { .. } => ExitCode::Usage,
+            Error::LockHeld { .. } => ExitCode::Io,
+            Error::UploadRefused { status, .. } => upload_refusal_class(*status),
+            Error::Several { first, .. } => *first,
+            Error::Rejected(_) => ExitCode::Rejected,
+            Error::Usage(_) => ExitCode::Usage,
+            Error::Io(_) => ExitCode::Io,
+            Error::Network(_) => ExitCode::Network,
+            Error::NoData(_) => ExitCode::NoData,
+        }
+    }
 }
 
-/// Finds the exit code for an error: the first classified [`Failure`] in the chain wins, then the
+/// A refused upload: the cab itself (too large, malformed) is refused input; a refused token or a
+/// URL without the endpoint is a setting to fix; anything else is the service failing.
+fn upload_refusal_class(status: reqwest::StatusCode) -> ExitCode {
+    use reqwest::StatusCode as S;
+    match status {
+        S::PAYLOAD_TOO_LARGE | S::UNPROCESSABLE_ENTITY | S::BAD_REQUEST => ExitCode::Rejected,
+        S::UNAUTHORIZED | S::FORBIDDEN | S::NOT_FOUND | S::METHOD_NOT_ALLOWED => ExitCode::Usage,
+        _ => ExitCode::Network,
+    }
+}
+
+/// What the service's refusal means, in the words of [`Error::UploadRefused`].
+fn refusal(status: reqwest::StatusCode) -> &'static str {
+    use reqwest::StatusCode as S;
+    match status {
+        S::PAYLOAD_TOO_LARGE | S::UNPROCESSABLE_ENTITY | S::BAD_REQUEST => "refused the cab",
+        S::UNAUTHORIZED | S::FORBIDDEN => {
+            "refused the upload credentials (set SCT_SERVICE_TOKEN to the service's token)"
+        }
+        S::NOT_FOUND | S::METHOD_NOT_ALLOWED => {
+            "has no upload endpoint there: check the service URL"
+        }
+        _ => "refused the upload",
+    }
+}
+
+/// Finds the exit code for an error: the first typed [`Error`] in the chain wins, then the
 /// type of the root causes, and anything unclassified is a local failure (3).
 pub fn exit_code(err: &anyhow::Error) -> ExitCode {
+    // `downcast_ref` also sees errors attached with `.context(Error::..)`; `chain` sees those
+    // wrapped as the `source` of another error.
+    if let Some(typed) = err.downcast_ref::<Error>() {
+        return typed.class();
+    }
     for cause in err.chain() {
-        if let Some(failure) = cause.downcast_ref::<Failure>() {
-            return failure.kind;
+        if let Some(typed) = cause.downcast_ref::<Error>() {
+            return typed.class();
         }
     }
     for cause in err.chain() {
@@ -127,11 +254,73 @@ mod tests {
     }
 
     #[test]
-    fn classified_failure_survives_context() {
-        let err = Err::<(), _>(fail(ExitCode::Rejected, "bad hash"))
+    fn typed_error_survives_context() {
+        let err = Err::<(), _>(Error::Rejected("bad hash".into()))
             .context("Failed to verify `x`")
             .unwrap_err();
         assert_eq!(exit_code(&err), ExitCode::Rejected);
+    }
+
+    #[test]
+    fn typed_error_given_as_context_classifies_its_cause() {
+        let err = anyhow::Error::new(std::io::Error::other("refused"))
+            .context(Error::Network("Failed to reach the service".into()))
+            .context("Failed to upload `x`");
+        assert_eq!(exit_code(&err), ExitCode::Network);
+    }
+
+    #[test]
+    fn the_outermost_typed_error_wins() {
+        let err = anyhow::Error::new(Error::Io("disk".into()))
+            .context(Error::Usage("bad flag".into()))
+            .context("while starting");
+        assert_eq!(exit_code(&err), ExitCode::Usage);
+    }
+
+    #[test]
+    fn the_same_situation_has_one_class() {
+        let lock = Error::LockHeld {
+            holder: "import",
+            what: "the inbox",
+            path: "inbox/.lock".into(),
+        };
+        assert_eq!(lock.class(), ExitCode::Io);
+        assert!(
+            lock.to_string()
+                .contains("another import is writing to the inbox")
+        );
+        let file = Error::NotAFolder {
+            path: "packs".into(),
+        };
+        assert_eq!(file.class(), ExitCode::Usage);
+        assert_eq!(file.to_string(), "`packs` is not a folder");
+    }
+
+    #[test]
+    fn help_lists_each_class_once_with_its_number() {
+        let help = ExitCode::help(&[
+            (ExitCode::Success, ""),
+            (ExitCode::Io, "the folder could not be read"),
+        ]);
+        assert_eq!(
+            help,
+            "Exit codes:\n  0  done\n  3  local failure: the folder could not be read"
+        );
+        let all = ExitCode::help_all();
+        for class in ExitCode::ALL {
+            let line = format!("\n  {}  {}", class.code(), class.label());
+            assert_eq!(all.matches(&line).count(), 1, "{all}");
+        }
+    }
+
+    /// docs/exit-codes.md has a row per class: `| N | `Name` |`.
+    #[test]
+    fn docs_list_every_class_with_its_number() {
+        let docs = include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/docs/exit-codes.md"));
+        for class in ExitCode::ALL {
+            let row = format!("| {} | `{class:?}`", class.code());
+            assert!(docs.contains(&row), "docs/exit-codes.md has no row `{row}`");
+        }
     }
 
     #[test]

@@ -37,7 +37,7 @@ use folder::{
 
 use crate::catalog::{self, Catalog};
 use crate::document;
-use crate::error::{ExitCode, fail};
+use crate::error::Error;
 use crate::http::{self, NetOptions};
 use crate::logging::{self, vocabulary};
 use crate::offer::Offer;
@@ -198,35 +198,35 @@ fn missing_bytes(packdir: &PackDir, pack: &catalog::Pack) -> u64 {
 
 fn check_options(options: &FetchOptions, offers: &[Offer]) -> anyhow::Result<()> {
     if !(1..=MAX_JOBS).contains(&options.jobs) {
-        crate::bail_kind!(ExitCode::Usage, "--jobs must be between 1 and {MAX_JOBS}");
+        return Err(Error::Usage(format!("--jobs must be between 1 and {MAX_JOBS}")).into());
     }
     if options.trusted.is_empty() {
-        crate::bail_kind!(ExitCode::Usage, "no trusted catalog key is configured");
+        return Err(Error::Usage("no trusted catalog key is configured".into()).into());
     }
     if offers.is_empty() {
-        crate::bail_kind!(
-            ExitCode::Usage,
-            "no offers given: pipe sct-upload's output in, or use --offers FILE"
-        );
+        return Err(Error::Usage(
+            "no offers given: pipe sct-upload's output in, or use --offers FILE".into(),
+        )
+        .into());
     }
     let mut seen = HashSet::new();
     for offer in offers {
         if !seen.insert(offer.hierarchy_id) {
-            crate::bail_kind!(
-                ExitCode::Usage,
+            return Err(Error::Usage(format!(
                 "hierarchy {} has two offers: give one usage cab per hierarchy",
                 offer.hierarchy_id
-            );
+            ))
+            .into());
         }
     }
     if let Ok(meta) = std::fs::metadata(&options.dest)
         && !meta.is_dir()
     {
-        crate::bail_kind!(
-            ExitCode::Usage,
+        return Err(Error::Usage(format!(
             "`{}` exists and is not a folder",
             options.dest.display()
-        );
+        ))
+        .into());
     }
     check_dest(&options.dest)
 }
@@ -331,16 +331,16 @@ async fn fetch_async(
     on_event(&FetchEvent::Summary(summary.clone()))?;
     written?;
     if let Some(first) = failed.first() {
-        let kind = crate::error::exit_code(first);
-        return Err(fail(
-            kind,
-            format!(
+        return Err(Error::Several {
+            first: crate::error::exit_code(first),
+            message: format!(
                 "{} of {} selected packs are missing or unverified in `{}` (first: {first:#}); run again to resume",
                 summary.failed,
                 summary.packs,
                 options.dest.display()
             ),
-        ));
+        }
+        .into());
     }
     Ok(summary)
 }
@@ -357,9 +357,7 @@ fn refuse_strays(dest: &Path, catalog: &Catalog, plan: &Plan) -> anyhow::Result<
     if strays.is_empty() {
         return Ok(());
     }
-    Err(fail(
-        ExitCode::Rejected,
-        format!(
+    Err(Error::Rejected(format!(
             "`{}` also holds {} that no pack in it accounts for ({}); import would refuse the folder: remove them and run again",
             dest.display(),
             strays.len(),
@@ -369,8 +367,7 @@ fn refuse_strays(dest: &Path, catalog: &Catalog, plan: &Plan) -> anyhow::Result<
                 .map(|s| format!("`{s}`"))
                 .collect::<Vec<_>>()
                 .join(", ")
-        ),
-    ))
+        )).into())
 }
 
 /// Step 2: one verified catalog for all offers.
@@ -410,12 +407,9 @@ async fn fetch_catalogs(
     let (first_url, first) = catalogs.next().expect("offers are not empty");
     for (url, other) in catalogs {
         if other.bytes != first.bytes {
-            crate::bail_kind!(
-                ExitCode::Rejected,
-                "the offers name different catalogs ({} and {}); one update pack folder holds one catalog: fetch them into separate folders",
+            return Err(Error::Rejected(format!("the offers name different catalogs ({} and {}); one update pack folder holds one catalog: fetch them into separate folders",
                 http::redact(first_url),
-                http::redact(url)
-            );
+                http::redact(url))).into());
         }
     }
     Ok(first)
@@ -609,23 +603,17 @@ async fn download_all(
 /// The URL of a catalog path under the offer's `packs_url`, each segment escaped.
 pub fn file_url(base: &str, path: &str) -> anyhow::Result<reqwest::Url> {
     let mut url = reqwest::Url::parse(base).map_err(|e| {
-        fail(
-            ExitCode::Rejected,
-            format!(
-                "the offer's packs_url `{}` is not a URL: {e}",
-                http::redact(base)
-            ),
-        )
+        Error::Rejected(format!(
+            "the offer's packs_url `{}` is not a URL: {e}",
+            http::redact(base)
+        ))
     })?;
     url.path_segments_mut()
         .map_err(|()| {
-            fail(
-                ExitCode::Rejected,
-                format!(
-                    "the offer's packs_url `{}` cannot hold paths",
-                    http::redact(base)
-                ),
-            )
+            Error::Rejected(format!(
+                "the offer's packs_url `{}` cannot hold paths",
+                http::redact(base)
+            ))
         })?
         .pop_if_empty()
         .extend(path.split('/'));
@@ -696,6 +684,7 @@ fn progress_bar(wanted: bool, total: u64, counter: &Counter) -> Option<indicatif
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::error::ExitCode;
 
     #[test]
     fn file_urls_escape_segments_and_keep_the_base_path() {

@@ -137,17 +137,17 @@ impl RateFloor {
     fn judge_window(&mut self, url: &str) -> Result<(), BodyError> {
         let wanted = (self.min.bytes_per_sec as f64 * self.min.window.as_secs_f64()) as u64;
         if self.bytes_in_window < wanted {
-            return Err(BodyError::TooSlow(crate::error::fail(
-                crate::error::ExitCode::Network,
-                format!(
+            return Err(BodyError::TooSlow(
+                crate::error::Error::Network(format!(
                     "{} sent {} bytes in {} s, below the minimum rate of {} bytes/s \
                      (change it with --min-rate and --rate-window; rerun to resume)",
                     redact(url),
                     self.bytes_in_window,
                     self.min.window.as_secs_f64(),
                     self.min.bytes_per_sec
-                ),
-            )));
+                ))
+                .into(),
+            ));
         }
         self.window_end = tokio::time::Instant::now() + self.min.window;
         self.bytes_in_window = 0;
@@ -182,14 +182,11 @@ pub fn client(options: &NetOptions) -> anyhow::Result<reqwest::Client> {
     if let Some(uri) = &options.proxy {
         let uri = proxy_url(uri);
         if reqwest::Url::parse(&uri).is_ok_and(|u| u.password().is_some()) {
-            return Err(crate::error::fail(
-                crate::error::ExitCode::Usage,
-                format!(
+            return Err(crate::error::Error::Usage(format!(
                     "the proxy URI `{}` carries a password; give the user with {} and the password in {ENV_PROXY_PASSWORD}, never on the command line",
                     redact(&uri),
                     proxy_user_flag()
-                ),
-            ));
+                )).into());
         }
         let mut proxy = reqwest::Proxy::all(&uri)
             .with_context(|| format!("`{}` is not a proxy URI", redact(&uri)))?;
@@ -251,13 +248,10 @@ pub fn name_the_proxy(err: anyhow::Error, net: &NetOptions) -> anyhow::Error {
         return err;
     }
     let flag = crate::setting::Setting::Proxy.flag().unwrap_or("--proxy");
-    err.context(crate::error::fail(
-        crate::error::ExitCode::Network,
-        format!(
+    err.context(crate::error::Error::Network(format!(
             "cannot connect to the proxy {} (check {flag} or `proxy` in sct.toml); the update service was not contacted",
             redact(&proxy_url(proxy))
-        ),
-    ))
+        )))
 }
 
 /// True when `NO_PROXY` sends `url` past the proxy, straight to its host: then a failed
@@ -299,7 +293,7 @@ pub fn status_error(status: reqwest::StatusCode, url: &str) -> anyhow::Error {
     } else {
         format!("{shown} answered {status}")
     };
-    crate::error::fail(crate::error::ExitCode::Network, message)
+    crate::error::Error::Network(message).into()
 }
 
 /// One attempt's failure: worth another try or not.
@@ -320,22 +314,19 @@ pub fn classify_error(err: reqwest::Error, url: &str, net: Option<&NetOptions>) 
     }
     let transient = is_transient_error(&err);
     let err = if err.is_timeout() {
-        anyhow::Error::new(err).context(crate::error::fail(
-            crate::error::ExitCode::Network,
-            match net {
-                Some(net) => format!(
-                    "{} did not answer within {} s (the read timeout; the connect timeout is {} s{})",
-                    redact(url),
-                    net.read_timeout.as_secs_f64(),
-                    net.connect_timeout.as_secs_f64(),
-                    crate::setting::Setting::Timeout
-                        .flag()
-                        .map(|flag| format!("; change them with {flag}"))
-                        .unwrap_or_default()
-                ),
-                None => format!("{} did not answer in time", redact(url)),
-            },
-        ))
+        anyhow::Error::new(err).context(crate::error::Error::Network(match net {
+            Some(net) => format!(
+                "{} did not answer within {} s (the read timeout; the connect timeout is {} s{})",
+                redact(url),
+                net.read_timeout.as_secs_f64(),
+                net.connect_timeout.as_secs_f64(),
+                crate::setting::Setting::Timeout
+                    .flag()
+                    .map(|flag| format!("; change them with {flag}"))
+                    .unwrap_or_default()
+            ),
+            None => format!("{} did not answer in time", redact(url)),
+        }))
     } else {
         anyhow::Error::new(err)
     };
@@ -379,12 +370,9 @@ pub fn proxy_password(user: &str) -> anyhow::Result<crate::secret::Secret> {
     }
     use std::io::IsTerminal;
     if !std::io::stdin().is_terminal() {
-        return Err(crate::error::fail(
-            crate::error::ExitCode::Usage,
-            format!(
+        return Err(crate::error::Error::Usage(format!(
                 "the proxy user {user} needs a password: set {ENV_PROXY_PASSWORD} (there is no terminal to ask on)"
-            ),
-        ));
+            )).into());
     }
     let password = rpassword::prompt_password(format!("Proxy password for {user}: "))
         .context("Failed to read the proxy password from the terminal")?;

@@ -13,7 +13,7 @@
 //! Every read is capped by what the caller expects (`take(limit + 1)`), whatever size the file
 //! claims or grows to.
 
-use crate::error::{ExitCode, fail};
+use crate::error::Error;
 use std::fs::{File, Metadata, OpenOptions};
 use std::io::Read;
 use std::path::Path;
@@ -96,17 +96,19 @@ pub fn is_missing(err: &anyhow::Error) -> bool {
 }
 
 fn too_large(path: &Path, limit: u64) -> anyhow::Error {
-    fail(
-        ExitCode::Rejected,
-        format!("`{}` is larger than its {limit}-byte limit", path.display()),
-    )
+    Error::Rejected(format!(
+        "`{}` is larger than its {limit}-byte limit",
+        path.display()
+    ))
+    .into()
 }
 
 fn refuse_kind(path: &Path, kind: &str) -> anyhow::Error {
-    fail(
-        ExitCode::Rejected,
-        format!("`{}` is {kind}, not a regular file", path.display()),
-    )
+    Error::Rejected(format!(
+        "`{}` is {kind}, not a regular file",
+        path.display()
+    ))
+    .into()
 }
 
 /// What the opened handle is, when it is not a regular file.
@@ -128,13 +130,11 @@ fn not_regular(meta: &Metadata, links: Links) -> Option<&'static str> {
 }
 
 fn refuse_folder(at: &Path) -> anyhow::Error {
-    fail(
-        ExitCode::Rejected,
-        format!(
-            "`{}` is not a plain folder (symlink?); refusing to follow it",
-            at.display()
-        ),
-    )
+    Error::Rejected(format!(
+        "`{}` is not a plain folder (symlink?); refusing to follow it",
+        at.display()
+    ))
+    .into()
 }
 
 #[cfg(unix)]
@@ -310,6 +310,7 @@ mod platform {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::error::ExitCode;
 
     #[test]
     fn reads_through_the_cap_whatever_the_file_says() {

@@ -6,7 +6,7 @@
 //! Windows would open as a device (`CON`, `COM¹`, `CONIN$`), trim (`a.`), read as a stream
 //! (`a:b`) or merge with another name (`a`/`A`, `é` in NFC and NFD) is refused everywhere.
 
-use crate::error::{ExitCode, fail};
+use crate::error::Error;
 use std::ffi::OsStr;
 use std::path::{Component, Path, PathBuf};
 
@@ -70,10 +70,7 @@ const RESERVED: &[&str] = &[
 /// device names, trailing dots or spaces, and overlong names.
 pub fn safe_relative(name: &str, separator: Separator) -> anyhow::Result<PathBuf> {
     check(name, separator).map_err(|why| {
-        fail(
-            ExitCode::Rejected,
-            format!("unsafe name `{}`: {why}", name.escape_debug()),
-        )
+        Error::Rejected(format!("unsafe name `{}`: {why}", name.escape_debug())).into()
     })
 }
 
@@ -280,14 +277,11 @@ pub fn check_no_twins_on_path(path: &Path) -> anyhow::Result<()> {
             continue;
         };
         if let Some(twin) = twin_beside(parent, name) {
-            return Err(fail(
-                ExitCode::Rejected,
-                format!(
+            return Err(Error::Rejected(format!(
                     "`{}` has a twin beside it, `{}`, that differs only in case or Unicode form; on Windows they are one name, so rename or remove one of them",
                     at.display(),
                     parent.join(twin).display()
-                ),
-            ));
+                )).into());
         }
     }
     Ok(())
@@ -319,6 +313,7 @@ fn twin_beside(parent: &Path, name: &OsStr) -> Option<std::ffi::OsString> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::error::ExitCode;
 
     #[test]
     fn plain_names_pass() {

@@ -26,7 +26,7 @@
 
 use crate::catalog::{self, Catalog, Pack, PackFile};
 use crate::document::{self, Document};
-use crate::error::{ExitCode, fail};
+use crate::error::Error;
 use crate::samples::{METADATA_FILE, PackMetadata, folder_name};
 use crate::signing::{PrivateKey, SignatureFile};
 use anyhow::Context;
@@ -128,13 +128,10 @@ impl Document for PublishReport {
 /// Builds, signs and writes a new catalog for the packs under `ROOT/packs/`.
 pub fn publish(options: &PublishOptions, keys: &[&PrivateKey]) -> anyhow::Result<PublishReport> {
     if keys.is_empty() {
-        return Err(fail(
-            ExitCode::Usage,
-            "publishing needs at least one signing key",
-        ));
+        return Err(Error::Usage("publishing needs at least one signing key".into()).into());
     }
     if options.expires_in_days == 0 {
-        return Err(fail(ExitCode::Usage, "--expires-in must be at least 1 day"));
+        return Err(Error::Usage("--expires-in must be at least 1 day".into()).into());
     }
     let root = ServiceRoot::new(&options.root);
     let _lock = PublishLock::take(&root)?;
@@ -197,14 +194,12 @@ impl PublishLock {
             .open(&path)
         {
             Ok(_) => Ok(Self(path)),
-            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Err(fail(
-                ExitCode::Usage,
-                format!(
-                    "another publication is running in `{}` (or one was killed: then remove `{}`)",
-                    root.root.display(),
-                    path.display()
-                ),
-            )),
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Err(Error::Usage(format!(
+                "another publication is running in `{}` (or one was killed: then remove `{}`)",
+                root.root.display(),
+                path.display()
+            ))
+            .into()),
             Err(e) => {
                 Err(anyhow::Error::new(e).context(format!("Cannot create `{}`", path.display())))
             }
@@ -228,26 +223,22 @@ fn check_folders_match(packs_dir: &Path, metadata: &PackMetadata) -> anyhow::Res
         .collect();
     for name in &listed {
         if !packs_dir.join(name).is_dir() {
-            return Err(fail(
-                ExitCode::Usage,
-                format!(
-                    "pack {name} is in the metadata but `{}` is missing",
-                    packs_dir.join(name).display()
-                ),
-            ));
+            return Err(Error::Usage(format!(
+                "pack {name} is in the metadata but `{}` is missing",
+                packs_dir.join(name).display()
+            ))
+            .into());
         }
     }
     for entry in fs_err::read_dir(packs_dir)? {
         let name = entry?.file_name().to_string_lossy().into_owned();
         if !name.starts_with('.') && !listed.contains(&name) {
-            return Err(fail(
-                ExitCode::Usage,
-                format!(
-                    "`{}` is not in the pack metadata: add it there or move it out of {}",
-                    name,
-                    packs_dir.display()
-                ),
-            ));
+            return Err(Error::Usage(format!(
+                "`{}` is not in the pack metadata: add it there or move it out of {}",
+                name,
+                packs_dir.display()
+            ))
+            .into());
         }
     }
     Ok(())
@@ -261,13 +252,11 @@ fn build_packs(packs_dir: &Path, metadata: &PackMetadata) -> anyhow::Result<Vec<
         list_files(&packs_dir.join(&folder), &folder, &mut found)?;
         found.sort();
         if found.is_empty() {
-            return Err(fail(
-                ExitCode::Usage,
-                format!(
-                    "pack folder `{}` holds no files",
-                    packs_dir.join(&folder).display()
-                ),
-            ));
+            return Err(Error::Usage(format!(
+                "pack folder `{}` holds no files",
+                packs_dir.join(&folder).display()
+            ))
+            .into());
         }
         jobs.extend(found.into_iter().map(|path| (index, path)));
     }
@@ -301,13 +290,10 @@ fn list_files(dir: &Path, prefix: &str, out: &mut Vec<String>) -> anyhow::Result
     for entry in fs_err::read_dir(dir)? {
         let entry = entry?;
         let name = entry.file_name().into_string().map_err(|name| {
-            fail(
-                ExitCode::Usage,
-                format!(
-                    "`{}` has a name that is not UTF-8",
-                    dir.join(name).display()
-                ),
-            )
+            Error::Usage(format!(
+                "`{}` has a name that is not UTF-8",
+                dir.join(name).display()
+            ))
         })?;
         let kind = entry.file_type()?;
         let relative = format!("{prefix}/{name}");
@@ -316,13 +302,11 @@ fn list_files(dir: &Path, prefix: &str, out: &mut Vec<String>) -> anyhow::Result
         } else if kind.is_file() {
             out.push(relative);
         } else {
-            return Err(fail(
-                ExitCode::Usage,
-                format!(
-                    "`{}` is not a regular file; packs hold plain files only",
-                    entry.path().display()
-                ),
-            ));
+            return Err(Error::Usage(format!(
+                "`{}` is not a regular file; packs hold plain files only",
+                entry.path().display()
+            ))
+            .into());
         }
     }
     Ok(())
@@ -361,6 +345,7 @@ fn hash_all(packs_dir: &Path, jobs: &[(usize, String)]) -> anyhow::Result<Vec<(u
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::error::ExitCode;
     use crate::samples::{SampleOptions, generate};
 
     fn small() -> SampleOptions {

@@ -4,7 +4,7 @@
 //! anything in them is used. Transient failures are retried with backoff (see [`crate::http`]).
 
 use crate::catalog::{self, Catalog};
-use crate::error::{ExitCode, fail};
+use crate::error::Error;
 use crate::http::{self, Attempt, BodyError, MinRate, NetOptions, RateFloor};
 use crate::signing::{self, PublicKey};
 
@@ -82,13 +82,13 @@ async fn get_once(
         });
     }
     if response.content_length().is_some_and(|n| n > limit) {
-        return Err(Attempt::Fatal(fail(
-            ExitCode::Rejected,
-            format!(
+        return Err(Attempt::Fatal(
+            Error::Rejected(format!(
                 "{} is larger than the {limit}-byte limit",
                 http::redact(url)
-            ),
-        )));
+            ))
+            .into(),
+        ));
     }
     let mut body = Vec::new();
     let mut floor = RateFloor::new(min_rate);
@@ -101,13 +101,13 @@ async fn get_once(
         };
         body.extend_from_slice(&chunk);
         if body.len() as u64 > limit {
-            return Err(Attempt::Fatal(fail(
-                ExitCode::Rejected,
-                format!(
+            return Err(Attempt::Fatal(
+                Error::Rejected(format!(
                     "{} is larger than the {limit}-byte limit",
                     http::redact(url)
-                ),
-            )));
+                ))
+                .into(),
+            ));
         }
     }
     Ok(body)

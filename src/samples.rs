@@ -13,7 +13,7 @@
 use crate::cabinet::{self, Entry};
 use crate::catalog::update_type;
 use crate::document::Document;
-use crate::error::{ExitCode, fail};
+use crate::error::Error;
 use crate::version::CmVersion;
 use anyhow::Context;
 use serde::{Deserialize, Serialize};
@@ -220,13 +220,11 @@ fn info(release: &Release) -> PackInfo {
 /// and renamed into place, so an interrupted run leaves no half-written pack.
 pub fn generate(root: &Path, options: &SampleOptions) -> anyhow::Result<SampleReport> {
     if options.cab_payload > MAX_CAB_PAYLOAD {
-        return Err(fail(
-            ExitCode::Usage,
-            format!(
-                "a cab payload of {} bytes does not fit in a cabinet (at most {MAX_CAB_PAYLOAD})",
-                options.cab_payload
-            ),
-        ));
+        return Err(Error::Usage(format!(
+            "a cab payload of {} bytes does not fit in a cabinet (at most {MAX_CAB_PAYLOAD})",
+            options.cab_payload
+        ))
+        .into());
     }
     let packs_dir = root.join("packs");
     fs_err::create_dir_all(&packs_dir)?;
@@ -234,13 +232,11 @@ pub fn generate(root: &Path, options: &SampleOptions) -> anyhow::Result<SampleRe
     for info in &infos {
         let folder = packs_dir.join(folder_name(&info.package_guid));
         if folder.exists() {
-            return Err(fail(
-                ExitCode::Usage,
-                format!(
-                    "`{}` already exists; sample packs are never overwritten",
-                    folder.display()
-                ),
-            ));
+            return Err(Error::Usage(format!(
+                "`{}` already exists; sample packs are never overwritten",
+                folder.display()
+            ))
+            .into());
         }
     }
     let (mut files, mut bytes) = (0, 0);
@@ -415,6 +411,7 @@ impl Read for PseudoRandom {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::error::ExitCode;
 
     #[test]
     fn generator_is_seeded_and_never_repeats_a_block() {

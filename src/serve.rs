@@ -93,7 +93,7 @@ impl ServeOptions {
     /// to authenticate uploads, a token and anonymous uploads at once, a public URL that is not
     /// a plain `http(s)://host[:port][/path]`, a wildcard address without a public URL.
     pub fn check(&self) -> anyhow::Result<()> {
-        let usage = |m: String| crate::error::fail(crate::error::ExitCode::Usage, m);
+        let usage = |m: String| crate::error::Error::Usage(m).into();
         match (&self.token, self.allow_anonymous_uploads) {
             (None, false) => {
                 return Err(usage(format!(
@@ -250,10 +250,11 @@ pub async fn serve(
     use anyhow::Context;
     let root = ServiceRoot::new(&options.root);
     if !options.root.is_dir() {
-        return Err(crate::error::fail(
-            crate::error::ExitCode::Usage,
-            format!("service root `{}` is not a folder", options.root.display()),
-        ));
+        return Err(crate::error::Error::Usage(format!(
+            "service root `{}` is not a folder",
+            options.root.display()
+        ))
+        .into());
     }
     options.check()?;
     fs_err::create_dir_all(incoming_dir(&root))?;

@@ -5,7 +5,7 @@
 //! when at least one signature by a pinned key verifies (strict ed25519 verification).
 
 use crate::document::Document;
-use crate::error::{ExitCode, fail};
+use crate::error::Error;
 use anyhow::Context;
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as B64;
@@ -26,12 +26,9 @@ impl PublicKey {
     /// Parses `ed25519:<base64>`.
     pub fn parse(text: &str) -> anyhow::Result<Self> {
         let bad = || {
-            fail(
-                ExitCode::Usage,
-                format!(
-                    "`{text}` is not an sct public key (expected ed25519:<base64 of 32 bytes>)"
-                ),
-            )
+            Error::Usage(format!(
+                "`{text}` is not an sct public key (expected ed25519:<base64 of 32 bytes>)"
+            ))
         };
         let b64 = text.trim().strip_prefix(PUBLIC_PREFIX).ok_or_else(bad)?;
         let bytes: [u8; 32] = B64
@@ -119,10 +116,10 @@ impl PrivateKey {
                 ),
                 _ => "check the folder's permissions".to_owned(),
             };
-            anyhow::Error::new(err).context(fail(
-                ExitCode::Io,
-                format!("Failed to create key file `{}`: {why}", path.display()),
-            ))
+            anyhow::Error::new(err).context(Error::Io(format!(
+                "Failed to create key file `{}`: {why}",
+                path.display()
+            )))
         })?;
         crate::document::write_pretty(&file, &doc)?;
         file.sync_all()?;
@@ -139,10 +136,10 @@ impl PrivateKey {
             .ok()
             .and_then(|b| b.try_into().ok())
             .ok_or_else(|| {
-                fail(
-                    ExitCode::Usage,
-                    format!("key file `{}` holds no valid private key", path.display()),
-                )
+                Error::Usage(format!(
+                    "key file `{}` holds no valid private key",
+                    path.display()
+                ))
             })?;
         Ok(Self(SigningKey::from_bytes(&seed)))
     }
@@ -197,12 +194,9 @@ pub fn verify(
     what: &str,
 ) -> anyhow::Result<String> {
     if trusted.is_empty() {
-        return Err(fail(
-            ExitCode::Usage,
-            format!(
+        return Err(Error::Usage(format!(
                 "no trusted signing key is configured to check {what}: set SCT_TRUSTED_KEYS or trusted_keys in sct.toml"
-            ),
-        ));
+            )).into());
     }
     let mut by_trusted_key = false;
     for entry in &signatures.signatures {
@@ -222,26 +216,24 @@ pub fn verify(
         .iter()
         .map(|s| s.key_id.clone())
         .collect();
-    Err(fail(
-        ExitCode::Rejected,
-        if by_trusted_key {
-            format!("{what} has a bad signature: its bytes or its signature were altered")
-        } else {
-            format!(
-                "{what} is signed by an unknown key ({}); trusted keys: {}",
-                if ids.is_empty() {
-                    "no signatures".to_owned()
-                } else {
-                    ids.join(", ")
-                },
-                trusted
-                    .iter()
-                    .map(PublicKey::key_id)
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            )
-        },
-    ))
+    Err(Error::Rejected(if by_trusted_key {
+        format!("{what} has a bad signature: its bytes or its signature were altered")
+    } else {
+        format!(
+            "{what} is signed by an unknown key ({}); trusted keys: {}",
+            if ids.is_empty() {
+                "no signatures".to_owned()
+            } else {
+                ids.join(", ")
+            },
+            trusted
+                .iter()
+                .map(PublicKey::key_id)
+                .collect::<Vec<_>>()
+                .join(", ")
+        )
+    })
+    .into())
 }
 
 /// True for a key given as text (`ed25519:...`) rather than a key file's path.
@@ -281,13 +273,11 @@ fn read_key_file(path: &Path) -> anyhow::Result<String> {
         &mut text,
     )?;
     if text.len() as u64 > MAX_KEY_FILE_BYTES {
-        return Err(fail(
-            ExitCode::Usage,
-            format!(
-                "trusted key file `{}` is larger than {MAX_KEY_FILE_BYTES} bytes",
-                path.display()
-            ),
-        ));
+        return Err(Error::Usage(format!(
+            "trusted key file `{}` is larger than {MAX_KEY_FILE_BYTES} bytes",
+            path.display()
+        ))
+        .into());
     }
     Ok(text)
 }
@@ -295,6 +285,7 @@ fn read_key_file(path: &Path) -> anyhow::Result<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::error::ExitCode;
 
     #[test]
     fn a_key_file_that_cannot_be_created_names_why() {

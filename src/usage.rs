@@ -1,7 +1,7 @@
 //! The usage document (`sct.usage.v1`): what `sct-collect` reads from the site and `sct-pack` packs.
 
 use crate::document::Document;
-use crate::error::{ExitCode, fail};
+use crate::error::Error;
 use crate::site::{SiteIdentity, SiteStore, UsageRow};
 use serde::{Deserialize, Serialize};
 
@@ -32,16 +32,13 @@ pub fn collect(site: &dyn SiteStore) -> anyhow::Result<UsageDocument> {
     let identity = site.identity()?;
     let rows = site.usage_rows(identity.diagnostics_level)?;
     if rows.is_empty() {
-        return Err(fail(
-            ExitCode::NoData,
-            format!(
+        return Err(Error::NoData(format!(
                 "site {} ({}) has no usage data yet: a site collects it every 7 days from its install date \
                  (table TEL_TelemetryResults is empty at level {})",
                 identity.site_code,
                 site.describe(),
                 identity.diagnostics_level
-            ),
-        ));
+            )).into());
     }
     Ok(UsageDocument {
         schema: UsageDocument::SCHEMA.to_owned(),
@@ -58,19 +55,14 @@ pub fn collect(site: &dyn SiteStore) -> anyhow::Result<UsageDocument> {
 /// Checks what a packer relies on beyond the JSON shape.
 pub fn validate(doc: &UsageDocument, source: &str) -> anyhow::Result<()> {
     if doc.rows.is_empty() {
-        return Err(fail(
-            ExitCode::NoData,
-            format!("{source} holds no usage rows: nothing to pack"),
-        ));
+        return Err(Error::NoData(format!("{source} holds no usage rows: nothing to pack")).into());
     }
     if doc.hierarchy_hash != doc.site.hierarchy_hash() {
-        return Err(fail(
-            ExitCode::Rejected,
-            format!(
-                "{source}: hierarchy_hash does not match hierarchy ID {}",
-                doc.site.hierarchy_id
-            ),
-        ));
+        return Err(Error::Rejected(format!(
+            "{source}: hierarchy_hash does not match hierarchy ID {}",
+            doc.site.hierarchy_id
+        ))
+        .into());
     }
     if doc.site.site_code.is_empty()
         || doc.site.site_code.len() > 3
@@ -80,13 +72,11 @@ pub fn validate(doc: &UsageDocument, source: &str) -> anyhow::Result<()> {
             .chars()
             .all(|c| c.is_ascii_alphanumeric())
     {
-        return Err(fail(
-            ExitCode::Rejected,
-            format!(
-                "{source}: `{}` is not a site code (three letters or digits)",
-                doc.site.site_code
-            ),
-        ));
+        return Err(Error::Rejected(format!(
+            "{source}: `{}` is not a site code (three letters or digits)",
+            doc.site.site_code
+        ))
+        .into());
     }
     Ok(())
 }
@@ -101,6 +91,7 @@ pub fn rows_within_level(doc: &UsageDocument) -> bool {
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
+    use crate::error::ExitCode;
     use crate::site::DiagnosticsLevel;
 
     /// A one-row usage document, shared by the tests of its readers and writers.

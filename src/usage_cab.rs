@@ -9,7 +9,7 @@
 
 use crate::cabinet::{self, CabReader, Entry};
 use crate::document::{self, Document};
-use crate::error::{ExitCode, fail};
+use crate::error::Error;
 use crate::usage::{self, MAX_USAGE_BYTES, UsageDocument};
 use crate::version::CmVersion;
 use serde::{Deserialize, Serialize};
@@ -84,13 +84,11 @@ fn version_text(doc: &UsageDocument) -> String {
 pub fn pack(doc: &UsageDocument, dest: &Path) -> anyhow::Result<CabReport> {
     usage::validate(doc, "the usage document")?;
     if !usage::rows_within_level(doc) {
-        return Err(fail(
-            ExitCode::Rejected,
-            format!(
-                "the usage document holds rows above the site's {} level",
-                doc.site.diagnostics_level
-            ),
-        ));
+        return Err(Error::Rejected(format!(
+            "the usage document holds rows above the site's {} level",
+            doc.site.diagnostics_level
+        ))
+        .into());
     }
     let usage_bytes = serde_json::to_vec(doc)?;
     let version_name = version_member(&doc.site.full_version);
@@ -164,12 +162,8 @@ pub fn open_verified(path: &Path) -> anyhow::Result<(UsageDocument, CabReport)> 
     let mut reader = CabReader::open(path)?;
     let members = reader.checked_paths()?;
     let names: Vec<&str> = members.iter().map(|(m, _)| m.name.as_str()).collect();
-    let refuse = |why: String| {
-        fail(
-            ExitCode::Rejected,
-            format!("usage cab `{}` {why}", path.display()),
-        )
-    };
+    let refuse =
+        |why: String| Error::Rejected(format!("usage cab `{}` {why}", path.display())).into();
     if !names.contains(&MANIFEST_MEMBER) || !names.contains(&USAGE_MEMBER) {
         return Err(refuse(format!(
             "is not a usage cab: it must hold {USAGE_MEMBER} and {MANIFEST_MEMBER} (it holds {})",

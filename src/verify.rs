@@ -11,7 +11,7 @@
 
 use crate::catalog::{self, Catalog};
 use crate::document::{self, Document};
-use crate::error::{ExitCode, fail};
+use crate::error::{Error, ExitCode};
 use crate::packdir::{FetchRecord, PackDir};
 use crate::signing::{self, PublicKey};
 use serde::{Deserialize, Serialize};
@@ -172,15 +172,13 @@ pub fn outcome(report: &VerifyReport) -> anyhow::Result<()> {
         return Ok(());
     }
     let bad = report.packs.iter().filter(|p| !p.ok).count();
-    Err(fail(
-        ExitCode::Rejected,
-        format!(
-            "`{}` failed verification: {bad} of {} packs incomplete or altered, {} unexpected entries",
-            report.dir,
-            report.packs.len(),
-            report.unexpected.len()
-        ),
+    Err(Error::Rejected(format!(
+        "`{}` failed verification: {bad} of {} packs incomplete or altered, {} unexpected entries",
+        report.dir,
+        report.packs.len(),
+        report.unexpected.len()
     ))
+    .into())
 }
 
 /// Reads one of the folder's own files through one no-follow handle, capped (see
@@ -189,13 +187,10 @@ fn read_capped(path: &Path, limit: u64) -> anyhow::Result<Vec<u8>> {
     crate::medium::read_capped(path, limit, crate::medium::Links::Refuse).map_err(|err| {
         if crate::medium::is_missing(&err) {
             // A carried folder without its signature or record is refused, like an unsigned one.
-            fail(
-                ExitCode::Rejected,
-                format!(
+            Error::Rejected(format!(
                     "The update pack folder is incomplete: `{}` is missing, so nothing in it can be trusted",
                     path.display()
-                ),
-            )
+                )).into()
         } else {
             err.context("The update pack folder could not be read")
         }
@@ -211,26 +206,22 @@ fn read_record(packdir: &PackDir, catalog: &Catalog) -> anyhow::Result<FetchReco
         catalog::MAX_CATALOG_BYTES,
     )?;
     if record.catalog_version != catalog.version {
-        return Err(fail(
-            ExitCode::Rejected,
-            format!(
-                "`{}` was written for catalog version {}, but the catalog beside it is version {}",
-                path.display(),
-                record.catalog_version,
-                catalog.version
-            ),
-        ));
+        return Err(Error::Rejected(format!(
+            "`{}` was written for catalog version {}, but the catalog beside it is version {}",
+            path.display(),
+            record.catalog_version,
+            catalog.version
+        ))
+        .into());
     }
     for hierarchy in &record.hierarchies {
         for guid in &hierarchy.packs {
             if catalog.pack(guid).is_none() {
-                return Err(fail(
-                    ExitCode::Rejected,
-                    format!(
-                        "`{}` names pack {guid}, which the signed catalog does not list",
-                        path.display()
-                    ),
-                ));
+                return Err(Error::Rejected(format!(
+                    "`{}` names pack {guid}, which the signed catalog does not list",
+                    path.display()
+                ))
+                .into());
             }
         }
     }

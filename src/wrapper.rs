@@ -3,7 +3,7 @@
 //! Flags are single-dash and case-insensitive, as on Windows (`-Prepare -UsageDataDest D:\USB\UsageData.cab`).
 //! The whole line is parsed and checked before anything runs, so a usage error writes nothing.
 
-use crate::error::{ExitCode, fail};
+use crate::error::Error;
 use std::ffi::OsString;
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
@@ -56,13 +56,11 @@ const MODES: &[(&str, DownloadMode)] = &[
 ];
 
 fn usage(message: impl Into<String>) -> anyhow::Error {
-    fail(
-        ExitCode::Usage,
-        format!(
-            "{} (run ServiceConnectionTool -help for the flags)",
-            message.into()
-        ),
-    )
+    Error::Usage(format!(
+        "{} (run ServiceConnectionTool -help for the flags)",
+        message.into()
+    ))
+    .into()
 }
 
 /// A flag as typed (`-UsageDataDest`, `--usagedatadest`) → its lowercase name, or `None` for a value.
@@ -554,6 +552,7 @@ fn run_phase(phase: Phase, config: &crate::config::Config, json: bool) -> anyhow
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::error::ExitCode;
 
     fn parse_str(line: &str) -> anyhow::Result<Phase> {
         let args: Vec<OsString> = line.split_whitespace().map(OsString::from).collect();

@@ -1,7 +1,7 @@
 //! The network flags `sct-upload` and `sct-fetch` share, so both stages take the same proxy,
 //! CA, timeout and retry settings and refuse the same bad values.
 
-use crate::error::{ExitCode, fail};
+use crate::error::Error;
 use crate::http::NetOptions;
 use std::path::PathBuf;
 use std::time::Duration;
@@ -42,16 +42,14 @@ impl NetArgs {
     /// run needs none ([`NetOptions::with_proxy_password`] asks).
     pub fn options(&self, config: &crate::config::Config) -> anyhow::Result<NetOptions> {
         if !(self.timeout > 0.0 && self.timeout.is_finite()) {
-            return Err(fail(
-                ExitCode::Usage,
-                "--timeout must be a positive number of seconds",
-            ));
+            return Err(
+                Error::Usage("--timeout must be a positive number of seconds".into()).into(),
+            );
         }
         if !(self.rate_window > 0.0 && self.rate_window.is_finite()) {
-            return Err(fail(
-                ExitCode::Usage,
-                "--rate-window must be a positive number of seconds",
-            ));
+            return Err(
+                Error::Usage("--rate-window must be a positive number of seconds".into()).into(),
+            );
         }
         let timeout = Duration::from_secs_f64(self.timeout);
         let (proxy, proxy_user) =

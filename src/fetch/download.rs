@@ -7,7 +7,7 @@
 //! with `200` restarts the file from zero rather than appending. A resumed file whose hash does
 //! not match is downloaded once more from zero before it is declared bad.
 
-use crate::error::{ExitCode, fail};
+use crate::error::Error;
 use crate::hash::Sha256;
 use crate::http;
 use crate::packdir::PART_SUFFIX;
@@ -92,7 +92,7 @@ pub async fn fetch_file(
                     last_reason = why;
                     continue;
                 }
-                return Err(fail(ExitCode::Rejected, why))
+                return Err(Error::Rejected(why))
                     .with_context(|| format!("Failed to download `{}` from {shown}", job.path));
             }
             Err(Attempt::Restart(why)) if attempt < retries => {
@@ -120,7 +120,7 @@ pub async fn fetch_file(
             }
             Err(Attempt::Restart(why)) => {
                 remove_if_exists(&part)?;
-                return Err(fail(ExitCode::Network, why))
+                return Err(Error::Network(why))
                     .with_context(|| format!("Failed to download `{}` from {shown}", job.path));
             }
             Err(Attempt::Retry(err)) | Err(Attempt::Fatal(err)) => {
@@ -281,16 +281,16 @@ fn response_start(
     if let Some(length) = response.content_length()
         && start + length != job.size
     {
-        return Err(Attempt::Fatal(fail(
-            ExitCode::Rejected,
-            format!(
+        return Err(Attempt::Fatal(
+            Error::Rejected(format!(
                 "{} sends {} bytes for `{}`, but the signed catalog says {} (wrong size)",
                 http::redact(url),
                 start + length,
                 job.path,
                 job.size
-            ),
-        )));
+            ))
+            .into(),
+        ));
     }
     Ok(start)
 }
@@ -341,15 +341,12 @@ async fn stream_body(
         };
         position += chunk.len() as u64;
         if position > job.size {
-            return Err(Attempt::Fatal(fail(
-                ExitCode::Rejected,
-                format!(
+            return Err(Attempt::Fatal(Error::Rejected(format!(
                     "{} sends more than the {} bytes the signed catalog lists for `{}` (wrong size)",
                     http::redact(job.url.as_str()),
                     job.size,
                     job.path
-                ),
-            )));
+                )).into()));
         }
         *transferred += chunk.len() as u64;
         counter.fetch_add(chunk.len() as u64, Ordering::Relaxed);

@@ -5,7 +5,7 @@
 use super::{Plan, prune};
 use crate::catalog::{self, Catalog};
 use crate::document::{self, Document};
-use crate::error::{ExitCode, fail};
+use crate::error::Error;
 use crate::packdir::{FetchRecord, PackDir};
 use crate::remote::FetchedCatalog;
 use crate::signing::{self, PublicKey};
@@ -56,16 +56,13 @@ pub fn check_dest(dest: &Path) -> anyhow::Result<()> {
     if more > 0 {
         shown.push(format!("{more} more"));
     }
-    Err(fail(
-        ExitCode::Usage,
-        format!(
+    Err(Error::Usage(format!(
             "`{}` is not an update pack folder of its own: it also holds {}, and import would refuse the folder for them; \
              give a folder of its own, such as `{}`",
             dest.display(),
             shown.join(", "),
             dest.join("UpdatePacks").display()
-        ),
-    ))
+        )).into())
 }
 
 /// Whether a top-level entry is one a fetch writes (or may leave after a crash), or litter.
@@ -143,13 +140,11 @@ fn read_small(path: &Path, limit: u64) -> Option<Vec<u8>> {
 pub(super) fn lock_folder(dir: &Path) -> anyhow::Result<crate::atomic::FolderLock> {
     match crate::atomic::try_lock_folder(dir) {
         Ok(Some(lock)) => Ok(lock),
-        Ok(None) => Err(fail(
-            ExitCode::Io,
-            format!(
-                "another sct-fetch is writing to `{}`; wait for it to finish, then run again",
-                dir.display()
-            ),
-        )),
+        Ok(None) => Err(Error::Io(format!(
+            "another sct-fetch is writing to `{}`; wait for it to finish, then run again",
+            dir.display()
+        ))
+        .into()),
         Err(e) => Err(anyhow::Error::new(e).context(format!("Cannot lock `{}`", dir.display()))),
     }
 }
@@ -176,11 +171,11 @@ pub(super) fn prepare_folders(root: &Path, catalog_path: &str) -> anyhow::Result
         let meta = std::fs::symlink_metadata(&folder)
             .with_context(|| format!("Cannot inspect `{}`", folder.display()))?;
         if !meta.is_dir() {
-            crate::bail_kind!(
-                ExitCode::Rejected,
+            return Err(Error::Rejected(format!(
                 "`{}` is a symlink or a file, not a folder; remove it and run again",
                 folder.display()
-            );
+            ))
+            .into());
         }
     }
     Ok(())

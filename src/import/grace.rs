@@ -14,7 +14,7 @@
 
 use crate::catalog::Catalog;
 use crate::config::Config;
-use crate::error::{ExitCode, fail};
+use crate::error::Error;
 
 /// Days after expiry that import still accepts a catalog, unless configured otherwise.
 pub const DEFAULT_DAYS: u32 = 90;
@@ -38,21 +38,16 @@ pub fn resolve(flag: Option<u32>, config: &Config) -> anyhow::Result<u32> {
             .filter(|v| !v.trim().is_empty())
         {
             Some(text) => text.trim().parse::<u32>().map_err(|_| {
-                fail(
-                    ExitCode::Usage,
-                    format!("{ENV_GRACE_DAYS}=`{text}` is not a number of days"),
-                )
+                Error::Usage(format!("{ENV_GRACE_DAYS}=`{text}` is not a number of days"))
             })?,
             None => config.import_grace_days.unwrap_or(DEFAULT_DAYS),
         },
     };
     if days > MAX_DAYS {
-        return Err(fail(
-            ExitCode::Usage,
-            format!(
-                "an expiry grace of {days} days is more than the {MAX_DAYS} allowed ({SETTING})"
-            ),
-        ));
+        return Err(Error::Usage(format!(
+            "an expiry grace of {days} days is more than the {MAX_DAYS} allowed ({SETTING})"
+        ))
+        .into());
     }
     Ok(days)
 }
@@ -72,19 +67,17 @@ pub fn check(catalog: &Catalog, now: jiff::Timestamp, days: u32) -> anyhow::Resu
             catalog.version, catalog.expires_at
         )));
     }
-    Err(fail(
-        ExitCode::Rejected,
-        format!(
+    Err(Error::Rejected(format!(
             "catalog version {} expired at {} ({ago_days} days ago), beyond import's {days}-day grace after expiry; \
              run -connect again for a fresh catalog, or allow a longer grace (up to {MAX_DAYS} days) with {SETTING}",
             catalog.version, catalog.expires_at
-        ),
-    ))
+        )).into())
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::error::ExitCode;
 
     fn catalog(expires_at: jiff::Timestamp) -> Catalog {
         Catalog {

@@ -13,7 +13,7 @@
 //! `flock`, released by the kernel when the process dies, even by SIGKILL).
 
 use crate::catalog::{Pack, PackFile};
-use crate::error::{ExitCode, fail};
+use crate::error::Error;
 use crate::packdir::PackDir;
 use crate::progress::Progress;
 use anyhow::Context;
@@ -105,13 +105,10 @@ impl Inbox {
                     .with_context(|| format!("Failed to lock `{}`", path.display()))?;
             }
             Err(std::fs::TryLockError::WouldBlock) => {
-                return Err(fail(
-                    ExitCode::Io,
-                    format!(
+                return Err(Error::Io(format!(
                         "another import is writing to the inbox (lock `{}` is held); nothing was done, run again when it has finished",
                         path.display()
-                    ),
-                ));
+                    )).into());
             }
             Err(std::fs::TryLockError::Error(e)) => {
                 return Err(io_fail(format!("Failed to lock `{}`", path.display()), e));
@@ -361,16 +358,13 @@ fn copy_checked(
     }
     let digest = hasher.finish_hex();
     if size != file.size || !crate::hash::same(&digest, &file.sha256) {
-        return Err(fail(
-            ExitCode::Rejected,
-            format!(
+        return Err(Error::Rejected(format!(
                 "`{}` changed after verification: {}{size} bytes with SHA-256 {digest}, the catalog says {} bytes with {}",
                 path.display(),
                 if size > file.size { "more than " } else { "" },
                 file.size,
                 file.sha256
-            ),
-        ));
+            )).into());
     }
     out.sync_all()
         .map_err(|e| io_fail(format!("Failed to write `{}`", dest.display()), e))?;
@@ -391,6 +385,7 @@ fn io_fail(what: String, err: std::io::Error) -> anyhow::Error {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::error::ExitCode;
 
     fn file(path: &str, bytes: &[u8]) -> PackFile {
         PackFile {

@@ -26,7 +26,7 @@ pub mod wait;
 use crate::catalog::Pack;
 use crate::config::Config;
 use crate::document;
-use crate::error::{ExitCode, fail};
+use crate::error::{Error, ExitCode};
 use crate::packdir::PackDir;
 use crate::signing::PublicKey;
 use crate::site::register::{CatalogStamp, PackRegister};
@@ -332,16 +332,14 @@ fn check_install_dir(install_dir: &Path) -> anyhow::Result<()> {
     if install_dir.is_dir() {
         return Ok(());
     }
-    Err(fail(
-        ExitCode::Io,
-        format!(
-            "the site install folder `{}` does not exist; give the right one: {}",
-            install_dir.display(),
-            crate::setting::Setting::InstallDir
-                .how_to_give(crate::config::FILE_NAME)
-                .unwrap_or_default()
-        ),
+    Err(Error::Io(format!(
+        "the site install folder `{}` does not exist; give the right one: {}",
+        install_dir.display(),
+        crate::setting::Setting::InstallDir
+            .how_to_give(crate::config::FILE_NAME)
+            .unwrap_or_default()
     ))
+    .into())
 }
 
 /// Step 2: a folder with any problem is refused as a whole.
@@ -366,14 +364,12 @@ fn refuse_unless_ok(report: &crate::verify::VerifyReport) -> anyhow::Result<()> 
     );
     // The first few problems name the cause; a folder with 60,000 strays must not make one
     // multi-megabyte message (and log record).
-    Err(fail(
-        ExitCode::Rejected,
-        format!(
-            "update pack folder `{}` failed verification; nothing was imported: {}",
-            report.dir,
-            crate::logging::abridged(&problems, 20, "; ")
-        ),
+    Err(Error::Rejected(format!(
+        "update pack folder `{}` failed verification; nothing was imported: {}",
+        report.dir,
+        crate::logging::abridged(&problems, 20, "; ")
     ))
+    .into())
 }
 
 /// Step 4: returns true when an older catalog goes in because of `--allow-rollback`.
@@ -412,12 +408,9 @@ fn check_rollback(
     } else {
         "fetch a current catalog, or run sct-import --allow-rollback if you mean to go back"
     };
-    Err(fail(
-        ExitCode::Rejected,
-        format!(
+    Err(Error::Rejected(format!(
             "catalog version {version} is older than version {last} already imported ({kept_in}): rollback refused; {remedy}"
-        ),
-    ))
+        )).into())
 }
 
 /// `--dry-run`: what the inbox holds decides between would_import, already_present and failed.
@@ -476,15 +469,12 @@ fn missing_catalog_hint(err: anyhow::Error, src: &Path) -> anyhow::Error {
     }
     found.sort();
     let names: Vec<String> = found.iter().map(|p| format!("`{}`", p.display())).collect();
-    fail(
-        ExitCode::Usage,
-        format!(
+    Error::Usage(format!(
             "`{}` is not an update pack folder (it has no {catalog}), but {} {} one: import that folder instead",
             src.display(),
             names.join(", "),
             if names.len() == 1 { "has" } else { "each have" }
-        ),
-    )
+        )).into()
 }
 
 /// Step 5 for one pack; records the outcome in `event`. Copied bytes count on `progress`.
@@ -499,10 +489,9 @@ fn place_one(
 ) {
     let result = inbox.presence(pack).and_then(|presence| match presence {
         Presence::Identical => Ok(Outcome::AlreadyPresent),
-        Presence::Different(why) => Err(fail(
-            ExitCode::Rejected,
-            different_reason(&why, &inbox.pack_dir(pack)),
-        )),
+        Presence::Different(why) => {
+            Err(Error::Rejected(different_reason(&why, &inbox.pack_dir(pack))).into())
+        }
         Presence::Absent => {
             note(format!(
                 "importing {} ({}, {} bytes)",

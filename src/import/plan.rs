@@ -20,7 +20,7 @@
 //! pack the site does not need: the version it runs, an older one, or one the mode does not pick.
 
 use crate::catalog::{Catalog, Pack};
-use crate::error::{ExitCode, fail};
+use crate::error::Error;
 use crate::packdir::FetchRecord;
 use crate::select::{self, DownloadMode};
 use crate::site::SiteIdentity;
@@ -63,25 +63,21 @@ pub fn plan<'a>(
             .iter()
             .map(|h| format!("{} (site {})", h.hierarchy_id, h.site_code))
             .collect();
-        return Err(fail(
-            ExitCode::Rejected,
-            format!(
+        return Err(Error::Rejected(format!(
                 "the update pack folder holds no packs for this hierarchy ({hierarchy}); it was fetched for {}",
                 if others.is_empty() {
                     "no hierarchy".to_owned()
                 } else {
                     others.join(", ")
                 }
-            ),
-        ));
+            )).into());
     };
     let mut selected = std::collections::HashSet::new();
     for name in std::iter::once(&ours.mode).chain(&ours.earlier_modes) {
         let mode: DownloadMode = name.parse().map_err(|why: String| {
-            fail(
-                ExitCode::Rejected,
-                format!("fetched.json, entry for hierarchy {hierarchy}: {why}"),
-            )
+            Error::Rejected(format!(
+                "fetched.json, entry for hierarchy {hierarchy}: {why}"
+            ))
         })?;
         selected.extend(select::select_guids(catalog, &site.full_version, mode));
     }
@@ -96,12 +92,9 @@ pub fn plan<'a>(
             continue;
         }
         seen.push(*guid);
-        let pack = catalog.pack(guid).ok_or_else(|| {
-            fail(
-                ExitCode::Rejected,
-                format!("pack {guid} is not in the catalog"),
-            )
-        })?;
+        let pack = catalog
+            .pack(guid)
+            .ok_or_else(|| Error::Rejected(format!("pack {guid} is not in the catalog")))?;
         let decision = if ours.packs.contains(guid) {
             decide(pack, site, &modes, selected.contains(guid))
         } else {
@@ -161,6 +154,7 @@ mod tests {
     use super::*;
     use crate::catalog::PackFile;
     use crate::document::Document;
+    use crate::error::ExitCode;
     use crate::packdir::HierarchyRecord;
 
     const SITE: &str = "5.00.9128.1000";

@@ -7,7 +7,7 @@ use super::plan::Decision;
 use super::{SCHEMA, wait};
 use crate::catalog::Pack;
 use crate::document;
-use crate::error::{ExitCode, fail};
+use crate::error::{Error, ExitCode};
 use crate::site::{SiteStore, state};
 use serde::Serialize;
 use std::io::Write;
@@ -216,25 +216,20 @@ pub(super) fn close(
         ),
     );
     if let Some(first) = events.iter().find(|e| e.outcome == Outcome::Failed) {
-        return Err(fail(
-            first.failure.unwrap_or(ExitCode::Io),
-            format!(
+        return Err(Error::Several {
+            first: first.failure.unwrap_or(ExitCode::Io),
+            message: format!(
                 "{} of the selected packs failed; first: pack {}: {}",
                 summary.failed,
                 first.package_guid,
                 first.reason.as_deref().unwrap_or("unknown")
             ),
-        ));
+        }
+        .into());
     }
     match summary.wait {
-        Some(wait::WaitEnd::Failed) => Err(fail(
-            ExitCode::Io,
-            "the site reported a failure state for an imported pack (see the state lines)",
-        )),
-        Some(wait::WaitEnd::TimedOut) => Err(fail(
-            ExitCode::Io,
-            "the site did not process the imported packs before --wait-timeout; the files are in place",
-        )),
+        Some(wait::WaitEnd::Failed) => Err(Error::Io("the site reported a failure state for an imported pack (see the state lines)".into()).into()),
+        Some(wait::WaitEnd::TimedOut) => Err(Error::Io("the site did not process the imported packs before --wait-timeout; the files are in place".into()).into()),
         _ => Ok(summary),
     }
 }

@@ -25,7 +25,7 @@
 //! log, whatever message happens to quote it. Use [`redact`] too for text shown on stderr or in JSON.
 
 use crate::cmtrace::{self, Entry, Severity};
-use crate::error::{ExitCode, fail};
+use crate::error::Error;
 use std::fmt::Display;
 use std::fs::File;
 use std::io::Write;
@@ -441,12 +441,8 @@ pub fn init_tool(config_log_dir: Option<&Path>) -> Option<Locations> {
 /// Starts a stage's `--log FILE`: appended, CMTrace format, details included. Unlike the tool
 /// logs, a file the operator named must work: failing to open it is an error (exit 3).
 pub fn init_stage_log(path: &Path) -> anyhow::Result<()> {
-    let set = LogSet::open_stage(path).map_err(|e| {
-        fail(
-            ExitCode::Io,
-            format!("Failed to open log file `{}`: {e}", path.display()),
-        )
-    })?;
+    let set = LogSet::open_stage(path)
+        .map_err(|e| Error::Io(format!("Failed to open log file `{}`: {e}", path.display())))?;
     install(set);
     Ok(())
 }
@@ -568,6 +564,7 @@ pub fn error_chain(component: &str, err: &anyhow::Error) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::error::ExitCode;
 
     fn entries(path: &Path) -> Vec<Entry> {
         let text = std::fs::read_to_string(path).unwrap();

@@ -9,7 +9,7 @@ pub mod queries;
 pub mod register;
 pub mod sqlite;
 
-use crate::error::{ExitCode, fail};
+use crate::error::Error;
 use crate::version::CmVersion;
 use base64::Engine;
 use serde::{Deserialize, Serialize};
@@ -134,10 +134,10 @@ impl SiteLocator {
     pub fn parse(text: &str) -> anyhow::Result<Self> {
         if let Some(path) = text.strip_prefix("sqlite:") {
             if path.is_empty() {
-                return Err(fail(
-                    ExitCode::Usage,
-                    "`sqlite:` needs a file path, as in sqlite:/var/lib/sct/site.db",
-                ));
+                return Err(Error::Usage(
+                    "`sqlite:` needs a file path, as in sqlite:/var/lib/sct/site.db".into(),
+                )
+                .into());
             }
             return Ok(Self::Sqlite(PathBuf::from(path)));
         }
@@ -145,14 +145,11 @@ impl SiteLocator {
             let locator = mssql::locator::SqlServerLocator::parse(text)?;
             return Ok(Self::SqlServer(Box::new(locator)));
         }
-        Err(fail(
-            ExitCode::Usage,
-            format!(
+        Err(Error::Usage(format!(
                 "`{}` is not a site locator (expected sqlite:PATH, Server=HOST;Database=CM_ABC;User Id=LOGIN \
                  or mssql://LOGIN@HOST/CM_ABC)",
                 mssql::locator::mask_url_password(text)
-            ),
-        ))
+            )).into())
     }
 }
 
@@ -250,6 +247,7 @@ pub mod state {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::error::ExitCode;
 
     #[test]
     fn hierarchy_hash_uses_dotnet_byte_order() {

@@ -22,7 +22,7 @@ mod tests;
 
 use super::queries;
 use super::{DiagnosticsLevel, SiteIdentity, SiteStore, UpdatePackage, UsageRow};
-use crate::error::{ExitCode, fail};
+use crate::error::Error;
 use errors::{Stage, classify};
 use locator::{Encrypt, Login, Secret, SqlServerLocator};
 use rows::{identity_from_row, int_at, package_from_row, usage_from_row};
@@ -78,12 +78,7 @@ impl SqlServerSite {
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()
-            .map_err(|e| {
-                fail(
-                    ExitCode::Io,
-                    format!("cannot start the SQL Server client: {e}"),
-                )
-            })?;
+            .map_err(|e| Error::Io(format!("cannot start the SQL Server client: {e}")))?;
         let client = runtime
             .block_on(connect(locator, auth.clone()))
             .map_err(|e| classify(&e, locator, password.as_ref(), Stage::Connect))?;
@@ -142,18 +137,16 @@ impl SqlServerSite {
         if missing.is_empty() {
             return Ok(());
         }
-        Err(fail(
-            ExitCode::Io,
-            format!(
-                "database `{}` on `{}` is not a ConfigMgr site database, or {} cannot see \
+        Err(Error::Io(format!(
+            "database `{}` on `{}` is not a ConfigMgr site database, or {} cannot see \
                  its objects: missing {} (a ConfigMgr site database is named CM_<SiteCode>; sct \
                  needs version 1602 or later)",
-                self.locator.database,
-                self.locator.server(),
-                self.locator.login,
-                missing.join(", ")
-            ),
+            self.locator.database,
+            self.locator.server(),
+            self.locator.login,
+            missing.join(", ")
         ))
+        .into())
     }
 
     fn describe_read(&self, what: &str) -> String {
@@ -174,15 +167,13 @@ impl SiteStore for SqlServerSite {
         let code = self.locator.site_code.as_str();
         let rows = self.fetch(queries::IDENTITY_MSSQL, &[&code], "the site identity")?;
         let Some(row) = rows.first() else {
-            return Err(fail(
-                ExitCode::Io,
-                format!(
-                    "database `{}` on `{}` has no row for site {code} in dbo.Sites: check the \
+            return Err(Error::Io(format!(
+                "database `{}` on `{}` has no row for site {code} in dbo.Sites: check the \
                      site code (Database=CM_<SiteCode> or Site Code=)",
-                    self.locator.database,
-                    self.locator.server()
-                ),
-            ));
+                self.locator.database,
+                self.locator.server()
+            ))
+            .into());
         };
         identity_from_row(row, self.locator.diagnostics_level)
             .map_err(|e| anyhow::anyhow!(e))
@@ -236,18 +227,15 @@ pub fn password_for(locator: &SqlServerLocator) -> anyhow::Result<Secret> {
         return Ok(password.clone());
     }
     if !std::io::stdin().is_terminal() {
-        return Err(fail(
-            ExitCode::Usage,
-            format!(
+        return Err(Error::Usage(format!(
                 "no password for SQL Server {who} on `{}`: set {ENV_PASSWORD} (a prompt needs a terminal)",
                 locator.server()
-            ),
-        ));
+            )).into());
     }
     let prompt = format!("Password for SQL Server {who} on `{}`: ", locator.server());
     rpassword::prompt_password(prompt)
         .map(Secret::new)
-        .map_err(|e| fail(ExitCode::Usage, format!("could not read the password: {e}")))
+        .map_err(|e| Error::Usage(format!("could not read the password: {e}")).into())
 }
 
 /// The running binary's name, for notes on stderr (`ServiceConnectionTool`, `sct-collect`).
@@ -296,11 +284,12 @@ fn auth_method(
         #[cfg(windows)]
         Login::Windows => Ok(AuthMethod::Integrated),
         #[cfg(not(windows))]
-        Login::Windows => Err(fail(
-            ExitCode::Usage,
+        Login::Windows => Err(Error::Usage(
             "Windows authentication (Integrated Security) needs sct for Windows: use a SQL \
-             Server login with User Id=... and SCT_SITE_PASSWORD",
-        )),
+             Server login with User Id=... and SCT_SITE_PASSWORD"
+                .into(),
+        )
+        .into()),
     }
 }
 

@@ -99,13 +99,10 @@ impl PackRegister for SqliteSite {
         if let Some(last) = last.filter(|_| !allow_rollback) {
             // Checked again inside the transaction: another import may have committed meanwhile.
             if (stamp.version as i64) < last {
-                return Err(crate::error::fail(
-                    crate::error::ExitCode::Rejected,
-                    format!(
+                return Err(crate::error::Error::Rejected(format!(
                         "catalog version {} is older than version {last} already imported into {what} (rollback refused)",
                         stamp.version
-                    ),
-                ));
+                    )).into());
             }
         }
         let now_text = now.to_string();

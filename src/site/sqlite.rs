@@ -1,7 +1,7 @@
 //! The embedded site: a SQLite file with the ConfigMgr tables of `schema.sql`.
 
 use super::{DiagnosticsLevel, SiteIdentity, SiteStore, UpdatePackage, UsageRow};
-use crate::error::{ExitCode, fail};
+use crate::error::Error;
 use anyhow::Context;
 use rusqlite::{Connection, OpenFlags, OptionalExtension};
 use std::path::{Path, PathBuf};
@@ -52,13 +52,11 @@ impl SqliteSite {
 
     fn open(path: &Path, flags: OpenFlags) -> anyhow::Result<Self> {
         if !path.is_file() {
-            return Err(fail(
-                ExitCode::Io,
-                format!(
-                    "site database `{}` does not exist or is not a file",
-                    path.display()
-                ),
-            ));
+            return Err(Error::Io(format!(
+                "site database `{}` does not exist or is not a file",
+                path.display()
+            ))
+            .into());
         }
         let conn = Connection::open_with_flags(path, flags | OpenFlags::SQLITE_OPEN_NO_MUTEX)
             .with_context(|| format!("Failed to open site database `{}`", path.display()))?;
@@ -123,13 +121,10 @@ impl SiteStore for SqliteSite {
             .optional()
             .with_context(|| self.context("the site identity"))?;
         row.ok_or_else(|| {
-            fail(
-                ExitCode::Io,
-                format!(
+            Error::Io(format!(
                     "site database `{}` has no site identity (the Sites and SCT_HierarchySettings tables are empty)",
                     self.path.display()
-                ),
-            )
+                )).into()
         })
     }
 

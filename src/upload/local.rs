@@ -3,7 +3,7 @@
 
 use super::{ENV_SERVICE_URL, resolve_service_url, upload_url};
 use crate::config::Config;
-use crate::error::{ExitCode, fail};
+use crate::error::Error;
 use crate::http::{self, NetOptions};
 use crate::usage_cab::{self, CabReport};
 use anyhow::Context;
@@ -29,10 +29,7 @@ pub fn find_cabs(source: &Path) -> anyhow::Result<Vec<PathBuf>> {
     }
     cabs.sort();
     if cabs.is_empty() {
-        return Err(fail(
-            ExitCode::Usage,
-            format!("`{}` holds no .cab files", source.display()),
-        ));
+        return Err(Error::Usage(format!("`{}` holds no .cab files", source.display())).into());
     }
     Ok(cabs)
 }
@@ -47,14 +44,12 @@ pub fn check_local(cabs: &[PathBuf]) -> anyhow::Result<Vec<(PathBuf, CabReport)>
             .map(|n| crate::paths::fold_key(&n.to_string_lossy()))
             .unwrap_or_default();
         if let Some(first) = names.insert(name, cab) {
-            return Err(fail(
-                ExitCode::Rejected,
-                format!(
-                    "`{}` and `{}` have the same file name; give each hierarchy's cab a unique name",
-                    first.display(),
-                    cab.display()
-                ),
-            ));
+            return Err(Error::Rejected(format!(
+                "`{}` and `{}` have the same file name; give each hierarchy's cab a unique name",
+                first.display(),
+                cab.display()
+            ))
+            .into());
         }
     }
     let mut checked = Vec::new();
@@ -62,15 +57,12 @@ pub fn check_local(cabs: &[PathBuf]) -> anyhow::Result<Vec<(PathBuf, CabReport)>
     for cab in cabs {
         let (_, report) = usage_cab::open_verified(cab)?;
         if let Some(first) = hierarchies.insert(report.hierarchy_id, cab.clone()) {
-            return Err(fail(
-                ExitCode::Rejected,
-                format!(
+            return Err(Error::Rejected(format!(
                     "`{}` and `{}` both hold usage data of hierarchy {}; upload one cab per hierarchy (they are not merged)",
                     first.display(),
                     cab.display(),
                     report.hierarchy_id
-                ),
-            ));
+                )).into());
         }
         checked.push((cab.clone(), report));
     }

@@ -26,7 +26,7 @@ pub use local::{PlannedCab, UploadPlan, check_local, find_cabs, plan};
 
 use crate::config::Config;
 use crate::document::Document;
-use crate::error::{ExitCode, fail};
+use crate::error::Error;
 use crate::http::{self, NetOptions};
 use crate::offer::{Offer, Receipt};
 use crate::remote::{self, FetchedCatalog};
@@ -112,37 +112,33 @@ pub fn resolve_service_url(flag: Option<&str>, config: &Config) -> anyhow::Resul
         .or(env)
         .or_else(|| config.service_url.clone())
         .ok_or_else(|| {
-            fail(
-                ExitCode::Usage,
-                format!(
-                    "no update service given: {}",
-                    config.how_to_give(crate::setting::Setting::ServiceUrl)
-                ),
-            )
+            Error::Usage(format!(
+                "no update service given: {}",
+                config.how_to_give(crate::setting::Setting::ServiceUrl)
+            ))
         })?;
     let parsed = reqwest::Url::parse(&url).map_err(|e| {
-        fail(
-            ExitCode::Usage,
-            format!("`{}` is not a service URL: {e}", http::redact(&url)),
-        )
+        Error::Usage(format!(
+            "`{}` is not a service URL: {e}",
+            http::redact(&url)
+        ))
     })?;
     if !matches!(parsed.scheme(), "http" | "https") {
-        return Err(fail(
-            ExitCode::Usage,
-            format!("`{}` is not an http or https URL", http::redact(&url)),
-        ));
+        return Err(Error::Usage(format!(
+            "`{}` is not an http or https URL",
+            http::redact(&url)
+        ))
+        .into());
     }
     // A command line is visible to every user of the machine: no password in it.
     if flag.is_some() && parsed.password().is_some() {
-        return Err(fail(
-            ExitCode::Usage,
-            format!(
-                "--service-url must not carry a password (`{}`): every user of the machine can \
+        return Err(Error::Usage(format!(
+            "--service-url must not carry a password (`{}`): every user of the machine can \
                  read a command line; the service's token goes in {}",
-                http::redact(&url),
-                crate::serve::ENV_TOKEN
-            ),
-        ));
+            http::redact(&url),
+            crate::serve::ENV_TOKEN
+        ))
+        .into());
     }
     Ok(url.trim_end_matches('/').to_owned())
 }
@@ -157,13 +153,10 @@ pub fn packs_url(catalog_url: &str) -> anyhow::Result<String> {
     let url = reqwest::Url::parse(catalog_url)
         .and_then(|u| u.join("../packs/"))
         .map_err(|e| {
-            fail(
-                ExitCode::Rejected,
-                format!(
-                    "the service offered `{}`, not a URL: {e}",
-                    http::redact(catalog_url)
-                ),
-            )
+            Error::Rejected(format!(
+                "the service offered `{}`, not a URL: {e}",
+                http::redact(catalog_url)
+            ))
         })?;
     Ok(url.to_string())
 }
@@ -275,13 +268,11 @@ impl Catalogs<'_> {
     /// The catalog at `url`, verified against the pinned keys, for the cab at `path`.
     async fn verified(&mut self, url: &str, path: &Path) -> anyhow::Result<&FetchedCatalog> {
         if let Some(why) = self.refused.get(url) {
-            return Err(fail(
-                ExitCode::Rejected,
-                format!(
-                    "the catalog offered for `{}` was refused: {why}",
-                    path.display()
-                ),
-            ));
+            return Err(Error::Rejected(format!(
+                "the catalog offered for `{}` was refused: {why}",
+                path.display()
+            ))
+            .into());
         }
         if !self.verified.contains_key(url) {
             let (trusted, net) = (&self.options.trusted, &self.options.net);
@@ -321,15 +312,13 @@ fn make_offer(
     let catalog = &fetched.catalog;
     catalog.check_hierarchy(&receipt.hierarchy_id)?;
     if catalog.version < receipt.catalog_version {
-        return Err(fail(
-            ExitCode::Rejected,
-            format!(
-                "the service offered catalog version {} but {} serves version {} (rollback refused)",
-                receipt.catalog_version,
-                http::redact(&receipt.catalog_url),
-                catalog.version
-            ),
-        ));
+        return Err(Error::Rejected(format!(
+            "the service offered catalog version {} but {} serves version {} (rollback refused)",
+            receipt.catalog_version,
+            http::redact(&receipt.catalog_url),
+            catalog.version
+        ))
+        .into());
     }
     Ok(Offer {
         schema: Offer::SCHEMA.to_owned(),
@@ -347,6 +336,7 @@ fn make_offer(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::error::ExitCode;
 
     #[test]
     fn packs_url_sits_beside_the_catalog_folder() {

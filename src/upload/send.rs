@@ -4,7 +4,7 @@
 
 use super::{LOG, UploadOptions, upload_url};
 use crate::document::{self, Document};
-use crate::error::{ExitCode, fail};
+use crate::error::Error;
 use crate::http::{self, NetOptions};
 use crate::offer::Receipt;
 use crate::serve::ErrorDocument;
@@ -216,17 +216,14 @@ fn parse_receipt(answer: &[u8], url: &str, report: &CabReport) -> anyhow::Result
     if receipt.hierarchy_id != report.hierarchy_id
         || !crate::hash::same(&receipt.sha256, &report.sha256)
     {
-        return Err(fail(
-            ExitCode::Rejected,
-            format!(
+        return Err(Error::Rejected(format!(
                 "the receipt from {} is for hierarchy {} and a cab with SHA-256 {}, not what was sent (hierarchy {}, SHA-256 {})",
                 http::redact(url),
                 receipt.hierarchy_id,
                 receipt.sha256,
                 report.hierarchy_id,
                 report.sha256
-            ),
-        ));
+            )).into());
     }
     Ok(receipt)
 }
@@ -254,31 +251,18 @@ fn refusal(status: reqwest::StatusCode, url: &str, answer: &[u8]) -> anyhow::Err
             None => err,
         };
     }
-    let shown = http::redact(url);
-    let (kind, why) = match status {
-        S::PAYLOAD_TOO_LARGE | S::UNPROCESSABLE_ENTITY | S::BAD_REQUEST => {
-            (ExitCode::Rejected, "refused the cab")
-        }
-        S::UNAUTHORIZED | S::FORBIDDEN => (
-            ExitCode::Usage,
-            "refused the upload credentials (set SCT_SERVICE_TOKEN to the service's token)",
-        ),
-        S::NOT_FOUND | S::METHOD_NOT_ALLOWED => (
-            ExitCode::Usage,
-            "has no upload endpoint there: check the service URL",
-        ),
-        _ => (ExitCode::Network, "refused the upload"),
-    };
-    let message = match said {
-        Some(said) => format!("the update service at {shown} {why} ({status}): {said}"),
-        None => format!("the update service at {shown} {why} ({status})"),
-    };
-    fail(kind, message)
+    Error::UploadRefused {
+        url: http::redact(url),
+        status,
+        said,
+    }
+    .into()
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::error::ExitCode;
 
     #[test]
     fn refusals_quote_the_service_and_are_classified() {

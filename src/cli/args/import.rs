@@ -182,10 +182,10 @@ fn inbox(
         || args.wait
         || args.allow_rollback
     {
-        crate::bail_kind!(
-            crate::error::ExitCode::Usage,
-            "`sct-import inbox` takes only --site, --install-dir and its own flags"
-        );
+        return Err(crate::error::Error::Usage(
+            "`sct-import inbox` takes only --site, --install-dir and its own flags".into(),
+        )
+        .into());
     }
     use crate::import::housekeeping::{self, Action};
     let site = crate::site::open(locator)?;

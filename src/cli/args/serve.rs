@@ -186,10 +186,10 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             public_url,
         } => {
             if !(header_timeout > 0.0 && header_timeout.is_finite()) {
-                return Err(crate::error::fail(
-                    crate::error::ExitCode::Usage,
-                    "--header-timeout must be a positive number of seconds",
-                ));
+                return Err(crate::error::Error::Usage(
+                    "--header-timeout must be a positive number of seconds".into(),
+                )
+                .into());
             }
             let options = crate::serve::ServeOptions {
                 tls: tls_cert.zip(tls_key),

@@ -10,7 +10,7 @@
 //! or a missing password is a usage error (2) and is raised before any connection.
 
 use super::locator::{Login, Secret, SqlServerLocator};
-use crate::error::{ExitCode, fail};
+use crate::error::Error;
 use std::io::ErrorKind;
 
 /// What sct was doing when the error happened.
@@ -91,7 +91,7 @@ pub fn kind_of(err: &tiberius::error::Error) -> Kind {
     }
 }
 
-/// The classified error: a [`Failure`](crate::error::Failure) saying what happened and what to
+/// The classified error: an [`Error::Io`](crate::error::Error::Io) saying what happened and what to
 /// do, under a context line naming the server, database and login.
 pub fn classify(
     err: &tiberius::error::Error,
@@ -106,7 +106,7 @@ pub fn classify(
         Stage::Connect => "connect to".to_owned(),
         Stage::Read(what) => format!("read {what} from"),
     };
-    fail(ExitCode::Io, format!("{advice} ({detail})")).context(format!(
+    anyhow::Error::from(Error::Io(format!("{advice} ({detail})"))).context(format!(
         "Failed to {doing} SQL Server `{}`, database `{}`, as {}",
         locator.server(),
         locator.database,
@@ -213,6 +213,7 @@ fn advice(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::error::ExitCode;
 
     fn io(kind: ErrorKind) -> tiberius::error::Error {
         std::io::Error::new(kind, "x").into()

@@ -9,7 +9,7 @@
 
 pub use super::syntax::mask_url_password;
 use super::syntax::{split_pairs, url_pairs};
-use crate::error::{ExitCode, fail};
+use crate::error::Error;
 use crate::site::DiagnosticsLevel;
 use std::fmt;
 use std::path::PathBuf;
@@ -166,7 +166,7 @@ impl fmt::Display for SqlServerLocator {
 }
 
 fn usage(message: impl Into<String>) -> anyhow::Error {
-    fail(ExitCode::Usage, message)
+    Error::Usage(message.into()).into()
 }
 
 /// The settings as they are read, before the checks that need all of them.
@@ -411,6 +411,7 @@ pub(super) fn site_code_from_database(database: &str) -> anyhow::Result<String> 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::error::ExitCode;
     use crate::error::exit_code;
 
     fn parse(text: &str) -> SqlServerLocator {

@@ -12,7 +12,7 @@
 use super::locator::{
     Encrypt, Login, SqlServerLocator, parse_server, parse_site_code, site_code_from_database,
 };
-use crate::error::{ExitCode, fail};
+use crate::error::Error;
 
 /// The key holding the site database server and name, under `HKEY_LOCAL_MACHINE`.
 pub const SQL_SERVER_KEY: &str = r"SOFTWARE\Microsoft\SMS\SQL Server";
@@ -35,13 +35,11 @@ pub struct SiteRecord {
 
 /// A failure to use what the registry records: the site database cannot be found (exit 3).
 fn unusable(what: impl std::fmt::Display) -> anyhow::Error {
-    fail(
-        ExitCode::Io,
-        format!(
-            "the site database recorded in HKLM\\{SQL_SERVER_KEY} cannot be used: {what}; \
+    Error::Io(format!(
+        "the site database recorded in HKLM\\{SQL_SERVER_KEY} cannot be used: {what}; \
              name the site database with SCT_SITE (see docs/sql-server.md)"
-        ),
-    )
+    ))
+    .into()
 }
 
 /// A recorded value, trimmed; refused when empty or holding control characters.
@@ -209,6 +207,7 @@ mod windows {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::error::ExitCode;
     use crate::error::exit_code;
 
     fn record(server: &str, database: &str, code: Option<&str>) -> SiteRecord {
