@@ -33,10 +33,12 @@ pub fn check_parent(dest: &Path) -> anyhow::Result<&Path> {
     let meta = fs_err::metadata(parent)
         .with_context(|| format!("Cannot write `{}`: its folder is missing", dest.display()))?;
     if !meta.is_dir() {
-        anyhow::bail!(
-            "Cannot write `{}`: `{}` is not a folder",
-            dest.display(),
-            parent.display()
+        // A destination that is not a folder is a usage error in every stage (it was 3 here).
+        let not_a_folder = crate::error::Error::NotAFolder {
+            path: parent.to_owned(),
+        };
+        return Err(
+            anyhow::Error::from(not_a_folder).context(format!("Cannot write `{}`", dest.display()))
         );
     }
     crate::paths::check_no_twins_on_path(dest)?;
@@ -338,6 +340,19 @@ mod windows_lock {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::error::{ExitCode, exit_code};
+
+    #[test]
+    fn a_destination_folder_that_is_a_file_is_a_usage_error() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("file");
+        std::fs::write(&file, "x").unwrap();
+        let err = check_parent(&file.join("out.cab")).unwrap_err();
+        assert_eq!(exit_code(&err), ExitCode::Usage, "{err:#}");
+        assert!(format!("{err:#}").contains("is not a folder"), "{err:#}");
+        let err = check_parent(&dir.path().join("missing/out.cab")).unwrap_err();
+        assert_eq!(exit_code(&err), ExitCode::Io, "{err:#}");
+    }
 
     #[test]
     fn replaces_existing_file_and_leaves_no_temp() {

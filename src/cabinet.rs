@@ -104,9 +104,11 @@ pub fn write(dest: &Path, entries: Vec<Entry<'_>>) -> anyhow::Result<(u64, Strin
         write_into(file, entries)?;
         let size = file.metadata()?.len();
         if size > MAX_CAB_SIZE {
-            anyhow::bail!(
+            // Input over a format limit is refused, like the checks of `check_limits` (it was 3).
+            return Err(Error::Rejected(format!(
                 "the cabinet would be {size} bytes, more than the format's {MAX_CAB_SIZE}"
-            );
+            ))
+            .into());
         }
         file.rewind()?;
         Ok(crate::hash::of_reader(&mut *file)?)
@@ -128,12 +130,11 @@ fn write_into(file: &mut File, entries: Vec<Entry<'_>>) -> anyhow::Result<()> {
         let copied = io::copy(&mut entry.data.take(entry.size + 1), &mut member)
             .with_context(|| format!("Failed to compress `{}`", entry.name))?;
         if copied != entry.size {
-            anyhow::bail!(
+            return Err(Error::Io(format!(
                 "`{}` changed size while being packed ({} bytes, expected {})",
-                entry.name,
-                copied,
-                entry.size
-            );
+                entry.name, copied, entry.size
+            ))
+            .into());
         }
     }
     writer.finish()?;
@@ -291,6 +292,23 @@ fn guarded<T>(path: &Path, call: impl FnOnce() -> io::Result<T>) -> anyhow::Resu
     }
 }
 
+/// A missing destination is a local failure (a drive not mounted); one that is a file is a
+/// usage error, as in every stage (it was 3).
+fn check_extract_dest(dest_dir: &Path) -> anyhow::Result<()> {
+    match std::fs::metadata(dest_dir) {
+        Ok(meta) if meta.is_dir() => Ok(()),
+        Ok(_) => Err(Error::NotAFolder {
+            path: dest_dir.to_owned(),
+        }
+        .into()),
+        Err(_) => Err(Error::Io(format!(
+            "destination `{}` is not an existing folder",
+            dest_dir.display()
+        ))
+        .into()),
+    }
+}
+
 /// Extracts every member into `dest_dir`, all or nothing.
 ///
 /// Members are written under a staging folder inside `dest_dir` and moved into place only when
@@ -298,20 +316,17 @@ fn guarded<T>(path: &Path, call: impl FnOnce() -> io::Result<T>) -> anyhow::Resu
 pub fn extract(path: &Path, dest_dir: &Path, limit: u64) -> anyhow::Result<Vec<(Member, String)>> {
     let mut reader = CabReader::open(path)?;
     let members = reader.checked_paths()?;
-    if !dest_dir.is_dir() {
-        anyhow::bail!(
-            "destination `{}` is not an existing folder",
-            dest_dir.display()
-        );
-    }
+    check_extract_dest(dest_dir)?;
     for (member, relative) in &members {
         let target = dest_dir.join(relative);
         if target.exists() {
-            anyhow::bail!(
+            // The destination named is unfit and nothing was written: a usage error (it was 3).
+            return Err(Error::Usage(format!(
                 "`{}` already exists; extracting `{}` would overwrite it",
                 target.display(),
                 member.name
-            );
+            ))
+            .into());
         }
     }
     let staging = tempfile::Builder::new()
@@ -369,6 +384,22 @@ mod tests {
         std::fs::create_dir(&out).unwrap();
         extract(&cab_path, &out, 100).unwrap();
         assert_eq!(std::fs::read(out.join("sub/b.txt")).unwrap(), b"world");
+        // Again: nothing is overwritten, and the destination named is the operator's to fix.
+        let err = extract(&cab_path, &out, 100).unwrap_err();
+        assert_eq!(crate::error::exit_code(&err), ExitCode::Usage, "{err:#}");
+        assert_eq!(std::fs::read(out.join("a.txt")).unwrap(), b"hello");
+    }
+
+    #[test]
+    fn an_extract_destination_that_is_a_file_is_a_usage_error() {
+        let dir = tempfile::tempdir().unwrap();
+        let cab_path = dir.path().join("t.cab");
+        write(&cab_path, vec![entry("a.txt", b"hello")]).unwrap();
+        let err = extract(&cab_path, &cab_path, 100).unwrap_err();
+        assert_eq!(crate::error::exit_code(&err), ExitCode::Usage, "{err:#}");
+        let missing = dir.path().join("missing");
+        let err = extract(&cab_path, &missing, 100).unwrap_err();
+        assert_eq!(crate::error::exit_code(&err), ExitCode::Io, "{err:#}");
     }
 
     #[test]

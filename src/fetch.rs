@@ -222,10 +222,9 @@ fn check_options(options: &FetchOptions, offers: &[Offer]) -> anyhow::Result<()>
     if let Ok(meta) = std::fs::metadata(&options.dest)
         && !meta.is_dir()
     {
-        return Err(Error::Usage(format!(
-            "`{}` exists and is not a folder",
-            options.dest.display()
-        ))
+        return Err(Error::NotAFolder {
+            path: options.dest.clone(),
+        }
         .into());
     }
     check_dest(&options.dest)

@@ -161,10 +161,13 @@ impl RateFloor {
 /// chain-engine setting that Wine 8.0 rejects ("Invalid parameter", docs/windows.md).
 fn ca_certificates(path: &std::path::Path) -> anyhow::Result<Vec<reqwest::Certificate>> {
     let pem = fs_err::read(path).context("Failed to read the CA certificate file")?;
+    // The file was read: a wrong one is a setting to fix, a usage error (it was 3).
     let not_pem = || format!("`{}` is not a PEM certificate file", path.display());
-    let certs = reqwest::Certificate::from_pem_bundle(&pem).with_context(not_pem)?;
+    let certs = reqwest::Certificate::from_pem_bundle(&pem)
+        .with_context(|| crate::error::Error::Usage(not_pem()))?;
     if certs.is_empty() {
-        return Err(anyhow::anyhow!("{} (no certificate in it)", not_pem()));
+        let empty = format!("{} (no certificate in it)", not_pem());
+        return Err(crate::error::Error::Usage(empty).into());
     }
     Ok(certs)
 }

@@ -194,12 +194,18 @@ impl PublishLock {
             .open(&path)
         {
             Ok(_) => Ok(Self(path)),
-            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Err(Error::Usage(format!(
-                "another publication is running in `{}` (or one was killed: then remove `{}`)",
-                root.root.display(),
+            // Another run holds the lock: exit 3 like fetch and import (it was 2, docs/exit-codes.md).
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Err(anyhow::Error::from(
+                Error::LockHeld {
+                    holder: "publication",
+                    what: "the service root",
+                    path: path.clone(),
+                },
+            )
+            .context(format!(
+                "Cannot publish (if no other publication runs, one was killed: then remove `{}`)",
                 path.display()
-            ))
-            .into()),
+            ))),
             Err(e) => {
                 Err(anyhow::Error::new(e).context(format!("Cannot create `{}`", path.display())))
             }
@@ -401,6 +407,8 @@ mod tests {
             format!("{err:#}").contains("another publication"),
             "{err:#}"
         );
+        // Another run holding the lock is a local failure in every stage (was 2 here).
+        assert_eq!(crate::error::exit_code(&err), ExitCode::Io);
         drop(held);
         assert_eq!(publish(&options(dir.path()), &[&key]).unwrap().version, 1);
     }

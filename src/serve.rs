@@ -250,11 +250,10 @@ pub async fn serve(
     use anyhow::Context;
     let root = ServiceRoot::new(&options.root);
     if !options.root.is_dir() {
-        return Err(crate::error::Error::Usage(format!(
-            "service root `{}` is not a folder",
-            options.root.display()
-        ))
-        .into());
+        let not_a_folder = crate::error::Error::NotAFolder {
+            path: options.root.clone(),
+        };
+        return Err(anyhow::Error::from(not_a_folder).context("Cannot serve the service root"));
     }
     options.check()?;
     fs_err::create_dir_all(incoming_dir(&root))?;

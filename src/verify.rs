@@ -78,7 +78,8 @@ pub fn verify_dir_with(
 ) -> anyhow::Result<VerifiedDir> {
     let packdir = PackDir::new(dir);
     if !dir.is_dir() {
-        anyhow::bail!("update pack folder `{}` does not exist", dir.display());
+        let missing = format!("update pack folder `{}` does not exist", dir.display());
+        return Err(Error::Io(missing).into());
     }
     crate::paths::check_no_twins_on_path(dir)?;
     let bytes = read_capped(&packdir.catalog(), catalog::MAX_CATALOG_BYTES)?;

@@ -208,10 +208,14 @@ async fn attempt_once(
     streamed?;
     let (length, digest) = written?;
     if length != job.size {
-        return Err(Attempt::Retry(anyhow::anyhow!(
-            "the response ended after {length} of {} bytes",
-            job.size
-        )));
+        // A response cut short is the network failing (it was 3 after the retries).
+        return Err(Attempt::Retry(
+            Error::Network(format!(
+                "the response ended after {length} of {} bytes",
+                job.size
+            ))
+            .into(),
+        ));
     }
     if crate::hash::same(&digest, &job.sha256) {
         Ok(Done::Verified {

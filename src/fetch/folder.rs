@@ -140,10 +140,11 @@ fn read_small(path: &Path, limit: u64) -> Option<Vec<u8>> {
 pub(super) fn lock_folder(dir: &Path) -> anyhow::Result<crate::atomic::FolderLock> {
     match crate::atomic::try_lock_folder(dir) {
         Ok(Some(lock)) => Ok(lock),
-        Ok(None) => Err(Error::Io(format!(
-            "another sct-fetch is writing to `{}`; wait for it to finish, then run again",
-            dir.display()
-        ))
+        Ok(None) => Err(Error::LockHeld {
+            holder: "sct-fetch",
+            what: "the folder",
+            path: dir.to_owned(),
+        }
         .into()),
         Err(e) => Err(anyhow::Error::new(e).context(format!("Cannot lock `{}`", dir.display()))),
     }

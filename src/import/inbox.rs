@@ -105,10 +105,12 @@ impl Inbox {
                     .with_context(|| format!("Failed to lock `{}`", path.display()))?;
             }
             Err(std::fs::TryLockError::WouldBlock) => {
-                return Err(Error::Io(format!(
-                        "another import is writing to the inbox (lock `{}` is held); nothing was done, run again when it has finished",
-                        path.display()
-                    )).into());
+                return Err(Error::LockHeld {
+                    holder: "import",
+                    what: "the inbox",
+                    path,
+                }
+                .into());
             }
             Err(std::fs::TryLockError::Error(e)) => {
                 return Err(io_fail(format!("Failed to lock `{}`", path.display()), e));

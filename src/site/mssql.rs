@@ -23,6 +23,7 @@ mod tests;
 use super::queries;
 use super::{DiagnosticsLevel, SiteIdentity, SiteStore, UpdatePackage, UsageRow};
 use crate::error::Error;
+use anyhow::Context;
 use errors::{Stage, classify};
 use locator::{Encrypt, Login, Secret, SqlServerLocator};
 use rows::{identity_from_row, int_at, package_from_row, usage_from_row};
@@ -176,8 +177,8 @@ impl SiteStore for SqlServerSite {
             .into());
         };
         identity_from_row(row, self.locator.diagnostics_level)
-            .map_err(|e| anyhow::anyhow!(e))
-            .map_err(|e| e.context(self.describe_read("the site identity")))
+            .map_err(Error::Io)
+            .with_context(|| self.describe_read("the site identity"))
     }
 
     fn usage_rows(&self, level: DiagnosticsLevel) -> anyhow::Result<Vec<UsageRow>> {
@@ -190,8 +191,8 @@ impl SiteStore for SqlServerSite {
         rows.iter()
             .map(usage_from_row)
             .collect::<Result<Vec<_>, _>>()
-            .map_err(|e| anyhow::anyhow!(e))
-            .map_err(|e| e.context(self.describe_read("usage data from TEL_TelemetryResults")))
+            .map_err(Error::Io)
+            .with_context(|| self.describe_read("usage data from TEL_TelemetryResults"))
     }
 
     fn update_packages(&self) -> anyhow::Result<Vec<UpdatePackage>> {
@@ -204,8 +205,8 @@ impl SiteStore for SqlServerSite {
             .iter()
             .map(package_from_row)
             .collect::<Result<Vec<_>, _>>()
-            .map_err(|e| anyhow::anyhow!(e))
-            .map_err(|e| e.context(self.describe_read("update packages from CM_UpdatePackages")))?;
+            .map_err(Error::Io)
+            .with_context(|| self.describe_read("update packages from CM_UpdatePackages"))?;
         // The same order as the embedded site: newest version first, then by name.
         packages.sort_by(|a, b| {
             b.full_version

@@ -34,7 +34,9 @@ impl SqliteSite {
     /// Creates a new site database with the schema; refuses to touch an existing file.
     pub fn create(path: &Path) -> anyhow::Result<Self> {
         if path.exists() {
-            anyhow::bail!("site database `{}` already exists", path.display());
+            // A destination that exists is named wrongly: a usage error (it was 3).
+            let exists = format!("site database `{}` already exists", path.display());
+            return Err(Error::Usage(exists).into());
         }
         crate::atomic::check_parent(path)?;
         let conn = Connection::open_with_flags(

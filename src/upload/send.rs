@@ -58,14 +58,16 @@ pub(super) async fn upload_bounded(
             Err(err) => {
                 // A panicking task cannot report its index; keep its error for the first empty slot.
                 if let Some(slot) = results.iter_mut().find(|r| r.is_none()) {
-                    *slot = Some(Err(anyhow::anyhow!("an upload task stopped: {err}")));
+                    *slot = Some(Err(
+                        Error::Io(format!("an upload task stopped: {err}")).into()
+                    ));
                 }
             }
         }
     }
     results
         .into_iter()
-        .map(|r| r.unwrap_or_else(|| Err(anyhow::anyhow!("an upload task vanished"))))
+        .map(|r| r.unwrap_or_else(|| Err(Error::Io("an upload task vanished".into()).into())))
         .collect()
 }
 
