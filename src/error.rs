@@ -88,6 +88,12 @@ impl ExitCode {
     }
 }
 
+/// A stage's text after its flags (clap's `after_help`): its own text, then the exit codes it can
+/// end with, each in the stage's words ([`ExitCode::help`]).
+pub fn after_help(text: &str, exits: &[(ExitCode, &str)]) -> String {
+    format!("{text}\n\n{}", ExitCode::help(exits))
+}
+
 /// A failure whose exit class matters: the situation, with what an operator needs to act on it.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {

@@ -428,7 +428,7 @@ fn run_phase(phase: Phase, config: &crate::config::Config, json: bool) -> anyhow
         Phase::Help => {
             use std::io::Write;
             let mut out = stdout;
-            writeln!(out, "{HELP}\n{}", crate::cli::EXIT_CODES_HELP)?;
+            writeln!(out, "{HELP}\n{}", crate::error::ExitCode::help_all())?;
         }
         Phase::Version => {
             use std::io::Write;

@@ -15,16 +15,6 @@ pub mod summary;
 
 pub use net::NetArgs;
 
-/// The exit-code table shown at the end of every `--help`.
-pub const EXIT_CODES_HELP: &str = "\
-Exit codes:
-  0  done
-  1  input refused: tampered, unsigned, expired, hostile or for another hierarchy
-  2  usage error: a flag or setting is missing or wrong; nothing was done
-  3  local failure: a file, folder or the site database could not be read or written
-  4  network failure: the update service or proxy could not be reached or refused
-  5  nothing to do: for example the site has no usage data yet";
-
 /// The operator flags every stage shares: `--log FILE` and `--quiet`. Add them to a stage's clap
 /// arguments with `#[command(flatten)] operator: sct::cli::OperatorArgs` and call
 /// [`OperatorArgs::apply`] first thing in the stage.

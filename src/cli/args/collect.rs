@@ -19,7 +19,7 @@ pub enum Format {
 
 /// Read the site's identity and usage data at its diagnostics level.
 #[derive(Parser, Debug)]
-#[command(version, after_help = AFTER_HELP)]
+#[command(version, after_help = crate::error::after_help(AFTER_HELP, EXIT_CODES))]
 pub struct Args {
     /// Site database: sqlite:PATH, or SQL Server as 'Server=host,1433;Database=CM_PS1;User Id=NAME'
     /// (password from SCT_SITE_PASSWORD or a prompt) [default: $SCT_SITE, then sct.toml]
@@ -40,9 +40,21 @@ Examples:
   sct-collect --site sqlite:site.db | sct-pack create -o /media/usb/UsageData.cab
   SCT_SITE_PASSWORD=... sct-collect --site 'Server=sql01,1433;Database=CM_PS1;User Id=sct_reader' > usage.json
   sct-collect --format csv -o usagedata.csv
-  sct-collect --log /var/log/sct/collect.log > usage.json
+  sct-collect --log /var/log/sct/collect.log > usage.json";
 
-Exit codes: 0 done, 2 usage error, 3 site database unreadable, 5 no usage data yet";
+/// The exit codes `sct-collect` can end with, in its own words (`crate::error::after_help`).
+const EXIT_CODES: &[(crate::error::ExitCode, &str)] = &[
+    (crate::error::ExitCode::Success, ""),
+    (crate::error::ExitCode::Usage, ""),
+    (
+        crate::error::ExitCode::Io,
+        "the site database could not be read",
+    ),
+    (
+        crate::error::ExitCode::NoData,
+        "the site has no usage data yet",
+    ),
+];
 
 /// Runs `sct-collect`.
 pub fn run(args: Args) -> anyhow::Result<()> {

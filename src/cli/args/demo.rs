@@ -8,7 +8,7 @@ pub const TOOL: &str = "sct-demo";
 
 /// Create realistic demo data.
 #[derive(Parser, Debug)]
-#[command(version, after_help = AFTER_HELP)]
+#[command(version, after_help = crate::error::after_help(AFTER_HELP, EXIT_CODES))]
 pub struct Args {
     #[command(subcommand)]
     pub command: Command,
@@ -17,9 +17,14 @@ pub struct Args {
 const AFTER_HELP: &str = "\
 Examples:
   sct-demo site --db /tmp/ps1.db --site-code PS1 --level Enhanced
-  sct-demo packs --root /srv/sct
+  sct-demo packs --root /srv/sct";
 
-Exit codes: 0 done, 2 usage error, 3 file could not be written";
+/// The exit codes `sct-demo` can end with, in its own words (`crate::error::after_help`).
+const EXIT_CODES: &[(crate::error::ExitCode, &str)] = &[
+    (crate::error::ExitCode::Success, ""),
+    (crate::error::ExitCode::Usage, ""),
+    (crate::error::ExitCode::Io, "a file could not be written"),
+];
 
 /// What `sct-demo` makes.
 #[derive(Subcommand, Debug)]

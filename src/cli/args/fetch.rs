@@ -9,7 +9,7 @@ pub const TOOL: &str = "sct-fetch";
 
 /// Download the update packs the service offers each hierarchy, verified against the pinned keys.
 #[derive(Parser, Debug)]
-#[command(version, after_help = AFTER_HELP)]
+#[command(version, after_help = crate::error::after_help(AFTER_HELP, EXIT_CODES))]
 pub struct Args {
     /// The update pack folder to fill (created if missing; an interrupted run resumes in it).
     #[arg(long, value_name = "DIR", value_parser = crate::paths::path_flag)]
@@ -43,9 +43,28 @@ Examples:
   SCT_PROXY_PASSWORD=... sct-fetch --offers offers.jsonl --dest packs --proxy itproxy:8080 --proxy-user jqpublic
 
 Output: one sct.fetch.v1 JSON line per pack (\"type\":\"pack\"), then a closing \"type\":\"summary\" line.
-Exit codes: 0 every selected pack is in place and verified; 1 refused (bad signature, expired,
-rollback, other hierarchy, tampered or wrong-size file); 2 usage error; 3 local failure (disk full,
-read-only folder); 4 network failure. After any failure, run the same command again to resume.";
+After any failure, run the same command again to resume.";
+
+/// The exit codes `sct-fetch` can end with, in its own words (`crate::error::after_help`).
+const EXIT_CODES: &[(crate::error::ExitCode, &str)] = &[
+    (
+        crate::error::ExitCode::Success,
+        "every selected pack is in place and verified",
+    ),
+    (
+        crate::error::ExitCode::Rejected,
+        "bad signature, expired, rollback, other hierarchy, tampered or wrong-size file",
+    ),
+    (crate::error::ExitCode::Usage, ""),
+    (
+        crate::error::ExitCode::Io,
+        "disk full, read-only folder, another sct-fetch writing to the folder",
+    ),
+    (
+        crate::error::ExitCode::Network,
+        "the service or proxy unreachable, failing or too slow",
+    ),
+];
 
 /// Runs `sct-fetch`.
 pub fn run(args: Args) -> anyhow::Result<()> {

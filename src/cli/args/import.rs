@@ -19,7 +19,7 @@ pub const TOOL: &str = "sct-import";
 /// (staged, checked, fsynced, renamed into place). An embedded (sqlite:) site records the packs as
 /// Ready to install (262146); a SQL Server site is only read, as with the original tool.
 #[derive(Parser, Debug)]
-#[command(version, after_help = AFTER_HELP, subcommand_negates_reqs = true)]
+#[command(version, after_help = crate::error::after_help(AFTER_HELP, EXIT_CODES), subcommand_negates_reqs = true)]
 pub struct Args {
     #[command(subcommand)]
     pub command: Option<Command>,
@@ -120,11 +120,21 @@ Examples:
   sct-import inbox remove --superseded --dry-run
   sct-import /media/usb/UpdatePacks --log /var/log/sct/import.log --quiet
   sct-import --site sqlite:/var/lib/sct/site.db --install-dir /opt/cm /media/usb/UpdatePacks
-  SCT_SITE='mssql://sct@cm-sql.contoso.com/CM_PS1' sct-import D:/USB/UpdatePacks --wait --wait-timeout 7200
+  SCT_SITE='mssql://sct@cm-sql.contoso.com/CM_PS1' sct-import D:/USB/UpdatePacks --wait --wait-timeout 7200";
 
-Exit codes: 0 done, 1 folder refused (tampered, unknown key, other hierarchy, rollback) or a
-different pack already under a GUID, 2 usage error, 3 inbox or database could not be written
-(read-only, full, locked with --no-lock-wait) or --wait ended without Ready to install";
+/// The exit codes `sct-import` can end with, in its own words (`crate::error::after_help`).
+const EXIT_CODES: &[(crate::error::ExitCode, &str)] = &[
+    (crate::error::ExitCode::Success, ""),
+    (
+        crate::error::ExitCode::Rejected,
+        "folder tampered, unknown key, other hierarchy, rollback, or a different pack already under a GUID",
+    ),
+    (crate::error::ExitCode::Usage, ""),
+    (
+        crate::error::ExitCode::Io,
+        "inbox or database could not be written (read-only, full, locked with --no-lock-wait) or --wait ended without Ready to install",
+    ),
+];
 
 /// Runs `sct-import`.
 pub fn run(args: Args) -> anyhow::Result<()> {

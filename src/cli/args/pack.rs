@@ -9,7 +9,7 @@ pub const TOOL: &str = "sct-pack";
 
 /// Pack usage data into a Microsoft cabinet, or look inside a cab.
 #[derive(Parser, Debug)]
-#[command(version, after_help = AFTER_HELP)]
+#[command(version, after_help = crate::error::after_help(AFTER_HELP, EXIT_CODES))]
 pub struct Args {
     #[command(subcommand)]
     pub command: Command,
@@ -78,10 +78,25 @@ Examples:
   sct-pack inspect /media/usb/UsageData.cab
   sct-pack inspect --csv /media/usb/UsageData.cab > review.csv
   sct-pack list UsageData.cab
-  sct-pack extract UsageData.cab --dest review/
+  sct-pack extract UsageData.cab --dest review/";
 
-Exit codes: 0 done, 1 cab refused (damaged, altered, hostile names), 2 usage error,
-3 file could not be read or written, 5 the usage document holds no rows";
+/// The exit codes `sct-pack` can end with, in its own words (`crate::error::after_help`).
+const EXIT_CODES: &[(crate::error::ExitCode, &str)] = &[
+    (crate::error::ExitCode::Success, ""),
+    (
+        crate::error::ExitCode::Rejected,
+        "cab damaged, altered or with hostile names",
+    ),
+    (crate::error::ExitCode::Usage, ""),
+    (
+        crate::error::ExitCode::Io,
+        "a file could not be read or written",
+    ),
+    (
+        crate::error::ExitCode::NoData,
+        "the usage document holds no rows",
+    ),
+];
 
 /// Largest member `extract` writes: the cabinet format's own limit.
 const EXTRACT_LIMIT: u64 = crate::cabinet::MAX_FILE_SIZE;

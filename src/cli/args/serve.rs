@@ -10,7 +10,7 @@ pub const TOOL: &str = "sct-serve";
 
 /// Run the update service: generate a signing key, publish a signed catalog, serve it.
 #[derive(Parser, Debug)]
-#[command(version, after_help = AFTER_HELP)]
+#[command(version, after_help = crate::error::after_help(AFTER_HELP, EXIT_CODES))]
 pub struct Args {
     #[command(subcommand)]
     pub command: Command,
@@ -112,9 +112,16 @@ Examples:
 
 `run` prints one JSON line (sct.serve-listening.v1) with the bound address on stdout, then logs
 to stderr until interrupted. Downloads are static files: nginx serving ROOT works as well.
-Uploads need the token in SCT_SERVICE_TOKEN (or --token-file) unless --allow-anonymous-uploads.
+Uploads need the token in SCT_SERVICE_TOKEN (or --token-file) unless --allow-anonymous-uploads.";
 
-Exit codes: 0 done, 1 input refused, 2 usage error, 3 local failure, 4 network failure";
+/// The exit codes `sct-serve` can end with, in its own words (`crate::error::after_help`).
+const EXIT_CODES: &[(crate::error::ExitCode, &str)] = &[
+    (crate::error::ExitCode::Success, ""),
+    (crate::error::ExitCode::Rejected, ""),
+    (crate::error::ExitCode::Usage, ""),
+    (crate::error::ExitCode::Io, ""),
+    (crate::error::ExitCode::Network, ""),
+];
 
 /// Runs `sct-serve`.
 pub fn run(args: Args) -> anyhow::Result<()> {

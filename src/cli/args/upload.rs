@@ -9,7 +9,7 @@ pub const TOOL: &str = "sct-upload";
 
 /// Upload usage cabs to the update service and print one sct.offer.v1 line per hierarchy.
 #[derive(Parser, Debug)]
-#[command(version, after_help = AFTER_HELP)]
+#[command(version, after_help = crate::error::after_help(AFTER_HELP, EXIT_CODES))]
 pub struct Args {
     /// A usage cab, or a folder of them (one cab per hierarchy, unique file names).
     #[arg(value_name = "FILE|DIR", value_parser = crate::paths::path_flag)]
@@ -43,10 +43,22 @@ Examples:
   sct-upload /media/usb/ --log /media/usb/upload.log
 
 stdout carries only sct.offer.v1 lines (one per hierarchy); a summary goes to stderr.
-The upload token, if the service needs one, comes from SCT_SERVICE_TOKEN.
+The upload token, if the service needs one, comes from SCT_SERVICE_TOKEN.";
 
-Exit codes: 0 done, 1 input refused (cab, receipt or catalog: tampered, unknown key, expired),
-2 usage error, 3 local failure, 4 network failure (service or proxy unreachable or refusing)";
+/// The exit codes `sct-upload` can end with, in its own words (`crate::error::after_help`).
+const EXIT_CODES: &[(crate::error::ExitCode, &str)] = &[
+    (crate::error::ExitCode::Success, ""),
+    (
+        crate::error::ExitCode::Rejected,
+        "cab, receipt or catalog: tampered, unknown key, expired",
+    ),
+    (crate::error::ExitCode::Usage, ""),
+    (crate::error::ExitCode::Io, ""),
+    (
+        crate::error::ExitCode::Network,
+        "service or proxy unreachable or refusing",
+    ),
+];
 
 /// Runs `sct-upload`.
 pub fn run(args: Args) -> anyhow::Result<()> {

@@ -10,7 +10,7 @@ pub const TOOL: &str = "sct-verify";
 /// Verify an update pack folder: catalog signature and expiry, every recorded pack complete, every
 /// file's size and SHA-256, nothing unexpected. Prints an sct.verify.v1 report.
 #[derive(Parser, Debug)]
-#[command(version, after_help = AFTER_HELP)]
+#[command(version, after_help = crate::error::after_help(AFTER_HELP, EXIT_CODES))]
 pub struct Args {
     /// The update pack folder (as sct-fetch or ServiceConnectionTool -connect wrote it).
     #[arg(value_parser = crate::paths::path_flag)]
@@ -28,10 +28,18 @@ const AFTER_HELP: &str = "\
 Examples:
   sct-verify /media/usb/UpdatePacks            # a readable summary on a terminal, JSON when piped
   sct-verify --human /media/usb/UpdatePacks | tee verify.txt
-  sct-verify --trusted-key ed25519:3q2+7w... /media/usb/UpdatePacks | jq '.packs[] | select(.ok | not)'
+  sct-verify --trusted-key ed25519:3q2+7w... /media/usb/UpdatePacks | jq '.packs[] | select(.ok | not)'";
 
-Exit codes: 0 all good; 1 verification failed (the report, or the error on stderr, says what);
-2 usage error; 3 the folder could not be read.";
+/// The exit codes `sct-verify` can end with, in its own words (`crate::error::after_help`).
+const EXIT_CODES: &[(crate::error::ExitCode, &str)] = &[
+    (crate::error::ExitCode::Success, "all good"),
+    (
+        crate::error::ExitCode::Rejected,
+        "verification failed (the report, or the error on stderr, says what)",
+    ),
+    (crate::error::ExitCode::Usage, ""),
+    (crate::error::ExitCode::Io, "the folder could not be read"),
+];
 
 /// Runs `sct-verify`.
 pub fn run(args: Args) -> anyhow::Result<()> {
