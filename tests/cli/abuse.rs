@@ -2,6 +2,7 @@
 //! limit, an upload flood, forged Host headers, anonymous uploads, a full upload store. Loopback
 //! only; every flood is bounded in connections and time and stops by itself.
 
+use crate::exit::assert_exit;
 use crate::servicekit::{
     HIERARCHY_A, Server, TOKEN, post_usage, published, raw_request, stored, usage_cab,
 };
@@ -290,7 +291,7 @@ fn uploads_need_a_token_unless_the_operator_allows_anonymous_ones() {
         cmd.timeout(Duration::from_secs(60)).output().unwrap()
     };
     let refused = run(&[], &[]);
-    assert_eq!(refused.status.code(), Some(2), "{}", stderr_of(&refused));
+    assert_exit!(refused, Usage);
     let text = stderr_of(&refused);
     assert!(
         text.contains("SCT_SERVICE_TOKEN") && text.contains("--allow-anonymous-uploads"),
@@ -300,7 +301,7 @@ fn uploads_need_a_token_unless_the_operator_allows_anonymous_ones() {
         &["--allow-anonymous-uploads"],
         &[("SCT_SERVICE_TOKEN", "t")],
     );
-    assert_eq!(both.status.code(), Some(2), "{}", stderr_of(&both));
+    assert_exit!(both, Usage);
     let wildcard = env
         .cmd("sct-serve")
         .args(["run", "--bind", "0.0.0.0:0", "--root"])
@@ -309,13 +310,13 @@ fn uploads_need_a_token_unless_the_operator_allows_anonymous_ones() {
         .timeout(Duration::from_secs(60))
         .output()
         .unwrap();
-    assert_eq!(wildcard.status.code(), Some(2), "{}", stderr_of(&wildcard));
+    assert_exit!(wildcard, Usage);
     assert!(stderr_of(&wildcard).contains("--public-url"));
     let with_password = run(
         &["--public-url", "https://u:pw@downloads.example.org"],
         &[("SCT_SERVICE_TOKEN", "t")],
     );
-    assert_eq!(with_password.status.code(), Some(2));
+    assert_exit!(with_password, Usage);
     assert!(!stderr_of(&with_password).contains("pw@"));
 
     // Anonymous uploads, when asked for, need no Authorization header at all.

@@ -3,8 +3,10 @@
 //! download that cannot be held open by a trickle, and a catalog that cannot be signed for decades.
 
 use crate::corpus::{data_dir, forge, plain, stage_pack_folder};
+use crate::exit::{self, assert_exit};
 use crate::fetchkit::{Fault, HIERARCHY_A, PackSpec, Service, TestServer};
 use crate::support::{Env, shown, skip_on_wine, stderr_of, tree};
+use sct::error::ExitCode;
 use std::path::Path;
 use std::process::{Command, Stdio};
 
@@ -30,7 +32,7 @@ fn command(env: &Env, bin: &str) -> Command {
 /// What a finished child did.
 struct Ran {
     /// `None` when a signal ended it (an allocation over the ceiling aborts).
-    code: Option<i32>,
+    class: Option<ExitCode>,
     stderr: String,
 }
 
@@ -65,7 +67,7 @@ fn run_capped(env: &Env, mut cmd: Command, input: Option<&Path>, cap: u64) -> Ra
     }
     let status = cmd.status().unwrap();
     Ran {
-        code: status.code(),
+        class: exit::class_of(status.code()),
         stderr: std::fs::read_to_string(&err_path).unwrap(),
     }
 }
@@ -106,7 +108,7 @@ fn usage_cab_bombs_cost_memory_bounded_by_the_bytes_not_by_what_they_declare() {
         run_capped(&env, cmd, None, cap)
     };
     let valid = inspect(&data_dir().join("valid-usage-cab/input.cab"), BASE);
-    assert_eq!(valid.code, Some(0), "{}", valid.stderr);
+    assert_eq!(valid.class, Some(ExitCode::Success), "{}", valid.stderr);
 
     // 16 MiB of `[0,0,…]` in an unknown field (once 292 MiB as a JSON value): skipped unread, so
     // the document costs its bytes once.
@@ -114,10 +116,10 @@ fn usage_cab_bombs_cost_memory_bounded_by_the_bytes_not_by_what_they_declare() {
     let cab = env.path("padded.cab");
     std::fs::write(&cab, forge::usage_cab(&doc).bytes()).unwrap();
     let padded = inspect(&cab, BASE + 2 * doc.len() as u64);
-    assert_eq!(padded.code, Some(0), "{}", padded.stderr);
+    assert_eq!(padded.class, Some(ExitCode::Success), "{}", padded.stderr);
     // The same cab under a ceiling below its bytes: the cap is real, not decoration.
     let starved = inspect(&cab, doc.len() as u64);
-    assert_ne!(starved.code, Some(0), "{}", starved.stderr);
+    assert_ne!(starved.class, Some(ExitCode::Success), "{}", starved.stderr);
 
     // A 4 MiB usage document listed 201 times in the manifest (once inflated 201 times into one
     // buffer): refused before any member is read.
@@ -136,7 +138,7 @@ fn usage_cab_bombs_cost_memory_bounded_by_the_bytes_not_by_what_they_declare() {
     let cab = env.path("listed-201-times.cab");
     std::fs::write(&cab, forged.bytes()).unwrap();
     let listed = inspect(&cab, BASE);
-    assert_eq!(listed.code, Some(1), "{}", listed.stderr);
+    assert_eq!(listed.class, Some(ExitCode::Rejected), "{}", listed.stderr);
     assert!(listed.stderr.contains("twice"), "{}", listed.stderr);
 }
 
@@ -159,7 +161,7 @@ fn an_endless_offer_line_costs_no_more_than_the_line_limit() {
     let key = sct::signing::PrivateKey::generate().public().to_string();
     cmd.args(["--dest", "packs", "--retries", "0", "--trusted-key", &key]);
     let ran = run_capped(&env, cmd, Some(&endless), BASE);
-    assert_eq!(ran.code, Some(1), "{}", ran.stderr);
+    assert_eq!(ran.class, Some(ExitCode::Rejected), "{}", ran.stderr);
     assert!(
         ran.stderr.contains("longer than the 65536-byte limit"),
         "{}",
@@ -195,7 +197,7 @@ fn a_relative_key_file_never_resolves_against_the_working_folder() {
         .arg(&folder)
         .output()
         .unwrap();
-    assert_eq!(out.status.code(), Some(2), "{}", stderr_of(&out));
+    assert_exit!(out, Usage);
     assert!(
         stderr_of(&out).contains("relative path"),
         "{}",
@@ -206,7 +208,7 @@ fn a_relative_key_file_never_resolves_against_the_working_folder() {
         .arg(&folder)
         .output()
         .unwrap();
-    assert_eq!(out.status.code(), Some(2), "{}", stderr_of(&out));
+    assert_exit!(out, Usage);
 
     // In sct.toml, a relative path is read from the config file's folder: there the operator's
     // key, so the attacker's folder is refused.
@@ -225,7 +227,7 @@ fn a_relative_key_file_never_resolves_against_the_working_folder() {
         .arg(&folder)
         .output()
         .unwrap();
-    assert_eq!(out.status.code(), Some(1), "{}", stderr_of(&out));
+    assert_exit!(out, Rejected);
     assert!(
         stderr_of(&out).contains("unknown key"),
         "{}",
@@ -243,7 +245,7 @@ fn a_relative_key_file_never_resolves_against_the_working_folder() {
         .arg(&honest)
         .output()
         .unwrap();
-    assert_eq!(out.status.code(), Some(0), "{}", stderr_of(&out));
+    assert_exit!(out, Success);
 }
 
 #[test]
@@ -260,7 +262,7 @@ fn a_key_file_on_the_medium_being_checked_is_refused() {
             cmd.arg("--src");
         }
         let out = cmd.arg(&folder).output().unwrap();
-        assert_eq!(out.status.code(), Some(2), "{bin}: {}", stderr_of(&out));
+        assert_exit!(out, Usage, "{bin}");
         assert!(
             stderr_of(&out).contains("a medium cannot vouch for itself"),
             "{bin}: {}",
@@ -303,7 +305,7 @@ fn a_trickling_server_is_cut_at_the_minimum_rate_and_the_download_resumes() {
             .unwrap()
     };
     let out = run(&["--min-rate", "1000", "--rate-window", "2"]);
-    assert_eq!(out.status.code(), Some(4), "{}", stderr_of(&out));
+    assert_exit!(out, Network);
     assert!(
         stderr_of(&out).contains("below the minimum rate of 1000 bytes/s"),
         "{}",
@@ -318,7 +320,7 @@ fn a_trickling_server_is_cut_at_the_minimum_rate_and_the_download_resumes() {
     // The server recovers: the rerun resumes where the trickle was cut.
     server.clear_faults();
     let out = run(&[]);
-    assert_eq!(out.status.code(), Some(0), "{}", stderr_of(&out));
+    assert_exit!(out, Success);
     let ranges: Vec<Option<String>> = server
         .requests(&path)
         .into_iter()
@@ -350,7 +352,7 @@ fn a_catalog_signed_for_a_century_is_refused_at_fetch_naming_the_setting() {
             .unwrap()
     };
     let out = run(None);
-    assert_eq!(out.status.code(), Some(1), "{}", stderr_of(&out));
+    assert_exit!(out, Rejected);
     let text = stderr_of(&out);
     assert!(
         text.contains("36500 days") && text.contains("90-day ceiling"),
@@ -360,7 +362,7 @@ fn a_catalog_signed_for_a_century_is_refused_at_fetch_naming_the_setting() {
     assert!(!env.path("packs").join("catalog.json").exists());
     // An operator who means it can raise the ceiling.
     let out = run(Some("40000"));
-    assert_eq!(out.status.code(), Some(0), "{}", stderr_of(&out));
+    assert_exit!(out, Success);
     let out = run(Some("0"));
-    assert_eq!(out.status.code(), Some(2), "{}", stderr_of(&out));
+    assert_exit!(out, Usage);
 }

@@ -1,5 +1,6 @@
 //! sct-collect: site database → usage JSON or CSV.
 
+use crate::exit::assert_exit;
 use crate::support::{Env, stderr_of, stdout_of};
 
 #[test]
@@ -101,7 +102,7 @@ fn missing_site_database_is_named() {
         .args(["--site", "sqlite:nope.db"])
         .output()
         .unwrap();
-    assert_eq!(out.status.code(), Some(3));
+    assert_exit!(out, Io);
     assert!(stderr_of(&out).contains("nope.db"), "{}", stderr_of(&out));
     assert!(out.stdout.is_empty());
     assert!(
@@ -123,7 +124,7 @@ fn unreadable_site_database_is_refused() {
         .args(["--site", "sqlite:junk.db"])
         .output()
         .unwrap();
-    assert_eq!(out.status.code(), Some(3));
+    assert_exit!(out, Io);
     assert!(stderr_of(&out).contains("junk.db"));
 }
 
@@ -139,7 +140,7 @@ fn site_without_identity_rows() {
         .args(["--site", "sqlite:empty.db"])
         .output()
         .unwrap();
-    assert_eq!(out.status.code(), Some(3));
+    assert_exit!(out, Io);
     assert!(
         stderr_of(&out).contains("no site identity"),
         "{}",
@@ -156,7 +157,7 @@ fn empty_usage_data_says_no_data_yet() {
         .args(["--site", &site])
         .output()
         .unwrap();
-    assert_eq!(out.status.code(), Some(5));
+    assert_exit!(out, NoData);
     assert!(
         stderr_of(&out).contains("no usage data yet"),
         "{}",
@@ -169,7 +170,7 @@ fn empty_usage_data_says_no_data_yet() {
 fn no_site_configured_is_a_usage_error() {
     let env = Env::new();
     let out = env.cmd("sct-collect").output().unwrap();
-    assert_eq!(out.status.code(), Some(2));
+    assert_exit!(out, Usage);
     assert!(stderr_of(&out).contains("SCT_SITE"));
 }
 

@@ -7,6 +7,7 @@
 //! return early with the reason.
 
 use crate::corpus::{data_dir, plain, stage_pack_folder};
+use crate::exit::assert_exit;
 use crate::support::{Env, bin_path, stderr_of, tree};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -43,7 +44,7 @@ fn assert_usage_errors(env: &Env, cases: &[(&str, Vec<String>, &str)]) {
     for (bin, args, flag) in cases {
         let out = env.cmd(bin).args(args).output().unwrap();
         let stderr = stderr_of(&out);
-        assert_eq!(out.status.code(), Some(2), "{bin} {args:?}: {stderr}");
+        assert_exit!(out, Usage, "{bin} {args:?}");
         assert!(
             stderr.contains(flag),
             "{bin} {args:?} does not name {flag}: {stderr}"
@@ -207,7 +208,7 @@ fn a_folder_beside_its_case_or_unicode_twin_is_refused_and_nothing_written() {
             .output()
             .unwrap();
         let stderr = stderr_of(&out);
-        assert_eq!(out.status.code(), Some(1), "{bin} {args:?}: {stderr}");
+        assert_exit!(out, Rejected, "{bin} {args:?}");
         assert!(stderr.contains("twin"), "{bin} {args:?}: {stderr}");
         assert_eq!(
             tree(env.dir.path()),
@@ -296,7 +297,7 @@ fn a_fifo_or_device_link_on_the_medium_neither_blocks_nor_passes() {
                 .unwrap();
             let stderr = stderr_of(&out);
             let stdout = String::from_utf8_lossy(&out.stdout);
-            assert_eq!(out.status.code(), Some(1), "{name} {bin}: {stderr}");
+            assert_exit!(out, Rejected, "{name} {bin}");
             let said = format!("{stderr}{stdout}");
             assert!(
                 said.contains("FIFO") || said.contains("symlink"),

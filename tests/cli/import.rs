@@ -4,9 +4,11 @@
 //! signature, fetched.json, pack files) and imports it into a demo site whose install folder is
 //! inside the test's scratch folder.
 
+use crate::exit::assert_exit;
 use crate::support::{Env, stderr_of, stdout_of, tree};
 use sct::catalog::{self, Catalog, Pack, PackFile};
 use sct::document::Document;
+use sct::error::ExitCode;
 use sct::packdir::{FetchRecord, HierarchyRecord};
 use sct::signing::PrivateKey;
 use serde_json::Value;
@@ -362,14 +364,10 @@ fn assert_ok(out: &Output) {
     );
 }
 
-fn assert_code(out: &Output, code: i32, text: &str) {
-    assert_eq!(
-        out.status.code(),
-        Some(code),
-        "stdout: {}\nstderr: {}",
-        stdout_of(out),
-        stderr_of(out)
-    );
+/// The command ended with `class` and its stderr says `text`.
+#[track_caller]
+fn assert_code(out: &Output, class: ExitCode, text: &str) {
+    crate::exit::expect_exit(out, class, "");
     assert!(
         stderr_of(out).contains(text),
         "expected `{text}` in: {}",
@@ -527,12 +525,12 @@ fn missing_install_folder_is_named_and_nothing_is_created() {
     let src = fx.write_packs("UpdatePacks", 1, &[&pack]);
     let typo = fx.env.path("no-such-site");
     let out = fx.import(&src, &["--install-dir", typo.to_str().unwrap()]);
-    assert_code(&out, 3, "no-such-site");
+    assert_code(&out, ExitCode::Io, "no-such-site");
     assert!(stderr_of(&out).contains("--install-dir"));
     assert!(!typo.exists());
     // SCT_INSTALL_DIR is honoured the same way.
     let out = fx.import_with(&src, &[], &[("SCT_INSTALL_DIR", typo.to_str().unwrap())]);
-    assert_code(&out, 3, "no-such-site");
+    assert_code(&out, ExitCode::Io, "no-such-site");
 }
 
 #[test]
@@ -546,14 +544,14 @@ fn tampered_or_missing_file_refuses_the_whole_folder() {
     bytes[100] ^= 0xff;
     std::fs::write(src.join(&b.contents[0].0), bytes).unwrap();
     let out = fx.import(&src, &[]);
-    assert_code(&out, 1, "failed verification");
+    assert_code(&out, ExitCode::Rejected, "failed verification");
     assert!(stderr_of(&out).contains("SHA-256"));
     assert_nothing_imported(&fx, &before);
 
     let src = fx.write_packs("Missing", 1, &[&a, &b]);
     std::fs::remove_file(src.join(&a.contents[1].0)).unwrap();
     let out = fx.import(&src, &[]);
-    assert_code(&out, 1, "is missing");
+    assert_code(&out, ExitCode::Rejected, "is missing");
     assert_nothing_imported(&fx, &before);
 }
 
@@ -570,7 +568,7 @@ fn folder_for_another_hierarchy_only_is_refused() {
         &[(Uuid::new_v4(), &[&theirs])],
     );
     let out = fx.import(&src, &[]);
-    assert_code(&out, 1, "no packs for this hierarchy");
+    assert_code(&out, ExitCode::Rejected, "no packs for this hierarchy");
     assert_nothing_imported(&fx, &before);
 }
 
@@ -588,7 +586,7 @@ fn catalog_signed_by_an_unknown_key_is_refused() {
         &[(fx.hierarchy, &[&pack])],
     );
     let out = fx.import(&src, &[]);
-    assert_code(&out, 1, "unknown key");
+    assert_code(&out, ExitCode::Rejected, "unknown key");
     assert_nothing_imported(&fx, &before);
 }
 
@@ -612,8 +610,8 @@ fn expired_catalog_is_refused() {
     std::fs::write(src.join(catalog::CATALOG_FILE), bytes).unwrap();
     std::fs::write(src.join(catalog::SIGNATURE_FILE), sig).unwrap();
     let out = fx.import(&src, &[]);
-    assert_code(&out, 1, "expired");
-    assert_code(&out, 1, "import_grace_days");
+    assert_code(&out, ExitCode::Rejected, "expired");
+    assert_code(&out, ExitCode::Rejected, "import_grace_days");
     assert_nothing_imported(&fx, &before);
 }
 
@@ -630,7 +628,7 @@ fn catalog_bound_to_another_hierarchy_is_refused() {
         &[(fx.hierarchy, &[&pack])],
     );
     let out = fx.import(&src, &[]);
-    assert_code(&out, 1, "is for hierarchy");
+    assert_code(&out, ExitCode::Rejected, "is for hierarchy");
     assert_nothing_imported(&fx, &before);
 }
 
@@ -643,7 +641,7 @@ fn catalog_rollback_is_refused_unless_overridden() {
     let old = fx.write_packs("V4", 4, &[&second]);
     let before = (tree(&fx.inbox()), fx.dump());
     let out = fx.import(&old, &[]);
-    assert_code(&out, 1, "rollback refused");
+    assert_code(&out, ExitCode::Rejected, "rollback refused");
     assert!(stderr_of(&out).contains("--allow-rollback"));
     assert_eq!((tree(&fx.inbox()), fx.dump()), before);
     // The wrapper names what the wrapper can do, never a flag it does not take.
@@ -653,7 +651,11 @@ fn catalog_rollback_is_refused_unless_overridden() {
         .arg(&old)
         .output()
         .unwrap();
-    assert_code(&out, 1, "rollback refused; connect again (-connect)");
+    assert_code(
+        &out,
+        ExitCode::Rejected,
+        "rollback refused; connect again (-connect)",
+    );
     assert!(!stderr_of(&out).contains("--allow-rollback"));
     assert_eq!((tree(&fx.inbox()), fx.dump()), before);
 
@@ -684,14 +686,14 @@ fn symlink_planted_in_the_folder_is_refused() {
     std::fs::remove_file(&redist).unwrap();
     std::os::unix::fs::symlink(&secret, &redist).unwrap();
     let out = fx.import(&src, &[]);
-    assert_code(&out, 1, "failed verification");
+    assert_code(&out, ExitCode::Rejected, "failed verification");
     assert_nothing_imported(&fx, &before);
     // A symlink beside the packs, too.
     std::fs::remove_file(&redist).unwrap();
     std::fs::write(&redist, &pack.contents[1].1).unwrap();
     std::os::unix::fs::symlink(&secret, src.join("extra")).unwrap();
     let out = fx.import(&src, &[]);
-    assert_code(&out, 1, "symlink");
+    assert_code(&out, ExitCode::Rejected, "symlink");
     assert_nothing_imported(&fx, &before);
 }
 
@@ -707,7 +709,7 @@ fn different_pack_under_the_same_guid_is_never_overwritten() {
     std::fs::create_dir_all(&squatter).unwrap();
     std::fs::write(squatter.join("something.cab"), "another pack").unwrap();
     let out = fx.import(&src, &[]);
-    assert_code(&out, 1, "never overwritten");
+    assert_code(&out, ExitCode::Rejected, "never overwritten");
     assert_eq!(outcome_of(&out, &pack), "failed");
     assert_eq!(outcome_of(&out, &other), "imported");
     assert_eq!(summary(&out)["failed"], 1);
@@ -732,7 +734,7 @@ fn database_failure_leaves_files_ahead_and_a_rerun_registers_them() {
     .unwrap();
     let before = fx.dump();
     let out = fx.import(&src, &[]);
-    assert_code(&out, 3, "simulated database failure");
+    assert_code(&out, ExitCode::Io, "simulated database failure");
     assert_eq!(summary(&out)["database"], "failed");
     assert!(fx.pack_complete(&pack), "the files stay in place");
     assert_eq!(fx.dump(), before, "the transaction rolled back as a whole");
@@ -785,7 +787,7 @@ fn second_import_fails_clearly_or_waits_while_the_inbox_is_locked() {
     let before = fx.dump();
     let lock = hold_lock(&fx);
     let out = fx.import(&src, &["--no-lock-wait"]);
-    assert_code(&out, 3, "another import is writing to the inbox");
+    assert_code(&out, ExitCode::Io, "another import is writing to the inbox");
     assert_nothing_imported(&fx, &before);
 
     // Without --no-lock-wait it says it waits, and writes nothing until the lock is free.
@@ -854,7 +856,7 @@ fn read_only_inbox_fails_clearly_and_writes_nothing() {
     let before = fx.dump();
     let out = fx.import(&src, &[]);
     let why = crate::support::os_words("Read-only file system", "Access denied");
-    assert_code(&out, 3, why);
+    assert_code(&out, ExitCode::Io, why);
     assert_nothing_imported(&fx, &before);
 }
 
@@ -871,7 +873,7 @@ fn full_inbox_fails_clearly_and_leaves_no_partial_pack() {
     };
     let out = fx.import(&src, &[]);
     let why = crate::support::os_words("No space left on device", "Disk full");
-    assert_code(&out, 3, why);
+    assert_code(&out, ExitCode::Io, why);
     assert_eq!(outcome_of(&out, &big), "failed");
     assert_eq!(outcome_of(&out, &small), "imported");
     let listed: Vec<String> = tree(&fx.inbox())
@@ -1017,7 +1019,7 @@ fn wrapper_import_runs_the_same_code() {
         .arg(&src)
         .output()
         .unwrap();
-    assert_code(&out, 2, "SCT_TRUSTED_KEYS");
+    assert_code(&out, ExitCode::Usage, "SCT_TRUSTED_KEYS");
 }
 
 #[test]
@@ -1113,7 +1115,7 @@ fn hostile_stray_names_cannot_forge_log_records_or_flood_the_log() {
     }
     let log = fx.env.path("import.log");
     let out = fx.import(&dir, &["--log", log.to_str().unwrap()]);
-    assert_eq!(out.status.code(), Some(1), "{}", stderr_of(&out));
+    assert_exit!(out, Rejected);
     let stderr = stderr_of(&out);
     assert!(!stderr.contains(['\r', '\u{1b}', '\u{202e}']), "{stderr}");
     assert!(

@@ -1,5 +1,6 @@
 //! Log files: ServiceConnectionTool.log and ConfigMgrSetup.log open cleanly as CMTrace entries.
 
+use crate::exit::assert_exit;
 use crate::support::{Env, on_wine, stderr_of};
 use sct::cmtrace::{self, Entry, Severity};
 use std::path::{Path, PathBuf};
@@ -173,7 +174,7 @@ fn a_failure_is_logged_with_its_causes_and_exit_code() {
         &site,
         &["-prepare", "-usagedatadest", "UsageData.cab"],
     );
-    assert_eq!(out.status.code(), Some(5));
+    assert_exit!(out, NoData);
     let entries = lines_as_entries(&logs.join("ServiceConnectionTool.log"));
     let errors: Vec<&Entry> = entries
         .iter()
@@ -233,7 +234,7 @@ fn usage_errors_help_and_version_write_no_log() {
     let site = env.demo_site("ps1", &[]);
     let logs = env.path("logs");
     let out = wrapper(&env, &logs, &site, &["-prepare"]);
-    assert_eq!(out.status.code(), Some(2));
+    assert_exit!(out, Usage);
     for args in [["-?"], ["-version"]] {
         let out = wrapper(&env, &logs, &site, &args);
         assert!(out.status.success(), "{args:?}");

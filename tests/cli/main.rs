@@ -7,6 +7,7 @@ mod collect;
 mod corpus;
 mod crash;
 mod docs;
+mod exit;
 mod fetch;
 mod fetchkit;
 mod filesystem;

@@ -3,6 +3,7 @@
 #[path = "../../src/site/mssql/mock.rs"]
 pub mod mock;
 
+use crate::exit::assert_exit;
 use crate::support::{Env, stderr_of, stdout_of};
 use mock::*;
 use sct::site::queries;
@@ -110,7 +111,7 @@ fn collect_takes_the_site_from_sct_site_and_needs_a_password() {
         .env("SCT_SITE", site_string(server.port))
         .output()
         .unwrap();
-    assert_eq!(out.status.code(), Some(2), "{}", stderr_of(&out));
+    assert_exit!(out, Usage);
     assert!(stderr_of(&out).contains("set SCT_SITE_PASSWORD"));
     assert!(out.stdout.is_empty());
 }
@@ -130,7 +131,7 @@ fn collect_reports_a_refused_login_without_the_password() {
         .output()
         .unwrap();
     let stderr = stderr_of(&out);
-    assert_eq!(out.status.code(), Some(3), "{stderr}");
+    assert_exit!(out, Io, "{stderr}");
     assert!(!stderr.contains(PASSWORD), "{stderr}");
     assert!(
         stderr.contains("Failed to connect to SQL Server `127.0.0.1,"),
@@ -149,7 +150,7 @@ fn a_malformed_connection_string_is_a_usage_error() {
         .output()
         .unwrap();
     let stderr = stderr_of(&out);
-    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert_exit!(out, Usage, "{stderr}");
     assert!(stderr.contains("no User Id="), "{stderr}");
     assert!(!stderr.contains("hunter2"), "{stderr}");
 }
@@ -171,7 +172,7 @@ fn collect_reads_a_real_sql_server_site_when_configured() {
     let out = cmd.output().unwrap();
     let stderr = stderr_of(&out);
     // A site younger than 7 days has no usage data yet (exit 5); anything else must succeed.
-    if out.status.code() == Some(5) {
+    if crate::exit::exit_class(&out) == Some(sct::error::ExitCode::NoData) {
         assert!(stderr.contains("no usage data yet"), "{stderr}");
         return;
     }

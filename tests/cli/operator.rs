@@ -2,6 +2,7 @@
 //! upload plans without contacting anything, inspect and list print JSON when piped and a summary
 //! when asked, and the man pages and completions generate from the clap definitions.
 
+use crate::exit::assert_exit;
 use crate::servicekit::{HIERARCHY_A, HIERARCHY_B, Server, published, two_hierarchies, usage_cab};
 use crate::support::{Env, bin_path, require_tool, stderr_of, stdout_of};
 use sct::cmtrace::{self, Entry, Severity};
@@ -116,7 +117,7 @@ fn a_failing_stage_logs_its_error_and_exit_code() {
         .arg(&log)
         .output()
         .unwrap();
-    assert_eq!(out.status.code(), Some(3), "{}", stderr_of(&out));
+    assert_exit!(out, Io);
     let entries = cmtrace_entries(&log);
     let errors: Vec<&str> = entries
         .iter()
@@ -229,7 +230,7 @@ fn upload_dry_run_refuses_what_a_real_run_would_refuse() {
         .args(["--dry-run", "--proxy", "http://jq:s3cret@itproxy:3128"])
         .output()
         .unwrap();
-    assert_eq!(out.status.code(), Some(2), "{}", stderr_of(&out));
+    assert_exit!(out, Usage);
     assert!(stderr_of(&out).contains("carries a password"));
     assert!(!stderr_of(&out).contains("s3cret"));
     assert!(out.stdout.is_empty());
@@ -240,7 +241,7 @@ fn upload_dry_run_refuses_what_a_real_run_would_refuse() {
         .args(["--dry-run", "--service-url", "ftp://nowhere"])
         .output()
         .unwrap();
-    assert_eq!(out.status.code(), Some(2), "{}", stderr_of(&out));
+    assert_exit!(out, Usage);
 }
 
 #[test]
@@ -295,7 +296,7 @@ fn inspect_prints_json_when_piped_and_a_summary_on_request() {
         .args(["--json", "--human"])
         .output()
         .unwrap();
-    assert_eq!(both.status.code(), Some(2), "--json and --human conflict");
+    assert_exit!(both, Usage, "--json and --human conflict");
 }
 
 #[test]

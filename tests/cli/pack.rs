@@ -1,5 +1,6 @@
 //! sct-pack: usage JSON → UsageData.cab, read back by sct and by other cab tools.
 
+use crate::exit::assert_exit;
 use crate::support::{Env, Mount, require_tool, stderr_of, stdout_of, tree};
 
 /// Collects a demo site's usage document into `usage.json`.
@@ -147,7 +148,7 @@ fn wrong_document_kind_is_named() {
         .write_stdin(r#"{"schema":"sct.offer.v1","hierarchy_id":"x"}"#)
         .output()
         .unwrap();
-    assert_eq!(out.status.code(), Some(1));
+    assert_exit!(out, Rejected);
     assert!(
         stderr_of(&out).contains("offer document"),
         "{}",
@@ -165,7 +166,7 @@ fn future_schema_version_is_refused() {
         .write_stdin(r#"{"schema":"sct.usage.v2"}"#)
         .output()
         .unwrap();
-    assert_eq!(out.status.code(), Some(1));
+    assert_exit!(out, Rejected);
     assert!(stderr_of(&out).contains("version this build does not read"));
 }
 
@@ -178,7 +179,7 @@ fn destination_folder_missing_or_read_only() {
         .args(["create", json.to_str().unwrap(), "-o", "no/such/dir/U.cab"])
         .output()
         .unwrap();
-    assert_eq!(out.status.code(), Some(3));
+    assert_exit!(out, Io);
     assert!(
         stderr_of(&out).contains("no/such/dir/U.cab"),
         "{}",
@@ -194,9 +195,28 @@ fn destination_folder_missing_or_read_only() {
         .args(["create", json.to_str().unwrap(), "-o", "ro/U.cab"])
         .output()
         .unwrap();
-    assert_eq!(out.status.code(), Some(3), "{}", stderr_of(&out));
+    assert_exit!(out, Io);
     assert!(stderr_of(&out).contains("ro"), "{}", stderr_of(&out));
     assert!(tree(&ro.path).is_empty());
+}
+
+#[test]
+fn a_destination_under_a_file_is_a_usage_error() {
+    let env = Env::new();
+    let json = usage_json(&env);
+    std::fs::write(env.path("file"), "x").unwrap();
+    let out = env
+        .cmd("sct-pack")
+        .args(["create", json.to_str().unwrap(), "-o", "file/U.cab"])
+        .output()
+        .unwrap();
+    // The flag names a path that cannot be written, as in every stage (it was 3).
+    assert_exit!(out, Usage);
+    assert!(
+        stderr_of(&out).contains("is not a folder"),
+        "{}",
+        stderr_of(&out)
+    );
 }
 
 #[test]
@@ -216,7 +236,7 @@ fn full_disk_leaves_no_file_behind() {
         .args(["create", "usage.json", "-o", "small/UsageData.cab"])
         .output()
         .unwrap();
-    assert_eq!(out.status.code(), Some(3), "{}", stderr_of(&out));
+    assert_exit!(out, Io);
     assert!(
         stderr_of(&out).contains("small/UsageData.cab"),
         "{}",
@@ -272,12 +292,7 @@ fn non_cab_truncated_and_corrupt_files_are_refused() {
                 cmd.arg("--dest").arg(&dest);
             }
             let out = cmd.output().unwrap();
-            assert_eq!(
-                out.status.code(),
-                Some(1),
-                "{verb} {name}: {}",
-                stderr_of(&out)
-            );
+            assert_exit!(out, Rejected, "{verb} {name}");
             assert!(
                 stderr_of(&out).contains(name),
                 "{verb} {name}: {}",
@@ -331,7 +346,7 @@ fn hostile_member_names_write_nothing() {
             .arg(&dest)
             .output()
             .unwrap();
-        assert_eq!(out.status.code(), Some(1), "{name}: {}", stderr_of(&out));
+        assert_exit!(out, Rejected, "{name}");
         assert!(
             stderr_of(&out).contains("unsafe name"),
             "{}",
@@ -344,7 +359,7 @@ fn hostile_member_names_write_nothing() {
             .arg(&cab)
             .output()
             .unwrap();
-        assert_eq!(inspect.status.code(), Some(1));
+        assert_exit!(inspect, Rejected);
     }
     assert!(!env.dir.path().parent().unwrap().join("evil.txt").exists());
 }
@@ -385,7 +400,7 @@ fn altered_member_fails_inspect_with_both_digests() {
         .args(["inspect", "tampered.cab"])
         .output()
         .unwrap();
-    assert_eq!(out.status.code(), Some(1));
+    assert_exit!(out, Rejected);
     let err = stderr_of(&out);
     assert!(
         err.contains("damaged or altered `UsageData.json`") && err.contains("expected"),

@@ -3,6 +3,7 @@
 //! after the catalog expired during a long review. Plus every download mode after every other
 //! mode into one folder, and the drive's root refused as `-updatepackdest` before any upload.
 
+use crate::exit::assert_exit;
 use crate::fetchkit::{HIERARCHY_A, PackSpec, Service, TestServer, json_lines, read};
 use crate::servicekit::{Server, published, stored};
 use crate::support::{Env, stderr_of, stdout_of, tree};
@@ -154,7 +155,7 @@ fn a_destination_that_is_not_a_pack_folder_of_its_own_is_refused_before_anything
     let before = tree(&usb);
     // The drive's root, beside UsageData.cab.
     let out = wrapper(&["-connect", "-usagedatasrc", "usb", "-updatepackdest", "usb"]);
-    assert_eq!(out.status.code(), Some(2), "{}", stderr_of(&out));
+    assert_exit!(out, Usage);
     let text = stderr_of(&out);
     assert!(text.contains("`UsageData.cab`"), "{text}");
     assert!(
@@ -176,7 +177,7 @@ fn a_destination_that_is_not_a_pack_folder_of_its_own_is_refused_before_anything
         "-updatepackdest",
         "usb/UpdatePacks",
     ]);
-    assert_eq!(out.status.code(), Some(2), "{}", stderr_of(&out));
+    assert_exit!(out, Usage);
     assert!(stderr_of(&out).contains("`notes.txt`"));
     std::fs::remove_file(usb.join("UpdatePacks/notes.txt")).unwrap();
     // Litter in the folder is no reason to refuse it.
@@ -215,7 +216,7 @@ fn a_fetch_never_calls_done_a_folder_that_import_would_refuse() {
     let unknown = uuid::Uuid::new_v4().to_string().to_uppercase();
     std::fs::create_dir(packs.join(&unknown)).unwrap();
     let out = fetch();
-    assert_eq!(out.status.code(), Some(1), "{}", stderr_of(&out));
+    assert_exit!(out, Rejected);
     let text = stderr_of(&out);
     assert!(text.contains(&format!("`{folder}/extra.dll`")), "{text}");
     assert!(text.contains(&format!("`{unknown}`")), "{text}");
@@ -315,7 +316,7 @@ fn prepare_connect_twice_litter_and_an_expired_catalog_still_import() {
         &["-import", "-updatepacksrc", "usb/UpdatePacks"],
         &[("SCT_TEST_NOW", &days_from_now(200))],
     );
-    assert_eq!(late.status.code(), Some(1), "{}", stderr_of(&late));
+    assert_exit!(late, Rejected);
     assert!(
         stderr_of(&late).contains("SCT_IMPORT_GRACE_DAYS"),
         "{}",

@@ -1,5 +1,6 @@
 //! sct-serve: publishing, static downloads (its own and nginx's), the upload endpoint and TLS.
 
+use crate::exit::assert_exit;
 use crate::servicekit::{
     HIERARCHY_A, Server, nginx, offers, post_usage, publish, published, raw_request, stored,
     test_certificates, two_hierarchies, upload, usage_cab,
@@ -201,7 +202,7 @@ fn cab_of_an_unknown_schema_is_refused_by_server_and_client() {
         &site.public,
         &[cab.to_str().unwrap(), "--service-url", &server.url],
     );
-    assert_eq!(out.status.code(), Some(1), "{}", stderr_of(&out));
+    assert_exit!(out, Rejected);
     assert!(
         stderr_of(&out).contains("sct.usage.v9"),
         "{}",
@@ -222,7 +223,7 @@ fn oversized_upload_is_refused_and_nothing_stored() {
         &site.public,
         &[cab.to_str().unwrap(), "--service-url", &server.url],
     );
-    assert_eq!(out.status.code(), Some(1), "{}", stderr_of(&out));
+    assert_exit!(out, Rejected);
     let err = stderr_of(&out);
     assert!(err.contains("1000-byte limit"), "{err}");
     assert!(err.contains("413"), "{err}");
@@ -237,7 +238,7 @@ fn uploads_need_the_token_when_the_service_has_one() {
     let cab = usage_cab(&env, "ps1", "PS1", "5.00.9128.1000", HIERARCHY_A);
     let args = [cab.to_str().unwrap(), "--service-url", &server.url];
     let out = upload(&env, &site.public, &args);
-    assert_eq!(out.status.code(), Some(2), "{}", stderr_of(&out));
+    assert_exit!(out, Usage);
     assert!(
         stderr_of(&out).contains("SCT_SERVICE_TOKEN"),
         "{}",
@@ -315,12 +316,7 @@ fn tls_service_is_trusted_through_the_ca_file_only() {
         "0",
     ];
     let out = upload(&env, &site.public, &base);
-    assert_eq!(
-        out.status.code(),
-        Some(4),
-        "an unknown CA is refused: {}",
-        stderr_of(&out)
-    );
+    assert_exit!(out, Network, "an unknown CA is refused");
     assert!(
         stderr_of(&out).contains("certificate"),
         "{}",
@@ -390,7 +386,7 @@ fn unreachable_download_host_fails_the_offer_with_a_network_error() {
             "0",
         ],
     );
-    assert_eq!(out.status.code(), Some(4), "{}", stderr_of(&out));
+    assert_exit!(out, Network);
     assert!(
         stderr_of(&out).contains(&format!("Failed to download {dead}/catalog/catalog.json")),
         "{}",
@@ -418,7 +414,7 @@ fn uploads_before_any_publication_are_refused_with_the_reason() {
             "0",
         ],
     );
-    assert_eq!(out.status.code(), Some(4), "{}", stderr_of(&out));
+    assert_exit!(out, Network);
     assert!(
         stderr_of(&out).contains("has not published a catalog yet"),
         "{}",

@@ -1,6 +1,7 @@
 //! sct-upload: through a real squid with basic auth, against faulty servers, and refusing
 //! catalogs it must not trust. Each failure names its reason and exits with the documented code.
 
+use crate::exit::assert_exit;
 use crate::servicekit::{
     Fault, FaultyServer, HIERARCHY_A, HIERARCHY_B, Published, Server, Squid, free_port, offers,
     published, stored, two_hierarchies, upload, usage_cab,
@@ -62,7 +63,7 @@ fn proxy_without_credentials_says_it_wants_them() {
         &site.public,
         &[&cab, "--service-url", &server.url, "--proxy", &squid.url()],
     );
-    assert_eq!(out.status.code(), Some(4), "{}", stderr_of(&out));
+    assert_exit!(out, Network);
     let err = stderr_of(&out);
     assert!(
         err.contains("407") && err.contains("wants credentials"),
@@ -92,7 +93,7 @@ fn wrong_proxy_password_is_refused() {
         .env("SCT_PROXY_PASSWORD", "wrong-guess")
         .output()
         .unwrap();
-    assert_eq!(out.status.code(), Some(4), "{}", stderr_of(&out));
+    assert_exit!(out, Network);
     let err = stderr_of(&out);
     assert!(err.contains("407"), "{err}");
     assert!(
@@ -119,7 +120,7 @@ fn proxy_password_is_never_read_from_argv_and_is_required() {
             "alice",
         ],
     );
-    assert_eq!(out.status.code(), Some(2), "{}", stderr_of(&out));
+    assert_exit!(out, Usage);
     assert!(
         stderr_of(&out).contains("SCT_PROXY_PASSWORD"),
         "{}",
@@ -197,7 +198,7 @@ fn a_service_exempt_from_the_proxy_is_named_when_it_is_down() {
     };
     let out = upload_with("localhost,127.0.0.1");
     let err = stderr_of(&out);
-    assert_eq!(out.status.code(), Some(4), "{err}");
+    assert_exit!(out, Network, "{err}");
     assert!(err.contains(&format!("to {url}/api/v1/usage")), "{err}");
     assert!(!err.contains("cannot connect to the proxy"), "{err}");
     // Without the exemption the same failure is the proxy's, and says so.
@@ -216,7 +217,7 @@ fn server_down_is_a_network_failure_after_bounded_retries() {
         &site.public,
         &[&cab, "--service-url", &url, "--retries", "1"],
     );
-    assert_eq!(out.status.code(), Some(4), "{}", stderr_of(&out));
+    assert_exit!(out, Network);
     let err = stderr_of(&out);
     assert!(
         err.contains(&format!(
@@ -262,7 +263,7 @@ fn a_service_that_always_answers_503_gets_bounded_retries() {
         &site.public,
         &[&cab, "--service-url", &front.url, "--retries", "2"],
     );
-    assert_eq!(out.status.code(), Some(4), "{}", stderr_of(&out));
+    assert_exit!(out, Network);
     assert_eq!(front.count("POST"), 3, "the first attempt and two retries");
     let err = stderr_of(&out);
     assert!(
@@ -282,7 +283,7 @@ fn a_reset_connection_is_a_network_failure() {
         &site.public,
         &[&cab, "--service-url", &front.url, "--retries", "1"],
     );
-    assert_eq!(out.status.code(), Some(4), "{}", stderr_of(&out));
+    assert_exit!(out, Network);
     assert!(
         stderr_of(&out).contains("Failed to upload"),
         "{}",
@@ -310,7 +311,7 @@ fn a_silent_server_is_given_up_on_after_the_stated_timeout() {
             "0",
         ],
     );
-    assert_eq!(out.status.code(), Some(4), "{}", stderr_of(&out));
+    assert_exit!(out, Network);
     let err = stderr_of(&out);
     assert!(err.contains("did not answer within 1 s"), "{err}");
 }
@@ -330,7 +331,7 @@ fn two_cabs_of_one_hierarchy_or_one_name_are_reported_not_merged() {
         &site.public,
         &[usb.to_str().unwrap(), "--service-url", &server.url],
     );
-    assert_eq!(out.status.code(), Some(1), "{}", stderr_of(&out));
+    assert_exit!(out, Rejected);
     let err = stderr_of(&out);
     assert!(
         err.contains("both hold usage data of hierarchy") && err.contains(HIERARCHY_A),
@@ -342,7 +343,7 @@ fn two_cabs_of_one_hierarchy_or_one_name_are_reported_not_merged() {
         &site.public,
         &[usb.to_str().unwrap(), "--service-url", &server.url],
     );
-    assert_eq!(out.status.code(), Some(1), "{}", stderr_of(&out));
+    assert_exit!(out, Rejected);
     assert!(
         stderr_of(&out).contains("same file name"),
         "{}",
@@ -372,7 +373,7 @@ fn catalog_signed_by_an_unknown_key_is_refused() {
     let site = published(&env);
     let other = sct::signing::PrivateKey::generate().public().to_string();
     let out = upload_against(&env, &site, &other);
-    assert_eq!(out.status.code(), Some(1), "{}", stderr_of(&out));
+    assert_exit!(out, Rejected);
     assert!(
         stderr_of(&out).contains("signed by an unknown key"),
         "{}",
@@ -391,7 +392,7 @@ fn altered_catalog_bytes_are_refused() {
     assert_ne!(text, altered);
     std::fs::write(&path, altered).unwrap();
     let out = upload_against(&env, &site, &site.public);
-    assert_eq!(out.status.code(), Some(1), "{}", stderr_of(&out));
+    assert_exit!(out, Rejected);
     assert!(
         stderr_of(&out).contains("bad signature"),
         "{}",
@@ -414,7 +415,7 @@ fn altered_signature_is_refused() {
     sig["signatures"][0]["signature"] = format!("{flipped}{}", &original[1..]).into();
     std::fs::write(&path, serde_json::to_vec(&sig).unwrap()).unwrap();
     let out = upload_against(&env, &site, &site.public);
-    assert_eq!(out.status.code(), Some(1), "{}", stderr_of(&out));
+    assert_exit!(out, Rejected);
     assert!(
         stderr_of(&out).contains("bad signature"),
         "{}",
@@ -438,7 +439,7 @@ fn expired_catalog_is_refused() {
     std::fs::write(&path, bytes).unwrap();
     std::fs::write(site.root.join("catalog/catalog.json.sig"), sig).unwrap();
     let out = upload_against(&env, &site, &site.public);
-    assert_eq!(out.status.code(), Some(1), "{}", stderr_of(&out));
+    assert_exit!(out, Rejected);
     assert!(stderr_of(&out).contains("expired"), "{}", stderr_of(&out));
 }
 
@@ -447,7 +448,7 @@ fn missing_service_url_and_keys_are_usage_errors() {
     let env = Env::new();
     let cab = one_cab(&env);
     let out = env.cmd("sct-upload").arg(&cab).output().unwrap();
-    assert_eq!(out.status.code(), Some(2));
+    assert_exit!(out, Usage);
     assert!(
         stderr_of(&out).contains("SCT_SERVICE_URL"),
         "{}",
@@ -460,7 +461,7 @@ fn missing_service_url_and_keys_are_usage_errors() {
         .env("SCT_SERVICE_URL", "http://127.0.0.1:9")
         .output()
         .unwrap();
-    assert_eq!(out.status.code(), Some(2));
+    assert_exit!(out, Usage);
     assert!(
         stderr_of(&out).contains("SCT_TRUSTED_KEYS"),
         "{}",
@@ -506,7 +507,7 @@ fn https_through_squid_tunnels_and_a_wrong_password_says_so() {
         squid.access_log()
     );
     let out = run("not-it");
-    assert_eq!(out.status.code(), Some(4), "{}", stderr_of(&out));
+    assert_exit!(out, Network);
     let err = stderr_of(&out);
     assert!(err.contains("wants credentials"), "{err}");
     // Without --proxy, HTTPS_PROXY is honoured for https URLs.
@@ -586,7 +587,7 @@ fn a_hostile_error_answer_cannot_forge_log_records_or_rewrite_the_terminal() {
             log.to_str().unwrap(),
         ],
     );
-    assert_eq!(out.status.code(), Some(1), "{}", stderr_of(&out));
+    assert_exit!(out, Rejected);
     let stderr = stderr_of(&out);
     assert!(
         stderr.contains("uploaded: all good"),

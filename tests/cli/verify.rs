@@ -1,5 +1,6 @@
 //! sct-verify: a carried update-pack folder, checked against nothing but the pinned key.
 
+use crate::exit::assert_exit;
 use crate::fetchkit::{HIERARCHY_A, PackSpec, Service, TestServer, read};
 use crate::support::{Env, stderr_of, stdout_of};
 use std::process::Output;
@@ -43,7 +44,7 @@ fn verify(env: &Env, service: &Service) -> Output {
 /// Runs sct-verify, expects exit 1 with a report, and returns the report.
 fn refused(env: &Env, service: &Service) -> serde_json::Value {
     let out = verify(env, service);
-    assert_eq!(out.status.code(), Some(1), "{}", stderr_of(&out));
+    assert_exit!(out, Rejected);
     let report: serde_json::Value = serde_json::from_str(&stdout_of(&out)).expect("a report");
     assert_eq!(report["ok"], false);
     report
@@ -166,7 +167,7 @@ fn an_unknown_signing_key_or_an_unreadable_folder_is_not_a_pass() {
         .args(["--trusted-key", &stranger, "packs"])
         .output()
         .unwrap();
-    assert_eq!(out.status.code(), Some(1));
+    assert_exit!(out, Rejected);
     assert!(
         stderr_of(&out).contains("unknown key"),
         "{}",
@@ -178,13 +179,9 @@ fn an_unknown_signing_key_or_an_unreadable_folder_is_not_a_pass() {
         .args(["--trusted-key", &service.public_key(), "no-such-folder"])
         .output()
         .unwrap();
-    assert_eq!(out.status.code(), Some(3), "{}", stderr_of(&out));
+    assert_exit!(out, Io);
     let out = env.cmd("sct-verify").arg("packs").output().unwrap();
-    assert_eq!(
-        out.status.code(),
-        Some(2),
-        "no trusted key is a usage error"
-    );
+    assert_exit!(out, Usage, "no trusted key is a usage error");
 }
 
 #[test]
@@ -212,7 +209,7 @@ fn human_summary_on_request_names_each_pack_and_problem() {
         .args(["--human", "--trusted-key", &service.public_key(), "packs"])
         .output()
         .unwrap();
-    assert_eq!(bad.status.code(), Some(1));
+    assert_exit!(bad, Rejected);
     let text = stdout_of(&bad);
     assert!(
         text.contains("PROBLEMS FOUND") && text.contains("UNEXPECTED"),
@@ -256,7 +253,7 @@ fn a_closed_stdout_is_not_a_failure() {
             .env("SCT_LOG_DIR", env.logs())
             .current_dir(env.dir.path());
         let out = with_closed_stdout(cmd);
-        assert_eq!(out.status.code(), Some(0), "{args:?}: {}", stderr_of(&out));
+        assert_exit!(out, Success, "{args:?}");
         assert!(
             !stderr_of(&out).contains("error"),
             "{args:?}: {}",

@@ -6,6 +6,7 @@
 //! prefix, which the rest of the suite shares, so these tests use a prefix of their own beside the
 //! suite's (`<WINEPREFIX>-site`, created once, like the suite's) and take turns in it.
 
+use crate::exit::assert_exit;
 use crate::support::{Env, bin_path, on_wine, shown, stderr_of, stdout_of};
 use std::path::{Path, PathBuf};
 use std::process::Output;
@@ -140,7 +141,7 @@ fn registry_site_is_found_and_tried_with_windows_authentication() {
     prefix.record_site(&format!("127.0.0.1,{port}"), "CM_PS1");
     let out = prefix.cmd(&env, "sct-collect").output().unwrap();
     let stderr = stderr_of(&out);
-    assert_eq!(out.status.code(), Some(3), "{stderr}");
+    assert_exit!(out, Io, "{stderr}");
     assert!(stdout_of(&out).is_empty());
     let found = format!(
         "site database recorded in {SQL_SERVER_KEY}: Server=127.0.0.1,{port};Database=CM_PS1;\
@@ -170,7 +171,7 @@ fn registry_named_instance_is_looked_up_through_the_sql_browser() {
         .output()
         .unwrap();
     let stderr = stderr_of(&out);
-    assert_eq!(out.status.code(), Some(3), "{stderr}");
+    assert_exit!(out, Io, "{stderr}");
     assert!(
         stderr.contains(r"Server=127.0.0.1\CONFIGMGR;Database=CM_PS2;Integrated Security=SSPI"),
         "{stderr}"
@@ -194,7 +195,7 @@ fn no_site_given_and_none_recorded_is_a_usage_error() {
     ] {
         let out = prefix.cmd(&env, bin).args(args).output().unwrap();
         let stderr = stderr_of(&out);
-        assert_eq!(out.status.code(), Some(2), "{bin}: {stderr}");
+        assert_exit!(out, Usage, "{bin}");
         assert!(stderr.contains("no site database given"), "{stderr}");
         assert!(
             stderr.contains("records no ConfigMgr site database"),
@@ -232,7 +233,7 @@ fn unusable_registry_records_are_refused_naming_the_value() {
         prefix.record(SQL_SERVER_KEY, name, kind, data);
         let out = prefix.cmd(&env, "sct-collect").output().unwrap();
         let stderr = stderr_of(&out);
-        assert_eq!(out.status.code(), Some(3), "{name}={kind}: {stderr}");
+        assert_exit!(out, Io, "{name}={kind}");
         assert!(stderr.contains(expect), "{name}={kind}: {stderr}");
         assert!(stderr.contains("SCT_SITE"), "{stderr}");
         assert!(stdout_of(&out).is_empty());
@@ -367,7 +368,7 @@ fn windows_authentication_is_attempted_against_a_tds_server() {
         .output()
         .unwrap();
     let stderr = stderr_of(&out);
-    assert_eq!(out.status.code(), Some(3), "{stderr}");
+    assert_exit!(out, Io, "{stderr}");
     let tried = format!(
         "Failed to connect to SQL Server `127.0.0.1,{}`, database `CM_PS1`, as the Windows \
          account running sct",

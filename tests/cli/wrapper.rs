@@ -1,6 +1,8 @@
 //! ServiceConnectionTool: the original flags, -prepare and -export.
 
+use crate::exit::{assert_exit, exit_class};
 use crate::support::{Env, stderr_of, tree};
+use sct::error::ExitCode;
 
 #[test]
 fn prepare_writes_the_usage_cab() {
@@ -69,7 +71,7 @@ fn usage_errors_exit_2_name_the_flag_and_write_nothing() {
             .args(&args)
             .output()
             .unwrap();
-        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        assert_exit!(out, Usage, "{args:?}");
         assert!(
             stderr_of(&out).contains(expect),
             "{args:?}: {}",
@@ -100,7 +102,7 @@ fn prepare_without_usage_data_writes_no_cab() {
         .args(["-prepare", "-usagedatadest", "UsageData.cab"])
         .output()
         .unwrap();
-    assert_eq!(out.status.code(), Some(5));
+    assert_exit!(out, NoData);
     assert!(!env.path("UsageData.cab").exists());
 }
 
@@ -218,21 +220,25 @@ fn assert_wrapper_words(text: &str) {
 }
 
 /// Runs the wrapper with `vars` set (SCT_* cleared otherwise); returns exit code and stderr.
-fn wrapper_with(env: &Env, vars: &[(&str, &str)], args: &[&str]) -> (Option<i32>, String) {
+fn wrapper_with(env: &Env, vars: &[(&str, &str)], args: &[&str]) -> (Option<ExitCode>, String) {
     let mut cmd = env.cmd("ServiceConnectionTool");
     for (key, value) in vars {
         cmd.env(key, value);
     }
     let out = cmd.args(args).output().unwrap();
-    (out.status.code(), stderr_of(&out))
+    (exit_class(&out), stderr_of(&out))
 }
 
 /// `-prepare` into `usb/UsageData.cab` (which must succeed), then `-connect` from `usb` into
 /// `usb/UpdatePacks` with `extra` flags: the connect's exit code and stderr.
-fn prepare_then_connect(env: &Env, vars: &[(&str, &str)], extra: &[&str]) -> (Option<i32>, String) {
+fn prepare_then_connect(
+    env: &Env,
+    vars: &[(&str, &str)],
+    extra: &[&str],
+) -> (Option<ExitCode>, String) {
     let prepare = ["-prepare", "-usagedatadest", "usb/UsageData.cab"];
     let (code, stderr) = wrapper_with(env, vars, &prepare);
-    assert_eq!(code, Some(0), "{stderr}");
+    assert_eq!(code, Some(ExitCode::Success), "{stderr}");
     let connect = [
         "-connect",
         "-usagedatasrc",
@@ -244,7 +250,7 @@ fn prepare_then_connect(env: &Env, vars: &[(&str, &str)], extra: &[&str]) -> (Op
 }
 
 /// Settings, arguments, the exit code and what stderr must say.
-type Case<'a> = (&'a [(&'a str, &'a str)], &'a [&'a str], i32, &'a str);
+type Case<'a> = (&'a [(&'a str, &'a str)], &'a [&'a str], ExitCode, &'a str);
 
 #[test]
 fn messages_name_only_what_the_wrapper_accepts() {
@@ -258,13 +264,13 @@ fn messages_name_only_what_the_wrapper_accepts() {
         (
             &[],
             &["-prepare", "-usagedatadest", "usb/UsageData.cab"],
-            2,
+            ExitCode::Usage,
             "set SCT_SITE or add `site = ...`",
         ),
         (
             &[("SCT_SITE", &site)],
             &["-import", "-updatepacksrc", "usb"],
-            2,
+            ExitCode::Usage,
             "set SCT_TRUSTED_KEYS or add `trusted_keys = ...`",
         ),
         (
@@ -276,7 +282,7 @@ fn messages_name_only_what_the_wrapper_accepts() {
                 "-updatepackdest",
                 "usb/UpdatePacks",
             ],
-            2,
+            ExitCode::Usage,
             "set SCT_SERVICE_URL or add `service_url = ...`",
         ),
         (
@@ -290,7 +296,7 @@ fn messages_name_only_what_the_wrapper_accepts() {
                 "-proxyusername",
                 "jqpublic",
             ],
-            2,
+            ExitCode::Usage,
             "use -proxyserveruri or add `proxy = ...`",
         ),
         (
@@ -306,7 +312,7 @@ fn messages_name_only_what_the_wrapper_accepts() {
                 "-proxyusername",
                 "jqpublic",
             ],
-            2,
+            ExitCode::Usage,
             "SCT_PROXY_PASSWORD",
         ),
     ];
@@ -385,7 +391,7 @@ fn a_proxy_without_a_port_is_reached_on_port_80() {
         ("SCT_SERVICE_URL", "http://updates.example.invalid"),
     ];
     let (code, stderr) = prepare_then_connect(&env, &vars, &["-proxyserveruri", "127.0.0.1"]);
-    assert_eq!(code, Some(4), "{stderr}");
+    assert_eq!(code, Some(ExitCode::Network), "{stderr}");
     assert!(
         seen.load(std::sync::atomic::Ordering::SeqCst) > 0,
         "{stderr}"
@@ -424,7 +430,7 @@ fn an_unreachable_proxy_is_named_not_the_service() {
             &proxy,
         ],
     );
-    assert_eq!(code, Some(4), "{stderr}");
+    assert_eq!(code, Some(ExitCode::Network), "{stderr}");
     assert!(
         stderr.contains(&format!("cannot connect to the proxy http://{proxy}")),
         "{stderr}"
@@ -453,7 +459,7 @@ fn the_proxy_can_be_set_in_sct_toml() {
     let config = config.display().to_string();
     let vars = [("SCT_CONFIG", config.as_str())];
     let (code, stderr) = prepare_then_connect(&env, &vars, &[]);
-    assert_eq!(code, Some(4), "{stderr}");
+    assert_eq!(code, Some(ExitCode::Network), "{stderr}");
     assert!(
         seen.load(std::sync::atomic::Ordering::SeqCst) > 0,
         "the proxy saw nothing: {stderr}"
@@ -477,7 +483,7 @@ fn export_shows_every_field_the_cab_carries() {
         &[("SCT_SITE", &site)],
         &["-export", "-dest", "review.csv"],
     );
-    assert_eq!(code, Some(0), "{stderr}");
+    assert_eq!(code, Some(ExitCode::Success), "{stderr}");
     assert_wrapper_words(&stderr);
     let text = std::fs::read_to_string(env.path("review.csv")).unwrap();
     let mut reader = csv::Reader::from_reader(text.as_bytes());
@@ -516,7 +522,7 @@ fn export_shows_every_field_the_cab_carries() {
         &[("SCT_SITE", &site)],
         &["-prepare", "-usagedatadest", "UsageData.cab"],
     );
-    assert_eq!(code, Some(0), "{stderr}");
+    assert_eq!(code, Some(ExitCode::Success), "{stderr}");
     let inspect = env
         .cmd("sct-pack")
         .args(["inspect", "--csv", "UsageData.cab"])
@@ -552,7 +558,11 @@ fn export_shows_every_field_the_cab_carries() {
 /// What a terminal shows for a wrapper run: the command under `script`, so stdout and stderr are
 /// a pseudo-terminal, as in an operator's console. Returns the exit code and the text with colour
 /// codes removed, split where the terminal would start over (`\n`, `\r`).
-fn on_a_terminal(env: &Env, vars: &[(&str, &str)], args: &[&str]) -> (Option<i32>, Vec<String>) {
+fn on_a_terminal(
+    env: &Env,
+    vars: &[(&str, &str)],
+    args: &[&str],
+) -> (Option<ExitCode>, Vec<String>) {
     crate::support::require_tool("script");
     let quoted: Vec<String> = args.iter().map(|a| format!("'{a}'")).collect();
     let line = format!(
@@ -600,7 +610,7 @@ fn on_a_terminal(env: &Env, vars: &[(&str, &str)], args: &[&str]) -> (Option<i32
         .filter(|s| !s.is_empty())
         .map(str::to_owned)
         .collect();
-    (out.status.code(), segments)
+    (exit_class(&out), segments)
 }
 
 /// Every line on the terminal is either one message of the wrapper or a progress bar, never
@@ -652,7 +662,7 @@ fn on_a_terminal_the_wrapper_tells_what_it_did() {
         &vars,
         &["-prepare", "-usagedatadest", "usb/UsageData.cab"],
     );
-    assert_eq!(code, Some(0), "{shown:#?}");
+    assert_eq!(code, Some(ExitCode::Success), "{shown:#?}");
     assert_readable(&shown);
     assert!(
         shown
@@ -672,7 +682,7 @@ fn on_a_terminal_the_wrapper_tells_what_it_did() {
             "usb/UpdatePacks",
         ],
     );
-    assert_eq!(code, Some(0), "{shown:#?}");
+    assert_eq!(code, Some(ExitCode::Success), "{shown:#?}");
     assert_readable(&shown);
     assert!(
         shown.iter().any(|l| l.contains("uploaded from")),
@@ -687,7 +697,7 @@ fn on_a_terminal_the_wrapper_tells_what_it_did() {
         &vars,
         &["-import", "-updatepacksrc", "usb/UpdatePacks"],
     );
-    assert_eq!(code, Some(0), "{shown:#?}");
+    assert_eq!(code, Some(ExitCode::Success), "{shown:#?}");
     assert_readable(&shown);
     for outcome in ["INFO: imported ", "does not apply to this site"] {
         assert!(
@@ -701,7 +711,7 @@ fn on_a_terminal_the_wrapper_tells_what_it_did() {
         &vars,
         &["-import", "-updatepacksrc", "usb/UpdatePacks"],
     );
-    assert_eq!(code, Some(0));
+    assert_eq!(code, Some(ExitCode::Success));
     let piped = env
         .cmd("ServiceConnectionTool")
         .env("SCT_SITE", &site)

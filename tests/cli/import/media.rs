@@ -3,6 +3,7 @@
 //! folder, a GUID already taken in the inbox, and the inbox's housekeeping.
 
 use super::*;
+use crate::exit::assert_exit;
 
 /// A catalog signed now, valid from `issued_days_ago` for `valid_days`.
 fn resign(fx: &Fixture, src: &Path, issued_days_ago: i64, valid_days: i64) {
@@ -105,7 +106,11 @@ fn near_misses_of_litter_names_are_still_refused() {
         let src = fx.write_packs(&format!("UpdatePacks-{}", name.len()), 1, &[&pack]);
         std::fs::write(src.join(name), b"x").unwrap();
         let out = fx.import(&src, &[]);
-        assert_code(&out, 1, &format!("unexpected entry `{name}`"));
+        assert_code(
+            &out,
+            ExitCode::Rejected,
+            &format!("unexpected entry `{name}`"),
+        );
         std::fs::remove_dir_all(&src).unwrap();
     }
     assert_nothing_imported(&fx, &before);
@@ -121,19 +126,19 @@ fn expired_catalog_imports_within_the_grace_and_the_refusal_names_the_setting() 
     let before = fx.dump();
     // Strict when the grace is switched off, by flag, environment or sct.toml.
     let strict = fx.import(&src, &["--expiry-grace-days", "0"]);
-    assert_code(&strict, 1, "--expiry-grace-days");
+    assert_code(&strict, ExitCode::Rejected, "--expiry-grace-days");
     assert!(stderr_of(&strict).contains("SCT_IMPORT_GRACE_DAYS"));
     assert!(stderr_of(&strict).contains("import_grace_days"));
     let strict = fx.import_with(&src, &[], &[("SCT_IMPORT_GRACE_DAYS", "30")]);
-    assert_code(&strict, 1, "beyond import's 30-day grace");
+    assert_code(&strict, ExitCode::Rejected, "beyond import's 30-day grace");
     let config = fx.env.path("grace.toml");
     std::fs::write(&config, "import_grace_days = 10\n").unwrap();
     let strict = fx.import_with(&src, &[], &[("SCT_CONFIG", config.to_str().unwrap())]);
-    assert_code(&strict, 1, "beyond import's 10-day grace");
+    assert_code(&strict, ExitCode::Rejected, "beyond import's 10-day grace");
     assert_nothing_imported(&fx, &before);
     // The flag beats the environment.
     let too_long = fx.import_with(&src, &["--expiry-grace-days", "400"], &[]);
-    assert_code(&too_long, 2, "365");
+    assert_code(&too_long, ExitCode::Usage, "365");
     let out = fx.import_with(
         &src,
         &["--expiry-grace-days", "45"],
@@ -157,7 +162,7 @@ fn grace_never_lets_an_older_catalog_in() {
     let older = fx.write_packs("Older", 4, &[&pack]);
     resign(&fx, &older, 40, 30);
     let out = fx.import(&older, &[]);
-    assert_code(&out, 1, "rollback refused");
+    assert_code(&out, ExitCode::Rejected, "rollback refused");
 }
 
 #[test]
@@ -172,7 +177,7 @@ fn drive_root_instead_of_its_update_pack_folder_names_the_folder() {
     let out = fx.import(&usb, &[]);
     assert_code(
         &out,
-        2,
+        ExitCode::Usage,
         &format!("`{}` has one", crate::support::shown(&src)),
     );
     assert!(stderr_of(&out).contains("import that folder instead"));
@@ -183,12 +188,16 @@ fn drive_root_instead_of_its_update_pack_folder_names_the_folder() {
         .arg(&usb)
         .output()
         .unwrap();
-    assert_code(&out, 2, "UpdatePacks");
+    assert_code(&out, ExitCode::Usage, "UpdatePacks");
     assert_nothing_imported(&fx, &before);
     // A folder with no catalog anywhere below keeps the plain refusal.
     let empty = fx.env.path("empty");
     std::fs::create_dir(&empty).unwrap();
-    assert_code(&fx.import(&empty, &[]), 1, "catalog.json` is missing");
+    assert_code(
+        &fx.import(&empty, &[]),
+        ExitCode::Rejected,
+        "catalog.json` is missing",
+    );
 }
 
 #[test]
@@ -202,7 +211,7 @@ fn a_guid_taken_in_the_inbox_comes_with_a_remedy() {
     std::fs::create_dir_all(&squatter).unwrap();
     std::fs::write(squatter.join("something.cab"), "another pack").unwrap();
     let out = fx.import(&src, &[]);
-    assert_code(&out, 1, "never overwritten");
+    assert_code(&out, ExitCode::Rejected, "never overwritten");
     let reason = lines(&out)
         .into_iter()
         .find(|v| v["type"] == "pack")
@@ -316,7 +325,7 @@ fn inbox_housekeeping_removes_superseded_packs_only() {
         .args(["inbox", "remove"])
         .output()
         .unwrap();
-    assert_eq!(out.status.code(), Some(2), "{}", stderr_of(&out));
+    assert_exit!(out, Usage);
 
     let (out, removed) = inbox_lines(&fx, &["remove", "--superseded"]);
     assert_ok(&out);
@@ -411,5 +420,9 @@ fn litter_in_an_imported_pack_folder_does_not_make_it_a_different_pack() {
     assert_eq!(outcome_of(&again, &pack), "already_present");
     // Anything else still makes it a different pack.
     std::fs::write(folder.join("other.dll"), b"MZ").unwrap();
-    assert_code(&fx.import(&src, &[]), 1, "never overwritten");
+    assert_code(
+        &fx.import(&src, &[]),
+        ExitCode::Rejected,
+        "never overwritten",
+    );
 }
