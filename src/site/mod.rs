@@ -9,8 +9,8 @@ pub mod queries;
 pub mod register;
 pub mod sqlite;
 
-use crate::error::Error;
-use crate::version::CmVersion;
+use crate::core::error::Error;
+use crate::core::version::CmVersion;
 use base64::Engine;
 use serde::{Deserialize, Serialize};
 use std::fmt;
@@ -83,7 +83,7 @@ impl SiteIdentity {
 
 /// Base64(SHA-256(`Guid.ToByteArray()`)): .NET writes the first three GUID fields little-endian.
 pub fn hierarchy_hash(id: &Uuid) -> String {
-    let mut hasher = crate::hash::Sha256::new();
+    let mut hasher = crate::core::hash::Sha256::new();
     hasher.update(&id.to_bytes_le());
     base64::engine::general_purpose::STANDARD.encode(hasher.finish_bytes())
 }
@@ -247,7 +247,7 @@ pub mod state {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::error::ExitCode;
+    use crate::core::error::ExitCode;
 
     #[test]
     fn hierarchy_hash_uses_dotnet_byte_order() {
@@ -261,7 +261,7 @@ mod tests {
             ]
         );
         let expected = base64::engine::general_purpose::STANDARD
-            .encode(hex::decode(crate::hash::hex_of(&id.to_bytes_le())).unwrap());
+            .encode(hex::decode(crate::core::hash::hex_of(&id.to_bytes_le())).unwrap());
         assert_eq!(hierarchy_hash(&id), expected);
         assert_eq!(hierarchy_hash(&id).len(), 44);
     }
@@ -282,7 +282,7 @@ mod tests {
             "Server=db,1433;Database=CM_PS1;User Id=sct;Password=****"
         );
         let err = SiteLocator::parse("Server=db;User Id=sct").unwrap_err();
-        assert_eq!(crate::error::exit_code(&err), ExitCode::Usage);
+        assert_eq!(crate::core::error::exit_code(&err), ExitCode::Usage);
         let err = SiteLocator::parse("mssql:/sct:pw123@db").unwrap_err();
         assert!(!format!("{err:#}").contains("pw123"), "{err:#}");
     }

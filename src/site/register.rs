@@ -9,7 +9,7 @@
 
 use super::sqlite::SqliteSite;
 use super::{SiteStore, state};
-use crate::catalog::Pack;
+use crate::core::catalog::Pack;
 use anyhow::Context;
 use rusqlite::{OptionalExtension, TransactionBehavior, params};
 use uuid::Uuid;
@@ -99,7 +99,7 @@ impl PackRegister for SqliteSite {
         if let Some(last) = last.filter(|_| !allow_rollback) {
             // Checked again inside the transaction: another import may have committed meanwhile.
             if (stamp.version as i64) < last {
-                return Err(crate::error::Error::Rejected(format!(
+                return Err(crate::core::error::Error::Rejected(format!(
                         "catalog version {} is older than version {last} already imported into {what} (rollback refused)",
                         stamp.version
                     )).into());
@@ -125,7 +125,7 @@ impl PackRegister for SqliteSite {
                 allow_rollback && last.is_some_and(|l| (stamp.version as i64) < l)
             ],
         )? == 1;
-        crate::fault::point("import:before-commit");
+        crate::core::fault::point("import:before-commit");
         tx.commit()
             .with_context(|| format!("Failed to commit the import into {what}"))?;
         Ok(out)
@@ -242,8 +242,8 @@ mod tests {
         assert_eq!(row.state, state::DOWNLOAD_SUCCESS);
         let err = site.register(&stamp(4), &[&pack], false, now).unwrap_err();
         assert_eq!(
-            crate::error::exit_code(&err),
-            crate::error::ExitCode::Rejected
+            crate::core::error::exit_code(&err),
+            crate::core::error::ExitCode::Rejected
         );
         assert!(
             site.register(&stamp(4), &[&pack], true, now)

@@ -1,7 +1,7 @@
 //! The embedded site: a SQLite file with the ConfigMgr tables of `schema.sql`.
 
 use super::{DiagnosticsLevel, SiteIdentity, SiteStore, UpdatePackage, UsageRow};
-use crate::error::Error;
+use crate::core::error::Error;
 use anyhow::Context;
 use rusqlite::{Connection, OpenFlags, OptionalExtension};
 use std::path::{Path, PathBuf};
@@ -38,7 +38,7 @@ impl SqliteSite {
             let exists = format!("site database `{}` already exists", path.display());
             return Err(Error::Usage(exists).into());
         }
-        crate::atomic::check_parent(path)?;
+        crate::core::atomic::check_parent(path)?;
         let conn = Connection::open_with_flags(
             path,
             OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_CREATE,

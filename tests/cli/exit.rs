@@ -1,8 +1,8 @@
 //! Exit codes by class name: `assert_exit!(out, Rejected)` says what a test expects where
-//! `Some(1)` did not, and the names are the library's own ([`sct::error::ExitCode`]), so a number
+//! `Some(1)` did not, and the names are the library's own ([`sct::core::error::ExitCode`]), so a number
 //! is written nowhere in the tests.
 
-use sct::error::ExitCode;
+use sct::core::error::ExitCode;
 use std::process::Output;
 
 /// The class an exit code stands for; `None` for a code no class has (a signal, a crash).
@@ -39,10 +39,10 @@ pub fn expect_exit(out: &Output, class: ExitCode, context: &str) {
 /// [`Output`] ended with that [`ExitCode`] class.
 macro_rules! assert_exit {
     ($out:expr, $class:ident) => {
-        $crate::exit::expect_exit(&$out, sct::error::ExitCode::$class, "")
+        $crate::exit::expect_exit(&$out, sct::core::error::ExitCode::$class, "")
     };
     ($out:expr, $class:ident, $($context:tt)+) => {
-        $crate::exit::expect_exit(&$out, sct::error::ExitCode::$class, &format!($($context)+))
+        $crate::exit::expect_exit(&$out, sct::core::error::ExitCode::$class, &format!($($context)+))
     };
 }
 pub(crate) use assert_exit;

@@ -6,11 +6,11 @@
 
 use crate::exit::assert_exit;
 use crate::support::{Env, stderr_of, stdout_of, tree};
-use sct::catalog::{self, Catalog, Pack, PackFile};
-use sct::document::Document;
-use sct::error::ExitCode;
-use sct::packdir::{FetchRecord, HierarchyRecord};
-use sct::signing::PrivateKey;
+use sct::core::catalog::{self, Catalog, Pack, PackFile};
+use sct::core::document::Document;
+use sct::core::error::ExitCode;
+use sct::core::packdir::{FetchRecord, HierarchyRecord};
+use sct::core::signing::PrivateKey;
 use serde_json::Value;
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
@@ -42,7 +42,7 @@ fn test_pack(name: &str, min: &str, max: &str, size: usize) -> TestPack {
         .map(|(path, bytes)| PackFile {
             path: path.clone(),
             size: bytes.len() as u64,
-            sha256: sct::hash::hex_of(bytes),
+            sha256: sct::core::hash::hex_of(bytes),
         })
         .collect();
     TestPack {
@@ -171,7 +171,7 @@ impl Fixture {
                 .collect(),
         };
         std::fs::write(
-            dir.join(sct::packdir::RECORD_FILE),
+            dir.join(sct::core::packdir::RECORD_FILE),
             serde_json::to_vec_pretty(&record).unwrap(),
         )
         .unwrap();
@@ -1126,12 +1126,12 @@ fn hostile_stray_names_cannot_forge_log_records_or_flood_the_log() {
     let text = std::fs::read_to_string(&log).unwrap();
     let text = text.strip_prefix('\u{feff}').unwrap_or(&text);
     for line in text.lines() {
-        let entry = sct::cmtrace::parse_record(line)
+        let entry = sct::core::cmtrace::parse_record(line)
             .unwrap_or_else(|e| panic!("`{line}` is not a CMTrace record: {e}"));
         assert_ne!(entry.message, forged, "a forged record got into the log");
     }
     assert_eq!(
-        sct::cmtrace::parse_log(text).unwrap().len(),
+        sct::core::cmtrace::parse_log(text).unwrap().len(),
         text.lines().count(),
         "one record per line"
     );

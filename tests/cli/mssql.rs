@@ -172,7 +172,7 @@ fn collect_reads_a_real_sql_server_site_when_configured() {
     let out = cmd.output().unwrap();
     let stderr = stderr_of(&out);
     // A site younger than 7 days has no usage data yet (exit 5); anything else must succeed.
-    if crate::exit::exit_class(&out) == Some(sct::error::ExitCode::NoData) {
+    if crate::exit::exit_class(&out) == Some(sct::core::error::ExitCode::NoData) {
         assert!(stderr.contains("no usage data yet"), "{stderr}");
         return;
     }

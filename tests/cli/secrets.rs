@@ -379,7 +379,7 @@ fn no_secret_reaches_output_logs_files_or_argv() {
         "pack",
         &plain(Some("trusted".into())),
     );
-    let trusted: sct::signing::KeyFile = serde_json::from_slice(
+    let trusted: sct::core::signing::KeyFile = serde_json::from_slice(
         &std::fs::read(data_dir().join("keys/test-only-trusted-key.json")).unwrap(),
     )
     .unwrap();
@@ -531,7 +531,7 @@ fn a_password_in_the_site_flag_is_refused_like_one_in_a_proxy_uri() {
         .unwrap();
     assert_ne!(
         crate::exit::exit_class(&out),
-        Some(sct::error::ExitCode::Usage),
+        Some(sct::core::error::ExitCode::Usage),
         "{}",
         stderr_of(&out)
     );

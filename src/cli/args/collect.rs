@@ -19,7 +19,7 @@ pub enum Format {
 
 /// Read the site's identity and usage data at its diagnostics level.
 #[derive(Parser, Debug)]
-#[command(version, after_help = crate::error::after_help(AFTER_HELP, EXIT_CODES))]
+#[command(version, after_help = crate::core::error::after_help(AFTER_HELP, EXIT_CODES))]
 pub struct Args {
     /// Site database: sqlite:PATH, or SQL Server as 'Server=host,1433;Database=CM_PS1;User Id=NAME'
     /// (password from SCT_SITE_PASSWORD or a prompt) [default: $SCT_SITE, then sct.toml]
@@ -29,7 +29,7 @@ pub struct Args {
     #[arg(long, value_enum, default_value = "json")]
     pub format: Format,
     /// Write to FILE (replaced atomically) instead of stdout.
-    #[arg(long, short, value_name = "FILE", value_parser = crate::paths::path_flag)]
+    #[arg(long, short, value_name = "FILE", value_parser = crate::core::paths::path_flag)]
     pub output: Option<PathBuf>,
     #[command(flatten)]
     pub operator: OperatorArgs,
@@ -42,16 +42,16 @@ Examples:
   sct-collect --format csv -o usagedata.csv
   sct-collect --log /var/log/sct/collect.log > usage.json";
 
-/// The exit codes `sct-collect` can end with, in its own words (`crate::error::after_help`).
-const EXIT_CODES: &[(crate::error::ExitCode, &str)] = &[
-    (crate::error::ExitCode::Success, ""),
-    (crate::error::ExitCode::Usage, ""),
+/// The exit codes `sct-collect` can end with, in its own words (`crate::core::error::after_help`).
+const EXIT_CODES: &[(crate::core::error::ExitCode, &str)] = &[
+    (crate::core::error::ExitCode::Success, ""),
+    (crate::core::error::ExitCode::Usage, ""),
     (
-        crate::error::ExitCode::Io,
+        crate::core::error::ExitCode::Io,
         "the site database could not be read",
     ),
     (
-        crate::error::ExitCode::NoData,
+        crate::core::error::ExitCode::NoData,
         "the site has no usage data yet",
     ),
 ];
@@ -59,14 +59,14 @@ const EXIT_CODES: &[(crate::error::ExitCode, &str)] = &[
 /// Runs `sct-collect`.
 pub fn run(args: Args) -> anyhow::Result<()> {
     args.operator.apply(TOOL)?;
-    let config = crate::config::Config::load()?;
+    let config = crate::stages::config::Config::load()?;
     let site = config.site_locator(args.site.as_deref())?;
-    crate::logging::info(TOOL, format!("Site database: {site}"));
+    crate::core::logging::info(TOOL, format!("Site database: {site}"));
     if let Some(path) = &args.output {
-        crate::atomic::check_parent(path)?;
+        crate::core::atomic::check_parent(path)?;
     }
-    let doc = crate::prepare::collect(&site)?;
-    crate::logging::info(
+    let doc = crate::stages::prepare::collect(&site)?;
+    crate::core::logging::info(
         TOOL,
         format!(
             "Collected usage data of site {} (hierarchy {}, version {}): {} rows",
@@ -77,13 +77,13 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         ),
     );
     let write = |out: &mut dyn Write| match args.format {
-        Format::Json => crate::document::write_pretty(out, &doc),
-        Format::Csv => crate::review::write_csv(&doc, out),
+        Format::Json => crate::core::document::write_pretty(out, &doc),
+        Format::Csv => crate::core::review::write_csv(&doc, out),
     };
     match &args.output {
         Some(path) => {
-            crate::atomic::write_with(path, |file| write(file))?;
-            crate::logging::info(TOOL, format!("Written to {}", path.display()));
+            crate::core::atomic::write_with(path, |file| write(file))?;
+            crate::core::logging::info(TOOL, format!("Written to {}", path.display()));
             Ok(())
         }
         None => write(&mut std::io::stdout().lock()),

@@ -8,7 +8,7 @@ pub const TOOL: &str = "sct-demo";
 
 /// Create realistic demo data.
 #[derive(Parser, Debug)]
-#[command(version, after_help = crate::error::after_help(AFTER_HELP, EXIT_CODES))]
+#[command(version, after_help = crate::core::error::after_help(AFTER_HELP, EXIT_CODES))]
 pub struct Args {
     #[command(subcommand)]
     pub command: Command,
@@ -19,11 +19,11 @@ Examples:
   sct-demo site --db /tmp/ps1.db --site-code PS1 --level Enhanced
   sct-demo packs --root /srv/sct";
 
-/// The exit codes `sct-demo` can end with, in its own words (`crate::error::after_help`).
-const EXIT_CODES: &[(crate::error::ExitCode, &str)] = &[
-    (crate::error::ExitCode::Success, ""),
-    (crate::error::ExitCode::Usage, ""),
-    (crate::error::ExitCode::Io, "a file could not be written"),
+/// The exit codes `sct-demo` can end with, in its own words (`crate::core::error::after_help`).
+const EXIT_CODES: &[(crate::core::error::ExitCode, &str)] = &[
+    (crate::core::error::ExitCode::Success, ""),
+    (crate::core::error::ExitCode::Usage, ""),
+    (crate::core::error::ExitCode::Io, "a file could not be written"),
 ];
 
 /// What `sct-demo` makes.
@@ -35,7 +35,7 @@ pub enum Command {
     )]
     Site {
         /// The database file to create (must not exist).
-        #[arg(long, value_name = "FILE", value_parser = crate::paths::path_flag)]
+        #[arg(long, value_name = "FILE", value_parser = crate::core::paths::path_flag)]
         db: PathBuf,
         /// Three-character site code.
         #[arg(long, default_value = "PS1")]
@@ -45,7 +45,7 @@ pub enum Command {
         site_name: String,
         /// Full version; the site version is its build with revision .1000.
         #[arg(long, default_value = "5.00.9128.1000")]
-        version: crate::version::CmVersion,
+        version: crate::core::version::CmVersion,
         /// Hierarchy ID [default: a new random GUID]
         #[arg(long)]
         hierarchy_id: Option<uuid::Uuid>,
@@ -69,7 +69,7 @@ pub enum Command {
     )]
     Packs {
         /// The service root to write into (created if missing).
-        #[arg(long, value_name = "ROOT", value_parser = crate::paths::path_flag)]
+        #[arg(long, value_name = "ROOT", value_parser = crate::core::paths::path_flag)]
         root: PathBuf,
         /// Payload bytes inside each update's cab (hotfixes get a quarter); suffixes KiB, MiB, GiB.
         #[arg(long, value_name = "SIZE", default_value = "1MiB", value_parser = parse_size)]
@@ -128,7 +128,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
                 no_usage,
             };
             crate::site::demo::create(&db, &spec)?;
-            crate::document::write_line(
+            crate::core::document::write_line(
                 std::io::stdout().lock(),
                 &crate::site::demo::site_document(&db, &spec),
             )
@@ -139,12 +139,12 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             redist_size,
             seed,
         } => {
-            let options = crate::samples::SampleOptions {
+            let options = crate::service::samples::SampleOptions {
                 cab_payload: cab_size,
                 redist_size,
                 seed,
             };
-            let report = crate::samples::generate(&root, &options)?;
+            let report = crate::service::samples::generate(&root, &options)?;
             crate::cli::note(
                 TOOL,
                 format!(
@@ -155,7 +155,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
                     root.join("packs").display()
                 ),
             );
-            crate::document::write_pretty(std::io::stdout().lock(), &report)
+            crate::core::document::write_pretty(std::io::stdout().lock(), &report)
         }
     }
 }

@@ -9,19 +9,19 @@ pub const TOOL: &str = "sct-fetch";
 
 /// Download the update packs the service offers each hierarchy, verified against the pinned keys.
 #[derive(Parser, Debug)]
-#[command(version, after_help = crate::error::after_help(AFTER_HELP, EXIT_CODES))]
+#[command(version, after_help = crate::core::error::after_help(AFTER_HELP, EXIT_CODES))]
 pub struct Args {
     /// The update pack folder to fill (created if missing; an interrupted run resumes in it).
-    #[arg(long, value_name = "DIR", value_parser = crate::paths::path_flag)]
+    #[arg(long, value_name = "DIR", value_parser = crate::core::paths::path_flag)]
     pub dest: PathBuf,
     /// Offers (sct.offer.v1 JSON lines, as sct-upload prints them); `-` or nothing reads stdin.
-    #[arg(long, value_name = "FILE", value_parser = crate::paths::path_flag)]
+    #[arg(long, value_name = "FILE", value_parser = crate::core::paths::path_flag)]
     pub offers: Option<PathBuf>,
     /// Which packs: latest (newest update for the site), all, hotfix, siteversion (newer than the site).
     #[arg(long, default_value = "latest", value_name = "MODE")]
-    pub mode: crate::select::DownloadMode,
+    pub mode: crate::core::select::DownloadMode,
     /// Files downloaded at once.
-    #[arg(long, default_value_t = crate::fetch::DEFAULT_JOBS, value_name = "N")]
+    #[arg(long, default_value_t = crate::stages::fetch::DEFAULT_JOBS, value_name = "N")]
     pub jobs: usize,
     /// Pinned catalog key (ed25519:... or a file of them); repeatable [default: SCT_TRUSTED_KEYS, then sct.toml]
     #[arg(long = "trusted-key", value_name = "KEY")]
@@ -45,23 +45,23 @@ Examples:
 Output: one sct.fetch.v1 JSON line per pack (\"type\":\"pack\"), then a closing \"type\":\"summary\" line.
 After any failure, run the same command again to resume.";
 
-/// The exit codes `sct-fetch` can end with, in its own words (`crate::error::after_help`).
-const EXIT_CODES: &[(crate::error::ExitCode, &str)] = &[
+/// The exit codes `sct-fetch` can end with, in its own words (`crate::core::error::after_help`).
+const EXIT_CODES: &[(crate::core::error::ExitCode, &str)] = &[
     (
-        crate::error::ExitCode::Success,
+        crate::core::error::ExitCode::Success,
         "every selected pack is in place and verified",
     ),
     (
-        crate::error::ExitCode::Rejected,
+        crate::core::error::ExitCode::Rejected,
         "bad signature, expired, rollback, other hierarchy, tampered or wrong-size file",
     ),
-    (crate::error::ExitCode::Usage, ""),
+    (crate::core::error::ExitCode::Usage, ""),
     (
-        crate::error::ExitCode::Io,
+        crate::core::error::ExitCode::Io,
         "disk full, read-only folder, another sct-fetch writing to the folder",
     ),
     (
-        crate::error::ExitCode::Network,
+        crate::core::error::ExitCode::Network,
         "the service or proxy unreachable, failing or too slow",
     ),
 ];
@@ -69,9 +69,9 @@ const EXIT_CODES: &[(crate::error::ExitCode, &str)] = &[
 /// Runs `sct-fetch`.
 pub fn run(args: Args) -> anyhow::Result<()> {
     args.operator.apply(TOOL)?;
-    let config = crate::config::Config::load()?;
+    let config = crate::stages::config::Config::load()?;
     let net = args.net.options(&config)?.with_proxy_password()?;
-    let options = crate::fetch::FetchOptions {
+    let options = crate::stages::fetch::FetchOptions {
         dest: args.dest.clone(),
         mode: args.mode,
         jobs: args.jobs,
@@ -80,14 +80,14 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         progress: !args.operator.quiet,
         validity: config.validity_ceiling()?,
     };
-    let offers = crate::fetch::read_offers(args.offers.as_deref())?;
+    let offers = crate::stages::fetch::read_offers(args.offers.as_deref())?;
     if args.dry_run {
-        let plan = crate::fetch::dry_run(&options, &offers)?;
-        return crate::document::write_pretty(std::io::stdout().lock(), &plan);
+        let plan = crate::stages::fetch::dry_run(&options, &offers)?;
+        return crate::core::document::write_pretty(std::io::stdout().lock(), &plan);
     }
     let mut stdout = std::io::stdout().lock();
-    crate::fetch::fetch(&options, &offers, &mut |event| {
-        crate::document::write_line(&mut stdout, event)
+    crate::stages::fetch::fetch(&options, &offers, &mut |event| {
+        crate::core::document::write_line(&mut stdout, event)
     })?;
     Ok(())
 }

@@ -1,5 +1,5 @@
 //! `sct-import`: a verified update-pack folder → the site's inbox (and, for the embedded site, its
-//! `CM_UpdatePackages`). The logic is `crate::import`.
+//! `CM_UpdatePackages`). The logic is `crate::stages::import`.
 //!
 //! The `///` comments here are also `--help` text, where `<GUID>` is plain text for an operator.
 #![allow(rustdoc::invalid_html_tags)]
@@ -19,15 +19,15 @@ pub const TOOL: &str = "sct-import";
 /// (staged, checked, fsynced, renamed into place). An embedded (sqlite:) site records the packs as
 /// Ready to install (262146); a SQL Server site is only read, as with the original tool.
 #[derive(Parser, Debug)]
-#[command(version, after_help = crate::error::after_help(AFTER_HELP, EXIT_CODES), subcommand_negates_reqs = true)]
+#[command(version, after_help = crate::core::error::after_help(AFTER_HELP, EXIT_CODES), subcommand_negates_reqs = true)]
 pub struct Args {
     #[command(subcommand)]
     pub command: Option<Command>,
     /// The update pack folder written by sct-fetch (catalog.json, fetched.json, <GUID>/...).
-    #[arg(value_name = "DIR", required_unless_present_any = ["list", "src"], value_parser = crate::paths::path_flag)]
+    #[arg(value_name = "DIR", required_unless_present_any = ["list", "src"], value_parser = crate::core::paths::path_flag)]
     pub dir: Option<PathBuf>,
     /// The same folder as a flag (older runbooks).
-    #[arg(long, value_name = "DIR", conflicts_with = "dir", value_parser = crate::paths::path_flag)]
+    #[arg(long, value_name = "DIR", conflicts_with = "dir", value_parser = crate::core::paths::path_flag)]
     pub src: Option<PathBuf>,
     /// Only list the site's update packages and their states (read only), then exit.
     #[arg(long, conflicts_with_all = ["dry_run", "allow_rollback", "wait"])]
@@ -36,7 +36,7 @@ pub struct Args {
     #[arg(long, value_name = "LOCATOR", global = true)]
     pub site: Option<String>,
     /// The site's install folder [default: SCT_INSTALL_DIR, then sct.toml, then the site's own]
-    #[arg(long, value_name = "DIR", global = true, value_parser = crate::paths::path_flag)]
+    #[arg(long, value_name = "DIR", global = true, value_parser = crate::core::paths::path_flag)]
     pub install_dir: Option<PathBuf>,
     /// A pinned catalog key (ed25519:... or a key file); repeat for rotation
     /// [default: SCT_TRUSTED_KEYS, then sct.toml]
@@ -122,16 +122,16 @@ Examples:
   sct-import --site sqlite:/var/lib/sct/site.db --install-dir /opt/cm /media/usb/UpdatePacks
   SCT_SITE='mssql://sct@cm-sql.contoso.com/CM_PS1' sct-import D:/USB/UpdatePacks --wait --wait-timeout 7200";
 
-/// The exit codes `sct-import` can end with, in its own words (`crate::error::after_help`).
-const EXIT_CODES: &[(crate::error::ExitCode, &str)] = &[
-    (crate::error::ExitCode::Success, ""),
+/// The exit codes `sct-import` can end with, in its own words (`crate::core::error::after_help`).
+const EXIT_CODES: &[(crate::core::error::ExitCode, &str)] = &[
+    (crate::core::error::ExitCode::Success, ""),
     (
-        crate::error::ExitCode::Rejected,
+        crate::core::error::ExitCode::Rejected,
         "folder tampered, unknown key, other hierarchy, rollback, or a different pack already under a GUID",
     ),
-    (crate::error::ExitCode::Usage, ""),
+    (crate::core::error::ExitCode::Usage, ""),
     (
-        crate::error::ExitCode::Io,
+        crate::core::error::ExitCode::Io,
         "inbox or database could not be written (read-only, full, locked with --no-lock-wait) or --wait ended without Ready to install",
     ),
 ];
@@ -139,24 +139,24 @@ const EXIT_CODES: &[(crate::error::ExitCode, &str)] = &[
 /// Runs `sct-import`.
 pub fn run(args: Args) -> anyhow::Result<()> {
     args.operator.apply(TOOL)?;
-    let config = crate::config::Config::load()?;
+    let config = crate::stages::config::Config::load()?;
     let locator = config.site_locator(args.site.as_deref())?;
     let mut out = std::io::stdout().lock();
-    crate::logging::info(TOOL, format!("Site database: {locator}"));
+    crate::core::logging::info(TOOL, format!("Site database: {locator}"));
     if let Some(Command::Inbox(command)) = &args.command {
         return inbox(&args, command, &config, &locator, &mut out);
     }
     if args.list {
         let site = crate::site::open(&locator)?;
         if args.view.human() {
-            let packages = crate::import::site_packages(site.as_ref())?;
+            let packages = crate::stages::import::site_packages(site.as_ref())?;
             return crate::cli::summary::write_site_packages(&mut out, &packages);
         }
-        crate::import::list_packages(site.as_ref(), &mut out)?;
+        crate::stages::import::list_packages(site.as_ref(), &mut out)?;
         return Ok(());
     }
     let trusted = config.trusted_keys_for(&args.trusted_keys, args.src.as_deref())?;
-    let options = crate::import::ImportOptions {
+    let options = crate::stages::import::ImportOptions {
         src: args.dir.or(args.src).unwrap_or_default(),
         install_dir: args.install_dir,
         dry_run: args.dry_run,
@@ -164,13 +164,13 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         no_lock_wait: args.no_lock_wait,
         expiry_grace_days: args.expiry_grace_days,
         wait: args.wait.then(|| {
-            crate::import::wait::WaitOptions::new(
+            crate::stages::import::wait::WaitOptions::new(
                 Duration::from_secs(args.poll_interval.max(1)),
                 Duration::from_secs(args.wait_timeout),
             )
         }),
     };
-    crate::import::import(&locator, &config, &options, &trusted, &mut out, &mut |m| {
+    crate::stages::import::import(&locator, &config, &options, &trusted, &mut out, &mut |m| {
         crate::cli::note(TOOL, m)
     })?;
     Ok(())
@@ -181,7 +181,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
 fn inbox(
     args: &Args,
     command: &InboxCommand,
-    config: &crate::config::Config,
+    config: &crate::stages::config::Config,
     locator: &crate::site::SiteLocator,
     out: &mut dyn std::io::Write,
 ) -> anyhow::Result<()> {
@@ -192,17 +192,17 @@ fn inbox(
         || args.wait
         || args.allow_rollback
     {
-        return Err(crate::error::Error::Usage(
+        return Err(crate::core::error::Error::Usage(
             "`sct-import inbox` takes only --site, --install-dir and its own flags".into(),
         )
         .into());
     }
-    use crate::import::housekeeping::{self, Action};
+    use crate::stages::import::housekeeping::{self, Action};
     let site = crate::site::open(locator)?;
     let identity = site.identity()?;
     let install_dir =
-        crate::import::resolve_install_dir(args.install_dir.as_deref(), config, &identity);
-    let inbox = crate::import::inbox::Inbox::of_install_dir(&install_dir);
+        crate::stages::import::resolve_install_dir(args.install_dir.as_deref(), config, &identity);
+    let inbox = crate::stages::import::inbox::Inbox::of_install_dir(&install_dir);
     let action = match command {
         InboxCommand::List => Action::List,
         InboxCommand::Remove { dry_run, .. } => Action::Remove { dry_run: *dry_run },

@@ -10,10 +10,10 @@ pub const TOOL: &str = "sct-verify";
 /// Verify an update pack folder: catalog signature and expiry, every recorded pack complete, every
 /// file's size and SHA-256, nothing unexpected. Prints an sct.verify.v1 report.
 #[derive(Parser, Debug)]
-#[command(version, after_help = crate::error::after_help(AFTER_HELP, EXIT_CODES))]
+#[command(version, after_help = crate::core::error::after_help(AFTER_HELP, EXIT_CODES))]
 pub struct Args {
     /// The update pack folder (as sct-fetch or ServiceConnectionTool -connect wrote it).
-    #[arg(value_parser = crate::paths::path_flag)]
+    #[arg(value_parser = crate::core::paths::path_flag)]
     pub dir: PathBuf,
     /// Pinned catalog key (ed25519:... or a file of them); repeatable [default: SCT_TRUSTED_KEYS, then sct.toml]
     #[arg(long = "trusted-key", value_name = "KEY")]
@@ -30,28 +30,28 @@ Examples:
   sct-verify --human /media/usb/UpdatePacks | tee verify.txt
   sct-verify --trusted-key ed25519:3q2+7w... /media/usb/UpdatePacks | jq '.packs[] | select(.ok | not)'";
 
-/// The exit codes `sct-verify` can end with, in its own words (`crate::error::after_help`).
-const EXIT_CODES: &[(crate::error::ExitCode, &str)] = &[
-    (crate::error::ExitCode::Success, "all good"),
+/// The exit codes `sct-verify` can end with, in its own words (`crate::core::error::after_help`).
+const EXIT_CODES: &[(crate::core::error::ExitCode, &str)] = &[
+    (crate::core::error::ExitCode::Success, "all good"),
     (
-        crate::error::ExitCode::Rejected,
+        crate::core::error::ExitCode::Rejected,
         "verification failed (the report, or the error on stderr, says what)",
     ),
-    (crate::error::ExitCode::Usage, ""),
-    (crate::error::ExitCode::Io, "the folder could not be read"),
+    (crate::core::error::ExitCode::Usage, ""),
+    (crate::core::error::ExitCode::Io, "the folder could not be read"),
 ];
 
 /// Runs `sct-verify`.
 pub fn run(args: Args) -> anyhow::Result<()> {
     args.operator.apply(TOOL)?;
-    let config = crate::config::Config::load()?;
+    let config = crate::stages::config::Config::load()?;
     let trusted = config.trusted_keys_for(&args.trusted_keys, Some(args.dir.as_path()))?;
-    let verified = crate::verify::verify_dir(&args.dir, &trusted, jiff::Timestamp::now())?;
+    let verified = crate::stages::verify::verify_dir(&args.dir, &trusted, jiff::Timestamp::now())?;
     let report = &verified.report;
     for entry in &report.ignored {
-        crate::cli::note(TOOL, crate::litter::note(entry));
+        crate::cli::note(TOOL, crate::core::litter::note(entry));
     }
-    crate::logging::info(
+    crate::core::logging::info(
         TOOL,
         format!(
             "Verified {}: catalog version {}, {} packs, {}",
@@ -69,7 +69,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     if args.view.human() {
         crate::cli::summary::write_verify_report(&mut out, report)?;
     } else {
-        crate::document::write_pretty(out, report)?;
+        crate::core::document::write_pretty(out, report)?;
     }
-    crate::verify::outcome(report)
+    crate::stages::verify::outcome(report)
 }
