@@ -3,6 +3,7 @@
 //! Flags are single-dash and case-insensitive, as on Windows (`-Prepare -UsageDataDest D:\USB\UsageData.cab`).
 //! The whole line is parsed and checked before anything runs, so a usage error writes nothing.
 
+use crate::cli::args::wrapper::TOOL;
 use crate::core::error::{ExitCode, fail};
 use std::ffi::OsString;
 use std::io::IsTerminal;
@@ -342,9 +343,6 @@ fn upload_offers(
     )?;
     crate::stages::upload::run(&options)
 }
-
-/// The component name in the wrapper's log entries.
-const TOOL: &str = "ServiceConnectionTool";
 
 /// The phase's name as typed on the command line.
 fn phase_name(phase: &Phase) -> &'static str {
