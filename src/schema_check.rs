@@ -4,17 +4,17 @@
 
 use crate::core::catalog::{self, Catalog, Pack, PackFile};
 use crate::core::document::Document;
-use crate::stages::import::ledger::Ledger;
 use crate::core::offer::{Offer, Receipt};
 use crate::core::packdir::{FetchRecord, HierarchyRecord};
-use crate::service::publish::PublishReport;
-use crate::service::samples::{PackMetadata, SampleReport};
-use crate::service::serve::ErrorDocument;
 use crate::core::signing::{KeyFile, PrivateKey, SignatureFile};
-use crate::site::DiagnosticsLevel;
-use crate::site::demo::{DemoSpec, create};
 use crate::core::usage::UsageDocument;
 use crate::core::usage_cab::{CabReport, MANIFEST_MEMBER, UsageManifest};
+use crate::core::wire::ErrorDocument;
+use crate::service::publish::PublishReport;
+use crate::service::samples::{PackMetadata, SampleReport};
+use crate::site::DiagnosticsLevel;
+use crate::site::demo::{DemoSpec, create};
+use crate::stages::import::ledger::Ledger;
 use crate::stages::verify::VerifyReport;
 use serde_json::{Value, json};
 use uuid::Uuid;
@@ -319,7 +319,10 @@ impl Service {
     fn start(root: &std::path::Path) -> Self {
         let options = crate::service::serve::ServeOptions {
             token: Some("s3cret".into()),
-            ..crate::service::serve::ServeOptions::new(root.to_owned(), "127.0.0.1:0".parse().unwrap())
+            ..crate::service::serve::ServeOptions::new(
+                root.to_owned(),
+                "127.0.0.1:0".parse().unwrap(),
+            )
         };
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
         let (ready, address) = std::sync::mpsc::channel();
@@ -414,7 +417,9 @@ fn documents_of_a_whole_job_validate() {
         redist_size: 300,
         seed: 5,
     };
-    check(&serde_json::to_value(crate::service::samples::generate(&root, &small).unwrap()).unwrap());
+    check(
+        &serde_json::to_value(crate::service::samples::generate(&root, &small).unwrap()).unwrap(),
+    );
     let metadata = std::fs::read(root.join(crate::service::samples::METADATA_FILE)).unwrap();
     check(&serde_json::from_slice(&metadata).unwrap());
 
@@ -435,14 +440,17 @@ fn documents_of_a_whole_job_validate() {
     check(&second);
 
     let service = Service::start(&root);
-    check(&crate::service::serve::listening_document("http", service.address));
+    check(&crate::service::serve::listening_document(
+        "http",
+        service.address,
+    ));
     check(&crate::service::serve::listening_document(
         "https",
         "[::1]:8443".parse().unwrap(),
     ));
     let refused = service.exchange(&format!(
         "POST {} HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
-        crate::service::serve::UPLOAD_PATH
+        crate::core::wire::UPLOAD_PATH
     ));
     assert_eq!(refused["error"], json!("unauthorized"));
     check(&refused);
@@ -564,7 +572,8 @@ fn documents_of_a_whole_job_validate() {
     )
     .unwrap();
     let inbox = crate::stages::import::inbox::Inbox::of_install_dir(&other);
-    let ledger = std::fs::read(inbox.root.join(crate::stages::import::ledger::LEDGER_FILE)).unwrap();
+    let ledger =
+        std::fs::read(inbox.root.join(crate::stages::import::ledger::LEDGER_FILE)).unwrap();
     check(&serde_json::from_slice(&ledger).unwrap());
 }
 
@@ -660,8 +669,14 @@ fn failure_and_skip_lines_validate() {
     }
     for (database, wait) in [
         ("failed", None),
-        ("read-only", Some(crate::stages::import::wait::WaitEnd::TimedOut)),
-        ("registered", Some(crate::stages::import::wait::WaitEnd::Failed)),
+        (
+            "read-only",
+            Some(crate::stages::import::wait::WaitEnd::TimedOut),
+        ),
+        (
+            "registered",
+            Some(crate::stages::import::wait::WaitEnd::Failed),
+        ),
     ] {
         let summary = ImportSummary {
             schema: crate::stages::import::SCHEMA,

@@ -2,5 +2,7 @@
 
 fn main() -> std::process::ExitCode {
     let args: Vec<_> = std::env::args_os().skip(1).collect();
-    sct::cli::run("ServiceConnectionTool", || sct::cli::wrapper::run(&args))
+    sct::cli::run(sct::cli::args::wrapper::TOOL, || {
+        sct::cli::wrapper::run(&args)
+    })
 }

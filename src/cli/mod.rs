@@ -11,8 +11,11 @@ use std::io::{IsTerminal, Write};
 pub mod args;
 pub mod docgen;
 mod net;
+pub mod progress;
 pub mod summary;
+pub mod wrapper;
 
+pub use crate::core::report::{count, note};
 pub use net::NetArgs;
 
 /// The operator flags every stage shares: `--log FILE` and `--quiet`. Add them to a stage's clap
@@ -76,6 +79,7 @@ impl ViewArgs {
 /// causes and the exit code are logged as `ERROR:` entries too.
 pub fn run(tool: &str, stage: impl FnOnce() -> anyhow::Result<()>) -> std::process::ExitCode {
     crate::core::setting::set_program(tool);
+    progress::install();
     let code = match stage() {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(err) if is_broken_pipe(&err) => std::process::ExitCode::SUCCESS,
@@ -106,22 +110,6 @@ fn report_now(tool: &str, err: &anyhow::Error) {
     for cause in chain {
         let _ = writeln!(stderr, "{tool}:   Caused by: {}", shown(&cause));
     }
-}
-
-/// `1 update pack`, `2 update packs`: a count that reads as a sentence.
-pub fn count(n: usize, one: &str, many: &str) -> String {
-    format!("{n} {}", if n == 1 { one } else { many })
-}
-
-/// Prints a human note on stderr as one line ([`shown`]), above any progress bar, prefixed with
-/// the name of the program the operator ran (library code inside `ServiceConnectionTool` passes
-/// `sct-fetch`, but the operator ran the wrapper); `tool` names it when no front end recorded one.
-pub fn note(tool: &str, message: impl std::fmt::Display) {
-    let name = crate::core::setting::program().unwrap_or(tool);
-    let line = shown(&message);
-    crate::cli::progress::suspend(|| {
-        let _ = writeln!(std::io::stderr().lock(), "{name}: {line}");
-    });
 }
 
 /// A message as a person may see it: secrets masked ([`crate::core::logging::redact`]) and anything

@@ -1,20 +1,17 @@
-//! Progress bars for long transfers (bytes, rate, ETA) on stderr, for a person watching.
+//! The terminal reporter: how notes and progress bars from the library reach a person on stderr.
 //!
-//! Bars appear only when stderr is a terminal, `--quiet` was not given ([`set_quiet`]) and `TERM`
-//! is not `dumb`; piped or redirected, a stage prints no bars at all, so logs and CI output stay
-//! clean. `NO_COLOR` (set and not empty, see no-color.org) draws them without colour. Bars never go
-//! to stdout, which carries only JSON, and never to the log files.
-//!
-//! ```no_run
-//! let bar = sct::cli::progress::Progress::bytes(1_048_576, "248DC1EB.cab");
-//! bar.inc(65_536);
-//! bar.finish();
-//! ```
+//! Library code reports through [`crate::core::report`]; [`install`] (called by
+//! [`crate::cli::run`]) makes this module its reporter. Bars appear only when stderr is a
+//! terminal, `--quiet` was not given ([`set_quiet`]) and `TERM` is not `dumb`; piped or
+//! redirected, a stage prints no bars at all, so logs and CI output stay clean. `NO_COLOR` (set
+//! and not empty, see no-color.org) draws them without colour. Bars never go to stdout, which
+//! carries only JSON, and never to the log files. Every note is one escaped line above the bars.
 
+use crate::core::report::{Bar, Reporter, Unit};
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 use std::cell::Cell;
 use std::ffi::OsStr;
-use std::io::IsTerminal;
+use std::io::{IsTerminal, Write};
 use std::sync::OnceLock;
 use std::sync::atomic::{AtomicBool, Ordering};
 
@@ -38,13 +35,8 @@ fn shared() -> &'static MultiProgress {
     SHARED.get_or_init(|| MultiProgress::with_draw_target(ProgressDrawTarget::stderr()))
 }
 
-/// Adds a bar made elsewhere to the process's bars, so [`suspend`] clears it too.
-pub fn add(bar: ProgressBar) -> ProgressBar {
-    shared().add(bar)
-}
-
 /// Runs `f` with every bar cleared and redraws them after: for any line printed on stderr while
-/// bars may be drawn ([`crate::cli::note`] does this). Nested calls simply run `f`.
+/// bars may be drawn. Nested calls simply run `f`.
 pub fn suspend<R>(f: impl FnOnce() -> R) -> R {
     match SHARED.get() {
         Some(multi) if !SUSPENDED.get() => {
@@ -54,6 +46,58 @@ pub fn suspend<R>(f: impl FnOnce() -> R) -> R {
             result
         }
         _ => f(),
+    }
+}
+
+/// Makes the terminal reporter the process's reporter.
+pub fn install() {
+    crate::core::report::install(Box::new(Terminal));
+}
+
+/// Notes and bars on stderr.
+struct Terminal;
+
+impl Reporter for Terminal {
+    /// One line, prefixed with the name of the program the operator ran (library code inside
+    /// `ServiceConnectionTool` passes `sct-fetch`, but the operator ran the wrapper).
+    fn note(&self, tool: &str, message: &str) {
+        let name = crate::core::setting::program().unwrap_or(tool);
+        let line = crate::cli::shown(&message);
+        suspend(|| {
+            let _ = writeln!(std::io::stderr().lock(), "{name}: {line}");
+        });
+    }
+
+    fn bar(&self, total: u64, label: &str, unit: Unit) -> Option<Box<dyn Bar>> {
+        let display = current();
+        display
+            .bars
+            .then(|| Box::new(shared().add(new_bar(total, label, unit, display))) as Box<dyn Bar>)
+    }
+
+    fn suspend(&self, f: &mut dyn FnMut()) {
+        suspend(f)
+    }
+}
+
+impl Bar for ProgressBar {
+    fn set_position(&self, done: u64) {
+        ProgressBar::set_position(self, done);
+    }
+    fn inc(&self, n: u64) {
+        ProgressBar::inc(self, n);
+    }
+    fn set_message(&self, message: &str) {
+        ProgressBar::set_message(self, crate::core::escape::escape(message).into_owned());
+    }
+    fn finish(&self) {
+        ProgressBar::finish(self);
+    }
+    fn finish_and_clear(&self) {
+        ProgressBar::finish_and_clear(self);
+    }
+    fn abandon(&self) {
+        ProgressBar::abandon(self);
     }
 }
 
@@ -90,15 +134,6 @@ pub fn current() -> Display {
     )
 }
 
-/// What a bar counts.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Unit {
-    /// Bytes, with rate and time left (downloads, copies).
-    Bytes,
-    /// Whole things, such as packs imported or files verified.
-    Items,
-}
-
 /// The bar's layout: label, bar, amount done and total, then for bytes the rate and time left.
 fn template(unit: Unit, color: bool) -> &'static str {
     match (unit, color) {
@@ -121,151 +156,6 @@ fn new_bar(total: u64, label: &str, unit: Unit, display: Display) -> ProgressBar
         .with_style(style)
         // Labels are file names from the medium or a catalog: escaped like every line for people.
         .with_prefix(crate::core::escape::escape(label).into_owned())
-}
-
-/// One transfer's bar; every method does nothing when bars are off. Clones share the bar, so a
-/// clone can move into a download task.
-#[derive(Clone, Debug, Default)]
-pub struct Progress {
-    bar: Option<ProgressBar>,
-}
-
-impl Progress {
-    /// A bar for `total` bytes, labelled (a file name, a pack GUID), shown per [`current`].
-    pub fn bytes(total: u64, label: &str) -> Self {
-        Self::with_display(total, label, Unit::Bytes, current())
-    }
-
-    /// A bar for `total` things (packs, files), shown per [`current`].
-    pub fn items(total: u64, label: &str) -> Self {
-        Self::with_display(total, label, Unit::Items, current())
-    }
-
-    /// A bar shown per an explicit decision.
-    pub fn with_display(total: u64, label: &str, unit: Unit, display: Display) -> Self {
-        Self {
-            bar: display
-                .bars
-                .then(|| add(new_bar(total, label, unit, display))),
-        }
-    }
-
-    /// No bar at all.
-    pub fn hidden() -> Self {
-        Self::default()
-    }
-
-    /// Whether a bar is drawn.
-    pub fn is_visible(&self) -> bool {
-        self.bar.is_some()
-    }
-
-    /// Adds `n` bytes done.
-    pub fn inc(&self, n: u64) {
-        if let Some(bar) = &self.bar {
-            bar.inc(n);
-        }
-    }
-
-    /// Sets the bytes done, as when a download resumes from a partial file.
-    pub fn set_position(&self, done: u64) {
-        if let Some(bar) = &self.bar {
-            bar.set_position(done);
-        }
-    }
-
-    /// A short status after the numbers (`retry 2 of 5`, `verifying`).
-    pub fn set_message(&self, message: impl Into<String>) {
-        if let Some(bar) = &self.bar {
-            bar.set_message(crate::core::escape::escape(&message.into()).into_owned());
-        }
-    }
-
-    /// Marks the transfer done and leaves the full bar on screen.
-    pub fn finish(&self) {
-        if let Some(bar) = &self.bar {
-            bar.finish();
-        }
-    }
-
-    /// Marks the transfer done and removes the bar, so output that follows starts on a clean line.
-    pub fn finish_and_clear(&self) {
-        if let Some(bar) = &self.bar {
-            bar.finish_and_clear();
-        }
-    }
-
-    /// Stops the bar where it is, after a failure.
-    pub fn abandon(&self) {
-        if let Some(bar) = &self.bar {
-            bar.abandon();
-        }
-    }
-}
-
-/// Several bars drawn together, for parallel downloads; notes printed through it appear above them.
-#[derive(Clone, Debug)]
-pub struct ProgressGroup {
-    multi: Option<MultiProgress>,
-    display: Display,
-}
-
-impl Default for ProgressGroup {
-    fn default() -> Self {
-        Self::new()
-    }
-}
-
-impl ProgressGroup {
-    /// A group shown per [`current`].
-    pub fn new() -> Self {
-        Self::with_display(current())
-    }
-
-    /// A group shown per an explicit decision.
-    pub fn with_display(display: Display) -> Self {
-        Self {
-            multi: display.bars.then(|| shared().clone()),
-            display,
-        }
-    }
-
-    /// Adds a bar for `total` bytes.
-    pub fn bytes(&self, total: u64, label: &str) -> Progress {
-        self.add(total, label, Unit::Bytes)
-    }
-
-    /// Adds a bar for `total` things, such as an overall "packs done" bar above the downloads.
-    pub fn items(&self, total: u64, label: &str) -> Progress {
-        self.add(total, label, Unit::Items)
-    }
-
-    fn add(&self, total: u64, label: &str, unit: Unit) -> Progress {
-        match &self.multi {
-            Some(multi) => Progress {
-                bar: Some(multi.add(new_bar(total, label, unit, self.display))),
-            },
-            None => Progress::hidden(),
-        }
-    }
-
-    /// Prints a line on stderr without tearing the bars (plain `eprintln!` when there are none),
-    /// escaped as every line for people is ([`crate::cli::shown`]).
-    pub fn println(&self, line: impl AsRef<str>) {
-        let line = crate::cli::shown(&line.as_ref());
-        match &self.multi {
-            Some(multi) if multi.println(&line).is_ok() => {}
-            _ => eprintln!("{line}"),
-        }
-    }
-
-    /// Runs `f` with the bars cleared, for output that must not mix with them (a prompt).
-    pub fn suspend<R>(&self, f: impl FnOnce() -> R) -> R {
-        match &self.multi {
-            Some(_) => suspend(f),
-            None => f(),
-        }
-    }
 }
 
 #[cfg(test)]
@@ -319,53 +209,30 @@ mod tests {
     }
 
     #[test]
-    fn hidden_bars_are_inert() {
-        let off = decide(false, false, None, None);
-        let bar = Progress::with_display(100, "x.cab", Unit::Bytes, off);
-        assert!(!bar.is_visible());
-        bar.inc(10);
-        bar.set_position(50);
-        bar.set_message("retry");
-        bar.finish();
-        bar.finish_and_clear();
-        let group = ProgressGroup::with_display(off);
-        assert!(!group.bytes(10, "y").is_visible());
-        assert!(!group.items(10, "z").is_visible());
-        assert_eq!(group.suspend(|| 7), 7);
-    }
-
-    #[test]
     fn nested_suspends_do_not_deadlock() {
         let on = decide(true, false, os("1"), os("xterm"));
-        let group = ProgressGroup::with_display(on);
-        let bar = group.bytes(10, "n");
-        assert_eq!(group.suspend(|| suspend(|| suspend(|| 3))), 3);
+        let bar = shared().add(new_bar(10, "n", Unit::Bytes, on));
+        assert_eq!(suspend(|| suspend(|| suspend(|| 3))), 3);
         bar.finish_and_clear();
     }
 
     #[test]
-    fn visible_bars_count_bytes() {
+    fn visible_bars_count() {
         let on = decide(true, false, os("1"), os("xterm"));
-        let bar = Progress::with_display(100, "x.cab", Unit::Bytes, on);
-        assert!(bar.is_visible());
-        bar.set_position(40);
-        bar.clone().inc(10);
-        assert_eq!(bar.bar.as_ref().map(ProgressBar::position), Some(50));
-        bar.finish();
-        let group = ProgressGroup::with_display(on);
-        let one = group.bytes(5, "a");
-        one.inc(5);
-        assert_eq!(one.bar.as_ref().map(ProgressBar::position), Some(5));
-        let packs = group.items(3, "packs");
-        packs.inc(1);
-        assert_eq!(packs.bar.as_ref().map(ProgressBar::length), Some(Some(3)));
+        let bar = new_bar(100, "x.cab", Unit::Bytes, on);
+        Bar::set_position(&bar, 40);
+        Bar::inc(&bar, 10);
+        assert_eq!(bar.position(), 50);
+        let packs = new_bar(3, "packs", Unit::Items, on);
+        Bar::inc(&packs, 1);
+        assert_eq!(packs.length(), Some(3));
     }
 
     #[test]
     fn quiet_switch_is_process_wide() {
         set_quiet(true);
         assert!(!current().bars);
-        assert!(!Progress::bytes(1, "q").is_visible());
+        assert!(Terminal.bar(1, "q", Unit::Bytes).is_none());
         set_quiet(false);
     }
 }

@@ -10,8 +10,8 @@
 //! the text, and so cannot make a failed check look like a good one.
 
 use crate::core::escape::Escaped as e;
-use crate::stages::import::SitePackage;
 use crate::core::usage_cab::CabReport;
+use crate::stages::import::SitePackage;
 use crate::stages::verify::VerifyReport;
 use std::io::Write;
 

@@ -386,7 +386,11 @@ mod tests {
         assert_eq!(std::fs::read(out.join("sub/b.txt")).unwrap(), b"world");
         // Again: nothing is overwritten, and the destination named is the operator's to fix.
         let err = extract(&cab_path, &out, 100).unwrap_err();
-        assert_eq!(crate::core::error::exit_code(&err), ExitCode::Usage, "{err:#}");
+        assert_eq!(
+            crate::core::error::exit_code(&err),
+            ExitCode::Usage,
+            "{err:#}"
+        );
         assert_eq!(std::fs::read(out.join("a.txt")).unwrap(), b"hello");
     }
 
@@ -396,7 +400,11 @@ mod tests {
         let cab_path = dir.path().join("t.cab");
         write(&cab_path, vec![entry("a.txt", b"hello")]).unwrap();
         let err = extract(&cab_path, &cab_path, 100).unwrap_err();
-        assert_eq!(crate::core::error::exit_code(&err), ExitCode::Usage, "{err:#}");
+        assert_eq!(
+            crate::core::error::exit_code(&err),
+            ExitCode::Usage,
+            "{err:#}"
+        );
         let missing = dir.path().join("missing");
         let err = extract(&cab_path, &missing, 100).unwrap_err();
         assert_eq!(crate::core::error::exit_code(&err), ExitCode::Io, "{err:#}");
@@ -439,14 +447,18 @@ mod tests {
         let path = dir.path().join("x.cab");
         std::fs::write(
             &path,
-            include_bytes!("../tests/data/cab-member-offset-beyond-folder-data/fuzz-crash.cab"),
+            include_bytes!("../../tests/data/cab-member-offset-beyond-folder-data/fuzz-crash.cab"),
         )
         .unwrap();
         let mut reader = CabReader::open(&path).unwrap();
         let mut failures = 0;
         for member in reader.members() {
             if let Err(err) = reader.copy_member(&member.name, 1 << 20, &mut io::sink()) {
-                assert_eq!(crate::core::error::exit_code(&err), ExitCode::Rejected, "{err:#}");
+                assert_eq!(
+                    crate::core::error::exit_code(&err),
+                    ExitCode::Rejected,
+                    "{err:#}"
+                );
                 failures += 1;
             }
         }
@@ -459,7 +471,7 @@ mod tests {
         // The same layout in a usage cab whose names are all fine: refused as damaged.
         std::fs::write(
             &path,
-            include_bytes!("../tests/data/cab-member-offset-beyond-folder-data/input.cab"),
+            include_bytes!("../../tests/data/cab-member-offset-beyond-folder-data/input.cab"),
         )
         .unwrap();
         let err = crate::core::usage_cab::open_verified(&path).unwrap_err();

@@ -42,6 +42,12 @@ pub mod update_type {
 
 /// The longest validity window a client accepts in a fetched catalog (see
 /// [`Catalog::check_validity_window`]).
+/// Environment variable with the catalog validity ceiling in days.
+pub const ENV_MAX_CATALOG_VALIDITY: &str = "SCT_MAX_CATALOG_VALIDITY_DAYS";
+/// The ceiling when none is set: a service publishes for weeks (`sct-serve publish` defaults to
+/// 30 days), so 90 leaves room without letting one signature freeze a site for years.
+pub const DEFAULT_MAX_CATALOG_VALIDITY_DAYS: u32 = 90;
+
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ValidityCeiling {
     pub days: u32,
@@ -52,10 +58,10 @@ pub struct ValidityCeiling {
 impl Default for ValidityCeiling {
     fn default() -> Self {
         Self {
-            days: crate::stages::config::DEFAULT_MAX_CATALOG_VALIDITY_DAYS,
+            days: DEFAULT_MAX_CATALOG_VALIDITY_DAYS,
             setting: format!(
                 "max_catalog_validity_days in sct.toml or {}",
-                crate::stages::config::ENV_MAX_CATALOG_VALIDITY
+                ENV_MAX_CATALOG_VALIDITY
             ),
         }
     }

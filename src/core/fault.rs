@@ -45,10 +45,9 @@ fn listed(value: &str, name: &str) -> bool {
 
 #[cfg(debug_assertions)]
 fn crash(name: &str) -> ! {
-    use std::io::Write;
-    let _ = writeln!(
-        std::io::stderr().lock(),
-        "sct: fault injected at `{name}` ({ENV_FAULT}): killing this process"
+    crate::core::report::note(
+        "sct",
+        format!("fault injected at `{name}` ({ENV_FAULT}): killing this process"),
     );
     #[cfg(unix)]
     // SAFETY: kill(2) on our own pid has no memory-safety preconditions.

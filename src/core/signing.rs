@@ -129,8 +129,11 @@ impl PrivateKey {
     /// Reads a key file.
     pub fn load(path: &Path) -> anyhow::Result<Self> {
         let file = fs_err::File::open(path)?;
-        let doc: KeyFile =
-            crate::core::document::read(file, &format!("key file `{}`", path.display()), 64 * 1024)?;
+        let doc: KeyFile = crate::core::document::read(
+            file,
+            &format!("key file `{}`", path.display()),
+            64 * 1024,
+        )?;
         let seed: [u8; 32] = B64
             .decode(&doc.private_key)
             .ok()

@@ -1,9 +1,99 @@
-//! The usage document (`sct.usage.v1`): what `sct-collect` reads from the site and `sct-pack` packs.
+//! The usage document (`sct.usage.v1`): what `sct-collect` reads from the site and `sct-pack` packs,
+//! with the site identity and usage rows it carries (the site back ends read them into these types).
 
 use crate::core::document::Document;
 use crate::core::error::Error;
-use crate::site::{SiteIdentity, SiteStore, UsageRow};
+use crate::core::version::CmVersion;
+use base64::Engine;
 use serde::{Deserialize, Serialize};
+use std::fmt;
+use uuid::Uuid;
+
+/// The diagnostics and usage data level configured for the hierarchy.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+pub enum DiagnosticsLevel {
+    Basic = 1,
+    Enhanced = 2,
+    Full = 3,
+}
+
+impl DiagnosticsLevel {
+    /// The level stored as an integer in the site database.
+    pub fn from_code(code: i64) -> Option<Self> {
+        match code {
+            1 => Some(Self::Basic),
+            2 => Some(Self::Enhanced),
+            3 => Some(Self::Full),
+            _ => None,
+        }
+    }
+}
+
+impl fmt::Display for DiagnosticsLevel {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(self, f)
+    }
+}
+
+impl std::str::FromStr for DiagnosticsLevel {
+    type Err = String;
+    fn from_str(text: &str) -> Result<Self, String> {
+        match text.to_ascii_lowercase().as_str() {
+            "basic" | "1" => Ok(Self::Basic),
+            "enhanced" | "2" => Ok(Self::Enhanced),
+            "full" | "3" => Ok(Self::Full),
+            _ => Err(format!(
+                "`{text}` is not a diagnostics level (Basic, Enhanced or Full)"
+            )),
+        }
+    }
+}
+
+/// Who the site is: what the update service needs to choose updates.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SiteIdentity {
+    pub site_code: String,
+    pub site_name: String,
+    pub server_name: String,
+    /// The hierarchy ID (support ID), from `dbo.fnGetHierarchyID()` on SQL Server.
+    pub hierarchy_id: Uuid,
+    /// The site version, always `5.00.<build>.1000` (`dbo.fnCurrentSiteVersion()`).
+    pub version: CmVersion,
+    /// The full version with hotfixes (`fnSetupFullVersion`), `5.00.<build>.10mm`.
+    pub full_version: CmVersion,
+    pub diagnostics_level: DiagnosticsLevel,
+    /// The site's install folder (holds `EasySetupPayload\`), as recorded in `Sites.InstallDir`.
+    pub install_dir: String,
+}
+
+impl SiteIdentity {
+    /// The hashed hierarchy ID that usage data carries: Base64(SHA-256(GUID bytes in .NET order)).
+    pub fn hierarchy_hash(&self) -> String {
+        hierarchy_hash(&self.hierarchy_id)
+    }
+}
+
+/// Base64(SHA-256(`Guid.ToByteArray()`)): .NET writes the first three GUID fields little-endian.
+pub fn hierarchy_hash(id: &Uuid) -> String {
+    let mut hasher = crate::core::hash::Sha256::new();
+    hasher.update(&id.to_bytes_le());
+    base64::engine::general_purpose::STANDARD.encode(hasher.finish_bytes())
+}
+
+/// One row of `TEL_TelemetryResults`: the result of one usage query.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UsageRow {
+    /// The usage query's ID.
+    pub id: Uuid,
+    /// The collecting procedure, such as `TEL_SetupInfo`.
+    pub name: String,
+    /// The lowest diagnostics level that sends this row.
+    pub level: DiagnosticsLevel,
+    /// When the site collected it (ISO 8601, UTC).
+    pub collected_at: String,
+    /// The query's result, as the site stored it.
+    pub results: String,
+}
 
 /// Site identity and usage rows at the site's diagnostics level.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -26,31 +116,6 @@ impl Document for UsageDocument {
 /// Largest usage document a stage reads. A real site's is well under a few MiB; reading one costs
 /// about three times its size (the bytes and the parsed rows), so this bounds a reader's memory.
 pub const MAX_USAGE_BYTES: u64 = 64 * 1024 * 1024;
-
-/// Reads identity and usage rows; a site without usage data yet is a "nothing to do" failure.
-pub fn collect(site: &dyn SiteStore) -> anyhow::Result<UsageDocument> {
-    let identity = site.identity()?;
-    let rows = site.usage_rows(identity.diagnostics_level)?;
-    if rows.is_empty() {
-        return Err(Error::NoData(format!(
-                "site {} ({}) has no usage data yet: a site collects it every 7 days from its install date \
-                 (table TEL_TelemetryResults is empty at level {})",
-                identity.site_code,
-                site.describe(),
-                identity.diagnostics_level
-            )).into());
-    }
-    Ok(UsageDocument {
-        schema: UsageDocument::SCHEMA.to_owned(),
-        generated_at: jiff::Timestamp::now()
-            .round(jiff::Unit::Second)?
-            .to_string(),
-        generator: concat!("sct ", env!("CARGO_PKG_VERSION")).to_owned(),
-        hierarchy_hash: identity.hierarchy_hash(),
-        site: identity,
-        rows,
-    })
-}
 
 /// Checks what a packer relies on beyond the JSON shape.
 pub fn validate(doc: &UsageDocument, source: &str) -> anyhow::Result<()> {
@@ -91,8 +156,6 @@ pub fn rows_within_level(doc: &UsageDocument) -> bool {
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
-    use crate::core::error::ExitCode;
-    use crate::site::DiagnosticsLevel;
 
     /// A one-row usage document, shared by the tests of its readers and writers.
     pub(crate) fn sample() -> UsageDocument {
@@ -123,6 +186,23 @@ pub(crate) mod tests {
     }
 
     #[test]
+    fn hierarchy_hash_uses_dotnet_byte_order() {
+        // Guid.ToByteArray() of 00112233-4455-6677-8899-aabbccddeeff is 33 22 11 00 55 44 77 66 88 ...
+        let id: Uuid = "00112233-4455-6677-8899-aabbccddeeff".parse().unwrap();
+        assert_eq!(
+            id.to_bytes_le(),
+            [
+                0x33, 0x22, 0x11, 0x00, 0x55, 0x44, 0x77, 0x66, 0x88, 0x99, 0xaa, 0xbb, 0xcc, 0xdd,
+                0xee, 0xff
+            ]
+        );
+        let expected = base64::engine::general_purpose::STANDARD
+            .encode(hex::decode(crate::core::hash::hex_of(&id.to_bytes_le())).unwrap());
+        assert_eq!(hierarchy_hash(&id), expected);
+        assert_eq!(hierarchy_hash(&id).len(), 44);
+    }
+
+    #[test]
     fn csv_is_rfc4180() {
         let mut out = Vec::new();
         crate::core::review::write_csv(&sample(), &mut out).unwrap();
@@ -143,6 +223,9 @@ pub(crate) mod tests {
         let mut doc = sample();
         doc.rows.clear();
         let err = validate(&doc, "x").unwrap_err();
-        assert_eq!(crate::core::error::exit_code(&err), ExitCode::NoData);
+        assert_eq!(
+            crate::core::error::exit_code(&err),
+            crate::core::error::ExitCode::NoData
+        );
     }
 }

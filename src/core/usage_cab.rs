@@ -60,7 +60,7 @@ pub struct CabReport {
     pub hierarchy_id: Uuid,
     pub site_version: CmVersion,
     pub full_version: CmVersion,
-    pub diagnostics_level: crate::site::DiagnosticsLevel,
+    pub diagnostics_level: crate::core::usage::DiagnosticsLevel,
     pub rows: usize,
     pub members: Vec<MemberDigest>,
 }

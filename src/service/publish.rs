@@ -27,8 +27,8 @@
 use crate::core::catalog::{self, Catalog, Pack, PackFile};
 use crate::core::document::{self, Document};
 use crate::core::error::Error;
-use crate::service::samples::{METADATA_FILE, PackMetadata, folder_name};
 use crate::core::signing::{PrivateKey, SignatureFile};
+use crate::service::samples::{METADATA_FILE, PackMetadata, folder_name};
 use anyhow::Context;
 use serde::{Deserialize, Serialize};
 use std::collections::HashSet;

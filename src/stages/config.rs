@@ -171,7 +171,10 @@ enum KeyOrigin {
 
 impl Config {
     /// The pinned catalog keys: `--trusted-key` flags, then `SCT_TRUSTED_KEYS`, then the config file.
-    pub fn trusted_keys(&self, flags: &[String]) -> anyhow::Result<Vec<crate::core::signing::PublicKey>> {
+    pub fn trusted_keys(
+        &self,
+        flags: &[String],
+    ) -> anyhow::Result<Vec<crate::core::signing::PublicKey>> {
         self.trusted_keys_for(flags, None)
     }
 
@@ -266,11 +269,7 @@ fn inside(path: &Path, folder: &Path) -> bool {
     }
 }
 
-/// Environment variable with the catalog validity ceiling in days.
-pub const ENV_MAX_CATALOG_VALIDITY: &str = "SCT_MAX_CATALOG_VALIDITY_DAYS";
-/// The ceiling when none is set: a service publishes for weeks (`sct-serve publish` defaults to
-/// 30 days), so 90 leaves room without letting one signature freeze a site for years.
-pub const DEFAULT_MAX_CATALOG_VALIDITY_DAYS: u32 = 90;
+pub use crate::core::catalog::{DEFAULT_MAX_CATALOG_VALIDITY_DAYS, ENV_MAX_CATALOG_VALIDITY};
 
 impl Config {
     /// The catalog validity ceiling: `SCT_MAX_CATALOG_VALIDITY_DAYS`, then

@@ -247,10 +247,15 @@ pub fn name_the_proxy(err: anyhow::Error, net: &NetOptions) -> anyhow::Error {
     let tunnel = err
         .chain()
         .any(|cause| cause.to_string().to_ascii_lowercase().contains("tunnel"));
-    if !connect || tunnel || crate::core::error::exit_code(&err) != crate::core::error::ExitCode::Network {
+    if !connect
+        || tunnel
+        || crate::core::error::exit_code(&err) != crate::core::error::ExitCode::Network
+    {
         return err;
     }
-    let flag = crate::core::setting::Setting::Proxy.flag().unwrap_or("--proxy");
+    let flag = crate::core::setting::Setting::Proxy
+        .flag()
+        .unwrap_or("--proxy");
     err.context(crate::core::error::Error::Network(format!(
             "cannot connect to the proxy {} (check {flag} or `proxy` in sct.toml); the update service was not contacted",
             redact(&proxy_url(proxy))

@@ -5,8 +5,8 @@
 
 use crate::core::catalog::{self, Catalog};
 use crate::core::error::Error;
-use crate::stages::http::{self, Attempt, BodyError, MinRate, NetOptions, RateFloor};
 use crate::core::signing::{self, PublicKey};
+use crate::stages::http::{self, Attempt, BodyError, MinRate, NetOptions, RateFloor};
 
 /// A verified catalog with the exact bytes it was verified from (kept beside the packs).
 pub struct FetchedCatalog {

@@ -158,7 +158,9 @@ fn an_endless_offer_line_costs_no_more_than_the_line_limit() {
     let file = std::fs::File::create(&endless).unwrap();
     file.set_len(256 * MIB).unwrap();
     let mut cmd = command(&env, "sct-fetch");
-    let key = sct::core::signing::PrivateKey::generate().public().to_string();
+    let key = sct::core::signing::PrivateKey::generate()
+        .public()
+        .to_string();
     cmd.args(["--dest", "packs", "--retries", "0", "--trusted-key", &key]);
     let ran = run_capped(&env, cmd, Some(&endless), BASE);
     assert_eq!(ran.class, Some(ExitCode::Rejected), "{}", ran.stderr);
@@ -214,7 +216,9 @@ fn a_relative_key_file_never_resolves_against_the_working_folder() {
     // key, so the attacker's folder is refused.
     let config_dir = tempfile::tempdir().unwrap();
     let trusted = data_dir().join("keys/test-only-trusted-key.json");
-    let trusted = sct::core::signing::PrivateKey::load(&trusted).unwrap().public();
+    let trusted = sct::core::signing::PrivateKey::load(&trusted)
+        .unwrap()
+        .public();
     std::fs::write(
         config_dir.path().join("trusted-keys.txt"),
         format!("{trusted}\n"),

@@ -128,7 +128,7 @@ fn judge(name: &str, stage: &str, s: &Scenario, out: &Output, names: &str) -> Ve
         return problems;
     }
     // Whatever the input holds, stderr is plain lines: no terminal escape, carriage return or
-    // bidi override from the input reaches the terminal raw (src/escape.rs).
+    // bidi override from the input reaches the terminal raw (src/core/escape.rs).
     let raw = |c: char| {
         (c.is_control() && c != '\n')
             || ('\u{202a}'..='\u{202e}').contains(&c)
@@ -702,7 +702,9 @@ pub(crate) fn plain(sign: Option<String>) -> Scenario {
 #[test]
 fn offer_scenarios_through_sct_fetch() {
     // Offers are refused before any catalog is fetched, so any pinned key will do.
-    let key = sct::core::signing::PrivateKey::generate().public().to_string();
+    let key = sct::core::signing::PrivateKey::generate()
+        .public()
+        .to_string();
     let (mut problems, mut ran) = (Vec::new(), 0);
     for (name, s) in with_stage("fetch") {
         let env = Env::new();

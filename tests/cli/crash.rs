@@ -1,5 +1,5 @@
 //! The crash matrix: `sct-fetch` and `sct-import` killed (SIGKILL, through the debug-build fault
-//! hook `SCT_FAULT=stage:point`, see `src/fault.rs`) at every named point. After each kill: no file
+//! hook `SCT_FAULT=stage:point`, see `src/core/fault.rs`) at every named point. After each kill: no file
 //! sits under its final name with bytes the signed catalog does not list, the database never names a
 //! pack whose files are not in place, a rerun completes, `sct-verify` passes and a further run
 //! changes nothing.

@@ -729,13 +729,18 @@ fn connect_uploads_then_fetches_in_process_through_the_upload_seam() {
         mode: sct::core::select::DownloadMode::SiteVersion,
     };
     let uploads = std::cell::Cell::new(0);
-    let upload =
-        |req: &sct::cli::wrapper::ConnectRequest, _: &sct::stages::http::NetOptions, _: &sct::stages::config::Config| {
-            assert_eq!(req.usage_data_src, env.path("usb"));
-            uploads.set(uploads.get() + 1);
-            let limits = sct::stages::fetch::OFFER_LIMITS;
-            sct::core::document::read_lines::<sct::core::offer::Offer>(offers_text.as_bytes(), "offers", limits)
-        };
+    let upload = |req: &sct::cli::wrapper::ConnectRequest,
+                  _: &sct::stages::http::NetOptions,
+                  _: &sct::stages::config::Config| {
+        assert_eq!(req.usage_data_src, env.path("usb"));
+        uploads.set(uploads.get() + 1);
+        let limits = sct::stages::fetch::OFFER_LIMITS;
+        sct::core::document::read_lines::<sct::core::offer::Offer>(
+            offers_text.as_bytes(),
+            "offers",
+            limits,
+        )
+    };
     let mut events = Vec::new();
     let summary = sct::cli::wrapper::connect(&request, &config, &upload, &mut |event| {
         events.push(serde_json::to_value(event)?);

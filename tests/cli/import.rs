@@ -973,7 +973,7 @@ fn crash_after_commit_then_rerun() {
 fn wait_reports_the_states_by_name() {
     // The embedded site stands in for SQL Server here: its rows are already Ready to install, so
     // --wait reads them once and stops. The polling itself is unit-tested with a fake site whose
-    // states move (src/import/wait.rs).
+    // states move (src/stages/import/wait.rs).
     let fx = Fixture::new();
     let pack = applicable("2409", 100);
     let src = fx.write_packs("UpdatePacks", 1, &[&pack]);

@@ -371,7 +371,9 @@ fn upload_against(env: &Env, site: &Published, key: &str) -> std::process::Outpu
 fn catalog_signed_by_an_unknown_key_is_refused() {
     let env = Env::new();
     let site = published(&env);
-    let other = sct::core::signing::PrivateKey::generate().public().to_string();
+    let other = sct::core::signing::PrivateKey::generate()
+        .public()
+        .to_string();
     let out = upload_against(&env, &site, &other);
     assert_exit!(out, Rejected);
     assert!(

@@ -23,7 +23,10 @@ Examples:
 const EXIT_CODES: &[(crate::core::error::ExitCode, &str)] = &[
     (crate::core::error::ExitCode::Success, ""),
     (crate::core::error::ExitCode::Usage, ""),
-    (crate::core::error::ExitCode::Io, "a file could not be written"),
+    (
+        crate::core::error::ExitCode::Io,
+        "a file could not be written",
+    ),
 ];
 
 /// What `sct-demo` makes.

@@ -147,7 +147,10 @@ pub fn run(args: Args) -> anyhow::Result<()> {
                     key.public().key_id()
                 ),
             );
-            crate::core::document::write_line(stdout, &crate::core::signing::public_key_document(&key.public()))
+            crate::core::document::write_line(
+                stdout,
+                &crate::core::signing::public_key_document(&key.public()),
+            )
         }
         Command::Publish {
             root,
@@ -224,10 +227,12 @@ pub fn run(args: Args) -> anyhow::Result<()> {
 
 /// The upload token: `--token-file` (trimmed), else `SCT_SERVICE_TOKEN`; registered as a secret
 /// at once so no log or message can show it.
-fn read_token(file: Option<&std::path::Path>) -> anyhow::Result<Option<crate::core::secret::Secret>> {
+fn read_token(
+    file: Option<&std::path::Path>,
+) -> anyhow::Result<Option<crate::core::secret::Secret>> {
     let text = match file {
         Some(path) => Some(zeroize::Zeroizing::new(fs_err::read_to_string(path)?)),
-        None => std::env::var(crate::service::serve::ENV_TOKEN)
+        None => std::env::var(crate::core::wire::ENV_TOKEN)
             .ok()
             .map(zeroize::Zeroizing::new),
     };

@@ -114,7 +114,8 @@ pub fn run(args: Args) -> anyhow::Result<()> {
 /// `--dry-run`: the plan on stdout, a one-line summary on stderr; nothing is sent.
 fn dry_run(args: &Args, config: &crate::stages::config::Config) -> anyhow::Result<()> {
     let net = args.net.options(config)?;
-    let plan = crate::stages::upload::plan(&args.source, args.service_url.as_deref(), &net, config)?;
+    let plan =
+        crate::stages::upload::plan(&args.source, args.service_url.as_deref(), &net, config)?;
     let summary = format!(
         "dry run: would upload {}, {} bytes, to {}; nothing was sent",
         crate::cli::count(plan.cabs.len(), "cab", "cabs"),

@@ -38,7 +38,10 @@ const EXIT_CODES: &[(crate::core::error::ExitCode, &str)] = &[
         "verification failed (the report, or the error on stderr, says what)",
     ),
     (crate::core::error::ExitCode::Usage, ""),
-    (crate::core::error::ExitCode::Io, "the folder could not be read"),
+    (
+        crate::core::error::ExitCode::Io,
+        "the folder could not be read",
+    ),
 ];
 
 /// Runs `sct-verify`.

@@ -6,7 +6,7 @@
 use clap::{Arg, ArgAction, ArgGroup, Command, ValueHint};
 
 /// The binary's name, as in logs and on stderr.
-pub const TOOL: &str = "ServiceConnectionTool";
+pub const TOOL: &str = crate::core::setting::WRAPPER;
 
 /// The original's flags as a clap command (never used to parse).
 pub fn command() -> Command {

@@ -3,6 +3,7 @@
 //! Flags are single-dash and case-insensitive, as on Windows (`-Prepare -UsageDataDest D:\USB\UsageData.cab`).
 //! The whole line is parsed and checked before anything runs, so a usage error writes nothing.
 
+use crate::cli::args::wrapper::TOOL;
 use crate::core::error::Error;
 use std::ffi::OsString;
 use std::io::IsTerminal;
@@ -170,7 +171,8 @@ pub fn parse_line(args: &[OsString]) -> anyhow::Result<Line> {
     // Checked like every stage's path flags (crate::core::paths::path_flag), naming the flag.
     let path = |name: &str| {
         let value = need(name)?;
-        crate::core::paths::path_flag(&value).map_err(|why| usage(format!("-{name} `{value}`: {why}")))
+        crate::core::paths::path_flag(&value)
+            .map_err(|why| usage(format!("-{name} `{value}`: {why}")))
     };
     let phase = match phase.as_str() {
         "prepare" => Phase::Prepare {
@@ -340,9 +342,6 @@ fn upload_offers(
     crate::stages::upload::run(&options)
 }
 
-/// The component name in the wrapper's log entries.
-const TOOL: &str = "ServiceConnectionTool";
-
 /// The phase's name as typed on the command line.
 fn phase_name(phase: &Phase) -> &'static str {
     match phase {
@@ -421,7 +420,11 @@ pub fn run(args: &[OsString]) -> anyhow::Result<()> {
 
 /// Runs one phase; `json` puts the phase's JSON on stdout (piped, or `-json`), else stdout
 /// stays empty and the readable lines on stderr tell the whole story.
-fn run_phase(phase: Phase, config: &crate::stages::config::Config, json: bool) -> anyhow::Result<()> {
+fn run_phase(
+    phase: Phase,
+    config: &crate::stages::config::Config,
+    json: bool,
+) -> anyhow::Result<()> {
     use crate::core::logging;
     let stdout = std::io::stdout().lock();
     match phase {
@@ -530,10 +533,14 @@ fn run_phase(phase: Phase, config: &crate::stages::config::Config, json: bool) -
             } else {
                 Box::new(terminal::ImportLines::default())
             };
-            let summary =
-                crate::stages::import::import(&site, config, &options, &trusted, &mut out, &mut |m| {
-                    crate::cli::note(TOOL, terminal::with_severity(&m))
-                })?;
+            let summary = crate::stages::import::import(
+                &site,
+                config,
+                &options,
+                &trusted,
+                &mut out,
+                &mut |m: String| crate::cli::note(TOOL, terminal::with_severity(&m)),
+            )?;
             crate::cli::note(
                 TOOL,
                 format!(
@@ -571,7 +578,11 @@ mod tests {
 
     fn usage_message(line: &str) -> String {
         let err = parse_str(line).unwrap_err();
-        assert_eq!(crate::core::error::exit_code(&err), ExitCode::Usage, "{line}");
+        assert_eq!(
+            crate::core::error::exit_code(&err),
+            ExitCode::Usage,
+            "{line}"
+        );
         format!("{err:#}")
     }
 

@@ -458,7 +458,7 @@ pub fn shutdown() {
     *LOGS.lock().unwrap_or_else(|e| e.into_inner()) = None;
 }
 
-/// A source path as written in the `file` attribute: relative to `src/` (`logging/mod.rs`), with `/`.
+/// A source path as written in the `file` attribute: relative to `src/` (`core/logging/mod.rs`), with `/`.
 fn source_name(path: &str) -> String {
     let path = path.replace('\\', "/");
     match path.rfind("src/") {
@@ -854,7 +854,7 @@ mod tests {
         assert_eq!(found[2].severity, Severity::Error);
         assert_eq!(found[0].component, "sct-fetch");
         assert!(
-            found[0].file.starts_with("logging/mod.rs:"),
+            found[0].file.starts_with("core/logging/mod.rs:"),
             "{}",
             found[0].file
         );

@@ -103,8 +103,10 @@ impl Task {
         match tls {
             None => self.http(stream, state).await,
             Some(acceptor) => {
-                let handshake =
-                    tokio::time::timeout(crate::service::tls::HANDSHAKE_TIMEOUT, acceptor.accept(stream));
+                let handshake = tokio::time::timeout(
+                    crate::service::tls::HANDSHAKE_TIMEOUT,
+                    acceptor.accept(stream),
+                );
                 if let Ok(Ok(stream)) = handshake.await {
                     self.http(stream, state).await;
                 }

@@ -20,15 +20,15 @@ pub mod quota;
 
 use crate::core::document::Document;
 use crate::core::offer::Receipt;
-use crate::service::publish::ServiceRoot;
 use crate::core::secret::Secret;
+use crate::core::wire::{ENV_TOKEN, ErrorDocument, UPLOAD_PATH};
+use crate::service::publish::ServiceRoot;
 use axum::Router;
 use axum::body::{Body, HttpBody};
 use axum::extract::{DefaultBodyLimit, Request, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
-use serde::{Deserialize, Serialize};
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -39,10 +39,6 @@ use tower_http::services::ServeDir;
 /// Largest usage cab accepted unless `--max-upload` says otherwise: 512 MiB, the usage
 /// document's own limit ([`crate::core::usage::MAX_USAGE_BYTES`]); real cabs are a few MiB.
 pub const DEFAULT_MAX_UPLOAD: u64 = 512 * 1024 * 1024;
-/// The upload endpoint's path.
-pub const UPLOAD_PATH: &str = "/api/v1/usage";
-/// Environment variable holding the bearer token uploads must carry (server and client).
-pub const ENV_TOKEN: &str = "SCT_SERVICE_TOKEN";
 /// Default for `--max-concurrent-uploads`: uploads received at once; more are answered 503.
 pub const DEFAULT_CONCURRENT_UPLOADS: usize = 8;
 /// Longest an upload may go without sending a byte before it is cut off (408).
@@ -144,21 +140,6 @@ fn check_public_url(text: &str) -> Result<(), String> {
     Ok(())
 }
 
-/// The error document every refusal carries (`sct.error.v1`).
-#[derive(Clone, Debug, Serialize, Deserialize)]
-pub struct ErrorDocument {
-    pub schema: String,
-    /// HTTP status code, repeated for logs that keep only the body.
-    pub status: u16,
-    /// A stable word for scripts: `unauthorized`, `too_large`, `not_a_usage_cab`, ...
-    pub error: String,
-    pub message: String,
-}
-
-impl Document for ErrorDocument {
-    const SCHEMA: &'static str = "sct.error.v1";
-}
-
 /// The line `sct-serve run` prints once it listens (`sct.serve-listening.v1`).
 pub fn listening_document(scheme: &str, address: SocketAddr) -> serde_json::Value {
     serde_json::json!({
@@ -237,7 +218,7 @@ async fn log_and_revalidate(request: Request, next: axum::middleware::Next) -> R
     }
     let line = format!("{method} {path} {}", response.status().as_u16());
     crate::core::logging::detail("sct-serve", &line);
-    crate::cli::note("sct-serve", line);
+    crate::core::report::note("sct-serve", line);
     response
 }
 
@@ -316,13 +297,13 @@ async fn upload(
                 receipt.hierarchy_id, receipt.site_code, receipt.site_version
             );
             crate::core::logging::info("sct-serve", format!("Usage cab received: {stored}"));
-            crate::cli::note("sct-serve", stored);
+            crate::core::report::note("sct-serve", stored);
             (StatusCode::OK, axum::Json(receipt)).into_response()
         }
         Err(refusal) => {
             let refused = format!("refused an upload ({}): {}", refusal.0, refusal.2);
             crate::core::logging::warn("sct-serve", &refused);
-            crate::cli::note("sct-serve", refused);
+            crate::core::report::note("sct-serve", refused);
             refusal.into_response()
         }
     }
@@ -364,9 +345,10 @@ async fn receive(service: &Service, headers: &HeaderMap, body: Body) -> Result<R
         .await
         .map_err(|_| stalled())??;
     let temp_path = temp.to_path_buf();
-    let checked = tokio::task::spawn_blocking(move || crate::core::usage_cab::open_verified(&temp_path))
-        .await
-        .map_err(|e| internal(format!("the cab check stopped: {e}")))?;
+    let checked =
+        tokio::task::spawn_blocking(move || crate::core::usage_cab::open_verified(&temp_path))
+            .await
+            .map_err(|e| internal(format!("the cab check stopped: {e}")))?;
     let (doc, report) = checked.map_err(|err| {
         let shown = temp.display().to_string();
         let message = format!("{err:#}")

@@ -252,7 +252,7 @@ fn tool_name() -> String {
 fn announce_trust_choices(locator: &SqlServerLocator) {
     let tool = tool_name();
     if locator.encrypt == Encrypt::Plaintext {
-        crate::cli::note(
+        crate::core::report::note(
             &tool,
             format!(
                 "warning: Encrypt=DANGER_PLAINTEXT: the connection to `{}` is not encrypted, \
@@ -261,7 +261,7 @@ fn announce_trust_choices(locator: &SqlServerLocator) {
             ),
         );
     } else if locator.trust_server_certificate {
-        crate::cli::note(
+        crate::core::report::note(
             &tool,
             format!(
                 "warning: TrustServerCertificate=true: the certificate of `{}` is not validated",

@@ -121,7 +121,7 @@ pub fn find() -> anyhow::Result<Option<SqlServerLocator>> {
     let locator = locator_from(&record)?;
     let message = format!("site database recorded in HKLM\\{SQL_SERVER_KEY}: {locator}");
     let tool = super::tool_name();
-    crate::cli::note(&tool, format!("INFO: {message}"));
+    crate::core::report::note(&tool, format!("INFO: {message}"));
     crate::core::logging::info(&tool, message);
     Ok(Some(locator))
 }

@@ -9,8 +9,8 @@
 
 use crate::core::error::Error;
 use crate::core::hash::Sha256;
-use crate::stages::http;
 use crate::core::packdir::PART_SUFFIX;
+use crate::stages::http;
 use anyhow::Context;
 use bytes::Bytes;
 use std::io::{Read, Seek, SeekFrom, Write};

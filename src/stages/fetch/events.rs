@@ -99,7 +99,7 @@ pub(super) fn note_pack(event: &PackEvent) {
         PackStatus::Present => "already present and verified",
         PackStatus::Failed => "FAILED",
     };
-    crate::cli::note(
+    crate::core::report::note(
         "sct-fetch",
         format!(
             "{} {} ({}, {}, {} bytes): {what}",
@@ -110,7 +110,7 @@ pub(super) fn note_pack(event: &PackEvent) {
             },
             event.name,
             event.package_guid,
-            crate::cli::count(event.files, "file", "files"),
+            crate::core::report::count(event.files, "file", "files"),
             event.bytes
         ),
     );

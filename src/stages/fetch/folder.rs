@@ -7,8 +7,8 @@ use crate::core::catalog::{self, Catalog};
 use crate::core::document::{self, Document};
 use crate::core::error::Error;
 use crate::core::packdir::{FetchRecord, PackDir};
-use crate::stages::remote::FetchedCatalog;
 use crate::core::signing::{self, PublicKey};
+use crate::stages::remote::FetchedCatalog;
 use anyhow::Context;
 use std::collections::HashSet;
 use std::ffi::OsStr;
@@ -221,7 +221,7 @@ pub(super) fn write_folder_records(
                     by.version, fetched.catalog.version
                 )
             };
-            crate::cli::note(
+            crate::core::report::note(
                 "sct-fetch",
                 format!("INFO: removed {} files that {why}", removed.len()),
             );

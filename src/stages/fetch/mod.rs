@@ -38,18 +38,20 @@ use folder::{
 use crate::core::catalog::{self, Catalog};
 use crate::core::document;
 use crate::core::error::Error;
-use crate::stages::http::{self, NetOptions};
 use crate::core::logging::{self, vocabulary};
 use crate::core::offer::Offer;
 use crate::core::packdir::{HierarchyRecord, PackDir};
-use crate::stages::remote::{self, FetchedCatalog};
+use crate::core::report::{self, Progress};
 use crate::core::select::{self, DownloadMode};
 use crate::core::signing::PublicKey;
+use crate::stages::http::{self, NetOptions};
+use crate::stages::remote::{self, FetchedCatalog};
 use anyhow::Context;
 use download::{Counter, FileJob, FileOutcome};
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use tokio::task::AbortHandle;
 use uuid::Uuid;
 
 /// The component name in log entries and on stderr.
@@ -257,7 +259,7 @@ async fn fetch_async(
     crate::core::fault::point("fetch:after-lock");
     let existing = existing_catalog(&packdir, &options.trusted);
     if existing.is_none() && packdir.catalog().exists() {
-        crate::cli::note(
+        crate::core::report::note(
             TOOL,
             format!(
                 "WARNING: `{}` does not verify against the pinned keys; it will be replaced",
@@ -272,7 +274,7 @@ async fn fetch_async(
     }
     let mut plan = Plan::new(&fetched.catalog, offers, options.mode);
     for record in plan.records.iter().filter(|r| r.packs.is_empty()) {
-        crate::cli::note(
+        crate::core::report::note(
             TOOL,
             format!(
                 "INFO: no pack in catalog version {} is selected for hierarchy {} ({}, site version {}, mode {})",
@@ -538,7 +540,7 @@ async fn download_all(
     jobs.sort_by_key(|(_, job)| std::cmp::Reverse(job.size));
     let total: u64 = jobs.iter().map(|(_, j)| j.size).sum();
     let counter: Counter = Arc::new(Default::default());
-    let progress = progress_bar(options.progress, total, &counter);
+    let (progress, feeder) = progress_bar(options.progress, total, &counter);
     let semaphore = Arc::new(tokio::sync::Semaphore::new(options.jobs));
     let mut tasks = tokio::task::JoinSet::new();
     for (guid, job) in jobs {
@@ -585,7 +587,7 @@ async fn download_all(
             note_pack(&event);
             log_pack(&event);
             // stdout may be the bar's terminal too: the event line goes above the bar.
-            crate::cli::progress::suspend(|| on_event(&FetchEvent::Pack(event.clone())))?;
+            report::suspend(|| on_event(&FetchEvent::Pack(event.clone())))?;
             results.push(PackResult {
                 status: event.status,
                 transferred: event.transferred,
@@ -593,9 +595,10 @@ async fn download_all(
             });
         }
     }
-    if let Some(bar) = progress {
-        bar.finish_and_clear();
+    if let Some(feeder) = feeder {
+        feeder.abort();
     }
+    progress.finish_and_clear();
     Ok(results)
 }
 
@@ -656,28 +659,25 @@ fn log_pack(event: &PackEvent) {
     }
 }
 
-/// The overall bar, drawn with the process's other bars so notes print above it, never on its
-/// line (`--quiet`, a pipe or `TERM=dumb` draw none: [`crate::cli::progress::current`]).
-fn progress_bar(wanted: bool, total: u64, counter: &Counter) -> Option<indicatif::ProgressBar> {
-    if !wanted || !crate::cli::progress::current().bars || total == 0 {
-        return None;
+/// The overall bar of bytes downloaded, labelled with the running program's name and fed from the
+/// download counter until the returned task is aborted (`--quiet`, a pipe or `TERM=dumb` draw
+/// none, see [`crate::core::report`]).
+fn progress_bar(wanted: bool, total: u64, counter: &Counter) -> (Progress, Option<AbortHandle>) {
+    if !wanted || total == 0 {
+        return (Progress::hidden(), None);
     }
-    let name = crate::core::setting::program().unwrap_or(TOOL);
-    let bar = crate::cli::progress::add(indicatif::ProgressBar::new(total));
-    bar.set_style(
-        indicatif::ProgressStyle::with_template(&format!(
-            "{name}: {{bar:30}} {{bytes}}/{{total_bytes}} {{bytes_per_sec}} eta {{eta}}"
-        ))
-        .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
-    );
-    let (bar2, counter) = (bar.clone(), counter.clone());
-    tokio::spawn(async move {
-        while !bar2.is_finished() {
-            bar2.set_position(counter.load(std::sync::atomic::Ordering::Relaxed));
+    let bar = Progress::bytes(total, crate::core::setting::program().unwrap_or(TOOL));
+    if !bar.is_visible() {
+        return (bar, None);
+    }
+    let (shown, counter) = (bar.clone(), counter.clone());
+    let feeder = tokio::spawn(async move {
+        loop {
+            shown.set_position(counter.load(std::sync::atomic::Ordering::Relaxed));
             tokio::time::sleep(std::time::Duration::from_millis(200)).await;
         }
     });
-    Some(bar)
+    (bar, Some(feeder.abort_handle()))
 }
 
 #[cfg(test)]

@@ -13,8 +13,8 @@
 //! off altogether. `0` restores strict expiry.
 
 use crate::core::catalog::Catalog;
-use crate::stages::config::Config;
 use crate::core::error::Error;
+use crate::stages::config::Config;
 
 /// Days after expiry that import still accepts a catalog, unless configured otherwise.
 pub const DEFAULT_DAYS: u32 = 90;

@@ -17,8 +17,8 @@
 
 use super::inbox::{Inbox, STAGING_PREFIX};
 use crate::core::document;
-use crate::site::{SiteIdentity, SiteStore, UpdatePackage, state};
 use crate::core::version::CmVersion;
+use crate::site::{SiteIdentity, SiteStore, UpdatePackage, state};
 use anyhow::Context;
 use serde::Serialize;
 use std::collections::HashMap;

@@ -15,7 +15,7 @@
 use crate::core::catalog::{Pack, PackFile};
 use crate::core::error::Error;
 use crate::core::packdir::PackDir;
-use crate::cli::progress::Progress;
+use crate::core::report::Progress;
 use anyhow::Context;
 use std::collections::BTreeMap;
 use std::fs::{File, OpenOptions};
@@ -414,7 +414,11 @@ mod tests {
             let dest = dir.path().join("out");
             let err = copy_checked(&packdir, &file(path, b"secret"), &dest, &Progress::hidden())
                 .unwrap_err();
-            assert_eq!(crate::core::error::exit_code(&err), ExitCode::Rejected, "{path}");
+            assert_eq!(
+                crate::core::error::exit_code(&err),
+                ExitCode::Rejected,
+                "{path}"
+            );
             assert!(!dest.exists(), "{path}");
         }
     }

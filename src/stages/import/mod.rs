@@ -24,14 +24,15 @@ pub mod report;
 pub mod wait;
 
 use crate::core::catalog::Pack;
-use crate::stages::config::Config;
 use crate::core::document;
 use crate::core::error::{Error, ExitCode};
 use crate::core::packdir::PackDir;
+use crate::core::report::Progress;
 use crate::core::signing::PublicKey;
 use crate::site::register::{CatalogStamp, PackRegister};
 use crate::site::sqlite::SqliteSite;
 use crate::site::{SiteIdentity, SiteLocator, SiteStore};
+use crate::stages::config::Config;
 use anyhow::Context;
 use inbox::{Inbox, Presence};
 use plan::Decision;
@@ -292,10 +293,9 @@ fn apply(
         .filter(|p| p.decision == Decision::Import)
         .map(|p| p.pack.size())
         .sum();
-    // Notes go through the group so they print above the bar instead of tearing it.
-    let bars = crate::cli::progress::ProgressGroup::new();
-    let progress = bars.bytes(to_copy, "import");
-    let mut say = |m: String| bars.suspend(|| note(m));
+    // Notes print with the bar cleared, above it, instead of tearing it.
+    let progress = Progress::bytes(to_copy, "import");
+    let mut say = |m: String| crate::core::report::suspend(|| note(m));
     for (planned, event) in planned.iter().zip(events.iter_mut()) {
         if planned.decision == Decision::Import {
             place_one(inbox, &src, planned.pack, &lock, event, &progress, &mut say);
@@ -484,7 +484,7 @@ fn place_one(
     pack: &Pack,
     lock: &inbox::InboxLock,
     event: &mut PackEvent,
-    progress: &crate::cli::progress::Progress,
+    progress: &Progress,
     note: &mut dyn FnMut(String),
 ) {
     let result = inbox.presence(pack).and_then(|presence| match presence {

@@ -23,8 +23,8 @@ use crate::core::catalog::{Catalog, Pack};
 use crate::core::error::Error;
 use crate::core::packdir::FetchRecord;
 use crate::core::select::{self, DownloadMode};
-use crate::site::SiteIdentity;
 use crate::core::version::CmVersion;
+use crate::site::SiteIdentity;
 use uuid::Uuid;
 
 /// What to do with one pack.

@@ -2,10 +2,10 @@
 //! duplicate names or hierarchies before anything is sent.
 
 use super::{ENV_SERVICE_URL, resolve_service_url, upload_url};
-use crate::stages::config::Config;
 use crate::core::error::Error;
-use crate::stages::http::{self, NetOptions};
 use crate::core::usage_cab::{self, CabReport};
+use crate::stages::config::Config;
+use crate::stages::http::{self, NetOptions};
 use anyhow::Context;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};

@@ -14,7 +14,7 @@
 //! sent and no password is asked for.
 //!
 //! Each upload, its size, hierarchy and receipt, retries and proxy use are logged
-//! ([`crate::core::logging`]); a byte progress bar per cab shows on a terminal ([`crate::cli::progress`]).
+//! ([`crate::core::logging`]); a byte progress bar per cab shows on a terminal ([`crate::core::report`]).
 //!
 //! Pack files are resolved against `packs/` beside the catalog's folder: a catalog at
 //! `BASE/catalog/catalog.json` offers packs under `BASE/packs/` (the service layout).
@@ -24,15 +24,15 @@ mod send;
 
 pub use local::{PlannedCab, UploadPlan, check_local, find_cabs, plan};
 
-use crate::stages::config::Config;
 use crate::core::document::Document;
 use crate::core::error::Error;
-use crate::stages::http::{self, NetOptions};
 use crate::core::offer::{Offer, Receipt};
-use crate::stages::remote::{self, FetchedCatalog};
-use crate::service::serve::UPLOAD_PATH;
 use crate::core::signing::PublicKey;
 use crate::core::usage_cab::CabReport;
+use crate::core::wire::UPLOAD_PATH;
+use crate::stages::config::Config;
+use crate::stages::http::{self, NetOptions};
+use crate::stages::remote::{self, FetchedCatalog};
 use anyhow::Context;
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
@@ -87,7 +87,7 @@ impl UploadOptions {
 
 /// The upload token from `SCT_SERVICE_TOKEN`, registered as a secret so nothing shows it.
 fn token_from_env() -> Option<crate::core::secret::Secret> {
-    let token = std::env::var(crate::service::serve::ENV_TOKEN)
+    let token = std::env::var(crate::core::wire::ENV_TOKEN)
         .ok()
         .filter(|t| !t.is_empty())?;
     crate::core::logging::register_secret(&token);
@@ -136,7 +136,7 @@ pub fn resolve_service_url(flag: Option<&str>, config: &Config) -> anyhow::Resul
             "--service-url must not carry a password (`{}`): every user of the machine can \
                  read a command line; the service's token goes in {}",
             http::redact(&url),
-            crate::service::serve::ENV_TOKEN
+            crate::core::wire::ENV_TOKEN
         ))
         .into());
     }

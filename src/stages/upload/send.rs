@@ -5,10 +5,11 @@
 use super::{LOG, UploadOptions, upload_url};
 use crate::core::document::{self, Document};
 use crate::core::error::Error;
-use crate::stages::http::{self, NetOptions};
 use crate::core::offer::Receipt;
-use crate::service::serve::ErrorDocument;
+use crate::core::report::Progress;
 use crate::core::usage_cab::CabReport;
+use crate::core::wire::ErrorDocument;
+use crate::stages::http::{self, NetOptions};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -24,13 +25,12 @@ pub(super) async fn upload_bounded(
     let permits = Arc::new(tokio::sync::Semaphore::new(options.parallel.max(1)));
     let mut tasks = tokio::task::JoinSet::new();
     let url = upload_url(&options.service_url);
-    let bars = crate::cli::progress::ProgressGroup::new();
     for (index, (path, report)) in checked.iter().enumerate() {
         let (client, permits, url) = (client.clone(), permits.clone(), url.clone());
         let (path, report) = (path.clone(), report.clone());
         let (token, net) = (options.token.clone(), options.net.clone());
         let name = path.file_name().unwrap_or_default().to_string_lossy();
-        let bar = bars.bytes(report.size, &name);
+        let bar = Progress::bytes(report.size, &name);
         tasks.spawn(async move {
             let _permit = permits.acquire_owned().await;
             let upload = Upload {
@@ -79,7 +79,7 @@ struct Upload<'a> {
     report: &'a CabReport,
     token: Option<&'a str>,
     net: &'a NetOptions,
-    bar: &'a crate::cli::progress::Progress,
+    bar: &'a Progress,
 }
 
 /// One cab, with bounded retries on transient failures; logs the attempt and the receipt.
