@@ -63,7 +63,7 @@ impl ExitCode {
             ExitCode::Rejected => "tampered, unsigned, expired, hostile or for another hierarchy",
             ExitCode::Usage => "a flag or setting is missing or wrong; nothing was done",
             ExitCode::Io => "a file, folder or the site database could not be read or written",
-            ExitCode::Network => "the update service or proxy could not be reached or refused",
+            ExitCode::Network => "the update service or a proxy could not be reached or refused",
             ExitCode::NoData => "for example the site has no usage data yet",
         }
     }
@@ -247,15 +247,7 @@ mod tests {
 
     #[test]
     fn codes_are_distinct_and_stable() {
-        let codes = [
-            ExitCode::Success,
-            ExitCode::Rejected,
-            ExitCode::Usage,
-            ExitCode::Io,
-            ExitCode::Network,
-            ExitCode::NoData,
-        ];
-        let numbers: Vec<u8> = codes.iter().map(|c| c.code()).collect();
+        let numbers: Vec<u8> = ExitCode::ALL.iter().map(|c| c.code()).collect();
         assert_eq!(numbers, vec![0, 1, 2, 3, 4, 5]);
     }
 
@@ -319,13 +311,21 @@ mod tests {
         }
     }
 
-    /// docs/exit-codes.md has a row per class: `| N | `Name` |`.
+    /// docs/exit-codes.md has a row per class (`| N | `Name` |`), and the README's table says
+    /// what `--help` says.
     #[test]
     fn docs_list_every_class_with_its_number() {
         let docs = include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/docs/exit-codes.md"));
+        let readme = include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md"));
         for class in ExitCode::ALL {
             let row = format!("| {} | `{class:?}`", class.code());
             assert!(docs.contains(&row), "docs/exit-codes.md has no row `{row}`");
+            let words = match class.meaning() {
+                "" => class.label().to_owned(),
+                meaning => format!("{}: {meaning}", class.label()),
+            };
+            let row = format!("| {} | {words} |", class.code());
+            assert!(readme.contains(&row), "README.md has no row `{row}`");
         }
     }
 
