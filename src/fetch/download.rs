@@ -400,12 +400,12 @@ fn write_part(
     };
     file.seek(SeekFrom::Start(length))?;
     let mut buffer = Vec::with_capacity(WRITE_BUFFER);
-    let mid_file = crate::fault::armed("fetch:mid-file");
+    let mid_file = crate::fault::armed(crate::fault::Point::FetchMidFile);
     while let Some(chunk) = receiver.blocking_recv() {
         if mid_file && (length > start || !buffer.is_empty()) {
             flush_buffer(&mut file, &mut buffer, &mut hasher, &mut length)?;
             file.sync_all()?;
-            crate::fault::point("fetch:mid-file");
+            crate::fault::point(crate::fault::Point::FetchMidFile);
         }
         if buffer.len() + chunk.len() > WRITE_BUFFER {
             flush_buffer(&mut file, &mut buffer, &mut hasher, &mut length)?;
@@ -460,7 +460,7 @@ fn hash_prefix(file: &mut std::fs::File, len: u64, hasher: &mut Sha256) -> anyho
 fn finish(part: &Path, dest: &Path) -> anyhow::Result<()> {
     crate::atomic::sync_file(part)
         .with_context(|| format!("Failed to flush `{}` to disk", part.display()))?;
-    crate::fault::point("fetch:before-rename");
+    crate::fault::point(crate::fault::Point::FetchBeforeRename);
     crate::atomic::rename_replace(part, dest).with_context(|| {
         format!(
             "Failed to move `{}` into place as `{}`",
@@ -471,7 +471,7 @@ fn finish(part: &Path, dest: &Path) -> anyhow::Result<()> {
     if let Some(parent) = dest.parent() {
         let _ = crate::atomic::sync_dir(parent);
     }
-    crate::fault::point("fetch:after-rename");
+    crate::fault::point(crate::fault::Point::FetchAfterRename);
     Ok(())
 }
 

@@ -212,7 +212,7 @@ pub(super) fn write_folder_records(
             .flat_map(|p| p.files.iter().map(|f| f.path.as_str()))
             .collect();
         let removed = prune::prune(packdir, by, &keep)?;
-        crate::fault::point("fetch:after-prune");
+        crate::fault::point(crate::fault::Point::FetchAfterPrune);
         if !removed.is_empty() {
             let why = if same_catalog {
                 format!(
@@ -235,9 +235,9 @@ pub(super) fn write_folder_records(
     let hierarchies = plan.records.clone();
     if !same_catalog {
         crate::atomic::write_bytes(&packdir.signature(), &fetched.signature)?;
-        crate::fault::point("fetch:after-signature-written");
+        crate::fault::point(crate::fault::Point::FetchAfterSignatureWritten);
         crate::atomic::write_bytes(&packdir.catalog(), &fetched.bytes)?;
-        crate::fault::point("fetch:after-catalog-written");
+        crate::fault::point(crate::fault::Point::FetchAfterCatalogWritten);
     }
     let record = FetchRecord {
         schema: FetchRecord::SCHEMA.to_owned(),
@@ -247,7 +247,7 @@ pub(super) fn write_folder_records(
     let mut bytes = serde_json::to_vec_pretty(&record)?;
     bytes.push(b'\n');
     crate::atomic::write_bytes(&packdir.record(), &bytes)?;
-    crate::fault::point("fetch:after-record-written");
+    crate::fault::point(crate::fault::Point::FetchAfterRecordWritten);
     Ok(())
 }
 

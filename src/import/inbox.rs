@@ -213,7 +213,7 @@ impl Inbox {
             .root
             .join(format!("{STAGING_PREFIX}{folder}.{}", std::process::id()));
         let result = self.stage(src, pack, &staging, progress).and_then(|()| {
-            crate::fault::point("import:after-stage");
+            crate::fault::point(crate::fault::Point::ImportAfterStage);
             let dest = self.root.join(&folder);
             crate::atomic::rename_no_replace(&staging, &dest).map_err(|e| {
                 io_fail(
@@ -357,7 +357,7 @@ fn copy_checked(
             .map_err(|e| io_fail(format!("Failed to write `{}`", dest.display()), e))?;
         size += n as u64;
         progress.inc(n as u64);
-        crate::fault::point("import:mid-copy");
+        crate::fault::point(crate::fault::Point::ImportMidCopy);
     }
     let digest = hasher.finish_hex();
     if size != file.size || !crate::hash::same(&digest, &file.sha256) {

@@ -7,6 +7,7 @@
 use crate::support::{Env, stderr_of, stdout_of, tree};
 use sct::catalog::{self, Catalog, Pack, PackFile};
 use sct::document::Document;
+use sct::fault::{ENV_FAULT, Point};
 use sct::packdir::{FetchRecord, HierarchyRecord};
 use sct::signing::PrivateKey;
 use serde_json::Value;
@@ -894,7 +895,8 @@ fn full_inbox_fails_clearly_and_leaves_no_partial_pack() {
 }
 
 /// Kills the import at `point` with SIGKILL, checks what a crash leaves, then reruns.
-fn crash_then_rerun(point: &str) {
+fn crash_then_rerun(fault: Point) {
+    let point = fault.name();
     if crate::support::needs_debug_build() {
         return;
     }
@@ -903,7 +905,7 @@ fn crash_then_rerun(point: &str) {
     let a = applicable("2409", 6 * 1024 * 1024);
     let b = applicable("hotfix", 5000);
     let src = fx.write_packs("UpdatePacks", 2, &[&a, &b]);
-    let out = fx.import_with(&src, &[], &[("SCT_FAULT", point)]);
+    let out = fx.import_with(&src, &[], &[(ENV_FAULT, point)]);
     assert!(
         crate::support::killed_at_fault(&out.status),
         "{point}: expected SIGKILL, got {:?}: {}",
@@ -911,7 +913,7 @@ fn crash_then_rerun(point: &str) {
         stderr_of(&out)
     );
     assert!(stderr_of(&out).contains(point));
-    if point == "import:mid-copy" {
+    if fault == Point::ImportMidCopy {
         // The half-written file exists, but only inside a staging folder.
         let staged: Vec<u64> = tree(&fx.inbox())
             .iter()
@@ -944,27 +946,27 @@ fn crash_then_rerun(point: &str) {
 
 #[test]
 fn crash_mid_copy_then_rerun() {
-    crash_then_rerun("import:mid-copy");
+    crash_then_rerun(Point::ImportMidCopy);
 }
 
 #[test]
 fn crash_after_staging_then_rerun() {
-    crash_then_rerun("import:after-stage");
+    crash_then_rerun(Point::ImportAfterStage);
 }
 
 #[test]
 fn crash_between_rename_and_commit_then_rerun() {
-    crash_then_rerun("import:after-rename");
+    crash_then_rerun(Point::ImportAfterRename);
 }
 
 #[test]
 fn crash_inside_the_transaction_then_rerun() {
-    crash_then_rerun("import:before-commit");
+    crash_then_rerun(Point::ImportBeforeCommit);
 }
 
 #[test]
 fn crash_after_commit_then_rerun() {
-    crash_then_rerun("import:after-commit");
+    crash_then_rerun(Point::ImportAfterCommit);
 }
 
 #[test]
