@@ -1126,12 +1126,12 @@ fn hostile_stray_names_cannot_forge_log_records_or_flood_the_log() {
     let text = std::fs::read_to_string(&log).unwrap();
     let text = text.strip_prefix('\u{feff}').unwrap_or(&text);
     for line in text.lines() {
-        let entry = sct::cmtrace::parse_record(line)
+        let entry = sct_testkit::cmtrace::parse_record(line)
             .unwrap_or_else(|e| panic!("`{line}` is not a CMTrace record: {e}"));
         assert_ne!(entry.message, forged, "a forged record got into the log");
     }
     assert_eq!(
-        sct::cmtrace::parse_log(text).unwrap().len(),
+        sct_testkit::cmtrace::parse_log(text).unwrap().len(),
         text.lines().count(),
         "one record per line"
     );
