@@ -30,8 +30,6 @@ pub mod publish;
 pub mod remote;
 pub mod review;
 pub mod samples;
-#[cfg(test)]
-mod schema_check;
 pub mod secret;
 pub mod select;
 pub mod serve;
