@@ -5,11 +5,11 @@
 //! inside the test's scratch folder.
 
 use crate::support::{Env, stderr_of, stdout_of, tree};
-use sct::catalog::{self, Catalog, Pack, PackFile};
-use sct::document::Document;
-use sct::fault::{ENV_FAULT, Point};
-use sct::packdir::{FetchRecord, HierarchyRecord};
-use sct::signing::PrivateKey;
+use sct::core::catalog::{self, Catalog, Pack, PackFile};
+use sct::core::document::Document;
+use sct::core::fault::{ENV_FAULT, Point};
+use sct::core::packdir::{FetchRecord, HierarchyRecord};
+use sct::core::signing::PrivateKey;
 use serde_json::Value;
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
@@ -41,7 +41,7 @@ fn test_pack(name: &str, min: &str, max: &str, size: usize) -> TestPack {
         .map(|(path, bytes)| PackFile {
             path: path.clone(),
             size: bytes.len() as u64,
-            sha256: sct::hash::hex_of(bytes),
+            sha256: sct::core::hash::hex_of(bytes),
         })
         .collect();
     TestPack {
@@ -170,7 +170,7 @@ impl Fixture {
                 .collect(),
         };
         std::fs::write(
-            dir.join(sct::packdir::RECORD_FILE),
+            dir.join(sct::core::packdir::RECORD_FILE),
             serde_json::to_vec_pretty(&record).unwrap(),
         )
         .unwrap();
@@ -973,7 +973,7 @@ fn crash_after_commit_then_rerun() {
 fn wait_reports_the_states_by_name() {
     // The embedded site stands in for SQL Server here: its rows are already Ready to install, so
     // --wait reads them once and stops. The polling itself is unit-tested with a fake site whose
-    // states move (src/import/wait.rs).
+    // states move (src/stages/import/wait.rs).
     let fx = Fixture::new();
     let pack = applicable("2409", 100);
     let src = fx.write_packs("UpdatePacks", 1, &[&pack]);

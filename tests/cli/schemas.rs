@@ -2,20 +2,20 @@
 //! real code paths (the library, called in-process) must validate, and documents that drift (a
 //! field added, dropped or retyped) must not.
 
-use sct::catalog::{self, Catalog, Pack, PackFile};
-use sct::document::Document;
-use sct::import::ledger::Ledger;
-use sct::offer::{Offer, Receipt};
-use sct::packdir::{FetchRecord, HierarchyRecord};
-use sct::publish::PublishReport;
-use sct::samples::{PackMetadata, SampleReport};
-use sct::serve::ErrorDocument;
-use sct::signing::{KeyFile, PrivateKey, SignatureFile};
+use sct::core::catalog::{self, Catalog, Pack, PackFile};
+use sct::core::document::Document;
+use sct::core::offer::{Offer, Receipt};
+use sct::core::packdir::{FetchRecord, HierarchyRecord};
+use sct::core::signing::{KeyFile, PrivateKey, SignatureFile};
+use sct::core::usage::UsageDocument;
+use sct::core::usage_cab::{CabReport, MANIFEST_MEMBER, UsageManifest};
+use sct::core::wire::ErrorDocument;
+use sct::service::publish::PublishReport;
+use sct::service::samples::{PackMetadata, SampleReport};
 use sct::site::DiagnosticsLevel;
 use sct::site::demo::{DemoSpec, create};
-use sct::usage::UsageDocument;
-use sct::usage_cab::{CabReport, MANIFEST_MEMBER, UsageManifest};
-use sct::verify::VerifyReport;
+use sct::stages::import::ledger::Ledger;
+use sct::stages::verify::VerifyReport;
 use serde_json::{Value, json};
 use uuid::Uuid;
 
@@ -24,18 +24,18 @@ const KINDS: &[&str] = &[
     UsageDocument::SCHEMA,
     UsageManifest::SCHEMA,
     CabReport::SCHEMA,
-    sct::cabinet::MemberLine::SCHEMA,
+    sct::core::cabinet::MemberLine::SCHEMA,
     Catalog::SCHEMA,
     SignatureFile::SCHEMA,
     KeyFile::SCHEMA,
     Offer::SCHEMA,
     Receipt::SCHEMA,
     FetchRecord::SCHEMA,
-    sct::upload::UploadPlan::SCHEMA,
+    sct::stages::upload::UploadPlan::SCHEMA,
     VerifyReport::SCHEMA,
-    sct::fetch::EVENT_SCHEMA,
+    sct::stages::fetch::EVENT_SCHEMA,
     FETCH_PLAN,
-    sct::import::SCHEMA,
+    sct::stages::import::SCHEMA,
     UPDATE_PACKAGE,
     ErrorDocument::SCHEMA,
     SERVE_LISTENING,
@@ -45,7 +45,7 @@ const KINDS: &[&str] = &[
     SampleReport::SCHEMA,
     PackMetadata::SCHEMA,
     Ledger::SCHEMA,
-    sct::import::housekeeping::SCHEMA,
+    sct::stages::import::housekeeping::SCHEMA,
 ];
 
 /// Kinds whose tag lives only in the code that writes them (no `Document` type).
@@ -57,18 +57,18 @@ const DEMO_SITE: &str = "sct.demo-site.v1";
 
 /// Top-level fields the code leaves out when they have no value (`skip_serializing_if`).
 const OPTIONAL: &[(&str, &str)] = &[
-    (sct::cabinet::MemberLine::SCHEMA, "sha256"),
+    (sct::core::cabinet::MemberLine::SCHEMA, "sha256"),
     (Catalog::SCHEMA, "hierarchy_id"),
-    (sct::import::SCHEMA, "reason"),
-    (sct::import::SCHEMA, "path"),
-    (sct::import::SCHEMA, "state"),
-    (sct::import::SCHEMA, "state_name"),
-    (sct::import::SCHEMA, "wait"),
-    (sct::import::housekeeping::SCHEMA, "name"),
-    (sct::import::housekeeping::SCHEMA, "full_version"),
-    (sct::import::housekeeping::SCHEMA, "state"),
-    (sct::import::housekeeping::SCHEMA, "state_name"),
-    (sct::import::housekeeping::SCHEMA, "action"),
+    (sct::stages::import::SCHEMA, "reason"),
+    (sct::stages::import::SCHEMA, "path"),
+    (sct::stages::import::SCHEMA, "state"),
+    (sct::stages::import::SCHEMA, "state_name"),
+    (sct::stages::import::SCHEMA, "wait"),
+    (sct::stages::import::housekeeping::SCHEMA, "name"),
+    (sct::stages::import::housekeeping::SCHEMA, "full_version"),
+    (sct::stages::import::housekeeping::SCHEMA, "state"),
+    (sct::stages::import::housekeeping::SCHEMA, "state_name"),
+    (sct::stages::import::housekeeping::SCHEMA, "action"),
 ];
 
 fn schema_of(kind: &str) -> Value {
@@ -172,36 +172,36 @@ fn usage_documents_from_a_demo_site_validate() {
     };
     create(&db, &spec).unwrap();
     let locator = sct::site::SiteLocator::Sqlite(db);
-    let usage = sct::prepare::collect(&locator).unwrap();
+    let usage = sct::stages::prepare::collect(&locator).unwrap();
     check(&serde_json::to_value(&usage).unwrap());
 
     let cab = dir.path().join("UsageData.cab");
-    let report = sct::usage_cab::pack(&usage, &cab).unwrap();
+    let report = sct::core::usage_cab::pack(&usage, &cab).unwrap();
     check(&serde_json::to_value(&report).unwrap());
 
-    let mut reader = sct::cabinet::CabReader::open(&cab).unwrap();
+    let mut reader = sct::core::cabinet::CabReader::open(&cab).unwrap();
     let manifest = reader.read_member(MANIFEST_MEMBER, 1 << 20).unwrap();
     check(&serde_json::from_slice(&manifest).unwrap());
     for member in reader.members() {
-        let listed = sct::cabinet::MemberLine::new(member, None);
+        let listed = sct::core::cabinet::MemberLine::new(member, None);
         check(&serde_json::to_value(&listed).unwrap());
     }
     let out = dir.path().join("out");
     std::fs::create_dir(&out).unwrap();
-    let extracted = sct::cabinet::extract(&cab, &out, 1 << 20).unwrap();
+    let extracted = sct::core::cabinet::extract(&cab, &out, 1 << 20).unwrap();
     for (member, sha256) in extracted {
-        let line = sct::cabinet::MemberLine::new(member, Some(sha256));
+        let line = sct::core::cabinet::MemberLine::new(member, Some(sha256));
         check(&serde_json::to_value(&line).unwrap());
     }
 
-    let config = sct::config::Config::default();
-    let net = sct::http::NetOptions {
+    let config = sct::stages::config::Config::default();
+    let net = sct::stages::http::NetOptions {
         proxy: Some("http://proxy:3128".into()),
         ..Default::default()
     };
-    let planned = sct::upload::plan(&cab, None, &net, &config).unwrap();
+    let planned = sct::stages::upload::plan(&cab, None, &net, &config).unwrap();
     check(&serde_json::to_value(&planned).unwrap());
-    let configured = sct::upload::plan(
+    let configured = sct::stages::upload::plan(
         &cab,
         Some("https://u.example.org"),
         &Default::default(),
@@ -234,7 +234,7 @@ fn sample_catalog(hierarchy: Option<Uuid>) -> Catalog {
             files: vec![PackFile {
                 path: format!("{folder}/{folder}.cab"),
                 size: 3,
-                sha256: sct::hash::hex_of(b"abc"),
+                sha256: sct::core::hash::hex_of(b"abc"),
             }],
         }],
     }
@@ -272,7 +272,7 @@ fn offers_receipts_and_fetch_records_validate() {
         site_version: "5.00.9128.1000".parse().unwrap(),
         full_version: "5.00.9128.1033".parse().unwrap(),
         received_at: "2026-11-26T10:00:00Z".into(),
-        sha256: sct::hash::hex_of(b"cab"),
+        sha256: sct::core::hash::hex_of(b"cab"),
         catalog_url: "http://127.0.0.1:8080/catalog.json".into(),
         catalog_version: 7,
     };
@@ -317,9 +317,12 @@ struct Service {
 
 impl Service {
     fn start(root: &std::path::Path) -> Self {
-        let options = sct::serve::ServeOptions {
+        let options = sct::service::serve::ServeOptions {
             token: Some("s3cret".into()),
-            ..sct::serve::ServeOptions::new(root.to_owned(), "127.0.0.1:0".parse().unwrap())
+            ..sct::service::serve::ServeOptions::new(
+                root.to_owned(),
+                "127.0.0.1:0".parse().unwrap(),
+            )
         };
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
         let (ready, address) = std::sync::mpsc::channel();
@@ -329,7 +332,7 @@ impl Service {
                 .build()
                 .unwrap();
             runtime
-                .block_on(sct::serve::serve(
+                .block_on(sct::service::serve::serve(
                     options,
                     |a| ready.send(a).unwrap(),
                     async {
@@ -373,7 +376,7 @@ fn offer_for(service: &Service, site: &DemoSpec) -> Offer {
         site_version: site.version,
         full_version: site.version,
         received_at: "2026-11-26T10:00:00Z".into(),
-        sha256: sct::hash::hex_of(b"cab"),
+        sha256: sct::core::hash::hex_of(b"cab"),
         catalog_url: format!("{base}/catalog/catalog.json"),
         catalog_version: 1,
     };
@@ -409,25 +412,25 @@ fn demo_spec(install_dir: &std::path::Path) -> DemoSpec {
 fn documents_of_a_whole_job_validate() {
     let dir = tempfile::tempdir().unwrap();
     let root = dir.path().join("service");
-    let small = sct::samples::SampleOptions {
+    let small = sct::service::samples::SampleOptions {
         cab_payload: 2_000,
         redist_size: 300,
         seed: 5,
     };
-    check(&serde_json::to_value(sct::samples::generate(&root, &small).unwrap()).unwrap());
-    let metadata = std::fs::read(root.join(sct::samples::METADATA_FILE)).unwrap();
+    check(&serde_json::to_value(sct::service::samples::generate(&root, &small).unwrap()).unwrap());
+    let metadata = std::fs::read(root.join(sct::service::samples::METADATA_FILE)).unwrap();
     check(&serde_json::from_slice(&metadata).unwrap());
 
     let key = PrivateKey::generate();
-    check(&sct::signing::public_key_document(&key.public()));
+    check(&sct::core::signing::public_key_document(&key.public()));
     let publish = |hierarchy_id| {
-        let options = sct::publish::PublishOptions {
+        let options = sct::service::publish::PublishOptions {
             root: root.clone(),
             metadata: None,
             expires_in_days: 7,
             hierarchy_id,
         };
-        serde_json::to_value(sct::publish::publish(&options, &[&key]).unwrap()).unwrap()
+        serde_json::to_value(sct::service::publish::publish(&options, &[&key]).unwrap()).unwrap()
     };
     check(&publish(Some(Uuid::new_v4())));
     let second = publish(None);
@@ -435,14 +438,17 @@ fn documents_of_a_whole_job_validate() {
     check(&second);
 
     let service = Service::start(&root);
-    check(&sct::serve::listening_document("http", service.address));
-    check(&sct::serve::listening_document(
+    check(&sct::service::serve::listening_document(
+        "http",
+        service.address,
+    ));
+    check(&sct::service::serve::listening_document(
         "https",
         "[::1]:8443".parse().unwrap(),
     ));
     let refused = service.exchange(&format!(
         "POST {} HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
-        sct::serve::UPLOAD_PATH
+        sct::core::wire::UPLOAD_PATH
     ));
     assert_eq!(refused["error"], json!("unauthorized"));
     check(&refused);
@@ -455,9 +461,9 @@ fn documents_of_a_whole_job_validate() {
     check(&sct::site::demo::site_document(&db, &spec));
 
     let dest = dir.path().join("usb");
-    let options = sct::fetch::FetchOptions {
+    let options = sct::stages::fetch::FetchOptions {
         dest: dest.clone(),
-        mode: sct::select::DownloadMode::All,
+        mode: sct::core::select::DownloadMode::All,
         jobs: 2,
         net: Default::default(),
         trusted: vec![key.public()],
@@ -465,10 +471,10 @@ fn documents_of_a_whole_job_validate() {
         validity: Default::default(),
     };
     let offers = [offer_for(&service, &spec)];
-    let plan = sct::fetch::dry_run(&options, &offers).unwrap();
+    let plan = sct::stages::fetch::dry_run(&options, &offers).unwrap();
     check(&serde_json::to_value(&plan).unwrap());
     let mut lines = Vec::new();
-    sct::fetch::fetch(&options, &offers, &mut |event| {
+    sct::stages::fetch::fetch(&options, &offers, &mut |event| {
         lines.push(serde_json::to_value(event)?);
         Ok(())
     })
@@ -481,18 +487,18 @@ fn documents_of_a_whole_job_validate() {
     }
     let mut pack = lines[0].clone();
     pack["type"] = json!("summary");
-    assert!(!errors(sct::fetch::EVENT_SCHEMA, &pack).is_empty());
+    assert!(!errors(sct::stages::fetch::EVENT_SCHEMA, &pack).is_empty());
 
     let now = jiff::Timestamp::now();
-    let verified = sct::verify::verify_dir(&dest, &[key.public()], now).unwrap();
+    let verified = sct::stages::verify::verify_dir(&dest, &[key.public()], now).unwrap();
     assert!(verified.report.ok);
     check(&serde_json::to_value(&verified.report).unwrap());
 
     let locator = sct::site::SiteLocator::Sqlite(db.clone());
-    let config = sct::config::Config::default();
-    let import = |options: sct::import::ImportOptions| {
+    let config = sct::stages::config::Config::default();
+    let import = |options: sct::stages::import::ImportOptions| {
         let mut out = Vec::new();
-        sct::import::import(
+        sct::stages::import::import(
             &locator,
             &config,
             &options,
@@ -508,17 +514,17 @@ fn documents_of_a_whole_job_validate() {
             .collect();
         lines
     };
-    let base = sct::import::ImportOptions {
+    let base = sct::stages::import::ImportOptions {
         src: dest.clone(),
         install_dir: Some(install_dir.clone()),
         ..Default::default()
     };
-    let planned = import(sct::import::ImportOptions {
+    let planned = import(sct::stages::import::ImportOptions {
         dry_run: true,
         ..base.clone()
     });
-    let imported = import(sct::import::ImportOptions {
-        wait: Some(sct::import::wait::WaitOptions {
+    let imported = import(sct::stages::import::ImportOptions {
+        wait: Some(sct::stages::import::wait::WaitOptions {
             interval: std::time::Duration::from_millis(1),
             max_polls: 2,
         }),
@@ -540,19 +546,19 @@ fn documents_of_a_whole_job_validate() {
     }
 
     let store = sct::site::open(&locator).unwrap();
-    let listed = sct::import::site_packages(store.as_ref()).unwrap();
+    let listed = sct::stages::import::site_packages(store.as_ref()).unwrap();
     assert!(!listed.is_empty());
     for row in &listed {
         check(&serde_json::to_value(row).unwrap());
     }
 
     // A site sct only reads keeps the catalog version in a ledger beside the packs.
-    let mut read_only = sct::import::SiteAccess::ReadOnly(store);
+    let mut read_only = sct::stages::import::SiteAccess::ReadOnly(store);
     let identity = read_only.store().identity().unwrap();
     let other = dir.path().join("cm2");
     std::fs::create_dir(&other).unwrap();
     let mut out = Vec::new();
-    sct::import::run(
+    sct::stages::import::run(
         &mut read_only,
         &identity,
         &other,
@@ -563,8 +569,8 @@ fn documents_of_a_whole_job_validate() {
         &mut |_| {},
     )
     .unwrap();
-    let inbox = sct::import::inbox::Inbox::of_install_dir(&other);
-    let ledger = std::fs::read(inbox.root.join(sct::import::ledger::LEDGER_FILE)).unwrap();
+    let inbox = sct::stages::import::inbox::Inbox::of_install_dir(&other);
+    let ledger = std::fs::read(inbox.root.join(sct::stages::import::ledger::LEDGER_FILE)).unwrap();
     check(&serde_json::from_slice(&ledger).unwrap());
 }
 
@@ -597,11 +603,11 @@ fn verify_reports_with_problems_validate() {
         }],
     };
     std::fs::write(
-        dir.path().join(sct::packdir::RECORD_FILE),
+        dir.path().join(sct::core::packdir::RECORD_FILE),
         serde_json::to_vec(&record).unwrap(),
     )
     .unwrap();
-    let report = sct::verify::verify_dir(dir.path(), &[key.public()], now)
+    let report = sct::stages::verify::verify_dir(dir.path(), &[key.public()], now)
         .unwrap()
         .report;
     assert!(!report.ok);
@@ -614,23 +620,23 @@ fn verify_reports_with_problems_validate() {
 #[test]
 fn failure_and_skip_lines_validate() {
     let guid = Uuid::new_v4();
-    let failed = sct::fetch::PackEvent {
-        schema: sct::fetch::EVENT_SCHEMA,
+    let failed = sct::stages::fetch::PackEvent {
+        schema: sct::stages::fetch::EVENT_SCHEMA,
         kind: "pack",
         package_guid: guid,
         name: "Configuration Manager 2409".into(),
         full_version: "5.00.9132.1000".parse().unwrap(),
         update_type: catalog::update_type::REGULAR,
         hierarchies: vec![Uuid::new_v4()],
-        status: sct::fetch::PackStatus::Failed,
+        status: sct::stages::fetch::PackStatus::Failed,
         files: 4,
         bytes: 3170,
         transferred: 12,
         problems: vec!["`X/X.cab` has SHA-256 00, expected 11".into()],
     };
-    check(&serde_json::to_value(sct::fetch::FetchEvent::Pack(failed)).unwrap());
+    check(&serde_json::to_value(sct::stages::fetch::FetchEvent::Pack(failed)).unwrap());
 
-    use sct::import::{ImportSummary, Outcome, PackEvent};
+    use sct::stages::import::{ImportSummary, Outcome, PackEvent};
     for (outcome, reason, state) in [
         (
             Outcome::SkippedOtherHierarchy,
@@ -641,7 +647,7 @@ fn failure_and_skip_lines_validate() {
         (Outcome::AlreadyPresent, None, Some(1)),
     ] {
         let event = PackEvent {
-            schema: sct::import::SCHEMA,
+            schema: sct::stages::import::SCHEMA,
             kind: "pack",
             package_guid: guid,
             name: "Configuration Manager 2409".into(),
@@ -660,11 +666,17 @@ fn failure_and_skip_lines_validate() {
     }
     for (database, wait) in [
         ("failed", None),
-        ("read-only", Some(sct::import::wait::WaitEnd::TimedOut)),
-        ("registered", Some(sct::import::wait::WaitEnd::Failed)),
+        (
+            "read-only",
+            Some(sct::stages::import::wait::WaitEnd::TimedOut),
+        ),
+        (
+            "registered",
+            Some(sct::stages::import::wait::WaitEnd::Failed),
+        ),
     ] {
         let summary = ImportSummary {
-            schema: sct::import::SCHEMA,
+            schema: sct::stages::import::SCHEMA,
             kind: "summary",
             site_code: "PS1".into(),
             site_version: "5.00.9128.1000".into(),
@@ -680,7 +692,7 @@ fn failure_and_skip_lines_validate() {
 /// `sct-import inbox` lines: a registered pack removed, an unregistered one kept, the summary.
 #[test]
 fn inbox_housekeeping_lines_validate() {
-    use sct::import::housekeeping::{InboxPack, InboxSummary, SCHEMA, Status};
+    use sct::stages::import::housekeeping::{InboxPack, InboxSummary, SCHEMA, Status};
     let registered = InboxPack {
         schema: SCHEMA,
         kind: "pack",

@@ -7,9 +7,9 @@
 
 use super::locator::{Secret, SqlServerLocator};
 use super::{SqlServerSite, queries};
-use crate::error::{ExitCode, exit_code};
+use crate::core::error::{ExitCode, exit_code};
+use crate::core::version::CmVersion;
 use crate::site::{DiagnosticsLevel, SiteStore};
-use crate::version::CmVersion;
 use sct_testkit::tds::*;
 
 const PASSWORD: &str = "Mock-Pa55word";

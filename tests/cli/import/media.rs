@@ -360,8 +360,8 @@ fn a_removal_killed_midway_never_leaves_half_a_pack_and_the_next_import_tidies_u
         .command("sct-import")
         .args(["inbox", "remove", "--superseded"])
         .env(
-            sct::fault::ENV_FAULT,
-            sct::fault::Point::InboxAfterRenameAside.name(),
+            sct::core::fault::ENV_FAULT,
+            sct::core::fault::Point::InboxAfterRenameAside.name(),
         )
         .output()
         .unwrap();
