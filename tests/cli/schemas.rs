@@ -10,8 +10,9 @@ use sct::core::signing::{KeyFile, PrivateKey, SignatureFile};
 use sct::core::usage::UsageDocument;
 use sct::core::usage_cab::{CabReport, MANIFEST_MEMBER, UsageManifest};
 use sct::core::wire::ErrorDocument;
+use sct::service::pack_metadata::PackMetadata;
 use sct::service::publish::PublishReport;
-use sct::service::samples::{PackMetadata, SampleReport};
+use sct::service::samples::SampleReport;
 use sct::site::DiagnosticsLevel;
 use sct::site::demo::{DemoSpec, create};
 use sct::stages::import::ledger::Ledger;
@@ -418,7 +419,7 @@ fn documents_of_a_whole_job_validate() {
         seed: 5,
     };
     check(&serde_json::to_value(sct::service::samples::generate(&root, &small).unwrap()).unwrap());
-    let metadata = std::fs::read(root.join(sct::service::samples::METADATA_FILE)).unwrap();
+    let metadata = std::fs::read(root.join(sct::service::pack_metadata::METADATA_FILE)).unwrap();
     check(&serde_json::from_slice(&metadata).unwrap());
 
     let key = PrivateKey::generate();
