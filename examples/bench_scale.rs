@@ -11,7 +11,7 @@
 //!       (5.00.9128, 9132 and 9135); the demo site database of the first one is kept at SITE_DB
 //!       (for the import that follows the connect), the others are thrown away.
 
-use sct::service::samples::{PackInfo, PackMetadata, folder_name};
+use sct::service::pack_metadata::{PackInfo, PackMetadata, folder_name};
 use sct::site::demo::{DemoSpec, create};
 use sct::site::{DiagnosticsLevel, SiteLocator};
 use std::io::Write;

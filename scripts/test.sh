@@ -32,4 +32,5 @@ fi
 # nginx and squid live in /usr/sbin, which a non-login shell may not have on PATH.
 export PATH="$PATH:/usr/sbin:/sbin"
 
-cargo test --all-targets "$@"
+# --workspace: the test kit (testkit/) has tests of its own.
+cargo test --workspace --all-targets "$@"

@@ -18,6 +18,3 @@ pub mod core;
 pub mod service;
 pub mod site;
 pub mod stages;
-
-#[cfg(test)]
-mod schema_check;

@@ -15,8 +15,8 @@
 //! written as visible escapes (`\n`, `\u{1b}`: [`crate::core::escape`]), so every record sct writes is
 //! one line, and attribute values lose the quotes and angle brackets that would end them early.
 //!
-//! The parser reads what real writers produce, not only what sct writes: either bias sign, dates
-//! without zero padding, 1 to 7 fraction digits, a UTF-8 byte-order mark, records spanning lines.
+//! sct only writes these records; the tests read them back with the test kit's independent reader
+//! (`sct_testkit::cmtrace`).
 
 use std::fmt::Write as _;
 
@@ -35,15 +35,6 @@ impl Severity {
     /// The number CMTrace reads.
     pub fn code(self) -> u8 {
         self as u8
-    }
-
-    /// The severity for a `type` number; unknown numbers (some writers use 0) are information.
-    pub fn from_code(code: u8) -> Self {
-        match code {
-            2 => Self::Warning,
-            3 => Self::Error,
-            _ => Self::Info,
-        }
     }
 
     /// The original tool's message prefix: `INFO`, `WARNING` or `ERROR`.
@@ -90,15 +81,6 @@ impl Entry {
             thread: current_thread_id(),
             file: String::new(),
         }
-    }
-
-    /// The entry's instant in UTC, reading the bias the Win32 way (local + bias = UTC).
-    pub fn utc(&self) -> Option<jiff::civil::DateTime> {
-        self.time
-            .checked_add(jiff::SignedDuration::from_mins(i64::from(
-                self.bias_minutes,
-            )))
-            .ok()
     }
 }
 
@@ -182,161 +164,29 @@ pub fn format_entry(entry: &Entry, newline: &str) -> String {
     out
 }
 
-/// Why a record could not be read.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct ParseError {
-    /// The 1-based line where the record starts.
-    pub line: usize,
-    pub reason: String,
-}
-
-impl std::fmt::Display for ParseError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "line {}: {}", self.line, self.reason)
-    }
-}
-
-impl std::error::Error for ParseError {}
-
-/// Parses a whole log: every byte must belong to a record (blank lines between records allowed).
-pub fn parse_log(text: &str) -> Result<Vec<Entry>, ParseError> {
-    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
-    let mut entries = Vec::new();
-    let mut rest = text;
-    let mut line = 1;
-    loop {
-        let trimmed = rest.trim_start_matches(['\r', '\n']);
-        line += rest[..rest.len() - trimmed.len()].matches('\n').count();
-        rest = trimmed;
-        if rest.is_empty() {
-            return Ok(entries);
-        }
-        let fail = |reason: &str| ParseError {
-            line,
-            reason: reason.to_owned(),
-        };
-        let end = rest
-            .find(END_MARKER)
-            .ok_or_else(|| fail("no `]LOG]!>` ends the message"))?;
-        let attrs_start = end + END_MARKER.len();
-        let attrs_len = rest[attrs_start..]
-            .find('>')
-            .ok_or_else(|| fail("the attributes are not closed with `>`"))?;
-        let record_len = attrs_start + attrs_len + 1;
-        let entry = parse_record(&rest[..record_len]).map_err(|reason| fail(&reason))?;
-        entries.push(entry);
-        line += rest[..record_len].matches('\n').count();
-        rest = &rest[record_len..];
-    }
-}
-
-/// Parses one record, `<![LOG[...]LOG]!><...>`, with or without its line ending.
-pub fn parse_record(record: &str) -> Result<Entry, String> {
-    let record = record.trim_end_matches(['\r', '\n']);
-    let body = record
-        .strip_prefix(START_MARKER)
-        .ok_or("the record does not start with `<![LOG[`")?;
-    let end = body
-        .find(END_MARKER)
-        .ok_or("no `]LOG]!>` ends the message")?;
-    let message = body[..end].replace("\r\n", "\n");
-    let attrs = body[end + END_MARKER.len()..]
-        .strip_prefix('<')
-        .and_then(|a| a.strip_suffix('>'))
-        .ok_or("the attributes are not enclosed in `<...>`")?;
-    let get = |name: &str| attribute(attrs, name).ok_or(format!("no `{name}` attribute"));
-    let (time, bias_minutes) = parse_time(&get("time")?)?;
-    let date = parse_date(&get("date")?)?;
-    let thread_text = get("thread")?;
-    let digits: String = thread_text
-        .trim()
-        .chars()
-        .take_while(char::is_ascii_digit)
-        .collect();
-    let thread = digits
-        .parse()
-        .map_err(|_| format!("thread `{thread_text}` is not a number"))?;
-    let type_text = get("type")?;
-    let severity = type_text
-        .trim()
-        .parse::<u8>()
-        .map(Severity::from_code)
-        .map_err(|_| format!("type `{type_text}` is not a number"))?;
-    Ok(Entry {
-        message,
-        component: get("component")?,
-        time: date.to_datetime(time),
-        bias_minutes,
-        context: attribute(attrs, "context").unwrap_or_default(),
-        severity,
-        thread,
-        file: attribute(attrs, "file").unwrap_or_default(),
-    })
-}
-
-/// The value of `name="value"` among the attributes.
-fn attribute(attrs: &str, name: &str) -> Option<String> {
-    let mut rest = attrs;
-    loop {
-        let at = rest.find('=')?;
-        let key = rest[..at].trim();
-        let after = rest[at + 1..].strip_prefix('"')?;
-        let close = after.find('"')?;
-        if key == name {
-            return Some(after[..close].to_owned());
-        }
-        rest = &after[close + 1..];
-    }
-}
-
-/// `HH:mm:ss.fff±bias`: 1–7 fraction digits; a missing bias reads as 0.
-fn parse_time(text: &str) -> Result<(jiff::civil::Time, i32), String> {
-    let bad = || format!("time `{text}` is not HH:mm:ss.fff+bias");
-    let (clock, bias) = match text.rfind(['+', '-']) {
-        Some(at) => (&text[..at], text[at..].parse::<i32>().map_err(|_| bad())?),
-        None => (text, 0),
-    };
-    let (hms, fraction) = clock.split_once('.').unwrap_or((clock, "0"));
-    let parts: Vec<&str> = hms.split(':').collect();
-    if parts.len() != 3 || fraction.is_empty() || fraction.len() > 9 {
-        return Err(bad());
-    }
-    let number = |s: &str| -> Result<i8, String> {
-        if s.is_empty() || s.len() > 2 || !s.bytes().all(|b| b.is_ascii_digit()) {
-            return Err(bad());
-        }
-        s.parse().map_err(|_| bad())
-    };
-    if !fraction.bytes().all(|b| b.is_ascii_digit()) {
-        return Err(bad());
-    }
-    let nanos: i32 = format!("{fraction:0<9}").parse().map_err(|_| bad())?;
-    let time = jiff::civil::Time::new(
-        number(parts[0])?,
-        number(parts[1])?,
-        number(parts[2])?,
-        nanos,
-    )
-    .map_err(|_| bad())?;
-    Ok((time, bias))
-}
-
-/// `MM-dd-yyyy`, with or without zero padding.
-fn parse_date(text: &str) -> Result<jiff::civil::Date, String> {
-    let bad = || format!("date `{text}` is not MM-dd-yyyy");
-    let parts: Vec<&str> = text.trim().split('-').collect();
-    let [month, day, year] = parts.as_slice() else {
-        return Err(bad());
-    };
-    let month: i8 = month.parse().map_err(|_| bad())?;
-    let day: i8 = day.parse().map_err(|_| bad())?;
-    let year: i16 = year.parse().map_err(|_| bad())?;
-    jiff::civil::Date::new(year, month, day).map_err(|_| bad())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use sct_testkit::cmtrace as reader;
+
+    /// Reads a log back with the test kit's reader, which shares no code with this writer.
+    fn parse_log(text: &str) -> Result<Vec<reader::Entry>, reader::ParseError> {
+        reader::parse_log(text)
+    }
+
+    /// `entry` as the reader must see it after a round trip.
+    fn as_read(entry: &Entry) -> reader::Entry {
+        reader::Entry {
+            message: entry.message.clone(),
+            component: entry.component.clone(),
+            time: entry.time,
+            bias_minutes: entry.bias_minutes,
+            context: entry.context.clone(),
+            severity: reader::Severity::from_code(entry.severity.code()),
+            thread: entry.thread,
+            file: entry.file.clone(),
+        }
+    }
 
     fn sample(message: &str) -> Entry {
         Entry {
@@ -377,7 +227,7 @@ mod tests {
             "INFO:Downloading Payload 248DC1EB-4B98-4483-BAF3-08C678C1CD0A version 5.0.9058.1000",
         );
         let parsed = parse_log(&format_entry(&entry, "\r\n")).unwrap();
-        assert_eq!(parsed, vec![entry]);
+        assert_eq!(parsed, vec![as_read(&entry)]);
     }
 
     #[test]
@@ -425,53 +275,9 @@ mod tests {
     }
 
     #[test]
-    fn reads_what_other_writers_write() {
-        // IME-style: unpadded date, 7 fraction digits, negative bias, thread with hex, BOM.
-        let text = "\u{feff}<![LOG[Starting]LOG]!><time=\"9:05:03.1234567-60\" date=\"3-2-2026\" \
-                    component=\"IntuneManagementExtension\" context=\"\" type=\"1\" thread=\"12 (0xC)\" file=\"\">\r\n\r\n\
-                    <![LOG[Oops]LOG]!><time=\"23:59:59.5\" date=\"12-31-2025\" component=\"c\" type=\"3\" thread=\"7\">";
-        let parsed = parse_log(text).unwrap();
-        assert_eq!(parsed.len(), 2);
-        assert_eq!(
-            parsed[0].time,
-            jiff::civil::date(2026, 3, 2).at(9, 5, 3, 123_456_700)
-        );
-        assert_eq!(parsed[0].bias_minutes, -60);
-        assert_eq!(parsed[0].thread, 12);
-        assert_eq!(parsed[1].severity, Severity::Error);
-        assert_eq!(parsed[1].bias_minutes, 0);
-        assert_eq!(parsed[1].context, "");
-    }
-
-    #[test]
-    fn refuses_what_is_not_a_record() {
-        for bad in [
-            "plain text\n",
-            "<![LOG[no end marker\n",
-            "<![LOG[x]LOG]!><time=\"25:00:00.000+0\" date=\"01-01-2026\" component=\"c\" type=\"1\" thread=\"1\">",
-            "<![LOG[x]LOG]!><time=\"10:00:00.000+0\" date=\"2026-01-01\" component=\"c\" type=\"1\" thread=\"1\">",
-            "<![LOG[x]LOG]!><time=\"10:00:00.000+0\" date=\"01-01-2026\" type=\"1\" thread=\"1\">",
-            "<![LOG[x]LOG]!><time=\"10:00:00.000+0\" date=\"01-01-2026\" component=\"c\" type=\"1\" thread=\"t\">",
-        ] {
-            assert!(parse_log(bad).is_err(), "{bad}");
-        }
-        let good = format_entry(&sample("ok"), "\n");
-        let err = parse_log(&format!("{good}{good}junk\n")).unwrap_err();
-        assert_eq!(err.line, 3);
-    }
-
-    #[test]
-    fn utc_adds_the_bias() {
-        let entry = sample("x");
-        assert_eq!(
-            entry.utc().unwrap(),
-            jiff::civil::date(2026, 3, 7).at(11, 15, 1, 917_000_000)
-        );
-    }
-
-    #[test]
     fn now_is_consistent_with_the_clock() {
-        let entry = Entry::now(Severity::Info, "c", "m");
+        let written = Entry::now(Severity::Info, "c", "m");
+        let entry = &parse_log(&format_entry(&written, "\n")).unwrap()[0];
         let utc = entry.utc().unwrap();
         let real = jiff::Timestamp::now()
             .to_zoned_datetime(jiff::tz::TimeZone::UTC)

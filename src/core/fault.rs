@@ -2,15 +2,15 @@
 //!
 //! Crash safety is only believable when a test can kill the process at the worst moment. Code
 //! marks those moments with [`point`]; a test sets `SCT_FAULT=import:after-stage` (a
-//! comma-separated list of point names) and the process kills itself when it reaches one —
+//! comma-separated list of [`Point::name`]s) and the process kills itself when it reaches one —
 //! SIGKILL on Unix, `TerminateProcess` on Windows — so no destructor, flush or `Drop` runs,
 //! exactly as after a power cut or `kill -9`.
 //!
 //! Only debug builds look at the variable: in release builds [`point`] compiles to nothing, so a
 //! stray environment variable can never crash a production import.
 //!
-//! Point names are `<stage>:<moment>`. Import uses `import:mid-copy`, `import:after-stage`,
-//! `import:after-rename` (files in place, database not yet committed) and `import:after-commit`.
+//! The points are one enum, [`Point`], so the crash tests take their names from
+//! [`Point::ALL`]: a point added or renamed here is tested, never silently dropped.
 
 /// The environment variable that arms fault points (debug builds only).
 pub const ENV_FAULT: &str = "SCT_FAULT";
@@ -18,24 +18,130 @@ pub const ENV_FAULT: &str = "SCT_FAULT";
 /// The exit code of a process a fault point ended on Windows (128 + SIGKILL, as shells show).
 pub const KILLED_EXIT_CODE: u32 = 137;
 
-/// Kills the process with SIGKILL if `name` is armed in `SCT_FAULT`; does nothing otherwise.
-#[inline]
-pub fn point(name: &str) {
-    #[cfg(debug_assertions)]
-    if armed(name) {
-        crash(name);
-    }
-    #[cfg(not(debug_assertions))]
-    let _ = name;
+/// A moment where a crash must leave the pack folder, the inbox or the database consistent.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Point {
+    /// Fetch: the new catalog downloaded and checked, the folder not yet locked.
+    FetchAfterCatalog,
+    /// Fetch: the pack folder locked, nothing changed yet.
+    FetchAfterLock,
+    /// Fetch: a new catalog: the folder's old record removed, no file downloaded yet.
+    FetchAfterRecordRemoved,
+    /// Fetch: part of a file written and flushed to its `.part`.
+    FetchMidFile,
+    /// Fetch: a `.part` complete and checked, not yet renamed.
+    FetchBeforeRename,
+    /// Fetch: a file renamed to its final name.
+    FetchAfterRename,
+    /// Fetch: the downloads done, the catalog and record not yet written.
+    FetchBeforeRecords,
+    /// Fetch: files the new catalog does not select removed.
+    FetchAfterPrune,
+    /// Fetch: the catalog's signature written, the catalog not yet.
+    FetchAfterSignatureWritten,
+    /// Fetch: the catalog written, the record not yet.
+    FetchAfterCatalogWritten,
+    /// Fetch: the record written.
+    FetchAfterRecordWritten,
+    /// Import: the pack folder verified, the inbox not yet locked.
+    ImportAfterVerify,
+    /// Import: planned, the inbox lock not yet taken.
+    ImportBeforeLock,
+    /// Import: staging leftovers of an earlier crash removed.
+    ImportAfterCleanStaging,
+    /// Import: the first chunk of a pack file written to staging.
+    ImportMidCopy,
+    /// Import: a staging folder complete and fsynced, not yet renamed.
+    ImportAfterStage,
+    /// Import: one pack renamed into place, others still to come.
+    ImportAfterOnePack,
+    /// Import: packs in place, the database transaction not started.
+    ImportAfterRename,
+    /// Import: inside the database transaction, before COMMIT.
+    ImportBeforeCommit,
+    /// Import: committed, before the output is printed.
+    ImportAfterCommit,
+    /// `sct-import inbox remove`: a pack folder renamed to its staging name, not yet deleted.
+    InboxAfterRenameAside,
 }
 
-/// True when `SCT_FAULT` lists `name` (debug builds only; always false in release builds).
-pub fn armed(name: &str) -> bool {
+impl Point {
+    /// Every point, in the order a run reaches them.
+    pub const ALL: &[Point] = &[
+        Point::FetchAfterCatalog,
+        Point::FetchAfterLock,
+        Point::FetchAfterRecordRemoved,
+        Point::FetchMidFile,
+        Point::FetchBeforeRename,
+        Point::FetchAfterRename,
+        Point::FetchBeforeRecords,
+        Point::FetchAfterPrune,
+        Point::FetchAfterSignatureWritten,
+        Point::FetchAfterCatalogWritten,
+        Point::FetchAfterRecordWritten,
+        Point::ImportAfterVerify,
+        Point::ImportBeforeLock,
+        Point::ImportAfterCleanStaging,
+        Point::ImportMidCopy,
+        Point::ImportAfterStage,
+        Point::ImportAfterOnePack,
+        Point::ImportAfterRename,
+        Point::ImportBeforeCommit,
+        Point::ImportAfterCommit,
+        Point::InboxAfterRenameAside,
+    ];
+
+    /// The name `SCT_FAULT` lists: `<stage>:<moment>`.
+    pub const fn name(self) -> &'static str {
+        match self {
+            Point::FetchAfterCatalog => "fetch:after-catalog",
+            Point::FetchAfterLock => "fetch:after-lock",
+            Point::FetchAfterRecordRemoved => "fetch:after-record-removed",
+            Point::FetchMidFile => "fetch:mid-file",
+            Point::FetchBeforeRename => "fetch:before-rename",
+            Point::FetchAfterRename => "fetch:after-rename",
+            Point::FetchBeforeRecords => "fetch:before-records",
+            Point::FetchAfterPrune => "fetch:after-prune",
+            Point::FetchAfterSignatureWritten => "fetch:after-signature-written",
+            Point::FetchAfterCatalogWritten => "fetch:after-catalog-written",
+            Point::FetchAfterRecordWritten => "fetch:after-record-written",
+            Point::ImportAfterVerify => "import:after-verify",
+            Point::ImportBeforeLock => "import:before-lock",
+            Point::ImportAfterCleanStaging => "import:after-clean-staging",
+            Point::ImportMidCopy => "import:mid-copy",
+            Point::ImportAfterStage => "import:after-stage",
+            Point::ImportAfterOnePack => "import:after-one-pack",
+            Point::ImportAfterRename => "import:after-rename",
+            Point::ImportBeforeCommit => "import:before-commit",
+            Point::ImportAfterCommit => "import:after-commit",
+            Point::InboxAfterRenameAside => "inbox:after-rename-aside",
+        }
+    }
+
+    /// The stage part of the name (`fetch`, `import`, `inbox`).
+    pub fn stage(self) -> &'static str {
+        self.name().split_once(':').map_or("", |(stage, _)| stage)
+    }
+}
+
+/// Kills the process with SIGKILL if `at` is armed in `SCT_FAULT`; does nothing otherwise.
+#[inline]
+pub fn point(at: Point) {
+    #[cfg(debug_assertions)]
+    if armed(at) {
+        crash(at.name());
+    }
+    #[cfg(not(debug_assertions))]
+    let _ = at;
+}
+
+/// True when `SCT_FAULT` lists `at` (debug builds only; always false in release builds).
+pub fn armed(at: Point) -> bool {
     if !cfg!(debug_assertions) {
         return false;
     }
     std::env::var(ENV_FAULT)
-        .map(|value| listed(&value, name))
+        .map(|value| listed(&value, at.name()))
         .unwrap_or(false)
 }
 
@@ -83,7 +189,26 @@ mod tests {
 
     #[test]
     fn unarmed_point_returns() {
-        // The test process never sets SCT_FAULT to this name.
-        point("test:never-armed");
+        // The test process never sets SCT_FAULT.
+        point(Point::ImportAfterStage);
+    }
+
+    #[test]
+    fn every_point_is_listed_once_with_a_stage_and_a_unique_name() {
+        let names: std::collections::BTreeSet<&str> = Point::ALL.iter().map(|p| p.name()).collect();
+        assert_eq!(names.len(), Point::ALL.len(), "a name or point twice");
+        for point in Point::ALL {
+            assert!(
+                ["fetch", "import", "inbox"].contains(&point.stage()),
+                "{point:?}: `{}` is not <stage>:<moment>",
+                point.name()
+            );
+        }
+        // `name` is a match, so every point has a name; ALL must hold each one, in order
+        // (InboxAfterRenameAside is the last variant).
+        for (index, point) in Point::ALL.iter().enumerate() {
+            assert_eq!(*point as usize, index, "{point:?} out of order in ALL");
+        }
+        assert_eq!(Point::ALL.len(), Point::InboxAfterRenameAside as usize + 1);
     }
 }

@@ -28,7 +28,7 @@ use crate::core::catalog::{self, Catalog, Pack, PackFile};
 use crate::core::document::{self, Document};
 use crate::core::error::Error;
 use crate::core::signing::{PrivateKey, SignatureFile};
-use crate::service::samples::{METADATA_FILE, PackMetadata, folder_name};
+use crate::service::pack_metadata::{METADATA_FILE, PackMetadata, folder_name};
 use anyhow::Context;
 use serde::{Deserialize, Serialize};
 use std::collections::HashSet;

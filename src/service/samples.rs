@@ -1,4 +1,7 @@
-//! Realistic sample update packs for the demo, the tests and benchmarks.
+//! Realistic sample update packs for the demo, the tests and benchmarks (`sct-demo packs`).
+//!
+//! Demo data, not a production path: compiled only with the `demo` feature (on by default) and in
+//! the library's own tests, so `--no-default-features` release binaries carry none of it.
 //!
 //! [`generate`] writes, under `ROOT/packs/`, one folder per pack in the original's shape
 //! (`<GUID>/<GUID>.cab`, a real cabinet, plus `<GUID>/Redist/...`) and the metadata file
@@ -15,46 +18,16 @@ use crate::core::catalog::update_type;
 use crate::core::document::Document;
 use crate::core::error::Error;
 use crate::core::version::CmVersion;
+use crate::service::pack_metadata::{METADATA_FILE, PackInfo, PackMetadata, folder_name};
 use anyhow::Context;
 use serde::{Deserialize, Serialize};
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
-use uuid::Uuid;
 
-/// The metadata file's name in a service root.
-pub const METADATA_FILE: &str = "packs.json";
 /// Largest payload one sample cab holds: the cabinet format stops at 2 GiB.
 pub const MAX_CAB_PAYLOAD: u64 = 2000 * 1024 * 1024;
 /// Largest member inside a sample cab; bigger payloads are split into several members.
 const MEMBER_CHUNK: u64 = 1024 * 1024 * 1024;
-
-/// Everything a catalog says about a pack except its files.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct PackInfo {
-    pub package_guid: Uuid,
-    pub name: String,
-    pub update_number: String,
-    pub full_version: CmVersion,
-    /// 0 regular update, 2 hotfix (ConfigMgr's UpdateType).
-    pub update_type: i32,
-    pub min_cm_version: CmVersion,
-    pub max_cm_version: CmVersion,
-    pub release_date: String,
-    pub more_info_link: String,
-    #[serde(default)]
-    pub description: String,
-}
-
-/// `packs.json`: the metadata of every pack in a service root (`sct.pack-metadata.v1`).
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct PackMetadata {
-    pub schema: String,
-    pub packs: Vec<PackInfo>,
-}
-
-impl Document for PackMetadata {
-    const SCHEMA: &'static str = "sct.pack-metadata.v1";
-}
 
 /// How big the sample packs are.
 #[derive(Clone, Debug)]
@@ -273,11 +246,6 @@ pub fn generate(root: &Path, options: &SampleOptions) -> anyhow::Result<SampleRe
         files,
         bytes,
     })
-}
-
-/// A pack's folder name: its GUID in upper case, as ConfigMgr writes it.
-pub fn folder_name(guid: &Uuid) -> String {
-    guid.to_string().to_uppercase()
 }
 
 /// Writes one pack into a staging folder, then renames it into place; returns (files, bytes).

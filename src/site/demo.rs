@@ -3,6 +3,9 @@
 //! The usage rows imitate what ConfigMgr's `TEL_` procedures collect (setup details, database
 //! schema, table sizes, client counts, feature use); values are derived from the hierarchy ID so
 //! two demo hierarchies differ, and the same hierarchy is always the same.
+//!
+//! Demo data, not a production path: compiled only with the `demo` feature (on by default) and in
+//! the library's own tests, so `--no-default-features` release binaries carry none of it.
 
 use super::sqlite::SqliteSite;
 use super::{DiagnosticsLevel, state};

@@ -3,6 +3,7 @@
 //! Real sites keep their data in SQL Server (`CM_<SiteCode>`); demos and most tests use an embedded
 //! SQLite file with the same tables. Stages only see [`SiteStore`], opened from a [`SiteLocator`].
 
+#[cfg(any(test, feature = "demo"))]
 pub mod demo;
 pub mod mssql;
 pub mod queries;

@@ -125,7 +125,7 @@ impl PackRegister for SqliteSite {
                 allow_rollback && last.is_some_and(|l| (stamp.version as i64) < l)
             ],
         )? == 1;
-        crate::core::fault::point("import:before-commit");
+        crate::core::fault::point(crate::core::fault::Point::ImportBeforeCommit);
         tx.commit()
             .with_context(|| format!("Failed to commit the import into {what}"))?;
         Ok(out)

@@ -6,34 +6,40 @@
 
 use crate::servicekit::{Published, Server, publish, published_sized};
 use crate::support::{Env, stderr_of, tree};
+use sct::core::fault::{ENV_FAULT, Point};
 use std::path::Path;
 use std::process::Output;
 
-const FETCH_POINTS: &[&str] = &[
-    "fetch:after-catalog",
-    "fetch:after-lock",
-    "fetch:after-record-removed",
-    "fetch:mid-file",
-    "fetch:before-rename",
-    "fetch:after-rename",
-    "fetch:before-records",
-    "fetch:after-prune",
-    "fetch:after-signature-written",
-    "fetch:after-catalog-written",
-    "fetch:after-record-written",
-];
+/// The fault points of one stage, named by the library (`sct::core::fault::Point::ALL`), so a point
+/// added or renamed there is in this matrix without an edit here.
+fn points_of(stage: &str) -> Vec<Point> {
+    let points: Vec<Point> = Point::ALL
+        .iter()
+        .copied()
+        .filter(|p| p.stage() == stage)
+        .collect();
+    assert!(!points.is_empty(), "no `{stage}:` fault point");
+    points
+}
 
-const IMPORT_POINTS: &[&str] = &[
-    "import:after-verify",
-    "import:before-lock",
-    "import:after-clean-staging",
-    "import:mid-copy",
-    "import:after-stage",
-    "import:after-one-pack",
-    "import:after-rename",
-    "import:before-commit",
-    "import:after-commit",
-];
+/// Points outside the two matrices, each with the test that kills a process there.
+const TESTED_ELSEWHERE: &[(Point, &str)] = &[(
+    Point::InboxAfterRenameAside,
+    "import::media::a_removal_killed_midway_never_leaves_half_a_pack_and_the_next_import_tidies_up",
+)];
+
+/// A point of a new stage fails here until a test kills a process at it.
+#[test]
+fn every_fault_point_has_a_crash_test() {
+    for point in Point::ALL {
+        let elsewhere = TESTED_ELSEWHERE.iter().any(|(p, _)| p == point);
+        assert!(
+            ["fetch", "import"].contains(&point.stage()) || elsewhere,
+            "no crash test kills a process at `{}`",
+            point.name()
+        );
+    }
+}
 
 const HIERARCHY: &str = "6f1c2f0e-36c1-4b0e-9d1c-2d2d8a0c7e11";
 
@@ -91,12 +97,12 @@ impl World {
         world
     }
 
-    fn fetch(&self, dest: &str, mode: &str, fault: Option<&str>) -> Output {
+    fn fetch(&self, dest: &str, mode: &str, fault: Option<Point>) -> Output {
         let mut cmd = self.env.cmd("sct-fetch");
         cmd.args(["--offers", "offers.jsonl", "--dest", dest, "--mode", mode])
             .args(["--trusted-key", &self.public, "--quiet"]);
         if let Some(point) = fault {
-            cmd.env("SCT_FAULT", point);
+            cmd.env(ENV_FAULT, point.name());
         }
         cmd.output().unwrap()
     }
@@ -109,7 +115,7 @@ impl World {
             .unwrap()
     }
 
-    fn import(&self, src: &str, site: &Path, install: &Path, fault: Option<&str>) -> Output {
+    fn import(&self, src: &str, site: &Path, install: &Path, fault: Option<Point>) -> Output {
         let mut cmd = self.env.cmd("sct-import");
         cmd.args(["--src", src, "--trusted-key", &self.public])
             .arg("--site")
@@ -117,7 +123,7 @@ impl World {
             .arg("--install-dir")
             .arg(install);
         if let Some(point) = fault {
-            cmd.env("SCT_FAULT", point);
+            cmd.env(ENV_FAULT, point.name());
         }
         cmd.output().unwrap()
     }
@@ -177,10 +183,11 @@ fn fetch_killed_at_every_point_resumes_and_verifies() {
         return;
     }
     let world = World::new();
-    for point in FETCH_POINTS {
+    for fault in points_of("fetch") {
+        let point = fault.name();
         let dest = format!("packs-{}", point.replace(':', "-"));
         copy_tree(&world.env.path("base"), &world.env.path(&dest));
-        killed(&world.fetch(&dest, "all", Some(point)), point);
+        killed(&world.fetch(&dest, "all", Some(fault)), point);
         no_partial_file_under_its_name(&world, &world.env.path(&dest), point);
         let rerun = world.fetch(&dest, "all", None);
         assert!(
@@ -275,14 +282,15 @@ fn import_killed_at_every_point_completes_and_stays_consistent() {
         !expected.is_empty(),
         "the reference import imported nothing"
     );
-    for point in IMPORT_POINTS {
+    for fault in points_of("import") {
+        let point = fault.name();
         let name = point.replace(':', "-");
         let site = world.env.path(&format!("{name}.db"));
         std::fs::copy(&world.site_db, &site).unwrap();
         let install = world.env.path(&format!("{name}-install"));
         std::fs::create_dir(&install).unwrap();
         let offline = install.join("EasySetupPayload").join("offline");
-        killed(&world.import("full", &site, &install, Some(point)), point);
+        killed(&world.import("full", &site, &install, Some(fault)), point);
         if offline.exists() {
             site_consistent(&world, &site, &offline, point);
         }

@@ -9,6 +9,7 @@ use crate::support::{Env, stderr_of, stdout_of, tree};
 use sct::core::catalog::{self, Catalog, Pack, PackFile};
 use sct::core::document::Document;
 use sct::core::error::ExitCode;
+use sct::core::fault::{ENV_FAULT, Point};
 use sct::core::packdir::{FetchRecord, HierarchyRecord};
 use sct::core::signing::PrivateKey;
 use serde_json::Value;
@@ -896,7 +897,8 @@ fn full_inbox_fails_clearly_and_leaves_no_partial_pack() {
 }
 
 /// Kills the import at `point` with SIGKILL, checks what a crash leaves, then reruns.
-fn crash_then_rerun(point: &str) {
+fn crash_then_rerun(fault: Point) {
+    let point = fault.name();
     if crate::support::needs_debug_build() {
         return;
     }
@@ -905,7 +907,7 @@ fn crash_then_rerun(point: &str) {
     let a = applicable("2409", 6 * 1024 * 1024);
     let b = applicable("hotfix", 5000);
     let src = fx.write_packs("UpdatePacks", 2, &[&a, &b]);
-    let out = fx.import_with(&src, &[], &[("SCT_FAULT", point)]);
+    let out = fx.import_with(&src, &[], &[(ENV_FAULT, point)]);
     assert!(
         crate::support::killed_at_fault(&out.status),
         "{point}: expected SIGKILL, got {:?}: {}",
@@ -913,7 +915,7 @@ fn crash_then_rerun(point: &str) {
         stderr_of(&out)
     );
     assert!(stderr_of(&out).contains(point));
-    if point == "import:mid-copy" {
+    if fault == Point::ImportMidCopy {
         // The half-written file exists, but only inside a staging folder.
         let staged: Vec<u64> = tree(&fx.inbox())
             .iter()
@@ -946,27 +948,27 @@ fn crash_then_rerun(point: &str) {
 
 #[test]
 fn crash_mid_copy_then_rerun() {
-    crash_then_rerun("import:mid-copy");
+    crash_then_rerun(Point::ImportMidCopy);
 }
 
 #[test]
 fn crash_after_staging_then_rerun() {
-    crash_then_rerun("import:after-stage");
+    crash_then_rerun(Point::ImportAfterStage);
 }
 
 #[test]
 fn crash_between_rename_and_commit_then_rerun() {
-    crash_then_rerun("import:after-rename");
+    crash_then_rerun(Point::ImportAfterRename);
 }
 
 #[test]
 fn crash_inside_the_transaction_then_rerun() {
-    crash_then_rerun("import:before-commit");
+    crash_then_rerun(Point::ImportBeforeCommit);
 }
 
 #[test]
 fn crash_after_commit_then_rerun() {
-    crash_then_rerun("import:after-commit");
+    crash_then_rerun(Point::ImportAfterCommit);
 }
 
 #[test]
@@ -1126,12 +1128,12 @@ fn hostile_stray_names_cannot_forge_log_records_or_flood_the_log() {
     let text = std::fs::read_to_string(&log).unwrap();
     let text = text.strip_prefix('\u{feff}').unwrap_or(&text);
     for line in text.lines() {
-        let entry = sct::core::cmtrace::parse_record(line)
+        let entry = sct_testkit::cmtrace::parse_record(line)
             .unwrap_or_else(|e| panic!("`{line}` is not a CMTrace record: {e}"));
         assert_ne!(entry.message, forged, "a forged record got into the log");
     }
     assert_eq!(
-        sct::core::cmtrace::parse_log(text).unwrap().len(),
+        sct_testkit::cmtrace::parse_log(text).unwrap().len(),
         text.lines().count(),
         "one record per line"
     );

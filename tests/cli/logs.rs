@@ -2,7 +2,7 @@
 
 use crate::exit::assert_exit;
 use crate::support::{Env, on_wine, stderr_of};
-use sct::core::cmtrace::{self, Entry, Severity};
+use sct_testkit::cmtrace::{self, Entry, Severity};
 use std::path::{Path, PathBuf};
 
 /// Runs the wrapper with its logs in `logs_dir`.

@@ -18,6 +18,7 @@ mod mssql;
 mod operator;
 mod pack;
 mod roundtrip;
+mod schemas;
 mod secrets;
 mod service;
 mod servicekit;

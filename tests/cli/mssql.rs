@@ -1,12 +1,10 @@
 //! sct-collect against a SQL Server site database, over real TDS to Microsoft's mock server.
 
-#[path = "../../src/site/mssql/mock.rs"]
-pub mod mock;
 
 use crate::exit::assert_exit;
 use crate::support::{Env, stderr_of, stdout_of};
-use mock::*;
 use sct::site::queries;
+use sct_testkit::tds::*;
 
 const PASSWORD: &str = "Cli-Pa55word";
 const HIERARCHY: &str = "0b5e5a3c-8f5f-4b53-9f2e-4e9f6c2d1a10";

@@ -220,7 +220,7 @@ fn no_secret_reaches_output_logs_files_or_argv() {
     audit.output("sct-collect with a password in SCT_SITE", &out);
 
     // A SQL Server site (Microsoft's TDS mock server) whose login takes the site password.
-    let mssql = crate::mssql::mock::MockServer::start(crate::mssql::configmgr_site);
+    let mssql = sct_testkit::tds::MockServer::start(crate::mssql::configmgr_site);
     let mssql_site = crate::mssql::site_string(mssql.port);
     let out = spawn_audited(
         &mut audit,

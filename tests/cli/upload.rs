@@ -602,7 +602,7 @@ fn a_hostile_error_answer_cannot_forge_log_records_or_rewrite_the_terminal() {
     );
     let text = std::fs::read_to_string(&log).unwrap();
     let text = text.strip_prefix('\u{feff}').unwrap_or(&text);
-    let records = sct::core::cmtrace::parse_log(text).unwrap();
+    let records = sct_testkit::cmtrace::parse_log(text).unwrap();
     assert_eq!(records.len(), text.lines().count(), "one record per line");
     assert!(
         records

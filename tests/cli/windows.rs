@@ -346,7 +346,8 @@ fn tool_logs_lie_where_the_original_writes_them_with_crlf_line_ends() {
 
 #[test]
 fn windows_authentication_is_attempted_against_a_tds_server() {
-    use crate::mssql::{configmgr_site, mock::MockServer};
+    use crate::mssql::configmgr_site;
+    use sct_testkit::tds::MockServer;
     if !on_wine() {
         eprintln!(
             "skipped: windows_authentication_is_attempted_against_a_tds_server: needs the \

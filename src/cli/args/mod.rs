@@ -10,6 +10,7 @@
 use clap::CommandFactory;
 
 pub mod collect;
+#[cfg(feature = "demo")]
 pub mod demo;
 pub mod fetch;
 pub mod import;
@@ -31,6 +32,7 @@ pub fn commands() -> Vec<(&'static str, clap::Command)> {
         (verify::TOOL, verify::Args::command()),
         (import::TOOL, import::Args::command()),
         (serve::TOOL, serve::Args::command()),
+        #[cfg(feature = "demo")]
         (demo::TOOL, demo::Args::command()),
     ]
     .into_iter()

@@ -565,10 +565,12 @@ pub fn error_chain(component: &str, err: &anyhow::Error) {
 mod tests {
     use super::*;
     use crate::core::error::ExitCode;
+    use sct_testkit::cmtrace as reader;
 
-    fn entries(path: &Path) -> Vec<Entry> {
+    /// The log's records, read with the test kit's reader (which shares no code with the writer).
+    fn entries(path: &Path) -> Vec<reader::Entry> {
         let text = std::fs::read_to_string(path).unwrap();
-        cmtrace::parse_log(&text).unwrap()
+        reader::parse_log(&text).unwrap()
     }
 
     fn entry(message: &str) -> Entry {
@@ -712,7 +714,7 @@ mod tests {
         );
         let current = entries(&path);
         let last = current.last().unwrap();
-        assert_eq!(last.severity, Severity::Warning);
+        assert_eq!(last.severity, reader::Severity::Warning);
         assert!(last.message.contains("size limit"), "{}", last.message);
         let size = std::fs::metadata(&path).unwrap().len();
         assert!(
@@ -741,7 +743,7 @@ mod tests {
             "INFO: request 059 of a long-running service",
             "still logging"
         );
-        assert!(current.iter().all(|e| e.severity == Severity::Info));
+        assert!(current.iter().all(|e| e.severity == reader::Severity::Info));
         assert!(std::fs::metadata(&path).unwrap().len() <= 1000);
     }
 
@@ -851,7 +853,7 @@ mod tests {
                 "ERROR:   Caused by: disk full",
             ]
         );
-        assert_eq!(found[2].severity, Severity::Error);
+        assert_eq!(found[2].severity, reader::Severity::Error);
         assert_eq!(found[0].component, "sct-fetch");
         assert!(
             found[0].file.starts_with("core/logging/mod.rs:"),

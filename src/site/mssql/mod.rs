@@ -12,8 +12,6 @@
 
 pub mod errors;
 pub mod locator;
-#[cfg(test)]
-pub(crate) mod mock;
 pub mod registry;
 mod rows;
 mod syntax;

@@ -401,12 +401,12 @@ fn write_part(
     };
     file.seek(SeekFrom::Start(length))?;
     let mut buffer = Vec::with_capacity(WRITE_BUFFER);
-    let mid_file = crate::core::fault::armed("fetch:mid-file");
+    let mid_file = crate::core::fault::armed(crate::core::fault::Point::FetchMidFile);
     while let Some(chunk) = receiver.blocking_recv() {
         if mid_file && (length > start || !buffer.is_empty()) {
             flush_buffer(&mut file, &mut buffer, &mut hasher, &mut length)?;
             file.sync_all()?;
-            crate::core::fault::point("fetch:mid-file");
+            crate::core::fault::point(crate::core::fault::Point::FetchMidFile);
         }
         if buffer.len() + chunk.len() > WRITE_BUFFER {
             flush_buffer(&mut file, &mut buffer, &mut hasher, &mut length)?;
@@ -461,7 +461,7 @@ fn hash_prefix(file: &mut std::fs::File, len: u64, hasher: &mut Sha256) -> anyho
 fn finish(part: &Path, dest: &Path) -> anyhow::Result<()> {
     crate::core::atomic::sync_file(part)
         .with_context(|| format!("Failed to flush `{}` to disk", part.display()))?;
-    crate::core::fault::point("fetch:before-rename");
+    crate::core::fault::point(crate::core::fault::Point::FetchBeforeRename);
     crate::core::atomic::rename_replace(part, dest).with_context(|| {
         format!(
             "Failed to move `{}` into place as `{}`",
@@ -472,7 +472,7 @@ fn finish(part: &Path, dest: &Path) -> anyhow::Result<()> {
     if let Some(parent) = dest.parent() {
         let _ = crate::core::atomic::sync_dir(parent);
     }
-    crate::core::fault::point("fetch:after-rename");
+    crate::core::fault::point(crate::core::fault::Point::FetchAfterRename);
     Ok(())
 }
 

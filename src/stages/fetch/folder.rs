@@ -208,7 +208,7 @@ pub(super) fn write_folder_records(
             .flat_map(|p| p.files.iter().map(|f| f.path.as_str()))
             .collect();
         let removed = prune::prune(packdir, by, &keep)?;
-        crate::core::fault::point("fetch:after-prune");
+        crate::core::fault::point(crate::core::fault::Point::FetchAfterPrune);
         if !removed.is_empty() {
             let why = if same_catalog {
                 format!(
@@ -231,9 +231,9 @@ pub(super) fn write_folder_records(
     let hierarchies = plan.records.clone();
     if !same_catalog {
         crate::core::atomic::write_bytes(&packdir.signature(), &fetched.signature)?;
-        crate::core::fault::point("fetch:after-signature-written");
+        crate::core::fault::point(crate::core::fault::Point::FetchAfterSignatureWritten);
         crate::core::atomic::write_bytes(&packdir.catalog(), &fetched.bytes)?;
-        crate::core::fault::point("fetch:after-catalog-written");
+        crate::core::fault::point(crate::core::fault::Point::FetchAfterCatalogWritten);
     }
     let record = FetchRecord {
         schema: FetchRecord::SCHEMA.to_owned(),
@@ -243,7 +243,7 @@ pub(super) fn write_folder_records(
     let mut bytes = serde_json::to_vec_pretty(&record)?;
     bytes.push(b'\n');
     crate::core::atomic::write_bytes(&packdir.record(), &bytes)?;
-    crate::core::fault::point("fetch:after-record-written");
+    crate::core::fault::point(crate::core::fault::Point::FetchAfterRecordWritten);
     Ok(())
 }
 

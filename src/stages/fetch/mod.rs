@@ -252,11 +252,11 @@ async fn fetch_async(
             fetched.catalog.packs.len()
         ),
     );
-    crate::core::fault::point("fetch:after-catalog");
+    crate::core::fault::point(crate::core::fault::Point::FetchAfterCatalog);
     let packdir = PackDir::new(&options.dest);
     fs_err::create_dir_all(&options.dest).context("Cannot create the update pack folder")?;
     let _lock = lock_folder(&options.dest)?;
-    crate::core::fault::point("fetch:after-lock");
+    crate::core::fault::point(crate::core::fault::Point::FetchAfterLock);
     let existing = existing_catalog(&packdir, &options.trusted);
     if existing.is_none() && packdir.catalog().exists() {
         crate::core::report::note(
@@ -294,7 +294,7 @@ async fn fetch_async(
     if !same_catalog {
         // The old record must not outlive the files it describes (see the module header).
         remove_file_if_exists(&packdir.record())?;
-        crate::core::fault::point("fetch:after-record-removed");
+        crate::core::fault::point(crate::core::fault::Point::FetchAfterRecordRemoved);
     }
     let results = download_all(&client, options, offers, &plan, &fetched.catalog, on_event).await?;
     let failed: Vec<&anyhow::Error> = results.iter().filter_map(|r| r.error.as_ref()).collect();
@@ -321,7 +321,7 @@ async fn fetch_async(
         transferred: results.iter().map(|r| r.transferred).sum(),
         ok: false,
     };
-    crate::core::fault::point("fetch:before-records");
+    crate::core::fault::point(crate::core::fault::Point::FetchBeforeRecords);
     let written = if failed.is_empty() {
         write_folder_records(&packdir, &fetched, &plan, existing.as_ref(), same_catalog)
             .and_then(|()| refuse_strays(&options.dest, &fetched.catalog, &plan))

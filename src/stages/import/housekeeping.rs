@@ -275,7 +275,7 @@ fn remove_pack(inbox: &Inbox, guid: &Uuid, path: &Path) -> anyhow::Result<()> {
     crate::core::atomic::rename_no_replace(path, &doomed)
         .with_context(|| format!("Failed to move `{}` aside for removal", path.display()))?;
     let _ = crate::core::atomic::sync_dir(&inbox.root);
-    crate::core::fault::point("inbox:after-rename-aside");
+    crate::core::fault::point(crate::core::fault::Point::InboxAfterRenameAside);
     fs_err::remove_dir_all(&doomed)?;
     // Best effort: the removal is already safe, a lost flush only brings the folder back aside.
     let _ = crate::core::atomic::sync_dir(&inbox.root);

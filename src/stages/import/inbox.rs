@@ -212,7 +212,7 @@ impl Inbox {
             .root
             .join(format!("{STAGING_PREFIX}{folder}.{}", std::process::id()));
         let result = self.stage(src, pack, &staging, progress).and_then(|()| {
-            crate::core::fault::point("import:after-stage");
+            crate::core::fault::point(crate::core::fault::Point::ImportAfterStage);
             let dest = self.root.join(&folder);
             crate::core::atomic::rename_no_replace(&staging, &dest).map_err(|e| {
                 io_fail(
@@ -356,7 +356,7 @@ fn copy_checked(
             .map_err(|e| io_fail(format!("Failed to write `{}`", dest.display()), e))?;
         size += n as u64;
         progress.inc(n as u64);
-        crate::core::fault::point("import:mid-copy");
+        crate::core::fault::point(crate::core::fault::Point::ImportMidCopy);
     }
     let digest = hasher.finish_hex();
     if size != file.size || !crate::core::hash::same(&digest, &file.sha256) {

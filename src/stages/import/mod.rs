@@ -182,7 +182,7 @@ pub fn run(
         crate::core::logging::warn("sct-import", &warning);
         note(warning);
     }
-    crate::core::fault::point("import:after-verify");
+    crate::core::fault::point(crate::core::fault::Point::ImportAfterVerify);
     let catalog = &verified.catalog;
     let planned = plan::plan(catalog, &verified.record, identity).with_context(not_imported)?;
     let inbox = Inbox::of_install_dir(install_dir);
@@ -266,7 +266,7 @@ fn apply(
     events: &mut [PackEvent],
     note: &mut dyn FnMut(String),
 ) -> anyhow::Result<Vec<Uuid>> {
-    crate::core::fault::point("import:before-lock");
+    crate::core::fault::point(crate::core::fault::Point::ImportBeforeLock);
     inbox.ensure()?;
     let lock = inbox.lock(!options.no_lock_wait, |path| {
         note(format!(
@@ -282,7 +282,7 @@ fn apply(
         ));
     }
     summary.cleaned_staging = cleaned.len();
-    crate::core::fault::point("import:after-clean-staging");
+    crate::core::fault::point(crate::core::fault::Point::ImportAfterCleanStaging);
     if site.register().is_none() {
         // The file ledger has no transaction: check again now that no other import can run.
         check_rollback(site, inbox, stamp.version, options, &mut |_| {})?;
@@ -299,11 +299,11 @@ fn apply(
     for (planned, event) in planned.iter().zip(events.iter_mut()) {
         if planned.decision == Decision::Import {
             place_one(inbox, &src, planned.pack, &lock, event, &progress, &mut say);
-            crate::core::fault::point("import:after-one-pack");
+            crate::core::fault::point(crate::core::fault::Point::ImportAfterOnePack);
         }
     }
     progress.finish_and_clear();
-    crate::core::fault::point("import:after-rename");
+    crate::core::fault::point(crate::core::fault::Point::ImportAfterRename);
     let in_place: Vec<&Pack> = planned
         .iter()
         .zip(events.iter())
@@ -313,7 +313,7 @@ fn apply(
     summary.database = match site.register() {
         Some(register) => {
             let done = register.register(stamp, &in_place, options.allow_rollback, now)?;
-            crate::core::fault::point("import:after-commit");
+            crate::core::fault::point(crate::core::fault::Point::ImportAfterCommit);
             summary.rows_changed = done.changed.len();
             "registered"
         }

@@ -368,7 +368,10 @@ fn a_removal_killed_midway_never_leaves_half_a_pack_and_the_next_import_tidies_u
     let out = fx
         .command("sct-import")
         .args(["inbox", "remove", "--superseded"])
-        .env("SCT_FAULT", "inbox:after-rename-aside")
+        .env(
+            sct::core::fault::ENV_FAULT,
+            sct::core::fault::Point::InboxAfterRenameAside.name(),
+        )
         .output()
         .unwrap();
     assert!(

@@ -1,10 +1,8 @@
 //! TDS servers for tests: Microsoft's `mssql-mock-tds` with canned answers, and small servers
 //! that misbehave the ways real ones do (refuse the login, drop the connection, never answer).
 //!
-//! This file depends on nothing in sct, so the integration tests include it too
-//! (`#[path = ".../mock.rs"]`) and both speak to the same servers.
-
-#![allow(dead_code, unused_imports)]
+//! The SQL Server back end's unit tests (src/site/mssql/tests.rs) and the CLI tests
+//! (tests/cli/mssql.rs) speak to the same servers.
 
 use mssql_mock_tds::protocol::{PacketHeader, PacketType, build_prelogin_response};
 pub use mssql_mock_tds::{

@@ -1,0 +1,46 @@
+//! `packs.json`: the metadata of the packs in a service root (`sct.pack-metadata.v1`), which
+//! [`crate::service::publish`] reads to build the catalog, and the folder names packs live in.
+//!
+//! The operator writes this file for real packs; `sct-demo packs` ([`crate::service::samples`])
+//! writes it for sample ones.
+
+use crate::core::document::Document;
+use crate::core::version::CmVersion;
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+/// The metadata file's name in a service root.
+pub const METADATA_FILE: &str = "packs.json";
+
+/// Everything a catalog says about a pack except its files.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PackInfo {
+    pub package_guid: Uuid,
+    pub name: String,
+    pub update_number: String,
+    pub full_version: CmVersion,
+    /// 0 regular update, 2 hotfix (ConfigMgr's UpdateType).
+    pub update_type: i32,
+    pub min_cm_version: CmVersion,
+    pub max_cm_version: CmVersion,
+    pub release_date: String,
+    pub more_info_link: String,
+    #[serde(default)]
+    pub description: String,
+}
+
+/// `packs.json`: the metadata of every pack in a service root (`sct.pack-metadata.v1`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PackMetadata {
+    pub schema: String,
+    pub packs: Vec<PackInfo>,
+}
+
+impl Document for PackMetadata {
+    const SCHEMA: &'static str = "sct.pack-metadata.v1";
+}
+
+/// A pack's folder name: its GUID in upper case, as ConfigMgr writes it.
+pub fn folder_name(guid: &Uuid) -> String {
+    guid.to_string().to_uppercase()
+}
