@@ -28,6 +28,7 @@ pub mod prepare;
 pub mod progress;
 pub mod publish;
 pub mod remote;
+pub mod retry;
 pub mod review;
 pub mod samples;
 #[cfg(test)]

@@ -5,7 +5,8 @@
 
 use crate::catalog::{self, Catalog};
 use crate::error::{ExitCode, fail};
-use crate::http::{self, Attempt, BodyError, MinRate, NetOptions, RateFloor};
+use crate::http::{self, MinRate, NetOptions, RateFloor};
+use crate::retry::{self, Attempt};
 use crate::signing::{self, PublicKey};
 
 /// A verified catalog with the exact bytes it was verified from (kept beside the packs).
@@ -48,20 +49,13 @@ pub async fn get_limited(
     limit: u64,
     net: &NetOptions,
 ) -> anyhow::Result<Vec<u8>> {
-    let shown = http::redact(url);
-    let mut attempt = 0;
-    loop {
-        match get_once(client, url, limit, net.min_rate).await {
-            Ok(bytes) => return Ok(bytes),
-            Err(Attempt::Retry(_)) if attempt < net.retries => {
-                tokio::time::sleep(http::backoff(attempt)).await;
-                attempt += 1;
-            }
-            Err(Attempt::Retry(err)) | Err(Attempt::Fatal(err)) => {
-                return Err(err.context(format!("Failed to download {shown}")));
-            }
-        }
-    }
+    retry::run(
+        net.retries,
+        || get_once(client, url, limit, net.min_rate),
+        |_| {},
+    )
+    .await
+    .map_err(|gave_up| (gave_up.error).context(format!("Failed to download {}", http::redact(url))))
 }
 
 async fn get_once(
@@ -74,12 +68,7 @@ async fn get_once(
     let mut response = client.get(url).send().await.map_err(classify)?;
     let status = response.status();
     if !status.is_success() {
-        let err = http::status_error(status, url);
-        return Err(if http::is_transient_status(status) {
-            Attempt::Retry(err)
-        } else {
-            Attempt::Fatal(err)
-        });
+        return Err(http::status_attempt(status, url));
     }
     if response.content_length().is_some_and(|n| n > limit) {
         return Err(Attempt::Fatal(fail(
@@ -96,8 +85,7 @@ async fn get_once(
         let chunk = match floor.next_chunk(&mut response, url).await {
             Ok(Some(chunk)) => chunk,
             Ok(None) => break,
-            Err(BodyError::Transport(err)) => return Err(classify(err)),
-            Err(BodyError::TooSlow(err)) => return Err(Attempt::Retry(err)),
+            Err(err) => return Err(err.attempt(classify)),
         };
         body.extend_from_slice(&chunk);
         if body.len() as u64 > limit {

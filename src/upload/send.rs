@@ -7,6 +7,7 @@ use crate::document::{self, Document};
 use crate::error::{ExitCode, fail};
 use crate::http::{self, NetOptions};
 use crate::offer::Receipt;
+use crate::retry::{self, Attempt};
 use crate::serve::ErrorDocument;
 use crate::usage_cab::CabReport;
 use std::path::{Path, PathBuf};
@@ -97,61 +98,59 @@ async fn upload_one(upload: &Upload<'_>) -> anyhow::Result<Receipt> {
             report.full_version
         ),
     );
-    let mut attempt = 0;
-    loop {
+    let attempt = || {
         upload.bar.set_position(0);
-        match attempt_upload(upload).await {
-            Ok(receipt) => {
-                logging::info(
-                    LOG,
-                    format!(
-                        "Receipt for {}: hierarchy {}, received at {}, catalog version {} at {}",
-                        path.display(),
-                        receipt.hierarchy_id,
-                        receipt.received_at,
-                        receipt.catalog_version,
-                        http::redact(&receipt.catalog_url)
-                    ),
-                );
-                return Ok(receipt);
-            }
-            Err(http::Attempt::Retry(err)) if attempt < net.retries => {
-                let wait = http::backoff(attempt);
-                logging::detail_warn(
-                    LOG,
-                    format!(
-                        "Upload of {} failed ({err:#}); retry {} of {} in {:.1} s",
-                        path.display(),
-                        attempt + 1,
-                        net.retries,
-                        wait.as_secs_f64()
-                    ),
-                );
-                upload.bar.set_message(format!("retry {}", attempt + 1));
-                tokio::time::sleep(wait).await;
-                attempt += 1;
-            }
-            Err(http::Attempt::Retry(err)) | Err(http::Attempt::Fatal(err)) => {
-                let tries = if attempt > 0 {
-                    format!(" after {} attempts", attempt + 1)
-                } else {
-                    String::new()
-                };
-                return Err(err.context(format!(
-                    "Failed to upload `{}` to {shown}{tries}",
-                    path.display()
-                )));
-            }
+        attempt_upload(upload)
+    };
+    let on_retry = |retrying: &retry::Retrying| {
+        logging::detail_warn(
+            LOG,
+            format!(
+                "Upload of {} failed ({:#}); retry {} of {} in {:.1} s",
+                path.display(),
+                retrying.error,
+                retrying.number,
+                retrying.of,
+                retrying.wait.unwrap_or_default().as_secs_f64()
+            ),
+        );
+        upload.bar.set_message(format!("retry {}", retrying.number));
+    };
+    match retry::run(net.retries, attempt, on_retry).await {
+        Ok(receipt) => {
+            logging::info(
+                LOG,
+                format!(
+                    "Receipt for {}: hierarchy {}, received at {}, catalog version {} at {}",
+                    path.display(),
+                    receipt.hierarchy_id,
+                    receipt.received_at,
+                    receipt.catalog_version,
+                    http::redact(&receipt.catalog_url)
+                ),
+            );
+            Ok(receipt)
+        }
+        Err(gave_up) => {
+            let tries = if gave_up.retries > 0 {
+                format!(" after {} attempts", gave_up.retries + 1)
+            } else {
+                String::new()
+            };
+            Err(gave_up.error.context(format!(
+                "Failed to upload `{}` to {shown}{tries}",
+                path.display()
+            )))
         }
     }
 }
 
-async fn attempt_upload(upload: &Upload<'_>) -> Result<Receipt, http::Attempt> {
+async fn attempt_upload(upload: &Upload<'_>) -> Result<Receipt, Attempt> {
     let (client, url, path, report) = (upload.client, upload.url, upload.path, upload.report);
     let (token, net) = (upload.token, upload.net);
     let file = tokio::fs::File::open(path)
         .await
-        .map_err(|e| http::Attempt::Fatal(anyhow::Error::new(e).context("Cannot read the cab")))?;
+        .map_err(|e| Attempt::Fatal(anyhow::Error::new(e).context("Cannot read the cab")))?;
     let bar = upload.bar.clone();
     let counted =
         tokio_util::io::InspectReader::new(file, move |bytes: &[u8]| bar.inc(bytes.len() as u64));
@@ -174,20 +173,15 @@ async fn attempt_upload(upload: &Upload<'_>) -> Result<Receipt, http::Attempt> {
     let status = response.status();
     let answer = read_answer(response, url, net.min_rate)
         .await
-        .map_err(|e| match e {
-            http::BodyError::Transport(e) => http::classify_error(e, url, Some(net)),
-            http::BodyError::TooSlow(e) => http::Attempt::Retry(e),
-        })?;
+        .map_err(|e| e.attempt(|e| http::classify_error(e, url, Some(net))))?;
     if status.is_success() {
-        let receipt = parse_receipt(&answer, url, report).map_err(http::Attempt::Fatal)?;
+        let receipt = parse_receipt(&answer, url, report).map_err(Attempt::Fatal)?;
         return Ok(receipt);
     }
-    let refused = refusal(status, url, &answer);
-    if worth_retrying(status) {
-        Err(http::Attempt::Retry(refused))
-    } else {
-        Err(http::Attempt::Fatal(refused))
-    }
+    Err(Attempt::new(
+        refusal(status, url, &answer),
+        worth_retrying(status),
+    ))
 }
 
 /// The service's answer, at most a little over [`MAX_ANSWER_BYTES`], no slower than `min_rate`.
