@@ -391,7 +391,7 @@ async fn fetch_catalogs(
                 .with_context(|| {
                     format!(
                         "The catalog at {} was refused",
-                        http::redact(&offer.catalog_url)
+                        crate::logging::redact_url(&offer.catalog_url)
                     )
                 })?;
             by_url.insert(&offer.catalog_url, fetched);
@@ -413,8 +413,8 @@ async fn fetch_catalogs(
             crate::bail_kind!(
                 ExitCode::Rejected,
                 "the offers name different catalogs ({} and {}); one update pack folder holds one catalog: fetch them into separate folders",
-                http::redact(first_url),
-                http::redact(url)
+                crate::logging::redact_url(first_url),
+                crate::logging::redact_url(url)
             );
         }
     }
@@ -613,7 +613,7 @@ pub fn file_url(base: &str, path: &str) -> anyhow::Result<reqwest::Url> {
             ExitCode::Rejected,
             format!(
                 "the offer's packs_url `{}` is not a URL: {e}",
-                http::redact(base)
+                crate::logging::redact_url(base)
             ),
         )
     })?;
@@ -623,7 +623,7 @@ pub fn file_url(base: &str, path: &str) -> anyhow::Result<reqwest::Url> {
                 ExitCode::Rejected,
                 format!(
                     "the offer's packs_url `{}` cannot hold paths",
-                    http::redact(base)
+                    crate::logging::redact_url(base)
                 ),
             )
         })?

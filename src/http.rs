@@ -5,8 +5,9 @@
 //! TLS verification is always on: against the platform's roots, or, when a CA file is given, against
 //! the CAs in that file alone (as `curl --cacert` does). Proxy
 //! passwords come from `SCT_PROXY_PASSWORD` or a terminal prompt, never from argv, and are never
-//! shown: URLs are printed through [`redact`].
+//! shown: URLs are printed through [`crate::logging::redact_url`].
 
+use crate::logging::redact_url as redact;
 use crate::retry::Attempt;
 use anyhow::Context;
 use std::path::PathBuf;
@@ -408,29 +409,9 @@ fn proxy_user_flag() -> &'static str {
         .unwrap_or("--proxy-user")
 }
 
-/// A URL or URI with any password replaced by `****`.
-pub fn redact(url: &str) -> String {
-    match reqwest::Url::parse(url) {
-        Ok(mut parsed) if parsed.password().is_some() => {
-            let _ = parsed.set_password(Some("****"));
-            parsed.to_string()
-        }
-        _ => url.to_owned(),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn redacts_passwords() {
-        assert_eq!(
-            redact("http://bob:secret@proxy:3128/"),
-            "http://bob:****@proxy:3128/"
-        );
-        assert_eq!(redact("http://proxy:3128/"), "http://proxy:3128/");
-    }
 
     #[test]
     fn proxy_uri_with_a_password_is_refused() {

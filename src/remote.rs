@@ -31,7 +31,7 @@ pub async fn fetch_catalog(
     let bytes = get_limited(client, catalog_url, catalog::MAX_CATALOG_BYTES, net).await?;
     let sig_url = signature_url(catalog_url);
     let signature = get_limited(client, &sig_url, signing::MAX_SIGNATURE_BYTES, net).await?;
-    let source = format!("catalog {}", http::redact(catalog_url));
+    let source = format!("catalog {}", crate::logging::redact_url(catalog_url));
     let (catalog, _) =
         catalog::verify_bytes(&bytes, &signature, trusted, jiff::Timestamp::now(), &source)?;
     Ok(FetchedCatalog {
@@ -55,7 +55,12 @@ pub async fn get_limited(
         |_| {},
     )
     .await
-    .map_err(|gave_up| (gave_up.error).context(format!("Failed to download {}", http::redact(url))))
+    .map_err(|gave_up| {
+        (gave_up.error).context(format!(
+            "Failed to download {}",
+            crate::logging::redact_url(url)
+        ))
+    })
 }
 
 async fn get_once(
@@ -75,7 +80,7 @@ async fn get_once(
             ExitCode::Rejected,
             format!(
                 "{} is larger than the {limit}-byte limit",
-                http::redact(url)
+                crate::logging::redact_url(url)
             ),
         )));
     }
@@ -93,7 +98,7 @@ async fn get_once(
                 ExitCode::Rejected,
                 format!(
                     "{} is larger than the {limit}-byte limit",
-                    http::redact(url)
+                    crate::logging::redact_url(url)
                 ),
             )));
         }

@@ -114,7 +114,7 @@ pub async fn fetch_file(
                 )),
                 _ => gave_up.error,
             };
-            let shown = http::redact(job.url.as_str());
+            let shown = crate::logging::redact_url(job.url.as_str());
             Err(err.context(format!("Failed to download `{}` from {shown}", job.path)))
         }
     }
@@ -243,7 +243,7 @@ fn response_start(
     if status == reqwest::StatusCode::RANGE_NOT_SATISFIABLE {
         return Err(restart(format!(
             "{} refused to resume at byte {offset} (416)",
-            http::redact(url)
+            crate::logging::redact_url(url)
         )));
     }
     if !status.is_success() {
@@ -264,7 +264,7 @@ fn response_start(
             ExitCode::Rejected,
             format!(
                 "{} sends {} bytes for `{}`, but the signed catalog says {} (wrong size)",
-                http::redact(url),
+                crate::logging::redact_url(url),
                 start + length,
                 job.path,
                 job.size
@@ -294,7 +294,7 @@ fn check_content_range(
         };
         Err(restart(format!(
             "{} answered {asked} with Content-Range `{got}` (expected `{expected}`)",
-            http::redact(job.url.as_str())
+            crate::logging::redact_url(job.url.as_str())
         )))
     }
 }
@@ -323,7 +323,7 @@ async fn stream_body(
                 ExitCode::Rejected,
                 format!(
                     "{} sends more than the {} bytes the signed catalog lists for `{}` (wrong size)",
-                    http::redact(job.url.as_str()),
+                    crate::logging::redact_url(job.url.as_str()),
                     job.size,
                     job.path
                 ),

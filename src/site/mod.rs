@@ -150,7 +150,7 @@ impl SiteLocator {
             format!(
                 "`{}` is not a site locator (expected sqlite:PATH, Server=HOST;Database=CM_ABC;User Id=LOGIN \
                  or mssql://LOGIN@HOST/CM_ABC)",
-                mssql::locator::mask_url_password(text)
+                crate::logging::redact_url(text)
             ),
         ))
     }

@@ -123,13 +123,19 @@ pub fn resolve_service_url(flag: Option<&str>, config: &Config) -> anyhow::Resul
     let parsed = reqwest::Url::parse(&url).map_err(|e| {
         fail(
             ExitCode::Usage,
-            format!("`{}` is not a service URL: {e}", http::redact(&url)),
+            format!(
+                "`{}` is not a service URL: {e}",
+                crate::logging::redact_url(&url)
+            ),
         )
     })?;
     if !matches!(parsed.scheme(), "http" | "https") {
         return Err(fail(
             ExitCode::Usage,
-            format!("`{}` is not an http or https URL", http::redact(&url)),
+            format!(
+                "`{}` is not an http or https URL",
+                crate::logging::redact_url(&url)
+            ),
         ));
     }
     // A command line is visible to every user of the machine: no password in it.
@@ -139,7 +145,7 @@ pub fn resolve_service_url(flag: Option<&str>, config: &Config) -> anyhow::Resul
             format!(
                 "--service-url must not carry a password (`{}`): every user of the machine can \
                  read a command line; the service's token goes in {}",
-                http::redact(&url),
+                crate::logging::redact_url(&url),
                 crate::serve::ENV_TOKEN
             ),
         ));
@@ -161,7 +167,7 @@ pub fn packs_url(catalog_url: &str) -> anyhow::Result<String> {
                 ExitCode::Rejected,
                 format!(
                     "the service offered `{}`, not a URL: {e}",
-                    http::redact(catalog_url)
+                    crate::logging::redact_url(catalog_url)
                 ),
             )
         })?;
@@ -292,7 +298,7 @@ impl Catalogs<'_> {
                         format!(
                             "Catalog version {} at {} verified against the pinned keys ({} packs)",
                             fetched.catalog.version,
-                            http::redact(url),
+                            crate::logging::redact_url(url),
                             fetched.catalog.packs.len()
                         ),
                     );
@@ -301,7 +307,10 @@ impl Catalogs<'_> {
                 Err(err) => {
                     crate::logging::error(
                         LOG,
-                        format!("Catalog at {} refused: {err:#}", http::redact(url)),
+                        format!(
+                            "Catalog at {} refused: {err:#}",
+                            crate::logging::redact_url(url)
+                        ),
                     );
                     self.refused.insert(url.to_owned(), format!("{err:#}"));
                     return Err(err);
@@ -326,7 +335,7 @@ fn make_offer(
             format!(
                 "the service offered catalog version {} but {} serves version {} (rollback refused)",
                 receipt.catalog_version,
-                http::redact(&receipt.catalog_url),
+                crate::logging::redact_url(&receipt.catalog_url),
                 catalog.version
             ),
         ));

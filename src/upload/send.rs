@@ -85,7 +85,7 @@ struct Upload<'a> {
 async fn upload_one(upload: &Upload<'_>) -> anyhow::Result<Receipt> {
     use crate::logging;
     let (path, report, net) = (upload.path, upload.report, upload.net);
-    let shown = http::redact(upload.url);
+    let shown = crate::logging::redact_url(upload.url);
     logging::info(
         LOG,
         format!(
@@ -126,7 +126,7 @@ async fn upload_one(upload: &Upload<'_>) -> anyhow::Result<Receipt> {
                     receipt.hierarchy_id,
                     receipt.received_at,
                     receipt.catalog_version,
-                    http::redact(&receipt.catalog_url)
+                    crate::logging::redact_url(&receipt.catalog_url)
                 ),
             );
             Ok(receipt)
@@ -204,7 +204,7 @@ async fn read_answer(
 fn parse_receipt(answer: &[u8], url: &str, report: &CabReport) -> anyhow::Result<Receipt> {
     let receipt: Receipt = document::read(
         answer,
-        &format!("the answer of {}", http::redact(url)),
+        &format!("the answer of {}", crate::logging::redact_url(url)),
         MAX_ANSWER_BYTES,
     )?;
     if receipt.hierarchy_id != report.hierarchy_id
@@ -214,7 +214,7 @@ fn parse_receipt(answer: &[u8], url: &str, report: &CabReport) -> anyhow::Result
             ExitCode::Rejected,
             format!(
                 "the receipt from {} is for hierarchy {} and a cab with SHA-256 {}, not what was sent (hierarchy {}, SHA-256 {})",
-                http::redact(url),
+                crate::logging::redact_url(url),
                 receipt.hierarchy_id,
                 receipt.sha256,
                 report.hierarchy_id,
@@ -248,7 +248,7 @@ fn refusal(status: reqwest::StatusCode, url: &str, answer: &[u8]) -> anyhow::Err
             None => err,
         };
     }
-    let shown = http::redact(url);
+    let shown = crate::logging::redact_url(url);
     let (kind, why) = match status {
         S::PAYLOAD_TOO_LARGE | S::UNPROCESSABLE_ENTITY | S::BAD_REQUEST => {
             (ExitCode::Rejected, "refused the cab")
