@@ -19,6 +19,7 @@ pub mod hash;
 pub mod http;
 pub mod import;
 pub mod litter;
+pub mod lock;
 pub mod logging;
 pub mod medium;
 pub mod offer;

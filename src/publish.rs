@@ -137,7 +137,8 @@ pub fn publish(options: &PublishOptions, keys: &[&PrivateKey]) -> anyhow::Result
         return Err(fail(ExitCode::Usage, "--expires-in must be at least 1 day"));
     }
     let root = ServiceRoot::new(&options.root);
-    let _lock = PublishLock::take(&root)?;
+    let _lock = lock_root(&root)?;
+    crate::fault::point("publish:after-lock");
     let metadata_path = options.metadata.clone().unwrap_or_else(|| root.metadata());
     let metadata: PackMetadata = document::read(
         fs_err::File::open(&metadata_path)?,
@@ -185,36 +186,21 @@ pub fn publish(options: &PublishOptions, keys: &[&PrivateKey]) -> anyhow::Result
     })
 }
 
-/// One publisher at a time: `ROOT/.publish.lock`, created new and removed when done.
-struct PublishLock(PathBuf);
-
-impl PublishLock {
-    fn take(root: &ServiceRoot) -> anyhow::Result<Self> {
-        let path = root.root.join(".publish.lock");
-        match std::fs::OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .open(&path)
-        {
-            Ok(_) => Ok(Self(path)),
-            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Err(fail(
-                ExitCode::Usage,
-                format!(
-                    "another publication is running in `{}` (or one was killed: then remove `{}`)",
-                    root.root.display(),
-                    path.display()
-                ),
-            )),
-            Err(e) => {
-                Err(anyhow::Error::new(e).context(format!("Cannot create `{}`", path.display())))
-            }
-        }
-    }
-}
-
-impl Drop for PublishLock {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_file(&self.0);
+/// One publisher at a time: an OS lock on `ROOT/.publish.lock` ([`crate::lock`]), released
+/// even when the publisher is killed.
+fn lock_root(root: &ServiceRoot) -> anyhow::Result<crate::lock::Lock> {
+    let path = root.root.join(".publish.lock");
+    match crate::lock::try_lock_file(&path) {
+        Ok(Some(held)) => Ok(held),
+        Ok(None) => Err(fail(
+            ExitCode::Usage,
+            format!(
+                "another publication is running in `{}` (it holds `{}`); run again when it has finished",
+                root.root.display(),
+                path.display()
+            ),
+        )),
+        Err(e) => Err(anyhow::Error::new(e).context(format!("Cannot lock `{}`", path.display()))),
     }
 }
 
@@ -410,7 +396,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         generate(dir.path(), &small()).unwrap();
         let key = PrivateKey::generate();
-        let held = PublishLock::take(&ServiceRoot::new(dir.path())).unwrap();
+        let held = lock_root(&ServiceRoot::new(dir.path())).unwrap();
         let err = publish(&options(dir.path()), &[&key]).unwrap_err();
         assert!(
             format!("{err:#}").contains("another publication"),

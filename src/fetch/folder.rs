@@ -139,9 +139,9 @@ fn read_small(path: &Path, limit: u64) -> Option<Vec<u8>> {
 
 /// Holds an exclusive lock on the folder itself (no lock file, which `sct-verify` would report),
 /// so two fetches into one folder cannot interleave their writes, on Linux and on Windows
-/// ([`crate::atomic::try_lock_folder`]).
-pub(super) fn lock_folder(dir: &Path) -> anyhow::Result<crate::atomic::FolderLock> {
-    match crate::atomic::try_lock_folder(dir) {
+/// ([`crate::lock::try_lock_folder`]).
+pub(super) fn lock_folder(dir: &Path) -> anyhow::Result<crate::lock::Lock> {
+    match crate::lock::try_lock_folder(dir) {
         Ok(Some(lock)) => Ok(lock),
         Ok(None) => Err(fail(
             ExitCode::Io,

@@ -16,9 +16,8 @@ use crate::catalog::{Pack, PackFile};
 use crate::error::{ExitCode, fail};
 use crate::packdir::PackDir;
 use crate::progress::Progress;
-use anyhow::Context;
 use std::collections::BTreeMap;
-use std::fs::{File, OpenOptions};
+use std::fs::OpenOptions;
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 
@@ -47,7 +46,7 @@ pub enum Presence {
 
 /// The held inbox lock; dropping it (or the process dying) releases it.
 pub struct InboxLock {
-    _file: File,
+    _held: crate::lock::Lock,
 }
 
 impl Inbox {
@@ -85,26 +84,14 @@ impl Inbox {
     /// first, so the operator knows why nothing happens), else fails with exit code 3.
     pub fn lock(&self, wait: bool, on_wait: impl FnOnce(&Path)) -> anyhow::Result<InboxLock> {
         let path = self.root.join(LOCK_FILE);
-        let file = OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create(true)
-            .truncate(false)
-            .open(&path)
-            .map_err(|e| {
-                io_fail(
-                    format!("Cannot open the inbox lock file `{}`", path.display()),
-                    e,
-                )
-            })?;
-        match file.try_lock() {
-            Ok(()) => {}
-            Err(std::fs::TryLockError::WouldBlock) if wait => {
+        let locked = |e| io_fail(format!("Failed to lock `{}`", path.display()), e);
+        let held = match crate::lock::try_lock_file(&path).map_err(locked)? {
+            Some(held) => held,
+            None if wait => {
                 on_wait(&path);
-                file.lock()
-                    .with_context(|| format!("Failed to lock `{}`", path.display()))?;
+                crate::lock::lock_file(&path).map_err(locked)?
             }
-            Err(std::fs::TryLockError::WouldBlock) => {
+            None => {
                 return Err(fail(
                     ExitCode::Io,
                     format!(
@@ -113,11 +100,8 @@ impl Inbox {
                     ),
                 ));
             }
-            Err(std::fs::TryLockError::Error(e)) => {
-                return Err(io_fail(format!("Failed to lock `{}`", path.display()), e));
-            }
-        }
-        Ok(InboxLock { _file: file })
+        };
+        Ok(InboxLock { _held: held })
     }
 
     /// Removes staging folders left by an import that died; call with the lock held.
