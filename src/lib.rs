@@ -25,6 +25,7 @@ pub mod medium;
 pub mod offer;
 pub mod packdir;
 pub mod paths;
+pub mod pool;
 pub mod prepare;
 pub mod progress;
 pub mod publish;

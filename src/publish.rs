@@ -29,12 +29,9 @@ use crate::document::{self, Document};
 use crate::error::{ExitCode, fail};
 use crate::samples::{METADATA_FILE, PackMetadata, folder_name};
 use crate::signing::{PrivateKey, SignatureFile};
-use anyhow::Context;
 use serde::{Deserialize, Serialize};
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use uuid::Uuid;
 
 /// Default lifetime of a catalog: clients refuse it afterwards, so publish at least this often.
@@ -314,34 +311,15 @@ fn list_files(dir: &Path, prefix: &str, out: &mut Vec<String>) -> anyhow::Result
     Ok(())
 }
 
-/// Size and SHA-256 of one file, or why it could not be read.
-type Hashed = anyhow::Result<(u64, String)>;
-
-/// Hashes files on every core; results in the order of `jobs`.
+/// Hashes files on every core ([`crate::pool`]); results in the order of `jobs`.
 fn hash_all(packs_dir: &Path, jobs: &[(usize, String)]) -> anyhow::Result<Vec<(u64, String)>> {
-    let workers = std::thread::available_parallelism()
-        .map_or(1, |n| n.get())
-        .min(jobs.len().max(1));
-    let next = AtomicUsize::new(0);
-    let results: Mutex<Vec<Option<Hashed>>> = Mutex::new((0..jobs.len()).map(|_| None).collect());
-    std::thread::scope(|scope| {
-        for _ in 0..workers {
-            scope.spawn(|| {
-                loop {
-                    let i = next.fetch_add(1, Ordering::Relaxed);
-                    let Some((_, path)) = jobs.get(i) else { break };
-                    let result = crate::hash::of_file(&packs_dir.join(path));
-                    results.lock().expect("no worker panics")[i] = Some(result);
-                }
-            });
-        }
-    });
-    results
-        .into_inner()
-        .expect("no worker panics")
-        .into_iter()
-        .map(|r| r.context("a hashing worker skipped a file")?)
-        .collect()
+    crate::pool::map(
+        jobs,
+        |_| 0,
+        |(_, path)| crate::hash::of_file(&packs_dir.join(path)),
+    )
+    .into_iter()
+    .collect()
 }
 
 #[cfg(test)]
