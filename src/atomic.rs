@@ -100,11 +100,15 @@ pub fn write_bytes(dest: &Path, bytes: &[u8]) -> anyhow::Result<()> {
 /// Unix, `FlushFileBuffers` through a write handle on Windows (see the module header). A
 /// filesystem that cannot flush folders at all (`EINVAL`; `ERROR_INVALID_FUNCTION` on some
 /// network shares) counts as flushed: nothing more can be done there, and on Windows the rename
-/// itself was written through. Callers that only want their best ignore the result.
-pub fn sync_dir(dir: &Path) -> std::io::Result<()> {
+/// itself was written through. An error names the folder; callers that only want their best
+/// ignore it. The one folder flush of the crate: every stage calls it.
+pub fn sync_dir(dir: &Path) -> anyhow::Result<()> {
     match open_dir_for_flush(dir).and_then(|handle| handle.sync_all()) {
-        Err(e) if flush_unsupported(&e) => Ok(()),
-        other => other,
+        Err(e) if !flush_unsupported(&e) => {
+            Err(anyhow::Error::new(e)
+                .context(format!("Failed to flush folder `{}`", dir.display())))
+        }
+        _ => Ok(()),
     }
 }
 

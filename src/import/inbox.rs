@@ -209,7 +209,7 @@ impl Inbox {
                     e,
                 )
             })?;
-            fsync_dir(&self.root)
+            crate::atomic::sync_dir(&self.root)
         });
         if result.is_err() {
             let _ = std::fs::remove_dir_all(&staging);
@@ -253,7 +253,7 @@ impl Inbox {
         // Deepest first, so every entry is durable before the folder that names it.
         folders.sort_by_key(|f| std::cmp::Reverse(f.components().count()));
         for folder in &folders {
-            fsync_dir(folder)?;
+            crate::atomic::sync_dir(folder)?;
         }
         Ok(())
     }
@@ -359,12 +359,6 @@ fn copy_checked(
     out.sync_all()
         .map_err(|e| io_fail(format!("Failed to write `{}`", dest.display()), e))?;
     Ok(())
-}
-
-/// Flushes a folder so the entries in it (renames, new files) survive a power cut.
-fn fsync_dir(dir: &Path) -> anyhow::Result<()> {
-    crate::atomic::sync_dir(dir)
-        .map_err(|e| io_fail(format!("Failed to flush folder `{}`", dir.display()), e))
 }
 
 /// A local I/O failure with its cause (unclassified errors exit 3, see `error::exit_code`).
