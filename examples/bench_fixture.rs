@@ -4,9 +4,9 @@
 //!
 //! Usage: bench_fixture OUT_DIR BASE_URL PACKS MIB
 
-use sct::catalog::{Catalog, Pack, PackFile};
-use sct::document::Document;
-use sct::hash::Sha256;
+use sct::core::catalog::{Catalog, Pack, PackFile};
+use sct::core::document::Document;
+use sct::core::hash::Sha256;
 use std::io::Write;
 use std::path::Path;
 
@@ -19,7 +19,7 @@ fn main() -> anyhow::Result<()> {
     let (packs, mib): (usize, usize) = (packs.parse()?, mib.parse()?);
     let www = out.join("www");
     std::fs::create_dir_all(www.join("packs"))?;
-    let key = sct::signing::PrivateKey::generate();
+    let key = sct::core::signing::PrivateKey::generate();
     let mut catalog = Catalog {
         schema: Catalog::SCHEMA.into(),
         version: 1,
@@ -58,7 +58,7 @@ fn main() -> anyhow::Result<()> {
             }],
         });
     }
-    let (bytes, sig) = sct::catalog::sign(&catalog, &[&key])?;
+    let (bytes, sig) = sct::core::catalog::sign(&catalog, &[&key])?;
     std::fs::write(www.join("catalog.json"), bytes)?;
     std::fs::write(www.join("catalog.json.sig"), sig)?;
     std::fs::write(out.join("trusted.key"), format!("{}\n", key.public()))?;

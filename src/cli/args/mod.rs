@@ -3,7 +3,7 @@
 //!
 //! Each module has `TOOL` (the binary's name), `Args` (its clap parser) and `run(Args)`; the
 //! binary in `src/bin/` only parses and calls `sct::cli::run(TOOL, || run(args))`.
-//! `ServiceConnectionTool` is the exception: its real parser is [`crate::wrapper::parse`]
+//! `ServiceConnectionTool` is the exception: its real parser is [`crate::cli::wrapper::parse`]
 //! (single-dash, case-insensitive), and [`wrapper::command`] describes the same flags to clap for
 //! docs and completions only.
 
@@ -32,12 +32,12 @@ pub struct TrustArgs {
 
 impl TrustArgs {
     /// The keys these flags pin, else `SCT_TRUSTED_KEYS`, else `sct.toml`; none may come from
-    /// inside `medium`, the folder being checked ([`crate::config::Config::trusted_keys_for`]).
+    /// inside `medium`, the folder being checked ([`crate::stages::config::Config::trusted_keys_for`]).
     pub fn keys(
         &self,
-        config: &crate::config::Config,
+        config: &crate::stages::config::Config,
         medium: Option<&Path>,
-    ) -> anyhow::Result<Vec<crate::signing::PublicKey>> {
+    ) -> anyhow::Result<Vec<crate::core::signing::PublicKey>> {
         config.trusted_keys_for(&self.trusted_keys, medium)
     }
 }

@@ -10,7 +10,7 @@
 //! or a missing password is a usage error (2) and is raised before any connection.
 
 use super::locator::{Login, Secret, SqlServerLocator};
-use crate::error::{ExitCode, fail};
+use crate::core::error::{ExitCode, fail};
 use std::io::ErrorKind;
 
 /// What sct was doing when the error happened.
@@ -43,7 +43,7 @@ impl Masker<'_> {
     /// `text` with every occurrence of the password (three characters or more) as `****`.
     pub fn mask(&self, text: &str) -> String {
         match self.0.map(Secret::expose) {
-            Some(password) if password.len() >= 3 => crate::logging::mask(text, password),
+            Some(password) if password.len() >= 3 => crate::core::logging::mask(text, password),
             _ => text.to_owned(),
         }
     }
@@ -91,7 +91,7 @@ pub fn kind_of(err: &tiberius::error::Error) -> Kind {
     }
 }
 
-/// The classified error: a [`Failure`](crate::error::Failure) saying what happened and what to
+/// The classified error: a [`Failure`](crate::core::error::Failure) saying what happened and what to
 /// do, under a context line naming the server, database and login.
 pub fn classify(
     err: &tiberius::error::Error,
@@ -277,7 +277,7 @@ mod tests {
             None,
             Stage::Connect,
         );
-        assert_eq!(crate::error::exit_code(&err), ExitCode::Io);
+        assert_eq!(crate::core::error::exit_code(&err), ExitCode::Io);
         let text = format!("{err:#}");
         assert!(
             text.contains("db01,1433") && text.contains("CM_PS1"),

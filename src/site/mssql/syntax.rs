@@ -72,7 +72,7 @@ pub(super) fn url_pairs(text: &str) -> Result<Vec<(String, String)>, String> {
     let url = reqwest::Url::parse(text).map_err(|e| {
         format!(
             "`{}` is not a valid mssql:// URL: {e}",
-            crate::logging::redact_url(text)
+            crate::core::logging::redact_url(text)
         )
     })?;
     let decode = |s: &str| {
