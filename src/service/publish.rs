@@ -259,16 +259,7 @@ fn build_packs(packs_dir: &Path, metadata: &PackMetadata) -> anyhow::Result<Vec<
         .packs
         .iter()
         .map(|info| Pack {
-            package_guid: info.package_guid,
-            name: info.name.clone(),
-            update_number: info.update_number.clone(),
-            full_version: info.full_version,
-            update_type: info.update_type,
-            min_cm_version: info.min_cm_version,
-            max_cm_version: info.max_cm_version,
-            release_date: info.release_date.clone(),
-            more_info_link: info.more_info_link.clone(),
-            description: info.description.clone(),
+            info: info.clone(),
             files: Vec::new(),
         })
         .collect();
