@@ -632,16 +632,18 @@ fn failure_and_skip_lines_validate() {
         name: "Configuration Manager 2409".into(),
         full_version: "5.00.9132.1000".parse().unwrap(),
         update_type: catalog::update_type::REGULAR,
-        hierarchies: vec![Uuid::new_v4()],
-        status: crate::stages::fetch::PackStatus::Failed,
-        files: 4,
-        bytes: 3170,
-        transferred: 12,
-        problems: vec!["`X/X.cab` has SHA-256 00, expected 11".into()],
+        detail: crate::stages::fetch::PackFetched {
+            hierarchies: vec![Uuid::new_v4()],
+            status: crate::stages::fetch::PackStatus::Failed,
+            files: 4,
+            bytes: 3170,
+            transferred: 12,
+            problems: vec!["`X/X.cab` has SHA-256 00, expected 11".into()],
+        },
     };
     check(&serde_json::to_value(crate::stages::fetch::FetchEvent::Pack(failed)).unwrap());
 
-    use crate::stages::import::{ImportSummary, Outcome, PackEvent};
+    use crate::stages::import::{ImportSummary, Outcome, PackEvent, PackImported};
     for (outcome, reason, state) in [
         (
             Outcome::SkippedOtherHierarchy,
@@ -656,16 +658,18 @@ fn failure_and_skip_lines_validate() {
             kind: "pack",
             package_guid: guid,
             name: "Configuration Manager 2409".into(),
-            full_version: "5.00.9132.1000".into(),
+            full_version: "5.00.9132.1000".parse().unwrap(),
             update_type: catalog::update_type::REGULAR,
-            outcome,
-            reason: reason.map(str::to_owned),
-            path: None,
-            files: 4,
-            bytes: 3170,
-            state,
-            state_name: state.and_then(crate::site::state::name),
-            failure: None,
+            detail: PackImported {
+                outcome,
+                reason: reason.map(str::to_owned),
+                path: None,
+                files: 4,
+                bytes: 3170,
+                state,
+                state_name: state.and_then(crate::site::state::name),
+                failure: None,
+            },
         };
         check(&serde_json::to_value(&event).unwrap());
     }

@@ -117,6 +117,36 @@ impl std::ops::Deref for Pack {
     }
 }
 
+/// One `"type": "pack"` line of a stage's JSON-lines output, the same shape in every stage:
+/// which pack, then what the stage did with it (`D`: its fields follow the pack's).
+#[derive(Clone, Debug, Serialize)]
+pub struct PackEvent<D> {
+    pub schema: &'static str,
+    #[serde(rename = "type")]
+    pub kind: &'static str,
+    pub package_guid: Uuid,
+    pub name: String,
+    pub full_version: CmVersion,
+    pub update_type: i32,
+    #[serde(flatten)]
+    pub detail: D,
+}
+
+impl<D> PackEvent<D> {
+    /// The line about `pack` in a document of `schema`.
+    pub fn new(schema: &'static str, pack: &Pack, detail: D) -> Self {
+        Self {
+            schema,
+            kind: "pack",
+            package_guid: pack.package_guid,
+            name: pack.name.clone(),
+            full_version: pack.full_version,
+            update_type: pack.update_type,
+            detail,
+        }
+    }
+}
+
 impl Pack {
     /// True when the pack applies to a site of this version (inclusive range).
     pub fn applies_to(&self, site_version: &CmVersion) -> bool {

@@ -27,7 +27,7 @@ mod events;
 mod folder;
 pub mod prune;
 
-pub use events::{EVENT_SCHEMA, FetchEvent, PackEvent, PackStatus, Summary};
+pub use events::{EVENT_SCHEMA, FetchEvent, PackEvent, PackFetched, PackStatus, Summary};
 use events::{note_pack, pack_event};
 pub use folder::check_dest;
 use folder::{
@@ -574,14 +574,14 @@ async fn download_all(
         match result {
             Ok(FileOutcome::Present) => {}
             Ok(FileOutcome::Downloaded { transferred, .. }) => {
-                entry.1.transferred += transferred;
-                if entry.1.status == PackStatus::Present {
-                    entry.1.status = PackStatus::Downloaded;
+                entry.1.detail.transferred += transferred;
+                if entry.1.detail.status == PackStatus::Present {
+                    entry.1.detail.status = PackStatus::Downloaded;
                 }
             }
             Err(err) => {
-                entry.1.status = PackStatus::Failed;
-                entry.1.problems.push(format!("{err:#}"));
+                entry.1.detail.status = PackStatus::Failed;
+                entry.1.detail.problems.push(format!("{err:#}"));
                 if entry.2.is_none() {
                     entry.2 = Some(err);
                 }
@@ -596,8 +596,8 @@ async fn download_all(
             // stdout may be the bar's terminal too: the event line goes above the bar.
             report::suspend(|| on_event(&FetchEvent::Pack(event.clone())))?;
             results.push(PackResult {
-                status: event.status,
-                transferred: event.transferred,
+                status: event.detail.status,
+                transferred: event.detail.transferred,
                 error,
             });
         }
@@ -656,18 +656,18 @@ fn log_file(path: &str, sha256: &str, result: &anyhow::Result<FileOutcome>) {
 
 /// ServiceConnectionTool.log: each pack's outcome in the original's words.
 fn log_pack(event: &PackEvent) {
-    match event.status {
+    match event.detail.status {
         PackStatus::Failed => logging::error(
             TOOL,
             format!(
                 "Payload {} was not downloaded: {}",
                 event.package_guid.to_string().to_uppercase(),
-                event.problems.join("; ")
+                event.detail.problems.join("; ")
             ),
         ),
         _ => logging::info(
             TOOL,
-            vocabulary::downloaded_payload(&event.package_guid, event.bytes),
+            vocabulary::downloaded_payload(&event.package_guid, event.detail.bytes),
         ),
     }
 }
