@@ -41,16 +41,18 @@ fn main() -> anyhow::Result<()> {
             "{base}/packs/{path}\n  out={path}\n  checksum=sha-256={sha256}\n"
         ));
         catalog.packs.push(Pack {
-            package_guid: guid,
-            name: format!("Bench pack {index}"),
-            update_number: "2503".into(),
-            full_version: format!("5.00.9135.{}", 1000 + index).parse().unwrap(),
-            update_type: if index == 0 { 0 } else { 2 },
-            min_cm_version: "5.00.9000.1000".parse().unwrap(),
-            max_cm_version: "5.00.9999.1999".parse().unwrap(),
-            release_date: "2025-04-01".into(),
-            more_info_link: String::new(),
-            description: String::new(),
+            info: sct::core::catalog::PackInfo {
+                package_guid: guid,
+                name: format!("Bench pack {index}"),
+                update_number: "2503".into(),
+                full_version: format!("5.00.9135.{}", 1000 + index).parse().unwrap(),
+                update_type: if index == 0 { 0 } else { 2 },
+                min_cm_version: "5.00.9000.1000".parse().unwrap(),
+                max_cm_version: "5.00.9999.1999".parse().unwrap(),
+                release_date: "2025-04-01".into(),
+                more_info_link: String::new(),
+                description: String::new(),
+            },
             files: vec![PackFile {
                 path,
                 size: (mib * 1024 * 1024) as u64,

@@ -102,11 +102,15 @@ pub fn write_bytes(dest: &Path, bytes: &[u8]) -> anyhow::Result<()> {
 /// Unix, `FlushFileBuffers` through a write handle on Windows (see the module header). A
 /// filesystem that cannot flush folders at all (`EINVAL`; `ERROR_INVALID_FUNCTION` on some
 /// network shares) counts as flushed: nothing more can be done there, and on Windows the rename
-/// itself was written through. Callers that only want their best ignore the result.
-pub fn sync_dir(dir: &Path) -> std::io::Result<()> {
+/// itself was written through. An error names the folder; callers that only want their best
+/// ignore it. The one folder flush of the crate: every stage calls it.
+pub fn sync_dir(dir: &Path) -> anyhow::Result<()> {
     match open_dir_for_flush(dir).and_then(|handle| handle.sync_all()) {
-        Err(e) if flush_unsupported(&e) => Ok(()),
-        other => other,
+        Err(e) if !flush_unsupported(&e) => {
+            Err(anyhow::Error::new(e)
+                .context(format!("Failed to flush folder `{}`", dir.display())))
+        }
+        _ => Ok(()),
     }
 }
 
@@ -242,101 +246,6 @@ pub fn verbatim(path: &Path) -> std::io::Result<Vec<u16>> {
     Ok(out)
 }
 
-/// An exclusive lock on a folder itself (no lock file inside it), released when dropped or when
-/// the process dies, even killed.
-pub struct FolderLock {
-    #[cfg(unix)]
-    _handle: File,
-    #[cfg(windows)]
-    _event: windows_lock::NamedEvent,
-}
-
-/// Takes the lock on `dir` if nobody holds it: `Ok(None)` when another process (or this one)
-/// does. Unix: `flock` on the folder. Windows cannot lock a folder's bytes (`LockFileEx` on a
-/// folder handle fails with `ERROR_INVALID_PARAMETER`), so the lock is a named kernel event
-/// `Global\sct-folder-<volume serial>-<file ID>`: whoever creates it holds the lock, a second
-/// creator finds it existing, and it vanishes with its holder's handle. The name comes from the
-/// folder's identity, not its spelling, so `D:\USB`, `d:\usb\` and `\\?\D:\USB` meet.
-pub fn try_lock_folder(dir: &Path) -> std::io::Result<Option<FolderLock>> {
-    #[cfg(unix)]
-    {
-        let handle = File::open(dir)?;
-        match handle.try_lock() {
-            Ok(()) => Ok(Some(FolderLock { _handle: handle })),
-            Err(std::fs::TryLockError::WouldBlock) => Ok(None),
-            Err(std::fs::TryLockError::Error(e)) => Err(e),
-        }
-    }
-    #[cfg(windows)]
-    {
-        Ok(windows_lock::NamedEvent::create_new(dir)?.map(|event| FolderLock { _event: event }))
-    }
-}
-
-#[cfg(windows)]
-mod windows_lock {
-    use std::os::windows::fs::OpenOptionsExt;
-    use std::os::windows::io::AsRawHandle;
-    use std::path::Path;
-    use windows_sys::Win32::Foundation::{CloseHandle, ERROR_ALREADY_EXISTS, GetLastError, HANDLE};
-    use windows_sys::Win32::Storage::FileSystem::{
-        BY_HANDLE_FILE_INFORMATION, FILE_FLAG_BACKUP_SEMANTICS, GetFileInformationByHandle,
-    };
-    use windows_sys::Win32::System::Threading::CreateEventW;
-
-    pub struct NamedEvent(HANDLE);
-
-    // SAFETY: an event handle may be used and closed from any thread.
-    unsafe impl Send for NamedEvent {}
-    unsafe impl Sync for NamedEvent {}
-
-    impl Drop for NamedEvent {
-        fn drop(&mut self) {
-            // SAFETY: the handle is ours and closed once.
-            unsafe { CloseHandle(self.0) };
-        }
-    }
-
-    impl NamedEvent {
-        /// `Some` when this call created the folder's event, `None` when it already existed.
-        pub fn create_new(dir: &Path) -> std::io::Result<Option<Self>> {
-            let folder = std::fs::OpenOptions::new()
-                .read(true)
-                .custom_flags(FILE_FLAG_BACKUP_SEMANTICS)
-                .open(dir)?;
-            // SAFETY: a zeroed plain-data struct, filled by the call from a valid open handle.
-            let mut info: BY_HANDLE_FILE_INFORMATION = unsafe { std::mem::zeroed() };
-            if unsafe { GetFileInformationByHandle(folder.as_raw_handle() as HANDLE, &mut info) }
-                == 0
-            {
-                return Err(std::io::Error::last_os_error());
-            }
-            let name = format!(
-                "Global\\sct-folder-{:08x}-{:08x}{:08x}",
-                info.dwVolumeSerialNumber, info.nFileIndexHigh, info.nFileIndexLow
-            );
-            let wide: Vec<u16> = name.encode_utf16().chain([0]).collect();
-            // SAFETY: a NUL-terminated name; default security, manual reset, not signalled.
-            let handle = unsafe { CreateEventW(std::ptr::null(), 1, 0, wide.as_ptr()) };
-            if handle.is_null() {
-                let err = std::io::Error::last_os_error();
-                // Created by another account whose event this one may not open: held.
-                if err.kind() == std::io::ErrorKind::PermissionDenied {
-                    return Ok(None);
-                }
-                return Err(err);
-            }
-            // SAFETY: reads the calling thread's last error, set by CreateEventW.
-            if unsafe { GetLastError() } == ERROR_ALREADY_EXISTS {
-                // SAFETY: our own handle to the existing event, closed once.
-                unsafe { CloseHandle(handle) };
-                return Ok(None);
-            }
-            Ok(Some(Self(handle)))
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -407,15 +316,6 @@ mod tests {
         std::fs::write(&file, "x").unwrap();
         sync_file(&file).unwrap();
         sync_dir(dir.path()).unwrap();
-    }
-
-    #[test]
-    fn a_folder_lock_is_exclusive_until_dropped() {
-        let dir = tempfile::tempdir().unwrap();
-        let held = try_lock_folder(dir.path()).unwrap().expect("free");
-        assert!(try_lock_folder(dir.path()).unwrap().is_none());
-        drop(held);
-        assert!(try_lock_folder(dir.path()).unwrap().is_some());
     }
 
     #[test]

@@ -77,9 +77,10 @@ pub struct PackFile {
     pub sha256: String,
 }
 
-/// One update pack: a release or a hotfix of Configuration Manager.
+/// What a catalog says about a pack apart from its files: the one description of a pack, which
+/// publishing reads from `packs.json` (`sct.pack-metadata.v1`) and [`Pack`] carries.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Pack {
+pub struct PackInfo {
     pub package_guid: Uuid,
     pub name: String,
     /// The release number, such as `2409`.
@@ -95,7 +96,55 @@ pub struct Pack {
     pub more_info_link: String,
     #[serde(default)]
     pub description: String,
+}
+
+/// One update pack: a release or a hotfix of Configuration Manager, and its files. On the wire
+/// the description's fields stand beside `files`, as they always have; the buffering `flatten`
+/// costs only ever meets a catalog whose signature was checked first ([`verify_bytes`]).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Pack {
+    #[serde(flatten)]
+    pub info: PackInfo,
     pub files: Vec<PackFile>,
+}
+
+/// A pack reads as its description (`pack.name`, `pack.full_version`): the files are the only
+/// thing a pack adds to it.
+impl std::ops::Deref for Pack {
+    type Target = PackInfo;
+    fn deref(&self) -> &PackInfo {
+        &self.info
+    }
+}
+
+/// One `"type": "pack"` line of a stage's JSON-lines output, the same shape in every stage:
+/// which pack, then what the stage did with it (`D`: its fields follow the pack's).
+#[derive(Clone, Debug, Serialize)]
+pub struct PackEvent<D> {
+    pub schema: &'static str,
+    #[serde(rename = "type")]
+    pub kind: &'static str,
+    pub package_guid: Uuid,
+    pub name: String,
+    pub full_version: CmVersion,
+    pub update_type: i32,
+    #[serde(flatten)]
+    pub detail: D,
+}
+
+impl<D> PackEvent<D> {
+    /// The line about `pack` in a document of `schema`.
+    pub fn new(schema: &'static str, pack: &Pack, detail: D) -> Self {
+        Self {
+            schema,
+            kind: "pack",
+            package_guid: pack.package_guid,
+            name: pack.name.clone(),
+            full_version: pack.full_version,
+            update_type: pack.update_type,
+            detail,
+        }
+    }
 }
 
 impl Pack {
@@ -335,16 +384,18 @@ mod tests {
             expires_at: "2027-02-01T00:00:00Z".parse().unwrap(),
             hierarchy_id: None,
             packs: vec![Pack {
-                package_guid: guid,
-                name: "Configuration Manager 2409".into(),
-                update_number: "2409".into(),
-                full_version: "5.00.9132.1000".parse().unwrap(),
-                update_type: 0,
-                min_cm_version: "5.00.9106.1000".parse().unwrap(),
-                max_cm_version: "5.00.9132.1009".parse().unwrap(),
-                release_date: "2024-10-14".into(),
-                more_info_link: "https://example.invalid/2409".into(),
-                description: String::new(),
+                info: crate::core::catalog::PackInfo {
+                    package_guid: guid,
+                    name: "Configuration Manager 2409".into(),
+                    update_number: "2409".into(),
+                    full_version: "5.00.9132.1000".parse().unwrap(),
+                    update_type: 0,
+                    min_cm_version: "5.00.9106.1000".parse().unwrap(),
+                    max_cm_version: "5.00.9132.1009".parse().unwrap(),
+                    release_date: "2024-10-14".into(),
+                    more_info_link: "https://example.invalid/2409".into(),
+                    description: String::new(),
+                },
                 files: vec![PackFile {
                     path: format!("{folder}/{folder}.cab"),
                     size: 3,

@@ -63,6 +63,8 @@ pub enum Point {
     ImportAfterCommit,
     /// `sct-import inbox remove`: a pack folder renamed to its staging name, not yet deleted.
     InboxAfterRenameAside,
+    /// `sct-serve publish`: the service root locked, nothing written yet.
+    PublishAfterLock,
 }
 
 impl Point {
@@ -89,6 +91,7 @@ impl Point {
         Point::ImportBeforeCommit,
         Point::ImportAfterCommit,
         Point::InboxAfterRenameAside,
+        Point::PublishAfterLock,
     ];
 
     /// The name `SCT_FAULT` lists: `<stage>:<moment>`.
@@ -115,10 +118,11 @@ impl Point {
             Point::ImportBeforeCommit => "import:before-commit",
             Point::ImportAfterCommit => "import:after-commit",
             Point::InboxAfterRenameAside => "inbox:after-rename-aside",
+            Point::PublishAfterLock => "publish:after-lock",
         }
     }
 
-    /// The stage part of the name (`fetch`, `import`, `inbox`).
+    /// The stage part of the name (`fetch`, `import`, `inbox`, `publish`).
     pub fn stage(self) -> &'static str {
         self.name().split_once(':').map_or("", |(stage, _)| stage)
     }

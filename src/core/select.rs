@@ -126,16 +126,18 @@ mod tests {
         let guid = Uuid::parse_str(&digest[..32]).unwrap();
         let folder = guid.to_string().to_uppercase();
         Pack {
-            package_guid: guid,
-            name: name.into(),
-            update_number: name.into(),
-            full_version: v(full),
-            update_type: kind,
-            min_cm_version: v(min),
-            max_cm_version: v(max),
-            release_date: "2025-01-01".into(),
-            more_info_link: String::new(),
-            description: String::new(),
+            info: crate::core::catalog::PackInfo {
+                package_guid: guid,
+                name: name.into(),
+                update_number: name.into(),
+                full_version: v(full),
+                update_type: kind,
+                min_cm_version: v(min),
+                max_cm_version: v(max),
+                release_date: "2025-01-01".into(),
+                more_info_link: String::new(),
+                description: String::new(),
+            },
             files: vec![PackFile {
                 path: format!("{folder}/{name}.cab"),
                 size: 1,

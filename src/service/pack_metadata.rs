@@ -5,29 +5,14 @@
 //! writes it for sample ones.
 
 use crate::core::document::Document;
-use crate::core::version::CmVersion;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 /// The metadata file's name in a service root.
 pub const METADATA_FILE: &str = "packs.json";
 
-/// Everything a catalog says about a pack except its files.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct PackInfo {
-    pub package_guid: Uuid,
-    pub name: String,
-    pub update_number: String,
-    pub full_version: CmVersion,
-    /// 0 regular update, 2 hotfix (ConfigMgr's UpdateType).
-    pub update_type: i32,
-    pub min_cm_version: CmVersion,
-    pub max_cm_version: CmVersion,
-    pub release_date: String,
-    pub more_info_link: String,
-    #[serde(default)]
-    pub description: String,
-}
+/// A pack's description, as `packs.json` lists it: the catalog's own type.
+pub use crate::core::catalog::PackInfo;
 
 /// `packs.json`: the metadata of every pack in a service root (`sct.pack-metadata.v1`).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]

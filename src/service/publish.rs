@@ -29,12 +29,9 @@ use crate::core::document::{self, Document};
 use crate::core::error::Error;
 use crate::core::signing::{PrivateKey, SignatureFile};
 use crate::service::pack_metadata::{METADATA_FILE, PackMetadata, folder_name};
-use anyhow::Context;
 use serde::{Deserialize, Serialize};
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use uuid::Uuid;
 
 /// Default lifetime of a catalog: clients refuse it afterwards, so publish at least this often.
@@ -134,7 +131,8 @@ pub fn publish(options: &PublishOptions, keys: &[&PrivateKey]) -> anyhow::Result
         return Err(Error::Usage("--expires-in must be at least 1 day".into()).into());
     }
     let root = ServiceRoot::new(&options.root);
-    let _lock = PublishLock::take(&root)?;
+    let _lock = lock_root(&root)?;
+    crate::core::fault::point(crate::core::fault::Point::PublishAfterLock);
     let metadata_path = options.metadata.clone().unwrap_or_else(|| root.metadata());
     let metadata: PackMetadata = document::read(
         fs_err::File::open(&metadata_path)?,
@@ -182,40 +180,20 @@ pub fn publish(options: &PublishOptions, keys: &[&PrivateKey]) -> anyhow::Result
     })
 }
 
-/// One publisher at a time: `ROOT/.publish.lock`, created new and removed when done.
-struct PublishLock(PathBuf);
-
-impl PublishLock {
-    fn take(root: &ServiceRoot) -> anyhow::Result<Self> {
-        let path = root.root.join(".publish.lock");
-        match std::fs::OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .open(&path)
-        {
-            Ok(_) => Ok(Self(path)),
-            // Another run holds the lock: exit 3 like fetch and import (it was 2, docs/exit-codes.md).
-            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Err(anyhow::Error::from(
-                Error::LockHeld {
-                    holder: "publication",
-                    what: "the service root",
-                    path: path.clone(),
-                },
-            )
-            .context(format!(
-                "Cannot publish (if no other publication runs, one was killed: then remove `{}`)",
-                path.display()
-            ))),
-            Err(e) => {
-                Err(anyhow::Error::new(e).context(format!("Cannot create `{}`", path.display())))
-            }
+/// One publisher at a time: an OS lock on `ROOT/.publish.lock` ([`crate::core::lock`]), released
+/// even when the publisher is killed. Another run holding it exits 3 like fetch and import (it was
+/// 2, docs/exit-codes.md).
+fn lock_root(root: &ServiceRoot) -> anyhow::Result<crate::core::lock::Lock> {
+    let path = root.root.join(".publish.lock");
+    match crate::core::lock::try_lock_file(&path) {
+        Ok(Some(held)) => Ok(held),
+        Ok(None) => Err(Error::LockHeld {
+            holder: "publication",
+            what: "the service root",
+            path,
         }
-    }
-}
-
-impl Drop for PublishLock {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_file(&self.0);
+        .into()),
+        Err(e) => Err(anyhow::Error::new(e).context(format!("Cannot lock `{}`", path.display()))),
     }
 }
 
@@ -271,16 +249,7 @@ fn build_packs(packs_dir: &Path, metadata: &PackMetadata) -> anyhow::Result<Vec<
         .packs
         .iter()
         .map(|info| Pack {
-            package_guid: info.package_guid,
-            name: info.name.clone(),
-            update_number: info.update_number.clone(),
-            full_version: info.full_version,
-            update_type: info.update_type,
-            min_cm_version: info.min_cm_version,
-            max_cm_version: info.max_cm_version,
-            release_date: info.release_date.clone(),
-            more_info_link: info.more_info_link.clone(),
-            description: info.description.clone(),
+            info: info.clone(),
             files: Vec::new(),
         })
         .collect();
@@ -318,34 +287,15 @@ fn list_files(dir: &Path, prefix: &str, out: &mut Vec<String>) -> anyhow::Result
     Ok(())
 }
 
-/// Size and SHA-256 of one file, or why it could not be read.
-type Hashed = anyhow::Result<(u64, String)>;
-
-/// Hashes files on every core; results in the order of `jobs`.
+/// Hashes files on every core ([`crate::core::pool`]); results in the order of `jobs`.
 fn hash_all(packs_dir: &Path, jobs: &[(usize, String)]) -> anyhow::Result<Vec<(u64, String)>> {
-    let workers = std::thread::available_parallelism()
-        .map_or(1, |n| n.get())
-        .min(jobs.len().max(1));
-    let next = AtomicUsize::new(0);
-    let results: Mutex<Vec<Option<Hashed>>> = Mutex::new((0..jobs.len()).map(|_| None).collect());
-    std::thread::scope(|scope| {
-        for _ in 0..workers {
-            scope.spawn(|| {
-                loop {
-                    let i = next.fetch_add(1, Ordering::Relaxed);
-                    let Some((_, path)) = jobs.get(i) else { break };
-                    let result = crate::core::hash::of_file(&packs_dir.join(path));
-                    results.lock().expect("no worker panics")[i] = Some(result);
-                }
-            });
-        }
-    });
-    results
-        .into_inner()
-        .expect("no worker panics")
-        .into_iter()
-        .map(|r| r.context("a hashing worker skipped a file")?)
-        .collect()
+    crate::core::pool::map(
+        jobs,
+        |_| 0,
+        |(_, path)| crate::core::hash::of_file(&packs_dir.join(path)),
+    )
+    .into_iter()
+    .collect()
 }
 
 #[cfg(test)]
@@ -401,7 +351,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         generate(dir.path(), &small()).unwrap();
         let key = PrivateKey::generate();
-        let held = PublishLock::take(&ServiceRoot::new(dir.path())).unwrap();
+        let held = lock_root(&ServiceRoot::new(dir.path())).unwrap();
         let err = publish(&options(dir.path()), &[&key]).unwrap_err();
         assert!(
             format!("{err:#}").contains("another publication"),

@@ -64,7 +64,7 @@ impl SiteLocator {
         Err(Error::Usage(format!(
                 "`{}` is not a site locator (expected sqlite:PATH, Server=HOST;Database=CM_ABC;User Id=LOGIN \
                  or mssql://LOGIN@HOST/CM_ABC)",
-                mssql::locator::mask_url_password(text)
+                crate::core::logging::redact_url(text)
             )).into())
     }
 }

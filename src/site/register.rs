@@ -198,16 +198,18 @@ mod tests {
 
     fn sample_pack() -> Pack {
         Pack {
-            package_guid: Uuid::new_v4(),
-            name: "Configuration Manager 2409".into(),
-            update_number: "2409".into(),
-            full_version: "5.00.9132.1000".parse().unwrap(),
-            update_type: 0,
-            min_cm_version: "5.00.9106.1000".parse().unwrap(),
-            max_cm_version: "5.00.9132.1009".parse().unwrap(),
-            release_date: "2024-10-14".into(),
-            more_info_link: "https://example.invalid/2409".into(),
-            description: String::new(),
+            info: crate::core::catalog::PackInfo {
+                package_guid: Uuid::new_v4(),
+                name: "Configuration Manager 2409".into(),
+                update_number: "2409".into(),
+                full_version: "5.00.9132.1000".parse().unwrap(),
+                update_type: 0,
+                min_cm_version: "5.00.9106.1000".parse().unwrap(),
+                max_cm_version: "5.00.9132.1009".parse().unwrap(),
+                release_date: "2024-10-14".into(),
+                more_info_link: "https://example.invalid/2409".into(),
+                description: String::new(),
+            },
             files: Vec::new(),
         }
     }

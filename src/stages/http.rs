@@ -1,11 +1,14 @@
 //! The network seam: one place builds every HTTP client, with stated timeouts, proxy settings and
-//! TLS trust, and decides which failures are worth a retry.
+//! TLS trust, and decides which failures are worth a retry (the retry loop itself is
+//! [`crate::stages::retry`]).
 //!
 //! TLS verification is always on: against the platform's roots, or, when a CA file is given, against
 //! the CAs in that file alone (as `curl --cacert` does). Proxy
 //! passwords come from `SCT_PROXY_PASSWORD` or a terminal prompt, never from argv, and are never
-//! shown: URLs are printed through [`redact`].
+//! shown: URLs are printed through [`crate::core::logging::redact_url`].
 
+use crate::core::logging::redact_url as redact;
+use crate::stages::retry::Attempt;
 use anyhow::Context;
 use std::path::PathBuf;
 use std::time::Duration;
@@ -304,10 +307,20 @@ pub fn status_error(status: reqwest::StatusCode, url: &str) -> anyhow::Error {
     crate::core::error::Error::Network(message).into()
 }
 
-/// One attempt's failure: worth another try or not.
-pub enum Attempt {
-    Retry(anyhow::Error),
-    Fatal(anyhow::Error),
+/// An HTTP error status as an attempt's end: retried when transient ([`is_transient_status`]).
+pub fn status_attempt(status: reqwest::StatusCode, url: &str) -> Attempt {
+    Attempt::new(status_error(status, url), is_transient_status(status))
+}
+
+impl BodyError {
+    /// This failure as an attempt's end: a body too slow is retried (a download resumes), a
+    /// transport error is sorted by `classify`.
+    pub fn attempt(self, classify: impl FnOnce(reqwest::Error) -> Attempt) -> Attempt {
+        match self {
+            BodyError::Transport(err) => classify(err),
+            BodyError::TooSlow(err) => Attempt::Retry(err),
+        }
+    }
 }
 
 /// A transport error as an [`Attempt`], with the wording an operator needs: a timeout names the
@@ -342,11 +355,7 @@ pub fn classify_error(err: reqwest::Error, url: &str, net: Option<&NetOptions>) 
         Some(net) => name_the_proxy(err, net),
         None => err,
     };
-    if transient {
-        Attempt::Retry(err)
-    } else {
-        Attempt::Fatal(err)
-    }
+    Attempt::new(err, transient)
 }
 
 /// True when a proxy refused to open a tunnel for want of (valid) credentials.
@@ -396,34 +405,9 @@ fn proxy_user_flag() -> &'static str {
         .unwrap_or("--proxy-user")
 }
 
-/// Exponential backoff with a cap: 0.5 s, 1 s, 2 s, 4 s, then 8 s.
-pub fn backoff(attempt: u32) -> Duration {
-    Duration::from_millis(500u64.saturating_mul(1 << attempt.min(4)))
-}
-
-/// A URL or URI with any password replaced by `****`.
-pub fn redact(url: &str) -> String {
-    match reqwest::Url::parse(url) {
-        Ok(mut parsed) if parsed.password().is_some() => {
-            let _ = parsed.set_password(Some("****"));
-            parsed.to_string()
-        }
-        _ => url.to_owned(),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn redacts_passwords() {
-        assert_eq!(
-            redact("http://bob:secret@proxy:3128/"),
-            "http://bob:****@proxy:3128/"
-        );
-        assert_eq!(redact("http://proxy:3128/"), "http://proxy:3128/");
-    }
 
     #[test]
     fn proxy_uri_with_a_password_is_refused() {
@@ -459,13 +443,6 @@ mod tests {
         assert_eq!(proxy_url("https://proxy"), "https://proxy");
         let parsed = reqwest::Url::parse(&proxy_url("itproxy")).unwrap();
         assert_eq!(parsed.port_or_known_default(), Some(80));
-    }
-
-    #[test]
-    fn backoff_grows_and_caps() {
-        assert_eq!(backoff(0), Duration::from_millis(500));
-        assert_eq!(backoff(2), Duration::from_secs(2));
-        assert_eq!(backoff(10), Duration::from_secs(8));
     }
 
     #[test]

@@ -11,5 +11,6 @@ pub mod http;
 pub mod import;
 pub mod prepare;
 pub mod remote;
+pub mod retry;
 pub mod upload;
 pub mod verify;

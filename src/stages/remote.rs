@@ -6,7 +6,8 @@
 use crate::core::catalog::{self, Catalog};
 use crate::core::error::Error;
 use crate::core::signing::{self, PublicKey};
-use crate::stages::http::{self, Attempt, BodyError, MinRate, NetOptions, RateFloor};
+use crate::stages::http::{self, MinRate, NetOptions, RateFloor};
+use crate::stages::retry::{self, Attempt};
 
 /// A verified catalog with the exact bytes it was verified from (kept beside the packs).
 pub struct FetchedCatalog {
@@ -30,7 +31,7 @@ pub async fn fetch_catalog(
     let bytes = get_limited(client, catalog_url, catalog::MAX_CATALOG_BYTES, net).await?;
     let sig_url = signature_url(catalog_url);
     let signature = get_limited(client, &sig_url, signing::MAX_SIGNATURE_BYTES, net).await?;
-    let source = format!("catalog {}", http::redact(catalog_url));
+    let source = format!("catalog {}", crate::core::logging::redact_url(catalog_url));
     let (catalog, _) =
         catalog::verify_bytes(&bytes, &signature, trusted, jiff::Timestamp::now(), &source)?;
     Ok(FetchedCatalog {
@@ -48,20 +49,18 @@ pub async fn get_limited(
     limit: u64,
     net: &NetOptions,
 ) -> anyhow::Result<Vec<u8>> {
-    let shown = http::redact(url);
-    let mut attempt = 0;
-    loop {
-        match get_once(client, url, limit, net.min_rate).await {
-            Ok(bytes) => return Ok(bytes),
-            Err(Attempt::Retry(_)) if attempt < net.retries => {
-                tokio::time::sleep(http::backoff(attempt)).await;
-                attempt += 1;
-            }
-            Err(Attempt::Retry(err)) | Err(Attempt::Fatal(err)) => {
-                return Err(err.context(format!("Failed to download {shown}")));
-            }
-        }
-    }
+    retry::run(
+        net.retries,
+        || get_once(client, url, limit, net.min_rate),
+        |_| {},
+    )
+    .await
+    .map_err(|gave_up| {
+        (gave_up.error).context(format!(
+            "Failed to download {}",
+            crate::core::logging::redact_url(url)
+        ))
+    })
 }
 
 async fn get_once(
@@ -74,18 +73,13 @@ async fn get_once(
     let mut response = client.get(url).send().await.map_err(classify)?;
     let status = response.status();
     if !status.is_success() {
-        let err = http::status_error(status, url);
-        return Err(if http::is_transient_status(status) {
-            Attempt::Retry(err)
-        } else {
-            Attempt::Fatal(err)
-        });
+        return Err(http::status_attempt(status, url));
     }
     if response.content_length().is_some_and(|n| n > limit) {
         return Err(Attempt::Fatal(
             Error::Rejected(format!(
                 "{} is larger than the {limit}-byte limit",
-                http::redact(url)
+                crate::core::logging::redact_url(url)
             ))
             .into(),
         ));
@@ -96,15 +90,14 @@ async fn get_once(
         let chunk = match floor.next_chunk(&mut response, url).await {
             Ok(Some(chunk)) => chunk,
             Ok(None) => break,
-            Err(BodyError::Transport(err)) => return Err(classify(err)),
-            Err(BodyError::TooSlow(err)) => return Err(Attempt::Retry(err)),
+            Err(err) => return Err(err.attempt(classify)),
         };
         body.extend_from_slice(&chunk);
         if body.len() as u64 > limit {
             return Err(Attempt::Fatal(
                 Error::Rejected(format!(
                     "{} is larger than the {limit}-byte limit",
-                    http::redact(url)
+                    crate::core::logging::redact_url(url)
                 ))
                 .into(),
             ));

@@ -17,8 +17,6 @@ use crate::core::signing::{self, PublicKey};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeSet;
 use std::path::Path;
-use std::sync::Mutex;
-use std::sync::atomic::{AtomicUsize, Ordering as AtomicOrdering};
 use uuid::Uuid;
 
 /// The outcome for one pack.
@@ -229,33 +227,10 @@ fn read_record(packdir: &PackDir, catalog: &Catalog) -> anyhow::Result<FetchReco
     Ok(record)
 }
 
-/// Step 3 for every file, on all cores: a shared queue of files, largest first, one worker per
-/// core. Returns one entry per file, in the order given (`None` when complete and intact).
+/// Step 3 for every file, on all cores, largest first ([`crate::core::pool`]). Returns one entry per
+/// file, in the order given (`None` when complete and intact).
 fn check_files(packdir: &PackDir, files: &[&catalog::PackFile]) -> Vec<Option<String>> {
-    let mut order: Vec<usize> = (0..files.len()).collect();
-    order.sort_by_key(|i| std::cmp::Reverse(files[*i].size));
-    let workers = std::thread::available_parallelism()
-        .map_or(1, |n| n.get())
-        .min(files.len())
-        .max(1);
-    let next = AtomicUsize::new(0);
-    let results: Vec<Mutex<Option<String>>> = files.iter().map(|_| Mutex::new(None)).collect();
-    std::thread::scope(|scope| {
-        for _ in 0..workers {
-            scope.spawn(|| {
-                loop {
-                    let i = next.fetch_add(1, AtomicOrdering::Relaxed);
-                    let Some(&index) = order.get(i) else { break };
-                    let problem = check_file(packdir, files[index]);
-                    *results[index].lock().unwrap_or_else(|e| e.into_inner()) = problem;
-                }
-            });
-        }
-    });
-    results
-        .into_iter()
-        .map(|m| m.into_inner().unwrap_or_else(|e| e.into_inner()))
-        .collect()
+    crate::core::pool::map(files, |file| file.size, |file| check_file(packdir, file))
 }
 
 /// Step 3 for one file; `None` when it is complete and intact. The file is opened once, with no

@@ -23,10 +23,16 @@ fn points_of(stage: &str) -> Vec<Point> {
 }
 
 /// Points outside the two matrices, each with the test that kills a process there.
-const TESTED_ELSEWHERE: &[(Point, &str)] = &[(
-    Point::InboxAfterRenameAside,
-    "import::media::a_removal_killed_midway_never_leaves_half_a_pack_and_the_next_import_tidies_up",
-)];
+const TESTED_ELSEWHERE: &[(Point, &str)] = &[
+    (
+        Point::InboxAfterRenameAside,
+        "import::media::a_removal_killed_midway_never_leaves_half_a_pack_and_the_next_import_tidies_up",
+    ),
+    (
+        Point::PublishAfterLock,
+        "service::a_publisher_killed_while_holding_the_lock_leaves_no_stale_lock",
+    ),
+];
 
 /// A point of a new stage fails here until a test kills a process at it.
 #[test]

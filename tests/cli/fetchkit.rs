@@ -86,16 +86,18 @@ impl Service {
             });
         }
         self.packs.push(Pack {
-            package_guid: guid,
-            name: format!("Configuration Manager {}", spec.name),
-            update_number: spec.name.into(),
-            full_version: spec.full.parse().unwrap(),
-            update_type: spec.kind,
-            min_cm_version: spec.min.parse().unwrap(),
-            max_cm_version: spec.max.parse().unwrap(),
-            release_date: "2025-04-01".into(),
-            more_info_link: "https://example.invalid/info".into(),
-            description: String::new(),
+            info: sct::core::catalog::PackInfo {
+                package_guid: guid,
+                name: format!("Configuration Manager {}", spec.name),
+                update_number: spec.name.into(),
+                full_version: spec.full.parse().unwrap(),
+                update_type: spec.kind,
+                min_cm_version: spec.min.parse().unwrap(),
+                max_cm_version: spec.max.parse().unwrap(),
+                release_date: "2025-04-01".into(),
+                more_info_link: "https://example.invalid/info".into(),
+                description: String::new(),
+            },
             files,
         });
         guid

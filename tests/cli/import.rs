@@ -48,16 +48,18 @@ fn test_pack(name: &str, min: &str, max: &str, size: usize) -> TestPack {
         .collect();
     TestPack {
         pack: Pack {
-            package_guid: guid,
-            name: name.to_owned(),
-            update_number: "2409".into(),
-            full_version: max.parse().unwrap(),
-            update_type: 0,
-            min_cm_version: min.parse().unwrap(),
-            max_cm_version: max.parse().unwrap(),
-            release_date: "2024-10-14".into(),
-            more_info_link: format!("https://example.invalid/{name}"),
-            description: format!("{name} for tests"),
+            info: sct::core::catalog::PackInfo {
+                package_guid: guid,
+                name: name.to_owned(),
+                update_number: "2409".into(),
+                full_version: max.parse().unwrap(),
+                update_type: 0,
+                min_cm_version: min.parse().unwrap(),
+                max_cm_version: max.parse().unwrap(),
+                release_date: "2024-10-14".into(),
+                more_info_link: format!("https://example.invalid/{name}"),
+                description: format!("{name} for tests"),
+            },
             files,
         },
         contents,
@@ -381,7 +383,7 @@ fn happy_path_imports_files_rows_and_catalog_version() {
     let fx = Fixture::new();
     let update = applicable("Configuration Manager 2409", 300_000);
     let mut hotfix = applicable("Hotfix for 2403", 1000);
-    hotfix.pack.update_type = 2;
+    hotfix.pack.info.update_type = 2;
     let src = fx.write_packs("UpdatePacks", 7, &[&update, &hotfix]);
     let out = fx.import(&src, &[]);
     assert_ok(&out);

@@ -1,6 +1,5 @@
 //! sct-collect against a SQL Server site database, over real TDS to Microsoft's mock server.
 
-
 use crate::exit::assert_exit;
 use crate::support::{Env, stderr_of, stdout_of};
 use sct::site::queries;

@@ -222,16 +222,18 @@ fn sample_catalog(hierarchy: Option<Uuid>) -> Catalog {
         expires_at: "2027-02-01T00:00:00Z".parse().unwrap(),
         hierarchy_id: hierarchy,
         packs: vec![Pack {
-            package_guid: guid,
-            name: "Configuration Manager 2409".into(),
-            update_number: "2409".into(),
-            full_version: "5.00.9132.1000".parse().unwrap(),
-            update_type: catalog::update_type::REGULAR,
-            min_cm_version: "5.00.9106.1000".parse().unwrap(),
-            max_cm_version: "5.00.9132.1009".parse().unwrap(),
-            release_date: "2024-10-14".into(),
-            more_info_link: "https://example.invalid/2409".into(),
-            description: String::new(),
+            info: sct::core::catalog::PackInfo {
+                package_guid: guid,
+                name: "Configuration Manager 2409".into(),
+                update_number: "2409".into(),
+                full_version: "5.00.9132.1000".parse().unwrap(),
+                update_type: catalog::update_type::REGULAR,
+                min_cm_version: "5.00.9106.1000".parse().unwrap(),
+                max_cm_version: "5.00.9132.1009".parse().unwrap(),
+                release_date: "2024-10-14".into(),
+                more_info_link: "https://example.invalid/2409".into(),
+                description: String::new(),
+            },
             files: vec![PackFile {
                 path: format!("{folder}/{folder}.cab"),
                 size: 3,
@@ -628,16 +630,18 @@ fn failure_and_skip_lines_validate() {
         name: "Configuration Manager 2409".into(),
         full_version: "5.00.9132.1000".parse().unwrap(),
         update_type: catalog::update_type::REGULAR,
-        hierarchies: vec![Uuid::new_v4()],
-        status: sct::stages::fetch::PackStatus::Failed,
-        files: 4,
-        bytes: 3170,
-        transferred: 12,
-        problems: vec!["`X/X.cab` has SHA-256 00, expected 11".into()],
+        detail: sct::stages::fetch::PackFetched {
+            hierarchies: vec![Uuid::new_v4()],
+            status: sct::stages::fetch::PackStatus::Failed,
+            files: 4,
+            bytes: 3170,
+            transferred: 12,
+            problems: vec!["`X/X.cab` has SHA-256 00, expected 11".into()],
+        },
     };
     check(&serde_json::to_value(sct::stages::fetch::FetchEvent::Pack(failed)).unwrap());
 
-    use sct::stages::import::{ImportSummary, Outcome, PackEvent};
+    use sct::stages::import::{ImportSummary, Outcome, PackEvent, PackImported};
     for (outcome, reason, state) in [
         (
             Outcome::SkippedOtherHierarchy,
@@ -652,16 +656,18 @@ fn failure_and_skip_lines_validate() {
             kind: "pack",
             package_guid: guid,
             name: "Configuration Manager 2409".into(),
-            full_version: "5.00.9132.1000".into(),
+            full_version: "5.00.9132.1000".parse().unwrap(),
             update_type: catalog::update_type::REGULAR,
-            outcome,
-            reason: reason.map(str::to_owned),
-            path: None,
-            files: 4,
-            bytes: 3170,
-            state,
-            state_name: state.and_then(sct::site::state::name),
-            failure: None,
+            detail: PackImported {
+                outcome,
+                reason: reason.map(str::to_owned),
+                path: None,
+                files: 4,
+                bytes: 3170,
+                state,
+                state_name: state.and_then(sct::site::state::name),
+                failure: None,
+            },
         };
         check(&serde_json::to_value(&event).unwrap());
     }

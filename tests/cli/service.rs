@@ -6,6 +6,7 @@ use crate::servicekit::{
     test_certificates, two_hierarchies, upload, usage_cab,
 };
 use crate::support::{Env, stderr_of};
+use sct::core::fault::{ENV_FAULT, Point};
 
 #[test]
 fn two_hierarchies_upload_directly_and_get_their_offers() {
@@ -70,6 +71,36 @@ fn a_new_publication_is_offered_with_its_version() {
     );
     assert!(out.status.success(), "{}", stderr_of(&out));
     assert_eq!(offers(&out)[0]["receipt"]["catalog_version"], 2);
+}
+
+/// A publisher killed while it holds the lock (SIGKILL on Linux, TerminateProcess on Windows,
+/// through the debug build's fault hook) leaves no stale lock: the lock file stays, but the
+/// kernel released its lock, so the next publication runs at once and nobody removes anything.
+#[test]
+fn a_publisher_killed_while_holding_the_lock_leaves_no_stale_lock() {
+    if crate::support::needs_debug_build() {
+        return;
+    }
+    let env = Env::new();
+    let site = published(&env);
+    let out = env
+        .cmd("sct-serve")
+        .args(["publish", "--root"])
+        .arg(&site.root)
+        .arg("--key")
+        .arg(&site.key)
+        .env(ENV_FAULT, Point::PublishAfterLock.name())
+        .output()
+        .unwrap();
+    assert!(
+        crate::support::killed_at_fault(&out.status),
+        "expected a kill at the fault point, got {:?}: {}",
+        out.status,
+        stderr_of(&out)
+    );
+    assert!(site.root.join(".publish.lock").is_file());
+    let report = publish(&env, &site.root, &site.key);
+    assert_eq!(report["version"], 2);
 }
 
 #[test]

@@ -23,9 +23,8 @@ pub struct Args {
     /// Files downloaded at once.
     #[arg(long, default_value_t = crate::stages::fetch::DEFAULT_JOBS, value_name = "N")]
     pub jobs: usize,
-    /// Pinned catalog key (ed25519:... or a file of them); repeatable [default: SCT_TRUSTED_KEYS, then sct.toml]
-    #[arg(long = "trusted-key", value_name = "KEY")]
-    pub trusted_keys: Vec<String>,
+    #[command(flatten)]
+    pub trust: super::TrustArgs,
     #[command(flatten)]
     pub net: NetArgs,
     /// Verify the catalog and print what would be downloaded (sct.fetch-plan.v1); write nothing.
@@ -76,7 +75,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         mode: args.mode,
         jobs: args.jobs,
         net,
-        trusted: config.trusted_keys(&args.trusted_keys)?,
+        trusted: args.trust.keys(&config, None)?,
         progress: !args.operator.quiet,
         validity: config.validity_ceiling()?,
     };

@@ -38,10 +38,8 @@ pub struct Args {
     /// The site's install folder [default: SCT_INSTALL_DIR, then sct.toml, then the site's own]
     #[arg(long, value_name = "DIR", global = true, value_parser = crate::core::paths::path_flag)]
     pub install_dir: Option<PathBuf>,
-    /// A pinned catalog key (ed25519:... or a key file); repeat for rotation
-    /// [default: SCT_TRUSTED_KEYS, then sct.toml]
-    #[arg(long = "trusted-key", value_name = "KEY")]
-    pub trusted_keys: Vec<String>,
+    #[command(flatten)]
+    pub trust: super::TrustArgs,
     /// Print what would be imported; change nothing.
     #[arg(long)]
     pub dry_run: bool,
@@ -155,7 +153,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         crate::stages::import::list_packages(site.as_ref(), &mut out)?;
         return Ok(());
     }
-    let trusted = config.trusted_keys_for(&args.trusted_keys, args.src.as_deref())?;
+    let trusted = args.trust.keys(&config, args.src.as_deref())?;
     let options = crate::stages::import::ImportOptions {
         src: args.dir.or(args.src).unwrap_or_default(),
         install_dir: args.install_dir,

@@ -8,6 +8,7 @@
 //! docs and completions only.
 
 use clap::CommandFactory;
+use std::path::Path;
 
 pub mod collect;
 #[cfg(feature = "demo")]
@@ -19,6 +20,28 @@ pub mod serve;
 pub mod upload;
 pub mod verify;
 pub mod wrapper;
+
+/// The pinned catalog keys: one flag with one help text in every stage that checks a signed
+/// catalog. Add with `#[command(flatten)] trust: TrustArgs`.
+#[derive(clap::Args, Clone, Debug, Default)]
+pub struct TrustArgs {
+    /// Pinned catalog key (ed25519:... or a file of them); repeat it to trust several, as during
+    /// a key rotation [default: SCT_TRUSTED_KEYS, then trusted_keys in sct.toml]
+    #[arg(long = "trusted-key", value_name = "KEY")]
+    pub trusted_keys: Vec<String>,
+}
+
+impl TrustArgs {
+    /// The keys these flags pin, else `SCT_TRUSTED_KEYS`, else `sct.toml`; none may come from
+    /// inside `medium`, the folder being checked ([`crate::stages::config::Config::trusted_keys_for`]).
+    pub fn keys(
+        &self,
+        config: &crate::stages::config::Config,
+        medium: Option<&Path>,
+    ) -> anyhow::Result<Vec<crate::core::signing::PublicKey>> {
+        config.trusted_keys_for(&self.trusted_keys, medium)
+    }
+}
 
 /// Every binary's name and clap command, in pipeline order; the source of man pages and shell
 /// completions. A new binary adds one line here.

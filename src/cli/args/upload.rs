@@ -17,10 +17,8 @@ pub struct Args {
     /// Update service base URL [default: SCT_SERVICE_URL, then service_url in sct.toml]
     #[arg(long, value_name = "URL")]
     pub service_url: Option<String>,
-    /// Pinned catalog key (ed25519:... or a key file); repeatable
-    /// [default: SCT_TRUSTED_KEYS, then trusted_keys in sct.toml]
-    #[arg(long = "trusted-key", value_name = "KEY")]
-    pub trusted_keys: Vec<String>,
+    #[command(flatten)]
+    pub trust: super::TrustArgs,
     #[command(flatten)]
     pub net: NetArgs,
     /// Uploads at once.
@@ -137,7 +135,7 @@ fn options(
     let mut options = crate::stages::upload::UploadOptions::resolve(
         args.source,
         args.service_url.as_deref(),
-        &args.trusted_keys,
+        &args.trust.trusted_keys,
         net,
         config,
     )?;

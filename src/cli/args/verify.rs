@@ -15,9 +15,8 @@ pub struct Args {
     /// The update pack folder (as sct-fetch or ServiceConnectionTool -connect wrote it).
     #[arg(value_parser = crate::core::paths::path_flag)]
     pub dir: PathBuf,
-    /// Pinned catalog key (ed25519:... or a file of them); repeatable [default: SCT_TRUSTED_KEYS, then sct.toml]
-    #[arg(long = "trusted-key", value_name = "KEY")]
-    pub trusted_keys: Vec<String>,
+    #[command(flatten)]
+    pub trust: super::TrustArgs,
     #[command(flatten)]
     pub view: ViewArgs,
     #[command(flatten)]
@@ -48,7 +47,7 @@ const EXIT_CODES: &[(crate::core::error::ExitCode, &str)] = &[
 pub fn run(args: Args) -> anyhow::Result<()> {
     args.operator.apply(TOOL)?;
     let config = crate::stages::config::Config::load()?;
-    let trusted = config.trusted_keys_for(&args.trusted_keys, Some(args.dir.as_path()))?;
+    let trusted = args.trust.keys(&config, Some(args.dir.as_path()))?;
     let verified = crate::stages::verify::verify_dir(&args.dir, &trusted, jiff::Timestamp::now())?;
     let report = &verified.report;
     for entry in &report.ignored {

@@ -36,7 +36,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 mod secrets;
 pub mod vocabulary;
 
-pub use secrets::{MASK, forget_secrets, redact, register_secret};
+pub use secrets::{MASK, forget_secrets, mask, redact, redact_url, register_secret};
 
 /// The summary log of `ServiceConnectionTool`.
 pub const TOOL_LOG: &str = "ServiceConnectionTool.log";

@@ -30,11 +30,34 @@ pub fn register_secret(secret: &str) {
 pub fn redact(text: &str) -> String {
     let mut out = text.to_owned();
     for secret in SECRETS.lock().unwrap_or_else(|e| e.into_inner()).iter() {
-        if out.contains(secret.as_str()) {
-            out = out.replace(secret.as_str(), MASK);
-        }
+        out = mask(&out, secret);
     }
     redact_connection_strings(&redact_urls(&out))
+}
+
+/// `text` with every occurrence of one known secret replaced by [`MASK`].
+pub fn mask(text: &str, secret: &str) -> String {
+    if secret.is_empty() || !text.contains(secret) {
+        return text.to_owned();
+    }
+    text.replace(secret, MASK)
+}
+
+/// One URL (the whole text) with the password of its user part masked, even when it does not
+/// parse (`mssql:/sct:pw@db`): what a proxy URI or an `mssql://` locator is shown as.
+pub fn redact_url(text: &str) -> String {
+    let Some(colon) = text.find(':') else {
+        return text.to_owned();
+    };
+    let after_scheme = &text[colon + 1..];
+    let start = text.len() - after_scheme.trim_start_matches('/').len();
+    let authority_end = text[start..]
+        .find(['/', '?', '#'])
+        .map_or(text.len(), |i| start + i);
+    let mut out = text[..start].to_owned();
+    mask_authority(&text[start..authority_end], &mut out);
+    out.push_str(&text[authority_end..]);
+    out
 }
 
 /// Wipes every registered secret from memory; for the end of a run, when nothing more will be
@@ -53,25 +76,30 @@ fn redact_urls(text: &str) -> String {
         let authority_len = after
             .find(|c: char| c == '/' || c == '?' || c == '#' || c.is_whitespace())
             .unwrap_or(after.len());
-        let authority = &after[..authority_len];
-        match authority.rfind('@') {
-            Some(at_sign) => {
-                let userinfo = &authority[..at_sign];
-                match userinfo.find(':') {
-                    Some(colon) => {
-                        out.push_str(&userinfo[..=colon]);
-                        out.push_str(MASK);
-                    }
-                    None => out.push_str(userinfo),
-                }
-                out.push_str(&authority[at_sign..]);
-            }
-            None => out.push_str(authority),
-        }
+        mask_authority(&after[..authority_len], &mut out);
         rest = &after[authority_len..];
     }
     out.push_str(rest);
     out
+}
+
+/// `user:pass@host:port` → `user:****@host:port`, appended to `out`; no password, no change.
+/// The last `@` ends the user part, so a password holding `@` is masked whole.
+fn mask_authority(authority: &str, out: &mut String) {
+    match authority.rfind('@') {
+        Some(at_sign) => {
+            let userinfo = &authority[..at_sign];
+            match userinfo.find(':') {
+                Some(colon) => {
+                    out.push_str(&userinfo[..=colon]);
+                    out.push_str(MASK);
+                }
+                None => out.push_str(userinfo),
+            }
+            out.push_str(&authority[at_sign..]);
+        }
+        None => out.push_str(authority),
+    }
 }
 
 /// `Server=x;Password=secret;` → `Server=x;Password=****;` (also `Pwd=`), case-insensitive, with
@@ -178,6 +206,31 @@ mod tests {
             redact("passwords are never flags"),
             "passwords are never flags"
         );
+    }
+
+    #[test]
+    fn one_url_loses_its_password_even_when_it_does_not_parse() {
+        assert_eq!(
+            redact_url("http://bob:secret@proxy:3128/"),
+            "http://bob:****@proxy:3128/"
+        );
+        assert_eq!(redact_url("http://proxy:3128/"), "http://proxy:3128/");
+        assert_eq!(
+            redact_url("mssql://sct:p@ss@db:99999/CM_PS1"),
+            "mssql://sct:****@db:99999/CM_PS1"
+        );
+        assert_eq!(redact_url("mssql://sct@db/CM_PS1"), "mssql://sct@db/CM_PS1");
+        assert_eq!(redact_url("mssql:/sct:pw@db"), "mssql:/sct:****@db");
+        assert_eq!(redact_url("no url"), "no url");
+    }
+
+    #[test]
+    fn a_known_secret_is_masked_wherever_it_stands() {
+        assert_eq!(
+            mask("bad s3cret! here s3cret!", "s3cret!"),
+            "bad **** here ****"
+        );
+        assert_eq!(mask("nothing", ""), "nothing");
     }
 
     #[test]

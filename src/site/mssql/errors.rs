@@ -43,7 +43,7 @@ impl Masker<'_> {
     /// `text` with every occurrence of the password (three characters or more) as `****`.
     pub fn mask(&self, text: &str) -> String {
         match self.0.map(Secret::expose) {
-            Some(password) if password.len() >= 3 => text.replace(password, "****"),
+            Some(password) if password.len() >= 3 => crate::core::logging::mask(text, password),
             _ => text.to_owned(),
         }
     }

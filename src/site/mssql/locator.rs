@@ -7,7 +7,6 @@
 //! may carry one) but is only ever shown as `****`: [`SqlServerLocator`]'s `Display` and `Debug`
 //! never print it, and parse errors never quote a value.
 
-pub use super::syntax::mask_url_password;
 use super::syntax::{split_pairs, url_pairs};
 use crate::core::error::Error;
 use crate::site::DiagnosticsLevel;

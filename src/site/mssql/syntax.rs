@@ -72,7 +72,7 @@ pub(super) fn url_pairs(text: &str) -> Result<Vec<(String, String)>, String> {
     let url = reqwest::Url::parse(text).map_err(|e| {
         format!(
             "`{}` is not a valid mssql:// URL: {e}",
-            mask_url_password(text)
+            crate::core::logging::redact_url(text)
         )
     })?;
     let decode = |s: &str| {
@@ -110,26 +110,6 @@ pub(super) fn url_pairs(text: &str) -> Result<Vec<(String, String)>, String> {
     Ok(pairs)
 }
 
-/// The URL with the password of its user part replaced by `****`, even when it does not parse.
-pub fn mask_url_password(text: &str) -> String {
-    let Some(colon) = text.find(':') else {
-        return text.to_owned();
-    };
-    let start =
-        colon + 1 + text[colon + 1..].len() - text[colon + 1..].trim_start_matches('/').len();
-    let authority_end = text[start..]
-        .find(['/', '?', '#'])
-        .map_or(text.len(), |i| start + i);
-    let authority = &text[start..authority_end];
-    match authority.rfind('@') {
-        Some(at) if authority[..at].contains(':') => {
-            let user_end = start + authority[..at].find(':').unwrap_or(0);
-            format!("{}:****{}", &text[..user_end], &text[start + at..])
-        }
-        _ => text.to_owned(),
-    }
-}
-
 /// Decodes `%XX` escapes; `None` for a broken escape or bytes that are not UTF-8.
 fn percent_decode(text: &str) -> Option<String> {
     let bytes = text.as_bytes();
@@ -151,19 +131,6 @@ fn percent_decode(text: &str) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn url_passwords_are_masked_even_in_broken_urls() {
-        assert_eq!(
-            mask_url_password("mssql://sct:p@ss@db:99999/CM_PS1"),
-            "mssql://sct:****@db:99999/CM_PS1"
-        );
-        assert_eq!(
-            mask_url_password("mssql://sct@db/CM_PS1"),
-            "mssql://sct@db/CM_PS1"
-        );
-        assert_eq!(mask_url_password("mssql:/sct:pw@db"), "mssql:/sct:****@db");
-    }
 
     #[test]
     fn quoting_rules() {

@@ -11,12 +11,13 @@ use crate::core::error::Error;
 use crate::core::hash::Sha256;
 use crate::core::packdir::PART_SUFFIX;
 use crate::stages::http;
+use crate::stages::retry::{self, Attempt};
 use anyhow::Context;
 use bytes::Bytes;
 use std::io::{Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 /// Bytes gathered before one hash-and-write call: few syscalls, bounded memory.
 const WRITE_BUFFER: usize = 512 * 1024;
@@ -48,16 +49,6 @@ pub enum FileOutcome {
 /// Shared byte counter for progress display.
 pub type Counter = Arc<AtomicU64>;
 
-/// How one attempt ended when it did not produce the file.
-enum Attempt {
-    /// Worth another try (after backoff): a cut connection, a timeout, a 5xx.
-    Retry(anyhow::Error),
-    /// The `.part` was discarded; try again from zero at once (counts as an attempt).
-    Restart(String),
-    /// No retry will help.
-    Fatal(anyhow::Error),
-}
-
 /// Fetches one file into place; see the module header for the rules.
 pub async fn fetch_file(
     client: &reqwest::Client,
@@ -71,67 +62,60 @@ pub async fn fetch_file(
         remove_if_exists(&part)?;
         return Ok(outcome);
     }
-    let shown = http::redact(job.url.as_str());
-    let mut attempt = 0u32;
-    let mut transferred = 0u64;
-    let mut restarted_from_zero = false;
-    let mut last_reason = String::new();
-    loop {
-        match attempt_once(client, job, &part, min_rate, counter, &mut transferred).await {
-            Ok(Done::Verified { resumed_from }) => {
-                finish(&part, &job.dest)?;
-                return Ok(FileOutcome::Downloaded {
-                    transferred,
-                    resumed_from,
-                });
-            }
-            Ok(Done::Mismatch { resumed_from, why }) => {
-                remove_if_exists(&part)?;
-                if resumed_from > 0 && !restarted_from_zero {
-                    restarted_from_zero = true;
-                    last_reason = why;
-                    continue;
+    let transferred = AtomicU64::new(0);
+    let restarted_from_zero = AtomicBool::new(false);
+    let (part, transferred_ref, restarted) = (&part, &transferred, &restarted_from_zero);
+    let attempt = move || async move {
+        loop {
+            let done = attempt_once(client, job, part, min_rate, counter, transferred_ref);
+            let done = match done.await {
+                Err(Attempt::Restart(err)) => {
+                    remove_if_exists(part).map_err(Attempt::Fatal)?;
+                    return Err(Attempt::Restart(err));
                 }
-                return Err(Error::Rejected(why))
-                    .with_context(|| format!("Failed to download `{}` from {shown}", job.path));
+                other => other?,
+            };
+            match done {
+                Done::Verified { resumed_from } => return Ok(resumed_from),
+                Done::Mismatch { resumed_from, why } => {
+                    remove_if_exists(part).map_err(Attempt::Fatal)?;
+                    // A resumed prefix may be what was bad: once more from zero, as the same try.
+                    if resumed_from > 0 && !restarted.swap(true, Ordering::Relaxed) {
+                        continue;
+                    }
+                    return Err(Attempt::Fatal(Error::Rejected(why).into()));
+                }
             }
-            Err(Attempt::Restart(why)) if attempt < retries => {
-                remove_if_exists(&part)?;
-                crate::core::logging::detail_warn(
-                    "sct-fetch",
-                    format!("Restarting `{}` from zero: {why}", job.path),
-                );
-                last_reason = why;
-                attempt += 1;
-            }
-            Err(Attempt::Retry(err)) if attempt < retries => {
-                last_reason = format!("{err:#}");
-                crate::core::logging::detail_warn(
-                    "sct-fetch",
-                    format!(
-                        "Retrying `{}` ({} of {retries}) in {:?}: {last_reason}",
-                        job.path,
-                        attempt + 1,
-                        http::backoff(attempt)
-                    ),
-                );
-                tokio::time::sleep(http::backoff(attempt)).await;
-                attempt += 1;
-            }
-            Err(Attempt::Restart(why)) => {
-                remove_if_exists(&part)?;
-                return Err(Error::Network(why))
-                    .with_context(|| format!("Failed to download `{}` from {shown}", job.path));
-            }
-            Err(Attempt::Retry(err)) | Err(Attempt::Fatal(err)) => {
-                let err = if last_reason.is_empty() || attempt == 0 {
-                    err
-                } else {
-                    err.context(format!("after {attempt} retries (earlier: {last_reason})"))
-                };
-                return Err(err)
-                    .with_context(|| format!("Failed to download `{}` from {shown}", job.path));
-            }
+        }
+    };
+    let on_retry = |retrying: &retry::Retrying| {
+        let what = match retrying.wait {
+            None => format!("Restarting `{}` from zero: {:#}", job.path, retrying.error),
+            Some(wait) => format!(
+                "Retrying `{}` ({} of {}) in {wait:?}: {:#}",
+                job.path, retrying.number, retrying.of, retrying.error
+            ),
+        };
+        crate::core::logging::detail_warn("sct-fetch", what);
+    };
+    match retry::run(retries, attempt, on_retry).await {
+        Ok(resumed_from) => {
+            finish(part, &job.dest)?;
+            Ok(FileOutcome::Downloaded {
+                transferred: transferred.into_inner(),
+                resumed_from,
+            })
+        }
+        Err(gave_up) => {
+            let err = match gave_up.earlier {
+                Some(earlier) if gave_up.retries > 0 => gave_up.error.context(format!(
+                    "after {} retries (earlier: {earlier})",
+                    gave_up.retries
+                )),
+                _ => gave_up.error,
+            };
+            let shown = crate::core::logging::redact_url(job.url.as_str());
+            Err(err.context(format!("Failed to download `{}` from {shown}", job.path)))
         }
     }
 }
@@ -175,7 +159,7 @@ async fn attempt_once(
     part: &Path,
     min_rate: http::MinRate,
     counter: &Counter,
-    transferred: &mut u64,
+    transferred: &AtomicU64,
 ) -> Result<Done, Attempt> {
     let offset = usable_part_len(part, job.size).map_err(Attempt::Fatal)?;
     let mut request = client.get(job.url.clone());
@@ -261,18 +245,13 @@ fn response_start(
     let status = response.status();
     let url = job.url.as_str();
     if status == reqwest::StatusCode::RANGE_NOT_SATISFIABLE {
-        return Err(Attempt::Restart(format!(
+        return Err(restart(format!(
             "{} refused to resume at byte {offset} (416)",
-            http::redact(url)
+            crate::core::logging::redact_url(url)
         )));
     }
     if !status.is_success() {
-        let err = http::status_error(status, url);
-        return Err(if http::is_transient_status(status) {
-            Attempt::Retry(err)
-        } else {
-            Attempt::Fatal(err)
-        });
+        return Err(http::status_attempt(status, url));
     }
     let start = if status == reqwest::StatusCode::PARTIAL_CONTENT {
         // Also for a request of the whole file: a 206 must then cover it all.
@@ -288,7 +267,7 @@ fn response_start(
         return Err(Attempt::Fatal(
             Error::Rejected(format!(
                 "{} sends {} bytes for `{}`, but the signed catalog says {} (wrong size)",
-                http::redact(url),
+                crate::core::logging::redact_url(url),
                 start + length,
                 job.path,
                 job.size
@@ -317,9 +296,9 @@ fn check_content_range(
             0 => "a request for the whole file".to_owned(),
             _ => format!("a resume at byte {offset}"),
         };
-        Err(Attempt::Restart(format!(
+        Err(restart(format!(
             "{} answered {asked} with Content-Range `{got}` (expected `{expected}`)",
-            http::redact(job.url.as_str())
+            crate::core::logging::redact_url(job.url.as_str())
         )))
     }
 }
@@ -333,26 +312,25 @@ async fn stream_body(
     job: &FileJob,
     start: u64,
     counter: &Counter,
-    transferred: &mut u64,
+    transferred: &AtomicU64,
 ) -> Result<(), Attempt> {
     let mut position = start;
     loop {
         let chunk = match floor.next_chunk(response, job.url.as_str()).await {
             Ok(Some(chunk)) => chunk,
             Ok(None) => break,
-            Err(http::BodyError::Transport(err)) => return Err(classify(err)),
-            Err(http::BodyError::TooSlow(err)) => return Err(Attempt::Retry(err)),
+            Err(err) => return Err(err.attempt(classify)),
         };
         position += chunk.len() as u64;
         if position > job.size {
             return Err(Attempt::Fatal(Error::Rejected(format!(
                     "{} sends more than the {} bytes the signed catalog lists for `{}` (wrong size)",
-                    http::redact(job.url.as_str()),
+                    crate::core::logging::redact_url(job.url.as_str()),
                     job.size,
                     job.path
                 )).into()));
         }
-        *transferred += chunk.len() as u64;
+        transferred.fetch_add(chunk.len() as u64, Ordering::Relaxed);
         counter.fetch_add(chunk.len() as u64, Ordering::Relaxed);
         if sender.send(chunk).await.is_err() {
             // The writer stopped: its error is reported by the caller.
@@ -366,12 +344,12 @@ fn classify(err: reqwest::Error) -> Attempt {
     // reqwest reports a body cut short while streaming as a *decode* error; with no content
     // encoding enabled, that can only be the transport, so it is worth a resume.
     let transient = http::is_transient_error(&err) || err.is_decode();
-    let err = anyhow::Error::new(err);
-    if transient {
-        Attempt::Retry(err)
-    } else {
-        Attempt::Fatal(err)
-    }
+    Attempt::new(anyhow::Error::new(err), transient)
+}
+
+/// The server will not continue this `.part`: the next try starts from zero, at once.
+fn restart(why: String) -> Attempt {
+    Attempt::Restart(Error::Network(why).into())
 }
 
 /// The blocking half: hashes the kept prefix, then appends and hashes each chunk; returns the

@@ -22,15 +22,11 @@ pub enum PackStatus {
 }
 
 /// One line per pack (`"type": "pack"`).
+pub type PackEvent = crate::core::catalog::PackEvent<PackFetched>;
+
+/// What fetch did with one pack: the fields after the pack's own in its line.
 #[derive(Clone, Debug, Serialize)]
-pub struct PackEvent {
-    pub schema: &'static str,
-    #[serde(rename = "type")]
-    pub kind: &'static str,
-    pub package_guid: Uuid,
-    pub name: String,
-    pub full_version: crate::core::version::CmVersion,
-    pub update_type: i32,
+pub struct PackFetched {
     /// The hierarchies that selected this pack.
     pub hierarchies: Vec<Uuid>,
     pub status: PackStatus,
@@ -77,24 +73,19 @@ impl Serialize for FetchEvent {
 }
 
 pub(super) fn pack_event(pack: &Pack, hierarchies: &[Uuid]) -> PackEvent {
-    PackEvent {
-        schema: EVENT_SCHEMA,
-        kind: "pack",
-        package_guid: pack.package_guid,
-        name: pack.name.clone(),
-        full_version: pack.full_version,
-        update_type: pack.update_type,
+    let fetched = PackFetched {
         hierarchies: hierarchies.to_vec(),
         status: PackStatus::Present,
         files: pack.files.len(),
         bytes: pack.size(),
         transferred: 0,
         problems: Vec::new(),
-    }
+    };
+    PackEvent::new(EVENT_SCHEMA, pack, fetched)
 }
 
 pub(super) fn note_pack(event: &PackEvent) {
-    let what = match event.status {
+    let what = match event.detail.status {
         PackStatus::Downloaded => "downloaded and verified",
         PackStatus::Present => "already present and verified",
         PackStatus::Failed => "FAILED",
@@ -103,15 +94,15 @@ pub(super) fn note_pack(event: &PackEvent) {
         "sct-fetch",
         format!(
             "{} {} ({}, {}, {} bytes): {what}",
-            if event.status == PackStatus::Failed {
+            if event.detail.status == PackStatus::Failed {
                 "ERROR:"
             } else {
                 "INFO:"
             },
             event.name,
             event.package_guid,
-            crate::core::report::count(event.files, "file", "files"),
-            event.bytes
+            crate::core::report::count(event.detail.files, "file", "files"),
+            event.detail.bytes
         ),
     );
 }

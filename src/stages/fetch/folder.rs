@@ -136,9 +136,9 @@ fn read_small(path: &Path, limit: u64) -> Option<Vec<u8>> {
 
 /// Holds an exclusive lock on the folder itself (no lock file, which `sct-verify` would report),
 /// so two fetches into one folder cannot interleave their writes, on Linux and on Windows
-/// ([`crate::core::atomic::try_lock_folder`]).
-pub(super) fn lock_folder(dir: &Path) -> anyhow::Result<crate::core::atomic::FolderLock> {
-    match crate::core::atomic::try_lock_folder(dir) {
+/// ([`crate::core::lock::try_lock_folder`]).
+pub(super) fn lock_folder(dir: &Path) -> anyhow::Result<crate::core::lock::Lock> {
+    match crate::core::lock::try_lock_folder(dir) {
         Ok(Some(lock)) => Ok(lock),
         Ok(None) => Err(Error::LockHeld {
             holder: "sct-fetch",

@@ -27,7 +27,7 @@ mod events;
 mod folder;
 pub mod prune;
 
-pub use events::{EVENT_SCHEMA, FetchEvent, PackEvent, PackStatus, Summary};
+pub use events::{EVENT_SCHEMA, FetchEvent, PackEvent, PackFetched, PackStatus, Summary};
 use events::{note_pack, pack_event};
 pub use folder::check_dest;
 use folder::{
@@ -389,7 +389,7 @@ async fn fetch_catalogs(
                 .with_context(|| {
                     format!(
                         "The catalog at {} was refused",
-                        http::redact(&offer.catalog_url)
+                        crate::core::logging::redact_url(&offer.catalog_url)
                     )
                 })?;
             by_url.insert(&offer.catalog_url, fetched);
@@ -409,8 +409,8 @@ async fn fetch_catalogs(
     for (url, other) in catalogs {
         if other.bytes != first.bytes {
             return Err(Error::Rejected(format!("the offers name different catalogs ({} and {}); one update pack folder holds one catalog: fetch them into separate folders",
-                http::redact(first_url),
-                http::redact(url))).into());
+                crate::core::logging::redact_url(first_url),
+                crate::core::logging::redact_url(url))).into());
         }
     }
     Ok(first)
@@ -567,14 +567,14 @@ async fn download_all(
         match result {
             Ok(FileOutcome::Present) => {}
             Ok(FileOutcome::Downloaded { transferred, .. }) => {
-                entry.1.transferred += transferred;
-                if entry.1.status == PackStatus::Present {
-                    entry.1.status = PackStatus::Downloaded;
+                entry.1.detail.transferred += transferred;
+                if entry.1.detail.status == PackStatus::Present {
+                    entry.1.detail.status = PackStatus::Downloaded;
                 }
             }
             Err(err) => {
-                entry.1.status = PackStatus::Failed;
-                entry.1.problems.push(format!("{err:#}"));
+                entry.1.detail.status = PackStatus::Failed;
+                entry.1.detail.problems.push(format!("{err:#}"));
                 if entry.2.is_none() {
                     entry.2 = Some(err);
                 }
@@ -589,8 +589,8 @@ async fn download_all(
             // stdout may be the bar's terminal too: the event line goes above the bar.
             report::suspend(|| on_event(&FetchEvent::Pack(event.clone())))?;
             results.push(PackResult {
-                status: event.status,
-                transferred: event.transferred,
+                status: event.detail.status,
+                transferred: event.detail.transferred,
                 error,
             });
         }
@@ -607,14 +607,14 @@ pub fn file_url(base: &str, path: &str) -> anyhow::Result<reqwest::Url> {
     let mut url = reqwest::Url::parse(base).map_err(|e| {
         Error::Rejected(format!(
             "the offer's packs_url `{}` is not a URL: {e}",
-            http::redact(base)
+            crate::core::logging::redact_url(base)
         ))
     })?;
     url.path_segments_mut()
         .map_err(|()| {
             Error::Rejected(format!(
                 "the offer's packs_url `{}` cannot hold paths",
-                http::redact(base)
+                crate::core::logging::redact_url(base)
             ))
         })?
         .pop_if_empty()
@@ -643,18 +643,18 @@ fn log_file(path: &str, sha256: &str, result: &anyhow::Result<FileOutcome>) {
 
 /// ServiceConnectionTool.log: each pack's outcome in the original's words.
 fn log_pack(event: &PackEvent) {
-    match event.status {
+    match event.detail.status {
         PackStatus::Failed => logging::error(
             TOOL,
             format!(
                 "Payload {} was not downloaded: {}",
                 event.package_guid.to_string().to_uppercase(),
-                event.problems.join("; ")
+                event.detail.problems.join("; ")
             ),
         ),
         _ => logging::info(
             TOOL,
-            vocabulary::downloaded_payload(&event.package_guid, event.bytes),
+            vocabulary::downloaded_payload(&event.package_guid, event.detail.bytes),
         ),
     }
 }

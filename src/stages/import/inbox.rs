@@ -16,9 +16,8 @@ use crate::core::catalog::{Pack, PackFile};
 use crate::core::error::Error;
 use crate::core::packdir::PackDir;
 use crate::core::report::Progress;
-use anyhow::Context;
 use std::collections::BTreeMap;
-use std::fs::{File, OpenOptions};
+use std::fs::OpenOptions;
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 
@@ -47,7 +46,7 @@ pub enum Presence {
 
 /// The held inbox lock; dropping it (or the process dying) releases it.
 pub struct InboxLock {
-    _file: File,
+    _held: crate::core::lock::Lock,
 }
 
 impl Inbox {
@@ -85,26 +84,14 @@ impl Inbox {
     /// first, so the operator knows why nothing happens), else fails with exit code 3.
     pub fn lock(&self, wait: bool, on_wait: impl FnOnce(&Path)) -> anyhow::Result<InboxLock> {
         let path = self.root.join(LOCK_FILE);
-        let file = OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create(true)
-            .truncate(false)
-            .open(&path)
-            .map_err(|e| {
-                io_fail(
-                    format!("Cannot open the inbox lock file `{}`", path.display()),
-                    e,
-                )
-            })?;
-        match file.try_lock() {
-            Ok(()) => {}
-            Err(std::fs::TryLockError::WouldBlock) if wait => {
+        let locked = |e| io_fail(format!("Failed to lock `{}`", path.display()), e);
+        let held = match crate::core::lock::try_lock_file(&path).map_err(locked)? {
+            Some(held) => held,
+            None if wait => {
                 on_wait(&path);
-                file.lock()
-                    .with_context(|| format!("Failed to lock `{}`", path.display()))?;
+                crate::core::lock::lock_file(&path).map_err(locked)?
             }
-            Err(std::fs::TryLockError::WouldBlock) => {
+            None => {
                 return Err(Error::LockHeld {
                     holder: "import",
                     what: "the inbox",
@@ -112,11 +99,8 @@ impl Inbox {
                 }
                 .into());
             }
-            Err(std::fs::TryLockError::Error(e)) => {
-                return Err(io_fail(format!("Failed to lock `{}`", path.display()), e));
-            }
-        }
-        Ok(InboxLock { _file: file })
+        };
+        Ok(InboxLock { _held: held })
     }
 
     /// Removes staging folders left by an import that died; call with the lock held.
@@ -224,7 +208,7 @@ impl Inbox {
                     e,
                 )
             })?;
-            fsync_dir(&self.root)
+            crate::core::atomic::sync_dir(&self.root)
         });
         if result.is_err() {
             let _ = std::fs::remove_dir_all(&staging);
@@ -268,7 +252,7 @@ impl Inbox {
         // Deepest first, so every entry is durable before the folder that names it.
         folders.sort_by_key(|f| std::cmp::Reverse(f.components().count()));
         for folder in &folders {
-            fsync_dir(folder)?;
+            crate::core::atomic::sync_dir(folder)?;
         }
         Ok(())
     }
@@ -371,12 +355,6 @@ fn copy_checked(
     out.sync_all()
         .map_err(|e| io_fail(format!("Failed to write `{}`", dest.display()), e))?;
     Ok(())
-}
-
-/// Flushes a folder so the entries in it (renames, new files) survive a power cut.
-fn fsync_dir(dir: &Path) -> anyhow::Result<()> {
-    crate::core::atomic::sync_dir(dir)
-        .map_err(|e| io_fail(format!("Failed to flush folder `{}`", dir.display()), e))
 }
 
 /// A local I/O failure with its cause (unclassified errors exit 3, see `error::exit_code`).

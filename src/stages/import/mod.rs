@@ -36,7 +36,9 @@ use crate::stages::config::Config;
 use anyhow::Context;
 use inbox::{Inbox, Presence};
 use plan::Decision;
-pub use report::{ImportSummary, Outcome, PackEvent, SitePackage, list_packages, site_packages};
+pub use report::{
+    ImportSummary, Outcome, PackEvent, PackImported, SitePackage, list_packages, site_packages,
+};
 use report::{close, event, fill_states, print_events};
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -307,7 +309,12 @@ fn apply(
     let in_place: Vec<&Pack> = planned
         .iter()
         .zip(events.iter())
-        .filter(|(_, e)| matches!(e.outcome, Outcome::Imported | Outcome::AlreadyPresent))
+        .filter(|(_, e)| {
+            matches!(
+                e.detail.outcome,
+                Outcome::Imported | Outcome::AlreadyPresent
+            )
+        })
         .map(|(p, _)| p.pack)
         .collect();
     summary.database = match site.register() {
@@ -425,11 +432,11 @@ fn dry_run(
         }
         match inbox.presence(planned.pack)? {
             Presence::Absent => {}
-            Presence::Identical => event.outcome = Outcome::AlreadyPresent,
+            Presence::Identical => event.detail.outcome = Outcome::AlreadyPresent,
             Presence::Different(why) => {
-                event.outcome = Outcome::Failed;
-                event.reason = Some(different_reason(&why, &inbox.pack_dir(planned.pack)));
-                event.failure = Some(ExitCode::Rejected);
+                event.detail.outcome = Outcome::Failed;
+                event.detail.reason = Some(different_reason(&why, &inbox.pack_dir(planned.pack)));
+                event.detail.failure = Some(ExitCode::Rejected);
             }
         }
     }
@@ -505,12 +512,12 @@ fn place_one(
         }
     });
     match result {
-        Ok(outcome) => event.outcome = outcome,
+        Ok(outcome) => event.detail.outcome = outcome,
         Err(err) => {
             note(format!("ERROR: pack {} failed: {err:#}", pack.package_guid));
-            event.outcome = Outcome::Failed;
-            event.failure = Some(crate::core::error::exit_code(&err));
-            event.reason = Some(format!("{err:#}"));
+            event.detail.outcome = Outcome::Failed;
+            event.detail.failure = Some(crate::core::error::exit_code(&err));
+            event.detail.reason = Some(format!("{err:#}"));
         }
     }
 }

@@ -163,16 +163,18 @@ mod tests {
         let guid = Uuid::new_v4();
         let folder = guid.to_string().to_uppercase();
         Pack {
-            package_guid: guid,
-            name: format!("pack {min}"),
-            update_number: "2409".into(),
-            full_version: max.parse().unwrap(),
-            update_type: 0,
-            min_cm_version: min.parse().unwrap(),
-            max_cm_version: max.parse().unwrap(),
-            release_date: "2024-10-14".into(),
-            more_info_link: String::new(),
-            description: String::new(),
+            info: crate::core::catalog::PackInfo {
+                package_guid: guid,
+                name: format!("pack {min}"),
+                update_number: "2409".into(),
+                full_version: max.parse().unwrap(),
+                update_type: 0,
+                min_cm_version: min.parse().unwrap(),
+                max_cm_version: max.parse().unwrap(),
+                release_date: "2024-10-14".into(),
+                more_info_link: String::new(),
+                description: String::new(),
+            },
             files: vec![PackFile {
                 path: format!("{folder}/{folder}.cab"),
                 size: 0,
@@ -276,7 +278,7 @@ mod tests {
     fn releases() -> (Catalog, Vec<Uuid>) {
         let running = pack("5.00.9096.1000", SITE);
         let mut hotfix = pack(SITE, "5.00.9128.1029");
-        hotfix.update_type = crate::core::catalog::update_type::HOTFIX;
+        hotfix.info.update_type = crate::core::catalog::update_type::HOTFIX;
         let next = pack("5.00.9106.1000", "5.00.9132.1000");
         let newest = pack(SITE, "5.00.9135.1000");
         let all = vec![running, hotfix, next, newest];

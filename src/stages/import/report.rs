@@ -27,15 +27,11 @@ pub enum Outcome {
 }
 
 /// One `sct.import.v1` line per pack.
+pub type PackEvent = crate::core::catalog::PackEvent<PackImported>;
+
+/// What import did with one pack: the fields after the pack's own in its line.
 #[derive(Clone, Debug, Serialize)]
-pub struct PackEvent {
-    pub schema: &'static str,
-    #[serde(rename = "type")]
-    pub kind: &'static str,
-    pub package_guid: Uuid,
-    pub name: String,
-    pub full_version: String,
-    pub update_type: i32,
+pub struct PackImported {
     pub outcome: Outcome,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
@@ -103,13 +99,7 @@ pub(super) fn event(pack: &Pack, inbox: &Inbox, decision: &Decision) -> PackEven
         ),
         Decision::NotApplicable(why) => (Outcome::NotApplicable, Some(why.clone())),
     };
-    PackEvent {
-        schema: SCHEMA,
-        kind: "pack",
-        package_guid: pack.package_guid,
-        name: pack.name.clone(),
-        full_version: pack.full_version.to_string(),
-        update_type: pack.update_type,
+    let imported = PackImported {
         outcome,
         reason,
         path: (*decision == Decision::Import).then(|| inbox.pack_dir(pack).display().to_string()),
@@ -118,19 +108,22 @@ pub(super) fn event(pack: &Pack, inbox: &Inbox, decision: &Decision) -> PackEven
         state: None,
         state_name: None,
         failure: None,
-    }
+    };
+    PackEvent::new(SCHEMA, pack, imported)
 }
 
 /// Adds each placed pack's state in `CM_UpdatePackages`, read back from the site.
 pub(super) fn fill_states(store: &dyn SiteStore, events: &mut [PackEvent]) -> anyhow::Result<()> {
     let rows = store.update_packages()?;
-    for event in events
-        .iter_mut()
-        .filter(|e| matches!(e.outcome, Outcome::Imported | Outcome::AlreadyPresent))
-    {
+    for event in events.iter_mut().filter(|e| {
+        matches!(
+            e.detail.outcome,
+            Outcome::Imported | Outcome::AlreadyPresent
+        )
+    }) {
         if let Some(row) = rows.iter().find(|r| r.package_guid == event.package_guid) {
-            event.state = Some(row.state);
-            event.state_name = state::name(row.state);
+            event.detail.state = Some(row.state);
+            event.detail.state_name = state::name(row.state);
         }
     }
     Ok(())
@@ -143,7 +136,7 @@ pub(super) fn print_events(
     out: &mut dyn Write,
 ) -> anyhow::Result<()> {
     for event in events {
-        match event.outcome {
+        match event.detail.outcome {
             Outcome::Imported => summary.imported += 1,
             Outcome::AlreadyPresent => summary.already_present += 1,
             Outcome::SkippedOtherHierarchy => summary.skipped_other_hierarchy += 1,
@@ -163,7 +156,7 @@ const LOG: &str = "sct-import";
 /// One log entry per pack: `Pack <GUID> <name> <version>: <outcome> (<reason>)`; an error for a
 /// failed pack.
 fn log_event(event: &PackEvent) {
-    let outcome = serde_json::to_value(event.outcome)
+    let outcome = serde_json::to_value(event.detail.outcome)
         .ok()
         .and_then(|v| v.as_str().map(str::to_owned))
         .unwrap_or_default();
@@ -174,19 +167,20 @@ fn log_event(event: &PackEvent) {
         event.full_version
     );
     if let Some(path) = event
+        .detail
         .path
         .as_ref()
-        .filter(|_| event.outcome != Outcome::Failed)
+        .filter(|_| event.detail.outcome != Outcome::Failed)
     {
         text.push_str(&format!(
             " ({} files, {} bytes, {path})",
-            event.files, event.bytes
+            event.detail.files, event.detail.bytes
         ));
     }
-    if let Some(reason) = &event.reason {
+    if let Some(reason) = &event.detail.reason {
         text.push_str(&format!(": {reason}"));
     }
-    match event.outcome {
+    match event.detail.outcome {
         Outcome::Failed => crate::core::logging::error(LOG, text),
         _ => crate::core::logging::info(LOG, text),
     }
@@ -215,14 +209,14 @@ pub(super) fn close(
             summary.database
         ),
     );
-    if let Some(first) = events.iter().find(|e| e.outcome == Outcome::Failed) {
+    if let Some(first) = events.iter().find(|e| e.detail.outcome == Outcome::Failed) {
         return Err(Error::Several {
-            first: first.failure.unwrap_or(ExitCode::Io),
+            first: first.detail.failure.unwrap_or(ExitCode::Io),
             message: format!(
                 "{} of the selected packs failed; first: pack {}: {}",
                 summary.failed,
                 first.package_guid,
-                first.reason.as_deref().unwrap_or("unknown")
+                first.detail.reason.as_deref().unwrap_or("unknown")
             ),
         }
         .into());

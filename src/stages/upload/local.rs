@@ -120,10 +120,9 @@ pub fn plan(
         || std::env::var(ENV_SERVICE_URL).is_ok_and(|v| !v.is_empty())
         || config.service_url.is_some();
     let upload_url = match configured {
-        true => Some(http::redact(&upload_url(&resolve_service_url(
-            service_url,
-            config,
-        )?))),
+        true => Some(crate::core::logging::redact_url(&upload_url(
+            &resolve_service_url(service_url, config)?,
+        ))),
         false => None,
     };
     let cabs: Vec<PlannedCab> = checked
@@ -143,7 +142,7 @@ pub fn plan(
         schema: UploadPlan::SCHEMA,
         source: source.display().to_string(),
         upload_url,
-        proxy: net.proxy.as_deref().map(http::redact),
+        proxy: net.proxy.as_deref().map(crate::core::logging::redact_url),
         total_bytes: cabs.iter().map(|c| c.size).sum(),
         cabs,
         dry_run: true,

@@ -120,13 +120,13 @@ pub fn resolve_service_url(flag: Option<&str>, config: &Config) -> anyhow::Resul
     let parsed = reqwest::Url::parse(&url).map_err(|e| {
         Error::Usage(format!(
             "`{}` is not a service URL: {e}",
-            http::redact(&url)
+            crate::core::logging::redact_url(&url)
         ))
     })?;
     if !matches!(parsed.scheme(), "http" | "https") {
         return Err(Error::Usage(format!(
             "`{}` is not an http or https URL",
-            http::redact(&url)
+            crate::core::logging::redact_url(&url)
         ))
         .into());
     }
@@ -135,7 +135,7 @@ pub fn resolve_service_url(flag: Option<&str>, config: &Config) -> anyhow::Resul
         return Err(Error::Usage(format!(
             "--service-url must not carry a password (`{}`): every user of the machine can \
                  read a command line; the service's token goes in {}",
-            http::redact(&url),
+            crate::core::logging::redact_url(&url),
             crate::core::wire::ENV_TOKEN
         ))
         .into());
@@ -155,7 +155,7 @@ pub fn packs_url(catalog_url: &str) -> anyhow::Result<String> {
         .map_err(|e| {
             Error::Rejected(format!(
                 "the service offered `{}`, not a URL: {e}",
-                http::redact(catalog_url)
+                crate::core::logging::redact_url(catalog_url)
             ))
         })?;
     Ok(url.to_string())
@@ -283,7 +283,7 @@ impl Catalogs<'_> {
                         format!(
                             "Catalog version {} at {} verified against the pinned keys ({} packs)",
                             fetched.catalog.version,
-                            http::redact(url),
+                            crate::core::logging::redact_url(url),
                             fetched.catalog.packs.len()
                         ),
                     );
@@ -292,7 +292,10 @@ impl Catalogs<'_> {
                 Err(err) => {
                     crate::core::logging::error(
                         LOG,
-                        format!("Catalog at {} refused: {err:#}", http::redact(url)),
+                        format!(
+                            "Catalog at {} refused: {err:#}",
+                            crate::core::logging::redact_url(url)
+                        ),
                     );
                     self.refused.insert(url.to_owned(), format!("{err:#}"));
                     return Err(err);
@@ -315,7 +318,7 @@ fn make_offer(
         return Err(Error::Rejected(format!(
             "the service offered catalog version {} but {} serves version {} (rollback refused)",
             receipt.catalog_version,
-            http::redact(&receipt.catalog_url),
+            crate::core::logging::redact_url(&receipt.catalog_url),
             catalog.version
         ))
         .into());

@@ -10,6 +10,7 @@ use crate::core::report::Progress;
 use crate::core::usage_cab::CabReport;
 use crate::core::wire::ErrorDocument;
 use crate::stages::http::{self, NetOptions};
+use crate::stages::retry::{self, Attempt};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -86,7 +87,7 @@ struct Upload<'a> {
 async fn upload_one(upload: &Upload<'_>) -> anyhow::Result<Receipt> {
     use crate::core::logging;
     let (path, report, net) = (upload.path, upload.report, upload.net);
-    let shown = http::redact(upload.url);
+    let shown = crate::core::logging::redact_url(upload.url);
     logging::info(
         LOG,
         format!(
@@ -99,61 +100,59 @@ async fn upload_one(upload: &Upload<'_>) -> anyhow::Result<Receipt> {
             report.full_version
         ),
     );
-    let mut attempt = 0;
-    loop {
+    let attempt = || {
         upload.bar.set_position(0);
-        match attempt_upload(upload).await {
-            Ok(receipt) => {
-                logging::info(
-                    LOG,
-                    format!(
-                        "Receipt for {}: hierarchy {}, received at {}, catalog version {} at {}",
-                        path.display(),
-                        receipt.hierarchy_id,
-                        receipt.received_at,
-                        receipt.catalog_version,
-                        http::redact(&receipt.catalog_url)
-                    ),
-                );
-                return Ok(receipt);
-            }
-            Err(http::Attempt::Retry(err)) if attempt < net.retries => {
-                let wait = http::backoff(attempt);
-                logging::detail_warn(
-                    LOG,
-                    format!(
-                        "Upload of {} failed ({err:#}); retry {} of {} in {:.1} s",
-                        path.display(),
-                        attempt + 1,
-                        net.retries,
-                        wait.as_secs_f64()
-                    ),
-                );
-                upload.bar.set_message(format!("retry {}", attempt + 1));
-                tokio::time::sleep(wait).await;
-                attempt += 1;
-            }
-            Err(http::Attempt::Retry(err)) | Err(http::Attempt::Fatal(err)) => {
-                let tries = if attempt > 0 {
-                    format!(" after {} attempts", attempt + 1)
-                } else {
-                    String::new()
-                };
-                return Err(err.context(format!(
-                    "Failed to upload `{}` to {shown}{tries}",
-                    path.display()
-                )));
-            }
+        attempt_upload(upload)
+    };
+    let on_retry = |retrying: &retry::Retrying| {
+        logging::detail_warn(
+            LOG,
+            format!(
+                "Upload of {} failed ({:#}); retry {} of {} in {:.1} s",
+                path.display(),
+                retrying.error,
+                retrying.number,
+                retrying.of,
+                retrying.wait.unwrap_or_default().as_secs_f64()
+            ),
+        );
+        upload.bar.set_message(format!("retry {}", retrying.number));
+    };
+    match retry::run(net.retries, attempt, on_retry).await {
+        Ok(receipt) => {
+            logging::info(
+                LOG,
+                format!(
+                    "Receipt for {}: hierarchy {}, received at {}, catalog version {} at {}",
+                    path.display(),
+                    receipt.hierarchy_id,
+                    receipt.received_at,
+                    receipt.catalog_version,
+                    crate::core::logging::redact_url(&receipt.catalog_url)
+                ),
+            );
+            Ok(receipt)
+        }
+        Err(gave_up) => {
+            let tries = if gave_up.retries > 0 {
+                format!(" after {} attempts", gave_up.retries + 1)
+            } else {
+                String::new()
+            };
+            Err(gave_up.error.context(format!(
+                "Failed to upload `{}` to {shown}{tries}",
+                path.display()
+            )))
         }
     }
 }
 
-async fn attempt_upload(upload: &Upload<'_>) -> Result<Receipt, http::Attempt> {
+async fn attempt_upload(upload: &Upload<'_>) -> Result<Receipt, Attempt> {
     let (client, url, path, report) = (upload.client, upload.url, upload.path, upload.report);
     let (token, net) = (upload.token, upload.net);
     let file = tokio::fs::File::open(path)
         .await
-        .map_err(|e| http::Attempt::Fatal(anyhow::Error::new(e).context("Cannot read the cab")))?;
+        .map_err(|e| Attempt::Fatal(anyhow::Error::new(e).context("Cannot read the cab")))?;
     let bar = upload.bar.clone();
     let counted =
         tokio_util::io::InspectReader::new(file, move |bytes: &[u8]| bar.inc(bytes.len() as u64));
@@ -176,20 +175,15 @@ async fn attempt_upload(upload: &Upload<'_>) -> Result<Receipt, http::Attempt> {
     let status = response.status();
     let answer = read_answer(response, url, net.min_rate)
         .await
-        .map_err(|e| match e {
-            http::BodyError::Transport(e) => http::classify_error(e, url, Some(net)),
-            http::BodyError::TooSlow(e) => http::Attempt::Retry(e),
-        })?;
+        .map_err(|e| e.attempt(|e| http::classify_error(e, url, Some(net))))?;
     if status.is_success() {
-        let receipt = parse_receipt(&answer, url, report).map_err(http::Attempt::Fatal)?;
+        let receipt = parse_receipt(&answer, url, report).map_err(Attempt::Fatal)?;
         return Ok(receipt);
     }
-    let refused = refusal(status, url, &answer);
-    if worth_retrying(status) {
-        Err(http::Attempt::Retry(refused))
-    } else {
-        Err(http::Attempt::Fatal(refused))
-    }
+    Err(Attempt::new(
+        refusal(status, url, &answer),
+        worth_retrying(status),
+    ))
 }
 
 /// The service's answer, at most a little over [`MAX_ANSWER_BYTES`], no slower than `min_rate`.
@@ -212,7 +206,7 @@ async fn read_answer(
 fn parse_receipt(answer: &[u8], url: &str, report: &CabReport) -> anyhow::Result<Receipt> {
     let receipt: Receipt = document::read(
         answer,
-        &format!("the answer of {}", http::redact(url)),
+        &format!("the answer of {}", crate::core::logging::redact_url(url)),
         MAX_ANSWER_BYTES,
     )?;
     if receipt.hierarchy_id != report.hierarchy_id
@@ -220,7 +214,7 @@ fn parse_receipt(answer: &[u8], url: &str, report: &CabReport) -> anyhow::Result
     {
         return Err(Error::Rejected(format!(
                 "the receipt from {} is for hierarchy {} and a cab with SHA-256 {}, not what was sent (hierarchy {}, SHA-256 {})",
-                http::redact(url),
+                crate::core::logging::redact_url(url),
                 receipt.hierarchy_id,
                 receipt.sha256,
                 report.hierarchy_id,
@@ -254,7 +248,7 @@ fn refusal(status: reqwest::StatusCode, url: &str, answer: &[u8]) -> anyhow::Err
         };
     }
     Error::UploadRefused {
-        url: http::redact(url),
+        url: crate::core::logging::redact_url(url),
         status,
         said,
     }
