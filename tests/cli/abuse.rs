@@ -2,7 +2,7 @@
 //! limit, an upload flood, forged Host headers, anonymous uploads, a full upload store. Loopback
 //! only; every flood is bounded in connections and time and stops by itself.
 
-use crate::servicekit::{
+use crate::kit::{
     HIERARCHY_A, Server, TOKEN, post_usage, published, raw_request, stored, usage_cab,
 };
 use crate::support::{Env, stderr_of};

@@ -3,7 +3,7 @@
 //! download that cannot be held open by a trickle, and a catalog that cannot be signed for decades.
 
 use crate::corpus::{data_dir, forge, plain, stage_pack_folder};
-use crate::fetchkit::{Fault, HIERARCHY_A, PackSpec, Service, TestServer};
+use crate::kit::{Fault, HIERARCHY_A, PackSpec, Service, TestServer};
 use crate::support::{Env, shown, skip_on_wine, stderr_of, tree};
 use std::path::Path;
 use std::process::{Command, Stdio};

@@ -12,7 +12,7 @@
 
 pub(crate) mod forge;
 
-use crate::servicekit::{Server, post_usage, published, stored};
+use crate::kit::{Server, post_usage, published, stored};
 use crate::support::{Env, stderr_of, stdout_of, tree};
 use serde::Deserialize;
 use std::path::{Path, PathBuf};
@@ -392,7 +392,7 @@ fn cab_scenarios_through_sct_upload_and_sct_serve() {
         // The client checks the cab before it sends a byte.
         let out = env
             .cmd("sct-upload")
-            .env("SCT_SERVICE_TOKEN", crate::servicekit::TOKEN)
+            .env("SCT_SERVICE_TOKEN", crate::kit::TOKEN)
             .arg(&cab)
             .args(["--service-url", &server.url, "--trusted-key", &site.public])
             .output()

@@ -4,7 +4,7 @@
 //! pack whose files are not in place, a rerun completes, `sct-verify` passes and a further run
 //! changes nothing.
 
-use crate::servicekit::{Published, Server, publish, published_sized};
+use crate::kit::{Published, Server, publish, published_sized};
 use crate::support::{Env, stderr_of, tree};
 use std::path::Path;
 use std::process::Output;
@@ -65,7 +65,7 @@ impl World {
             .success();
         let out = env
             .cmd("sct-upload")
-            .env("SCT_SERVICE_TOKEN", crate::servicekit::TOKEN)
+            .env("SCT_SERVICE_TOKEN", crate::kit::TOKEN)
             .args([
                 "usb",
                 "--service-url",

@@ -1,6 +1,6 @@
 //! sct-fetch: offers in, a verified update-pack folder out — and every way that can go wrong.
 
-use crate::fetchkit::{
+use crate::kit::{
     CHAOS_KINDS, Fault, HIERARCHY_A, HIERARCHY_B, Nginx, PackSpec, Service, TestServer, is_root,
     json_lines, read,
 };
@@ -827,7 +827,7 @@ fn a_proxy_with_basic_auth_carries_every_request_and_the_password_never_shows() 
 fn https_needs_the_service_ca_and_works_with_ca_file() {
     let env = Env::new();
     let service = service(&env);
-    let (ca, cert, key) = crate::fetchkit::test_certificates(&env.path("tls"));
+    let (ca, cert, key) = crate::kit::test_certificates(&env.path("tls"));
     let nginx = Nginx::start_tls(&service.root, &env.path("nginx"), &cert, &key);
     let offer = service.offer(&nginx.base, HIERARCHY_A, "5.00.9128.1000");
     let out = fetch(&env, &service, &offer, "packs", &[]);
@@ -848,7 +848,7 @@ fn https_needs_the_service_ca_and_works_with_ca_file() {
     assert!(out.status.success(), "{}", stderr_of(&out));
     assert!(verify(&env, &service, "packs").status.success());
     // A file of several CAs is read whole: the service's CA second in it is found.
-    let (other, _, _) = crate::fetchkit::test_certificates(&env.path("other-tls"));
+    let (other, _, _) = crate::kit::test_certificates(&env.path("other-tls"));
     let bundle = env.path("bundle.pem");
     let pem = [std::fs::read(&other).unwrap(), std::fs::read(&ca).unwrap()].concat();
     std::fs::write(&bundle, pem).unwrap();
@@ -1066,7 +1066,7 @@ fn random_faults_through_squid_with_basic_auth_end_in_a_bit_exact_folder() {
     let service = service(&env);
     let server = TestServer::start(&service.root);
     server.chaos(11, 70);
-    let squid = crate::servicekit::Squid::start(&env, "jqpublic", "s3cret-pw");
+    let squid = crate::kit::Squid::start(&env, "jqpublic", "s3cret-pw");
     let offers = service.offer(&server.base, HIERARCHY_A, "5.00.9128.1000");
     let proxy = squid.url();
     let proxy_args = ["--proxy", proxy.as_str(), "--proxy-user", "jqpublic"];

@@ -2,7 +2,7 @@
 //! upload plans without contacting anything, inspect and list print JSON when piped and a summary
 //! when asked, and the man pages and completions generate from the clap definitions.
 
-use crate::servicekit::{HIERARCHY_A, HIERARCHY_B, Server, published, two_hierarchies, usage_cab};
+use crate::kit::{HIERARCHY_A, HIERARCHY_B, Server, published, two_hierarchies, usage_cab};
 use crate::support::{Env, bin_path, require_tool, stderr_of, stdout_of};
 use sct::cmtrace::{self, Entry, Severity};
 use std::path::Path;
@@ -142,7 +142,7 @@ fn upload_logs_each_cab_its_receipt_and_the_proxy_decision() {
     let log = env.path("upload.log");
     let out = env
         .cmd("sct-upload")
-        .env("SCT_SERVICE_TOKEN", crate::servicekit::TOKEN)
+        .env("SCT_SERVICE_TOKEN", crate::kit::TOKEN)
         .arg(&usb)
         .args([
             "--service-url",
@@ -187,7 +187,7 @@ fn upload_dry_run_plans_without_contacting_anything() {
     // Nothing listens on this port: a dry run that tried to connect would fail.
     let out = env
         .cmd("sct-upload")
-        .env("SCT_SERVICE_TOKEN", crate::servicekit::TOKEN)
+        .env("SCT_SERVICE_TOKEN", crate::kit::TOKEN)
         .arg(&usb)
         .args(["--service-url", "http://127.0.0.1:9", "--dry-run"])
         .args(["--proxy", "itproxy:3128", "--proxy-user", "jq"])
@@ -224,7 +224,7 @@ fn upload_dry_run_refuses_what_a_real_run_would_refuse() {
     let cab = usage_cab(&env, "ps1", "PS1", "5.00.9128.1000", HIERARCHY_A);
     let out = env
         .cmd("sct-upload")
-        .env("SCT_SERVICE_TOKEN", crate::servicekit::TOKEN)
+        .env("SCT_SERVICE_TOKEN", crate::kit::TOKEN)
         .arg(&cab)
         .args(["--dry-run", "--proxy", "http://jq:s3cret@itproxy:3128"])
         .output()
@@ -235,7 +235,7 @@ fn upload_dry_run_refuses_what_a_real_run_would_refuse() {
     assert!(out.stdout.is_empty());
     let out = env
         .cmd("sct-upload")
-        .env("SCT_SERVICE_TOKEN", crate::servicekit::TOKEN)
+        .env("SCT_SERVICE_TOKEN", crate::kit::TOKEN)
         .arg(&cab)
         .args(["--dry-run", "--service-url", "ftp://nowhere"])
         .output()
@@ -249,7 +249,7 @@ fn upload_dry_run_needs_no_service_url() {
     let cab = usage_cab(&env, "ps1", "PS1", "5.00.9128.1000", HIERARCHY_A);
     let out = env
         .cmd("sct-upload")
-        .env("SCT_SERVICE_TOKEN", crate::servicekit::TOKEN)
+        .env("SCT_SERVICE_TOKEN", crate::kit::TOKEN)
         .arg(&cab)
         .arg("--dry-run")
         .output()

@@ -3,8 +3,8 @@
 //! after the catalog expired during a long review. Plus every download mode after every other
 //! mode into one folder, and the drive's root refused as `-updatepackdest` before any upload.
 
-use crate::fetchkit::{HIERARCHY_A, PackSpec, Service, TestServer, json_lines, read};
-use crate::servicekit::{Server, published, stored};
+use crate::kit::{HIERARCHY_A, PackSpec, Service, TestServer, json_lines, read};
+use crate::kit::{Server, published, stored};
 use crate::support::{Env, stderr_of, stdout_of, tree};
 use std::collections::BTreeSet;
 use std::path::Path;
@@ -141,7 +141,7 @@ fn a_destination_that_is_not_a_pack_folder_of_its_own_is_refused_before_anything
         env.cmd("ServiceConnectionTool")
             .env("SCT_SITE", &site)
             .env("SCT_SERVICE_URL", &server.url)
-            .env("SCT_SERVICE_TOKEN", crate::servicekit::TOKEN)
+            .env("SCT_SERVICE_TOKEN", crate::kit::TOKEN)
             .env("SCT_TRUSTED_KEYS", &service.public)
             .args(args)
             .output()
@@ -260,7 +260,7 @@ fn prepare_connect_twice_litter_and_an_expired_catalog_still_import() {
         let mut cmd = env.cmd("ServiceConnectionTool");
         cmd.env("SCT_SITE", &site)
             .env("SCT_SERVICE_URL", &server.url)
-            .env("SCT_SERVICE_TOKEN", crate::servicekit::TOKEN)
+            .env("SCT_SERVICE_TOKEN", crate::kit::TOKEN)
             .env("SCT_TRUSTED_KEYS", &service.public)
             .args(args);
         for (k, v) in vars {

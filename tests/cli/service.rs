@@ -1,7 +1,7 @@
 //! sct-serve: publishing, static downloads (its own and nginx's), the upload endpoint and TLS.
 
-use crate::servicekit::{
-    HIERARCHY_A, Server, nginx, offers, post_usage, publish, published, raw_request, stored,
+use crate::kit::{
+    HIERARCHY_A, Nginx, Server, offers, post_usage, publish, published, raw_request, stored,
     test_certificates, two_hierarchies, upload, usage_cab,
 };
 use crate::support::{Env, stderr_of};
@@ -22,7 +22,7 @@ fn two_hierarchies_upload_directly_and_get_their_offers() {
     assert_eq!(offers.len(), 2, "one offer per hierarchy");
     // Sorted by file name: CS1-UsageData.cab, then PS1-UsageData.cab.
     let expect = [
-        ("CS1", "5.00.9132.1000", crate::servicekit::HIERARCHY_B),
+        ("CS1", "5.00.9132.1000", crate::kit::HIERARCHY_B),
         ("PS1", "5.00.9128.1000", HIERARCHY_A),
     ];
     for (offer, (code, version, hierarchy)) in offers.iter().zip(expect) {
@@ -258,8 +258,8 @@ fn uploads_need_the_token_when_the_service_has_one() {
 fn nginx_serves_the_published_root_and_the_client_verifies_its_catalog() {
     let env = Env::new();
     let site = published(&env);
-    let (_nginx, port) = nginx(&env, &site.root);
-    let downloads = format!("http://127.0.0.1:{port}");
+    let nginx = Nginx::start(&site.root, &env.path("nginx"));
+    let downloads = nginx.base.clone();
     let server = Server::start(&env, &site.root, &["--public-url", &downloads], &[]);
     let usb = two_hierarchies(&env);
     let out = upload(
@@ -275,11 +275,11 @@ fn nginx_serves_the_published_root_and_the_client_verifies_its_catalog() {
         );
         assert_eq!(offer["packs_url"], format!("{downloads}/packs/"));
     }
-    let access = std::fs::read_to_string(env.path("nginx/logs/access.log")).unwrap();
+    let access = nginx.access_log();
     assert!(access.contains("GET /catalog/catalog.json.sig"), "{access}");
     let file = "8576527E-DDE9-4146-8ED9-DB91091C38EF/Redist/SQLSysClrTypes.msi";
     let whole = std::fs::read(site.root.join("packs").join(file)).unwrap();
-    let addr = format!("127.0.0.1:{port}").parse().unwrap();
+    let addr = format!("127.0.0.1:{}", nginx.port).parse().unwrap();
     let (status, headers, body) = raw_request(
         addr,
         &format!("GET /packs/{file} HTTP/1.1\r\nrange: bytes=10-"),
@@ -293,7 +293,7 @@ fn nginx_serves_the_published_root_and_the_client_verifies_its_catalog() {
 fn tls_service_is_trusted_through_the_ca_file_only() {
     let env = Env::new();
     let site = published(&env);
-    let (ca, cert, key) = test_certificates(&env);
+    let (ca, cert, key) = test_certificates(&env.path("tls"));
     let server = Server::start(
         &env,
         &site.root,
@@ -346,7 +346,7 @@ fn oversized_upload_without_a_length_is_cut_off_while_streaming() {
     let head = format!(
         "POST /api/v1/usage HTTP/1.1\r\nhost: {}\r\nauthorization: Bearer {}\r\ntransfer-encoding: chunked\r\nconnection: close\r\n\r\n",
         server.addr,
-        crate::servicekit::TOKEN
+        crate::kit::TOKEN
     );
     stream.write_all(head.as_bytes()).unwrap();
     let chunk = vec![b'x'; 1000];
@@ -376,7 +376,7 @@ fn oversized_upload_without_a_length_is_cut_off_while_streaming() {
 fn unreachable_download_host_fails_the_offer_with_a_network_error() {
     let env = Env::new();
     let site = published(&env);
-    let dead = format!("http://127.0.0.1:{}", crate::servicekit::free_port());
+    let dead = format!("http://127.0.0.1:{}", crate::kit::free_port());
     let server = Server::start(&env, &site.root, &["--public-url", &dead], &[]);
     let cab = usage_cab(&env, "ps1", "PS1", "5.00.9128.1000", HIERARCHY_A);
     let out = upload(

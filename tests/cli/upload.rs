@@ -1,8 +1,8 @@
 //! sct-upload: through a real squid with basic auth, against faulty servers, and refusing
 //! catalogs it must not trust. Each failure names its reason and exits with the documented code.
 
-use crate::servicekit::{
-    Fault, FaultyServer, HIERARCHY_A, HIERARCHY_B, Published, Server, Squid, free_port, offers,
+use crate::kit::{
+    Fault, HIERARCHY_A, HIERARCHY_B, Published, Server, Squid, TestServer, free_port, offers,
     published, stored, two_hierarchies, upload, usage_cab,
 };
 use crate::support::{Env, stderr_of};
@@ -22,7 +22,7 @@ fn two_hierarchies_through_squid_with_basic_auth() {
     let usb = two_hierarchies(&env);
     let out = env
         .cmd("sct-upload")
-        .env("SCT_SERVICE_TOKEN", crate::servicekit::TOKEN)
+        .env("SCT_SERVICE_TOKEN", crate::kit::TOKEN)
         .arg(&usb)
         .args(["--service-url", &server.url, "--trusted-key", &site.public])
         .args(["--proxy", &squid.url(), "--proxy-user", "alice"])
@@ -80,7 +80,7 @@ fn wrong_proxy_password_is_refused() {
     let cab = one_cab(&env);
     let out = env
         .cmd("sct-upload")
-        .env("SCT_SERVICE_TOKEN", crate::servicekit::TOKEN)
+        .env("SCT_SERVICE_TOKEN", crate::kit::TOKEN)
         .args([
             &cab,
             "--service-url",
@@ -137,7 +137,7 @@ fn http_proxy_variable_is_honoured_and_no_proxy_bypasses_it() {
     let proxy = format!("http://bob:pw@127.0.0.1:{}", squid.port);
     let run = |no_proxy: &str| {
         env.cmd("sct-upload")
-            .env("SCT_SERVICE_TOKEN", crate::servicekit::TOKEN)
+            .env("SCT_SERVICE_TOKEN", crate::kit::TOKEN)
             .args([
                 &cab,
                 "--service-url",
@@ -159,7 +159,7 @@ fn http_proxy_variable_is_honoured_and_no_proxy_bypasses_it() {
     let auth = base64::Engine::encode(&base64::engine::general_purpose::STANDARD, "bob:pw");
     let marker = format!("{}/catalog/marker", server.url);
     let squid_addr = format!("127.0.0.1:{}", squid.port).parse().unwrap();
-    crate::servicekit::raw_request(
+    crate::kit::raw_request(
         squid_addr,
         &format!("GET {marker} HTTP/1.1\r\nproxy-authorization: Basic {auth}"),
         b"",
@@ -188,7 +188,7 @@ fn a_service_exempt_from_the_proxy_is_named_when_it_is_down() {
     let proxy = format!("127.0.0.1:{}", free_port());
     let upload_with = |no_proxy: &str| {
         env.cmd("sct-upload")
-            .env("SCT_SERVICE_TOKEN", crate::servicekit::TOKEN)
+            .env("SCT_SERVICE_TOKEN", crate::kit::TOKEN)
             .env("NO_PROXY", no_proxy)
             .args([&cab, "--service-url", &url, "--trusted-key", &site.public])
             .args(["--proxy", &proxy, "--retries", "0"])
@@ -233,21 +233,19 @@ fn a_503_is_retried_and_then_succeeds() {
     let env = Env::new();
     let site = published(&env);
     let server = Server::start(&env, &site.root, &[], &[]);
-    let front = FaultyServer::start(Fault::UnavailableThenRelay(1, server.addr));
+    let front = TestServer::failing(Fault::UnavailableThenRelay {
+        first: 1,
+        to: server.addr,
+    });
     let cab = one_cab(&env);
     let out = upload(
         &env,
         &site.public,
-        &[&cab, "--service-url", &front.url, "--retries", "2"],
+        &[&cab, "--service-url", &front.base, "--retries", "2"],
     );
     assert!(out.status.success(), "{}", stderr_of(&out));
     // One 503, then the relayed upload; the offered catalog is then read through the front too.
-    assert_eq!(
-        front.count("POST"),
-        2,
-        "{:?}",
-        front.requests.lock().unwrap()
-    );
+    assert_eq!(front.count("POST"), 2, "{:?}", front.seen.lock().unwrap());
     assert_eq!(offers(&out)[0]["hierarchy_id"], HIERARCHY_A);
 }
 
@@ -255,12 +253,12 @@ fn a_503_is_retried_and_then_succeeds() {
 fn a_service_that_always_answers_503_gets_bounded_retries() {
     let env = Env::new();
     let site = published(&env);
-    let front = FaultyServer::start(Fault::AlwaysUnavailable);
+    let front = TestServer::failing(Fault::Status503);
     let cab = one_cab(&env);
     let out = upload(
         &env,
         &site.public,
-        &[&cab, "--service-url", &front.url, "--retries", "2"],
+        &[&cab, "--service-url", &front.base, "--retries", "2"],
     );
     assert_eq!(out.status.code(), Some(4), "{}", stderr_of(&out));
     assert_eq!(front.count("POST"), 3, "the first attempt and two retries");
@@ -275,12 +273,12 @@ fn a_service_that_always_answers_503_gets_bounded_retries() {
 fn a_reset_connection_is_a_network_failure() {
     let env = Env::new();
     let site = published(&env);
-    let front = FaultyServer::start(Fault::Reset);
+    let front = TestServer::failing(Fault::ResetOnRequest);
     let cab = one_cab(&env);
     let out = upload(
         &env,
         &site.public,
-        &[&cab, "--service-url", &front.url, "--retries", "1"],
+        &[&cab, "--service-url", &front.base, "--retries", "1"],
     );
     assert_eq!(out.status.code(), Some(4), "{}", stderr_of(&out));
     assert!(
@@ -295,7 +293,7 @@ fn a_reset_connection_is_a_network_failure() {
 fn a_silent_server_is_given_up_on_after_the_stated_timeout() {
     let env = Env::new();
     let site = published(&env);
-    let front = FaultyServer::start(Fault::Silent);
+    let front = TestServer::failing(Fault::Silent);
     let cab = one_cab(&env);
     let out = upload(
         &env,
@@ -303,7 +301,7 @@ fn a_silent_server_is_given_up_on_after_the_stated_timeout() {
         &[
             &cab,
             "--service-url",
-            &front.url,
+            &front.base,
             "--timeout",
             "1",
             "--retries",
@@ -455,7 +453,7 @@ fn missing_service_url_and_keys_are_usage_errors() {
     );
     let out = env
         .cmd("sct-upload")
-        .env("SCT_SERVICE_TOKEN", crate::servicekit::TOKEN)
+        .env("SCT_SERVICE_TOKEN", crate::kit::TOKEN)
         .arg(&cab)
         .env("SCT_SERVICE_URL", "http://127.0.0.1:9")
         .output()
@@ -472,7 +470,7 @@ fn missing_service_url_and_keys_are_usage_errors() {
 fn https_through_squid_tunnels_and_a_wrong_password_says_so() {
     let env = Env::new();
     let site = published(&env);
-    let (ca, cert, key) = crate::servicekit::test_certificates(&env);
+    let (ca, cert, key) = crate::kit::test_certificates(&env.path("tls"));
     let tls = [
         "--tls-cert",
         cert.to_str().unwrap(),
@@ -484,7 +482,7 @@ fn https_through_squid_tunnels_and_a_wrong_password_says_so() {
     let cab = one_cab(&env);
     let run = |password: &str| {
         env.cmd("sct-upload")
-            .env("SCT_SERVICE_TOKEN", crate::servicekit::TOKEN)
+            .env("SCT_SERVICE_TOKEN", crate::kit::TOKEN)
             .args([
                 &cab,
                 "--service-url",
@@ -513,7 +511,7 @@ fn https_through_squid_tunnels_and_a_wrong_password_says_so() {
     let tunnels = squid.logged("TCP_TUNNEL/200", 1);
     let out = env
         .cmd("sct-upload")
-        .env("SCT_SERVICE_TOKEN", crate::servicekit::TOKEN)
+        .env("SCT_SERVICE_TOKEN", crate::kit::TOKEN)
         .args([
             &cab,
             "--service-url",
@@ -547,7 +545,7 @@ fn the_library_entry_point_returns_the_same_offers_in_process() {
         },
         trusted: vec![sct::signing::PublicKey::parse(&site.public).unwrap()],
         parallel: 2,
-        token: Some(crate::servicekit::TOKEN.into()),
+        token: Some(crate::kit::TOKEN.into()),
     };
     let offers = sct::upload::run(&options).unwrap();
     let sites: Vec<(&str, String)> = offers
@@ -572,7 +570,7 @@ fn the_library_entry_point_returns_the_same_offers_in_process() {
 fn a_hostile_error_answer_cannot_forge_log_records_or_rewrite_the_terminal() {
     let env = Env::new();
     let site = published(&env);
-    let front = FaultyServer::start(Fault::HostileError);
+    let front = TestServer::failing(Fault::HostileError);
     let cab = one_cab(&env);
     let log = env.path("upload.log");
     let out = upload(
@@ -581,7 +579,7 @@ fn a_hostile_error_answer_cannot_forge_log_records_or_rewrite_the_terminal() {
         &[
             &cab,
             "--service-url",
-            &front.url,
+            &front.base,
             "--log",
             log.to_str().unwrap(),
         ],

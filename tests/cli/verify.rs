@@ -1,6 +1,6 @@
 //! sct-verify: a carried update-pack folder, checked against nothing but the pinned key.
 
-use crate::fetchkit::{HIERARCHY_A, PackSpec, Service, TestServer, read};
+use crate::kit::{HIERARCHY_A, PackSpec, Service, TestServer, read};
 use crate::support::{Env, stderr_of, stdout_of};
 use std::process::Output;
 

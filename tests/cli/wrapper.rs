@@ -108,7 +108,7 @@ fn prepare_without_usage_data_writes_no_cab() {
 /// `sct-serve`, -import back into the site; a rerun of -connect and -import changes nothing.
 #[test]
 fn prepare_connect_import_with_the_original_flags() {
-    use crate::servicekit::{Server, published};
+    use crate::kit::{Server, published};
     let env = Env::new();
     let install = env.path("install");
     std::fs::create_dir(&install).unwrap();
@@ -129,7 +129,7 @@ fn prepare_connect_import_with_the_original_flags() {
         env.cmd("ServiceConnectionTool")
             .env("SCT_SITE", &site)
             .env("SCT_SERVICE_URL", &server.url)
-            .env("SCT_SERVICE_TOKEN", crate::servicekit::TOKEN)
+            .env("SCT_SERVICE_TOKEN", crate::kit::TOKEN)
             .env("SCT_TRUSTED_KEYS", &service.public)
             .args(args)
             .output()
@@ -248,7 +248,7 @@ type Case<'a> = (&'a [(&'a str, &'a str)], &'a [&'a str], i32, &'a str);
 
 #[test]
 fn messages_name_only_what_the_wrapper_accepts() {
-    use crate::servicekit::published;
+    use crate::kit::published;
     let env = Env::new();
     let site = env.demo_site("ps1", &[]);
     let service = published(&env);
@@ -377,7 +377,7 @@ fn a_proxy_without_a_port_is_reached_on_port_80() {
     let seen = refusing_proxy(listener);
     let env = Env::new();
     let site = env.demo_site("ps1", &[]);
-    let service = crate::servicekit::published(&env);
+    let service = crate::kit::published(&env);
     std::fs::create_dir(env.path("usb")).unwrap();
     let vars = [
         ("SCT_SITE", site.as_str()),
@@ -395,10 +395,10 @@ fn a_proxy_without_a_port_is_reached_on_port_80() {
 
 #[test]
 fn an_unreachable_proxy_is_named_not_the_service() {
-    let port = crate::servicekit::free_port();
+    let port = crate::kit::free_port();
     let env = Env::new();
     let site = env.demo_site("ps1", &[]);
-    let service = crate::servicekit::published(&env);
+    let service = crate::kit::published(&env);
     std::fs::create_dir(env.path("usb")).unwrap();
     let vars = [
         ("SCT_SITE", site.as_str()),
@@ -439,7 +439,7 @@ fn the_proxy_can_be_set_in_sct_toml() {
     let seen = refusing_proxy(listener);
     let env = Env::new();
     let site = env.demo_site("ps1", &[]);
-    let service = crate::servicekit::published(&env);
+    let service = crate::kit::published(&env);
     std::fs::create_dir(env.path("usb")).unwrap();
     let config = env.path("sct.toml");
     std::fs::write(
@@ -633,7 +633,7 @@ fn on_a_terminal_the_wrapper_tells_what_it_did() {
     ) {
         return;
     }
-    use crate::servicekit::{Server, published};
+    use crate::kit::{Server, published};
     let env = Env::new();
     let install = env.path("install");
     std::fs::create_dir(&install).unwrap();
@@ -645,7 +645,7 @@ fn on_a_terminal_the_wrapper_tells_what_it_did() {
         ("SCT_SITE", site.as_str()),
         ("SCT_SERVICE_URL", server.url.as_str()),
         ("SCT_TRUSTED_KEYS", service.public.as_str()),
-        ("SCT_SERVICE_TOKEN", crate::servicekit::TOKEN),
+        ("SCT_SERVICE_TOKEN", crate::kit::TOKEN),
     ];
     let (code, shown) = on_a_terminal(
         &env,
