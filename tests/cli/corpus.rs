@@ -18,7 +18,7 @@ use serde::Deserialize;
 use std::path::{Path, PathBuf};
 use std::process::Output;
 
-const HIERARCHY: &str = "6f1c2f0e-36c1-4b0e-9d1c-2d2d8a0c7e11";
+const HIERARCHY: &str = crate::kit::HIERARCHY_A;
 const SITE_VERSION: &str = "5.00.9128.1000";
 
 /// `scenario.toml`.
@@ -463,22 +463,16 @@ struct Site {
 impl Site {
     fn new() -> Self {
         let env = Env::new();
-        let install = env.path("site");
-        std::fs::create_dir(&install).unwrap();
-        let locator = env.demo_site(
-            "site",
-            &[
-                "--site-code",
-                "PS1",
-                "--version",
-                SITE_VERSION,
-                "--hierarchy-id",
-                HIERARCHY,
-                "--install-dir",
-                install.to_str().unwrap(),
-                "--no-usage",
-            ],
-        );
+        let site_args = [
+            "--site-code",
+            "PS1",
+            "--version",
+            SITE_VERSION,
+            "--hierarchy-id",
+            HIERARCHY,
+            "--no-usage",
+        ];
+        let (locator, install) = env.installed_site("site", "site", &site_args);
         let db = PathBuf::from(locator.strip_prefix("sqlite:").unwrap());
         Self { env, db, install }
     }

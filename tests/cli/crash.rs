@@ -35,7 +35,7 @@ const IMPORT_POINTS: &[&str] = &[
     "import:after-commit",
 ];
 
-const HIERARCHY: &str = "6f1c2f0e-36c1-4b0e-9d1c-2d2d8a0c7e11";
+const HIERARCHY: &str = crate::kit::HIERARCHY_A;
 
 /// The update service (sample packs large enough to arrive in many chunks), a demo site at 2403,
 /// its offers, and a pack folder fetched completely from catalog version 1.

@@ -79,22 +79,17 @@ impl Fixture {
     fn new() -> Self {
         let env = Env::new();
         let hierarchy = Uuid::new_v4();
-        let install = env.path("site");
-        std::fs::create_dir(&install).unwrap();
-        let site = env.demo_site(
-            "site",
-            &[
-                "--site-code",
-                "PS1",
-                "--version",
-                SITE_VERSION,
-                "--hierarchy-id",
-                &hierarchy.to_string(),
-                "--install-dir",
-                install.to_str().unwrap(),
-                "--no-usage",
-            ],
-        );
+        let hierarchy_id = hierarchy.to_string();
+        let site_args = [
+            "--site-code",
+            "PS1",
+            "--version",
+            SITE_VERSION,
+            "--hierarchy-id",
+            &hierarchy_id,
+            "--no-usage",
+        ];
+        let (site, install) = env.installed_site("site", "site", &site_args);
         Self {
             env,
             key: PrivateKey::generate(),

@@ -241,17 +241,7 @@ fn prepare_connect_twice_litter_and_an_expired_catalog_still_import() {
         return;
     }
     let env = Env::new();
-    let install = env.path("install");
-    std::fs::create_dir(&install).unwrap();
-    let site = env.demo_site(
-        "ps1",
-        &[
-            "--version",
-            "5.00.9128.1000",
-            "--install-dir",
-            install.to_str().unwrap(),
-        ],
-    );
+    let (site, install) = env.installed_site("ps1", "install", &["--version", "5.00.9128.1000"]);
     let service = published(&env);
     let server = Server::start(&env, &service.root, &[], &[]);
     let usb = env.path("usb");

@@ -153,21 +153,15 @@ fn assert_ok(what: &str, out: &Output) {
 fn no_secret_reaches_output_logs_files_or_argv() {
     let env = Env::new();
     let mut audit = Audit::default();
-    let install = env.path("site");
-    std::fs::create_dir(&install).unwrap();
-    let site = env.demo_site(
-        "site",
-        &[
-            "--site-code",
-            "PS1",
-            "--version",
-            "5.00.9128.1000",
-            "--hierarchy-id",
-            HIERARCHY_A,
-            "--install-dir",
-            install.to_str().unwrap(),
-        ],
-    );
+    let site_args = [
+        "--site-code",
+        "PS1",
+        "--version",
+        "5.00.9128.1000",
+        "--hierarchy-id",
+        HIERARCHY_A,
+    ];
+    let (site, _) = env.installed_site("site", "site", &site_args);
     let usb = env.path("usb");
     std::fs::create_dir(&usb).unwrap();
 

@@ -83,6 +83,18 @@ impl Env {
     }
 }
 
+impl Env {
+    /// A demo site whose install folder is `install` in the scratch folder (created here), so an
+    /// import's inbox stays inside the test; returns the site's locator and that folder.
+    pub fn installed_site(&self, name: &str, install: &str, extra: &[&str]) -> (String, PathBuf) {
+        let folder = self.path(install);
+        std::fs::create_dir_all(&folder).unwrap();
+        let mut args = extra.to_vec();
+        args.extend(["--install-dir", folder.to_str().unwrap()]);
+        (self.demo_site(name, &args), folder)
+    }
+}
+
 /// Path of a built binary: they all sit beside the ones Cargo names for this test target, or in
 /// `SCT_TEST_WINE_BINS` (as `NAME.exe`) when the suite runs the Windows build under Wine.
 pub fn bin_path(bin: &str) -> PathBuf {

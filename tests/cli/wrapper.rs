@@ -1,5 +1,6 @@
 //! ServiceConnectionTool: the original flags, -prepare and -export.
 
+use crate::kit::{Fault, TestServer};
 use crate::support::{Env, stderr_of, tree};
 
 #[test]
@@ -110,17 +111,7 @@ fn prepare_without_usage_data_writes_no_cab() {
 fn prepare_connect_import_with_the_original_flags() {
     use crate::kit::{Server, published};
     let env = Env::new();
-    let install = env.path("install");
-    std::fs::create_dir(&install).unwrap();
-    let site = env.demo_site(
-        "ps1",
-        &[
-            "--version",
-            "5.00.9128.1000",
-            "--install-dir",
-            install.to_str().unwrap(),
-        ],
-    );
+    let (site, install) = env.installed_site("ps1", "install", &["--version", "5.00.9128.1000"]);
     let service = published(&env);
     let server = Server::start(&env, &service.root, &[], &[]);
     let usb = env.path("usb");
@@ -346,35 +337,13 @@ fn help_lists_every_setting_the_phases_need() {
     }
 }
 
-/// A fake proxy that answers every request 409 (a refusal that is not retried and says nothing
-/// about credentials) and counts the connections.
-fn refusing_proxy(
-    listener: std::net::TcpListener,
-) -> std::sync::Arc<std::sync::atomic::AtomicUsize> {
-    use std::io::{Read, Write};
-    let seen = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
-    let counter = seen.clone();
-    std::thread::spawn(move || {
-        for stream in listener.incoming() {
-            let Ok(mut stream) = stream else { return };
-            counter.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-            let mut buf = [0u8; 4096];
-            let _ = stream.read(&mut buf);
-            let _ = stream.write_all(
-                b"HTTP/1.1 409 Conflict\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
-            );
-        }
-    });
-    seen
-}
-
 #[test]
 fn a_proxy_without_a_port_is_reached_on_port_80() {
     let Ok(listener) = std::net::TcpListener::bind("127.0.0.1:80") else {
         eprintln!("skipped: 127.0.0.1:80 cannot be bound here (not root, or in use)");
         return;
     };
-    let seen = refusing_proxy(listener);
+    let proxy = TestServer::failing_on(listener, Fault::Conflict);
     let env = Env::new();
     let site = env.demo_site("ps1", &[]);
     let service = crate::kit::published(&env);
@@ -386,10 +355,7 @@ fn a_proxy_without_a_port_is_reached_on_port_80() {
     ];
     let (code, stderr) = prepare_then_connect(&env, &vars, &["-proxyserveruri", "127.0.0.1"]);
     assert_eq!(code, Some(4), "{stderr}");
-    assert!(
-        seen.load(std::sync::atomic::Ordering::SeqCst) > 0,
-        "{stderr}"
-    );
+    assert!(proxy.connections() > 0, "{stderr}");
     assert_wrapper_words(&stderr);
 }
 
@@ -434,9 +400,7 @@ fn an_unreachable_proxy_is_named_not_the_service() {
 
 #[test]
 fn the_proxy_can_be_set_in_sct_toml() {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = listener.local_addr().unwrap().port();
-    let seen = refusing_proxy(listener);
+    let proxy = TestServer::failing(Fault::Conflict);
     let env = Env::new();
     let site = env.demo_site("ps1", &[]);
     let service = crate::kit::published(&env);
@@ -445,8 +409,9 @@ fn the_proxy_can_be_set_in_sct_toml() {
     std::fs::write(
         &config,
         format!(
-            "site = \"{site}\"\ntrusted_keys = [\"{}\"]\nservice_url = \"http://updates.example.invalid\"\nproxy = \"127.0.0.1:{port}\"\n",
-            service.public
+            "site = \"{site}\"\ntrusted_keys = [\"{}\"]\nservice_url = \"http://updates.example.invalid\"\nproxy = \"{}\"\n",
+            service.public,
+            proxy.base.strip_prefix("http://").unwrap()
         ),
     )
     .unwrap();
@@ -454,10 +419,7 @@ fn the_proxy_can_be_set_in_sct_toml() {
     let vars = [("SCT_CONFIG", config.as_str())];
     let (code, stderr) = prepare_then_connect(&env, &vars, &[]);
     assert_eq!(code, Some(4), "{stderr}");
-    assert!(
-        seen.load(std::sync::atomic::Ordering::SeqCst) > 0,
-        "the proxy saw nothing: {stderr}"
-    );
+    assert!(proxy.connections() > 0, "the proxy saw nothing: {stderr}");
 }
 
 /// The review CSV shows every field the cab carries, read back from the cab, with formula-like
@@ -635,9 +597,7 @@ fn on_a_terminal_the_wrapper_tells_what_it_did() {
     }
     use crate::kit::{Server, published};
     let env = Env::new();
-    let install = env.path("install");
-    std::fs::create_dir(&install).unwrap();
-    let site = env.demo_site("ps1", &["--install-dir", install.to_str().unwrap()]);
+    let (site, _) = env.installed_site("ps1", "install", &[]);
     let service = published(&env);
     let server = Server::start(&env, &service.root, &[], &[]);
     std::fs::create_dir(env.path("usb")).unwrap();

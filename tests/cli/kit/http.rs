@@ -42,6 +42,8 @@ pub enum Fault {
     ResetOnRequest,
     /// Read the request and never answer (until the server stops).
     Silent,
+    /// Answer `409 Conflict`: neither success, nor worth a retry, nor about credentials.
+    Conflict,
     /// Answer 422 with an `sct.error.v1` whose message tries to forge a log record and rewrite
     /// the terminal ([`HOSTILE_MESSAGE`]).
     HostileError,
@@ -93,16 +95,20 @@ struct Shared {
 impl TestServer {
     /// Serves the folder `root`.
     pub fn start(root: &Path) -> Self {
-        Self::listen(root, None)
+        Self::listen(loopback(), root, None)
     }
 
     /// A server that meets every request with `fault`, e.g. `Fault::Status503` or a relay.
     pub fn failing(fault: Fault) -> Self {
-        Self::listen(Path::new("/nonexistent"), Some(fault))
+        Self::failing_on(loopback(), fault)
     }
 
-    fn listen(root: &Path, every: Option<Fault>) -> Self {
-        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    /// The same on a listener the test bound itself (a fixed port such as 80).
+    pub fn failing_on(listener: TcpListener, fault: Fault) -> Self {
+        Self::listen(listener, Path::new("/nonexistent"), Some(fault))
+    }
+
+    fn listen(listener: TcpListener, root: &Path, every: Option<Fault>) -> Self {
         let port = listener.local_addr().unwrap().port();
         let server = Self {
             base: format!("http://127.0.0.1:{port}"),
@@ -192,6 +198,11 @@ impl TestServer {
     }
 }
 
+/// A listener on a free port of 127.0.0.1.
+fn loopback() -> TcpListener {
+    TcpListener::bind("127.0.0.1:0").unwrap()
+}
+
 impl Drop for TestServer {
     fn drop(&mut self) {
         self.stop.store(true, Ordering::SeqCst);
@@ -277,6 +288,8 @@ fn serve(mut stream: TcpStream, connection: usize, shared: &Shared) -> std::io::
             Ok(())
         }
         Some(Fault::HostileError) => hostile_error(&mut stream),
+        Some(Fault::Conflict) => stream
+            .write_all(b"HTTP/1.1 409 Conflict\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"),
         every => {
             let fault = every
                 .clone()
