@@ -481,17 +481,8 @@ impl Site {
         let trusted =
             std::fs::read_to_string(data_dir().join("keys/test-only-trusted-key.json")).unwrap();
         let key: sct::signing::KeyFile = serde_json::from_str(&trusted).unwrap();
-        let mut cmd = crate::support::command("sct-import");
-        for (k, _) in std::env::vars() {
-            if k.starts_with("SCT_") {
-                cmd.env_remove(&k);
-            }
-        }
-        let config = self.env.path("sct-empty.toml");
-        std::fs::write(&config, "").unwrap();
-        cmd.env("SCT_CONFIG", config)
-            .env("SCT_LOG_DIR", self.env.logs())
-            .env("SCT_SITE", format!("sqlite:{}", self.db.display()))
+        let mut cmd = self.env.command("sct-import");
+        cmd.env("SCT_SITE", format!("sqlite:{}", self.db.display()))
             .env("SCT_TRUSTED_KEYS", key.public_key)
             .current_dir(self.env.dir.path())
             .arg("--src")

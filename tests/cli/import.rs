@@ -178,22 +178,9 @@ impl Fixture {
 
     /// A built binary with the site and the trusted key in the environment (std Command, to spawn).
     fn command(&self, bin: &str) -> Command {
-        self.with_env(crate::support::command(bin))
-    }
-
-    /// Clears SCT_* from the environment, then sets the site, the trusted key and an empty config.
-    fn with_env(&self, mut cmd: Command) -> Command {
-        for (key, _) in std::env::vars() {
-            if key.starts_with("SCT_") {
-                cmd.env_remove(&key);
-            }
-        }
-        let config = self.env.path("sct-empty.toml");
-        std::fs::write(&config, "").unwrap();
-        cmd.env("SCT_CONFIG", config)
-            .env("SCT_SITE", &self.site)
-            .env("SCT_TRUSTED_KEYS", self.key.public().to_string())
-            .current_dir(self.env.dir.path());
+        let mut cmd = self.env.command(bin);
+        cmd.env("SCT_SITE", &self.site)
+            .env("SCT_TRUSTED_KEYS", self.key.public().to_string());
         cmd
     }
 

@@ -335,7 +335,8 @@ fn inspect_on_a_terminal_prints_the_summary() {
 fn docgen_writes_man_pages_naming_every_flag_and_completions() {
     let env = Env::new();
     let out_dir = env.path("docs");
-    let out = crate::support::command("sct-docgen")
+    let out = env
+        .command("sct-docgen")
         .arg("--out")
         .arg(&out_dir)
         .output()

@@ -3,7 +3,7 @@
 //! after the catalog expired during a long review. Plus every download mode after every other
 //! mode into one folder, and the drive's root refused as `-updatepackdest` before any upload.
 
-use crate::kit::{HIERARCHY_A, PackSpec, Service, TestServer, json_lines, read};
+use crate::kit::{PackSpec, Service, TestServer, json_lines, read};
 use crate::kit::{Server, published, stored};
 use crate::support::{Env, stderr_of, stdout_of, tree};
 use std::collections::BTreeSet;
@@ -80,7 +80,7 @@ fn every_mode_after_every_other_mode_leaves_a_folder_that_verifies_with_both_sel
     let env = Env::new();
     let service = service(&env);
     let server = TestServer::start(&service.root);
-    let offer = service.offer(&server.base, HIERARCHY_A, "5.00.9128.1000");
+    let offer = service.offer_a(&server.base);
     let key = service.public_key();
     let fetch = |dest: &str, mode: &str| {
         env.cmd("sct-fetch")
@@ -198,7 +198,7 @@ fn a_fetch_never_calls_done_a_folder_that_import_would_refuse() {
     let env = Env::new();
     let service = service(&env);
     let server = TestServer::start(&service.root);
-    let offer = service.offer(&server.base, HIERARCHY_A, "5.00.9128.1000");
+    let offer = service.offer_a(&server.base);
     let key = service.public_key();
     let fetch = || {
         env.cmd("sct-fetch")

@@ -94,20 +94,8 @@ fn spawn_audited(
     args: &[&str],
     vars: &[(&str, String)],
 ) -> Output {
-    let mut cmd = crate::support::command(bin);
-    for (key, _) in std::env::vars() {
-        if key.starts_with("SCT_") || key.to_ascii_lowercase().ends_with("_proxy") {
-            cmd.env_remove(&key);
-        }
-    }
-    let config = env.path("sct-empty.toml");
-    std::fs::write(&config, "").unwrap();
-    cmd.env("SCT_CONFIG", &config)
-        .env("SCT_LOG_DIR", env.logs())
-        .current_dir(env.dir.path())
-        .args(args)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
+    let mut cmd = env.command(bin);
+    cmd.args(args).stdout(Stdio::piped()).stderr(Stdio::piped());
     for (name, value) in SECRETS {
         cmd.env(name, value);
     }

@@ -32,9 +32,15 @@ impl Env {
 
     /// A built binary with SCT_* cleared and the working folder set to the scratch folder.
     pub fn cmd(&self, bin: &str) -> Command {
-        let mut cmd = Command::from_std(command(bin));
+        Command::from_std(self.command(bin))
+    }
+
+    /// The same as std's Command, for a test that spawns the process, sets a resource limit or
+    /// another user before it starts, or runs it through a shell.
+    pub fn command(&self, bin: &str) -> std::process::Command {
+        let mut cmd = command(bin);
         for (key, _) in std::env::vars() {
-            if key.starts_with("SCT_") || key.ends_with("_PROXY") || key.ends_with("_proxy") {
+            if key.starts_with("SCT_") || key.to_ascii_lowercase().ends_with("_proxy") {
                 cmd.env_remove(&key);
             }
         }

@@ -40,6 +40,20 @@ pub struct PackSpec<'a> {
     pub files: &'a [(&'a str, usize)],
 }
 
+impl<'a> PackSpec<'a> {
+    /// Update 2503 (5.00.9135.1000) for sites from 2403 (5.00.9128.1000) to 2409, of these files.
+    pub fn update_2503(files: &'a [(&'a str, usize)]) -> Self {
+        Self {
+            name: "2503",
+            kind: 0,
+            full: "5.00.9135.1000",
+            min: "5.00.9128.1000",
+            max: "5.00.9132.1999",
+            files,
+        }
+    }
+}
+
 impl Service {
     pub fn new(root: PathBuf) -> Self {
         std::fs::create_dir_all(root.join("packs")).unwrap();
@@ -120,6 +134,18 @@ impl Service {
         let sig = serde_json::to_vec(&SignatureFile::sign(&bytes, &[&self.key])).unwrap();
         std::fs::write(self.root.join("catalog.json"), bytes).unwrap();
         std::fs::write(self.root.join("catalog.json.sig"), sig).unwrap();
+    }
+
+    /// The offer most tests start from: hierarchy A at 2403 (5.00.9128.1000), from `base`.
+    pub fn offer_a(&self, base: &str) -> String {
+        self.offer(base, super::HIERARCHY_A, "5.00.9128.1000")
+    }
+
+    /// Two offers: hierarchy A at 2403, which gets 2503 in latest mode, and B at 2309
+    /// (5.00.9122.1000), which gets 2409 — for the three packs of the fetch tests' service.
+    pub fn offers_a_and_b(&self, base: &str) -> String {
+        let b = self.offer(base, super::HIERARCHY_B, "5.00.9122.1000");
+        format!("{}{b}", self.offer_a(base))
     }
 
     /// One offer line for a hierarchy at a site version, served from `base` (`http://127.0.0.1:PORT`).
