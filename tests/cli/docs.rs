@@ -169,11 +169,9 @@ impl World {
                 "usb/UpdatePacks",
             ],
         ] {
-            env.cmd("ServiceConnectionTool")
+            server
+                .client(&env, "ServiceConnectionTool", &service)
                 .env("SCT_SITE", &site)
-                .env("SCT_SERVICE_URL", &server.url)
-                .env("SCT_TRUSTED_KEYS", &service.public)
-                .env("SCT_SERVICE_TOKEN", crate::kit::TOKEN)
                 .args(args)
                 .assert()
                 .success();

@@ -138,11 +138,9 @@ fn a_destination_that_is_not_a_pack_folder_of_its_own_is_refused_before_anything
     let usb = env.path("usb");
     std::fs::create_dir(&usb).unwrap();
     let wrapper = |args: &[&str]| {
-        env.cmd("ServiceConnectionTool")
+        server
+            .client(&env, "ServiceConnectionTool", &service)
             .env("SCT_SITE", &site)
-            .env("SCT_SERVICE_URL", &server.url)
-            .env("SCT_SERVICE_TOKEN", crate::kit::TOKEN)
-            .env("SCT_TRUSTED_KEYS", &service.public)
             .args(args)
             .output()
             .unwrap()
@@ -247,12 +245,8 @@ fn prepare_connect_twice_litter_and_an_expired_catalog_still_import() {
     let usb = env.path("usb");
     std::fs::create_dir(&usb).unwrap();
     let wrapper = |args: &[&str], vars: &[(&str, &str)]| {
-        let mut cmd = env.cmd("ServiceConnectionTool");
-        cmd.env("SCT_SITE", &site)
-            .env("SCT_SERVICE_URL", &server.url)
-            .env("SCT_SERVICE_TOKEN", crate::kit::TOKEN)
-            .env("SCT_TRUSTED_KEYS", &service.public)
-            .args(args);
+        let mut cmd = server.client(&env, "ServiceConnectionTool", &service);
+        cmd.env("SCT_SITE", &site).args(args);
         for (k, v) in vars {
             cmd.env(k, v);
         }

@@ -1,8 +1,8 @@
 //! sct-serve: publishing, static downloads (its own and nginx's), the upload endpoint and TLS.
 
 use crate::kit::{
-    HIERARCHY_A, Nginx, Server, offers, post_usage, publish, published, raw_request, stored,
-    test_certificates, two_hierarchies, upload, usage_cab,
+    HIERARCHY_A, Nginx, Server, offers, one_cab, post_usage, publish, published, raw_request,
+    stored, test_certificates, two_hierarchies, upload, usage_cab,
 };
 use crate::support::{Env, stderr_of};
 
@@ -61,12 +61,8 @@ fn a_new_publication_is_offered_with_its_version() {
     assert_eq!(report["version"], 2);
     assert_eq!(report["previous_version"], 1);
     let server = Server::start(&env, &site.root, &[], &[]);
-    let cab = usage_cab(&env, "ps1", "PS1", "5.00.9128.1000", HIERARCHY_A);
-    let out = upload(
-        &env,
-        &site.public,
-        &[cab.to_str().unwrap(), "--service-url", &server.url],
-    );
+    let cab = one_cab(&env);
+    let out = upload(&env, &site.public, &[&cab, "--service-url", &server.url]);
     assert!(out.status.success(), "{}", stderr_of(&out));
     assert_eq!(offers(&out)[0]["receipt"]["catalog_version"], 2);
 }
@@ -234,8 +230,8 @@ fn uploads_need_the_token_when_the_service_has_one() {
     let env = Env::new();
     let site = published(&env);
     let server = Server::start(&env, &site.root, &[], &[("SCT_SERVICE_TOKEN", "t0ken")]);
-    let cab = usage_cab(&env, "ps1", "PS1", "5.00.9128.1000", HIERARCHY_A);
-    let args = [cab.to_str().unwrap(), "--service-url", &server.url];
+    let cab = one_cab(&env);
+    let args = [&cab, "--service-url", &server.url];
     let out = upload(&env, &site.public, &args);
     assert_eq!(out.status.code(), Some(2), "{}", stderr_of(&out));
     assert!(
@@ -306,14 +302,8 @@ fn tls_service_is_trusted_through_the_ca_file_only() {
         &[],
     );
     assert!(server.url.starts_with("https://"));
-    let cab = usage_cab(&env, "ps1", "PS1", "5.00.9128.1000", HIERARCHY_A);
-    let base = [
-        cab.to_str().unwrap(),
-        "--service-url",
-        &server.url,
-        "--retries",
-        "0",
-    ];
+    let cab = one_cab(&env);
+    let base = [&cab, "--service-url", &server.url, "--retries", "0"];
     let out = upload(&env, &site.public, &base);
     assert_eq!(
         out.status.code(),
@@ -378,17 +368,11 @@ fn unreachable_download_host_fails_the_offer_with_a_network_error() {
     let site = published(&env);
     let dead = format!("http://127.0.0.1:{}", crate::kit::free_port());
     let server = Server::start(&env, &site.root, &["--public-url", &dead], &[]);
-    let cab = usage_cab(&env, "ps1", "PS1", "5.00.9128.1000", HIERARCHY_A);
+    let cab = one_cab(&env);
     let out = upload(
         &env,
         &site.public,
-        &[
-            cab.to_str().unwrap(),
-            "--service-url",
-            &server.url,
-            "--retries",
-            "0",
-        ],
+        &[&cab, "--service-url", &server.url, "--retries", "0"],
     );
     assert_eq!(out.status.code(), Some(4), "{}", stderr_of(&out));
     assert!(
@@ -406,17 +390,11 @@ fn uploads_before_any_publication_are_refused_with_the_reason() {
     let empty = env.path("empty-root");
     std::fs::create_dir(&empty).unwrap();
     let server = Server::start(&env, &empty, &[], &[]);
-    let cab = usage_cab(&env, "ps1", "PS1", "5.00.9128.1000", HIERARCHY_A);
+    let cab = one_cab(&env);
     let out = upload(
         &env,
         &site.public,
-        &[
-            cab.to_str().unwrap(),
-            "--service-url",
-            &server.url,
-            "--retries",
-            "0",
-        ],
+        &[&cab, "--service-url", &server.url, "--retries", "0"],
     );
     assert_eq!(out.status.code(), Some(4), "{}", stderr_of(&out));
     assert!(
@@ -452,13 +430,9 @@ fn key_rotation_catalog_signed_by_two_keys_verifies_with_either_pin() {
         .unwrap();
     assert!(out.status.success(), "{}", stderr_of(&out));
     let server = Server::start(&env, &site.root, &[], &[]);
-    let cab = usage_cab(&env, "ps1", "PS1", "5.00.9128.1000", HIERARCHY_A);
+    let cab = one_cab(&env);
     for pin in [&site.public, &new_public] {
-        let out = upload(
-            &env,
-            pin,
-            &[cab.to_str().unwrap(), "--service-url", &server.url],
-        );
+        let out = upload(&env, pin, &[&cab, "--service-url", &server.url]);
         assert!(out.status.success(), "{}", stderr_of(&out));
         assert_eq!(offers(&out)[0]["receipt"]["catalog_version"], 2);
     }

@@ -3,15 +3,9 @@
 
 use crate::kit::{
     Fault, HIERARCHY_A, HIERARCHY_B, Published, Server, Squid, TestServer, free_port, offers,
-    published, stored, two_hierarchies, upload, usage_cab,
+    one_cab, published, stored, two_hierarchies, upload, usage_cab,
 };
 use crate::support::{Env, stderr_of};
-
-fn one_cab(env: &Env) -> String {
-    usage_cab(env, "ps1", "PS1", "5.00.9128.1000", HIERARCHY_A)
-        .display()
-        .to_string()
-}
 
 #[test]
 fn two_hierarchies_through_squid_with_basic_auth() {

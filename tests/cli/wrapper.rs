@@ -117,11 +117,9 @@ fn prepare_connect_import_with_the_original_flags() {
     let usb = env.path("usb");
     std::fs::create_dir(&usb).unwrap();
     let wrapper = |args: &[&str]| {
-        env.cmd("ServiceConnectionTool")
+        server
+            .client(&env, "ServiceConnectionTool", &service)
             .env("SCT_SITE", &site)
-            .env("SCT_SERVICE_URL", &server.url)
-            .env("SCT_SERVICE_TOKEN", crate::kit::TOKEN)
-            .env("SCT_TRUSTED_KEYS", &service.public)
             .args(args)
             .output()
             .unwrap()

@@ -20,8 +20,8 @@ pub use http::{CHAOS_KINDS, Fault, TestServer};
 pub use nginx::Nginx;
 pub use process::{free_port, is_root};
 pub use service::{
-    Published, Server, offers, post_usage, publish, published, published_sized, raw_request,
-    stored, two_hierarchies, upload, usage_cab,
+    Published, Server, offers, one_cab, post_usage, publish, published, published_sized,
+    raw_request, stored, two_hierarchies, upload, usage_cab,
 };
 pub use squid::Squid;
 

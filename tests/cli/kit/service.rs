@@ -91,6 +91,13 @@ pub fn usage_cab(env: &Env, name: &str, code: &str, version: &str, hierarchy: &s
     cab
 }
 
+/// The cab most upload tests send: PS1 of hierarchy A at 2403, as a path argument.
+pub fn one_cab(env: &Env) -> String {
+    usage_cab(env, "ps1", "PS1", "5.00.9128.1000", HIERARCHY_A)
+        .display()
+        .to_string()
+}
+
 /// A folder holding cabs of two hierarchies (PS1 on 2403, CS1 on 2409).
 pub fn two_hierarchies(env: &Env) -> PathBuf {
     let dir = env.path("usb");
@@ -166,6 +173,18 @@ impl Server {
             addr: doc["address"].as_str().unwrap().parse().unwrap(),
             process,
         }
+    }
+}
+
+impl Server {
+    /// A client of this service (the wrapper, a stage) with the service's URL, the upload token
+    /// and the publisher's key in its environment, as an operator's settings would give them.
+    pub fn client(&self, env: &Env, bin: &str, service: &Published) -> assert_cmd::Command {
+        let mut cmd = env.cmd(bin);
+        cmd.env("SCT_SERVICE_URL", &self.url)
+            .env("SCT_SERVICE_TOKEN", TOKEN)
+            .env("SCT_TRUSTED_KEYS", &service.public);
+        cmd
     }
 }
 
