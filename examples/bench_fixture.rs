@@ -8,8 +8,8 @@
 mod blocks;
 
 use blocks::Blocks;
-use sct::catalog::{Catalog, Pack, PackFile};
-use sct::document::Document;
+use sct::core::catalog::{Catalog, Pack, PackFile};
+use sct::core::document::Document;
 use std::path::Path;
 
 fn main() -> anyhow::Result<()> {
@@ -21,7 +21,7 @@ fn main() -> anyhow::Result<()> {
     let (packs, mib): (usize, usize) = (packs.parse()?, mib.parse()?);
     let www = out.join("www");
     std::fs::create_dir_all(www.join("packs"))?;
-    let key = sct::signing::PrivateKey::generate();
+    let key = sct::core::signing::PrivateKey::generate();
     let mut catalog = Catalog {
         schema: Catalog::SCHEMA.into(),
         version: 1,
@@ -61,7 +61,7 @@ fn main() -> anyhow::Result<()> {
             }],
         });
     }
-    let (bytes, sig) = sct::catalog::sign(&catalog, &[&key])?;
+    let (bytes, sig) = sct::core::catalog::sign(&catalog, &[&key])?;
     std::fs::write(www.join("catalog.json"), bytes)?;
     std::fs::write(www.join("catalog.json.sig"), sig)?;
     std::fs::write(out.join("trusted.key"), format!("{}\n", key.public()))?;

@@ -15,7 +15,7 @@
 mod blocks;
 
 use blocks::Blocks;
-use sct::samples::{PackInfo, PackMetadata, folder_name};
+use sct::service::samples::{PackInfo, PackMetadata, folder_name};
 use sct::site::demo::{DemoSpec, create};
 use sct::site::{DiagnosticsLevel, SiteLocator};
 use std::path::Path;
@@ -81,7 +81,7 @@ fn write_packs(root: &Path, packs: usize, files: usize, bytes: u64) -> anyhow::R
     Ok(())
 }
 
-fn version(text: &str) -> anyhow::Result<sct::version::CmVersion> {
+fn version(text: &str) -> anyhow::Result<sct::core::version::CmVersion> {
     text.parse().map_err(anyhow::Error::msg)
 }
 
@@ -113,7 +113,7 @@ fn write_usage_cabs(dir: &Path, count: usize, site_db: &Path) -> anyhow::Result<
         };
         create(&db, &spec)?;
         let locator = SiteLocator::parse(&format!("sqlite:{}", db.display()))?;
-        sct::prepare::prepare(&locator, &dir.join(format!("{index:05}.cab")))?;
+        sct::stages::prepare::prepare(&locator, &dir.join(format!("{index:05}.cab")))?;
         if index != 0 {
             std::fs::remove_file(&db)?;
         }

@@ -1,47 +1,23 @@
 //! sct: an open re-implementation of the Configuration Manager service connection tool.
 //!
-//! Every capability lives here; the binaries in `src/bin/` parse flags, call into this library
-//! and print. The flow and the contracts between stages are described in `docs/`.
+//! The library is built in floors; each uses only the floors below it (`docs/architecture.md`,
+//! checked by `tests/cli/architecture.rs`):
+//!
+//! | floor       | owns                                                                         |
+//! |-------------|------------------------------------------------------------------------------|
+//! | [`cli`]     | flags, the `ServiceConnectionTool` wrapper, printing, progress bars, exit codes |
+//! | [`service`] | the update service: `sct-serve`, catalog publishing, TLS                      |
+//! | [`stages`]  | the pipeline's stages: collect, upload, fetch, verify, import                 |
+//! | [`site`]    | the site database back ends: embedded SQLite, SQL Server                      |
+//! | [`core`]    | formats and rules every floor shares: catalog, signing, cabinets, documents, paths, logs |
+//!
+//! The binaries in `src/bin/` are shims over [`cli::args`].
 
-pub mod atomic;
-pub mod cabinet;
-pub mod catalog;
 pub mod cli;
-pub mod clock;
-pub mod cmtrace;
-pub mod config;
-pub mod document;
-pub mod error;
-pub mod escape;
-pub mod fault;
-pub mod fetch;
-pub mod hash;
-pub mod http;
-pub mod import;
-pub mod litter;
-pub mod logging;
-pub mod medium;
-pub mod offer;
-pub mod packdir;
-pub mod paths;
-pub mod prepare;
-pub mod progress;
-pub mod publish;
-pub mod remote;
-pub mod review;
-pub mod samples;
+pub mod core;
+pub mod service;
+pub mod site;
+pub mod stages;
+
 #[cfg(test)]
 mod schema_check;
-pub mod secret;
-pub mod select;
-pub mod serve;
-pub mod setting;
-pub mod signing;
-pub mod site;
-pub mod tls;
-pub mod upload;
-pub mod usage;
-pub mod usage_cab;
-pub mod verify;
-pub mod version;
-pub mod wrapper;

@@ -2,20 +2,20 @@
 //! real code paths must validate, and documents that drift (a field added, dropped or retyped) must
 //! not. Test-only.
 
-use crate::catalog::{self, Catalog, Pack, PackFile};
-use crate::document::Document;
-use crate::import::ledger::Ledger;
-use crate::offer::{Offer, Receipt};
-use crate::packdir::{FetchRecord, HierarchyRecord};
-use crate::publish::PublishReport;
-use crate::samples::{PackMetadata, SampleReport};
-use crate::serve::ErrorDocument;
-use crate::signing::{KeyFile, PrivateKey, SignatureFile};
+use crate::core::catalog::{self, Catalog, Pack, PackFile};
+use crate::core::document::Document;
+use crate::core::offer::{Offer, Receipt};
+use crate::core::packdir::{FetchRecord, HierarchyRecord};
+use crate::core::signing::{KeyFile, PrivateKey, SignatureFile};
+use crate::core::usage::UsageDocument;
+use crate::core::usage_cab::{CabReport, MANIFEST_MEMBER, UsageManifest};
+use crate::core::wire::ErrorDocument;
+use crate::service::publish::PublishReport;
+use crate::service::samples::{PackMetadata, SampleReport};
 use crate::site::DiagnosticsLevel;
 use crate::site::demo::{DemoSpec, create};
-use crate::usage::UsageDocument;
-use crate::usage_cab::{CabReport, MANIFEST_MEMBER, UsageManifest};
-use crate::verify::VerifyReport;
+use crate::stages::import::ledger::Ledger;
+use crate::stages::verify::VerifyReport;
 use serde_json::{Value, json};
 use uuid::Uuid;
 
@@ -24,18 +24,18 @@ const KINDS: &[&str] = &[
     UsageDocument::SCHEMA,
     UsageManifest::SCHEMA,
     CabReport::SCHEMA,
-    crate::cabinet::MemberLine::SCHEMA,
+    crate::core::cabinet::MemberLine::SCHEMA,
     Catalog::SCHEMA,
     SignatureFile::SCHEMA,
     KeyFile::SCHEMA,
     Offer::SCHEMA,
     Receipt::SCHEMA,
     FetchRecord::SCHEMA,
-    crate::upload::UploadPlan::SCHEMA,
+    crate::stages::upload::UploadPlan::SCHEMA,
     VerifyReport::SCHEMA,
-    crate::fetch::EVENT_SCHEMA,
+    crate::stages::fetch::EVENT_SCHEMA,
     FETCH_PLAN,
-    crate::import::SCHEMA,
+    crate::stages::import::SCHEMA,
     UPDATE_PACKAGE,
     ErrorDocument::SCHEMA,
     SERVE_LISTENING,
@@ -45,7 +45,7 @@ const KINDS: &[&str] = &[
     SampleReport::SCHEMA,
     PackMetadata::SCHEMA,
     Ledger::SCHEMA,
-    crate::import::housekeeping::SCHEMA,
+    crate::stages::import::housekeeping::SCHEMA,
 ];
 
 /// Kinds whose tag lives only in the code that writes them (no `Document` type).
@@ -57,18 +57,18 @@ const DEMO_SITE: &str = "sct.demo-site.v1";
 
 /// Top-level fields the code leaves out when they have no value (`skip_serializing_if`).
 const OPTIONAL: &[(&str, &str)] = &[
-    (crate::cabinet::MemberLine::SCHEMA, "sha256"),
+    (crate::core::cabinet::MemberLine::SCHEMA, "sha256"),
     (Catalog::SCHEMA, "hierarchy_id"),
-    (crate::import::SCHEMA, "reason"),
-    (crate::import::SCHEMA, "path"),
-    (crate::import::SCHEMA, "state"),
-    (crate::import::SCHEMA, "state_name"),
-    (crate::import::SCHEMA, "wait"),
-    (crate::import::housekeeping::SCHEMA, "name"),
-    (crate::import::housekeeping::SCHEMA, "full_version"),
-    (crate::import::housekeeping::SCHEMA, "state"),
-    (crate::import::housekeeping::SCHEMA, "state_name"),
-    (crate::import::housekeeping::SCHEMA, "action"),
+    (crate::stages::import::SCHEMA, "reason"),
+    (crate::stages::import::SCHEMA, "path"),
+    (crate::stages::import::SCHEMA, "state"),
+    (crate::stages::import::SCHEMA, "state_name"),
+    (crate::stages::import::SCHEMA, "wait"),
+    (crate::stages::import::housekeeping::SCHEMA, "name"),
+    (crate::stages::import::housekeeping::SCHEMA, "full_version"),
+    (crate::stages::import::housekeeping::SCHEMA, "state"),
+    (crate::stages::import::housekeeping::SCHEMA, "state_name"),
+    (crate::stages::import::housekeeping::SCHEMA, "action"),
 ];
 
 fn schema_of(kind: &str) -> Value {
@@ -172,36 +172,36 @@ fn usage_documents_from_a_demo_site_validate() {
     };
     create(&db, &spec).unwrap();
     let locator = crate::site::SiteLocator::Sqlite(db);
-    let usage = crate::prepare::collect(&locator).unwrap();
+    let usage = crate::stages::prepare::collect(&locator).unwrap();
     check(&serde_json::to_value(&usage).unwrap());
 
     let cab = dir.path().join("UsageData.cab");
-    let report = crate::usage_cab::pack(&usage, &cab).unwrap();
+    let report = crate::core::usage_cab::pack(&usage, &cab).unwrap();
     check(&serde_json::to_value(&report).unwrap());
 
-    let mut reader = crate::cabinet::CabReader::open(&cab).unwrap();
+    let mut reader = crate::core::cabinet::CabReader::open(&cab).unwrap();
     let manifest = reader.read_member(MANIFEST_MEMBER, 1 << 20).unwrap();
     check(&serde_json::from_slice(&manifest).unwrap());
     for member in reader.members() {
-        let listed = crate::cabinet::MemberLine::new(member, None);
+        let listed = crate::core::cabinet::MemberLine::new(member, None);
         check(&serde_json::to_value(&listed).unwrap());
     }
     let out = dir.path().join("out");
     std::fs::create_dir(&out).unwrap();
-    let extracted = crate::cabinet::extract(&cab, &out, 1 << 20).unwrap();
+    let extracted = crate::core::cabinet::extract(&cab, &out, 1 << 20).unwrap();
     for (member, sha256) in extracted {
-        let line = crate::cabinet::MemberLine::new(member, Some(sha256));
+        let line = crate::core::cabinet::MemberLine::new(member, Some(sha256));
         check(&serde_json::to_value(&line).unwrap());
     }
 
-    let config = crate::config::Config::default();
-    let net = crate::http::NetOptions {
+    let config = crate::stages::config::Config::default();
+    let net = crate::stages::http::NetOptions {
         proxy: Some("http://proxy:3128".into()),
         ..Default::default()
     };
-    let planned = crate::upload::plan(&cab, None, &net, &config).unwrap();
+    let planned = crate::stages::upload::plan(&cab, None, &net, &config).unwrap();
     check(&serde_json::to_value(&planned).unwrap());
-    let configured = crate::upload::plan(
+    let configured = crate::stages::upload::plan(
         &cab,
         Some("https://u.example.org"),
         &Default::default(),
@@ -234,7 +234,7 @@ fn sample_catalog(hierarchy: Option<Uuid>) -> Catalog {
             files: vec![PackFile {
                 path: format!("{folder}/{folder}.cab"),
                 size: 3,
-                sha256: crate::hash::hex_of(b"abc"),
+                sha256: crate::core::hash::hex_of(b"abc"),
             }],
         }],
     }
@@ -272,7 +272,7 @@ fn offers_receipts_and_fetch_records_validate() {
         site_version: "5.00.9128.1000".parse().unwrap(),
         full_version: "5.00.9128.1033".parse().unwrap(),
         received_at: "2026-11-26T10:00:00Z".into(),
-        sha256: crate::hash::hex_of(b"cab"),
+        sha256: crate::core::hash::hex_of(b"cab"),
         catalog_url: "http://127.0.0.1:8080/catalog.json".into(),
         catalog_version: 7,
     };
@@ -317,9 +317,12 @@ struct Service {
 
 impl Service {
     fn start(root: &std::path::Path) -> Self {
-        let options = crate::serve::ServeOptions {
+        let options = crate::service::serve::ServeOptions {
             token: Some("s3cret".into()),
-            ..crate::serve::ServeOptions::new(root.to_owned(), "127.0.0.1:0".parse().unwrap())
+            ..crate::service::serve::ServeOptions::new(
+                root.to_owned(),
+                "127.0.0.1:0".parse().unwrap(),
+            )
         };
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
         let (ready, address) = std::sync::mpsc::channel();
@@ -329,7 +332,7 @@ impl Service {
                 .build()
                 .unwrap();
             runtime
-                .block_on(crate::serve::serve(
+                .block_on(crate::service::serve::serve(
                     options,
                     |a| ready.send(a).unwrap(),
                     async {
@@ -373,7 +376,7 @@ fn offer_for(service: &Service, site: &DemoSpec) -> Offer {
         site_version: site.version,
         full_version: site.version,
         received_at: "2026-11-26T10:00:00Z".into(),
-        sha256: crate::hash::hex_of(b"cab"),
+        sha256: crate::core::hash::hex_of(b"cab"),
         catalog_url: format!("{base}/catalog/catalog.json"),
         catalog_version: 1,
     };
@@ -409,25 +412,27 @@ fn demo_spec(install_dir: &std::path::Path) -> DemoSpec {
 fn documents_of_a_whole_job_validate() {
     let dir = tempfile::tempdir().unwrap();
     let root = dir.path().join("service");
-    let small = crate::samples::SampleOptions {
+    let small = crate::service::samples::SampleOptions {
         cab_payload: 2_000,
         redist_size: 300,
         seed: 5,
     };
-    check(&serde_json::to_value(crate::samples::generate(&root, &small).unwrap()).unwrap());
-    let metadata = std::fs::read(root.join(crate::samples::METADATA_FILE)).unwrap();
+    check(
+        &serde_json::to_value(crate::service::samples::generate(&root, &small).unwrap()).unwrap(),
+    );
+    let metadata = std::fs::read(root.join(crate::service::samples::METADATA_FILE)).unwrap();
     check(&serde_json::from_slice(&metadata).unwrap());
 
     let key = PrivateKey::generate();
-    check(&crate::signing::public_key_document(&key.public()));
+    check(&crate::core::signing::public_key_document(&key.public()));
     let publish = |hierarchy_id| {
-        let options = crate::publish::PublishOptions {
+        let options = crate::service::publish::PublishOptions {
             root: root.clone(),
             metadata: None,
             expires_in_days: 7,
             hierarchy_id,
         };
-        serde_json::to_value(crate::publish::publish(&options, &[&key]).unwrap()).unwrap()
+        serde_json::to_value(crate::service::publish::publish(&options, &[&key]).unwrap()).unwrap()
     };
     check(&publish(Some(Uuid::new_v4())));
     let second = publish(None);
@@ -435,14 +440,17 @@ fn documents_of_a_whole_job_validate() {
     check(&second);
 
     let service = Service::start(&root);
-    check(&crate::serve::listening_document("http", service.address));
-    check(&crate::serve::listening_document(
+    check(&crate::service::serve::listening_document(
+        "http",
+        service.address,
+    ));
+    check(&crate::service::serve::listening_document(
         "https",
         "[::1]:8443".parse().unwrap(),
     ));
     let refused = service.exchange(&format!(
         "POST {} HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
-        crate::serve::UPLOAD_PATH
+        crate::core::wire::UPLOAD_PATH
     ));
     assert_eq!(refused["error"], json!("unauthorized"));
     check(&refused);
@@ -455,9 +463,9 @@ fn documents_of_a_whole_job_validate() {
     check(&crate::site::demo::site_document(&db, &spec));
 
     let dest = dir.path().join("usb");
-    let options = crate::fetch::FetchOptions {
+    let options = crate::stages::fetch::FetchOptions {
         dest: dest.clone(),
-        mode: crate::select::DownloadMode::All,
+        mode: crate::core::select::DownloadMode::All,
         jobs: 2,
         net: Default::default(),
         trusted: vec![key.public()],
@@ -465,10 +473,10 @@ fn documents_of_a_whole_job_validate() {
         validity: Default::default(),
     };
     let offers = [offer_for(&service, &spec)];
-    let plan = crate::fetch::dry_run(&options, &offers).unwrap();
+    let plan = crate::stages::fetch::dry_run(&options, &offers).unwrap();
     check(&serde_json::to_value(&plan).unwrap());
     let mut lines = Vec::new();
-    crate::fetch::fetch(&options, &offers, &mut |event| {
+    crate::stages::fetch::fetch(&options, &offers, &mut |event| {
         lines.push(serde_json::to_value(event)?);
         Ok(())
     })
@@ -481,18 +489,18 @@ fn documents_of_a_whole_job_validate() {
     }
     let mut pack = lines[0].clone();
     pack["type"] = json!("summary");
-    assert!(!errors(crate::fetch::EVENT_SCHEMA, &pack).is_empty());
+    assert!(!errors(crate::stages::fetch::EVENT_SCHEMA, &pack).is_empty());
 
     let now = jiff::Timestamp::now();
-    let verified = crate::verify::verify_dir(&dest, &[key.public()], now).unwrap();
+    let verified = crate::stages::verify::verify_dir(&dest, &[key.public()], now).unwrap();
     assert!(verified.report.ok);
     check(&serde_json::to_value(&verified.report).unwrap());
 
     let locator = crate::site::SiteLocator::Sqlite(db.clone());
-    let config = crate::config::Config::default();
-    let import = |options: crate::import::ImportOptions| {
+    let config = crate::stages::config::Config::default();
+    let import = |options: crate::stages::import::ImportOptions| {
         let mut out = Vec::new();
-        crate::import::import(
+        crate::stages::import::import(
             &locator,
             &config,
             &options,
@@ -508,17 +516,17 @@ fn documents_of_a_whole_job_validate() {
             .collect();
         lines
     };
-    let base = crate::import::ImportOptions {
+    let base = crate::stages::import::ImportOptions {
         src: dest.clone(),
         install_dir: Some(install_dir.clone()),
         ..Default::default()
     };
-    let planned = import(crate::import::ImportOptions {
+    let planned = import(crate::stages::import::ImportOptions {
         dry_run: true,
         ..base.clone()
     });
-    let imported = import(crate::import::ImportOptions {
-        wait: Some(crate::import::wait::WaitOptions {
+    let imported = import(crate::stages::import::ImportOptions {
+        wait: Some(crate::stages::import::wait::WaitOptions {
             interval: std::time::Duration::from_millis(1),
             max_polls: 2,
         }),
@@ -540,19 +548,19 @@ fn documents_of_a_whole_job_validate() {
     }
 
     let store = crate::site::open(&locator).unwrap();
-    let listed = crate::import::site_packages(store.as_ref()).unwrap();
+    let listed = crate::stages::import::site_packages(store.as_ref()).unwrap();
     assert!(!listed.is_empty());
     for row in &listed {
         check(&serde_json::to_value(row).unwrap());
     }
 
     // A site sct only reads keeps the catalog version in a ledger beside the packs.
-    let mut read_only = crate::import::SiteAccess::ReadOnly(store);
+    let mut read_only = crate::stages::import::SiteAccess::ReadOnly(store);
     let identity = read_only.store().identity().unwrap();
     let other = dir.path().join("cm2");
     std::fs::create_dir(&other).unwrap();
     let mut out = Vec::new();
-    crate::import::run(
+    crate::stages::import::run(
         &mut read_only,
         &identity,
         &other,
@@ -563,8 +571,9 @@ fn documents_of_a_whole_job_validate() {
         &mut |_| {},
     )
     .unwrap();
-    let inbox = crate::import::inbox::Inbox::of_install_dir(&other);
-    let ledger = std::fs::read(inbox.root.join(crate::import::ledger::LEDGER_FILE)).unwrap();
+    let inbox = crate::stages::import::inbox::Inbox::of_install_dir(&other);
+    let ledger =
+        std::fs::read(inbox.root.join(crate::stages::import::ledger::LEDGER_FILE)).unwrap();
     check(&serde_json::from_slice(&ledger).unwrap());
 }
 
@@ -597,11 +606,11 @@ fn verify_reports_with_problems_validate() {
         }],
     };
     std::fs::write(
-        dir.path().join(crate::packdir::RECORD_FILE),
+        dir.path().join(crate::core::packdir::RECORD_FILE),
         serde_json::to_vec(&record).unwrap(),
     )
     .unwrap();
-    let report = crate::verify::verify_dir(dir.path(), &[key.public()], now)
+    let report = crate::stages::verify::verify_dir(dir.path(), &[key.public()], now)
         .unwrap()
         .report;
     assert!(!report.ok);
@@ -614,23 +623,23 @@ fn verify_reports_with_problems_validate() {
 #[test]
 fn failure_and_skip_lines_validate() {
     let guid = Uuid::new_v4();
-    let failed = crate::fetch::PackEvent {
-        schema: crate::fetch::EVENT_SCHEMA,
+    let failed = crate::stages::fetch::PackEvent {
+        schema: crate::stages::fetch::EVENT_SCHEMA,
         kind: "pack",
         package_guid: guid,
         name: "Configuration Manager 2409".into(),
         full_version: "5.00.9132.1000".parse().unwrap(),
         update_type: catalog::update_type::REGULAR,
         hierarchies: vec![Uuid::new_v4()],
-        status: crate::fetch::PackStatus::Failed,
+        status: crate::stages::fetch::PackStatus::Failed,
         files: 4,
         bytes: 3170,
         transferred: 12,
         problems: vec!["`X/X.cab` has SHA-256 00, expected 11".into()],
     };
-    check(&serde_json::to_value(crate::fetch::FetchEvent::Pack(failed)).unwrap());
+    check(&serde_json::to_value(crate::stages::fetch::FetchEvent::Pack(failed)).unwrap());
 
-    use crate::import::{ImportSummary, Outcome, PackEvent};
+    use crate::stages::import::{ImportSummary, Outcome, PackEvent};
     for (outcome, reason, state) in [
         (
             Outcome::SkippedOtherHierarchy,
@@ -641,7 +650,7 @@ fn failure_and_skip_lines_validate() {
         (Outcome::AlreadyPresent, None, Some(1)),
     ] {
         let event = PackEvent {
-            schema: crate::import::SCHEMA,
+            schema: crate::stages::import::SCHEMA,
             kind: "pack",
             package_guid: guid,
             name: "Configuration Manager 2409".into(),
@@ -660,11 +669,17 @@ fn failure_and_skip_lines_validate() {
     }
     for (database, wait) in [
         ("failed", None),
-        ("read-only", Some(crate::import::wait::WaitEnd::TimedOut)),
-        ("registered", Some(crate::import::wait::WaitEnd::Failed)),
+        (
+            "read-only",
+            Some(crate::stages::import::wait::WaitEnd::TimedOut),
+        ),
+        (
+            "registered",
+            Some(crate::stages::import::wait::WaitEnd::Failed),
+        ),
     ] {
         let summary = ImportSummary {
-            schema: crate::import::SCHEMA,
+            schema: crate::stages::import::SCHEMA,
             kind: "summary",
             site_code: "PS1".into(),
             site_version: "5.00.9128.1000".into(),
@@ -680,7 +695,7 @@ fn failure_and_skip_lines_validate() {
 /// `sct-import inbox` lines: a registered pack removed, an unregistered one kept, the summary.
 #[test]
 fn inbox_housekeeping_lines_validate() {
-    use crate::import::housekeeping::{InboxPack, InboxSummary, SCHEMA, Status};
+    use crate::stages::import::housekeeping::{InboxPack, InboxSummary, SCHEMA, Status};
     let registered = InboxPack {
         schema: SCHEMA,
         kind: "pack",

@@ -3,7 +3,7 @@
 //! 8 bytes a running counter — so no two blocks (and no two files) are alike and nothing
 //! compresses or deduplicates.
 
-use sct::hash::Sha256;
+use sct::core::hash::Sha256;
 use std::io::Write;
 use std::path::Path;
 

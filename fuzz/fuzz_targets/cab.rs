@@ -11,7 +11,7 @@ fuzz_target!(|data: &[u8]| {
     file.write_all(data).expect("write");
     file.flush().expect("flush");
     let path = file.path();
-    if let Ok(mut reader) = sct::cabinet::CabReader::open(path) {
+    if let Ok(mut reader) = sct::core::cabinet::CabReader::open(path) {
         let members = reader.members();
         let _ = reader.checked_paths();
         for member in members.iter().take(16) {
@@ -19,5 +19,5 @@ fuzz_target!(|data: &[u8]| {
             let _ = reader.copy_member(&member.name, 1 << 20, &mut std::io::sink());
         }
     }
-    let _ = sct::usage_cab::open_verified(path);
+    let _ = sct::core::usage_cab::open_verified(path);
 });

@@ -4,8 +4,8 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use sct::catalog::{self, Catalog};
-use sct::signing::PublicKey;
+use sct::core::catalog::{self, Catalog};
+use sct::core::signing::PublicKey;
 use std::sync::OnceLock;
 
 /// The fixed pinned key: tests/data/keys/test-only-trusted-key.json, which signed the seeds.
@@ -22,7 +22,7 @@ fuzz_target!(|data: &[u8]| {
         None => (data, &[][..]),
     };
     if let Ok(catalog) =
-        sct::document::read::<Catalog>(catalog_bytes, "fuzz", catalog::MAX_CATALOG_BYTES)
+        sct::core::document::read::<Catalog>(catalog_bytes, "fuzz", catalog::MAX_CATALOG_BYTES)
     {
         let _ = catalog.check_structure();
         let _ = catalog.check_not_expired(jiff::Timestamp::UNIX_EPOCH);

@@ -3,7 +3,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use sct::document;
+use sct::core::document;
 
 const LIMIT: u64 = 1 << 20;
 
@@ -13,32 +13,32 @@ fuzz_target!(|data: &[u8]| {
     };
     match kind % 8 {
         0 => {
-            if let Ok(doc) = document::read::<sct::usage::UsageDocument>(rest, "fuzz", LIMIT) {
-                let _ = sct::usage::validate(&doc, "fuzz");
-                let _ = sct::usage::rows_within_level(&doc);
+            if let Ok(doc) = document::read::<sct::core::usage::UsageDocument>(rest, "fuzz", LIMIT) {
+                let _ = sct::core::usage::validate(&doc, "fuzz");
+                let _ = sct::core::usage::rows_within_level(&doc);
             }
         }
         1 => {
-            let _ = document::read_lines::<sct::offer::Offer>(rest, "fuzz", sct::fetch::OFFER_LIMITS);
+            let _ = document::read_lines::<sct::core::offer::Offer>(rest, "fuzz", sct::stages::fetch::OFFER_LIMITS);
         }
         2 => {
-            let _ = document::read::<sct::packdir::FetchRecord>(rest, "fuzz", LIMIT);
+            let _ = document::read::<sct::core::packdir::FetchRecord>(rest, "fuzz", LIMIT);
         }
         3 => {
-            let _ = document::read::<sct::offer::Receipt>(rest, "fuzz", LIMIT);
+            let _ = document::read::<sct::core::offer::Receipt>(rest, "fuzz", LIMIT);
         }
         4 => {
-            let _ = document::read::<sct::signing::SignatureFile>(rest, "fuzz", LIMIT);
+            let _ = document::read::<sct::core::signing::SignatureFile>(rest, "fuzz", LIMIT);
         }
         5 => {
-            let _ = document::read::<sct::usage_cab::UsageManifest>(rest, "fuzz", LIMIT);
+            let _ = document::read::<sct::core::usage_cab::UsageManifest>(rest, "fuzz", LIMIT);
         }
         6 => {
-            let _ = document::read::<sct::signing::KeyFile>(rest, "fuzz", LIMIT);
+            let _ = document::read::<sct::core::signing::KeyFile>(rest, "fuzz", LIMIT);
         }
         _ => {
             if let Ok(text) = std::str::from_utf8(rest) {
-                let _ = sct::signing::PublicKey::parse(text);
+                let _ = sct::core::signing::PublicKey::parse(text);
             }
         }
     }

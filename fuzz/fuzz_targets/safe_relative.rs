@@ -4,7 +4,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use sct::paths::{MAX_COMPONENT_LEN, MAX_NAME_LEN, Separator, safe_relative};
+use sct::core::paths::{MAX_COMPONENT_LEN, MAX_NAME_LEN, Separator, safe_relative};
 use std::path::{Component, Path};
 
 fuzz_target!(|data: &[u8]| {

@@ -11,11 +11,11 @@ fuzz_target!(|data: &[u8]| {
         .split(|b| *b == 0)
         .map(|arg| OsString::from_vec(arg.to_vec()))
         .collect();
-    if let Err(err) = sct::wrapper::parse(&args) {
+    if let Err(err) = sct::cli::wrapper::parse(&args) {
         // Every refusal of a command line is a usage error (exit 2).
         assert_eq!(
-            sct::error::exit_code(&err),
-            sct::error::ExitCode::Usage,
+            sct::core::error::exit_code(&err),
+            sct::core::error::ExitCode::Usage,
             "{err:#}"
         );
     }

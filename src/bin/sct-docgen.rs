@@ -21,7 +21,7 @@ fn main() -> std::process::ExitCode {
     sct::cli::run("sct-docgen", || {
         let written = sct::cli::docgen::generate(&args.out)?;
         for path in written {
-            sct::document::write_line(
+            sct::core::document::write_line(
                 std::io::stdout().lock(),
                 &serde_json::json!({"written": path}),
             )?;

@@ -38,7 +38,7 @@ fn write_man(dir: &Path, name: &str, command: &clap::Command) -> anyhow::Result<
     let mut page = Vec::new();
     clap_mangen::Man::new(command.clone()).render(&mut page)?;
     let path = dir.join(format!("{name}.1"));
-    crate::atomic::write_with(&path, |file| Ok(std::io::Write::write_all(file, &page)?))?;
+    crate::core::atomic::write_with(&path, |file| Ok(std::io::Write::write_all(file, &page)?))?;
     Ok(path)
 }
 
@@ -56,7 +56,7 @@ fn completions(dir: &Path, name: &str, command: clap::Command) -> anyhow::Result
         let mut script = Vec::new();
         clap_complete::generate(shell, &mut command.clone(), name, &mut script);
         let path = folder.join(file);
-        crate::atomic::write_with(&path, |f| Ok(std::io::Write::write_all(f, &script)?))?;
+        crate::core::atomic::write_with(&path, |f| Ok(std::io::Write::write_all(f, &script)?))?;
         written.push(path);
     }
     Ok(written)

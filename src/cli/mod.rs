@@ -5,14 +5,17 @@
 //! ([`args::commands`], `cargo run --bin sct-docgen`). Readable summaries for a terminal are in
 //! [`summary`].
 
-use crate::error::{exit_code, is_broken_pipe};
+use crate::core::error::{exit_code, is_broken_pipe};
 use std::io::{IsTerminal, Write};
 
 pub mod args;
 pub mod docgen;
 mod net;
+pub mod progress;
 pub mod summary;
+pub mod wrapper;
 
+pub use crate::core::report::{count, note};
 pub use net::NetArgs;
 
 /// The exit-code table shown at the end of every `--help`.
@@ -31,7 +34,7 @@ Exit codes:
 #[derive(clap::Args, Clone, Debug, Default)]
 pub struct OperatorArgs {
     /// Also write a CMTrace log to FILE (appended; rolls over to .lo_ above 5 MiB; see docs/logs.md).
-    #[arg(long, value_name = "FILE", global = true, value_parser = crate::paths::path_flag)]
+    #[arg(long, value_name = "FILE", global = true, value_parser = crate::core::paths::path_flag)]
     pub log: Option<std::path::PathBuf>,
     /// Draw no progress bars on stderr.
     #[arg(long, short, global = true, alias = "no-progress")]
@@ -44,11 +47,11 @@ impl OperatorArgs {
     /// caller's source line (the stage's `run`).
     #[track_caller]
     pub fn apply(&self, tool: &str) -> anyhow::Result<()> {
-        crate::progress::set_quiet(self.quiet);
+        crate::cli::progress::set_quiet(self.quiet);
         if let Some(path) = &self.log {
-            crate::logging::init_stage_log(path)?;
+            crate::core::logging::init_stage_log(path)?;
             let args: Vec<_> = std::env::args_os().skip(1).collect();
-            crate::logging::log_start(tool, &args);
+            crate::core::logging::log_start(tool, &args);
         }
         Ok(())
     }
@@ -82,29 +85,30 @@ impl ViewArgs {
 ///
 /// Errors are printed once to stderr as `TOOL: error: ...` followed by `TOOL:   Caused by: ...` lines;
 /// every line carries the tool's name because a pipeline shares one stderr. A closed stdout is not an
-/// error: the reader simply stopped reading. When a log is open (`sct::logging`), the error, its
+/// error: the reader simply stopped reading. When a log is open (`sct::core::logging`), the error, its
 /// causes and the exit code are logged as `ERROR:` entries too.
 pub fn run(tool: &str, stage: impl FnOnce() -> anyhow::Result<()>) -> std::process::ExitCode {
-    crate::setting::set_program(tool);
+    crate::core::setting::set_program(tool);
+    progress::install();
     let code = match stage() {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(err) if is_broken_pipe(&err) => std::process::ExitCode::SUCCESS,
         Err(err) => {
             report(tool, &err);
             let code = exit_code(&err).code();
-            crate::logging::error_chain(tool, &err);
-            crate::logging::error(tool, format!("{tool} failed with exit code {code}"));
+            crate::core::logging::error_chain(tool, &err);
+            crate::core::logging::error(tool, format!("{tool} failed with exit code {code}"));
             std::process::ExitCode::from(code)
         }
     };
     // Nothing is written after this: the secrets kept for masking can go.
-    crate::logging::forget_secrets();
+    crate::core::logging::forget_secrets();
     code
 }
 
 /// Writes an error and its causes to stderr, each as one line ([`shown`]).
 pub fn report(tool: &str, err: &anyhow::Error) {
-    crate::progress::suspend(|| report_now(tool, err));
+    crate::cli::progress::suspend(|| report_now(tool, err));
 }
 
 fn report_now(tool: &str, err: &anyhow::Error) {
@@ -118,27 +122,11 @@ fn report_now(tool: &str, err: &anyhow::Error) {
     }
 }
 
-/// `1 update pack`, `2 update packs`: a count that reads as a sentence.
-pub fn count(n: usize, one: &str, many: &str) -> String {
-    format!("{n} {}", if n == 1 { one } else { many })
-}
-
-/// Prints a human note on stderr as one line ([`shown`]), above any progress bar, prefixed with
-/// the name of the program the operator ran (library code inside `ServiceConnectionTool` passes
-/// `sct-fetch`, but the operator ran the wrapper); `tool` names it when no front end recorded one.
-pub fn note(tool: &str, message: impl std::fmt::Display) {
-    let name = crate::setting::program().unwrap_or(tool);
-    let line = shown(&message);
-    crate::progress::suspend(|| {
-        let _ = writeln!(std::io::stderr().lock(), "{name}: {line}");
-    });
-}
-
-/// A message as a person may see it: secrets masked ([`crate::logging::redact`]) and anything
-/// from outside that could forge a line or drive the terminal escaped ([`crate::escape`]).
+/// A message as a person may see it: secrets masked ([`crate::core::logging::redact`]) and anything
+/// from outside that could forge a line or drive the terminal escaped ([`crate::core::escape`]).
 /// Every line sct writes for people goes through it.
 pub fn shown(message: &dyn std::fmt::Display) -> String {
-    crate::escape::escape(&crate::logging::redact(&message.to_string())).into_owned()
+    crate::core::escape::escape(&crate::core::logging::redact(&message.to_string())).into_owned()
 }
 
 #[cfg(test)]

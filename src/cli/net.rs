@@ -1,8 +1,8 @@
 //! The network flags `sct-upload` and `sct-fetch` share, so both stages take the same proxy,
 //! CA, timeout and retry settings and refuse the same bad values.
 
-use crate::error::{ExitCode, fail};
-use crate::http::NetOptions;
+use crate::core::error::{ExitCode, fail};
+use crate::stages::http::NetOptions;
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -19,7 +19,7 @@ pub struct NetArgs {
     pub proxy_user: Option<String>,
     /// CA certificate(s) (PEM) to trust instead of the system's roots: the service's certificate must
     /// chain to one of them, as with `curl --cacert`.
-    #[arg(long, value_name = "PEM", value_parser = crate::paths::path_flag)]
+    #[arg(long, value_name = "PEM", value_parser = crate::core::paths::path_flag)]
     pub ca_file: Option<PathBuf>,
     /// Seconds to wait for a connection and for each read before giving up (a stalled server).
     #[arg(long, value_name = "SECS", default_value_t = 60.0)]
@@ -30,17 +30,17 @@ pub struct NetArgs {
     pub retries: u32,
     /// Slowest download accepted, in bytes per second over --rate-window (0: no floor); a slower
     /// one is cut and retried, resuming where it stopped.
-    #[arg(long, value_name = "BYTES", default_value_t = crate::http::MinRate::DEFAULT.bytes_per_sec)]
+    #[arg(long, value_name = "BYTES", default_value_t = crate::stages::http::MinRate::DEFAULT.bytes_per_sec)]
     pub min_rate: u64,
     /// Seconds over which --min-rate is measured.
-    #[arg(long, value_name = "SECS", default_value_t = crate::http::MinRate::DEFAULT.window.as_secs_f64())]
+    #[arg(long, value_name = "SECS", default_value_t = crate::stages::http::MinRate::DEFAULT.window.as_secs_f64())]
     pub rate_window: f64,
 }
 
 impl NetArgs {
     /// The network options these flags give. The proxy password is not asked for here: a dry
     /// run needs none ([`NetOptions::with_proxy_password`] asks).
-    pub fn options(&self, config: &crate::config::Config) -> anyhow::Result<NetOptions> {
+    pub fn options(&self, config: &crate::stages::config::Config) -> anyhow::Result<NetOptions> {
         if !(self.timeout > 0.0 && self.timeout.is_finite()) {
             return Err(fail(
                 ExitCode::Usage,
@@ -64,7 +64,7 @@ impl NetArgs {
             connect_timeout: timeout,
             read_timeout: timeout,
             retries: self.retries,
-            min_rate: crate::http::MinRate {
+            min_rate: crate::stages::http::MinRate {
                 bytes_per_sec: self.min_rate,
                 window: Duration::from_secs_f64(self.rate_window),
             },

@@ -6,13 +6,13 @@
 //! colour, so a summary pasted into a ticket reads the same.
 //!
 //! Every value in them comes from a cab, a catalog or a folder someone else wrote, so each is
-//! shown through [`crate::escape`] (`e`): a name cannot add a line, move the cursor or reorder
+//! shown through [`crate::core::escape`] (`e`): a name cannot add a line, move the cursor or reorder
 //! the text, and so cannot make a failed check look like a good one.
 
-use crate::escape::Escaped as e;
-use crate::import::SitePackage;
-use crate::usage_cab::CabReport;
-use crate::verify::VerifyReport;
+use crate::core::escape::Escaped as e;
+use crate::core::usage_cab::CabReport;
+use crate::stages::import::SitePackage;
+use crate::stages::verify::VerifyReport;
 use std::io::Write;
 
 /// A usage cab's identity and members, as `sct-pack inspect` shows it on a terminal.
@@ -149,7 +149,7 @@ pub fn write_verify_report(out: &mut dyn Write, report: &VerifyReport) -> anyhow
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::verify::PackReport;
+    use crate::stages::verify::PackReport;
 
     fn report(name: &str, problem: &str, unexpected: &str) -> VerifyReport {
         VerifyReport {

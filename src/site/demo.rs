@@ -6,7 +6,7 @@
 
 use super::sqlite::SqliteSite;
 use super::{DiagnosticsLevel, state};
-use crate::version::CmVersion;
+use crate::core::version::CmVersion;
 use anyhow::Context;
 use rusqlite::params;
 use serde_json::json;
@@ -250,7 +250,7 @@ fn results_for(name: &str, spec: &DemoSpec, dice: &mut Dice) -> serde_json::Valu
 /// Records the release the site runs as installed, as a real site's Updates and Servicing shows it.
 fn insert_installed_package(tx: &rusqlite::Transaction, spec: &DemoSpec) -> anyhow::Result<()> {
     let build = spec.version.build();
-    let release = crate::version::release_name(build).unwrap_or("current");
+    let release = crate::core::version::release_name(build).unwrap_or("current");
     // The package GUID of an installed release is derived from the build so demo sites agree.
     let guid = Uuid::from_u128(0x5C7E_0000_0000_4000_8000_0000_0000_0000 | u128::from(build));
     let version = spec.version.site_version().to_string();

@@ -9,99 +9,14 @@ pub mod queries;
 pub mod register;
 pub mod sqlite;
 
-use crate::error::{ExitCode, fail};
-use crate::version::CmVersion;
-use base64::Engine;
+pub use crate::core::usage::{DiagnosticsLevel, SiteIdentity, UsageRow, hierarchy_hash};
+
+use crate::core::error::{ExitCode, fail};
+use crate::core::version::CmVersion;
 use serde::{Deserialize, Serialize};
 use std::fmt;
 use std::path::PathBuf;
 use uuid::Uuid;
-
-/// The diagnostics and usage data level configured for the hierarchy.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
-pub enum DiagnosticsLevel {
-    Basic = 1,
-    Enhanced = 2,
-    Full = 3,
-}
-
-impl DiagnosticsLevel {
-    /// The level stored as an integer in the site database.
-    pub fn from_code(code: i64) -> Option<Self> {
-        match code {
-            1 => Some(Self::Basic),
-            2 => Some(Self::Enhanced),
-            3 => Some(Self::Full),
-            _ => None,
-        }
-    }
-}
-
-impl fmt::Display for DiagnosticsLevel {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        fmt::Debug::fmt(self, f)
-    }
-}
-
-impl std::str::FromStr for DiagnosticsLevel {
-    type Err = String;
-    fn from_str(text: &str) -> Result<Self, String> {
-        match text.to_ascii_lowercase().as_str() {
-            "basic" | "1" => Ok(Self::Basic),
-            "enhanced" | "2" => Ok(Self::Enhanced),
-            "full" | "3" => Ok(Self::Full),
-            _ => Err(format!(
-                "`{text}` is not a diagnostics level (Basic, Enhanced or Full)"
-            )),
-        }
-    }
-}
-
-/// Who the site is: what the update service needs to choose updates.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct SiteIdentity {
-    pub site_code: String,
-    pub site_name: String,
-    pub server_name: String,
-    /// The hierarchy ID (support ID), from `dbo.fnGetHierarchyID()` on SQL Server.
-    pub hierarchy_id: Uuid,
-    /// The site version, always `5.00.<build>.1000` (`dbo.fnCurrentSiteVersion()`).
-    pub version: CmVersion,
-    /// The full version with hotfixes (`fnSetupFullVersion`), `5.00.<build>.10mm`.
-    pub full_version: CmVersion,
-    pub diagnostics_level: DiagnosticsLevel,
-    /// The site's install folder (holds `EasySetupPayload\`), as recorded in `Sites.InstallDir`.
-    pub install_dir: String,
-}
-
-impl SiteIdentity {
-    /// The hashed hierarchy ID that usage data carries: Base64(SHA-256(GUID bytes in .NET order)).
-    pub fn hierarchy_hash(&self) -> String {
-        hierarchy_hash(&self.hierarchy_id)
-    }
-}
-
-/// Base64(SHA-256(`Guid.ToByteArray()`)): .NET writes the first three GUID fields little-endian.
-pub fn hierarchy_hash(id: &Uuid) -> String {
-    let mut hasher = crate::hash::Sha256::new();
-    hasher.update(&id.to_bytes_le());
-    base64::engine::general_purpose::STANDARD.encode(hasher.finish_bytes())
-}
-
-/// One row of `TEL_TelemetryResults`: the result of one usage query.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct UsageRow {
-    /// The usage query's ID.
-    pub id: Uuid,
-    /// The collecting procedure, such as `TEL_SetupInfo`.
-    pub name: String,
-    /// The lowest diagnostics level that sends this row.
-    pub level: DiagnosticsLevel,
-    /// When the site collected it (ISO 8601, UTC).
-    pub collected_at: String,
-    /// The query's result, as the site stored it.
-    pub results: String,
-}
 
 /// One row of `CM_UpdatePackages`: an update the console's *Updates and Servicing* node shows.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -252,23 +167,6 @@ mod tests {
     use super::*;
 
     #[test]
-    fn hierarchy_hash_uses_dotnet_byte_order() {
-        // Guid.ToByteArray() of 00112233-4455-6677-8899-aabbccddeeff is 33 22 11 00 55 44 77 66 88 ...
-        let id: Uuid = "00112233-4455-6677-8899-aabbccddeeff".parse().unwrap();
-        assert_eq!(
-            id.to_bytes_le(),
-            [
-                0x33, 0x22, 0x11, 0x00, 0x55, 0x44, 0x77, 0x66, 0x88, 0x99, 0xaa, 0xbb, 0xcc, 0xdd,
-                0xee, 0xff
-            ]
-        );
-        let expected = base64::engine::general_purpose::STANDARD
-            .encode(hex::decode(crate::hash::hex_of(&id.to_bytes_le())).unwrap());
-        assert_eq!(hierarchy_hash(&id), expected);
-        assert_eq!(hierarchy_hash(&id).len(), 44);
-    }
-
-    #[test]
     fn locators() {
         assert_eq!(
             SiteLocator::parse("sqlite:/tmp/x.db").unwrap(),
@@ -284,7 +182,7 @@ mod tests {
             "Server=db,1433;Database=CM_PS1;User Id=sct;Password=****"
         );
         let err = SiteLocator::parse("Server=db;User Id=sct").unwrap_err();
-        assert_eq!(crate::error::exit_code(&err), ExitCode::Usage);
+        assert_eq!(crate::core::error::exit_code(&err), ExitCode::Usage);
         let err = SiteLocator::parse("mssql:/sct:pw123@db").unwrap_err();
         assert!(!format!("{err:#}").contains("pw123"), "{err:#}");
     }

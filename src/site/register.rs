@@ -9,7 +9,7 @@
 
 use super::sqlite::SqliteSite;
 use super::{SiteStore, state};
-use crate::catalog::Pack;
+use crate::core::catalog::Pack;
 use anyhow::Context;
 use rusqlite::{OptionalExtension, TransactionBehavior, params};
 use uuid::Uuid;
@@ -99,8 +99,8 @@ impl PackRegister for SqliteSite {
         if let Some(last) = last.filter(|_| !allow_rollback) {
             // Checked again inside the transaction: another import may have committed meanwhile.
             if (stamp.version as i64) < last {
-                return Err(crate::error::fail(
-                    crate::error::ExitCode::Rejected,
+                return Err(crate::core::error::fail(
+                    crate::core::error::ExitCode::Rejected,
                     format!(
                         "catalog version {} is older than version {last} already imported into {what} (rollback refused)",
                         stamp.version
@@ -128,7 +128,7 @@ impl PackRegister for SqliteSite {
                 allow_rollback && last.is_some_and(|l| (stamp.version as i64) < l)
             ],
         )? == 1;
-        crate::fault::point("import:before-commit");
+        crate::core::fault::point("import:before-commit");
         tx.commit()
             .with_context(|| format!("Failed to commit the import into {what}"))?;
         Ok(out)
@@ -245,8 +245,8 @@ mod tests {
         assert_eq!(row.state, state::DOWNLOAD_SUCCESS);
         let err = site.register(&stamp(4), &[&pack], false, now).unwrap_err();
         assert_eq!(
-            crate::error::exit_code(&err),
-            crate::error::ExitCode::Rejected
+            crate::core::error::exit_code(&err),
+            crate::core::error::ExitCode::Rejected
         );
         assert!(
             site.register(&stamp(4), &[&pack], true, now)

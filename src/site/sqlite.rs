@@ -1,7 +1,7 @@
 //! The embedded site: a SQLite file with the ConfigMgr tables of `schema.sql`.
 
 use super::{DiagnosticsLevel, SiteIdentity, SiteStore, UpdatePackage, UsageRow};
-use crate::error::{ExitCode, fail};
+use crate::core::error::{ExitCode, fail};
 use anyhow::Context;
 use rusqlite::{Connection, OpenFlags, OptionalExtension};
 use std::path::{Path, PathBuf};
@@ -36,7 +36,7 @@ impl SqliteSite {
         if path.exists() {
             anyhow::bail!("site database `{}` already exists", path.display());
         }
-        crate::atomic::check_parent(path)?;
+        crate::core::atomic::check_parent(path)?;
         let conn = Connection::open_with_flags(
             path,
             OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_CREATE,

@@ -107,13 +107,13 @@ fn usage_cab_bombs_cost_memory_bounded_by_the_bytes_not_by_what_they_declare() {
     let doc = padded_usage(4 * MIB as usize);
     let mut forged = forge::usage_cab(&doc);
     let mut manifest = forge::manifest_for(&[
-        (sct::usage_cab::USAGE_MEMBER, &doc),
+        (sct::core::usage_cab::USAGE_MEMBER, &doc),
         (&forge::version_name(), &forged.files[1].data),
     ]);
     let usage = manifest.members[0].clone();
     manifest.members.extend(std::iter::repeat_n(usage, 200));
     forged.files[2] = forge::file(
-        sct::usage_cab::MANIFEST_MEMBER,
+        sct::core::usage_cab::MANIFEST_MEMBER,
         &serde_json::to_vec(&manifest).unwrap(),
     );
     let cab = env.path("listed-201-times.cab");
@@ -139,7 +139,9 @@ fn an_endless_offer_line_costs_no_more_than_the_line_limit() {
     let file = std::fs::File::create(&endless).unwrap();
     file.set_len(256 * MIB).unwrap();
     let mut cmd = env.command("sct-fetch");
-    let key = sct::signing::PrivateKey::generate().public().to_string();
+    let key = sct::core::signing::PrivateKey::generate()
+        .public()
+        .to_string();
     cmd.args(["--dest", "packs", "--retries", "0", "--trusted-key", &key]);
     let ran = run_capped(&env, cmd, Some(&endless), BASE);
     assert_eq!(ran.code, Some(1), "{}", ran.stderr);
@@ -160,7 +162,7 @@ fn attacker_folder(env: &Env) -> (std::path::PathBuf, String) {
         &plain(Some("unknown".into())),
     );
     let key = data_dir().join("keys/test-only-unknown-key.json");
-    let public = sct::signing::PrivateKey::load(&key)
+    let public = sct::core::signing::PrivateKey::load(&key)
         .unwrap()
         .public()
         .to_string();
@@ -197,7 +199,9 @@ fn a_relative_key_file_never_resolves_against_the_working_folder() {
     // key, so the attacker's folder is refused.
     let config_dir = tempfile::tempdir().unwrap();
     let trusted = data_dir().join("keys/test-only-trusted-key.json");
-    let trusted = sct::signing::PrivateKey::load(&trusted).unwrap().public();
+    let trusted = sct::core::signing::PrivateKey::load(&trusted)
+        .unwrap()
+        .public();
     std::fs::write(
         config_dir.path().join("trusted-keys.txt"),
         format!("{trusted}\n"),
@@ -314,7 +318,7 @@ fn a_catalog_signed_for_a_century_is_refused_at_fetch_naming_the_setting() {
     let service = one_pack_service(&env);
     let mut catalog = service.catalog(4);
     catalog.expires_at = catalog.issued_at + jiff::SignedDuration::from_hours(24 * 36_500);
-    let (bytes, sig) = sct::catalog::sign(&catalog, &[&service.key]).unwrap();
+    let (bytes, sig) = sct::core::catalog::sign(&catalog, &[&service.key]).unwrap();
     std::fs::write(service.root.join("catalog.json"), bytes).unwrap();
     std::fs::write(service.root.join("catalog.json.sig"), sig).unwrap();
     let server = TestServer::start(&service.root);

@@ -128,7 +128,7 @@ fn judge(name: &str, stage: &str, s: &Scenario, out: &Output, names: &str) -> Ve
         return problems;
     }
     // Whatever the input holds, stderr is plain lines: no terminal escape, carriage return or
-    // bidi override from the input reaches the terminal raw (src/escape.rs).
+    // bidi override from the input reaches the terminal raw (src/core/escape.rs).
     let raw = |c: char| {
         (c.is_control() && c != '\n')
             || ('\u{202a}'..='\u{202e}').contains(&c)
@@ -408,7 +408,7 @@ fn cab_scenarios_through_sct_upload_and_sct_serve() {
                 ));
             }
             // Stored as `<hierarchy>/<time>-<first 16 hex digits of its SHA-256>.cab`.
-            let digest = sct::hash::hex_of(&std::fs::read(&cab).unwrap());
+            let digest = sct::core::hash::hex_of(&std::fs::read(&cab).unwrap());
             let suffix = format!("-{}.cab", &digest[..16]);
             if !stored(&site.root).iter().any(|p| p.ends_with(&suffix)) {
                 problems.push(format!(
@@ -480,7 +480,7 @@ impl Site {
     fn import(&self, src: &Path, extra: &[&str]) -> Output {
         let trusted =
             std::fs::read_to_string(data_dir().join("keys/test-only-trusted-key.json")).unwrap();
-        let key: sct::signing::KeyFile = serde_json::from_str(&trusted).unwrap();
+        let key: sct::core::signing::KeyFile = serde_json::from_str(&trusted).unwrap();
         let mut cmd = self.env.command("sct-import");
         cmd.env("SCT_SITE", format!("sqlite:{}", self.db.display()))
             .env("SCT_TRUSTED_KEYS", key.public_key)
@@ -551,7 +551,7 @@ fn copy_tree(from: &Path, to: &Path) {
 pub(crate) fn stage_pack_folder(env: &Env, name: &str, folder: &str, s: &Scenario) -> PathBuf {
     let dest = env.path(&format!("{name}-{folder}"));
     copy_tree(&data_dir().join(name).join(folder), &dest);
-    let catalog = dest.join(sct::catalog::CATALOG_FILE);
+    let catalog = dest.join(sct::core::catalog::CATALOG_FILE);
     if let Some(size) = s.pad_catalog_to {
         let mut bytes = std::fs::read(&catalog).unwrap();
         bytes.resize(size as usize, b' ');
@@ -559,11 +559,11 @@ pub(crate) fn stage_pack_folder(env: &Env, name: &str, folder: &str, s: &Scenari
     }
     if let Some(signer) = &s.sign {
         let key = data_dir().join(format!("keys/test-only-{signer}-key.json"));
-        let key = sct::signing::PrivateKey::load(&key).unwrap();
+        let key = sct::core::signing::PrivateKey::load(&key).unwrap();
         let bytes = std::fs::read(&catalog).unwrap();
-        let signature = sct::signing::SignatureFile::sign(&bytes, &[&key]);
+        let signature = sct::core::signing::SignatureFile::sign(&bytes, &[&key]);
         std::fs::write(
-            dest.join(sct::catalog::SIGNATURE_FILE),
+            dest.join(sct::core::catalog::SIGNATURE_FILE),
             serde_json::to_vec_pretty(&signature).unwrap(),
         )
         .unwrap();
@@ -687,7 +687,9 @@ pub(crate) fn plain(sign: Option<String>) -> Scenario {
 #[test]
 fn offer_scenarios_through_sct_fetch() {
     // Offers are refused before any catalog is fetched, so any pinned key will do.
-    let key = sct::signing::PrivateKey::generate().public().to_string();
+    let key = sct::core::signing::PrivateKey::generate()
+        .public()
+        .to_string();
     let (mut problems, mut ran) = (Vec::new(), 0);
     for (name, s) in with_stage("fetch") {
         let env = Env::new();

@@ -1,5 +1,5 @@
 //! The crash matrix: `sct-fetch` and `sct-import` killed (SIGKILL, through the debug-build fault
-//! hook `SCT_FAULT=stage:point`, see `src/fault.rs`) at every named point. After each kill: no file
+//! hook `SCT_FAULT=stage:point`, see `src/core/fault.rs`) at every named point. After each kill: no file
 //! sits under its final name with bytes the signed catalog does not list, the database never names a
 //! pack whose files are not in place, a rerun completes, `sct-verify` passes and a further run
 //! changes nothing.
@@ -125,7 +125,7 @@ impl World {
     /// Every (path, size, sha256) the published catalog lists, relative to a pack folder.
     fn catalog_files(&self) -> Vec<(String, u64, String)> {
         let bytes = std::fs::read(self.root.join("catalog/catalog.json")).unwrap();
-        let catalog: sct::catalog::Catalog = serde_json::from_slice(&bytes).unwrap();
+        let catalog: sct::core::catalog::Catalog = serde_json::from_slice(&bytes).unwrap();
         catalog
             .packs
             .iter()
@@ -152,7 +152,7 @@ fn no_partial_file_under_its_name(world: &World, dir: &Path, point: &str) {
     for (path, size, sha256) in world.catalog_files() {
         let file = dir.join(&path);
         if file.exists() {
-            let (got_size, got) = sct::hash::of_file(&file).unwrap();
+            let (got_size, got) = sct::core::hash::of_file(&file).unwrap();
             assert!(
                 got_size == size && got == sha256,
                 "{point}: `{path}` is under its final name but incomplete"
@@ -246,7 +246,7 @@ fn site_consistent(world: &World, site: &Path, offline: &Path, point: &str) {
             .iter()
             .filter(|(p, _, _)| p.starts_with(&format!("{entry}/")))
         {
-            let (got_size, got) = sct::hash::of_file(&offline.join(path)).unwrap_or_default();
+            let (got_size, got) = sct::core::hash::of_file(&offline.join(path)).unwrap_or_default();
             assert!(
                 got_size == *size && got == *sha256,
                 "{point}: `{path}` is under its final name but incomplete"

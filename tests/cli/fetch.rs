@@ -636,27 +636,32 @@ fn connect_uploads_then_fetches_in_process_through_the_upload_seam() {
     let service = service(&env);
     let server = TestServer::start(&service.root);
     let offers_text = service.offers_a_and_b(&server.base);
-    let config = sct::config::Config {
+    let config = sct::stages::config::Config {
         trusted_keys: vec![service.public_key()],
         ..Default::default()
     };
-    let request = sct::wrapper::ConnectRequest {
+    let request = sct::cli::wrapper::ConnectRequest {
         usage_data_src: env.path("usb"),
         update_pack_dest: env.path("usb/UpdatePacks"),
         proxy_server_uri: None,
         proxy_user_name: None,
-        mode: sct::select::DownloadMode::SiteVersion,
+        mode: sct::core::select::DownloadMode::SiteVersion,
     };
     let uploads = std::cell::Cell::new(0);
-    let upload =
-        |req: &sct::wrapper::ConnectRequest, _: &sct::http::NetOptions, _: &sct::config::Config| {
-            assert_eq!(req.usage_data_src, env.path("usb"));
-            uploads.set(uploads.get() + 1);
-            let limits = sct::fetch::OFFER_LIMITS;
-            sct::document::read_lines::<sct::offer::Offer>(offers_text.as_bytes(), "offers", limits)
-        };
+    let upload = |req: &sct::cli::wrapper::ConnectRequest,
+                  _: &sct::stages::http::NetOptions,
+                  _: &sct::stages::config::Config| {
+        assert_eq!(req.usage_data_src, env.path("usb"));
+        uploads.set(uploads.get() + 1);
+        let limits = sct::stages::fetch::OFFER_LIMITS;
+        sct::core::document::read_lines::<sct::core::offer::Offer>(
+            offers_text.as_bytes(),
+            "offers",
+            limits,
+        )
+    };
     let mut events = Vec::new();
-    let summary = sct::wrapper::connect(&request, &config, &upload, &mut |event| {
+    let summary = sct::cli::wrapper::connect(&request, &config, &upload, &mut |event| {
         events.push(serde_json::to_value(event)?);
         Ok(())
     })

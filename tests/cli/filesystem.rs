@@ -31,7 +31,7 @@ fn other_platform_path() -> &'static str {
 /// The pinned key the corpus signs with.
 fn trusted_key() -> String {
     let text = std::fs::read_to_string(data_dir().join("keys/test-only-trusted-key.json")).unwrap();
-    let key: sct::signing::KeyFile = serde_json::from_str(&text).unwrap();
+    let key: sct::core::signing::KeyFile = serde_json::from_str(&text).unwrap();
     key.public_key
 }
 

@@ -5,10 +5,10 @@
 //! inside the test's scratch folder.
 
 use crate::support::{Env, stderr_of, stdout_of, tree};
-use sct::catalog::{self, Catalog, Pack, PackFile};
-use sct::document::Document;
-use sct::packdir::{FetchRecord, HierarchyRecord};
-use sct::signing::PrivateKey;
+use sct::core::catalog::{self, Catalog, Pack, PackFile};
+use sct::core::document::Document;
+use sct::core::packdir::{FetchRecord, HierarchyRecord};
+use sct::core::signing::PrivateKey;
 use serde_json::Value;
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
@@ -40,7 +40,7 @@ fn test_pack(name: &str, min: &str, max: &str, size: usize) -> TestPack {
         .map(|(path, bytes)| PackFile {
             path: path.clone(),
             size: bytes.len() as u64,
-            sha256: sct::hash::hex_of(bytes),
+            sha256: sct::core::hash::hex_of(bytes),
         })
         .collect();
     TestPack {
@@ -164,7 +164,7 @@ impl Fixture {
                 .collect(),
         };
         std::fs::write(
-            dir.join(sct::packdir::RECORD_FILE),
+            dir.join(sct::core::packdir::RECORD_FILE),
             serde_json::to_vec_pretty(&record).unwrap(),
         )
         .unwrap();
@@ -953,7 +953,7 @@ fn crash_after_commit_then_rerun() {
 fn wait_reports_the_states_by_name() {
     // The embedded site stands in for SQL Server here: its rows are already Ready to install, so
     // --wait reads them once and stops. The polling itself is unit-tested with a fake site whose
-    // states move (src/import/wait.rs).
+    // states move (src/stages/import/wait.rs).
     let fx = Fixture::new();
     let pack = applicable("2409", 100);
     let src = fx.write_packs("UpdatePacks", 1, &[&pack]);
@@ -1106,12 +1106,12 @@ fn hostile_stray_names_cannot_forge_log_records_or_flood_the_log() {
     let text = std::fs::read_to_string(&log).unwrap();
     let text = text.strip_prefix('\u{feff}').unwrap_or(&text);
     for line in text.lines() {
-        let entry = sct::cmtrace::parse_record(line)
+        let entry = sct::core::cmtrace::parse_record(line)
             .unwrap_or_else(|e| panic!("`{line}` is not a CMTrace record: {e}"));
         assert_ne!(entry.message, forged, "a forged record got into the log");
     }
     assert_eq!(
-        sct::cmtrace::parse_log(text).unwrap().len(),
+        sct::core::cmtrace::parse_log(text).unwrap().len(),
         text.lines().count(),
         "one record per line"
     );

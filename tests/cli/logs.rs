@@ -1,7 +1,7 @@
 //! Log files: ServiceConnectionTool.log and ConfigMgrSetup.log open cleanly as CMTrace entries.
 
 use crate::support::{Env, on_wine, stderr_of};
-use sct::cmtrace::{self, Entry, Severity};
+use sct::core::cmtrace::{self, Entry, Severity};
 use std::path::{Path, PathBuf};
 
 /// Runs the wrapper with its logs in `logs_dir`.

@@ -2,6 +2,7 @@
 
 #[cfg(unix)]
 mod abuse;
+mod architecture;
 mod bounds;
 mod collect;
 mod corpus;

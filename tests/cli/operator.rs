@@ -4,7 +4,7 @@
 
 use crate::kit::{HIERARCHY_A, HIERARCHY_B, Server, published, two_hierarchies, usage_cab};
 use crate::support::{Env, bin_path, require_tool, stderr_of, stdout_of};
-use sct::cmtrace::{self, Entry, Severity};
+use sct::core::cmtrace::{self, Entry, Severity};
 use std::path::Path;
 
 /// Every line of a stage log, each parsed on its own as one CMTrace record (no ANSI anywhere).

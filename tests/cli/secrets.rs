@@ -360,7 +360,7 @@ fn no_secret_reaches_output_logs_files_or_argv() {
         "pack",
         &plain(Some("trusted".into())),
     );
-    let trusted: sct::signing::KeyFile = serde_json::from_slice(
+    let trusted: sct::core::signing::KeyFile = serde_json::from_slice(
         &std::fs::read(data_dir().join("keys/test-only-trusted-key.json")).unwrap(),
     )
     .unwrap();

@@ -153,21 +153,21 @@ fn future_schema_cab(env: &Env) -> std::path::PathBuf {
         serde_json::from_slice(&std::fs::read(env.path("ps1.json")).unwrap()).unwrap();
     doc["schema"] = "sct.usage.v9".into();
     let usage = serde_json::to_vec(&doc).unwrap();
-    let mut reader = sct::cabinet::CabReader::open(&cab).unwrap();
+    let mut reader = sct::core::cabinet::CabReader::open(&cab).unwrap();
     let version_name = "SiteVersion.5.00.9128.1000.txt";
     let version = reader.read_member(version_name, 4096).unwrap();
     let mut manifest: serde_json::Value =
         serde_json::from_slice(&reader.read_member("manifest.json", 65536).unwrap()).unwrap();
     manifest["members"][0]["size"] = usage.len().into();
-    manifest["members"][0]["sha256"] = sct::hash::hex_of(&usage).into();
+    manifest["members"][0]["sha256"] = sct::core::hash::hex_of(&usage).into();
     let manifest = serde_json::to_vec(&manifest).unwrap();
-    let entry = |name: &str, bytes: Vec<u8>| sct::cabinet::Entry {
+    let entry = |name: &str, bytes: Vec<u8>| sct::core::cabinet::Entry {
         name: name.to_owned(),
         size: bytes.len() as u64,
         data: Box::new(std::io::Cursor::new(bytes)),
     };
     let out = env.path("future.cab");
-    sct::cabinet::write(
+    sct::core::cabinet::write(
         &out,
         vec![
             entry("UsageData.json", usage),

@@ -169,11 +169,11 @@ pub fn needs_debug_build() -> bool {
 }
 
 /// True when a fault point (`SCT_FAULT`) ended the process: SIGKILL on Linux; under Wine the
-/// Windows build's `TerminateProcess` with exit code 137 (`sct::fault::KILLED_EXIT_CODE`).
+/// Windows build's `TerminateProcess` with exit code 137 (`sct::core::fault::KILLED_EXIT_CODE`).
 pub fn killed_at_fault(status: &std::process::ExitStatus) -> bool {
     use std::os::unix::process::ExitStatusExt;
     if on_wine() {
-        status.code() == Some(sct::fault::KILLED_EXIT_CODE as i32)
+        status.code() == Some(sct::core::fault::KILLED_EXIT_CODE as i32)
     } else {
         status.signal() == Some(9)
     }

@@ -362,7 +362,9 @@ fn upload_against(env: &Env, site: &Published, key: &str) -> std::process::Outpu
 fn catalog_signed_by_an_unknown_key_is_refused() {
     let env = Env::new();
     let site = published(&env);
-    let other = sct::signing::PrivateKey::generate().public().to_string();
+    let other = sct::core::signing::PrivateKey::generate()
+        .public()
+        .to_string();
     let out = upload_against(&env, &site, &other);
     assert_eq!(out.status.code(), Some(1), "{}", stderr_of(&out));
     assert!(
@@ -420,13 +422,13 @@ fn expired_catalog_is_refused() {
     let site = published(&env);
     // Re-sign the published catalog with dates in the past, with the service's own key.
     let path = site.root.join("catalog/catalog.json");
-    let mut catalog: sct::catalog::Catalog =
+    let mut catalog: sct::core::catalog::Catalog =
         serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
     let now = jiff::Timestamp::now();
     catalog.issued_at = now - jiff::SignedDuration::from_hours(48);
     catalog.expires_at = now - jiff::SignedDuration::from_hours(24);
-    let key = sct::signing::PrivateKey::load(&site.key).unwrap();
-    let (bytes, sig) = sct::catalog::sign(&catalog, &[&key]).unwrap();
+    let key = sct::core::signing::PrivateKey::load(&site.key).unwrap();
+    let (bytes, sig) = sct::core::catalog::sign(&catalog, &[&key]).unwrap();
     std::fs::write(&path, bytes).unwrap();
     std::fs::write(site.root.join("catalog/catalog.json.sig"), sig).unwrap();
     let out = upload_against(&env, &site, &site.public);
@@ -530,18 +532,18 @@ fn the_library_entry_point_returns_the_same_offers_in_process() {
     let site = published(&env);
     let server = Server::start(&env, &site.root, &[], &[]);
     let usb = two_hierarchies(&env);
-    let options = sct::upload::UploadOptions {
+    let options = sct::stages::upload::UploadOptions {
         source: usb,
         service_url: server.url.clone(),
-        net: sct::http::NetOptions {
+        net: sct::stages::http::NetOptions {
             retries: 0,
             ..Default::default()
         },
-        trusted: vec![sct::signing::PublicKey::parse(&site.public).unwrap()],
+        trusted: vec![sct::core::signing::PublicKey::parse(&site.public).unwrap()],
         parallel: 2,
         token: Some(crate::kit::TOKEN.into()),
     };
-    let offers = sct::upload::run(&options).unwrap();
+    let offers = sct::stages::upload::run(&options).unwrap();
     let sites: Vec<(&str, String)> = offers
         .iter()
         .map(|o| (o.site_code.as_str(), o.site_version.to_string()))
@@ -591,7 +593,7 @@ fn a_hostile_error_answer_cannot_forge_log_records_or_rewrite_the_terminal() {
     );
     let text = std::fs::read_to_string(&log).unwrap();
     let text = text.strip_prefix('\u{feff}').unwrap_or(&text);
-    let records = sct::cmtrace::parse_log(text).unwrap();
+    let records = sct::core::cmtrace::parse_log(text).unwrap();
     assert_eq!(records.len(), text.lines().count(), "one record per line");
     assert!(
         records

@@ -153,7 +153,9 @@ fn a_symlink_planted_to_a_copy_outside_is_refused() {
 fn an_unknown_signing_key_or_an_unreadable_folder_is_not_a_pass() {
     let env = Env::new();
     let (service, _) = fetched(&env);
-    let stranger = sct::signing::PrivateKey::generate().public().to_string();
+    let stranger = sct::core::signing::PrivateKey::generate()
+        .public()
+        .to_string();
     let out = env
         .cmd("sct-verify")
         .args(["--trusted-key", &stranger, "packs"])

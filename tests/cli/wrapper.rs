@@ -183,7 +183,7 @@ fn prepare_connect_import_with_the_original_flags() {
         let text = std::fs::read_to_string(env.logs().join(log)).unwrap();
         let text = text.strip_prefix('\u{feff}').unwrap_or(&text);
         for line in text.lines() {
-            let entry = sct::cmtrace::parse_record(line)
+            let entry = sct::core::cmtrace::parse_record(line)
                 .unwrap_or_else(|e| panic!("{log}: `{line}` is not a CMTrace entry: {e}"));
             downloads += usize::from(entry.message.contains("Downloading Payload"));
         }

@@ -29,7 +29,7 @@ pub struct Args {
     #[arg(long, value_enum, default_value = "json")]
     pub format: Format,
     /// Write to FILE (replaced atomically) instead of stdout.
-    #[arg(long, short, value_name = "FILE", value_parser = crate::paths::path_flag)]
+    #[arg(long, short, value_name = "FILE", value_parser = crate::core::paths::path_flag)]
     pub output: Option<PathBuf>,
     #[command(flatten)]
     pub operator: OperatorArgs,
@@ -47,14 +47,14 @@ Exit codes: 0 done, 2 usage error, 3 site database unreadable, 5 no usage data y
 /// Runs `sct-collect`.
 pub fn run(args: Args) -> anyhow::Result<()> {
     args.operator.apply(TOOL)?;
-    let config = crate::config::Config::load()?;
+    let config = crate::stages::config::Config::load()?;
     let site = config.site_locator(args.site.as_deref())?;
-    crate::logging::info(TOOL, format!("Site database: {site}"));
+    crate::core::logging::info(TOOL, format!("Site database: {site}"));
     if let Some(path) = &args.output {
-        crate::atomic::check_parent(path)?;
+        crate::core::atomic::check_parent(path)?;
     }
-    let doc = crate::prepare::collect(&site)?;
-    crate::logging::info(
+    let doc = crate::stages::prepare::collect(&site)?;
+    crate::core::logging::info(
         TOOL,
         format!(
             "Collected usage data of site {} (hierarchy {}, version {}): {} rows",
@@ -65,13 +65,13 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         ),
     );
     let write = |out: &mut dyn Write| match args.format {
-        Format::Json => crate::document::write_pretty(out, &doc),
-        Format::Csv => crate::review::write_csv(&doc, out),
+        Format::Json => crate::core::document::write_pretty(out, &doc),
+        Format::Csv => crate::core::review::write_csv(&doc, out),
     };
     match &args.output {
         Some(path) => {
-            crate::atomic::write_with(path, |file| write(file))?;
-            crate::logging::info(TOOL, format!("Written to {}", path.display()));
+            crate::core::atomic::write_with(path, |file| write(file))?;
+            crate::core::logging::info(TOOL, format!("Written to {}", path.display()));
             Ok(())
         }
         None => write(&mut std::io::stdout().lock()),

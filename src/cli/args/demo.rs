@@ -30,7 +30,7 @@ pub enum Command {
     )]
     Site {
         /// The database file to create (must not exist).
-        #[arg(long, value_name = "FILE", value_parser = crate::paths::path_flag)]
+        #[arg(long, value_name = "FILE", value_parser = crate::core::paths::path_flag)]
         db: PathBuf,
         /// Three-character site code.
         #[arg(long, default_value = "PS1")]
@@ -40,7 +40,7 @@ pub enum Command {
         site_name: String,
         /// Full version; the site version is its build with revision .1000.
         #[arg(long, default_value = "5.00.9128.1000")]
-        version: crate::version::CmVersion,
+        version: crate::core::version::CmVersion,
         /// Hierarchy ID [default: a new random GUID]
         #[arg(long)]
         hierarchy_id: Option<uuid::Uuid>,
@@ -64,7 +64,7 @@ pub enum Command {
     )]
     Packs {
         /// The service root to write into (created if missing).
-        #[arg(long, value_name = "ROOT", value_parser = crate::paths::path_flag)]
+        #[arg(long, value_name = "ROOT", value_parser = crate::core::paths::path_flag)]
         root: PathBuf,
         /// Payload bytes inside each update's cab (hotfixes get a quarter); suffixes KiB, MiB, GiB.
         #[arg(long, value_name = "SIZE", default_value = "1MiB", value_parser = parse_size)]
@@ -123,7 +123,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
                 no_usage,
             };
             crate::site::demo::create(&db, &spec)?;
-            crate::document::write_line(
+            crate::core::document::write_line(
                 std::io::stdout().lock(),
                 &crate::site::demo::site_document(&db, &spec),
             )
@@ -134,12 +134,12 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             redist_size,
             seed,
         } => {
-            let options = crate::samples::SampleOptions {
+            let options = crate::service::samples::SampleOptions {
                 cab_payload: cab_size,
                 redist_size,
                 seed,
             };
-            let report = crate::samples::generate(&root, &options)?;
+            let report = crate::service::samples::generate(&root, &options)?;
             crate::cli::note(
                 TOOL,
                 format!(
@@ -150,7 +150,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
                     root.join("packs").display()
                 ),
             );
-            crate::document::write_pretty(std::io::stdout().lock(), &report)
+            crate::core::document::write_pretty(std::io::stdout().lock(), &report)
         }
     }
 }

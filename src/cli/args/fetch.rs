@@ -12,16 +12,16 @@ pub const TOOL: &str = "sct-fetch";
 #[command(version, after_help = AFTER_HELP)]
 pub struct Args {
     /// The update pack folder to fill (created if missing; an interrupted run resumes in it).
-    #[arg(long, value_name = "DIR", value_parser = crate::paths::path_flag)]
+    #[arg(long, value_name = "DIR", value_parser = crate::core::paths::path_flag)]
     pub dest: PathBuf,
     /// Offers (sct.offer.v1 JSON lines, as sct-upload prints them); `-` or nothing reads stdin.
-    #[arg(long, value_name = "FILE", value_parser = crate::paths::path_flag)]
+    #[arg(long, value_name = "FILE", value_parser = crate::core::paths::path_flag)]
     pub offers: Option<PathBuf>,
     /// Which packs: latest (newest update for the site), all, hotfix, siteversion (newer than the site).
     #[arg(long, default_value = "latest", value_name = "MODE")]
-    pub mode: crate::select::DownloadMode,
+    pub mode: crate::core::select::DownloadMode,
     /// Files downloaded at once.
-    #[arg(long, default_value_t = crate::fetch::DEFAULT_JOBS, value_name = "N")]
+    #[arg(long, default_value_t = crate::stages::fetch::DEFAULT_JOBS, value_name = "N")]
     pub jobs: usize,
     /// Pinned catalog key (ed25519:... or a file of them); repeatable [default: SCT_TRUSTED_KEYS, then sct.toml]
     #[arg(long = "trusted-key", value_name = "KEY")]
@@ -50,9 +50,9 @@ read-only folder); 4 network failure. After any failure, run the same command ag
 /// Runs `sct-fetch`.
 pub fn run(args: Args) -> anyhow::Result<()> {
     args.operator.apply(TOOL)?;
-    let config = crate::config::Config::load()?;
+    let config = crate::stages::config::Config::load()?;
     let net = args.net.options(&config)?.with_proxy_password()?;
-    let options = crate::fetch::FetchOptions {
+    let options = crate::stages::fetch::FetchOptions {
         dest: args.dest.clone(),
         mode: args.mode,
         jobs: args.jobs,
@@ -61,14 +61,14 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         progress: !args.operator.quiet,
         validity: config.validity_ceiling()?,
     };
-    let offers = crate::fetch::read_offers(args.offers.as_deref())?;
+    let offers = crate::stages::fetch::read_offers(args.offers.as_deref())?;
     if args.dry_run {
-        let plan = crate::fetch::dry_run(&options, &offers)?;
-        return crate::document::write_pretty(std::io::stdout().lock(), &plan);
+        let plan = crate::stages::fetch::dry_run(&options, &offers)?;
+        return crate::core::document::write_pretty(std::io::stdout().lock(), &plan);
     }
     let mut stdout = std::io::stdout().lock();
-    crate::fetch::fetch(&options, &offers, &mut |event| {
-        crate::document::write_line(&mut stdout, event)
+    crate::stages::fetch::fetch(&options, &offers, &mut |event| {
+        crate::core::document::write_line(&mut stdout, event)
     })?;
     Ok(())
 }

@@ -1,5 +1,5 @@
 //! `sct-import`: a verified update-pack folder → the site's inbox (and, for the embedded site, its
-//! `CM_UpdatePackages`). The logic is `crate::import`.
+//! `CM_UpdatePackages`). The logic is `crate::stages::import`.
 //!
 //! The `///` comments here are also `--help` text, where `<GUID>` is plain text for an operator.
 #![allow(rustdoc::invalid_html_tags)]
@@ -24,10 +24,10 @@ pub struct Args {
     #[command(subcommand)]
     pub command: Option<Command>,
     /// The update pack folder written by sct-fetch (catalog.json, fetched.json, <GUID>/...).
-    #[arg(value_name = "DIR", required_unless_present_any = ["list", "src"], value_parser = crate::paths::path_flag)]
+    #[arg(value_name = "DIR", required_unless_present_any = ["list", "src"], value_parser = crate::core::paths::path_flag)]
     pub dir: Option<PathBuf>,
     /// The same folder as a flag (older runbooks).
-    #[arg(long, value_name = "DIR", conflicts_with = "dir", value_parser = crate::paths::path_flag)]
+    #[arg(long, value_name = "DIR", conflicts_with = "dir", value_parser = crate::core::paths::path_flag)]
     pub src: Option<PathBuf>,
     /// Only list the site's update packages and their states (read only), then exit.
     #[arg(long, conflicts_with_all = ["dry_run", "allow_rollback", "wait"])]
@@ -36,7 +36,7 @@ pub struct Args {
     #[arg(long, value_name = "LOCATOR", global = true)]
     pub site: Option<String>,
     /// The site's install folder [default: SCT_INSTALL_DIR, then sct.toml, then the site's own]
-    #[arg(long, value_name = "DIR", global = true, value_parser = crate::paths::path_flag)]
+    #[arg(long, value_name = "DIR", global = true, value_parser = crate::core::paths::path_flag)]
     pub install_dir: Option<PathBuf>,
     /// A pinned catalog key (ed25519:... or a key file); repeat for rotation
     /// [default: SCT_TRUSTED_KEYS, then sct.toml]
@@ -129,24 +129,24 @@ different pack already under a GUID, 2 usage error, 3 inbox or database could no
 /// Runs `sct-import`.
 pub fn run(args: Args) -> anyhow::Result<()> {
     args.operator.apply(TOOL)?;
-    let config = crate::config::Config::load()?;
+    let config = crate::stages::config::Config::load()?;
     let locator = config.site_locator(args.site.as_deref())?;
     let mut out = std::io::stdout().lock();
-    crate::logging::info(TOOL, format!("Site database: {locator}"));
+    crate::core::logging::info(TOOL, format!("Site database: {locator}"));
     if let Some(Command::Inbox(command)) = &args.command {
         return inbox(&args, command, &config, &locator, &mut out);
     }
     if args.list {
         let site = crate::site::open(&locator)?;
         if args.view.human() {
-            let packages = crate::import::site_packages(site.as_ref())?;
+            let packages = crate::stages::import::site_packages(site.as_ref())?;
             return crate::cli::summary::write_site_packages(&mut out, &packages);
         }
-        crate::import::list_packages(site.as_ref(), &mut out)?;
+        crate::stages::import::list_packages(site.as_ref(), &mut out)?;
         return Ok(());
     }
     let trusted = config.trusted_keys_for(&args.trusted_keys, args.src.as_deref())?;
-    let options = crate::import::ImportOptions {
+    let options = crate::stages::import::ImportOptions {
         src: args.dir.or(args.src).unwrap_or_default(),
         install_dir: args.install_dir,
         dry_run: args.dry_run,
@@ -154,13 +154,13 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         no_lock_wait: args.no_lock_wait,
         expiry_grace_days: args.expiry_grace_days,
         wait: args.wait.then(|| {
-            crate::import::wait::WaitOptions::new(
+            crate::stages::import::wait::WaitOptions::new(
                 Duration::from_secs(args.poll_interval.max(1)),
                 Duration::from_secs(args.wait_timeout),
             )
         }),
     };
-    crate::import::import(&locator, &config, &options, &trusted, &mut out, &mut |m| {
+    crate::stages::import::import(&locator, &config, &options, &trusted, &mut out, &mut |m| {
         crate::cli::note(TOOL, m)
     })?;
     Ok(())
@@ -171,7 +171,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
 fn inbox(
     args: &Args,
     command: &InboxCommand,
-    config: &crate::config::Config,
+    config: &crate::stages::config::Config,
     locator: &crate::site::SiteLocator,
     out: &mut dyn std::io::Write,
 ) -> anyhow::Result<()> {
@@ -183,16 +183,16 @@ fn inbox(
         || args.allow_rollback
     {
         crate::bail_kind!(
-            crate::error::ExitCode::Usage,
+            crate::core::error::ExitCode::Usage,
             "`sct-import inbox` takes only --site, --install-dir and its own flags"
         );
     }
-    use crate::import::housekeeping::{self, Action};
+    use crate::stages::import::housekeeping::{self, Action};
     let site = crate::site::open(locator)?;
     let identity = site.identity()?;
     let install_dir =
-        crate::import::resolve_install_dir(args.install_dir.as_deref(), config, &identity);
-    let inbox = crate::import::inbox::Inbox::of_install_dir(&install_dir);
+        crate::stages::import::resolve_install_dir(args.install_dir.as_deref(), config, &identity);
+    let inbox = crate::stages::import::inbox::Inbox::of_install_dir(&install_dir);
     let action = match command {
         InboxCommand::List => Action::List,
         InboxCommand::Remove { dry_run, .. } => Action::Remove { dry_run: *dry_run },

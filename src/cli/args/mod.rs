@@ -3,7 +3,7 @@
 //!
 //! Each module has `TOOL` (the binary's name), `Args` (its clap parser) and `run(Args)`; the
 //! binary in `src/bin/` only parses and calls `sct::cli::run(TOOL, || run(args))`.
-//! `ServiceConnectionTool` is the exception: its real parser is [`crate::wrapper::parse`]
+//! `ServiceConnectionTool` is the exception: its real parser is [`crate::cli::wrapper::parse`]
 //! (single-dash, case-insensitive), and [`wrapper::command`] describes the same flags to clap for
 //! docs and completions only.
 

@@ -26,10 +26,10 @@ pub enum Command {
     )]
     Create {
         /// The usage document; `-` or nothing reads stdin.
-        #[arg(value_parser = crate::paths::path_flag)]
+        #[arg(value_parser = crate::core::paths::path_flag)]
         input: Option<PathBuf>,
         /// The cab to write (replaced atomically).
-        #[arg(long, short, value_name = "FILE.cab", value_parser = crate::paths::path_flag)]
+        #[arg(long, short, value_name = "FILE.cab", value_parser = crate::core::paths::path_flag)]
         output: PathBuf,
     },
     /// List a cab's members as JSON lines (name, size).
@@ -38,7 +38,7 @@ pub enum Command {
     )]
     List {
         /// The cab to list.
-        #[arg(value_parser = crate::paths::path_flag)]
+        #[arg(value_parser = crate::core::paths::path_flag)]
         cab: PathBuf,
     },
     /// Check a usage cab against its manifest and print its identity: a readable summary on a
@@ -48,7 +48,7 @@ pub enum Command {
     )]
     Inspect {
         /// The usage cab to check.
-        #[arg(value_parser = crate::paths::path_flag)]
+        #[arg(value_parser = crate::core::paths::path_flag)]
         cab: PathBuf,
         /// Print the review CSV instead: every field the cab carries, one row per usage row,
         /// formula-like cells prefixed with ' (as -export writes it; docs/prepare.md).
@@ -63,10 +63,10 @@ pub enum Command {
     )]
     Extract {
         /// The cab to extract.
-        #[arg(value_parser = crate::paths::path_flag)]
+        #[arg(value_parser = crate::core::paths::path_flag)]
         cab: PathBuf,
         /// An existing folder; no member may exist there yet.
-        #[arg(long, value_name = "DIR", value_parser = crate::paths::path_flag)]
+        #[arg(long, value_name = "DIR", value_parser = crate::core::paths::path_flag)]
         dest: PathBuf,
     },
 }
@@ -84,7 +84,7 @@ Exit codes: 0 done, 1 cab refused (damaged, altered, hostile names), 2 usage err
 3 file could not be read or written, 5 the usage document holds no rows";
 
 /// Largest member `extract` writes: the cabinet format's own limit.
-const EXTRACT_LIMIT: u64 = crate::cabinet::MAX_FILE_SIZE;
+const EXTRACT_LIMIT: u64 = crate::core::cabinet::MAX_FILE_SIZE;
 
 /// Runs `sct-pack`.
 pub fn run(args: Args) -> anyhow::Result<()> {
@@ -92,36 +92,36 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     let stdout = std::io::stdout().lock();
     match args.command {
         Command::Create { input, output } => {
-            crate::atomic::check_parent(&output)?;
+            crate::core::atomic::check_parent(&output)?;
             let doc = read_usage(input)?;
-            let report = crate::usage_cab::pack(&doc, &output)?;
+            let report = crate::core::usage_cab::pack(&doc, &output)?;
             log_report("Packed", &report);
-            crate::document::write_pretty(stdout, &report)
+            crate::core::document::write_pretty(stdout, &report)
         }
         Command::List { cab } => {
-            let reader = crate::cabinet::CabReader::open(&cab)?;
+            let reader = crate::core::cabinet::CabReader::open(&cab)?;
             let mut out = stdout;
             for member in reader.members() {
-                let line = crate::cabinet::MemberLine::new(member, None);
-                crate::document::write_line(&mut out, &line)?;
+                let line = crate::core::cabinet::MemberLine::new(member, None);
+                crate::core::document::write_line(&mut out, &line)?;
             }
             Ok(())
         }
         Command::Inspect { cab, csv, view } => {
-            let (doc, report) = crate::usage_cab::open_verified(&cab)?;
+            let (doc, report) = crate::core::usage_cab::open_verified(&cab)?;
             log_report("Inspected", &report);
             let mut out = stdout;
             if csv {
-                crate::review::write_csv(&doc, out)
+                crate::core::review::write_csv(&doc, out)
             } else if view.human() {
                 crate::cli::summary::write_cab_report(&mut out, &report)
             } else {
-                crate::document::write_pretty(out, &report)
+                crate::core::document::write_pretty(out, &report)
             }
         }
         Command::Extract { cab, dest } => {
-            let done = crate::cabinet::extract(&cab, &dest, EXTRACT_LIMIT)?;
-            crate::logging::info(
+            let done = crate::core::cabinet::extract(&cab, &dest, EXTRACT_LIMIT)?;
+            crate::core::logging::info(
                 TOOL,
                 format!(
                     "Extracted {} members of {} into {}",
@@ -132,8 +132,8 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             );
             let mut out = stdout;
             for (member, sha256) in done {
-                let line = crate::cabinet::MemberLine::new(member, Some(sha256));
-                crate::document::write_line(&mut out, &line)?;
+                let line = crate::core::cabinet::MemberLine::new(member, Some(sha256));
+                crate::core::document::write_line(&mut out, &line)?;
             }
             Ok(())
         }
@@ -141,19 +141,19 @@ pub fn run(args: Args) -> anyhow::Result<()> {
 }
 
 /// The usage document from a file, or stdin for `-` or nothing.
-fn read_usage(input: Option<PathBuf>) -> anyhow::Result<crate::usage::UsageDocument> {
-    let max = crate::usage::MAX_USAGE_BYTES;
+fn read_usage(input: Option<PathBuf>) -> anyhow::Result<crate::core::usage::UsageDocument> {
+    let max = crate::core::usage::MAX_USAGE_BYTES;
     match input.filter(|p| p.as_os_str() != "-") {
         Some(path) => {
             let file = fs_err::File::open(&path)?;
-            crate::document::read(file, &format!("`{}`", path.display()), max)
+            crate::core::document::read(file, &format!("`{}`", path.display()), max)
         }
-        None => crate::document::read(std::io::stdin().lock(), "stdin", max),
+        None => crate::core::document::read(std::io::stdin().lock(), "stdin", max),
     }
 }
 
-fn log_report(verb: &str, report: &crate::usage_cab::CabReport) {
-    crate::logging::info(
+fn log_report(verb: &str, report: &crate::core::usage_cab::CabReport) {
+    crate::core::logging::info(
         TOOL,
         format!(
             "{verb} usage cab {} (size = {}, SHA-256 = {}): site {}, hierarchy {}, version {}, {} rows",

@@ -27,7 +27,7 @@ pub enum Command {
     )]
     Keygen {
         /// The private key file to create (must not exist).
-        #[arg(long, value_name = "KEY", value_parser = crate::paths::path_flag)]
+        #[arg(long, value_name = "KEY", value_parser = crate::core::paths::path_flag)]
         out: PathBuf,
     },
     /// Hash every pack under ROOT/packs/, build the next catalog version, sign it and write it.
@@ -36,16 +36,16 @@ pub enum Command {
     )]
     Publish {
         /// The service root (holds packs/ and packs.json; catalog/ is written).
-        #[arg(long, value_name = "ROOT", value_parser = crate::paths::path_flag)]
+        #[arg(long, value_name = "ROOT", value_parser = crate::core::paths::path_flag)]
         root: PathBuf,
         /// Signing key file; repeat to sign with several keys (key rotation).
-        #[arg(long = "key", value_name = "KEY", required = true, value_parser = crate::paths::path_flag)]
+        #[arg(long = "key", value_name = "KEY", required = true, value_parser = crate::core::paths::path_flag)]
         keys: Vec<PathBuf>,
         /// Days until clients refuse the catalog.
-        #[arg(long, value_name = "DAYS", default_value_t = crate::publish::DEFAULT_EXPIRES_IN_DAYS)]
+        #[arg(long, value_name = "DAYS", default_value_t = crate::service::publish::DEFAULT_EXPIRES_IN_DAYS)]
         expires_in: u32,
         /// Pack metadata (sct.pack-metadata.v1) [default: ROOT/packs.json]
-        #[arg(long, value_name = "FILE", value_parser = crate::paths::path_flag)]
+        #[arg(long, value_name = "FILE", value_parser = crate::core::paths::path_flag)]
         metadata: Option<PathBuf>,
         /// Bind the catalog to one hierarchy.
         #[arg(long, value_name = "GUID")]
@@ -57,43 +57,43 @@ pub enum Command {
     )]
     Run {
         /// The service root (catalog/ and packs/ are served from it; uploads/ is written).
-        #[arg(long, value_name = "ROOT", value_parser = crate::paths::path_flag)]
+        #[arg(long, value_name = "ROOT", value_parser = crate::core::paths::path_flag)]
         root: PathBuf,
         /// Address to listen on; port 0 picks a free port (printed on stdout).
         #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:8080")]
         bind: SocketAddr,
         /// TLS certificate chain (PEM); needs --tls-key.
-        #[arg(long, value_name = "PEM", requires = "tls_key", value_parser = crate::paths::path_flag)]
+        #[arg(long, value_name = "PEM", requires = "tls_key", value_parser = crate::core::paths::path_flag)]
         tls_cert: Option<PathBuf>,
         /// TLS private key (PEM); needs --tls-cert.
-        #[arg(long, value_name = "PEM", requires = "tls_cert", value_parser = crate::paths::path_flag)]
+        #[arg(long, value_name = "PEM", requires = "tls_cert", value_parser = crate::core::paths::path_flag)]
         tls_key: Option<PathBuf>,
         /// File holding the bearer token uploads must carry [default: SCT_SERVICE_TOKEN]
-        #[arg(long, value_name = "FILE", value_parser = crate::paths::path_flag)]
+        #[arg(long, value_name = "FILE", value_parser = crate::core::paths::path_flag)]
         token_file: Option<PathBuf>,
         /// Accept uploads without a token (nobody is authenticated: anyone who reaches the service can upload).
         #[arg(long)]
         allow_anonymous_uploads: bool,
         /// Largest usage cab accepted, in bytes.
-        #[arg(long, value_name = "BYTES", default_value_t = crate::serve::DEFAULT_MAX_UPLOAD)]
+        #[arg(long, value_name = "BYTES", default_value_t = crate::service::serve::DEFAULT_MAX_UPLOAD)]
         max_upload: u64,
         /// Bytes of usage cabs stored under ROOT/uploads/ before uploads are refused (507).
-        #[arg(long, value_name = "BYTES", default_value_t = crate::serve::quota::DEFAULT_QUOTA_BYTES)]
+        #[arg(long, value_name = "BYTES", default_value_t = crate::service::serve::quota::DEFAULT_QUOTA_BYTES)]
         upload_quota: u64,
         /// Usage cabs stored under ROOT/uploads/ before uploads are refused (507).
-        #[arg(long, value_name = "N", default_value_t = crate::serve::quota::DEFAULT_QUOTA_FILES)]
+        #[arg(long, value_name = "N", default_value_t = crate::service::serve::quota::DEFAULT_QUOTA_FILES)]
         upload_quota_files: u64,
         /// Uploads received at once; more are answered 503 (the client retries).
-        #[arg(long, value_name = "N", default_value_t = crate::serve::DEFAULT_CONCURRENT_UPLOADS)]
+        #[arg(long, value_name = "N", default_value_t = crate::service::serve::DEFAULT_CONCURRENT_UPLOADS)]
         max_concurrent_uploads: usize,
         /// Open connections at once (lowered to fit the file-descriptor limit); when full, the oldest idle one is closed.
-        #[arg(long, value_name = "N", default_value_t = crate::serve::connections::DEFAULT_MAX_CONNECTIONS)]
+        #[arg(long, value_name = "N", default_value_t = crate::service::serve::connections::DEFAULT_MAX_CONNECTIONS)]
         max_connections: usize,
         /// Open connections from one address at once.
-        #[arg(long, value_name = "N", default_value_t = crate::serve::connections::DEFAULT_MAX_PER_IP)]
+        #[arg(long, value_name = "N", default_value_t = crate::service::serve::connections::DEFAULT_MAX_PER_IP)]
         max_connections_per_ip: usize,
         /// Seconds a client has to send a request's headers before the connection is closed.
-        #[arg(long, value_name = "SECS", default_value_t = crate::serve::connections::DEFAULT_HEADER_TIMEOUT.as_secs_f64())]
+        #[arg(long, value_name = "SECS", default_value_t = crate::service::serve::connections::DEFAULT_HEADER_TIMEOUT.as_secs_f64())]
         header_timeout: f64,
         /// Base URL receipts offer for downloads (e.g. an nginx serving the same ROOT) [default: the address listened on; required with a wildcard --bind]
         #[arg(long, value_name = "URL")]
@@ -123,7 +123,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     let stdout = std::io::stdout().lock();
     match command {
         Command::Keygen { out } => {
-            let key = crate::signing::PrivateKey::generate();
+            let key = crate::core::signing::PrivateKey::generate();
             key.save(&out)?;
             crate::cli::note(
                 TOOL,
@@ -132,7 +132,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
                     out.display()
                 ),
             );
-            crate::logging::info(
+            crate::core::logging::info(
                 TOOL,
                 format!(
                     "Signing key written to {} (key ID {})",
@@ -140,7 +140,10 @@ pub fn run(args: Args) -> anyhow::Result<()> {
                     key.public().key_id()
                 ),
             );
-            crate::document::write_line(stdout, &crate::signing::public_key_document(&key.public()))
+            crate::core::document::write_line(
+                stdout,
+                &crate::core::signing::public_key_document(&key.public()),
+            )
         }
         Command::Publish {
             root,
@@ -151,23 +154,23 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         } => {
             let keys = keys
                 .iter()
-                .map(|path| crate::signing::PrivateKey::load(path))
+                .map(|path| crate::core::signing::PrivateKey::load(path))
                 .collect::<anyhow::Result<Vec<_>>>()?;
-            let refs: Vec<&crate::signing::PrivateKey> = keys.iter().collect();
-            let options = crate::publish::PublishOptions {
+            let refs: Vec<&crate::core::signing::PrivateKey> = keys.iter().collect();
+            let options = crate::service::publish::PublishOptions {
                 root,
                 metadata,
                 expires_in_days: expires_in,
                 hierarchy_id,
             };
-            let report = crate::publish::publish(&options, &refs)?;
+            let report = crate::service::publish::publish(&options, &refs)?;
             let published = format!(
                 "published catalog version {} ({} packs, {} files) valid until {}",
                 report.version, report.packs, report.files, report.expires_at
             );
-            crate::logging::info(TOOL, &published);
+            crate::core::logging::info(TOOL, &published);
             crate::cli::note(TOOL, published);
-            crate::document::write_pretty(stdout, &report)
+            crate::core::document::write_pretty(stdout, &report)
         }
         Command::Run {
             root,
@@ -186,28 +189,28 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             public_url,
         } => {
             if !(header_timeout > 0.0 && header_timeout.is_finite()) {
-                return Err(crate::error::fail(
-                    crate::error::ExitCode::Usage,
+                return Err(crate::core::error::fail(
+                    crate::core::error::ExitCode::Usage,
                     "--header-timeout must be a positive number of seconds",
                 ));
             }
-            let options = crate::serve::ServeOptions {
+            let options = crate::service::serve::ServeOptions {
                 tls: tls_cert.zip(tls_key),
                 token: read_token(token_file.as_deref())?,
                 allow_anonymous_uploads,
                 max_upload,
                 max_concurrent_uploads,
-                quota: crate::serve::quota::Quota {
+                quota: crate::service::serve::quota::Quota {
                     max_bytes: upload_quota,
                     max_files: upload_quota_files,
                 },
                 public_url,
-                limits: crate::serve::connections::Limits {
+                limits: crate::service::serve::connections::Limits {
                     max_connections,
                     max_per_ip: max_connections_per_ip,
                     header_timeout: std::time::Duration::from_secs_f64(header_timeout),
                 },
-                ..crate::serve::ServeOptions::new(root, bind)
+                ..crate::service::serve::ServeOptions::new(root, bind)
             };
             options.check()?;
             serve(options)
@@ -217,10 +220,12 @@ pub fn run(args: Args) -> anyhow::Result<()> {
 
 /// The upload token: `--token-file` (trimmed), else `SCT_SERVICE_TOKEN`; registered as a secret
 /// at once so no log or message can show it.
-fn read_token(file: Option<&std::path::Path>) -> anyhow::Result<Option<crate::secret::Secret>> {
+fn read_token(
+    file: Option<&std::path::Path>,
+) -> anyhow::Result<Option<crate::core::secret::Secret>> {
     let text = match file {
         Some(path) => Some(zeroize::Zeroizing::new(fs_err::read_to_string(path)?)),
-        None => std::env::var(crate::serve::ENV_TOKEN)
+        None => std::env::var(crate::core::wire::ENV_TOKEN)
             .ok()
             .map(zeroize::Zeroizing::new),
     };
@@ -228,14 +233,14 @@ fn read_token(file: Option<&std::path::Path>) -> anyhow::Result<Option<crate::se
         .as_deref()
         .map(|t| t.trim())
         .filter(|t| !t.is_empty())
-        .map(crate::secret::Secret::new);
+        .map(crate::core::secret::Secret::new);
     if let Some(token) = &token {
-        crate::logging::register_secret(token.expose());
+        crate::core::logging::register_secret(token.expose());
     }
     Ok(token)
 }
 
-fn serve(options: crate::serve::ServeOptions) -> anyhow::Result<()> {
+fn serve(options: crate::service::serve::ServeOptions) -> anyhow::Result<()> {
     let runtime = tokio::runtime::Runtime::new()?;
     let scheme = if options.tls.is_some() {
         "https"
@@ -243,20 +248,20 @@ fn serve(options: crate::serve::ServeOptions) -> anyhow::Result<()> {
         "http"
     };
     let ready = |address: SocketAddr| {
-        let _ = crate::document::write_line(
+        let _ = crate::core::document::write_line(
             std::io::stdout().lock(),
-            &crate::serve::listening_document(scheme, address),
+            &crate::service::serve::listening_document(scheme, address),
         );
-        crate::logging::info(TOOL, format!("Listening on {scheme}://{address}"));
+        crate::core::logging::info(TOOL, format!("Listening on {scheme}://{address}"));
         crate::cli::note(TOOL, format!("listening on {scheme}://{address}"));
     };
     runtime.block_on(async {
         // Handlers are installed before the address is printed, so a supervisor's TERM right
         // after start-up already means "finish in-flight requests and stop".
         let shutdown = shutdown_signal()?;
-        crate::serve::serve(options, ready, shutdown).await
+        crate::service::serve::serve(options, ready, shutdown).await
     })?;
-    crate::logging::info(TOOL, "Stopped");
+    crate::core::logging::info(TOOL, "Stopped");
     Ok(())
 }
 

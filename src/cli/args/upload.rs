@@ -12,7 +12,7 @@ pub const TOOL: &str = "sct-upload";
 #[command(version, after_help = AFTER_HELP)]
 pub struct Args {
     /// A usage cab, or a folder of them (one cab per hierarchy, unique file names).
-    #[arg(value_name = "FILE|DIR", value_parser = crate::paths::path_flag)]
+    #[arg(value_name = "FILE|DIR", value_parser = crate::core::paths::path_flag)]
     pub source: PathBuf,
     /// Update service base URL [default: SCT_SERVICE_URL, then service_url in sct.toml]
     #[arg(long, value_name = "URL")]
@@ -24,7 +24,7 @@ pub struct Args {
     #[command(flatten)]
     pub net: NetArgs,
     /// Uploads at once.
-    #[arg(long, value_name = "N", default_value_t = crate::upload::DEFAULT_PARALLEL)]
+    #[arg(long, value_name = "N", default_value_t = crate::stages::upload::DEFAULT_PARALLEL)]
     pub parallel: usize,
     /// Check the cabs and print what would be uploaded (sct.upload-plan.v1); send nothing.
     #[arg(long)]
@@ -51,24 +51,24 @@ Exit codes: 0 done, 1 input refused (cab, receipt or catalog: tampered, unknown 
 /// Runs `sct-upload`.
 pub fn run(args: Args) -> anyhow::Result<()> {
     args.operator.apply(TOOL)?;
-    let config = crate::config::Config::load()?;
+    let config = crate::stages::config::Config::load()?;
     if args.dry_run {
         return dry_run(&args, &config);
     }
     let options = options(args, &config)?;
-    crate::upload::log_proxy(&options.net);
+    crate::stages::upload::log_proxy(&options.net);
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
         .build()?;
-    let outcome = runtime.block_on(crate::upload::upload_all(&options))?;
+    let outcome = runtime.block_on(crate::stages::upload::upload_all(&options))?;
     let mut stdout = std::io::stdout().lock();
     for offer in &outcome.offers {
-        crate::document::write_line(&mut stdout, offer)?;
+        crate::core::document::write_line(&mut stdout, offer)?;
         // Counted as sct-fetch selects, so the number stated is the number then downloaded.
         let selected = |mode| {
             outcome.catalogs.get(&offer.catalog_url).map_or(0, |c| {
-                crate::select::select_guids(&c.catalog, &offer.full_version, mode).len()
+                crate::core::select::select_guids(&c.catalog, &offer.full_version, mode).len()
             })
         };
         crate::cli::note(
@@ -81,11 +81,11 @@ pub fn run(args: Args) -> anyhow::Result<()> {
                 offer.full_version,
                 offer.receipt.catalog_version,
                 crate::cli::count(
-                    selected(crate::select::DownloadMode::Latest),
+                    selected(crate::core::select::DownloadMode::Latest),
                     "pack",
                     "packs"
                 ),
-                selected(crate::select::DownloadMode::SiteVersion)
+                selected(crate::core::select::DownloadMode::SiteVersion)
             ),
         );
     }
@@ -100,9 +100,10 @@ pub fn run(args: Args) -> anyhow::Result<()> {
 }
 
 /// `--dry-run`: the plan on stdout, a one-line summary on stderr; nothing is sent.
-fn dry_run(args: &Args, config: &crate::config::Config) -> anyhow::Result<()> {
+fn dry_run(args: &Args, config: &crate::stages::config::Config) -> anyhow::Result<()> {
     let net = args.net.options(config)?;
-    let plan = crate::upload::plan(&args.source, args.service_url.as_deref(), &net, config)?;
+    let plan =
+        crate::stages::upload::plan(&args.source, args.service_url.as_deref(), &net, config)?;
     let summary = format!(
         "dry run: would upload {}, {} bytes, to {}; nothing was sent",
         crate::cli::count(plan.cabs.len(), "cab", "cabs"),
@@ -111,17 +112,17 @@ fn dry_run(args: &Args, config: &crate::config::Config) -> anyhow::Result<()> {
             .as_deref()
             .unwrap_or("(no service URL configured)")
     );
-    crate::logging::info(TOOL, &summary);
+    crate::core::logging::info(TOOL, &summary);
     crate::cli::note(TOOL, summary);
-    crate::document::write_pretty(std::io::stdout().lock(), &plan)
+    crate::core::document::write_pretty(std::io::stdout().lock(), &plan)
 }
 
 fn options(
     args: Args,
-    config: &crate::config::Config,
-) -> anyhow::Result<crate::upload::UploadOptions> {
+    config: &crate::stages::config::Config,
+) -> anyhow::Result<crate::stages::upload::UploadOptions> {
     let net = args.net.options(config)?;
-    let mut options = crate::upload::UploadOptions::resolve(
+    let mut options = crate::stages::upload::UploadOptions::resolve(
         args.source,
         args.service_url.as_deref(),
         &args.trusted_keys,

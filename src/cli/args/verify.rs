@@ -13,7 +13,7 @@ pub const TOOL: &str = "sct-verify";
 #[command(version, after_help = AFTER_HELP)]
 pub struct Args {
     /// The update pack folder (as sct-fetch or ServiceConnectionTool -connect wrote it).
-    #[arg(value_parser = crate::paths::path_flag)]
+    #[arg(value_parser = crate::core::paths::path_flag)]
     pub dir: PathBuf,
     /// Pinned catalog key (ed25519:... or a file of them); repeatable [default: SCT_TRUSTED_KEYS, then sct.toml]
     #[arg(long = "trusted-key", value_name = "KEY")]
@@ -36,14 +36,14 @@ Exit codes: 0 all good; 1 verification failed (the report, or the error on stder
 /// Runs `sct-verify`.
 pub fn run(args: Args) -> anyhow::Result<()> {
     args.operator.apply(TOOL)?;
-    let config = crate::config::Config::load()?;
+    let config = crate::stages::config::Config::load()?;
     let trusted = config.trusted_keys_for(&args.trusted_keys, Some(args.dir.as_path()))?;
-    let verified = crate::verify::verify_dir(&args.dir, &trusted, jiff::Timestamp::now())?;
+    let verified = crate::stages::verify::verify_dir(&args.dir, &trusted, jiff::Timestamp::now())?;
     let report = &verified.report;
     for entry in &report.ignored {
-        crate::cli::note(TOOL, crate::litter::note(entry));
+        crate::cli::note(TOOL, crate::core::litter::note(entry));
     }
-    crate::logging::info(
+    crate::core::logging::info(
         TOOL,
         format!(
             "Verified {}: catalog version {}, {} packs, {}",
@@ -61,7 +61,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     if args.view.human() {
         crate::cli::summary::write_verify_report(&mut out, report)?;
     } else {
-        crate::document::write_pretty(out, report)?;
+        crate::core::document::write_pretty(out, report)?;
     }
-    crate::verify::outcome(report)
+    crate::stages::verify::outcome(report)
 }

@@ -1,12 +1,12 @@
 //! `ServiceConnectionTool` described to clap, for man pages and shell completions only.
 //!
-//! The real parser is [`crate::wrapper::parse`]: single-dash and case-insensitive, as on Windows.
+//! The real parser is [`crate::cli::wrapper::parse`]: single-dash and case-insensitive, as on Windows.
 //! It accepts `--flag` too, so the double-dash forms that clap-generated completions offer work.
 
 use clap::{Arg, ArgAction, ArgGroup, Command, ValueHint};
 
 /// The binary's name, as in logs and on stderr.
-pub const TOOL: &str = "ServiceConnectionTool";
+pub const TOOL: &str = crate::core::setting::WRAPPER;
 
 /// The original's flags as a clap command (never used to parse).
 pub fn command() -> Command {
@@ -55,8 +55,8 @@ pub fn command() -> Command {
         .after_help(examples())
 }
 
-/// The "Examples:" section of [`crate::wrapper::HELP`]: the original's example command lines.
+/// The "Examples:" section of [`crate::cli::wrapper::HELP`]: the original's example command lines.
 pub fn examples() -> &'static str {
-    let help = crate::wrapper::HELP;
+    let help = crate::cli::wrapper::HELP;
     help.find("Examples:").map_or(help, |at| &help[at..])
 }

@@ -10,7 +10,7 @@
 //! or a missing password is a usage error (2) and is raised before any connection.
 
 use super::locator::{Login, Secret, SqlServerLocator};
-use crate::error::{ExitCode, fail};
+use crate::core::error::{ExitCode, fail};
 use std::io::ErrorKind;
 
 /// What sct was doing when the error happened.
@@ -91,7 +91,7 @@ pub fn kind_of(err: &tiberius::error::Error) -> Kind {
     }
 }
 
-/// The classified error: a [`Failure`](crate::error::Failure) saying what happened and what to
+/// The classified error: a [`Failure`](crate::core::error::Failure) saying what happened and what to
 /// do, under a context line naming the server, database and login.
 pub fn classify(
     err: &tiberius::error::Error,
@@ -277,7 +277,7 @@ mod tests {
             None,
             Stage::Connect,
         );
-        assert_eq!(crate::error::exit_code(&err), ExitCode::Io);
+        assert_eq!(crate::core::error::exit_code(&err), ExitCode::Io);
         let text = format!("{err:#}");
         assert!(
             text.contains("db01,1433") && text.contains("CM_PS1"),

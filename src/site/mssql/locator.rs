@@ -9,7 +9,7 @@
 
 pub use super::syntax::mask_url_password;
 use super::syntax::{split_pairs, url_pairs};
-use crate::error::{ExitCode, fail};
+use crate::core::error::{ExitCode, fail};
 use crate::site::DiagnosticsLevel;
 use std::fmt;
 use std::path::PathBuf;
@@ -20,8 +20,8 @@ pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(15);
 /// Default for `Command Timeout`: the longest wait for the server's next answer to a query.
 pub const DEFAULT_COMMAND_TIMEOUT: Duration = Duration::from_secs(30);
 
-/// A password that never shows and is wiped when dropped ([`crate::secret`]).
-pub use crate::secret::Secret;
+/// A password that never shows and is wiped when dropped ([`crate::core::secret`]).
+pub use crate::core::secret::Secret;
 
 /// How the connection is encrypted (`Encrypt=`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -411,7 +411,7 @@ pub(super) fn site_code_from_database(database: &str) -> anyhow::Result<String> 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::error::exit_code;
+    use crate::core::error::exit_code;
 
     fn parse(text: &str) -> SqlServerLocator {
         SqlServerLocator::parse(text).unwrap()

@@ -12,7 +12,7 @@
 use super::locator::{
     Encrypt, Login, SqlServerLocator, parse_server, parse_site_code, site_code_from_database,
 };
-use crate::error::{ExitCode, fail};
+use crate::core::error::{ExitCode, fail};
 
 /// The key holding the site database server and name, under `HKEY_LOCAL_MACHINE`.
 pub const SQL_SERVER_KEY: &str = r"SOFTWARE\Microsoft\SMS\SQL Server";
@@ -123,8 +123,8 @@ pub fn find() -> anyhow::Result<Option<SqlServerLocator>> {
     let locator = locator_from(&record)?;
     let message = format!("site database recorded in HKLM\\{SQL_SERVER_KEY}: {locator}");
     let tool = super::tool_name();
-    crate::cli::note(&tool, format!("INFO: {message}"));
-    crate::logging::info(&tool, message);
+    crate::core::report::note(&tool, format!("INFO: {message}"));
+    crate::core::logging::info(&tool, message);
     Ok(Some(locator))
 }
 
@@ -209,7 +209,7 @@ mod windows {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::error::exit_code;
+    use crate::core::error::exit_code;
 
     fn record(server: &str, database: &str, code: Option<&str>) -> SiteRecord {
         SiteRecord {

@@ -8,9 +8,9 @@
 use super::locator::{Secret, SqlServerLocator};
 use super::mock::*;
 use super::{SqlServerSite, queries};
-use crate::error::{ExitCode, exit_code};
+use crate::core::error::{ExitCode, exit_code};
+use crate::core::version::CmVersion;
 use crate::site::{DiagnosticsLevel, SiteStore};
-use crate::version::CmVersion;
 
 const PASSWORD: &str = "Mock-Pa55word";
 const HIERARCHY: &str = "0b5e5a3c-8f5f-4b53-9f2e-4e9f6c2d1a10";

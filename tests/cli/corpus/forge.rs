@@ -5,8 +5,8 @@
 //! `committed_cabs_match_their_recipes` keeps the two equal, and rewrites the files when run with
 //! `SCT_REGENERATE_CORPUS=1`.
 
-use sct::document::Document;
-use sct::usage_cab::{MANIFEST_MEMBER, MemberDigest, USAGE_MEMBER, UsageManifest};
+use sct::core::document::Document;
+use sct::core::usage_cab::{MANIFEST_MEMBER, MemberDigest, USAGE_MEMBER, UsageManifest};
 
 /// The usage document every usage cab of the corpus carries (a demo site's, committed).
 pub const USAGE_TEMPLATE: &[u8] = include_bytes!("../../data/templates/usage.json");
@@ -134,7 +134,7 @@ pub fn manifest_for(members: &[(&str, &[u8])]) -> UsageManifest {
             .map(|(name, bytes)| MemberDigest {
                 name: (*name).to_owned(),
                 size: bytes.len() as u64,
-                sha256: sct::hash::hex_of(bytes),
+                sha256: sct::core::hash::hex_of(bytes),
             })
             .collect(),
     }
@@ -283,7 +283,7 @@ pub fn recipes() -> Vec<(&'static str, Vec<u8>)> {
     // Manifest lies and missing members.
     out.push((
         "cab-manifest-wrong-hash",
-        lying_manifest(|m| m.members[0].sha256 = sct::hash::hex_of(b"other")).bytes(),
+        lying_manifest(|m| m.members[0].sha256 = sct::core::hash::hex_of(b"other")).bytes(),
     ));
     out.push((
         "cab-manifest-wrong-size",

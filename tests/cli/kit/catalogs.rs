@@ -1,10 +1,10 @@
 //! In-process builders for an update service: packs with deterministic bytes, a catalog signed
 //! with a test key, and the offers that point at it — no binary runs to make them.
 
-use sct::catalog::{Catalog, Pack, PackFile};
-use sct::document::Document;
-use sct::offer::{Offer, Receipt};
-use sct::signing::{PrivateKey, SignatureFile};
+use sct::core::catalog::{Catalog, Pack, PackFile};
+use sct::core::document::Document;
+use sct::core::offer::{Offer, Receipt};
+use sct::core::signing::{PrivateKey, SignatureFile};
 use std::io::Read;
 use std::path::{Path, PathBuf};
 use uuid::Uuid;
@@ -72,7 +72,7 @@ impl Service {
 
     /// Writes a pack's files under `packs/` and adds it to the next catalog; returns its GUID.
     pub fn add_pack(&mut self, spec: &PackSpec) -> Uuid {
-        let digest = sct::hash::hex_of(spec.name.as_bytes());
+        let digest = sct::core::hash::hex_of(spec.name.as_bytes());
         let guid = Uuid::parse_str(&digest[..32]).unwrap();
         let folder = guid.to_string().to_uppercase();
         let mut files = Vec::new();
@@ -85,7 +85,7 @@ impl Service {
             files.push(PackFile {
                 path,
                 size: *size as u64,
-                sha256: sct::hash::hex_of(&bytes),
+                sha256: sct::core::hash::hex_of(&bytes),
             });
         }
         self.packs.push(Pack {
@@ -122,7 +122,7 @@ impl Service {
 
     /// Signs and publishes catalog `version` (checked like a real publisher would).
     pub fn publish(&self, version: u64) {
-        let (bytes, sig) = sct::catalog::sign(&self.catalog(version), &[&self.key]).unwrap();
+        let (bytes, sig) = sct::core::catalog::sign(&self.catalog(version), &[&self.key]).unwrap();
         std::fs::write(self.root.join("catalog.json"), bytes).unwrap();
         std::fs::write(self.root.join("catalog.json.sig"), sig).unwrap();
     }
@@ -150,7 +150,7 @@ impl Service {
 
     /// One offer line for a hierarchy at a site version, served from `base` (`http://127.0.0.1:PORT`).
     pub fn offer(&self, base: &str, hierarchy: &str, full_version: &str) -> String {
-        let full: sct::version::CmVersion = full_version.parse().unwrap();
+        let full: sct::core::version::CmVersion = full_version.parse().unwrap();
         let hierarchy_id: Uuid = hierarchy.parse().unwrap();
         let offer = Offer {
             schema: Offer::SCHEMA.into(),

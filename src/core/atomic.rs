@@ -1,0 +1,429 @@
+//! Atomic, durable file replacement, and the folder primitives behind it on Linux and Windows:
+//! a killed process or a power cut leaves either the old file or the new one, never half.
+//!
+//! The bytes go to a temporary file in the destination folder (so the rename stays on one
+//! filesystem), are flushed through a handle open for writing, renamed over the destination, and
+//! the folder is flushed too ([`sync_dir`]).
+//!
+//! Windows has no `fsync` of a folder and no `rename` that flushes by itself, so:
+//! - renames go through `MoveFileExW` with `MOVEFILE_WRITE_THROUGH` ("the function does not return
+//!   until the file is actually moved on the disk", Microsoft's MoveFileExW reference), with
+//!   `MOVEFILE_REPLACE_EXISTING` to replace a file, without it to refuse an existing target;
+//! - [`sync_dir`] flushes the folder with `FlushFileBuffers` on a handle opened with
+//!   `FILE_FLAG_BACKUP_SEMANTICS` (the only way to open a folder, CreateFileW reference) and
+//!   `GENERIC_WRITE` ("the file handle must have the GENERIC_WRITE access right",
+//!   FlushFileBuffers reference): NTFS writes the folder's metadata then. A read-only handle is
+//!   what failed with "Access denied" before.
+//!
+//! Paths over 260 characters work: std adds the `\\?\` prefix itself, and the calls made here
+//! directly get it from `verbatim`.
+
+use anyhow::Context;
+use std::fs::File;
+use std::io::Write;
+use std::path::Path;
+
+/// Checks that `dest`'s folder exists and is a folder, naming both in the error, and that no part
+/// of the path has a case or Unicode twin beside it ([`crate::core::paths::check_no_twins_on_path`]).
+pub fn check_parent(dest: &Path) -> anyhow::Result<&Path> {
+    let parent = match dest.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    };
+    let meta = fs_err::metadata(parent)
+        .with_context(|| format!("Cannot write `{}`: its folder is missing", dest.display()))?;
+    if !meta.is_dir() {
+        anyhow::bail!(
+            "Cannot write `{}`: `{}` is not a folder",
+            dest.display(),
+            parent.display()
+        );
+    }
+    crate::core::paths::check_no_twins_on_path(dest)?;
+    Ok(parent)
+}
+
+/// Writes `dest` atomically; `fill` writes the content into the temporary file.
+pub fn write_with<T>(
+    dest: &Path,
+    fill: impl FnOnce(&mut File) -> anyhow::Result<T>,
+) -> anyhow::Result<T> {
+    let parent = check_parent(dest)?;
+    let name = dest
+        .file_name()
+        .with_context(|| format!("`{}` does not name a file", dest.display()))?;
+    let mut temp = tempfile::Builder::new()
+        .prefix(&format!(".{}.", name.to_string_lossy()))
+        .suffix(".tmp")
+        .tempfile_in(parent)
+        .with_context(|| format!("Cannot create a temporary file in `{}`", parent.display()))?;
+    set_permissions_like(temp.as_file(), dest);
+    let value = fill(temp.as_file_mut())
+        .with_context(|| format!("Failed to write `{}`", dest.display()))?;
+    temp.as_file_mut()
+        .flush()
+        .and_then(|()| temp.as_file().sync_all())
+        .with_context(|| format!("Failed to write `{}`", dest.display()))?;
+    // Closed before the rename: Windows cannot replace a file through a rename while it is open.
+    let temp = temp.into_temp_path();
+    rename_replace(&temp, dest).with_context(|| {
+        format!(
+            "Failed to move the new file into place as `{}`",
+            dest.display()
+        )
+    })?;
+    // Renamed away: nothing is left for the guard to remove.
+    let _ = temp.keep();
+    let _ = sync_dir(parent);
+    Ok(value)
+}
+
+/// Gives the new file the permissions of the file it replaces, or 0644 for a new file: a temp
+/// file starts at 0600, which would make a carried cab or CSV unreadable to other accounts.
+fn set_permissions_like(file: &File, dest: &Path) {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(dest).map_or(0o644, |m| m.permissions().mode() & 0o7777);
+        let _ = file.set_permissions(std::fs::Permissions::from_mode(mode));
+    }
+    #[cfg(not(unix))]
+    let _ = (file, dest);
+}
+
+/// Writes bytes to `dest` atomically.
+pub fn write_bytes(dest: &Path, bytes: &[u8]) -> anyhow::Result<()> {
+    write_with(dest, |file| Ok(file.write_all(bytes)?))
+}
+
+/// Flushes a folder, so the entries in it (renames, new files) survive a power cut: `fsync` on
+/// Unix, `FlushFileBuffers` through a write handle on Windows (see the module header). A
+/// filesystem that cannot flush folders at all (`EINVAL`; `ERROR_INVALID_FUNCTION` on some
+/// network shares) counts as flushed: nothing more can be done there, and on Windows the rename
+/// itself was written through. Callers that only want their best ignore the result.
+pub fn sync_dir(dir: &Path) -> std::io::Result<()> {
+    match open_dir_for_flush(dir).and_then(|handle| handle.sync_all()) {
+        Err(e) if flush_unsupported(&e) => Ok(()),
+        other => other,
+    }
+}
+
+#[cfg(unix)]
+fn open_dir_for_flush(dir: &Path) -> std::io::Result<File> {
+    File::open(dir)
+}
+
+#[cfg(windows)]
+fn open_dir_for_flush(dir: &Path) -> std::io::Result<File> {
+    use std::os::windows::fs::OpenOptionsExt;
+    std::fs::OpenOptions::new()
+        .write(true)
+        .custom_flags(windows_sys::Win32::Storage::FileSystem::FILE_FLAG_BACKUP_SEMANTICS)
+        .open(dir)
+}
+
+fn flush_unsupported(err: &std::io::Error) -> bool {
+    #[cfg(unix)]
+    let codes = [libc::EINVAL, libc::ENOTSUP];
+    #[cfg(windows)]
+    let codes = [
+        windows_sys::Win32::Foundation::ERROR_INVALID_FUNCTION as i32,
+        windows_sys::Win32::Foundation::ERROR_NOT_SUPPORTED as i32,
+    ];
+    err.raw_os_error().is_some_and(|code| codes.contains(&code))
+}
+
+/// Flushes a file's bytes to disk through a handle open for writing (Windows refuses to flush
+/// through a read-only one).
+pub fn sync_file(path: &Path) -> std::io::Result<()> {
+    std::fs::OpenOptions::new()
+        .write(true)
+        .open(path)?
+        .sync_all()
+}
+
+/// Renames `from` over `to`, replacing a file there; on Windows written through to disk.
+pub fn rename_replace(from: &Path, to: &Path) -> std::io::Result<()> {
+    #[cfg(windows)]
+    {
+        use windows_sys::Win32::Storage::FileSystem::{
+            MOVEFILE_REPLACE_EXISTING, MOVEFILE_WRITE_THROUGH,
+        };
+        move_file(from, to, MOVEFILE_REPLACE_EXISTING | MOVEFILE_WRITE_THROUGH)
+    }
+    #[cfg(not(windows))]
+    std::fs::rename(from, to)
+}
+
+/// Renames `from` to `to`, failing with `AlreadyExists` if `to` exists: even a stray empty folder
+/// is never replaced. Linux does it atomically (`renameat2(RENAME_NOREPLACE)`), Windows too
+/// (`MoveFileExW` without `MOVEFILE_REPLACE_EXISTING`, written through); elsewhere, or on Linux
+/// filesystems without it, the check is separate, which the callers' locks make safe.
+pub fn rename_no_replace(from: &Path, to: &Path) -> std::io::Result<()> {
+    #[cfg(windows)]
+    {
+        move_file(
+            from,
+            to,
+            windows_sys::Win32::Storage::FileSystem::MOVEFILE_WRITE_THROUGH,
+        )
+    }
+    #[cfg(not(windows))]
+    {
+        #[cfg(target_os = "linux")]
+        {
+            use std::os::unix::ffi::OsStrExt;
+            let c = |p: &Path| {
+                std::ffi::CString::new(p.as_os_str().as_bytes()).map_err(std::io::Error::other)
+            };
+            let (old, new) = (c(from)?, c(to)?);
+            // SAFETY: both paths are valid NUL-terminated strings that outlive the call.
+            let rc = unsafe {
+                libc::renameat2(
+                    libc::AT_FDCWD,
+                    old.as_ptr(),
+                    libc::AT_FDCWD,
+                    new.as_ptr(),
+                    libc::RENAME_NOREPLACE,
+                )
+            };
+            if rc == 0 {
+                return Ok(());
+            }
+            let err = std::io::Error::last_os_error();
+            if !matches!(err.raw_os_error(), Some(libc::EINVAL) | Some(libc::ENOSYS)) {
+                return Err(err);
+            }
+        }
+        if std::fs::symlink_metadata(to).is_ok() {
+            return Err(std::io::Error::from(std::io::ErrorKind::AlreadyExists));
+        }
+        std::fs::rename(from, to)
+    }
+}
+
+#[cfg(windows)]
+fn move_file(from: &Path, to: &Path, flags: u32) -> std::io::Result<()> {
+    let (from, to) = (verbatim(from)?, verbatim(to)?);
+    // SAFETY: both are NUL-terminated UTF-16 strings that outlive the call.
+    let ok = unsafe {
+        windows_sys::Win32::Storage::FileSystem::MoveFileExW(from.as_ptr(), to.as_ptr(), flags)
+    };
+    if ok == 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    Ok(())
+}
+
+/// `path` made absolute with the `\\?\` (or `\\?\UNC\`) prefix, as NUL-terminated UTF-16: Win32
+/// calls then take paths longer than 260 characters, as std's own calls do.
+#[cfg(windows)]
+pub fn verbatim(path: &Path) -> std::io::Result<Vec<u16>> {
+    use std::os::windows::ffi::OsStrExt;
+    let absolute = std::path::absolute(path)?;
+    let text: Vec<u16> = absolute.as_os_str().encode_wide().collect();
+    let starts = |prefix: &str| {
+        let prefix: Vec<u16> = prefix.encode_utf16().collect();
+        text.starts_with(&prefix)
+    };
+    let mut out: Vec<u16> = if starts("\\\\?\\") || starts("\\\\.\\") {
+        text
+    } else if starts("\\\\") {
+        "\\\\?\\UNC\\"
+            .encode_utf16()
+            .chain(text[2..].iter().copied())
+            .collect()
+    } else {
+        "\\\\?\\".encode_utf16().chain(text).collect()
+    };
+    out.push(0);
+    Ok(out)
+}
+
+/// An exclusive lock on a folder itself (no lock file inside it), released when dropped or when
+/// the process dies, even killed.
+pub struct FolderLock {
+    #[cfg(unix)]
+    _handle: File,
+    #[cfg(windows)]
+    _event: windows_lock::NamedEvent,
+}
+
+/// Takes the lock on `dir` if nobody holds it: `Ok(None)` when another process (or this one)
+/// does. Unix: `flock` on the folder. Windows cannot lock a folder's bytes (`LockFileEx` on a
+/// folder handle fails with `ERROR_INVALID_PARAMETER`), so the lock is a named kernel event
+/// `Global\sct-folder-<volume serial>-<file ID>`: whoever creates it holds the lock, a second
+/// creator finds it existing, and it vanishes with its holder's handle. The name comes from the
+/// folder's identity, not its spelling, so `D:\USB`, `d:\usb\` and `\\?\D:\USB` meet.
+pub fn try_lock_folder(dir: &Path) -> std::io::Result<Option<FolderLock>> {
+    #[cfg(unix)]
+    {
+        let handle = File::open(dir)?;
+        match handle.try_lock() {
+            Ok(()) => Ok(Some(FolderLock { _handle: handle })),
+            Err(std::fs::TryLockError::WouldBlock) => Ok(None),
+            Err(std::fs::TryLockError::Error(e)) => Err(e),
+        }
+    }
+    #[cfg(windows)]
+    {
+        Ok(windows_lock::NamedEvent::create_new(dir)?.map(|event| FolderLock { _event: event }))
+    }
+}
+
+#[cfg(windows)]
+mod windows_lock {
+    use std::os::windows::fs::OpenOptionsExt;
+    use std::os::windows::io::AsRawHandle;
+    use std::path::Path;
+    use windows_sys::Win32::Foundation::{CloseHandle, ERROR_ALREADY_EXISTS, GetLastError, HANDLE};
+    use windows_sys::Win32::Storage::FileSystem::{
+        BY_HANDLE_FILE_INFORMATION, FILE_FLAG_BACKUP_SEMANTICS, GetFileInformationByHandle,
+    };
+    use windows_sys::Win32::System::Threading::CreateEventW;
+
+    pub struct NamedEvent(HANDLE);
+
+    // SAFETY: an event handle may be used and closed from any thread.
+    unsafe impl Send for NamedEvent {}
+    unsafe impl Sync for NamedEvent {}
+
+    impl Drop for NamedEvent {
+        fn drop(&mut self) {
+            // SAFETY: the handle is ours and closed once.
+            unsafe { CloseHandle(self.0) };
+        }
+    }
+
+    impl NamedEvent {
+        /// `Some` when this call created the folder's event, `None` when it already existed.
+        pub fn create_new(dir: &Path) -> std::io::Result<Option<Self>> {
+            let folder = std::fs::OpenOptions::new()
+                .read(true)
+                .custom_flags(FILE_FLAG_BACKUP_SEMANTICS)
+                .open(dir)?;
+            // SAFETY: a zeroed plain-data struct, filled by the call from a valid open handle.
+            let mut info: BY_HANDLE_FILE_INFORMATION = unsafe { std::mem::zeroed() };
+            if unsafe { GetFileInformationByHandle(folder.as_raw_handle() as HANDLE, &mut info) }
+                == 0
+            {
+                return Err(std::io::Error::last_os_error());
+            }
+            let name = format!(
+                "Global\\sct-folder-{:08x}-{:08x}{:08x}",
+                info.dwVolumeSerialNumber, info.nFileIndexHigh, info.nFileIndexLow
+            );
+            let wide: Vec<u16> = name.encode_utf16().chain([0]).collect();
+            // SAFETY: a NUL-terminated name; default security, manual reset, not signalled.
+            let handle = unsafe { CreateEventW(std::ptr::null(), 1, 0, wide.as_ptr()) };
+            if handle.is_null() {
+                let err = std::io::Error::last_os_error();
+                // Created by another account whose event this one may not open: held.
+                if err.kind() == std::io::ErrorKind::PermissionDenied {
+                    return Ok(None);
+                }
+                return Err(err);
+            }
+            // SAFETY: reads the calling thread's last error, set by CreateEventW.
+            if unsafe { GetLastError() } == ERROR_ALREADY_EXISTS {
+                // SAFETY: our own handle to the existing event, closed once.
+                unsafe { CloseHandle(handle) };
+                return Ok(None);
+            }
+            Ok(Some(Self(handle)))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn replaces_existing_file_and_leaves_no_temp() {
+        let dir = tempfile::tempdir().unwrap();
+        let dest = dir.path().join("out.txt");
+        std::fs::write(&dest, "old").unwrap();
+        write_bytes(&dest, b"new").unwrap();
+        assert_eq!(std::fs::read_to_string(&dest).unwrap(), "new");
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
+    }
+
+    #[test]
+    fn failed_fill_keeps_old_content() {
+        let dir = tempfile::tempdir().unwrap();
+        let dest = dir.path().join("out.txt");
+        std::fs::write(&dest, "old").unwrap();
+        let result: anyhow::Result<()> = write_with(&dest, |file| {
+            file.write_all(b"half")?;
+            anyhow::bail!("interrupted")
+        });
+        assert!(result.is_err());
+        assert_eq!(std::fs::read_to_string(&dest).unwrap(), "old");
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
+    }
+
+    #[test]
+    fn rename_replaces_a_file_but_never_a_taken_name() {
+        let dir = tempfile::tempdir().unwrap();
+        let (a, b) = (dir.path().join("a"), dir.path().join("b"));
+        std::fs::write(&a, "new").unwrap();
+        std::fs::write(&b, "old").unwrap();
+        let err = rename_no_replace(&a, &b).unwrap_err();
+        assert_eq!(err.kind(), std::io::ErrorKind::AlreadyExists);
+        rename_replace(&a, &b).unwrap();
+        assert_eq!(std::fs::read_to_string(&b).unwrap(), "new");
+        assert!(!a.exists());
+        let (from, to) = (dir.path().join("staging"), dir.path().join("GUID"));
+        std::fs::create_dir(&from).unwrap();
+        std::fs::create_dir(&to).unwrap();
+        let err = rename_no_replace(&from, &to).unwrap_err();
+        assert_eq!(err.kind(), std::io::ErrorKind::AlreadyExists);
+        assert!(from.is_dir());
+        std::fs::remove_dir(&to).unwrap();
+        rename_no_replace(&from, &to).unwrap();
+        assert!(to.is_dir() && !from.exists());
+    }
+
+    #[test]
+    fn folders_and_files_flush() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("x.part");
+        std::fs::write(&file, "x").unwrap();
+        sync_file(&file).unwrap();
+        sync_dir(dir.path()).unwrap();
+    }
+
+    #[test]
+    fn a_folder_lock_is_exclusive_until_dropped() {
+        let dir = tempfile::tempdir().unwrap();
+        let held = try_lock_folder(dir.path()).unwrap().expect("free");
+        assert!(try_lock_folder(dir.path()).unwrap().is_none());
+        drop(held);
+        assert!(try_lock_folder(dir.path()).unwrap().is_some());
+    }
+
+    #[test]
+    fn long_paths_work() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut deep = dir.path().to_owned();
+        for i in 0..6 {
+            deep.push(format!("{i}-{}", "x".repeat(60)));
+        }
+        std::fs::create_dir_all(&deep).unwrap();
+        let dest = deep.join("catalog.json");
+        assert!(dest.as_os_str().len() > 300);
+        write_bytes(&dest, b"one").unwrap();
+        write_bytes(&dest, b"two").unwrap();
+        assert_eq!(std::fs::read(&dest).unwrap(), b"two");
+        sync_dir(&deep).unwrap();
+    }
+
+    #[test]
+    fn missing_folder_is_named() {
+        let dir = tempfile::tempdir().unwrap();
+        let dest = dir.path().join("nope").join("out.txt");
+        let err = write_bytes(&dest, b"x").unwrap_err();
+        assert!(format!("{err:#}").contains("its folder is missing"));
+    }
+}

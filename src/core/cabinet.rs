@@ -1,0 +1,466 @@
+//! Microsoft cabinet files: writing usage cabs, and listing, inspecting and extracting any cab.
+//!
+//! Writing is atomic and refuses, before it writes a byte, anything beyond the format's limits.
+//! Reading treats every cab as hostile: names are checked before anything is written, declared
+//! sizes are capped before anything is decompressed, and extraction is all or nothing.
+
+use crate::core::error::{ExitCode, fail};
+use crate::core::hash::Sha256;
+use crate::core::paths::{Separator, safe_relative};
+use anyhow::Context;
+use serde::{Deserialize, Serialize};
+use std::fs::File;
+use std::io::{self, Read, Seek, Write};
+use std::path::{Path, PathBuf};
+
+/// Most files one cabinet can hold (the format counts them in 16 bits).
+pub const MAX_FILES: usize = 0xFFFF;
+/// Largest single file a cabinet can hold: 2 GiB less 32 KiB (the `cab` crate's limit).
+pub const MAX_FILE_SIZE: u64 = 0x7FFF_8000;
+/// Largest cabinet: the header's size field is a signed 32-bit number.
+pub const MAX_CAB_SIZE: u64 = 0x7FFF_FFFF;
+
+/// One file to put into a cabinet.
+pub struct Entry<'a> {
+    pub name: String,
+    pub size: u64,
+    pub data: Box<dyn Read + 'a>,
+}
+
+/// One file of a cabinet, as its directory declares it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Member {
+    pub name: String,
+    pub size: u64,
+}
+
+/// One line of `sct-pack list` and `sct-pack extract` (`sct.cab-member.v1`).
+#[derive(Clone, Debug, Serialize)]
+pub struct MemberLine {
+    pub schema: &'static str,
+    pub name: String,
+    pub size: u64,
+    /// `extract` only: SHA-256 of the bytes written.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sha256: Option<String>,
+}
+
+impl MemberLine {
+    /// The line's schema name.
+    pub const SCHEMA: &'static str = "sct.cab-member.v1";
+
+    pub fn new(member: Member, sha256: Option<String>) -> Self {
+        Self {
+            schema: Self::SCHEMA,
+            name: member.name,
+            size: member.size,
+            sha256,
+        }
+    }
+}
+
+/// Checks the format's limits for a set of entries, before anything is written.
+pub fn check_limits(names_and_sizes: &[(&str, u64)]) -> anyhow::Result<()> {
+    if names_and_sizes.len() > MAX_FILES {
+        return Err(fail(
+            ExitCode::Rejected,
+            format!(
+                "{} files do not fit in one cabinet (the format holds at most {MAX_FILES})",
+                names_and_sizes.len()
+            ),
+        ));
+    }
+    let mut total = 0u64;
+    for (name, size) in names_and_sizes {
+        if *size > MAX_FILE_SIZE {
+            return Err(fail(
+                ExitCode::Rejected,
+                format!(
+                    "`{name}` is {size} bytes; a cabinet holds files of at most {MAX_FILE_SIZE} bytes (about 2 GiB)"
+                ),
+            ));
+        }
+        if name.len() > 255 {
+            return Err(fail(
+                ExitCode::Rejected,
+                format!("`{name}` is longer than the 255 bytes a cabinet name may have"),
+            ));
+        }
+        total += size;
+    }
+    if total > u64::from(u32::MAX) {
+        return Err(fail(
+            ExitCode::Rejected,
+            format!(
+                "{total} bytes of data do not fit in one cabinet folder (at most {} bytes)",
+                u32::MAX
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// Writes a cabinet (one MSZIP folder) atomically to `dest`; returns its size and SHA-256.
+pub fn write(dest: &Path, entries: Vec<Entry<'_>>) -> anyhow::Result<(u64, String)> {
+    let sizes: Vec<(&str, u64)> = entries.iter().map(|e| (e.name.as_str(), e.size)).collect();
+    check_limits(&sizes)?;
+    for entry in &entries {
+        safe_relative(&entry.name, Separator::Backslash)?;
+    }
+    crate::core::atomic::write_with(dest, |file| {
+        write_into(file, entries)?;
+        let size = file.metadata()?.len();
+        if size > MAX_CAB_SIZE {
+            anyhow::bail!(
+                "the cabinet would be {size} bytes, more than the format's {MAX_CAB_SIZE}"
+            );
+        }
+        file.rewind()?;
+        Ok(crate::core::hash::of_reader(&mut *file)?)
+    })
+}
+
+fn write_into(file: &mut File, entries: Vec<Entry<'_>>) -> anyhow::Result<()> {
+    let mut builder = cab::CabinetBuilder::new();
+    let folder = builder.add_folder(cab::CompressionType::MsZip);
+    for entry in &entries {
+        folder.add_file(entry.name.clone());
+    }
+    let mut writer = builder.build(file)?;
+    let mut sources = entries.into_iter();
+    while let Some(mut member) = writer.next_file()? {
+        let entry = sources
+            .next()
+            .context("cabinet writer asked for more files than given")?;
+        let copied = io::copy(&mut entry.data.take(entry.size + 1), &mut member)
+            .with_context(|| format!("Failed to compress `{}`", entry.name))?;
+        if copied != entry.size {
+            anyhow::bail!(
+                "`{}` changed size while being packed ({} bytes, expected {})",
+                entry.name,
+                copied,
+                entry.size
+            );
+        }
+    }
+    writer.finish()?;
+    Ok(())
+}
+
+/// An open cabinet, read through checks.
+pub struct CabReader {
+    path: PathBuf,
+    cabinet: cab::Cabinet<File>,
+}
+
+impl CabReader {
+    /// Opens and parses a cabinet's header and directory.
+    pub fn open(path: &Path) -> anyhow::Result<Self> {
+        let file = crate::core::medium::open_regular(path, crate::core::medium::Links::Follow)?;
+        let cabinet = guarded(path, || cab::Cabinet::new(file))?;
+        Ok(Self {
+            path: path.to_owned(),
+            cabinet,
+        })
+    }
+
+    /// The files its directory lists, in order.
+    pub fn members(&self) -> Vec<Member> {
+        self.cabinet
+            .folder_entries()
+            .flat_map(|folder| folder.file_entries())
+            .map(|file| Member {
+                name: file.name().to_owned(),
+                size: u64::from(file.uncompressed_size()),
+            })
+            .collect()
+    }
+
+    /// Checks every member name and that no name repeats; returns the safe relative paths.
+    pub fn checked_paths(&self) -> anyhow::Result<Vec<(Member, PathBuf)>> {
+        let mut seen = crate::core::paths::TwinCheck::default();
+        let mut out = Vec::new();
+        for member in self.members() {
+            let path = safe_relative(&member.name, Separator::Backslash)
+                .with_context(|| format!("Refusing cab `{}`", self.path.display()))?;
+            if let Err(earlier) = seen.insert(&member.name) {
+                return Err(fail(
+                    ExitCode::Rejected,
+                    format!(
+                        "cab `{}` holds `{}` twice (as `{earlier}`; names that differ only in case or Unicode form are one name on Windows)",
+                        self.path.display(),
+                        member.name
+                    ),
+                ));
+            }
+            out.push((member, path));
+        }
+        Ok(out)
+    }
+
+    /// Streams one member into `out`, at most `limit` bytes; returns its size and SHA-256.
+    pub fn copy_member(
+        &mut self,
+        name: &str,
+        limit: u64,
+        out: &mut dyn Write,
+    ) -> anyhow::Result<(u64, String)> {
+        let declared = self
+            .cabinet
+            .get_file_entry(name)
+            .map(|f| u64::from(f.uncompressed_size()))
+            .with_context(|| format!("cab `{}` has no member `{name}`", self.path.display()))?;
+        if declared > limit {
+            return Err(fail(
+                ExitCode::Rejected,
+                format!(
+                    "cab `{}`: `{name}` declares {declared} bytes, over the {limit}-byte limit",
+                    self.path.display()
+                ),
+            ));
+        }
+        let path = self.path.clone();
+        let reader = guarded(&path, || self.cabinet.read_file(name))?;
+        let mut hasher = Sha256::new();
+        let mut size = 0u64;
+        let mut buf = vec![0u8; 64 * 1024];
+        let mut reader = reader.take(limit + 1);
+        loop {
+            let n = guarded(&path, || reader.read(&mut buf))?;
+            if n == 0 {
+                break;
+            }
+            hasher.update(&buf[..n]);
+            out.write_all(&buf[..n])?;
+            size += n as u64;
+        }
+        if size != declared {
+            return Err(fail(
+                ExitCode::Rejected,
+                format!(
+                    "cab `{}`: `{name}` holds {size} bytes but declares {declared}",
+                    path.display()
+                ),
+            ));
+        }
+        Ok((size, hasher.finish_hex()))
+    }
+
+    /// Reads one small member fully.
+    pub fn read_member(&mut self, name: &str, limit: u64) -> anyhow::Result<Vec<u8>> {
+        let mut bytes = Vec::new();
+        self.copy_member(name, limit, &mut bytes)?;
+        Ok(bytes)
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+}
+
+/// A parse or decompression error: the cab itself is bad (exit 1), not the disk.
+fn corrupt(path: &Path, err: io::Error) -> anyhow::Error {
+    fail(
+        ExitCode::Rejected,
+        format!(
+            "`{}` is not a valid cabinet file or is damaged: {err}",
+            path.display()
+        ),
+    )
+}
+
+thread_local! {
+    /// Set while this thread is inside the `cab` crate, whose panics [`guarded`] turns into errors.
+    static IN_CAB_READER: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// Runs one call into the `cab` crate, turning its I/O errors and its panics into "damaged cab"
+/// refusals (exit 1).
+///
+/// The crate panics on some hostile layouts (cab 0.6.0 indexes past its block list when a member
+/// starts beyond its folder's data: `folder.rs:134`, found by `fuzz/` and kept as the corpus case
+/// `cab-member-offset-beyond-folder-data`). A hostile cab must be a clean refusal, never a crash of
+/// sct-pack or a 500 from the service, so the panic is caught here and the panic hook stays quiet
+/// for it; panics anywhere else still reach the previous hook unchanged.
+fn guarded<T>(path: &Path, call: impl FnOnce() -> io::Result<T>) -> anyhow::Result<T> {
+    static QUIET_HOOK: std::sync::Once = std::sync::Once::new();
+    QUIET_HOOK.call_once(|| {
+        let previous = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
+            if !IN_CAB_READER.with(std::cell::Cell::get) {
+                previous(info);
+            }
+        }));
+    });
+    let was = IN_CAB_READER.replace(true);
+    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(call));
+    IN_CAB_READER.set(was);
+    match result {
+        Ok(result) => result.map_err(|e| corrupt(path, e)),
+        Err(_) => Err(corrupt(
+            path,
+            io::Error::new(
+                io::ErrorKind::InvalidData,
+                "its directory points outside its data (the cab reader gave up)",
+            ),
+        )),
+    }
+}
+
+/// Extracts every member into `dest_dir`, all or nothing.
+///
+/// Members are written under a staging folder inside `dest_dir` and moved into place only when
+/// every one decompressed with its declared size; existing files are never overwritten.
+pub fn extract(path: &Path, dest_dir: &Path, limit: u64) -> anyhow::Result<Vec<(Member, String)>> {
+    let mut reader = CabReader::open(path)?;
+    let members = reader.checked_paths()?;
+    if !dest_dir.is_dir() {
+        anyhow::bail!(
+            "destination `{}` is not an existing folder",
+            dest_dir.display()
+        );
+    }
+    for (member, relative) in &members {
+        let target = dest_dir.join(relative);
+        if target.exists() {
+            anyhow::bail!(
+                "`{}` already exists; extracting `{}` would overwrite it",
+                target.display(),
+                member.name
+            );
+        }
+    }
+    let staging = tempfile::Builder::new()
+        .prefix(".sct-extract-")
+        .tempdir_in(dest_dir)
+        .with_context(|| format!("Cannot write into `{}`", dest_dir.display()))?;
+    let mut done = Vec::new();
+    for (member, relative) in &members {
+        let staged = staging.path().join(relative);
+        if let Some(parent) = staged.parent() {
+            fs_err::create_dir_all(parent)?;
+        }
+        let mut file = fs_err::File::create(&staged)?;
+        let (_, digest) = reader.copy_member(&member.name, limit, &mut file)?;
+        file.sync_all()?;
+        done.push((member.clone(), digest));
+    }
+    for (_, relative) in &members {
+        let target = dest_dir.join(relative);
+        if let Some(parent) = target.parent() {
+            fs_err::create_dir_all(parent)?;
+        }
+        fs_err::rename(staging.path().join(relative), &target)?;
+    }
+    let _ = crate::core::atomic::sync_dir(dest_dir);
+    Ok(done)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entry(name: &str, data: &'static [u8]) -> Entry<'static> {
+        Entry {
+            name: name.into(),
+            size: data.len() as u64,
+            data: Box::new(data),
+        }
+    }
+
+    #[test]
+    fn writes_and_reads_back() {
+        let dir = tempfile::tempdir().unwrap();
+        let cab_path = dir.path().join("t.cab");
+        write(
+            &cab_path,
+            vec![entry("a.txt", b"hello"), entry("sub\\b.txt", b"world")],
+        )
+        .unwrap();
+        let mut reader = CabReader::open(&cab_path).unwrap();
+        assert_eq!(reader.members().len(), 2);
+        assert_eq!(reader.read_member("sub\\b.txt", 100).unwrap(), b"world");
+        let out = dir.path().join("out");
+        std::fs::create_dir(&out).unwrap();
+        extract(&cab_path, &out, 100).unwrap();
+        assert_eq!(std::fs::read(out.join("sub/b.txt")).unwrap(), b"world");
+    }
+
+    #[test]
+    fn limits_are_checked_before_writing() {
+        assert!(check_limits(&[("a", MAX_FILE_SIZE + 1)]).is_err());
+        let many: Vec<(&str, u64)> = (0..MAX_FILES + 1).map(|_| ("a", 0)).collect();
+        assert!(check_limits(&many).is_err());
+        assert!(
+            check_limits(&[
+                ("a", MAX_FILE_SIZE),
+                ("b", MAX_FILE_SIZE),
+                ("c", MAX_FILE_SIZE)
+            ])
+            .is_err()
+        );
+        assert!(check_limits(&[("a", 10)]).is_ok());
+    }
+
+    #[test]
+    fn oversized_entry_writes_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let cab_path = dir.path().join("big.cab");
+        let huge = Entry {
+            name: "big".into(),
+            size: MAX_FILE_SIZE + 1,
+            data: Box::new(io::repeat(0)),
+        };
+        let err = write(&cab_path, vec![huge]).unwrap_err();
+        assert!(format!("{err:#}").contains("at most"));
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
+    }
+
+    #[test]
+    fn member_beyond_its_folder_data_is_refused_not_a_panic() {
+        // Found by the `cab` fuzz target: the cab crate panicked reading a member of this file.
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("x.cab");
+        std::fs::write(
+            &path,
+            include_bytes!("../../tests/data/cab-member-offset-beyond-folder-data/fuzz-crash.cab"),
+        )
+        .unwrap();
+        let mut reader = CabReader::open(&path).unwrap();
+        let mut failures = 0;
+        for member in reader.members() {
+            if let Err(err) = reader.copy_member(&member.name, 1 << 20, &mut io::sink()) {
+                assert_eq!(
+                    crate::core::error::exit_code(&err),
+                    ExitCode::Rejected,
+                    "{err:#}"
+                );
+                failures += 1;
+            }
+        }
+        assert!(
+            failures > 0,
+            "the damaged member was read without complaint"
+        );
+        // Windows: the open reader lets nobody write the file.
+        drop(reader);
+        // The same layout in a usage cab whose names are all fine: refused as damaged.
+        std::fs::write(
+            &path,
+            include_bytes!("../../tests/data/cab-member-offset-beyond-folder-data/input.cab"),
+        )
+        .unwrap();
+        let err = crate::core::usage_cab::open_verified(&path).unwrap_err();
+        assert_eq!(crate::core::error::exit_code(&err), ExitCode::Rejected);
+        assert!(format!("{err:#}").contains("damaged"), "{err:#}");
+    }
+
+    #[test]
+    fn non_cab_is_refused_as_rejected() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("x.cab");
+        std::fs::write(&path, b"this is not a cabinet at all").unwrap();
+        let err = CabReader::open(&path).err().unwrap();
+        assert_eq!(crate::core::error::exit_code(&err), ExitCode::Rejected);
+    }
+}

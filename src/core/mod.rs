@@ -1,0 +1,35 @@
+//! The core floor: the formats, rules and plumbing every other floor shares, and that know no
+//! stage, site back end, service or front end.
+//!
+//! Formats: [`catalog`], [`signing`], [`cabinet`], [`document`], [`offer`], [`packdir`],
+//! [`usage`], [`usage_cab`], [`review`], [`wire`] (the HTTP contract between `sct-upload` and
+//! `sct-serve`). Rules: [`select`], [`version`], [`paths`], [`litter`]. Plumbing: [`atomic`] and
+//! [`medium`] (files), [`hash`], [`logging`] and [`cmtrace`] (logs), [`report`] (what a person is
+//! told), [`error`] (exit classes), [`escape`], [`secret`], [`setting`], [`clock`], [`fault`].
+
+pub mod atomic;
+pub mod cabinet;
+pub mod catalog;
+pub mod clock;
+pub mod cmtrace;
+pub mod document;
+pub mod error;
+pub mod escape;
+pub mod fault;
+pub mod hash;
+pub mod litter;
+pub mod logging;
+pub mod medium;
+pub mod offer;
+pub mod packdir;
+pub mod paths;
+pub mod report;
+pub mod review;
+pub mod secret;
+pub mod select;
+pub mod setting;
+pub mod signing;
+pub mod usage;
+pub mod usage_cab;
+pub mod version;
+pub mod wire;

@@ -1,0 +1,438 @@
+//! Publishing: turning a folder of packs into a signed catalog on the service.
+//!
+//! A service root is plain files, so nginx or any CDN can serve downloads:
+//!
+//! ```text
+//! ROOT/catalog/catalog.json        the catalog (sct.catalog.v1)
+//! ROOT/catalog/catalog.json.sig    its detached signature (sct.signature.v1)
+//! ROOT/packs/<GUID>/<GUID>.cab     each pack's files; catalog paths are relative to ROOT/packs/
+//! ROOT/packs/<GUID>/Redist/...
+//! ROOT/packs.json                  pack metadata (sct.pack-metadata.v1), not served
+//! ROOT/uploads/<hierarchy>/...     usage cabs received by sct-serve, never served
+//! ```
+//!
+//! [`publish`] hashes every file of every pack the metadata lists (on all cores), numbers the new
+//! catalog one above the previous one, signs it and writes both files.
+//!
+//! **Why a reader never sees a mismatched pair.** A client fetches `catalog.json` and then
+//! `catalog.json.sig` in two requests, so no order of two renames alone can keep them matched.
+//! Instead the signature file always carries signatures over the *current and the previous*
+//! catalog bytes, and publishing renames the new signature file into place *before* the new
+//! catalog. A reader that got the old catalog finds its signature in either signature file; one
+//! that got the new catalog can only get the new signature file. Only two publications between a
+//! client's two requests can make it see a mismatch, which it reports as a bad signature and
+//! which a retry fixes. Signing the previous bytes again grants nothing new: they were already
+//! signed, and rollback and expiry are checked on the catalog's own fields.
+
+use crate::core::catalog::{self, Catalog, Pack, PackFile};
+use crate::core::document::{self, Document};
+use crate::core::error::{ExitCode, fail};
+use crate::core::signing::{PrivateKey, SignatureFile};
+use crate::service::samples::{METADATA_FILE, PackMetadata, folder_name};
+use anyhow::Context;
+use serde::{Deserialize, Serialize};
+use std::collections::HashSet;
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use uuid::Uuid;
+
+/// Default lifetime of a catalog: clients refuse it afterwards, so publish at least this often.
+pub const DEFAULT_EXPIRES_IN_DAYS: u32 = 30;
+
+/// Paths inside a service root.
+#[derive(Clone, Debug)]
+pub struct ServiceRoot {
+    pub root: PathBuf,
+}
+
+impl ServiceRoot {
+    pub fn new(root: &Path) -> Self {
+        Self {
+            root: root.to_owned(),
+        }
+    }
+
+    pub fn catalog_dir(&self) -> PathBuf {
+        self.root.join("catalog")
+    }
+
+    pub fn catalog(&self) -> PathBuf {
+        self.catalog_dir().join(catalog::CATALOG_FILE)
+    }
+
+    pub fn signature(&self) -> PathBuf {
+        self.catalog_dir().join(catalog::SIGNATURE_FILE)
+    }
+
+    pub fn packs(&self) -> PathBuf {
+        self.root.join("packs")
+    }
+
+    pub fn uploads(&self) -> PathBuf {
+        self.root.join("uploads")
+    }
+
+    pub fn metadata(&self) -> PathBuf {
+        self.root.join(METADATA_FILE)
+    }
+
+    /// The currently published catalog and its bytes, if any (read, not verified: it is ours).
+    pub fn current(&self) -> anyhow::Result<Option<(Catalog, Vec<u8>)>> {
+        let path = self.catalog();
+        let bytes = match fs_err::read(&path) {
+            Ok(bytes) => bytes,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(e.into()),
+        };
+        let catalog: Catalog = document::read(
+            &bytes[..],
+            &format!("the published catalog `{}`", path.display()),
+            catalog::MAX_CATALOG_BYTES,
+        )?;
+        Ok(Some((catalog, bytes)))
+    }
+}
+
+/// What to publish.
+#[derive(Clone, Debug)]
+pub struct PublishOptions {
+    pub root: PathBuf,
+    /// The metadata file; `ROOT/packs.json` when not given.
+    pub metadata: Option<PathBuf>,
+    pub expires_in_days: u32,
+    /// Bind the catalog to one hierarchy (clients of other hierarchies refuse it).
+    pub hierarchy_id: Option<Uuid>,
+}
+
+/// What [`publish`] wrote (`sct.publish-report.v1`).
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct PublishReport {
+    pub schema: String,
+    pub catalog: String,
+    pub version: u64,
+    pub previous_version: Option<u64>,
+    pub issued_at: jiff::Timestamp,
+    pub expires_at: jiff::Timestamp,
+    pub packs: usize,
+    pub files: usize,
+    pub bytes: u64,
+    pub key_ids: Vec<String>,
+    pub sha256: String,
+}
+
+impl Document for PublishReport {
+    const SCHEMA: &'static str = "sct.publish-report.v1";
+}
+
+/// Builds, signs and writes a new catalog for the packs under `ROOT/packs/`.
+pub fn publish(options: &PublishOptions, keys: &[&PrivateKey]) -> anyhow::Result<PublishReport> {
+    if keys.is_empty() {
+        return Err(fail(
+            ExitCode::Usage,
+            "publishing needs at least one signing key",
+        ));
+    }
+    if options.expires_in_days == 0 {
+        return Err(fail(ExitCode::Usage, "--expires-in must be at least 1 day"));
+    }
+    let root = ServiceRoot::new(&options.root);
+    let _lock = PublishLock::take(&root)?;
+    let metadata_path = options.metadata.clone().unwrap_or_else(|| root.metadata());
+    let metadata: PackMetadata = document::read(
+        fs_err::File::open(&metadata_path)?,
+        &format!("pack metadata `{}`", metadata_path.display()),
+        catalog::MAX_CATALOG_BYTES,
+    )?;
+    check_folders_match(&root.packs(), &metadata)?;
+    let previous = root.current()?;
+    let packs = build_packs(&root.packs(), &metadata)?;
+    let issued_at = jiff::Timestamp::now().round(jiff::Unit::Second)?;
+    let expires_at =
+        issued_at + jiff::SignedDuration::from_hours(24 * i64::from(options.expires_in_days));
+    let catalog = Catalog {
+        schema: Catalog::SCHEMA.to_owned(),
+        version: previous.as_ref().map_or(1, |(c, _)| c.version + 1),
+        issued_at,
+        expires_at,
+        hierarchy_id: options.hierarchy_id,
+        packs,
+    };
+    let (bytes, _) = catalog::sign(&catalog, keys)?;
+    let mut signatures = SignatureFile::sign(&bytes, keys);
+    if let Some((_, old_bytes)) = &previous {
+        signatures
+            .signatures
+            .extend(SignatureFile::sign(old_bytes, keys).signatures);
+    }
+    let mut sig_bytes = serde_json::to_vec_pretty(&signatures)?;
+    sig_bytes.push(b'\n');
+    fs_err::create_dir_all(root.catalog_dir())?;
+    crate::core::atomic::write_bytes(&root.signature(), &sig_bytes)?;
+    crate::core::atomic::write_bytes(&root.catalog(), &bytes)?;
+    Ok(PublishReport {
+        schema: PublishReport::SCHEMA.to_owned(),
+        catalog: root.catalog().display().to_string(),
+        version: catalog.version,
+        previous_version: previous.map(|(c, _)| c.version),
+        issued_at,
+        expires_at,
+        packs: catalog.packs.len(),
+        files: catalog.packs.iter().map(|p| p.files.len()).sum(),
+        bytes: catalog.packs.iter().map(Pack::size).sum(),
+        key_ids: keys.iter().map(|k| k.public().key_id()).collect(),
+        sha256: crate::core::hash::hex_of(&bytes),
+    })
+}
+
+/// One publisher at a time: `ROOT/.publish.lock`, created new and removed when done.
+struct PublishLock(PathBuf);
+
+impl PublishLock {
+    fn take(root: &ServiceRoot) -> anyhow::Result<Self> {
+        let path = root.root.join(".publish.lock");
+        match std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&path)
+        {
+            Ok(_) => Ok(Self(path)),
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Err(fail(
+                ExitCode::Usage,
+                format!(
+                    "another publication is running in `{}` (or one was killed: then remove `{}`)",
+                    root.root.display(),
+                    path.display()
+                ),
+            )),
+            Err(e) => {
+                Err(anyhow::Error::new(e).context(format!("Cannot create `{}`", path.display())))
+            }
+        }
+    }
+}
+
+impl Drop for PublishLock {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.0);
+    }
+}
+
+/// Every listed pack has a folder and every folder is listed: nothing is published by accident
+/// or silently left out.
+fn check_folders_match(packs_dir: &Path, metadata: &PackMetadata) -> anyhow::Result<()> {
+    let listed: HashSet<String> = metadata
+        .packs
+        .iter()
+        .map(|p| folder_name(&p.package_guid))
+        .collect();
+    for name in &listed {
+        if !packs_dir.join(name).is_dir() {
+            return Err(fail(
+                ExitCode::Usage,
+                format!(
+                    "pack {name} is in the metadata but `{}` is missing",
+                    packs_dir.join(name).display()
+                ),
+            ));
+        }
+    }
+    for entry in fs_err::read_dir(packs_dir)? {
+        let name = entry?.file_name().to_string_lossy().into_owned();
+        if !name.starts_with('.') && !listed.contains(&name) {
+            return Err(fail(
+                ExitCode::Usage,
+                format!(
+                    "`{}` is not in the pack metadata: add it there or move it out of {}",
+                    name,
+                    packs_dir.display()
+                ),
+            ));
+        }
+    }
+    Ok(())
+}
+
+fn build_packs(packs_dir: &Path, metadata: &PackMetadata) -> anyhow::Result<Vec<Pack>> {
+    let mut jobs = Vec::new();
+    for (index, info) in metadata.packs.iter().enumerate() {
+        let folder = folder_name(&info.package_guid);
+        let mut found = Vec::new();
+        list_files(&packs_dir.join(&folder), &folder, &mut found)?;
+        found.sort();
+        if found.is_empty() {
+            return Err(fail(
+                ExitCode::Usage,
+                format!(
+                    "pack folder `{}` holds no files",
+                    packs_dir.join(&folder).display()
+                ),
+            ));
+        }
+        jobs.extend(found.into_iter().map(|path| (index, path)));
+    }
+    let hashed = hash_all(packs_dir, &jobs)?;
+    let mut packs: Vec<Pack> = metadata
+        .packs
+        .iter()
+        .map(|info| Pack {
+            package_guid: info.package_guid,
+            name: info.name.clone(),
+            update_number: info.update_number.clone(),
+            full_version: info.full_version,
+            update_type: info.update_type,
+            min_cm_version: info.min_cm_version,
+            max_cm_version: info.max_cm_version,
+            release_date: info.release_date.clone(),
+            more_info_link: info.more_info_link.clone(),
+            description: info.description.clone(),
+            files: Vec::new(),
+        })
+        .collect();
+    for ((index, path), (size, sha256)) in jobs.into_iter().zip(hashed) {
+        packs[index].files.push(PackFile { path, size, sha256 });
+    }
+    Ok(packs)
+}
+
+/// Regular files under `dir`, as `/`-separated paths starting with `prefix`; anything else
+/// (symbolic links, devices) is refused rather than published.
+fn list_files(dir: &Path, prefix: &str, out: &mut Vec<String>) -> anyhow::Result<()> {
+    for entry in fs_err::read_dir(dir)? {
+        let entry = entry?;
+        let name = entry.file_name().into_string().map_err(|name| {
+            fail(
+                ExitCode::Usage,
+                format!(
+                    "`{}` has a name that is not UTF-8",
+                    dir.join(name).display()
+                ),
+            )
+        })?;
+        let kind = entry.file_type()?;
+        let relative = format!("{prefix}/{name}");
+        if kind.is_dir() {
+            list_files(&entry.path(), &relative, out)?;
+        } else if kind.is_file() {
+            out.push(relative);
+        } else {
+            return Err(fail(
+                ExitCode::Usage,
+                format!(
+                    "`{}` is not a regular file; packs hold plain files only",
+                    entry.path().display()
+                ),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Size and SHA-256 of one file, or why it could not be read.
+type Hashed = anyhow::Result<(u64, String)>;
+
+/// Hashes files on every core; results in the order of `jobs`.
+fn hash_all(packs_dir: &Path, jobs: &[(usize, String)]) -> anyhow::Result<Vec<(u64, String)>> {
+    let workers = std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .min(jobs.len().max(1));
+    let next = AtomicUsize::new(0);
+    let results: Mutex<Vec<Option<Hashed>>> = Mutex::new((0..jobs.len()).map(|_| None).collect());
+    std::thread::scope(|scope| {
+        for _ in 0..workers {
+            scope.spawn(|| {
+                loop {
+                    let i = next.fetch_add(1, Ordering::Relaxed);
+                    let Some((_, path)) = jobs.get(i) else { break };
+                    let result = crate::core::hash::of_file(&packs_dir.join(path));
+                    results.lock().expect("no worker panics")[i] = Some(result);
+                }
+            });
+        }
+    });
+    results
+        .into_inner()
+        .expect("no worker panics")
+        .into_iter()
+        .map(|r| r.context("a hashing worker skipped a file")?)
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::service::samples::{SampleOptions, generate};
+
+    fn small() -> SampleOptions {
+        SampleOptions {
+            cab_payload: 2_000,
+            redist_size: 500,
+            seed: 3,
+        }
+    }
+
+    fn options(root: &Path) -> PublishOptions {
+        PublishOptions {
+            root: root.to_owned(),
+            metadata: None,
+            expires_in_days: 7,
+            hierarchy_id: None,
+        }
+    }
+
+    #[test]
+    fn publishes_monotonic_versions_that_verify_across_the_switch() {
+        let dir = tempfile::tempdir().unwrap();
+        generate(dir.path(), &small()).unwrap();
+        let key = PrivateKey::generate();
+        let first = publish(&options(dir.path()), &[&key]).unwrap();
+        assert_eq!(first.version, 1);
+        let root = ServiceRoot::new(dir.path());
+        let old_bytes = std::fs::read(root.catalog()).unwrap();
+        let second = publish(&options(dir.path()), &[&key]).unwrap();
+        assert_eq!((second.version, second.previous_version), (2, Some(1)));
+        let sig = std::fs::read(root.signature()).unwrap();
+        let new_bytes = std::fs::read(root.catalog()).unwrap();
+        let now = jiff::Timestamp::now();
+        let trusted = [key.public()];
+        let (catalog, _) = catalog::verify_bytes(&new_bytes, &sig, &trusted, now, "new").unwrap();
+        assert_eq!(catalog.version, 2);
+        // A reader that fetched the old catalog just before the switch still verifies it.
+        assert!(catalog::verify_bytes(&old_bytes, &sig, &trusted, now, "old").is_ok());
+        let pack = &catalog.packs[0];
+        let file = &pack.files[0];
+        let (size, sha) = crate::core::hash::of_file(&root.packs().join(&file.path)).unwrap();
+        assert_eq!((size, sha), (file.size, file.sha256.clone()));
+    }
+
+    #[test]
+    fn a_second_publisher_is_refused_while_one_runs() {
+        let dir = tempfile::tempdir().unwrap();
+        generate(dir.path(), &small()).unwrap();
+        let key = PrivateKey::generate();
+        let held = PublishLock::take(&ServiceRoot::new(dir.path())).unwrap();
+        let err = publish(&options(dir.path()), &[&key]).unwrap_err();
+        assert!(
+            format!("{err:#}").contains("another publication"),
+            "{err:#}"
+        );
+        drop(held);
+        assert_eq!(publish(&options(dir.path()), &[&key]).unwrap().version, 1);
+    }
+
+    #[test]
+    fn unlisted_folders_and_missing_packs_are_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        generate(dir.path(), &small()).unwrap();
+        let key = PrivateKey::generate();
+        std::fs::create_dir(dir.path().join("packs/STRAY")).unwrap();
+        let err = publish(&options(dir.path()), &[&key]).unwrap_err();
+        assert!(format!("{err:#}").contains("STRAY"), "{err:#}");
+        std::fs::remove_dir(dir.path().join("packs/STRAY")).unwrap();
+        let first = crate::service::samples::sample_infos()[0].package_guid;
+        std::fs::remove_dir_all(dir.path().join("packs").join(folder_name(&first))).unwrap();
+        let err = publish(&options(dir.path()), &[&key]).unwrap_err();
+        assert_eq!(crate::core::error::exit_code(&err), ExitCode::Usage);
+        assert!(!ServiceRoot::new(dir.path()).catalog().exists());
+    }
+}

@@ -1,0 +1,274 @@
+//! What import prints: one `sct.import.v1` line per pack, `state` lines while `--wait`ing, and a
+//! closing summary; and how the outcome becomes an exit code. Each pack's outcome and the summary
+//! are logged too ([`crate::core::logging`], component `sct-import`).
+
+use super::inbox::Inbox;
+use super::plan::Decision;
+use super::{SCHEMA, wait};
+use crate::core::catalog::Pack;
+use crate::core::document;
+use crate::core::error::{ExitCode, fail};
+use crate::site::{SiteStore, state};
+use serde::Serialize;
+use std::io::Write;
+use uuid::Uuid;
+
+/// What happened to one pack.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Outcome {
+    Imported,
+    AlreadyPresent,
+    SkippedOtherHierarchy,
+    NotApplicable,
+    Failed,
+    /// `--dry-run`: would be imported.
+    WouldImport,
+}
+
+/// One `sct.import.v1` line per pack.
+#[derive(Clone, Debug, Serialize)]
+pub struct PackEvent {
+    pub schema: &'static str,
+    #[serde(rename = "type")]
+    pub kind: &'static str,
+    pub package_guid: Uuid,
+    pub name: String,
+    pub full_version: String,
+    pub update_type: i32,
+    pub outcome: Outcome,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub path: Option<String>,
+    pub files: usize,
+    pub bytes: u64,
+    /// The pack's `CM_UpdatePackages.State` after the import (embedded site), if it has a row.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub state: Option<i32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub state_name: Option<&'static str>,
+    /// Exit code class of a failure (not printed).
+    #[serde(skip)]
+    pub failure: Option<ExitCode>,
+}
+
+/// The closing `sct.import.v1` record.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct ImportSummary {
+    pub schema: &'static str,
+    #[serde(rename = "type")]
+    pub kind: &'static str,
+    pub src: String,
+    pub site_code: String,
+    pub hierarchy_id: Uuid,
+    pub site_version: String,
+    pub inbox: String,
+    pub catalog_version: u64,
+    pub key_id: String,
+    pub imported: usize,
+    pub already_present: usize,
+    pub skipped_other_hierarchy: usize,
+    pub not_applicable: usize,
+    pub failed: usize,
+    pub would_import: usize,
+    /// `registered` (embedded site), `read-only` (files only, the site's components take over)
+    /// or `dry-run`.
+    pub database: &'static str,
+    /// Rows created or moved to Ready to install by this run.
+    pub rows_changed: usize,
+    /// True when an older catalog was imported with `--allow-rollback`.
+    pub rollback_override: bool,
+    /// Staging folders left by an earlier, interrupted import and removed now.
+    pub cleaned_staging: usize,
+    pub dry_run: bool,
+    /// How `--wait` ended, when given.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub wait: Option<wait::WaitEnd>,
+}
+
+/// The event for a planned pack, before anything is done.
+pub(super) fn event(pack: &Pack, inbox: &Inbox, decision: &Decision) -> PackEvent {
+    let (outcome, reason) = match decision {
+        Decision::Import => (Outcome::WouldImport, None),
+        Decision::OtherHierarchy(ids) => (
+            Outcome::SkippedOtherHierarchy,
+            Some(format!(
+                "fetched for hierarchy {}, not this one",
+                ids.iter()
+                    .map(Uuid::to_string)
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )),
+        ),
+        Decision::NotApplicable(why) => (Outcome::NotApplicable, Some(why.clone())),
+    };
+    PackEvent {
+        schema: SCHEMA,
+        kind: "pack",
+        package_guid: pack.package_guid,
+        name: pack.name.clone(),
+        full_version: pack.full_version.to_string(),
+        update_type: pack.update_type,
+        outcome,
+        reason,
+        path: (*decision == Decision::Import).then(|| inbox.pack_dir(pack).display().to_string()),
+        files: pack.files.len(),
+        bytes: pack.size(),
+        state: None,
+        state_name: None,
+        failure: None,
+    }
+}
+
+/// Adds each placed pack's state in `CM_UpdatePackages`, read back from the site.
+pub(super) fn fill_states(store: &dyn SiteStore, events: &mut [PackEvent]) -> anyhow::Result<()> {
+    let rows = store.update_packages()?;
+    for event in events
+        .iter_mut()
+        .filter(|e| matches!(e.outcome, Outcome::Imported | Outcome::AlreadyPresent))
+    {
+        if let Some(row) = rows.iter().find(|r| r.package_guid == event.package_guid) {
+            event.state = Some(row.state);
+            event.state_name = state::name(row.state);
+        }
+    }
+    Ok(())
+}
+
+/// Prints the pack events and counts them into the summary.
+pub(super) fn print_events(
+    summary: &mut ImportSummary,
+    events: &[PackEvent],
+    out: &mut dyn Write,
+) -> anyhow::Result<()> {
+    for event in events {
+        match event.outcome {
+            Outcome::Imported => summary.imported += 1,
+            Outcome::AlreadyPresent => summary.already_present += 1,
+            Outcome::SkippedOtherHierarchy => summary.skipped_other_hierarchy += 1,
+            Outcome::NotApplicable => summary.not_applicable += 1,
+            Outcome::Failed => summary.failed += 1,
+            Outcome::WouldImport => summary.would_import += 1,
+        }
+        log_event(event);
+        document::write_line(&mut *out, event)?;
+    }
+    Ok(())
+}
+
+/// The component of import's log entries.
+const LOG: &str = "sct-import";
+
+/// One log entry per pack: `Pack <GUID> <name> <version>: <outcome> (<reason>)`; an error for a
+/// failed pack.
+fn log_event(event: &PackEvent) {
+    let outcome = serde_json::to_value(event.outcome)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_owned))
+        .unwrap_or_default();
+    let mut text = format!(
+        "Pack {} {} version {}: {outcome}",
+        event.package_guid.to_string().to_uppercase(),
+        event.name,
+        event.full_version
+    );
+    if let Some(path) = event
+        .path
+        .as_ref()
+        .filter(|_| event.outcome != Outcome::Failed)
+    {
+        text.push_str(&format!(
+            " ({} files, {} bytes, {path})",
+            event.files, event.bytes
+        ));
+    }
+    if let Some(reason) = &event.reason {
+        text.push_str(&format!(": {reason}"));
+    }
+    match event.outcome {
+        Outcome::Failed => crate::core::logging::error(LOG, text),
+        _ => crate::core::logging::info(LOG, text),
+    }
+}
+
+/// Prints the closing summary; errors (after printing) when a selected pack failed or the
+/// site did not take the packs while `--wait`ing.
+pub(super) fn close(
+    summary: ImportSummary,
+    events: &[PackEvent],
+    out: &mut dyn Write,
+) -> anyhow::Result<ImportSummary> {
+    document::write_line(&mut *out, &summary)?;
+    crate::core::logging::info(
+        LOG,
+        format!(
+            "Import of {} into {}: {} imported, {} already present, {} for other hierarchies, {} not applicable, {} failed, {} would import (database: {})",
+            summary.src,
+            summary.inbox,
+            summary.imported,
+            summary.already_present,
+            summary.skipped_other_hierarchy,
+            summary.not_applicable,
+            summary.failed,
+            summary.would_import,
+            summary.database
+        ),
+    );
+    if let Some(first) = events.iter().find(|e| e.outcome == Outcome::Failed) {
+        return Err(fail(
+            first.failure.unwrap_or(ExitCode::Io),
+            format!(
+                "{} of the selected packs failed; first: pack {}: {}",
+                summary.failed,
+                first.package_guid,
+                first.reason.as_deref().unwrap_or("unknown")
+            ),
+        ));
+    }
+    match summary.wait {
+        Some(wait::WaitEnd::Failed) => Err(fail(
+            ExitCode::Io,
+            "the site reported a failure state for an imported pack (see the state lines)",
+        )),
+        Some(wait::WaitEnd::TimedOut) => Err(fail(
+            ExitCode::Io,
+            "the site did not process the imported packs before --wait-timeout; the files are in place",
+        )),
+        _ => Ok(summary),
+    }
+}
+
+/// One `sct.update-package.v1` line of `sct-import --list`: a `CM_UpdatePackages` row with its
+/// state by name, as the console's *Updates and Servicing* node shows it.
+#[derive(Clone, Debug, Serialize)]
+pub struct SitePackage {
+    pub schema: &'static str,
+    #[serde(flatten)]
+    pub package: crate::site::UpdatePackage,
+    pub state_name: Option<&'static str>,
+    pub console_text: Option<&'static str>,
+}
+
+/// Every update package the site knows (read only), newest version first, with state names.
+pub fn site_packages(store: &dyn SiteStore) -> anyhow::Result<Vec<SitePackage>> {
+    let packages = store.update_packages()?;
+    Ok(packages
+        .into_iter()
+        .map(|package| SitePackage {
+            schema: "sct.update-package.v1",
+            state_name: state::name(package.state),
+            console_text: Some(state::console_text(package.state)).filter(|t| !t.is_empty()),
+            package,
+        })
+        .collect())
+}
+
+/// Prints every update package the site knows (read only) as JSON lines, newest version first.
+pub fn list_packages(store: &dyn SiteStore, out: &mut dyn Write) -> anyhow::Result<usize> {
+    let packages = site_packages(store)?;
+    for line in &packages {
+        document::write_line(&mut *out, line)?;
+    }
+    Ok(packages.len())
+}

@@ -1,0 +1,373 @@
+//! The upload half of *connect*: usage cabs go to the update service, offers come back.
+//!
+//! [`upload_all`] works in three steps, so a usage error never leaves half a job behind:
+//!
+//! 1. **check locally**: find the cabs (one file, or every `*.cab` in a folder), open each with
+//!    [`crate::core::usage_cab::open_verified`], and refuse two files with the same name (as Windows
+//!    sees names: ignoring case) or two cabs of the same hierarchy: they are reported, not merged;
+//! 2. **upload** each cab to `POST <service>/api/v1/usage`, several at once (bounded), retrying
+//!    transient failures with backoff ([`crate::stages::http`]); the service answers with a receipt;
+//! 3. **verify the offered catalog** with [`crate::stages::remote::fetch_catalog`] against the pinned keys
+//!    and turn each receipt into an `sct.offer.v1` for `sct-fetch`.
+//!
+//! [`plan`] is `--dry-run`: step 1 only, reported as an `sct.upload-plan.v1` document; nothing is
+//! sent and no password is asked for.
+//!
+//! Each upload, its size, hierarchy and receipt, retries and proxy use are logged
+//! ([`crate::core::logging`]); a byte progress bar per cab shows on a terminal ([`crate::core::report`]).
+//!
+//! Pack files are resolved against `packs/` beside the catalog's folder: a catalog at
+//! `BASE/catalog/catalog.json` offers packs under `BASE/packs/` (the service layout).
+
+mod local;
+mod send;
+
+pub use local::{PlannedCab, UploadPlan, check_local, find_cabs, plan};
+
+use crate::core::document::Document;
+use crate::core::error::{ExitCode, fail};
+use crate::core::offer::{Offer, Receipt};
+use crate::core::signing::PublicKey;
+use crate::core::usage_cab::CabReport;
+use crate::core::wire::UPLOAD_PATH;
+use crate::stages::config::Config;
+use crate::stages::http::{self, NetOptions};
+use crate::stages::remote::{self, FetchedCatalog};
+use anyhow::Context;
+use std::collections::{BTreeMap, HashMap};
+use std::path::{Path, PathBuf};
+
+/// Environment variable with the update service's base URL.
+pub const ENV_SERVICE_URL: &str = "SCT_SERVICE_URL";
+/// Uploads running at once unless told otherwise.
+pub const DEFAULT_PARALLEL: usize = 4;
+
+/// Everything an upload run needs, resolved before any I/O.
+#[derive(Clone, Debug)]
+pub struct UploadOptions {
+    /// A usage cab, or a folder of them (one per hierarchy).
+    pub source: PathBuf,
+    /// The update service's base URL (`https://updates.example.org`).
+    pub service_url: String,
+    pub net: NetOptions,
+    /// Pinned catalog signing keys.
+    pub trusted: Vec<PublicKey>,
+    /// Uploads at once (at least 1).
+    pub parallel: usize,
+    /// Bearer token for services that require one.
+    pub token: Option<crate::core::secret::Secret>,
+}
+
+impl UploadOptions {
+    /// Resolves what the command line left implicit, before any I/O on the network:
+    /// the service URL (flag, `SCT_SERVICE_URL`, config), the pinned keys (flags,
+    /// `SCT_TRUSTED_KEYS`, config), the proxy password (`SCT_PROXY_PASSWORD` or a terminal
+    /// prompt, when `net.proxy_user` is set and no password is filled in) and the upload token
+    /// (`SCT_SERVICE_TOKEN`). The wrapper's `-connect` calls this with its own flags.
+    pub fn resolve(
+        source: PathBuf,
+        service_url: Option<&str>,
+        trusted_keys: &[String],
+        net: NetOptions,
+        config: &Config,
+    ) -> anyhow::Result<Self> {
+        let service_url = resolve_service_url(service_url, config)?;
+        let trusted = config.trusted_keys(trusted_keys)?;
+        let net = net.with_proxy_password()?;
+        Ok(Self {
+            source,
+            service_url,
+            net,
+            trusted,
+            parallel: DEFAULT_PARALLEL,
+            token: token_from_env(),
+        })
+    }
+}
+
+/// The upload token from `SCT_SERVICE_TOKEN`, registered as a secret so nothing shows it.
+fn token_from_env() -> Option<crate::core::secret::Secret> {
+    let token = std::env::var(crate::core::wire::ENV_TOKEN)
+        .ok()
+        .filter(|t| !t.is_empty())?;
+    crate::core::logging::register_secret(&token);
+    Some(crate::core::secret::Secret::new(token))
+}
+
+/// The result of a run: offers in the order of the cab files, and what failed.
+pub struct UploadOutcome {
+    pub offers: Vec<Offer>,
+    pub failures: Vec<(PathBuf, anyhow::Error)>,
+    /// Catalogs that were verified, by URL (for summaries).
+    pub catalogs: BTreeMap<String, FetchedCatalog>,
+}
+
+/// The service URL: the flag, then `SCT_SERVICE_URL`, then `service_url` in the config file.
+pub fn resolve_service_url(flag: Option<&str>, config: &Config) -> anyhow::Result<String> {
+    let env = std::env::var(ENV_SERVICE_URL)
+        .ok()
+        .filter(|v| !v.is_empty());
+    let url = flag
+        .map(str::to_owned)
+        .or(env)
+        .or_else(|| config.service_url.clone())
+        .ok_or_else(|| {
+            fail(
+                ExitCode::Usage,
+                format!(
+                    "no update service given: {}",
+                    config.how_to_give(crate::core::setting::Setting::ServiceUrl)
+                ),
+            )
+        })?;
+    let parsed = reqwest::Url::parse(&url).map_err(|e| {
+        fail(
+            ExitCode::Usage,
+            format!("`{}` is not a service URL: {e}", http::redact(&url)),
+        )
+    })?;
+    if !matches!(parsed.scheme(), "http" | "https") {
+        return Err(fail(
+            ExitCode::Usage,
+            format!("`{}` is not an http or https URL", http::redact(&url)),
+        ));
+    }
+    // A command line is visible to every user of the machine: no password in it.
+    if flag.is_some() && parsed.password().is_some() {
+        return Err(fail(
+            ExitCode::Usage,
+            format!(
+                "--service-url must not carry a password (`{}`): every user of the machine can \
+                 read a command line; the service's token goes in {}",
+                http::redact(&url),
+                crate::core::wire::ENV_TOKEN
+            ),
+        ));
+    }
+    Ok(url.trim_end_matches('/').to_owned())
+}
+
+/// The upload endpoint of a service.
+pub fn upload_url(service_url: &str) -> String {
+    format!("{}{UPLOAD_PATH}", service_url.trim_end_matches('/'))
+}
+
+/// Where pack files of a catalog are: `packs/` beside the catalog's folder.
+pub fn packs_url(catalog_url: &str) -> anyhow::Result<String> {
+    let url = reqwest::Url::parse(catalog_url)
+        .and_then(|u| u.join("../packs/"))
+        .map_err(|e| {
+            fail(
+                ExitCode::Rejected,
+                format!(
+                    "the service offered `{}`, not a URL: {e}",
+                    http::redact(catalog_url)
+                ),
+            )
+        })?;
+    Ok(url.to_string())
+}
+
+/// The component name of upload log entries.
+const LOG: &str = "sct-upload";
+
+/// Logs which proxy the uploads go through, in the original's words where it has them.
+pub fn log_proxy(net: &NetOptions) {
+    use crate::core::logging::{self, vocabulary};
+    if let Some(proxy) = &net.proxy {
+        let user = net
+            .proxy_user
+            .as_deref()
+            .map_or(String::new(), |u| format!(" as user {u}"));
+        logging::info(
+            LOG,
+            format!("{}{user}", vocabulary::using_proxy(&http::proxy_url(proxy))),
+        );
+        return;
+    }
+    let from_env = ["HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy"]
+        .iter()
+        .find_map(|name| {
+            std::env::var(name)
+                .ok()
+                .filter(|v| !v.is_empty())
+                .map(|v| (name, v))
+        });
+    match from_env {
+        Some((name, value)) => logging::info(
+            LOG,
+            format!(
+                "{} (from {name}; NO_PROXY applies)",
+                vocabulary::using_proxy(&value)
+            ),
+        ),
+        None => logging::info(LOG, vocabulary::no_proxy()),
+    }
+}
+
+/// Runs the three steps on a new runtime; fails when any cab failed (the wrapper's entry point).
+pub fn run(options: &UploadOptions) -> anyhow::Result<Vec<Offer>> {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .context("Failed to start the network runtime")?;
+    let outcome = runtime.block_on(upload_all(options))?;
+    match outcome.failures.into_iter().next() {
+        Some((_, err)) => Err(err),
+        None => Ok(outcome.offers),
+    }
+}
+
+/// Steps 1–3. Local problems fail the whole run before anything is sent; network and service
+/// problems are reported per cab in [`UploadOutcome::failures`].
+pub async fn upload_all(options: &UploadOptions) -> anyhow::Result<UploadOutcome> {
+    let cabs = find_cabs(&options.source)?;
+    let checked = tokio::task::spawn_blocking(move || check_local(&cabs))
+        .await
+        .context("the local cab check stopped")??;
+    let client = http::client(&options.net)?;
+    let receipts = send::upload_bounded(&client, options, &checked).await;
+    let mut catalogs = Catalogs {
+        client: &client,
+        options,
+        verified: BTreeMap::new(),
+        refused: HashMap::new(),
+    };
+    let mut offers = Vec::new();
+    let mut failures = Vec::new();
+    for ((path, report), receipt) in checked.into_iter().zip(receipts) {
+        match offer_for(&path, &report, receipt, &mut catalogs).await {
+            Ok(offer) => offers.push(offer),
+            Err(err) => failures.push((path, err)),
+        }
+    }
+    Ok(UploadOutcome {
+        offers,
+        failures,
+        catalogs: catalogs.verified,
+    })
+}
+
+/// Step 3 for one cab: the catalog its receipt names, verified, turned into an offer.
+async fn offer_for(
+    path: &Path,
+    report: &CabReport,
+    receipt: anyhow::Result<Receipt>,
+    catalogs: &mut Catalogs<'_>,
+) -> anyhow::Result<Offer> {
+    let receipt = receipt?;
+    let url = receipt.catalog_url.clone();
+    let fetched = catalogs.verified(&url, path).await?;
+    make_offer(path, report, receipt, fetched)
+}
+
+/// The offered catalogs, each fetched and verified once however many cabs it is offered to.
+struct Catalogs<'a> {
+    client: &'a reqwest::Client,
+    options: &'a UploadOptions,
+    verified: BTreeMap<String, FetchedCatalog>,
+    /// Refused catalogs by URL, with why: the refusal is logged once, repeated for every cab.
+    refused: HashMap<String, String>,
+}
+
+impl Catalogs<'_> {
+    /// The catalog at `url`, verified against the pinned keys, for the cab at `path`.
+    async fn verified(&mut self, url: &str, path: &Path) -> anyhow::Result<&FetchedCatalog> {
+        if let Some(why) = self.refused.get(url) {
+            return Err(fail(
+                ExitCode::Rejected,
+                format!(
+                    "the catalog offered for `{}` was refused: {why}",
+                    path.display()
+                ),
+            ));
+        }
+        if !self.verified.contains_key(url) {
+            let (trusted, net) = (&self.options.trusted, &self.options.net);
+            match remote::fetch_catalog(self.client, url, trusted, net).await {
+                Ok(fetched) => {
+                    crate::core::logging::info(
+                        LOG,
+                        format!(
+                            "Catalog version {} at {} verified against the pinned keys ({} packs)",
+                            fetched.catalog.version,
+                            http::redact(url),
+                            fetched.catalog.packs.len()
+                        ),
+                    );
+                    self.verified.insert(url.to_owned(), fetched);
+                }
+                Err(err) => {
+                    crate::core::logging::error(
+                        LOG,
+                        format!("Catalog at {} refused: {err:#}", http::redact(url)),
+                    );
+                    self.refused.insert(url.to_owned(), format!("{err:#}"));
+                    return Err(err);
+                }
+            }
+        }
+        Ok(&self.verified[url])
+    }
+}
+
+fn make_offer(
+    path: &Path,
+    report: &CabReport,
+    receipt: Receipt,
+    fetched: &FetchedCatalog,
+) -> anyhow::Result<Offer> {
+    let catalog = &fetched.catalog;
+    catalog.check_hierarchy(&receipt.hierarchy_id)?;
+    if catalog.version < receipt.catalog_version {
+        return Err(fail(
+            ExitCode::Rejected,
+            format!(
+                "the service offered catalog version {} but {} serves version {} (rollback refused)",
+                receipt.catalog_version,
+                http::redact(&receipt.catalog_url),
+                catalog.version
+            ),
+        ));
+    }
+    Ok(Offer {
+        schema: Offer::SCHEMA.to_owned(),
+        hierarchy_id: receipt.hierarchy_id,
+        site_code: report.site_code.clone(),
+        site_version: report.site_version,
+        full_version: report.full_version,
+        usage_cab: path.display().to_string(),
+        catalog_url: receipt.catalog_url.clone(),
+        packs_url: packs_url(&receipt.catalog_url)?,
+        receipt,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn packs_url_sits_beside_the_catalog_folder() {
+        assert_eq!(
+            packs_url("https://u.example.org/base/catalog/catalog.json").unwrap(),
+            "https://u.example.org/base/packs/"
+        );
+        assert_eq!(
+            packs_url("http://127.0.0.1:8080/catalog/catalog.json").unwrap(),
+            "http://127.0.0.1:8080/packs/"
+        );
+    }
+
+    #[test]
+    fn service_url_from_flag_is_checked() {
+        let config = Config::default();
+        assert_eq!(
+            resolve_service_url(Some("http://127.0.0.1:1/"), &config).unwrap(),
+            "http://127.0.0.1:1"
+        );
+        let err = resolve_service_url(Some("ftp://x"), &config).unwrap_err();
+        assert_eq!(crate::core::error::exit_code(&err), ExitCode::Usage);
+    }
+}

@@ -1,0 +1,378 @@
+//! Verifying a carried update-pack folder, trusting nothing but the pinned keys.
+//!
+//! Steps, in order (a failure in 1–2 stops; later problems are collected into the report):
+//! 1. `catalog.json` verifies against its signature and a pinned key, and has not expired
+//!    (see [`crate::core::catalog`] for the catalog's own steps);
+//! 2. `fetched.json` is a fetch record for that catalog version, naming only packs it lists;
+//! 3. every file of every recorded pack is a regular file, reached through real folders, with the
+//!    catalog's size and SHA-256 (files are hashed on all cores, largest first);
+//! 4. nothing else is in the folder: no stray files, no leftover `.part`, no symlinks — except
+//!    operating-system litter ([`crate::core::litter`]), which is listed as ignored and never opened.
+
+use crate::core::catalog::{self, Catalog};
+use crate::core::document::{self, Document};
+use crate::core::error::{ExitCode, fail};
+use crate::core::packdir::{FetchRecord, PackDir};
+use crate::core::signing::{self, PublicKey};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeSet;
+use std::path::Path;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicUsize, Ordering as AtomicOrdering};
+use uuid::Uuid;
+
+/// The outcome for one pack.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct PackReport {
+    pub package_guid: Uuid,
+    pub name: String,
+    pub files: usize,
+    pub bytes: u64,
+    pub ok: bool,
+    pub problems: Vec<String>,
+}
+
+/// `sct.verify.v1`: what `sct-verify` prints.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct VerifyReport {
+    pub schema: String,
+    pub dir: String,
+    pub catalog_version: u64,
+    pub catalog_expires_at: jiff::Timestamp,
+    pub key_id: String,
+    pub packs: Vec<PackReport>,
+    /// Entries in the folder that no recorded pack accounts for.
+    pub unexpected: Vec<String>,
+    /// Operating-system litter (`desktop.ini`, `.DS_Store`, ...): ignored, never opened or copied.
+    #[serde(default)]
+    pub ignored: Vec<String>,
+    pub ok: bool,
+}
+
+impl Document for VerifyReport {
+    const SCHEMA: &'static str = "sct.verify.v1";
+}
+
+/// A folder that passed steps 1–2, with its report for steps 3–4.
+pub struct VerifiedDir {
+    pub catalog: Catalog,
+    pub record: FetchRecord,
+    pub report: VerifyReport,
+}
+
+/// Runs every step over `dir`. Errors are steps 1–2; per-file problems are in the report.
+pub fn verify_dir(
+    dir: &Path,
+    trusted: &[PublicKey],
+    now: jiff::Timestamp,
+) -> anyhow::Result<VerifiedDir> {
+    verify_dir_with(dir, trusted, |catalog| catalog.check_not_expired(now))
+}
+
+/// [`verify_dir`] with the caller deciding whether the catalog is still current (import's grace
+/// after expiry, [`crate::stages::import::grace`]).
+pub fn verify_dir_with(
+    dir: &Path,
+    trusted: &[PublicKey],
+    expiry: impl FnOnce(&Catalog) -> anyhow::Result<()>,
+) -> anyhow::Result<VerifiedDir> {
+    let packdir = PackDir::new(dir);
+    if !dir.is_dir() {
+        anyhow::bail!("update pack folder `{}` does not exist", dir.display());
+    }
+    crate::core::paths::check_no_twins_on_path(dir)?;
+    let bytes = read_capped(&packdir.catalog(), catalog::MAX_CATALOG_BYTES)?;
+    let signature = read_capped(&packdir.signature(), signing::MAX_SIGNATURE_BYTES)?;
+    let source = format!("catalog `{}`", packdir.catalog().display());
+    let (catalog, key_id) =
+        catalog::verify_bytes_with(&bytes, &signature, trusted, &source, expiry)?;
+    let record = read_record(&packdir, &catalog)?;
+    let recorded: BTreeSet<Uuid> = record
+        .hierarchies
+        .iter()
+        .flat_map(|h| h.packs.iter().copied())
+        .collect();
+    let expected = expected_entries(&catalog, &recorded);
+    let files: Vec<&catalog::PackFile> = recorded
+        .iter()
+        .flat_map(|guid| &catalog.pack(guid).expect("checked by read_record").files)
+        .collect();
+    let mut problems = check_files(&packdir, &files).into_iter();
+    let mut packs = Vec::new();
+    for guid in &recorded {
+        let pack = catalog.pack(guid).expect("checked by read_record");
+        let problems: Vec<String> = problems.by_ref().take(pack.files.len()).flatten().collect();
+        packs.push(PackReport {
+            package_guid: *guid,
+            name: pack.name.clone(),
+            files: pack.files.len(),
+            bytes: pack.size(),
+            ok: problems.is_empty(),
+            problems,
+        });
+    }
+    let (unexpected, ignored) = unexpected_entries(dir, &expected)?;
+    let ok = packs.iter().all(|p| p.ok) && unexpected.is_empty();
+    let report = VerifyReport {
+        schema: VerifyReport::SCHEMA.to_owned(),
+        dir: dir.display().to_string(),
+        catalog_version: catalog.version,
+        catalog_expires_at: catalog.expires_at,
+        key_id,
+        packs,
+        unexpected,
+        ignored,
+        ok,
+    };
+    Ok(VerifiedDir {
+        catalog,
+        record,
+        report,
+    })
+}
+
+/// Every path step 4 accepts for these packs: the folder's own files, each pack file and the
+/// folders on its path (relative, with `/`).
+fn expected_entries(catalog: &Catalog, packs: &BTreeSet<Uuid>) -> BTreeSet<String> {
+    let mut expected: BTreeSet<String> = [
+        catalog::CATALOG_FILE,
+        catalog::SIGNATURE_FILE,
+        crate::core::packdir::RECORD_FILE,
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
+    for pack in packs.iter().filter_map(|guid| catalog.pack(guid)) {
+        for file in &pack.files {
+            expected.insert(file.path.clone());
+            let mut folder = Path::new(&file.path).parent();
+            while let Some(f) = folder.filter(|f| !f.as_os_str().is_empty()) {
+                expected.insert(f.to_string_lossy().replace('\\', "/"));
+                folder = f.parent();
+            }
+        }
+    }
+    expected
+}
+
+/// Step 4 alone, for a folder just written: what `dir` holds beyond these packs of `catalog`,
+/// litter aside. `sct-fetch` runs it last, so a folder it calls done is one import accepts.
+pub fn strays(
+    dir: &Path,
+    catalog: &Catalog,
+    packs: &BTreeSet<Uuid>,
+) -> anyhow::Result<Vec<String>> {
+    Ok(unexpected_entries(dir, &expected_entries(catalog, packs))?.0)
+}
+
+/// The exit status of a report: `Ok` when everything verified, else a refusal (exit 1) that says
+/// how many packs and entries failed.
+pub fn outcome(report: &VerifyReport) -> anyhow::Result<()> {
+    if report.ok {
+        return Ok(());
+    }
+    let bad = report.packs.iter().filter(|p| !p.ok).count();
+    Err(fail(
+        ExitCode::Rejected,
+        format!(
+            "`{}` failed verification: {bad} of {} packs incomplete or altered, {} unexpected entries",
+            report.dir,
+            report.packs.len(),
+            report.unexpected.len()
+        ),
+    ))
+}
+
+/// Reads one of the folder's own files through one no-follow handle, capped (see
+/// [`crate::core::medium`]); a missing one means the folder cannot be trusted.
+fn read_capped(path: &Path, limit: u64) -> anyhow::Result<Vec<u8>> {
+    crate::core::medium::read_capped(path, limit, crate::core::medium::Links::Refuse).map_err(|err| {
+        if crate::core::medium::is_missing(&err) {
+            // A carried folder without its signature or record is refused, like an unsigned one.
+            fail(
+                ExitCode::Rejected,
+                format!(
+                    "The update pack folder is incomplete: `{}` is missing, so nothing in it can be trusted",
+                    path.display()
+                ),
+            )
+        } else {
+            err.context("The update pack folder could not be read")
+        }
+    })
+}
+
+fn read_record(packdir: &PackDir, catalog: &Catalog) -> anyhow::Result<FetchRecord> {
+    let path = packdir.record();
+    let bytes = read_capped(&path, catalog::MAX_CATALOG_BYTES)?;
+    let record: FetchRecord = document::read(
+        &bytes[..],
+        &format!("`{}`", path.display()),
+        catalog::MAX_CATALOG_BYTES,
+    )?;
+    if record.catalog_version != catalog.version {
+        return Err(fail(
+            ExitCode::Rejected,
+            format!(
+                "`{}` was written for catalog version {}, but the catalog beside it is version {}",
+                path.display(),
+                record.catalog_version,
+                catalog.version
+            ),
+        ));
+    }
+    for hierarchy in &record.hierarchies {
+        for guid in &hierarchy.packs {
+            if catalog.pack(guid).is_none() {
+                return Err(fail(
+                    ExitCode::Rejected,
+                    format!(
+                        "`{}` names pack {guid}, which the signed catalog does not list",
+                        path.display()
+                    ),
+                ));
+            }
+        }
+    }
+    Ok(record)
+}
+
+/// Step 3 for every file, on all cores: a shared queue of files, largest first, one worker per
+/// core. Returns one entry per file, in the order given (`None` when complete and intact).
+fn check_files(packdir: &PackDir, files: &[&catalog::PackFile]) -> Vec<Option<String>> {
+    let mut order: Vec<usize> = (0..files.len()).collect();
+    order.sort_by_key(|i| std::cmp::Reverse(files[*i].size));
+    let workers = std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .min(files.len())
+        .max(1);
+    let next = AtomicUsize::new(0);
+    let results: Vec<Mutex<Option<String>>> = files.iter().map(|_| Mutex::new(None)).collect();
+    std::thread::scope(|scope| {
+        for _ in 0..workers {
+            scope.spawn(|| {
+                loop {
+                    let i = next.fetch_add(1, AtomicOrdering::Relaxed);
+                    let Some(&index) = order.get(i) else { break };
+                    let problem = check_file(packdir, files[index]);
+                    *results[index].lock().unwrap_or_else(|e| e.into_inner()) = problem;
+                }
+            });
+        }
+    });
+    results
+        .into_iter()
+        .map(|m| m.into_inner().unwrap_or_else(|e| e.into_inner()))
+        .collect()
+}
+
+/// Step 3 for one file; `None` when it is complete and intact. The file is opened once, with no
+/// link followed on the way, and judged and hashed through that handle, capped at its size.
+fn check_file(packdir: &PackDir, file: &catalog::PackFile) -> Option<String> {
+    if let Some(folder) = linked_folder(packdir, &file.path) {
+        return Some(format!(
+            "`{}` is reached through `{folder}`, which is not a plain folder (symlink?)",
+            file.path
+        ));
+    }
+    let handle = match crate::core::medium::open_under(&packdir.root, &file.path) {
+        Ok(handle) => handle,
+        Err(err) if crate::core::medium::is_missing(&err) => {
+            return Some(format!("`{}` is missing", file.path));
+        }
+        Err(err) if crate::core::error::exit_code(&err) == ExitCode::Rejected => {
+            return Some(format!("`{}` is not a regular file: {err}", file.path));
+        }
+        Err(err) => return Some(format!("`{}` could not be read: {err:#}", file.path)),
+    };
+    let size = handle.metadata().map_or(0, |m| m.len());
+    if size != file.size {
+        return Some(format!(
+            "`{}` is {size} bytes, expected {}",
+            file.path, file.size
+        ));
+    }
+    match crate::core::hash::of_reader(std::io::Read::take(handle, file.size + 1)) {
+        Ok((read, _)) if read != file.size => Some(format!(
+            "`{}` is {read} bytes, expected {}",
+            file.path, file.size
+        )),
+        Ok((_, digest)) if crate::core::hash::same(&digest, &file.sha256) => None,
+        Ok((_, digest)) => Some(format!(
+            "`{}` has SHA-256 {digest}, expected {}",
+            file.path, file.sha256
+        )),
+        Err(err) => Some(format!("`{}` could not be read: {err}", file.path)),
+    }
+}
+
+/// The first folder on a catalog path that is not a real folder (a planted symlink), if any.
+fn linked_folder(packdir: &PackDir, catalog_path: &str) -> Option<String> {
+    let parts: Vec<&str> = catalog_path.split('/').collect();
+    let mut folder = packdir.root.clone();
+    for (depth, part) in parts[..parts.len().saturating_sub(1)].iter().enumerate() {
+        folder.push(part);
+        match std::fs::symlink_metadata(&folder) {
+            Ok(meta) if meta.is_dir() => {}
+            Ok(_) => return Some(parts[..=depth].join("/")),
+            Err(_) => return None,
+        }
+    }
+    None
+}
+
+/// Step 4: every entry not in `expected` (relative paths with `/`), every symlink, junction or
+/// other reparse point, and every name that is not valid Unicode; then, apart, the
+/// operating-system litter, which is neither opened nor descended into. Names are joined from
+/// their parts, never by folding `\\`: a file named `<GUID>\\<GUID>.cab` on Linux is an entry of
+/// its own, not the pack file.
+fn unexpected_entries(
+    dir: &Path,
+    expected: &BTreeSet<String>,
+) -> anyhow::Result<(Vec<String>, Vec<String>)> {
+    let mut out = Vec::new();
+    let mut ignored = Vec::new();
+    let mut stack = vec![dir.to_owned()];
+    while let Some(folder) = stack.pop() {
+        for entry in fs_err::read_dir(&folder)? {
+            let entry = entry?;
+            let path = entry.path();
+            let relative = crate::stages::import::inbox::relative_name(dir, &path);
+            if !expected.contains(&relative) && crate::core::litter::is_litter(&entry.file_name()) {
+                ignored.push(relative);
+                continue;
+            }
+            let kind = entry.file_type()?;
+            if kind.is_symlink() || is_reparse_point(&entry) {
+                out.push(format!("{relative} (symlink)"));
+            } else if entry.file_name().to_str().is_none() {
+                out.push(format!("{relative} (a name that is not valid Unicode)"));
+            } else if !expected.contains(&relative) {
+                out.push(relative);
+            } else if kind.is_dir() {
+                stack.push(path);
+            }
+        }
+    }
+    out.sort();
+    ignored.sort();
+    Ok((out, ignored))
+}
+
+/// A junction or other reparse point (Windows), which `is_symlink` does not always report.
+fn is_reparse_point(entry: &fs_err::DirEntry) -> bool {
+    #[cfg(windows)]
+    {
+        use std::os::windows::fs::MetadataExt;
+        entry.metadata().is_ok_and(|m| {
+            m.file_attributes()
+                & windows_sys::Win32::Storage::FileSystem::FILE_ATTRIBUTE_REPARSE_POINT
+                != 0
+        })
+    }
+    #[cfg(not(windows))]
+    {
+        let _ = entry;
+        false
+    }
+}
