@@ -13,7 +13,7 @@
 pub(crate) mod forge;
 
 use crate::kit::{Server, post_usage, published, stored};
-use crate::support::{Env, stderr_of, stdout_of, tree};
+use crate::support::{Env, identity, stderr_of, stdout_of, tree};
 use serde::Deserialize;
 use std::path::{Path, PathBuf};
 use std::process::Output;
@@ -464,14 +464,10 @@ impl Site {
     fn new() -> Self {
         let env = Env::new();
         let site_args = [
-            "--site-code",
-            "PS1",
-            "--version",
-            SITE_VERSION,
-            "--hierarchy-id",
-            HIERARCHY,
-            "--no-usage",
-        ];
+            &identity("PS1", SITE_VERSION, HIERARCHY)[..],
+            &["--no-usage"],
+        ]
+        .concat();
         let (locator, install) = env.installed_site("site", "site", &site_args);
         let db = PathBuf::from(locator.strip_prefix("sqlite:").unwrap());
         Self { env, db, install }

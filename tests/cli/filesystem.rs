@@ -8,7 +8,7 @@
 
 use crate::corpus::{data_dir, plain, stage_pack_folder};
 use crate::kit::HIERARCHY_A;
-use crate::support::{Env, bin_path, stderr_of, tree};
+use crate::support::{Env, bin_path, identity, stderr_of, tree};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -253,14 +253,10 @@ fn a_fifo_or_device_link_on_the_medium_neither_blocks_nor_passes() {
     let env = Env::new();
     let key = trusted_key();
     let site_args = [
-        "--site-code",
-        "PS1",
-        "--version",
-        "5.00.9128.1000",
-        "--hierarchy-id",
-        HIERARCHY_A,
-        "--no-usage",
-    ];
+        &identity("PS1", "5.00.9128.1000", HIERARCHY_A)[..],
+        &["--no-usage"],
+    ]
+    .concat();
     let (site, _) = env.installed_site("site", "site", &site_args);
     for (name, plant) in [
         ("fifo-pack-file", "fifo:file"),

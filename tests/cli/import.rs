@@ -4,7 +4,7 @@
 //! signature, fetched.json, pack files) and imports it into a demo site whose install folder is
 //! inside the test's scratch folder.
 
-use crate::support::{Env, stderr_of, stdout_of, tree};
+use crate::support::{Env, identity, stderr_of, stdout_of, tree};
 use sct::core::catalog::{self, Catalog, Pack, PackFile};
 use sct::core::document::Document;
 use sct::core::packdir::{FetchRecord, HierarchyRecord};
@@ -81,14 +81,10 @@ impl Fixture {
         let hierarchy = Uuid::new_v4();
         let hierarchy_id = hierarchy.to_string();
         let site_args = [
-            "--site-code",
-            "PS1",
-            "--version",
-            SITE_VERSION,
-            "--hierarchy-id",
-            &hierarchy_id,
-            "--no-usage",
-        ];
+            &identity("PS1", SITE_VERSION, &hierarchy_id)[..],
+            &["--no-usage"],
+        ]
+        .concat();
         let (site, install) = env.installed_site("site", "site", &site_args);
         Self {
             env,

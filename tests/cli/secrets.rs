@@ -9,7 +9,7 @@
 
 use crate::corpus::{data_dir, plain, stage_pack_folder};
 use crate::kit::{HIERARCHY_A, Server, Squid, offers, published, stored};
-use crate::support::{Env, stderr_of, stdout_of};
+use crate::support::{Env, identity, stderr_of, stdout_of};
 use std::path::Path;
 use std::process::{Output, Stdio};
 
@@ -141,14 +141,7 @@ fn assert_ok(what: &str, out: &Output) {
 fn no_secret_reaches_output_logs_files_or_argv() {
     let env = Env::new();
     let mut audit = Audit::default();
-    let site_args = [
-        "--site-code",
-        "PS1",
-        "--version",
-        "5.00.9128.1000",
-        "--hierarchy-id",
-        HIERARCHY_A,
-    ];
+    let site_args = identity("PS1", "5.00.9128.1000", HIERARCHY_A);
     let (site, _) = env.installed_site("site", "site", &site_args);
     let usb = env.path("usb");
     std::fs::create_dir(&usb).unwrap();

@@ -75,18 +75,20 @@ impl Env {
 
     /// A demo site with a fixed hierarchy ID, site code and version.
     pub fn demo_site_with(&self, name: &str, code: &str, version: &str, hierarchy: &str) -> String {
-        self.demo_site(
-            name,
-            &[
-                "--site-code",
-                code,
-                "--version",
-                version,
-                "--hierarchy-id",
-                hierarchy,
-            ],
-        )
+        self.demo_site(name, &identity(code, version, hierarchy))
     }
+}
+
+/// `sct-demo site`'s arguments for a site of this code, version and hierarchy ID.
+pub fn identity<'a>(code: &'a str, version: &'a str, hierarchy: &'a str) -> [&'a str; 6] {
+    [
+        "--site-code",
+        code,
+        "--version",
+        version,
+        "--hierarchy-id",
+        hierarchy,
+    ]
 }
 
 impl Env {
