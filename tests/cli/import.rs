@@ -4,10 +4,9 @@
 //! signature, fetched.json, pack files) and imports it into a demo site whose install folder is
 //! inside the test's scratch folder.
 
+use crate::kit::{TestPack, test_pack, write_pack_folder};
 use crate::support::{Env, identity, stderr_of, stdout_of, tree};
-use sct::core::catalog::{self, Catalog, Pack, PackFile};
-use sct::core::document::Document;
-use sct::core::packdir::{FetchRecord, HierarchyRecord};
+use sct::core::catalog::{self, Catalog};
 use sct::core::signing::PrivateKey;
 use serde_json::Value;
 use std::io::{BufRead, BufReader};
@@ -17,49 +16,6 @@ use uuid::Uuid;
 
 const SITE_VERSION: &str = "5.00.9128.1000";
 const READY: i64 = 262_146;
-
-/// A pack and the bytes of its files.
-struct TestPack {
-    pack: Pack,
-    contents: Vec<(String, Vec<u8>)>,
-}
-
-/// A pack of two files (payload of `size` bytes and a small redist) for sites `min`..=`max`.
-fn test_pack(name: &str, min: &str, max: &str, size: usize) -> TestPack {
-    let guid = Uuid::new_v4();
-    let folder = guid.to_string().to_uppercase();
-    let seed = guid.as_bytes()[0] as usize;
-    let payload: Vec<u8> = (0..size).map(|i| (i * 31 + seed) as u8).collect();
-    let redist = format!("redist of {name}\n").into_bytes();
-    let contents = vec![
-        (format!("{folder}/{folder}.cab"), payload),
-        (format!("{folder}/Redist/readme.txt"), redist),
-    ];
-    let files = contents
-        .iter()
-        .map(|(path, bytes)| PackFile {
-            path: path.clone(),
-            size: bytes.len() as u64,
-            sha256: sct::core::hash::hex_of(bytes),
-        })
-        .collect();
-    TestPack {
-        pack: Pack {
-            package_guid: guid,
-            name: name.to_owned(),
-            update_number: "2409".into(),
-            full_version: max.parse().unwrap(),
-            update_type: 0,
-            min_cm_version: min.parse().unwrap(),
-            max_cm_version: max.parse().unwrap(),
-            release_date: "2024-10-14".into(),
-            more_info_link: format!("https://example.invalid/{name}"),
-            description: format!("{name} for tests"),
-            files,
-        },
-        contents,
-    }
-}
 
 /// A pack that applies to the demo site (5.00.9128.1000).
 fn applicable(name: &str, size: usize) -> TestPack {
@@ -114,56 +70,7 @@ impl Fixture {
         entries: &[(Uuid, &[&TestPack])],
     ) -> PathBuf {
         let dir = self.env.path(name);
-        std::fs::create_dir_all(&dir).unwrap();
-        let now = jiff::Timestamp::now();
-        let mut packs: Vec<Pack> = Vec::new();
-        for (_, list) in entries {
-            for p in *list {
-                if !packs.iter().any(|q| q.package_guid == p.pack.package_guid) {
-                    packs.push(p.pack.clone());
-                    for (path, bytes) in &p.contents {
-                        let dest = dir.join(path);
-                        std::fs::create_dir_all(dest.parent().unwrap()).unwrap();
-                        std::fs::write(dest, bytes).unwrap();
-                    }
-                }
-            }
-        }
-        let catalog = Catalog {
-            schema: Catalog::SCHEMA.into(),
-            version,
-            issued_at: now
-                .checked_sub(jiff::SignedDuration::from_hours(24))
-                .unwrap(),
-            expires_at: now
-                .checked_add(jiff::SignedDuration::from_hours(24 * 30))
-                .unwrap(),
-            hierarchy_id: bound,
-            packs,
-        };
-        let (bytes, sig) = catalog::sign(&catalog, &[key]).unwrap();
-        std::fs::write(dir.join(catalog::CATALOG_FILE), bytes).unwrap();
-        std::fs::write(dir.join(catalog::SIGNATURE_FILE), sig).unwrap();
-        let record = FetchRecord {
-            schema: FetchRecord::SCHEMA.into(),
-            catalog_version: version,
-            hierarchies: entries
-                .iter()
-                .map(|(h, list)| HierarchyRecord {
-                    hierarchy_id: *h,
-                    site_code: "PS1".into(),
-                    site_version: SITE_VERSION.parse().unwrap(),
-                    mode: "all".into(),
-                    earlier_modes: Vec::new(),
-                    packs: list.iter().map(|p| p.pack.package_guid).collect(),
-                })
-                .collect(),
-        };
-        std::fs::write(
-            dir.join(sct::core::packdir::RECORD_FILE),
-            serde_json::to_vec_pretty(&record).unwrap(),
-        )
-        .unwrap();
+        write_pack_folder(&dir, version, key, bound, entries, SITE_VERSION);
         dir
     }
 

@@ -22,6 +22,28 @@ pub fn content(seed: u64, size: usize) -> Vec<u8> {
         .collect()
 }
 
+/// A catalog issued a day ago that expires in 30 days: valid now, and for any test's length.
+pub fn fresh_catalog(version: u64, hierarchy_id: Option<Uuid>, packs: Vec<Pack>) -> Catalog {
+    let now = jiff::Timestamp::now();
+    Catalog {
+        schema: Catalog::SCHEMA.into(),
+        version,
+        issued_at: now - jiff::SignedDuration::from_hours(24),
+        expires_at: now + jiff::SignedDuration::from_hours(24 * 30),
+        hierarchy_id,
+        packs,
+    }
+}
+
+/// A catalog entry for a file of these bytes.
+pub fn pack_file(path: String, bytes: &[u8]) -> PackFile {
+    PackFile {
+        path,
+        size: bytes.len() as u64,
+        sha256: sct::core::hash::hex_of(bytes),
+    }
+}
+
 /// A served folder: `catalog.json`, `catalog.json.sig`, `packs/<GUID>/...`.
 pub struct Service {
     pub root: PathBuf,
@@ -82,11 +104,7 @@ impl Service {
             let on_disk = self.served(&path);
             std::fs::create_dir_all(on_disk.parent().unwrap()).unwrap();
             std::fs::write(&on_disk, &bytes).unwrap();
-            files.push(PackFile {
-                path,
-                size: *size as u64,
-                sha256: sct::core::hash::hex_of(&bytes),
-            });
+            files.push(pack_file(path, &bytes));
         }
         self.packs.push(Pack {
             package_guid: guid,
@@ -110,14 +128,7 @@ impl Service {
     }
 
     pub fn catalog(&self, version: u64) -> Catalog {
-        Catalog {
-            schema: Catalog::SCHEMA.into(),
-            version,
-            issued_at: jiff::Timestamp::now() - jiff::SignedDuration::from_hours(1),
-            expires_at: jiff::Timestamp::now() + jiff::SignedDuration::from_hours(24 * 30),
-            hierarchy_id: self.hierarchy,
-            packs: self.packs.clone(),
-        }
+        fresh_catalog(version, self.hierarchy, self.packs.clone())
     }
 
     /// Signs and publishes catalog `version` (checked like a real publisher would).

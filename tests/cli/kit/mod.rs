@@ -10,6 +10,7 @@ pub mod certs;
 pub mod chaos;
 pub mod http;
 pub mod nginx;
+pub mod packfolder;
 pub mod process;
 pub mod service;
 pub mod squid;
@@ -18,6 +19,7 @@ pub use catalogs::{PackSpec, Service, json_lines, read};
 pub use certs::test_certificates;
 pub use http::{CHAOS_KINDS, Fault, TestServer};
 pub use nginx::Nginx;
+pub use packfolder::{TestPack, test_pack, write_pack_folder};
 pub use process::{free_port, is_root};
 pub use service::{
     Published, Server, offers, one_cab, post_usage, publish, published, published_sized,
