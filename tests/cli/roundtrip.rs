@@ -4,7 +4,7 @@
 //! mode into one folder, and the drive's root refused as `-updatepackdest` before any upload.
 
 use crate::kit::{PackSpec, Service, TestServer, json_lines, read};
-use crate::kit::{Server, published, stored};
+use crate::kit::{Trip, stored};
 use crate::support::{Env, stderr_of, stdout_of, tree};
 use std::collections::BTreeSet;
 use std::path::Path;
@@ -133,18 +133,9 @@ fn every_mode_after_every_other_mode_leaves_a_folder_that_verifies_with_both_sel
 fn a_destination_that_is_not_a_pack_folder_of_its_own_is_refused_before_anything_is_sent() {
     let env = Env::new();
     let site = env.demo_site("ps1", &["--version", "5.00.9128.1000"]);
-    let service = published(&env);
-    let server = Server::start(&env, &service.root, &[], &[]);
-    let usb = env.path("usb");
-    std::fs::create_dir(&usb).unwrap();
-    let wrapper = |args: &[&str]| {
-        server
-            .client(&env, "ServiceConnectionTool", &service)
-            .env("SCT_SITE", &site)
-            .args(args)
-            .output()
-            .unwrap()
-    };
+    let trip = Trip::start(&env);
+    let (service, usb) = (&trip.service, &trip.usb);
+    let wrapper = |args: &[&str]| trip.wrapper(&env, &site, args);
     ok(
         &wrapper(&["-prepare", "-usagedatadest", "usb/UsageData.cab"]),
         "prepare",
@@ -240,10 +231,8 @@ fn prepare_connect_twice_litter_and_an_expired_catalog_still_import() {
     }
     let env = Env::new();
     let (site, install) = env.installed_site("ps1", "install", &["--version", "5.00.9128.1000"]);
-    let service = published(&env);
-    let server = Server::start(&env, &service.root, &[], &[]);
-    let usb = env.path("usb");
-    std::fs::create_dir(&usb).unwrap();
+    let trip = Trip::start(&env);
+    let (service, server, usb) = (&trip.service, &trip.server, &trip.usb);
     let wrapper = |args: &[&str], vars: &[(&str, &str)]| {
         let mut cmd = server.client(&env, "ServiceConnectionTool", &service);
         cmd.env("SCT_SITE", &site).args(args);

@@ -109,21 +109,11 @@ fn prepare_without_usage_data_writes_no_cab() {
 /// `sct-serve`, -import back into the site; a rerun of -connect and -import changes nothing.
 #[test]
 fn prepare_connect_import_with_the_original_flags() {
-    use crate::kit::{Server, published};
+    use crate::kit::Trip;
     let env = Env::new();
     let (site, install) = env.installed_site("ps1", "install", &["--version", "5.00.9128.1000"]);
-    let service = published(&env);
-    let server = Server::start(&env, &service.root, &[], &[]);
-    let usb = env.path("usb");
-    std::fs::create_dir(&usb).unwrap();
-    let wrapper = |args: &[&str]| {
-        server
-            .client(&env, "ServiceConnectionTool", &service)
-            .env("SCT_SITE", &site)
-            .args(args)
-            .output()
-            .unwrap()
-    };
+    let trip = Trip::start(&env);
+    let wrapper = |args: &[&str]| trip.wrapper(&env, &site, args);
     let prepare = wrapper(&["-prepare", "-usagedatadest", "usb/UsageData.cab"]);
     assert!(prepare.status.success(), "{}", stderr_of(&prepare));
     let connect = wrapper(&[

@@ -21,6 +21,7 @@ pub use http::{CHAOS_KINDS, Fault, TestServer};
 pub use nginx::Nginx;
 pub use packfolder::{TestPack, test_pack, write_pack_folder};
 pub use process::{free_port, is_root};
+pub use service::Trip;
 pub use service::{
     Published, Server, offers, one_cab, post_usage, publish, published, published_sized,
     raw_request, stored, two_hierarchies, upload, usage_cab,

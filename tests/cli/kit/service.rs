@@ -176,6 +176,38 @@ impl Server {
     }
 }
 
+/// What a wrapper round trip starts from: a published service, running, and an empty `usb`
+/// folder in the scratch folder for the usage cab and the packs.
+pub struct Trip {
+    pub service: Published,
+    pub server: Server,
+    pub usb: PathBuf,
+}
+
+impl Trip {
+    pub fn start(env: &Env) -> Self {
+        let service = published(env);
+        let server = Server::start(env, &service.root, &[], &[]);
+        let usb = env.path("usb");
+        std::fs::create_dir(&usb).unwrap();
+        Self {
+            service,
+            server,
+            usb,
+        }
+    }
+
+    /// `ServiceConnectionTool` with these arguments for `site`, as the service's client.
+    pub fn wrapper(&self, env: &Env, site: &str, args: &[&str]) -> std::process::Output {
+        self.server
+            .client(env, "ServiceConnectionTool", &self.service)
+            .env("SCT_SITE", site)
+            .args(args)
+            .output()
+            .unwrap()
+    }
+}
+
 impl Server {
     /// A client of this service (the wrapper, a stage) with the service's URL, the upload token
     /// and the publisher's key in its environment, as an operator's settings would give them.
