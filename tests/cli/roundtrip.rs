@@ -134,7 +134,7 @@ fn a_destination_that_is_not_a_pack_folder_of_its_own_is_refused_before_anything
     let env = Env::new();
     let site = env.demo_site("ps1", &["--version", "5.00.9128.1000"]);
     let trip = Trip::start(&env);
-    let (service, usb) = (&trip.service, &trip.usb);
+    let (service, usb) = (&trip.service, trip.usb.clone());
     let wrapper = |args: &[&str]| trip.wrapper(&env, &site, args);
     ok(
         &wrapper(&["-prepare", "-usagedatadest", "usb/UsageData.cab"]),
@@ -234,7 +234,7 @@ fn prepare_connect_twice_litter_and_an_expired_catalog_still_import() {
     let trip = Trip::start(&env);
     let (service, server, usb) = (&trip.service, &trip.server, &trip.usb);
     let wrapper = |args: &[&str], vars: &[(&str, &str)]| {
-        let mut cmd = server.client(&env, "ServiceConnectionTool", &service);
+        let mut cmd = server.client(&env, "ServiceConnectionTool", service);
         cmd.env("SCT_SITE", &site).args(args);
         for (k, v) in vars {
             cmd.env(k, v);
