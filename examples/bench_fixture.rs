@@ -4,10 +4,12 @@
 //!
 //! Usage: bench_fixture OUT_DIR BASE_URL PACKS MIB
 
+#[path = "bench/blocks.rs"]
+mod blocks;
+
+use blocks::Blocks;
 use sct::core::catalog::{Catalog, Pack, PackFile};
 use sct::core::document::Document;
-use sct::core::hash::Sha256;
-use std::io::Write;
 use std::path::Path;
 
 fn main() -> anyhow::Result<()> {
@@ -29,13 +31,14 @@ fn main() -> anyhow::Result<()> {
         packs: Vec::new(),
     };
     let (mut sums, mut aria) = (String::new(), String::new());
+    let mut payload = Blocks::new();
     for index in 0..packs {
         let guid = uuid::Uuid::new_v4();
         let folder = guid.to_string().to_uppercase();
         let path = format!("{folder}/payload.cab");
         let file = www.join("packs").join(&path);
         std::fs::create_dir_all(file.parent().unwrap())?;
-        let sha256 = write_payload(&file, index as u64, mib)?;
+        let sha256 = payload.write(&file, (mib * 1024 * 1024) as u64)?;
         sums.push_str(&format!("{sha256}  {path}\n"));
         aria.push_str(&format!(
             "{base}/packs/{path}\n  out={path}\n  checksum=sha-256={sha256}\n"
@@ -79,26 +82,4 @@ fn main() -> anyhow::Result<()> {
     });
     std::fs::write(out.join("offers.jsonl"), format!("{offer}\n"))?;
     Ok(())
-}
-
-/// Writes `mib` MiB of distinct pseudo-random blocks; returns the SHA-256.
-fn write_payload(path: &Path, seed: u64, mib: usize) -> anyhow::Result<String> {
-    let mut x = (seed + 1).wrapping_mul(0x9E37_79B9_7F4A_7C15);
-    let mut block: Vec<u8> = (0..1024 * 1024)
-        .map(|_| {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            (x >> 24) as u8
-        })
-        .collect();
-    let mut file = std::io::BufWriter::new(std::fs::File::create(path)?);
-    let mut hasher = Sha256::new();
-    for n in 0..mib {
-        block[..8].copy_from_slice(&(n as u64).to_le_bytes());
-        hasher.update(&block);
-        file.write_all(&block)?;
-    }
-    file.flush()?;
-    Ok(hasher.finish_hex())
 }

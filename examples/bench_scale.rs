@@ -11,10 +11,13 @@
 //!       (5.00.9128, 9132 and 9135); the demo site database of the first one is kept at SITE_DB
 //!       (for the import that follows the connect), the others are thrown away.
 
+#[path = "bench/blocks.rs"]
+mod blocks;
+
+use blocks::Blocks;
 use sct::service::pack_metadata::{PackInfo, PackMetadata, folder_name};
 use sct::site::demo::{DemoSpec, create};
 use sct::site::{DiagnosticsLevel, SiteLocator};
-use std::io::Write;
 use std::path::Path;
 
 fn main() -> anyhow::Result<()> {
@@ -80,41 +83,6 @@ fn write_packs(root: &Path, packs: usize, files: usize, bytes: u64) -> anyhow::R
 
 fn version(text: &str) -> anyhow::Result<sct::core::version::CmVersion> {
     text.parse().map_err(anyhow::Error::msg)
-}
-
-/// Distinct pseudo-random 1 MiB blocks: one random block, its first 8 bytes a running counter,
-/// so no two blocks (and no two files) are alike and nothing compresses or deduplicates.
-struct Blocks {
-    block: Vec<u8>,
-    counter: u64,
-}
-
-impl Blocks {
-    fn new() -> Self {
-        let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
-        let block = (0..1024 * 1024)
-            .map(|_| {
-                x ^= x << 13;
-                x ^= x >> 7;
-                x ^= x << 17;
-                (x >> 24) as u8
-            })
-            .collect();
-        Self { block, counter: 0 }
-    }
-
-    fn write(&mut self, path: &Path, mut bytes: u64) -> anyhow::Result<()> {
-        let mut file = std::io::BufWriter::with_capacity(1 << 20, std::fs::File::create(path)?);
-        while bytes > 0 {
-            self.counter += 1;
-            self.block[..8].copy_from_slice(&self.counter.to_le_bytes());
-            let n = bytes.min(self.block.len() as u64) as usize;
-            file.write_all(&self.block[..n])?;
-            bytes -= n as u64;
-        }
-        file.flush()?;
-        Ok(())
-    }
 }
 
 /// Writes `count` usage cabs of distinct demo hierarchies; keeps the first site at `site_db`.

@@ -7,8 +7,9 @@
 #   verify: sct-verify vs sha256sum -c vs openssl dgst -sha256, on one core (taskset) and on all
 #     cores, over one file and over PACKS files
 #
-# Cases run round-robin RUNS times (so outside load falls on all alike); the best wall time and
-# the peak RSS of that run are kept (/usr/bin/time). Prints a Markdown report; docs/benchmarks.md holds one.
+# Cases run round-robin RUNS times (so outside load falls on all alike; scripts/bench-lib.sh); the
+# best wall time and the peak RSS of that run are kept. Prints a Markdown report; docs/benchmarks.md
+# holds one.
 #
 # Usage: scripts/bench-fetch.sh            (PACKS=4 MIB=256 RUNS=3 BENCH_DIR=/tmp/... to change)
 set -euo pipefail
@@ -17,49 +18,24 @@ PACKS=${PACKS:-4}
 MIB=${MIB:-256}
 RUNS=${RUNS:-3}
 JOBS=${JOBS:-4}
+BENCH=bench-fetch
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 WORK=${BENCH_DIR:-$(mktemp -d /var/tmp/sct-bench.XXXXXX)}
 mkdir -p "$WORK"
-for tool in nginx curl aria2c sha256sum openssl taskset /usr/bin/time; do
-  command -v "$tool" >/dev/null || { echo "bench-fetch: $tool is not installed" >&2; exit 2; }
-done
+# shellcheck source=scripts/bench-lib.sh
+. "$ROOT/scripts/bench-lib.sh"
+require_tools "apt-get install nginx curl aria2 coreutils openssl util-linux time python3" \
+  nginx curl aria2c sha256sum openssl taskset python3 /usr/bin/time
 
-echo "bench-fetch: building release binaries" >&2
-(cd "$ROOT" && cargo build --release --quiet --bin sct-fetch --bin sct-verify --example bench_fixture)
-# Where cargo put them: CARGO_TARGET_DIR (relative to the repository, as cargo reads it) or target/.
-TARGET="${CARGO_TARGET_DIR:-target}"
-case "$TARGET" in /*) ;; *) TARGET="$ROOT/$TARGET" ;; esac
-BIN="$TARGET/release"
+build_release --bin sct-fetch --bin sct-verify --example bench_fixture
 FIXTURE="$BIN/examples/bench_fixture"
 
-PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+PORT=$(free_port)
 BASE="http://127.0.0.1:$PORT"
-rm -rf "$WORK/service" && mkdir -p "$WORK/service" "$WORK/nginx/tmp"
-echo "bench-fetch: writing $PACKS x $MIB MiB packs to $WORK/service" >&2
+rm -rf "$WORK/service" && mkdir -p "$WORK/service"
+say "writing $PACKS x $MIB MiB packs to $WORK/service"
 "$FIXTURE" "$WORK/service" "$BASE" "$PACKS" "$MIB"
-cat >"$WORK/nginx/nginx.conf" <<EOF
-daemon off;
-worker_processes 1;
-pid $WORK/nginx/nginx.pid;
-error_log $WORK/nginx/error.log;
-$( [ "$(id -u)" = 0 ] && echo "user root;" )
-events { worker_connections 256; }
-http {
-  access_log off;
-  sendfile on;
-  default_type application/octet-stream;
-  client_body_temp_path $WORK/nginx/tmp/body;
-  proxy_temp_path $WORK/nginx/tmp/proxy;
-  fastcgi_temp_path $WORK/nginx/tmp/fastcgi;
-  uwsgi_temp_path $WORK/nginx/tmp/uwsgi;
-  scgi_temp_path $WORK/nginx/tmp/scgi;
-  server { listen 127.0.0.1:$PORT; root $WORK/service/www; }
-}
-EOF
-nginx -p "$WORK/nginx" -c "$WORK/nginx/nginx.conf" </dev/null >/dev/null 2>&1 &
-NGINX=$!
-trap 'kill $NGINX 2>/dev/null || true; wait $NGINX 2>/dev/null || true' EXIT
-for _ in $(seq 100); do curl -fsS -o /dev/null "$BASE/catalog.json" 2>/dev/null && break; sleep 0.1; done
+start_nginx "$WORK/nginx" "$PORT" "$WORK/service/www" /catalog.json 1 256 off
 cat "$WORK"/service/www/packs/*/* >/dev/null   # the served files start in the page cache
 
 export SCT_TRUSTED_KEYS="$WORK/service/trusted.key"
@@ -67,28 +43,6 @@ export SCT_CONFIG="$WORK/empty.toml"
 : >"$SCT_CONFIG"
 OFFERS="$WORK/service/offers.jsonl"
 SUMS="$WORK/service/SHA256SUMS"
-declare -A SECONDS_OF RSS_OF
-
-# Cases are registered first, then run round-robin RUNS times, so that load from other work on
-# the machine falls on every case alike; the best wall time per case is kept, with its peak RSS.
-NAMES=(); SETUPS=(); COMMANDS=()
-case_() { NAMES+=("$1"); SETUPS+=("$2"); COMMANDS+=("$3"); }
-
-run_case() { # index
-  local i=$1 secs kib
-  eval "${SETUPS[$i]}"
-  sync
-  /usr/bin/time -f "%e %M" -o "$WORK/time.out" bash -c "${COMMANDS[$i]}" >/dev/null 2>"$WORK/last.err" \
-    || { echo "bench-fetch: '${NAMES[$i]}' failed:" >&2; cat "$WORK/last.err" >&2; exit 1; }
-  read -r secs kib <"$WORK/time.out"
-  local name=${NAMES[$i]}
-  if [ -z "${SECONDS_OF[$name]:-}" ] || awk "BEGIN{exit !($secs < ${SECONDS_OF[$name]})}"; then
-    SECONDS_OF[$name]=$secs
-    RSS_OF[$name]=$kib
-  fi
-  echo "bench-fetch: $name: ${secs}s, peak RSS $((kib / 1024)) MiB" >&2
-}
-
 D="$WORK/dest"
 fresh="rm -rf $D && mkdir -p $D"
 CURL_ARGS=$(awk -v base="$BASE" '{print "-o " $2 " " base "/packs/" $2}' "$SUMS" | tr '\n' ' ')
@@ -123,34 +77,21 @@ for cores in 1 all; do
   case_ "openssl/$PACKS files/$cores" "$warm" "cd $V/all && $pin openssl dgst -sha256 $ALL_FILES"
 done
 
-LOAD_BEFORE=$(cut -d' ' -f1-3 /proc/loadavg)
-for run in $(seq "$RUNS"); do
-  echo "bench-fetch: round $run of $RUNS" >&2
-  for i in "${!NAMES[@]}"; do run_case "$i"; done
-done
-LOAD_AFTER=$(cut -d' ' -f1-3 /proc/loadavg)
-
-ratio() { awk "BEGIN{printf \"%.2f\", ${SECONDS_OF[$1]} / ${SECONDS_OF[$2]}}"; }
-mib() { echo $(( ${RSS_OF[$1]} / 1024 )); }
-row() { printf '| %s | %s | %s | %s |\n' "$1" "${SECONDS_OF[$1]}" "$(mib "$1")" "$2"; }
+run_rounds "$RUNS"
 
 echo "## Results ($(date -u +%Y-%m-%dT%H:%MZ), $PACKS × $MIB MiB, best of $RUNS)"
 echo
 echo "Machine: $(lscpu | sed -n 's/^Model name: *//p'), $(nproc) cores, $(awk '/MemTotal/{printf "%.0f GiB", $2/1048576}' /proc/meminfo) RAM; $(nginx -v 2>&1 | sed 's/.*: //'), $(curl --version | head -1 | cut -d' ' -f1,2), $(aria2c --version | head -1), $(openssl version | cut -d' ' -f1,2)"
 echo
 echo "### Fetch + verify ($PACKS × $MIB MiB from nginx on 127.0.0.1 to disk)"
-echo
-echo "| case | seconds | peak RSS MiB | speed-up of sct-fetch |"
-echo "|---|---|---|---|"
+table_head "speed-up of sct-fetch"
 row sct-fetch "—"
 row sct-fetch+verify "—"
 row curl+sha256sum "$(ratio curl+sha256sum sct-fetch)× (target ≥ 2.0×)"
 row aria2c "$(ratio aria2c sct-fetch)× (target ≥ 1.2×)"
 echo
 echo "### Verify (files in the page cache)"
-echo
-echo "| case | seconds | peak RSS MiB | speed-up of sct-verify |"
-echo "|---|---|---|---|"
+table_head "speed-up of sct-verify"
 for cores in 1 all; do
   for n in "1 file" "$PACKS files"; do
     row "sct-verify/$n/$cores" "—"
@@ -158,8 +99,7 @@ for cores in 1 all; do
     row "openssl/$n/$cores" "$(ratio "openssl/$n/$cores" "sct-verify/$n/$cores")×"
   done
 done
-echo
-echo "Load average (1/5/15 min) before: $LOAD_BEFORE; after: $LOAD_AFTER."
+loads
 echo
 echo "Targets: verify ≥ 1.3× sha256sum on one core, ≥ 2.4× on two cores (≥ 2 files); peak RSS ≤ 32 MiB."
 echo "Work folder: $WORK (remove it when done)"

@@ -49,26 +49,17 @@ WRK_SECONDS=${WRK_SECONDS:-10}
 WRK_CONNECTIONS=${WRK_CONNECTIONS:-64}
 UPLOADS=${UPLOADS:-100}
 
+BENCH=bench-scale
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 WORK=${BENCH_DIR:-$(mktemp -d /var/tmp/sct-scale.XXXXXX)}
 mkdir -p "$WORK"
 WORK=$(cd "$WORK" && pwd)
-say() { echo "bench-scale: $*" >&2; }
+# shellcheck source=scripts/bench-lib.sh
+. "$ROOT/scripts/bench-lib.sh"
+require_tools "apt-get install nginx wrk gcab curl coreutils python3 jq time" \
+  nginx wrk gcab curl sha256sum python3 jq sync /usr/bin/time
 
-missing=()
-for tool in nginx wrk gcab curl sha256sum python3 jq sync /usr/bin/time; do
-  command -v "$tool" >/dev/null || missing+=("$tool")
-done
-if [ ${#missing[@]} -gt 0 ]; then
-  say "missing: ${missing[*]}; install them with: apt-get install nginx wrk gcab curl coreutils python3 jq time"
-  exit 2
-fi
-
-say "building release binaries"
-(cd "$ROOT" && cargo build --release --quiet --bins --example bench_scale)
-TARGET="${CARGO_TARGET_DIR:-target}"
-case "$TARGET" in /*) ;; *) TARGET="$ROOT/$TARGET" ;; esac
-BIN="$TARGET/release"
+build_release --bins --example bench_scale
 FIXTURE="$BIN/examples/bench_scale"
 export PATH="$BIN:$PATH"
 
@@ -84,13 +75,6 @@ SCT_SERVICE_TOKEN=$(cat "$KEYS/token")
 export SCT_CONFIG="$WORK/empty.toml" SCT_LOG_DIR="$WORK/logs"
 : >"$SCT_CONFIG"
 mkdir -p "$SCT_LOG_DIR"
-
-PIDS=()
-cleanup() {
-  for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
-  for pid in "${PIDS[@]}"; do wait "$pid" 2>/dev/null || true; done
-}
-trap cleanup EXIT
 
 # Starts sct-serve on ROOT (a free loopback port); sets SERVE_URL and SERVE_PID.
 start_serve() { # ROOT [flags...]
@@ -121,55 +105,6 @@ make_site_offer() { # DIR SERVICE_URL
   "$FIXTURE" usage "$1/cab" 1 "$1/site.db"
   sct-upload "$1/cab/00000.cab" --service-url "$2" --quiet >"$1/offers.jsonl"
 }
-
-# ---- the round-robin runner (as in bench-fetch.sh) ----
-declare -A SECONDS_OF RSS_OF CPU_OF
-NAMES=(); SETUPS=(); COMMANDS=()
-case_() { NAMES+=("$1"); SETUPS+=("$2"); COMMANDS+=("$3"); }
-reset_cases() { NAMES=(); SETUPS=(); COMMANDS=(); }
-
-run_case() { # index
-  local i=$1 secs kib name=${NAMES[$1]}
-  eval "${SETUPS[$i]}"
-  sync
-  local start end
-  start=$(date +%s%N)
-  /usr/bin/time -f "%M %U %S" -o "$WORK/time.out" bash -c "${COMMANDS[$i]}" >"$WORK/last.out" 2>"$WORK/last.err" \
-    || { say "'$name' failed:"; tail -20 "$WORK/last.err" >&2; exit 1; }
-  end=$(date +%s%N)
-  secs=$(awk "BEGIN{printf \"%.3f\", ($end - $start) / 1e9}")
-  local user sys cpu
-  read -r kib user sys <"$WORK/time.out"
-  cpu=$(awk "BEGIN{printf \"%.2f\", $user + $sys}")
-  if [ -z "${SECONDS_OF[$name]:-}" ] || awk "BEGIN{exit !($secs < ${SECONDS_OF[$name]})}"; then
-    SECONDS_OF[$name]=$secs
-    RSS_OF[$name]=$kib
-  fi
-  # CPU time (user + system) is kept apart: the least of the runs, less disturbed by other I/O.
-  if [ -z "${CPU_OF[$name]:-}" ] || awk "BEGIN{exit !($cpu < ${CPU_OF[$name]})}"; then
-    CPU_OF[$name]=$cpu
-  fi
-  say "$name: ${secs}s (CPU ${cpu}s), peak RSS $((kib / 1024)) MiB"
-}
-
-run_rounds() { # RUNS
-  local load_before
-  load_before=$(cut -d' ' -f1-3 /proc/loadavg)
-  for run in $(seq "$1"); do
-    say "round $run of $1"
-    for i in "${!NAMES[@]}"; do run_case "$i"; done
-  done
-  LOADS="$load_before → $(cut -d' ' -f1-3 /proc/loadavg)"
-}
-
-secs() { echo "${SECONDS_OF[$1]}"; }
-secs_cpu() { echo "${CPU_OF[$1]}"; }
-cpu_ratio() { awk "BEGIN{d = ${CPU_OF[$2]}; if (d > 0) printf \"%.2f\", ${CPU_OF[$1]} / d; else print \"n/a\"}"; }
-mib() { awk "BEGIN{printf \"%.0f\", ${RSS_OF[$1]} / 1024}"; }
-ratio() { awk "BEGIN{d = ${SECONDS_OF[$2]}; if (d > 0) printf \"%.2f\", ${SECONDS_OF[$1]} / d; else print \"n/a\"}"; }
-row() { printf '| %s | %s | %s | %s |\n' "$1" "$(secs "$1")" "$(mib "$1")" "$2"; }
-table_head() { echo; echo "| case | seconds | peak RSS MiB | $1 |"; echo "|---|---:|---:|---|"; }
-loads() { echo; echo "Load average (1/5/15 min), before → after: $LOADS."; }
 
 # Folders a case replaces are moved aside, not deleted, until the group ends: on ext4 without a
 # journal (as on the machine of docs/benchmarks.md), creating inodes within 60-300 s of deleting
@@ -378,36 +313,10 @@ group_serve() {
   start_serve "$g/svc"
   local serve_pid=$SERVE_PID sct_url=$SERVE_URL
   local port
-  port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-  mkdir -p "$g/nginx/tmp"
-  cat >"$g/nginx/nginx.conf" <<EOF
-daemon off;
-worker_processes auto;
-pid $g/nginx/nginx.pid;
-error_log $g/nginx/error.log;
-$( [ "$(id -u)" = 0 ] && echo "user root;" )
-events { worker_connections 1024; }
-http {
-  access_log $g/nginx/access.log;
-  sendfile on;
-  default_type application/octet-stream;
-  client_body_temp_path $g/nginx/tmp/body;
-  proxy_temp_path $g/nginx/tmp/proxy;
-  fastcgi_temp_path $g/nginx/tmp/fastcgi;
-  uwsgi_temp_path $g/nginx/tmp/uwsgi;
-  scgi_temp_path $g/nginx/tmp/scgi;
-  server {
-    listen 127.0.0.1:$port;
-    root $g/svc;
-    location /catalog/ { add_header Cache-Control no-cache; }
-    location /uploads/ { deny all; }
-  }
-}
-EOF
-  nginx -p "$g/nginx" -c "$g/nginx/nginx.conf" </dev/null >/dev/null 2>&1 &
-  PIDS+=($!)
+  port=$(free_port)
+  start_nginx "$g/nginx" "$port" "$g/svc" /catalog/catalog.json auto 1024 "$g/nginx/access.log" \
+    "location /catalog/ { add_header Cache-Control no-cache; } location /uploads/ { deny all; }"
   local nginx_url="http://127.0.0.1:$port"
-  for _ in $(seq 100); do curl -fsS -o /dev/null "$nginx_url/catalog/catalog.json" 2>/dev/null && break; sleep 0.1; done
   local pack
   pack=$(cd "$g/svc" && find packs -name '*.cab' | sort | head -1)
   declare -A RPS MBS

@@ -3,7 +3,7 @@
 //! only; every flood is bounded in connections and time and stops by itself.
 
 use crate::exit::assert_exit;
-use crate::servicekit::{
+use crate::kit::{
     HIERARCHY_A, Server, TOKEN, post_usage, published, raw_request, stored, usage_cab,
 };
 use crate::support::{Env, stderr_of};

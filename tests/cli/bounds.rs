@@ -4,30 +4,13 @@
 
 use crate::corpus::{data_dir, forge, plain, stage_pack_folder};
 use crate::exit::{self, assert_exit};
-use crate::fetchkit::{Fault, HIERARCHY_A, PackSpec, Service, TestServer};
+use crate::kit::{Fault, PackSpec, Service, TestServer};
 use crate::support::{Env, shown, skip_on_wine, stderr_of, tree};
 use sct::core::error::ExitCode;
 use std::path::Path;
 use std::process::{Command, Stdio};
 
 const MIB: u64 = 1024 * 1024;
-
-/// A built binary with SCT_* cleared, an empty config and the scratch folder as working folder
-/// (std's Command, so a resource limit can be set before it starts).
-fn command(env: &Env, bin: &str) -> Command {
-    let mut cmd = crate::support::command(bin);
-    for (key, _) in std::env::vars() {
-        if key.starts_with("SCT_") || key.ends_with("_PROXY") || key.ends_with("_proxy") {
-            cmd.env_remove(&key);
-        }
-    }
-    let config = env.path("sct-empty.toml");
-    std::fs::write(&config, "").unwrap();
-    cmd.env("SCT_CONFIG", config)
-        .env("SCT_LOG_DIR", env.logs())
-        .current_dir(env.dir.path());
-    cmd
-}
 
 /// What a finished child did.
 struct Ran {
@@ -103,7 +86,7 @@ fn usage_cab_bombs_cost_memory_bounded_by_the_bytes_not_by_what_they_declare() {
     }
     let env = Env::new();
     let inspect = |cab: &Path, cap: u64| {
-        let mut cmd = command(&env, "sct-pack");
+        let mut cmd = env.command("sct-pack");
         cmd.arg("inspect").arg(cab).arg("--json");
         run_capped(&env, cmd, None, cap)
     };
@@ -157,7 +140,7 @@ fn an_endless_offer_line_costs_no_more_than_the_line_limit() {
     let endless = env.path("endless.jsonl");
     let file = std::fs::File::create(&endless).unwrap();
     file.set_len(256 * MIB).unwrap();
-    let mut cmd = command(&env, "sct-fetch");
+    let mut cmd = env.command("sct-fetch");
     let key = sct::core::signing::PrivateKey::generate()
         .public()
         .to_string();
@@ -194,7 +177,8 @@ fn a_relative_key_file_never_resolves_against_the_working_folder() {
     let (folder, attacker) = attacker_folder(&env);
     // The attacker's key file in the working folder (the USB drive the tool is run from).
     std::fs::write(env.path("trusted-keys.txt"), format!("{attacker}\n")).unwrap();
-    let out = command(&env, "sct-verify")
+    let out = env
+        .command("sct-verify")
         .env("SCT_TRUSTED_KEYS", "trusted-keys.txt")
         .arg(&folder)
         .output()
@@ -205,7 +189,8 @@ fn a_relative_key_file_never_resolves_against_the_working_folder() {
         "{}",
         stderr_of(&out)
     );
-    let out = command(&env, "sct-verify")
+    let out = env
+        .command("sct-verify")
         .args(["--trusted-key", "trusted-keys.txt"])
         .arg(&folder)
         .output()
@@ -226,7 +211,8 @@ fn a_relative_key_file_never_resolves_against_the_working_folder() {
     .unwrap();
     let config = config_dir.path().join("sct.toml");
     std::fs::write(&config, "trusted_keys = [\"trusted-keys.txt\"]\n").unwrap();
-    let out = command(&env, "sct-verify")
+    let out = env
+        .command("sct-verify")
         .env("SCT_CONFIG", &config)
         .arg(&folder)
         .output()
@@ -244,7 +230,8 @@ fn a_relative_key_file_never_resolves_against_the_working_folder() {
         "pack",
         &plain(Some("trusted".into())),
     );
-    let out = command(&env, "sct-verify")
+    let out = env
+        .command("sct-verify")
         .env("SCT_CONFIG", &config)
         .arg(&honest)
         .output()
@@ -259,7 +246,7 @@ fn a_key_file_on_the_medium_being_checked_is_refused() {
     let planted = folder.join("trusted-keys.txt");
     std::fs::write(&planted, format!("{attacker}\n")).unwrap();
     for bin in ["sct-verify", "sct-import"] {
-        let mut cmd = command(&env, bin);
+        let mut cmd = env.command(bin);
         cmd.env("SCT_TRUSTED_KEYS", shown(&planted))
             .env("SCT_SITE", "sqlite:no-site.db");
         if bin == "sct-import" {
@@ -279,14 +266,7 @@ fn a_key_file_on_the_medium_being_checked_is_refused() {
 /// A service with one 2 MiB pack for a site at 5.00.9128.1000.
 fn one_pack_service(env: &Env) -> Service {
     let mut service = Service::new(env.path("service"));
-    service.add_pack(&PackSpec {
-        name: "2503",
-        kind: 0,
-        full: "5.00.9135.1000",
-        min: "5.00.9128.1000",
-        max: "5.00.9135.1000",
-        files: &[("payload.cab", 2 * MIB as usize)],
-    });
+    service.add_pack(&PackSpec::update_2503(&[("payload.cab", 2 * MIB as usize)]));
     service
 }
 
@@ -298,7 +278,7 @@ fn a_trickling_server_is_cut_at_the_minimum_rate_and_the_download_resumes() {
     let server = TestServer::start(&service.root);
     let path = service.packs[0].files[0].path.clone();
     server.fault(&path, Fault::Trickle { bytes: 100_000 });
-    let offers = service.offer(&server.base, HIERARCHY_A, "5.00.9128.1000");
+    let offers = service.offer_a(&server.base);
     let run = |extra: &[&str]| {
         env.cmd("sct-fetch")
             .args(["--dest", "packs", "--trusted-key", &service.public_key()])
@@ -344,7 +324,7 @@ fn a_catalog_signed_for_a_century_is_refused_at_fetch_naming_the_setting() {
     std::fs::write(service.root.join("catalog.json"), bytes).unwrap();
     std::fs::write(service.root.join("catalog.json.sig"), sig).unwrap();
     let server = TestServer::start(&service.root);
-    let offers = service.offer(&server.base, HIERARCHY_A, "5.00.9128.1000");
+    let offers = service.offer_a(&server.base);
     let run = |days: Option<&str>| {
         let mut cmd = env.cmd("sct-fetch");
         if let Some(days) = days {

@@ -12,13 +12,13 @@
 
 pub(crate) mod forge;
 
-use crate::servicekit::{Server, post_usage, published, stored};
-use crate::support::{Env, stderr_of, stdout_of, tree};
+use crate::kit::{Server, post_usage, published, stored};
+use crate::support::{Env, identity, stderr_of, stdout_of, tree};
 use serde::Deserialize;
 use std::path::{Path, PathBuf};
 use std::process::Output;
 
-const HIERARCHY: &str = "6f1c2f0e-36c1-4b0e-9d1c-2d2d8a0c7e11";
+const HIERARCHY: &str = crate::kit::HIERARCHY_A;
 const SITE_VERSION: &str = "5.00.9128.1000";
 
 /// `scenario.toml`.
@@ -392,7 +392,7 @@ fn cab_scenarios_through_sct_upload_and_sct_serve() {
         // The client checks the cab before it sends a byte.
         let out = env
             .cmd("sct-upload")
-            .env("SCT_SERVICE_TOKEN", crate::servicekit::TOKEN)
+            .env("SCT_SERVICE_TOKEN", crate::kit::TOKEN)
             .arg(&cab)
             .args(["--service-url", &server.url, "--trusted-key", &site.public])
             .output()
@@ -463,22 +463,12 @@ struct Site {
 impl Site {
     fn new() -> Self {
         let env = Env::new();
-        let install = env.path("site");
-        std::fs::create_dir(&install).unwrap();
-        let locator = env.demo_site(
-            "site",
-            &[
-                "--site-code",
-                "PS1",
-                "--version",
-                SITE_VERSION,
-                "--hierarchy-id",
-                HIERARCHY,
-                "--install-dir",
-                install.to_str().unwrap(),
-                "--no-usage",
-            ],
-        );
+        let site_args = [
+            &identity("PS1", SITE_VERSION, HIERARCHY)[..],
+            &["--no-usage"],
+        ]
+        .concat();
+        let (locator, install) = env.installed_site("site", "site", &site_args);
         let db = PathBuf::from(locator.strip_prefix("sqlite:").unwrap());
         Self { env, db, install }
     }
@@ -487,17 +477,8 @@ impl Site {
         let trusted =
             std::fs::read_to_string(data_dir().join("keys/test-only-trusted-key.json")).unwrap();
         let key: sct::core::signing::KeyFile = serde_json::from_str(&trusted).unwrap();
-        let mut cmd = crate::support::command("sct-import");
-        for (k, _) in std::env::vars() {
-            if k.starts_with("SCT_") {
-                cmd.env_remove(&k);
-            }
-        }
-        let config = self.env.path("sct-empty.toml");
-        std::fs::write(&config, "").unwrap();
-        cmd.env("SCT_CONFIG", config)
-            .env("SCT_LOG_DIR", self.env.logs())
-            .env("SCT_SITE", format!("sqlite:{}", self.db.display()))
+        let mut cmd = self.env.command("sct-import");
+        cmd.env("SCT_SITE", format!("sqlite:{}", self.db.display()))
             .env("SCT_TRUSTED_KEYS", key.public_key)
             .current_dir(self.env.dir.path())
             .arg("--src")

@@ -4,7 +4,7 @@
 //! pack whose files are not in place, a rerun completes, `sct-verify` passes and a further run
 //! changes nothing.
 
-use crate::servicekit::{Published, Server, publish, published_sized};
+use crate::kit::{Published, Server, publish, published_sized};
 use crate::support::{Env, stderr_of, tree};
 use sct::core::fault::{ENV_FAULT, Point};
 use std::path::Path;
@@ -47,7 +47,7 @@ fn every_fault_point_has_a_crash_test() {
     }
 }
 
-const HIERARCHY: &str = "6f1c2f0e-36c1-4b0e-9d1c-2d2d8a0c7e11";
+const HIERARCHY: &str = crate::kit::HIERARCHY_A;
 
 /// The update service (sample packs large enough to arrive in many chunks), a demo site at 2403,
 /// its offers, and a pack folder fetched completely from catalog version 1.
@@ -77,7 +77,7 @@ impl World {
             .success();
         let out = env
             .cmd("sct-upload")
-            .env("SCT_SERVICE_TOKEN", crate::servicekit::TOKEN)
+            .env("SCT_SERVICE_TOKEN", crate::kit::TOKEN)
             .args([
                 "usb",
                 "--service-url",

@@ -12,7 +12,7 @@
 //!
 //! The examples' placeholder paths and addresses are mapped into the scratch folder ([`PLACES`]).
 
-use crate::servicekit::{Server, published};
+use crate::kit::{Server, published};
 use crate::support::{Env, bin_path};
 use std::path::{Path, PathBuf};
 
@@ -169,11 +169,9 @@ impl World {
                 "usb/UpdatePacks",
             ],
         ] {
-            env.cmd("ServiceConnectionTool")
+            server
+                .client(&env, "ServiceConnectionTool", &service)
                 .env("SCT_SITE", &site)
-                .env("SCT_SERVICE_URL", &server.url)
-                .env("SCT_TRUSTED_KEYS", &service.public)
-                .env("SCT_SERVICE_TOKEN", crate::servicekit::TOKEN)
                 .args(args)
                 .assert()
                 .success();
@@ -240,7 +238,7 @@ impl World {
             )
             .env("SCT_SERVICE_URL", &self.server.url)
             .env("SCT_TRUSTED_KEYS", &self.key)
-            .env("SCT_SERVICE_TOKEN", crate::servicekit::TOKEN)
+            .env("SCT_SERVICE_TOKEN", crate::kit::TOKEN)
             .stdin(std::process::Stdio::null())
             .output()
             .unwrap();

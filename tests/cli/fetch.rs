@@ -1,7 +1,7 @@
 //! sct-fetch: offers in, a verified update-pack folder out — and every way that can go wrong.
 
 use crate::exit::assert_exit;
-use crate::fetchkit::{
+use crate::kit::{
     CHAOS_KINDS, Fault, HIERARCHY_A, HIERARCHY_B, Nginx, PackSpec, Service, TestServer, is_root,
     json_lines, read,
 };
@@ -31,14 +31,7 @@ fn service(env: &Env) -> Service {
         max: "5.00.9132.1999",
         files: &[("hotfix.cab", 200_000)],
     });
-    service.add_pack(&PackSpec {
-        name: "2503",
-        kind: 0,
-        full: "5.00.9135.1000",
-        min: "5.00.9128.1000",
-        max: "5.00.9132.1999",
-        files: &[("payload.cab", 2 * MIB + 5)],
-    });
+    service.add_pack(&PackSpec::update_2503(&[("payload.cab", 2 * MIB + 5)]));
     service.publish(7);
     service
 }
@@ -93,11 +86,7 @@ fn fetches_each_hierarchys_selection_from_nginx_and_the_folder_verifies() {
     let service = service(&env);
     let nginx = Nginx::start(&service.root, &env.path("nginx"));
     // A at 2403 gets 2503 (latest); B at 2309 gets 2409.
-    let offers = format!(
-        "{}{}",
-        service.offer(&nginx.base, HIERARCHY_A, "5.00.9128.1000"),
-        service.offer(&nginx.base, HIERARCHY_B, "5.00.9122.1000")
-    );
+    let offers = service.offers_a_and_b(&nginx.base);
     let out = fetch(&env, &service, &offers, "UpdatePacks", &[]);
     assert!(out.status.success(), "{}", stderr_of(&out));
     let lines = json_lines(&stdout_of(&out));
@@ -157,7 +146,7 @@ fn a_pack_two_hierarchies_need_is_downloaded_once() {
     let server = TestServer::start(&service.root);
     let offers = format!(
         "{}{}",
-        service.offer(&server.base, HIERARCHY_A, "5.00.9128.1000"),
+        service.offer_a(&server.base),
         service.offer(&server.base, HIERARCHY_B, "5.00.9132.1000")
     );
     let out = fetch(&env, &service, &offers, "packs", &["--mode", "latest"]);
@@ -202,13 +191,7 @@ fn a_tampered_byte_is_refused_and_never_lands_under_its_name() {
     bytes[MIB] ^= 0x01;
     std::fs::write(service.served(&path), bytes).unwrap();
     let server = TestServer::start(&service.root);
-    let out = fetch(
-        &env,
-        &service,
-        &service.offer(&server.base, HIERARCHY_A, "5.00.9128.1000"),
-        "packs",
-        &[],
-    );
+    let out = fetch(&env, &service, &service.offer_a(&server.base), "packs", &[]);
     assert_exit!(out, Rejected);
     assert!(stderr_of(&out).contains("SHA-256"), "{}", stderr_of(&out));
     let sum = summary(&out);
@@ -235,13 +218,7 @@ fn a_file_of_the_wrong_size_is_refused() {
         .unwrap();
     std::io::Write::write_all(&mut file, b"extra").unwrap();
     let server = TestServer::start(&service.root);
-    let out = fetch(
-        &env,
-        &service,
-        &service.offer(&server.base, HIERARCHY_A, "5.00.9128.1000"),
-        "packs",
-        &[],
-    );
+    let out = fetch(&env, &service, &service.offer_a(&server.base), "packs", &[]);
     assert_exit!(out, Rejected);
     assert!(
         stderr_of(&out).contains("wrong size"),
@@ -268,13 +245,7 @@ fn a_server_that_answers_a_range_request_with_200_restarts_the_file_from_zero() 
     plant_part(&env, &service, "packs", &path, &served[..MIB]);
     let server = TestServer::start(&service.root);
     server.fault(&path, Fault::IgnoreRange);
-    let out = fetch(
-        &env,
-        &service,
-        &service.offer(&server.base, HIERARCHY_A, "5.00.9128.1000"),
-        "packs",
-        &[],
-    );
+    let out = fetch(&env, &service, &service.offer_a(&server.base), "packs", &[]);
     assert!(out.status.success(), "{}", stderr_of(&out));
     let requests = server.requests(&path);
     assert_eq!(
@@ -295,13 +266,7 @@ fn a_part_of_other_bytes_is_resumed_then_fetched_again_from_zero() {
     let path = path_of(&service, 2, 0);
     plant_part(&env, &service, "packs", &path, &vec![0xAA; MIB]);
     let server = TestServer::start(&service.root);
-    let out = fetch(
-        &env,
-        &service,
-        &service.offer(&server.base, HIERARCHY_A, "5.00.9128.1000"),
-        "packs",
-        &[],
-    );
+    let out = fetch(&env, &service, &service.offer_a(&server.base), "packs", &[]);
     assert!(out.status.success(), "{}", stderr_of(&out));
     let ranges: Vec<Option<String>> = server
         .requests(&path)
@@ -328,13 +293,7 @@ fn a_cut_connection_is_resumed_with_range() {
             times: 1,
         },
     );
-    let out = fetch(
-        &env,
-        &service,
-        &service.offer(&server.base, HIERARCHY_A, "5.00.9128.1000"),
-        "packs",
-        &[],
-    );
+    let out = fetch(&env, &service, &service.offer_a(&server.base), "packs", &[]);
     assert!(out.status.success(), "{}", stderr_of(&out));
     let requests = server.requests(&path);
     assert_eq!(requests.len(), 2, "{requests:?}");
@@ -371,13 +330,7 @@ fn a_part_longer_than_the_file_is_discarded() {
     long.extend_from_slice(b"trailing garbage");
     plant_part(&env, &service, "packs", &path, &long);
     let server = TestServer::start(&service.root);
-    let out = fetch(
-        &env,
-        &service,
-        &service.offer(&server.base, HIERARCHY_A, "5.00.9128.1000"),
-        "packs",
-        &[],
-    );
+    let out = fetch(&env, &service, &service.offer_a(&server.base), "packs", &[]);
     assert!(out.status.success(), "{}", stderr_of(&out));
     assert!(server.requests(&path)[0].range.is_none());
     assert_eq!(
@@ -425,13 +378,7 @@ fn hostile_catalog_paths_are_refused_before_anything_is_written() {
         }
         service.publish_raw(&catalog);
         let dest = format!("dest{index}");
-        let out = fetch(
-            &env,
-            &service,
-            &service.offer(&server.base, HIERARCHY_A, "5.00.9128.1000"),
-            &dest,
-            &[],
-        );
+        let out = fetch(&env, &service, &service.offer_a(&server.base), &dest, &[]);
         assert_exit!(out, Rejected, "{hostile}");
         assert!(out.stdout.is_empty(), "{hostile}");
         assert!(tree(&env.path(&dest)).is_empty(), "{hostile}");
@@ -446,13 +393,7 @@ fn a_catalog_for_another_hierarchy_is_refused() {
     service.hierarchy = Some(HIERARCHY_B.parse().unwrap());
     service.publish(8);
     let server = TestServer::start(&service.root);
-    let out = fetch(
-        &env,
-        &service,
-        &service.offer(&server.base, HIERARCHY_A, "5.00.9128.1000"),
-        "packs",
-        &[],
-    );
+    let out = fetch(&env, &service, &service.offer_a(&server.base), "packs", &[]);
     assert_exit!(out, Rejected);
     assert!(
         stderr_of(&out).contains(&format!("is for hierarchy {HIERARCHY_B}")),
@@ -489,7 +430,7 @@ fn a_catalog_older_than_the_one_in_the_folder_is_refused() {
     let env = Env::new();
     let service = service(&env);
     let server = TestServer::start(&service.root);
-    let offer = service.offer(&server.base, HIERARCHY_A, "5.00.9128.1000");
+    let offer = service.offer_a(&server.base);
     assert!(fetch(&env, &service, &offer, "packs", &[]).status.success());
     service.publish(6);
     let out = fetch(&env, &service, &offer, "packs", &[]);
@@ -510,7 +451,7 @@ fn a_newer_catalog_replaces_the_record_only_when_its_files_are_in_place() {
     let env = Env::new();
     let service = service(&env);
     let server = TestServer::start(&service.root);
-    let offer = service.offer(&server.base, HIERARCHY_A, "5.00.9128.1000");
+    let offer = service.offer_a(&server.base);
     assert!(fetch(&env, &service, &offer, "packs", &[]).status.success());
     service.publish(9);
     let hotfix = path_of(&service, 1, 0);
@@ -539,7 +480,7 @@ fn a_full_disk_fails_cleanly_and_the_rerun_resumes() {
     let env = Env::new();
     let service = service(&env);
     let server = TestServer::start(&service.root);
-    let offer = service.offer(&server.base, HIERARCHY_A, "5.00.9128.1000");
+    let offer = service.offer_a(&server.base);
     std::fs::write(env.path("offer.jsonl"), &offer).unwrap();
     // A 1 MiB file-size limit (ulimit -f counts 512-byte blocks) stands in for a full disk:
     // writes past it fail with EFBIG, as they would with ENOSPC.
@@ -547,23 +488,19 @@ fn a_full_disk_fails_cleanly_and_the_rerun_resumes() {
         "ulimit -f 2048; trap '' XFSZ; exec \"$@\" --dest packs --offers offer.jsonl --trusted-key {} --retries 0",
         service.public_key()
     );
-    std::fs::write(env.path("sct-empty.toml"), "").unwrap();
     // The shell runs sct-fetch as the suite starts it (directly, or the .exe under Wine).
-    let sct_fetch = crate::support::command("sct-fetch");
+    let sct_fetch = env.command("sct-fetch");
     let mut sh = std::process::Command::new("sh");
     sh.args(["-c", &script, "sh"])
         .arg(sct_fetch.get_program())
         .args(sct_fetch.get_args());
     for (key, value) in sct_fetch.get_envs() {
-        if let Some(value) = value {
-            sh.env(key, value);
-        }
+        match value {
+            Some(value) => sh.env(key, value),
+            None => sh.env_remove(key),
+        };
     }
-    let out = sh
-        .env("SCT_CONFIG", env.path("sct-empty.toml"))
-        .current_dir(env.dir.path())
-        .output()
-        .unwrap();
+    let out = sh.current_dir(env.dir.path()).output().unwrap();
     assert_exit!(out, Io);
     let path = path_of(&service, 2, 0);
     assert!(
@@ -625,13 +562,7 @@ fn a_read_only_destination_fails_cleanly() {
     let service = service(&env);
     let server = TestServer::start(&service.root);
     let readonly = ReadOnly::new(env.path("usb"));
-    let out = fetch(
-        &env,
-        &service,
-        &service.offer(&server.base, HIERARCHY_A, "5.00.9128.1000"),
-        "usb",
-        &[],
-    );
+    let out = fetch(&env, &service, &service.offer_a(&server.base), "usb", &[]);
     assert_exit!(out, Io);
     let err = stderr_of(&out);
     assert!(
@@ -652,13 +583,9 @@ fn sigkill_mid_download_then_rerun_completes() {
     let server = TestServer::start(&service.root);
     let path = path_of(&service, 2, 0);
     server.fault(&path, Fault::StallAfter { bytes: MIB + 99 });
-    std::fs::write(
-        env.path("offer.jsonl"),
-        service.offer(&server.base, HIERARCHY_A, "5.00.9128.1000"),
-    )
-    .unwrap();
-    std::fs::write(env.path("sct-empty.toml"), "").unwrap();
-    let mut child = crate::support::command("sct-fetch")
+    std::fs::write(env.path("offer.jsonl"), service.offer_a(&server.base)).unwrap();
+    let mut child = env
+        .command("sct-fetch")
         .args([
             "--dest",
             "packs",
@@ -667,8 +594,6 @@ fn sigkill_mid_download_then_rerun_completes() {
             "--trusted-key",
             &service.public_key(),
         ])
-        .env("SCT_CONFIG", env.path("sct-empty.toml"))
-        .current_dir(env.dir.path())
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null())
         .spawn()
@@ -712,11 +637,7 @@ fn connect_uploads_then_fetches_in_process_through_the_upload_seam() {
     let env = Env::new();
     let service = service(&env);
     let server = TestServer::start(&service.root);
-    let offers_text = format!(
-        "{}{}",
-        service.offer(&server.base, HIERARCHY_A, "5.00.9128.1000"),
-        service.offer(&server.base, HIERARCHY_B, "5.00.9122.1000")
-    );
+    let offers_text = service.offers_a_and_b(&server.base);
     let config = sct::stages::config::Config {
         trusted_keys: vec![service.public_key()],
         ..Default::default()
@@ -762,7 +683,7 @@ fn a_newer_catalog_prunes_the_packs_it_no_longer_lists_so_the_folder_verifies() 
     let env = Env::new();
     let mut service = service(&env);
     let server = TestServer::start(&service.root);
-    let offer = service.offer(&server.base, HIERARCHY_A, "5.00.9128.1000");
+    let offer = service.offer_a(&server.base);
     assert!(fetch(&env, &service, &offer, "packs", &[]).status.success());
     let old = env.path("packs").join(path_of(&service, 2, 0));
     let old_folder = env.path("packs").join(guid_folder(&service, 2));
@@ -796,7 +717,7 @@ fn a_proxy_with_basic_auth_carries_every_request_and_the_password_never_shows() 
     );
     *proxy.proxy_auth.lock().unwrap() = Some(expected.clone());
     // The offer names a port nothing listens on: only the proxy can answer.
-    let offer = service.offer("http://127.0.0.1:9", HIERARCHY_A, "5.00.9128.1000");
+    let offer = service.offer_a("http://127.0.0.1:9");
     let proxy_addr = proxy.base.trim_start_matches("http://").to_owned();
     let run = |password: &str| {
         env.cmd("sct-fetch")
@@ -834,9 +755,9 @@ fn a_proxy_with_basic_auth_carries_every_request_and_the_password_never_shows() 
 fn https_needs_the_service_ca_and_works_with_ca_file() {
     let env = Env::new();
     let service = service(&env);
-    let (ca, cert, key) = crate::fetchkit::test_certificates(&env.path("tls"));
+    let (ca, cert, key) = crate::kit::test_certificates(&env.path("tls"));
     let nginx = Nginx::start_tls(&service.root, &env.path("nginx"), &cert, &key);
-    let offer = service.offer(&nginx.base, HIERARCHY_A, "5.00.9128.1000");
+    let offer = service.offer_a(&nginx.base);
     let out = fetch(&env, &service, &offer, "packs", &[]);
     assert_exit!(out, Network, "an unknown CA is refused");
     assert!(!env.path("packs").exists());
@@ -850,7 +771,7 @@ fn https_needs_the_service_ca_and_works_with_ca_file() {
     assert!(out.status.success(), "{}", stderr_of(&out));
     assert!(verify(&env, &service, "packs").status.success());
     // A file of several CAs is read whole: the service's CA second in it is found.
-    let (other, _, _) = crate::fetchkit::test_certificates(&env.path("other-tls"));
+    let (other, _, _) = crate::kit::test_certificates(&env.path("other-tls"));
     let bundle = env.path("bundle.pem");
     let pem = [std::fs::read(&other).unwrap(), std::fs::read(&ca).unwrap()].concat();
     std::fs::write(&bundle, pem).unwrap();
@@ -877,14 +798,12 @@ fn a_second_fetch_into_the_same_folder_is_refused_while_the_first_runs() {
     let server = TestServer::start(&service.root);
     let path = path_of(&service, 2, 0);
     server.fault(&path, Fault::StallAfter { bytes: MIB });
-    let offer = service.offer(&server.base, HIERARCHY_A, "5.00.9128.1000");
+    let offer = service.offer_a(&server.base);
     std::fs::write(env.path("offer.jsonl"), &offer).unwrap();
-    std::fs::write(env.path("sct-empty.toml"), "").unwrap();
-    let mut first = crate::support::command("sct-fetch")
+    let mut first = env
+        .command("sct-fetch")
         .args(["--dest", "packs", "--offers", "offer.jsonl"])
         .args(["--trusted-key", &service.public_key()])
-        .env("SCT_CONFIG", env.path("sct-empty.toml"))
-        .current_dir(env.dir.path())
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null())
         .spawn()
@@ -914,7 +833,7 @@ fn a_damaged_file_already_in_place_is_downloaded_again() {
     let env = Env::new();
     let service = service(&env);
     let server = TestServer::start(&service.root);
-    let offer = service.offer(&server.base, HIERARCHY_A, "5.00.9128.1000");
+    let offer = service.offer_a(&server.base);
     assert!(fetch(&env, &service, &offer, "packs", &[]).status.success());
     let local = env.path("packs").join(path_of(&service, 2, 0));
     let mut bytes = read(&local);
@@ -934,11 +853,7 @@ fn dry_run_plans_with_sizes_and_writes_nothing() {
     let env = Env::new();
     let service = service(&env);
     let nginx = Nginx::start(&service.root, &env.path("nginx"));
-    let offers = format!(
-        "{}{}",
-        service.offer(&nginx.base, HIERARCHY_A, "5.00.9128.1000"),
-        service.offer(&nginx.base, HIERARCHY_B, "5.00.9122.1000")
-    );
+    let offers = service.offers_a_and_b(&nginx.base);
     let out = fetch(&env, &service, &offers, "UpdatePacks", &["--dry-run"]);
     assert!(out.status.success(), "{}", stderr_of(&out));
     let plan: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
@@ -1035,7 +950,7 @@ fn random_faults_from_a_seed_end_in_a_bit_exact_folder() {
         let service = service(&env);
         let server = TestServer::start(&service.root);
         server.chaos(seed, 50);
-        let offers = service.offer(&server.base, HIERARCHY_A, "5.00.9128.1000");
+        let offers = service.offer_a(&server.base);
         let runs = fetch_until_complete(&env, &service, &offers, &[], None);
         assert_chaos_outcome(&env, &service, &server, runs);
         for (total, count) in injected.iter_mut().zip(server.injected()) {
@@ -1059,7 +974,7 @@ fn random_faults_through_an_authenticating_proxy_end_in_a_bit_exact_folder() {
     ));
     proxy.chaos(7, 70);
     // The offer names a port nothing listens on: only the proxy can answer.
-    let offers = service.offer("http://127.0.0.1:9", HIERARCHY_A, "5.00.9128.1000");
+    let offers = service.offer_a("http://127.0.0.1:9");
     let addr = proxy.base.trim_start_matches("http://").to_owned();
     let proxy_args = ["--proxy", addr.as_str(), "--proxy-user", "jqpublic"];
     let runs = fetch_until_complete(&env, &service, &offers, &proxy_args, Some("s3cret-pw"));
@@ -1072,8 +987,8 @@ fn random_faults_through_squid_with_basic_auth_end_in_a_bit_exact_folder() {
     let service = service(&env);
     let server = TestServer::start(&service.root);
     server.chaos(11, 70);
-    let squid = crate::servicekit::Squid::start(&env, "jqpublic", "s3cret-pw");
-    let offers = service.offer(&server.base, HIERARCHY_A, "5.00.9128.1000");
+    let squid = crate::kit::Squid::start(&env, "jqpublic", "s3cret-pw");
+    let offers = service.offer_a(&server.base);
     let proxy = squid.url();
     let proxy_args = ["--proxy", proxy.as_str(), "--proxy-user", "jqpublic"];
     let runs = fetch_until_complete(&env, &service, &offers, &proxy_args, Some("s3cret-pw"));
@@ -1092,7 +1007,7 @@ fn a_stalled_download_is_given_up_on_after_the_stated_timeout_and_resumed() {
     let path = path_of(&service, 2, 0);
     // Every answer stalls after 1 MiB: each attempt must time out and resume where it stopped.
     server.fault(&path, Fault::StallAfter { bytes: MIB });
-    let offers = service.offer(&server.base, HIERARCHY_A, "5.00.9128.1000");
+    let offers = service.offer_a(&server.base);
     let out = fetch(&env, &service, &offers, "packs", &["--timeout", "1"]);
     assert!(out.status.success(), "{}", stderr_of(&out));
     assert_eq!(
@@ -1116,7 +1031,7 @@ fn a_stalled_download_is_given_up_on_after_the_stated_timeout_and_resumed() {
 fn a_timeout_that_is_not_a_positive_number_is_a_usage_error() {
     let env = Env::new();
     let service = service(&env);
-    let offers = service.offer("http://127.0.0.1:9", HIERARCHY_A, "5.00.9128.1000");
+    let offers = service.offer_a("http://127.0.0.1:9");
     for bad in ["0", "-1", "inf"] {
         let flag = format!("--timeout={bad}");
         let out = fetch(&env, &service, &offers, "packs", &[&flag]);
@@ -1133,7 +1048,7 @@ fn a_partial_answer_to_a_request_for_the_whole_file_is_not_taken_for_the_file() 
     let server = TestServer::start(&service.root);
     let path = path_of(&service, 2, 0);
     server.fault(&path, Fault::PartialFrom { from: 1000 });
-    let offers = service.offer(&server.base, HIERARCHY_A, "5.00.9128.1000");
+    let offers = service.offer_a(&server.base);
     let out = fetch(&env, &service, &offers, "packs", &[]);
     let err = stderr_of(&out);
     assert_exit!(out, Network, "{err}");

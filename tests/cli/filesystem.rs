@@ -8,7 +8,8 @@
 
 use crate::corpus::{data_dir, plain, stage_pack_folder};
 use crate::exit::assert_exit;
-use crate::support::{Env, bin_path, stderr_of, tree};
+use crate::kit::HIERARCHY_A;
+use crate::support::{Env, bin_path, identity, stderr_of, tree};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -252,22 +253,12 @@ fn a_fifo_or_device_link_on_the_medium_neither_blocks_nor_passes() {
     }
     let env = Env::new();
     let key = trusted_key();
-    std::fs::create_dir(env.path("site")).unwrap();
-    let install = env.path("site");
-    let site = env.demo_site(
-        "site",
-        &[
-            "--site-code",
-            "PS1",
-            "--version",
-            "5.00.9128.1000",
-            "--hierarchy-id",
-            "6f1c2f0e-36c1-4b0e-9d1c-2d2d8a0c7e11",
-            "--install-dir",
-            install.to_str().unwrap(),
-            "--no-usage",
-        ],
-    );
+    let site_args = [
+        &identity("PS1", "5.00.9128.1000", HIERARCHY_A)[..],
+        &["--no-usage"],
+    ]
+    .concat();
+    let (site, _) = env.installed_site("site", "site", &site_args);
     for (name, plant) in [
         ("fifo-pack-file", "fifo:file"),
         ("fifo-catalog", "fifo:catalog.json"),

@@ -5,12 +5,11 @@
 //! inside the test's scratch folder.
 
 use crate::exit::assert_exit;
-use crate::support::{Env, stderr_of, stdout_of, tree};
-use sct::core::catalog::{self, Catalog, Pack, PackFile};
-use sct::core::document::Document;
+use crate::kit::{TestPack, test_pack, write_pack_folder};
+use crate::support::{Env, identity, stderr_of, stdout_of, tree};
+use sct::core::catalog::{self, Catalog};
 use sct::core::error::ExitCode;
 use sct::core::fault::{ENV_FAULT, Point};
-use sct::core::packdir::{FetchRecord, HierarchyRecord};
 use sct::core::signing::PrivateKey;
 use serde_json::Value;
 use std::io::{BufRead, BufReader};
@@ -20,51 +19,6 @@ use uuid::Uuid;
 
 const SITE_VERSION: &str = "5.00.9128.1000";
 const READY: i64 = 262_146;
-
-/// A pack and the bytes of its files.
-struct TestPack {
-    pack: Pack,
-    contents: Vec<(String, Vec<u8>)>,
-}
-
-/// A pack of two files (payload of `size` bytes and a small redist) for sites `min`..=`max`.
-fn test_pack(name: &str, min: &str, max: &str, size: usize) -> TestPack {
-    let guid = Uuid::new_v4();
-    let folder = guid.to_string().to_uppercase();
-    let seed = guid.as_bytes()[0] as usize;
-    let payload: Vec<u8> = (0..size).map(|i| (i * 31 + seed) as u8).collect();
-    let redist = format!("redist of {name}\n").into_bytes();
-    let contents = vec![
-        (format!("{folder}/{folder}.cab"), payload),
-        (format!("{folder}/Redist/readme.txt"), redist),
-    ];
-    let files = contents
-        .iter()
-        .map(|(path, bytes)| PackFile {
-            path: path.clone(),
-            size: bytes.len() as u64,
-            sha256: sct::core::hash::hex_of(bytes),
-        })
-        .collect();
-    TestPack {
-        pack: Pack {
-            info: sct::core::catalog::PackInfo {
-                package_guid: guid,
-                name: name.to_owned(),
-                update_number: "2409".into(),
-                full_version: max.parse().unwrap(),
-                update_type: 0,
-                min_cm_version: min.parse().unwrap(),
-                max_cm_version: max.parse().unwrap(),
-                release_date: "2024-10-14".into(),
-                more_info_link: format!("https://example.invalid/{name}"),
-                description: format!("{name} for tests"),
-            },
-            files,
-        },
-        contents,
-    }
-}
 
 /// A pack that applies to the demo site (5.00.9128.1000).
 fn applicable(name: &str, size: usize) -> TestPack {
@@ -84,22 +38,13 @@ impl Fixture {
     fn new() -> Self {
         let env = Env::new();
         let hierarchy = Uuid::new_v4();
-        let install = env.path("site");
-        std::fs::create_dir(&install).unwrap();
-        let site = env.demo_site(
-            "site",
-            &[
-                "--site-code",
-                "PS1",
-                "--version",
-                SITE_VERSION,
-                "--hierarchy-id",
-                &hierarchy.to_string(),
-                "--install-dir",
-                install.to_str().unwrap(),
-                "--no-usage",
-            ],
-        );
+        let hierarchy_id = hierarchy.to_string();
+        let site_args = [
+            &identity("PS1", SITE_VERSION, &hierarchy_id)[..],
+            &["--no-usage"],
+        ]
+        .concat();
+        let (site, install) = env.installed_site("site", "site", &site_args);
         Self {
             env,
             key: PrivateKey::generate(),
@@ -128,56 +73,7 @@ impl Fixture {
         entries: &[(Uuid, &[&TestPack])],
     ) -> PathBuf {
         let dir = self.env.path(name);
-        std::fs::create_dir_all(&dir).unwrap();
-        let now = jiff::Timestamp::now();
-        let mut packs: Vec<Pack> = Vec::new();
-        for (_, list) in entries {
-            for p in *list {
-                if !packs.iter().any(|q| q.package_guid == p.pack.package_guid) {
-                    packs.push(p.pack.clone());
-                    for (path, bytes) in &p.contents {
-                        let dest = dir.join(path);
-                        std::fs::create_dir_all(dest.parent().unwrap()).unwrap();
-                        std::fs::write(dest, bytes).unwrap();
-                    }
-                }
-            }
-        }
-        let catalog = Catalog {
-            schema: Catalog::SCHEMA.into(),
-            version,
-            issued_at: now
-                .checked_sub(jiff::SignedDuration::from_hours(24))
-                .unwrap(),
-            expires_at: now
-                .checked_add(jiff::SignedDuration::from_hours(24 * 30))
-                .unwrap(),
-            hierarchy_id: bound,
-            packs,
-        };
-        let (bytes, sig) = catalog::sign(&catalog, &[key]).unwrap();
-        std::fs::write(dir.join(catalog::CATALOG_FILE), bytes).unwrap();
-        std::fs::write(dir.join(catalog::SIGNATURE_FILE), sig).unwrap();
-        let record = FetchRecord {
-            schema: FetchRecord::SCHEMA.into(),
-            catalog_version: version,
-            hierarchies: entries
-                .iter()
-                .map(|(h, list)| HierarchyRecord {
-                    hierarchy_id: *h,
-                    site_code: "PS1".into(),
-                    site_version: SITE_VERSION.parse().unwrap(),
-                    mode: "all".into(),
-                    earlier_modes: Vec::new(),
-                    packs: list.iter().map(|p| p.pack.package_guid).collect(),
-                })
-                .collect(),
-        };
-        std::fs::write(
-            dir.join(sct::core::packdir::RECORD_FILE),
-            serde_json::to_vec_pretty(&record).unwrap(),
-        )
-        .unwrap();
+        write_pack_folder(&dir, version, key, bound, entries, SITE_VERSION);
         dir
     }
 
@@ -188,22 +84,9 @@ impl Fixture {
 
     /// A built binary with the site and the trusted key in the environment (std Command, to spawn).
     fn command(&self, bin: &str) -> Command {
-        self.with_env(crate::support::command(bin))
-    }
-
-    /// Clears SCT_* from the environment, then sets the site, the trusted key and an empty config.
-    fn with_env(&self, mut cmd: Command) -> Command {
-        for (key, _) in std::env::vars() {
-            if key.starts_with("SCT_") {
-                cmd.env_remove(&key);
-            }
-        }
-        let config = self.env.path("sct-empty.toml");
-        std::fs::write(&config, "").unwrap();
-        cmd.env("SCT_CONFIG", config)
-            .env("SCT_SITE", &self.site)
-            .env("SCT_TRUSTED_KEYS", self.key.public().to_string())
-            .current_dir(self.env.dir.path());
+        let mut cmd = self.env.command(bin);
+        cmd.env("SCT_SITE", &self.site)
+            .env("SCT_TRUSTED_KEYS", self.key.public().to_string());
         cmd
     }
 

@@ -3,7 +3,7 @@
 //! when asked, and the man pages and completions generate from the clap definitions.
 
 use crate::exit::assert_exit;
-use crate::servicekit::{HIERARCHY_A, HIERARCHY_B, Server, published, two_hierarchies, usage_cab};
+use crate::kit::{HIERARCHY_A, HIERARCHY_B, Server, published, two_hierarchies, usage_cab};
 use crate::support::{Env, bin_path, require_tool, stderr_of, stdout_of};
 use sct_testkit::cmtrace::{self, Entry, Severity};
 use std::path::Path;
@@ -143,7 +143,7 @@ fn upload_logs_each_cab_its_receipt_and_the_proxy_decision() {
     let log = env.path("upload.log");
     let out = env
         .cmd("sct-upload")
-        .env("SCT_SERVICE_TOKEN", crate::servicekit::TOKEN)
+        .env("SCT_SERVICE_TOKEN", crate::kit::TOKEN)
         .arg(&usb)
         .args([
             "--service-url",
@@ -188,7 +188,7 @@ fn upload_dry_run_plans_without_contacting_anything() {
     // Nothing listens on this port: a dry run that tried to connect would fail.
     let out = env
         .cmd("sct-upload")
-        .env("SCT_SERVICE_TOKEN", crate::servicekit::TOKEN)
+        .env("SCT_SERVICE_TOKEN", crate::kit::TOKEN)
         .arg(&usb)
         .args(["--service-url", "http://127.0.0.1:9", "--dry-run"])
         .args(["--proxy", "itproxy:3128", "--proxy-user", "jq"])
@@ -225,7 +225,7 @@ fn upload_dry_run_refuses_what_a_real_run_would_refuse() {
     let cab = usage_cab(&env, "ps1", "PS1", "5.00.9128.1000", HIERARCHY_A);
     let out = env
         .cmd("sct-upload")
-        .env("SCT_SERVICE_TOKEN", crate::servicekit::TOKEN)
+        .env("SCT_SERVICE_TOKEN", crate::kit::TOKEN)
         .arg(&cab)
         .args(["--dry-run", "--proxy", "http://jq:s3cret@itproxy:3128"])
         .output()
@@ -236,7 +236,7 @@ fn upload_dry_run_refuses_what_a_real_run_would_refuse() {
     assert!(out.stdout.is_empty());
     let out = env
         .cmd("sct-upload")
-        .env("SCT_SERVICE_TOKEN", crate::servicekit::TOKEN)
+        .env("SCT_SERVICE_TOKEN", crate::kit::TOKEN)
         .arg(&cab)
         .args(["--dry-run", "--service-url", "ftp://nowhere"])
         .output()
@@ -250,7 +250,7 @@ fn upload_dry_run_needs_no_service_url() {
     let cab = usage_cab(&env, "ps1", "PS1", "5.00.9128.1000", HIERARCHY_A);
     let out = env
         .cmd("sct-upload")
-        .env("SCT_SERVICE_TOKEN", crate::servicekit::TOKEN)
+        .env("SCT_SERVICE_TOKEN", crate::kit::TOKEN)
         .arg(&cab)
         .arg("--dry-run")
         .output()
@@ -336,7 +336,8 @@ fn inspect_on_a_terminal_prints_the_summary() {
 fn docgen_writes_man_pages_naming_every_flag_and_completions() {
     let env = Env::new();
     let out_dir = env.path("docs");
-    let out = crate::support::command("sct-docgen")
+    let out = env
+        .command("sct-docgen")
         .arg("--out")
         .arg(&out_dir)
         .output()

@@ -5,12 +5,7 @@ use crate::support::{Env, Mount, require_tool, stderr_of, stdout_of, tree};
 
 /// Collects a demo site's usage document into `usage.json`.
 fn usage_json(env: &Env) -> std::path::PathBuf {
-    let site = env.demo_site_with(
-        "ps1",
-        "PS1",
-        "5.00.9132.1000",
-        "6f1c2f0e-36c1-4b0e-9d1c-2d2d8a0c7e11",
-    );
+    let site = env.demo_site_with("ps1", "PS1", "5.00.9132.1000", crate::kit::HIERARCHY_A);
     env.cmd("sct-collect")
         .args(["--site", &site, "-o", "usage.json"])
         .assert()

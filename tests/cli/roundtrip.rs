@@ -4,8 +4,7 @@
 //! mode into one folder, and the drive's root refused as `-updatepackdest` before any upload.
 
 use crate::exit::assert_exit;
-use crate::fetchkit::{HIERARCHY_A, PackSpec, Service, TestServer, json_lines, read};
-use crate::servicekit::{Server, published, stored};
+use crate::kit::{PackSpec, Service, TestServer, Trip, json_lines, read, stored};
 use crate::support::{Env, stderr_of, stdout_of, tree};
 use std::collections::BTreeSet;
 use std::path::Path;
@@ -81,7 +80,7 @@ fn every_mode_after_every_other_mode_leaves_a_folder_that_verifies_with_both_sel
     let env = Env::new();
     let service = service(&env);
     let server = TestServer::start(&service.root);
-    let offer = service.offer(&server.base, HIERARCHY_A, "5.00.9128.1000");
+    let offer = service.offer_a(&server.base);
     let key = service.public_key();
     let fetch = |dest: &str, mode: &str| {
         env.cmd("sct-fetch")
@@ -134,20 +133,9 @@ fn every_mode_after_every_other_mode_leaves_a_folder_that_verifies_with_both_sel
 fn a_destination_that_is_not_a_pack_folder_of_its_own_is_refused_before_anything_is_sent() {
     let env = Env::new();
     let site = env.demo_site("ps1", &["--version", "5.00.9128.1000"]);
-    let service = published(&env);
-    let server = Server::start(&env, &service.root, &[], &[]);
-    let usb = env.path("usb");
-    std::fs::create_dir(&usb).unwrap();
-    let wrapper = |args: &[&str]| {
-        env.cmd("ServiceConnectionTool")
-            .env("SCT_SITE", &site)
-            .env("SCT_SERVICE_URL", &server.url)
-            .env("SCT_SERVICE_TOKEN", crate::servicekit::TOKEN)
-            .env("SCT_TRUSTED_KEYS", &service.public)
-            .args(args)
-            .output()
-            .unwrap()
-    };
+    let trip = Trip::start(&env);
+    let (service, usb) = (&trip.service, trip.usb.clone());
+    let wrapper = |args: &[&str]| trip.wrapper(&env, &site, args);
     ok(
         &wrapper(&["-prepare", "-usagedatadest", "usb/UsageData.cab"]),
         "prepare",
@@ -199,7 +187,7 @@ fn a_fetch_never_calls_done_a_folder_that_import_would_refuse() {
     let env = Env::new();
     let service = service(&env);
     let server = TestServer::start(&service.root);
-    let offer = service.offer(&server.base, HIERARCHY_A, "5.00.9128.1000");
+    let offer = service.offer_a(&server.base);
     let key = service.public_key();
     let fetch = || {
         env.cmd("sct-fetch")
@@ -242,28 +230,12 @@ fn prepare_connect_twice_litter_and_an_expired_catalog_still_import() {
         return;
     }
     let env = Env::new();
-    let install = env.path("install");
-    std::fs::create_dir(&install).unwrap();
-    let site = env.demo_site(
-        "ps1",
-        &[
-            "--version",
-            "5.00.9128.1000",
-            "--install-dir",
-            install.to_str().unwrap(),
-        ],
-    );
-    let service = published(&env);
-    let server = Server::start(&env, &service.root, &[], &[]);
-    let usb = env.path("usb");
-    std::fs::create_dir(&usb).unwrap();
+    let (site, install) = env.installed_site("ps1", "install", &["--version", "5.00.9128.1000"]);
+    let trip = Trip::start(&env);
+    let (service, server, usb) = (&trip.service, &trip.server, &trip.usb);
     let wrapper = |args: &[&str], vars: &[(&str, &str)]| {
-        let mut cmd = env.cmd("ServiceConnectionTool");
-        cmd.env("SCT_SITE", &site)
-            .env("SCT_SERVICE_URL", &server.url)
-            .env("SCT_SERVICE_TOKEN", crate::servicekit::TOKEN)
-            .env("SCT_TRUSTED_KEYS", &service.public)
-            .args(args);
+        let mut cmd = server.client(&env, "ServiceConnectionTool", service);
+        cmd.env("SCT_SITE", &site).args(args);
         for (k, v) in vars {
             cmd.env(k, v);
         }

@@ -9,8 +9,8 @@
 
 use crate::corpus::{data_dir, plain, stage_pack_folder};
 use crate::exit::assert_exit;
-use crate::servicekit::{HIERARCHY_A, Server, Squid, offers, published, stored};
-use crate::support::{Env, stderr_of, stdout_of};
+use crate::kit::{HIERARCHY_A, Server, Squid, offers, published, stored};
+use crate::support::{Env, identity, stderr_of, stdout_of};
 use std::path::Path;
 use std::process::{Output, Stdio};
 
@@ -95,20 +95,8 @@ fn spawn_audited(
     args: &[&str],
     vars: &[(&str, String)],
 ) -> Output {
-    let mut cmd = crate::support::command(bin);
-    for (key, _) in std::env::vars() {
-        if key.starts_with("SCT_") || key.to_ascii_lowercase().ends_with("_proxy") {
-            cmd.env_remove(&key);
-        }
-    }
-    let config = env.path("sct-empty.toml");
-    std::fs::write(&config, "").unwrap();
-    cmd.env("SCT_CONFIG", &config)
-        .env("SCT_LOG_DIR", env.logs())
-        .current_dir(env.dir.path())
-        .args(args)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
+    let mut cmd = env.command(bin);
+    cmd.args(args).stdout(Stdio::piped()).stderr(Stdio::piped());
     for (name, value) in SECRETS {
         cmd.env(name, value);
     }
@@ -154,21 +142,8 @@ fn assert_ok(what: &str, out: &Output) {
 fn no_secret_reaches_output_logs_files_or_argv() {
     let env = Env::new();
     let mut audit = Audit::default();
-    let install = env.path("site");
-    std::fs::create_dir(&install).unwrap();
-    let site = env.demo_site(
-        "site",
-        &[
-            "--site-code",
-            "PS1",
-            "--version",
-            "5.00.9128.1000",
-            "--hierarchy-id",
-            HIERARCHY_A,
-            "--install-dir",
-            install.to_str().unwrap(),
-        ],
-    );
+    let site_args = identity("PS1", "5.00.9128.1000", HIERARCHY_A);
+    let (site, _) = env.installed_site("site", "site", &site_args);
     let usb = env.path("usb");
     std::fs::create_dir(&usb).unwrap();
 
@@ -427,7 +402,7 @@ fn proc_owner(pid: u32) -> Option<u32> {
 /// stdin (kept open here): a process holding a secret, paused. Run as an unprivileged user when
 /// the tests run as root, so that the owner of its `/proc/<pid>/` files tells dumpable from not.
 #[cfg(target_os = "linux")]
-fn paused_fetch(env: &Env, config: &Path, with_secret: bool) -> std::process::Child {
+fn paused_fetch(config: &Path, with_secret: bool) -> std::process::Child {
     use std::os::unix::process::CommandExt;
     let mut cmd = crate::support::command("sct-fetch");
     for (key, _) in std::env::vars() {
@@ -446,7 +421,7 @@ fn paused_fetch(env: &Env, config: &Path, with_secret: bool) -> std::process::Ch
         cmd.args(["--proxy", "127.0.0.1:9", "--proxy-user", "jqpublic"])
             .env("SCT_PROXY_PASSWORD", PROXY_PASSWORD);
     }
-    if crate::servicekit::running_as_root(env) {
+    if crate::kit::is_root() {
         cmd.uid(65534).gid(65534);
     }
     cmd.spawn().unwrap()
@@ -462,7 +437,6 @@ fn a_stage_holding_a_secret_cannot_be_dumped() {
         return;
     }
     use std::os::unix::fs::PermissionsExt;
-    let env = Env::new();
     // A config file any user can read, for the unprivileged child.
     let shared = tempfile::tempdir().unwrap();
     std::fs::set_permissions(shared.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
@@ -471,9 +445,9 @@ fn a_stage_holding_a_secret_cannot_be_dumped() {
     std::fs::set_permissions(&config, std::fs::Permissions::from_mode(0o644)).unwrap();
 
     // Control: the same stage without a secret stays dumpable, owned by its own user.
-    let mut plain = paused_fetch(&env, &config, false);
+    let mut plain = paused_fetch(&config, false);
     let plain_owner = proc_owner(plain.id());
-    let mut guarded = paused_fetch(&env, &config, true);
+    let mut guarded = paused_fetch(&config, true);
     // A bounded wait for the child to read its password (not a timing assertion).
     let mut guarded_owner = proc_owner(guarded.id());
     for _ in 0..300 {

@@ -1,9 +1,9 @@
 //! sct-serve: publishing, static downloads (its own and nginx's), the upload endpoint and TLS.
 
 use crate::exit::assert_exit;
-use crate::servicekit::{
-    HIERARCHY_A, Server, nginx, offers, post_usage, publish, published, raw_request, stored,
-    test_certificates, two_hierarchies, upload, usage_cab,
+use crate::kit::{
+    HIERARCHY_A, Nginx, Server, offers, one_cab, post_usage, publish, published, raw_request,
+    stored, test_certificates, two_hierarchies, upload, usage_cab,
 };
 use crate::support::{Env, stderr_of};
 use sct::core::fault::{ENV_FAULT, Point};
@@ -24,7 +24,7 @@ fn two_hierarchies_upload_directly_and_get_their_offers() {
     assert_eq!(offers.len(), 2, "one offer per hierarchy");
     // Sorted by file name: CS1-UsageData.cab, then PS1-UsageData.cab.
     let expect = [
-        ("CS1", "5.00.9132.1000", crate::servicekit::HIERARCHY_B),
+        ("CS1", "5.00.9132.1000", crate::kit::HIERARCHY_B),
         ("PS1", "5.00.9128.1000", HIERARCHY_A),
     ];
     for (offer, (code, version, hierarchy)) in offers.iter().zip(expect) {
@@ -63,12 +63,8 @@ fn a_new_publication_is_offered_with_its_version() {
     assert_eq!(report["version"], 2);
     assert_eq!(report["previous_version"], 1);
     let server = Server::start(&env, &site.root, &[], &[]);
-    let cab = usage_cab(&env, "ps1", "PS1", "5.00.9128.1000", HIERARCHY_A);
-    let out = upload(
-        &env,
-        &site.public,
-        &[cab.to_str().unwrap(), "--service-url", &server.url],
-    );
+    let cab = one_cab(&env);
+    let out = upload(&env, &site.public, &[&cab, "--service-url", &server.url]);
     assert!(out.status.success(), "{}", stderr_of(&out));
     assert_eq!(offers(&out)[0]["receipt"]["catalog_version"], 2);
 }
@@ -266,8 +262,8 @@ fn uploads_need_the_token_when_the_service_has_one() {
     let env = Env::new();
     let site = published(&env);
     let server = Server::start(&env, &site.root, &[], &[("SCT_SERVICE_TOKEN", "t0ken")]);
-    let cab = usage_cab(&env, "ps1", "PS1", "5.00.9128.1000", HIERARCHY_A);
-    let args = [cab.to_str().unwrap(), "--service-url", &server.url];
+    let cab = one_cab(&env);
+    let args = [&cab, "--service-url", &server.url];
     let out = upload(&env, &site.public, &args);
     assert_exit!(out, Usage);
     assert!(
@@ -290,8 +286,8 @@ fn uploads_need_the_token_when_the_service_has_one() {
 fn nginx_serves_the_published_root_and_the_client_verifies_its_catalog() {
     let env = Env::new();
     let site = published(&env);
-    let (_nginx, port) = nginx(&env, &site.root);
-    let downloads = format!("http://127.0.0.1:{port}");
+    let nginx = Nginx::start(&site.root, &env.path("nginx"));
+    let downloads = nginx.base.clone();
     let server = Server::start(&env, &site.root, &["--public-url", &downloads], &[]);
     let usb = two_hierarchies(&env);
     let out = upload(
@@ -307,11 +303,11 @@ fn nginx_serves_the_published_root_and_the_client_verifies_its_catalog() {
         );
         assert_eq!(offer["packs_url"], format!("{downloads}/packs/"));
     }
-    let access = std::fs::read_to_string(env.path("nginx/logs/access.log")).unwrap();
+    let access = nginx.access_log();
     assert!(access.contains("GET /catalog/catalog.json.sig"), "{access}");
     let file = "8576527E-DDE9-4146-8ED9-DB91091C38EF/Redist/SQLSysClrTypes.msi";
     let whole = std::fs::read(site.root.join("packs").join(file)).unwrap();
-    let addr = format!("127.0.0.1:{port}").parse().unwrap();
+    let addr = format!("127.0.0.1:{}", nginx.port).parse().unwrap();
     let (status, headers, body) = raw_request(
         addr,
         &format!("GET /packs/{file} HTTP/1.1\r\nrange: bytes=10-"),
@@ -325,7 +321,7 @@ fn nginx_serves_the_published_root_and_the_client_verifies_its_catalog() {
 fn tls_service_is_trusted_through_the_ca_file_only() {
     let env = Env::new();
     let site = published(&env);
-    let (ca, cert, key) = test_certificates(&env);
+    let (ca, cert, key) = test_certificates(&env.path("tls"));
     let server = Server::start(
         &env,
         &site.root,
@@ -338,14 +334,8 @@ fn tls_service_is_trusted_through_the_ca_file_only() {
         &[],
     );
     assert!(server.url.starts_with("https://"));
-    let cab = usage_cab(&env, "ps1", "PS1", "5.00.9128.1000", HIERARCHY_A);
-    let base = [
-        cab.to_str().unwrap(),
-        "--service-url",
-        &server.url,
-        "--retries",
-        "0",
-    ];
+    let cab = one_cab(&env);
+    let base = [&cab, "--service-url", &server.url, "--retries", "0"];
     let out = upload(&env, &site.public, &base);
     assert_exit!(out, Network, "an unknown CA is refused");
     assert!(
@@ -373,7 +363,7 @@ fn oversized_upload_without_a_length_is_cut_off_while_streaming() {
     let head = format!(
         "POST /api/v1/usage HTTP/1.1\r\nhost: {}\r\nauthorization: Bearer {}\r\ntransfer-encoding: chunked\r\nconnection: close\r\n\r\n",
         server.addr,
-        crate::servicekit::TOKEN
+        crate::kit::TOKEN
     );
     stream.write_all(head.as_bytes()).unwrap();
     let chunk = vec![b'x'; 1000];
@@ -403,19 +393,13 @@ fn oversized_upload_without_a_length_is_cut_off_while_streaming() {
 fn unreachable_download_host_fails_the_offer_with_a_network_error() {
     let env = Env::new();
     let site = published(&env);
-    let dead = format!("http://127.0.0.1:{}", crate::servicekit::free_port());
+    let dead = format!("http://127.0.0.1:{}", crate::kit::free_port());
     let server = Server::start(&env, &site.root, &["--public-url", &dead], &[]);
-    let cab = usage_cab(&env, "ps1", "PS1", "5.00.9128.1000", HIERARCHY_A);
+    let cab = one_cab(&env);
     let out = upload(
         &env,
         &site.public,
-        &[
-            cab.to_str().unwrap(),
-            "--service-url",
-            &server.url,
-            "--retries",
-            "0",
-        ],
+        &[&cab, "--service-url", &server.url, "--retries", "0"],
     );
     assert_exit!(out, Network);
     assert!(
@@ -433,17 +417,11 @@ fn uploads_before_any_publication_are_refused_with_the_reason() {
     let empty = env.path("empty-root");
     std::fs::create_dir(&empty).unwrap();
     let server = Server::start(&env, &empty, &[], &[]);
-    let cab = usage_cab(&env, "ps1", "PS1", "5.00.9128.1000", HIERARCHY_A);
+    let cab = one_cab(&env);
     let out = upload(
         &env,
         &site.public,
-        &[
-            cab.to_str().unwrap(),
-            "--service-url",
-            &server.url,
-            "--retries",
-            "0",
-        ],
+        &[&cab, "--service-url", &server.url, "--retries", "0"],
     );
     assert_exit!(out, Network);
     assert!(
@@ -479,13 +457,9 @@ fn key_rotation_catalog_signed_by_two_keys_verifies_with_either_pin() {
         .unwrap();
     assert!(out.status.success(), "{}", stderr_of(&out));
     let server = Server::start(&env, &site.root, &[], &[]);
-    let cab = usage_cab(&env, "ps1", "PS1", "5.00.9128.1000", HIERARCHY_A);
+    let cab = one_cab(&env);
     for pin in [&site.public, &new_public] {
-        let out = upload(
-            &env,
-            pin,
-            &[cab.to_str().unwrap(), "--service-url", &server.url],
-        );
+        let out = upload(&env, pin, &[&cab, "--service-url", &server.url]);
         assert!(out.status.success(), "{}", stderr_of(&out));
         assert_eq!(offers(&out)[0]["receipt"]["catalog_version"], 2);
     }

@@ -32,9 +32,15 @@ impl Env {
 
     /// A built binary with SCT_* cleared and the working folder set to the scratch folder.
     pub fn cmd(&self, bin: &str) -> Command {
-        let mut cmd = Command::from_std(command(bin));
+        Command::from_std(self.command(bin))
+    }
+
+    /// The same as std's Command, for a test that spawns the process, sets a resource limit or
+    /// another user before it starts, or runs it through a shell.
+    pub fn command(&self, bin: &str) -> std::process::Command {
+        let mut cmd = command(bin);
         for (key, _) in std::env::vars() {
-            if key.starts_with("SCT_") || key.ends_with("_PROXY") || key.ends_with("_proxy") {
+            if key.starts_with("SCT_") || key.to_ascii_lowercase().ends_with("_proxy") {
                 cmd.env_remove(&key);
             }
         }
@@ -69,17 +75,31 @@ impl Env {
 
     /// A demo site with a fixed hierarchy ID, site code and version.
     pub fn demo_site_with(&self, name: &str, code: &str, version: &str, hierarchy: &str) -> String {
-        self.demo_site(
-            name,
-            &[
-                "--site-code",
-                code,
-                "--version",
-                version,
-                "--hierarchy-id",
-                hierarchy,
-            ],
-        )
+        self.demo_site(name, &identity(code, version, hierarchy))
+    }
+}
+
+/// `sct-demo site`'s arguments for a site of this code, version and hierarchy ID.
+pub fn identity<'a>(code: &'a str, version: &'a str, hierarchy: &'a str) -> [&'a str; 6] {
+    [
+        "--site-code",
+        code,
+        "--version",
+        version,
+        "--hierarchy-id",
+        hierarchy,
+    ]
+}
+
+impl Env {
+    /// A demo site whose install folder is `install` in the scratch folder (created here), so an
+    /// import's inbox stays inside the test; returns the site's locator and that folder.
+    pub fn installed_site(&self, name: &str, install: &str, extra: &[&str]) -> (String, PathBuf) {
+        let folder = self.path(install);
+        std::fs::create_dir_all(&folder).unwrap();
+        let mut args = extra.to_vec();
+        args.extend(["--install-dir", folder.to_str().unwrap()]);
+        (self.demo_site(name, &args), folder)
     }
 }
 

@@ -2,17 +2,11 @@
 //! catalogs it must not trust. Each failure names its reason and exits with the documented code.
 
 use crate::exit::assert_exit;
-use crate::servicekit::{
-    Fault, FaultyServer, HIERARCHY_A, HIERARCHY_B, Published, Server, Squid, free_port, offers,
-    published, stored, two_hierarchies, upload, usage_cab,
+use crate::kit::{
+    Fault, HIERARCHY_A, HIERARCHY_B, Published, Server, Squid, TestServer, free_port, offers,
+    one_cab, published, stored, two_hierarchies, upload, usage_cab,
 };
 use crate::support::{Env, stderr_of};
-
-fn one_cab(env: &Env) -> String {
-    usage_cab(env, "ps1", "PS1", "5.00.9128.1000", HIERARCHY_A)
-        .display()
-        .to_string()
-}
 
 #[test]
 fn two_hierarchies_through_squid_with_basic_auth() {
@@ -23,7 +17,7 @@ fn two_hierarchies_through_squid_with_basic_auth() {
     let usb = two_hierarchies(&env);
     let out = env
         .cmd("sct-upload")
-        .env("SCT_SERVICE_TOKEN", crate::servicekit::TOKEN)
+        .env("SCT_SERVICE_TOKEN", crate::kit::TOKEN)
         .arg(&usb)
         .args(["--service-url", &server.url, "--trusted-key", &site.public])
         .args(["--proxy", &squid.url(), "--proxy-user", "alice"])
@@ -81,7 +75,7 @@ fn wrong_proxy_password_is_refused() {
     let cab = one_cab(&env);
     let out = env
         .cmd("sct-upload")
-        .env("SCT_SERVICE_TOKEN", crate::servicekit::TOKEN)
+        .env("SCT_SERVICE_TOKEN", crate::kit::TOKEN)
         .args([
             &cab,
             "--service-url",
@@ -138,7 +132,7 @@ fn http_proxy_variable_is_honoured_and_no_proxy_bypasses_it() {
     let proxy = format!("http://bob:pw@127.0.0.1:{}", squid.port);
     let run = |no_proxy: &str| {
         env.cmd("sct-upload")
-            .env("SCT_SERVICE_TOKEN", crate::servicekit::TOKEN)
+            .env("SCT_SERVICE_TOKEN", crate::kit::TOKEN)
             .args([
                 &cab,
                 "--service-url",
@@ -160,7 +154,7 @@ fn http_proxy_variable_is_honoured_and_no_proxy_bypasses_it() {
     let auth = base64::Engine::encode(&base64::engine::general_purpose::STANDARD, "bob:pw");
     let marker = format!("{}/catalog/marker", server.url);
     let squid_addr = format!("127.0.0.1:{}", squid.port).parse().unwrap();
-    crate::servicekit::raw_request(
+    crate::kit::raw_request(
         squid_addr,
         &format!("GET {marker} HTTP/1.1\r\nproxy-authorization: Basic {auth}"),
         b"",
@@ -189,7 +183,7 @@ fn a_service_exempt_from_the_proxy_is_named_when_it_is_down() {
     let proxy = format!("127.0.0.1:{}", free_port());
     let upload_with = |no_proxy: &str| {
         env.cmd("sct-upload")
-            .env("SCT_SERVICE_TOKEN", crate::servicekit::TOKEN)
+            .env("SCT_SERVICE_TOKEN", crate::kit::TOKEN)
             .env("NO_PROXY", no_proxy)
             .args([&cab, "--service-url", &url, "--trusted-key", &site.public])
             .args(["--proxy", &proxy, "--retries", "0"])
@@ -234,21 +228,19 @@ fn a_503_is_retried_and_then_succeeds() {
     let env = Env::new();
     let site = published(&env);
     let server = Server::start(&env, &site.root, &[], &[]);
-    let front = FaultyServer::start(Fault::UnavailableThenRelay(1, server.addr));
+    let front = TestServer::failing(Fault::UnavailableThenRelay {
+        first: 1,
+        to: server.addr,
+    });
     let cab = one_cab(&env);
     let out = upload(
         &env,
         &site.public,
-        &[&cab, "--service-url", &front.url, "--retries", "2"],
+        &[&cab, "--service-url", &front.base, "--retries", "2"],
     );
     assert!(out.status.success(), "{}", stderr_of(&out));
     // One 503, then the relayed upload; the offered catalog is then read through the front too.
-    assert_eq!(
-        front.count("POST"),
-        2,
-        "{:?}",
-        front.requests.lock().unwrap()
-    );
+    assert_eq!(front.count("POST"), 2, "{:?}", front.seen.lock().unwrap());
     assert_eq!(offers(&out)[0]["hierarchy_id"], HIERARCHY_A);
 }
 
@@ -256,12 +248,12 @@ fn a_503_is_retried_and_then_succeeds() {
 fn a_service_that_always_answers_503_gets_bounded_retries() {
     let env = Env::new();
     let site = published(&env);
-    let front = FaultyServer::start(Fault::AlwaysUnavailable);
+    let front = TestServer::failing(Fault::Status503);
     let cab = one_cab(&env);
     let out = upload(
         &env,
         &site.public,
-        &[&cab, "--service-url", &front.url, "--retries", "2"],
+        &[&cab, "--service-url", &front.base, "--retries", "2"],
     );
     assert_exit!(out, Network);
     assert_eq!(front.count("POST"), 3, "the first attempt and two retries");
@@ -276,12 +268,12 @@ fn a_service_that_always_answers_503_gets_bounded_retries() {
 fn a_reset_connection_is_a_network_failure() {
     let env = Env::new();
     let site = published(&env);
-    let front = FaultyServer::start(Fault::Reset);
+    let front = TestServer::failing(Fault::ResetOnRequest);
     let cab = one_cab(&env);
     let out = upload(
         &env,
         &site.public,
-        &[&cab, "--service-url", &front.url, "--retries", "1"],
+        &[&cab, "--service-url", &front.base, "--retries", "1"],
     );
     assert_exit!(out, Network);
     assert!(
@@ -296,7 +288,7 @@ fn a_reset_connection_is_a_network_failure() {
 fn a_silent_server_is_given_up_on_after_the_stated_timeout() {
     let env = Env::new();
     let site = published(&env);
-    let front = FaultyServer::start(Fault::Silent);
+    let front = TestServer::failing(Fault::Silent);
     let cab = one_cab(&env);
     let out = upload(
         &env,
@@ -304,7 +296,7 @@ fn a_silent_server_is_given_up_on_after_the_stated_timeout() {
         &[
             &cab,
             "--service-url",
-            &front.url,
+            &front.base,
             "--timeout",
             "1",
             "--retries",
@@ -458,7 +450,7 @@ fn missing_service_url_and_keys_are_usage_errors() {
     );
     let out = env
         .cmd("sct-upload")
-        .env("SCT_SERVICE_TOKEN", crate::servicekit::TOKEN)
+        .env("SCT_SERVICE_TOKEN", crate::kit::TOKEN)
         .arg(&cab)
         .env("SCT_SERVICE_URL", "http://127.0.0.1:9")
         .output()
@@ -475,7 +467,7 @@ fn missing_service_url_and_keys_are_usage_errors() {
 fn https_through_squid_tunnels_and_a_wrong_password_says_so() {
     let env = Env::new();
     let site = published(&env);
-    let (ca, cert, key) = crate::servicekit::test_certificates(&env);
+    let (ca, cert, key) = crate::kit::test_certificates(&env.path("tls"));
     let tls = [
         "--tls-cert",
         cert.to_str().unwrap(),
@@ -487,7 +479,7 @@ fn https_through_squid_tunnels_and_a_wrong_password_says_so() {
     let cab = one_cab(&env);
     let run = |password: &str| {
         env.cmd("sct-upload")
-            .env("SCT_SERVICE_TOKEN", crate::servicekit::TOKEN)
+            .env("SCT_SERVICE_TOKEN", crate::kit::TOKEN)
             .args([
                 &cab,
                 "--service-url",
@@ -516,7 +508,7 @@ fn https_through_squid_tunnels_and_a_wrong_password_says_so() {
     let tunnels = squid.logged("TCP_TUNNEL/200", 1);
     let out = env
         .cmd("sct-upload")
-        .env("SCT_SERVICE_TOKEN", crate::servicekit::TOKEN)
+        .env("SCT_SERVICE_TOKEN", crate::kit::TOKEN)
         .args([
             &cab,
             "--service-url",
@@ -550,7 +542,7 @@ fn the_library_entry_point_returns_the_same_offers_in_process() {
         },
         trusted: vec![sct::core::signing::PublicKey::parse(&site.public).unwrap()],
         parallel: 2,
-        token: Some(crate::servicekit::TOKEN.into()),
+        token: Some(crate::kit::TOKEN.into()),
     };
     let offers = sct::stages::upload::run(&options).unwrap();
     let sites: Vec<(&str, String)> = offers
@@ -575,7 +567,7 @@ fn the_library_entry_point_returns_the_same_offers_in_process() {
 fn a_hostile_error_answer_cannot_forge_log_records_or_rewrite_the_terminal() {
     let env = Env::new();
     let site = published(&env);
-    let front = FaultyServer::start(Fault::HostileError);
+    let front = TestServer::failing(Fault::HostileError);
     let cab = one_cab(&env);
     let log = env.path("upload.log");
     let out = upload(
@@ -584,7 +576,7 @@ fn a_hostile_error_answer_cannot_forge_log_records_or_rewrite_the_terminal() {
         &[
             &cab,
             "--service-url",
-            &front.url,
+            &front.base,
             "--log",
             log.to_str().unwrap(),
         ],

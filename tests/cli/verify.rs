@@ -1,7 +1,7 @@
 //! sct-verify: a carried update-pack folder, checked against nothing but the pinned key.
 
 use crate::exit::assert_exit;
-use crate::fetchkit::{HIERARCHY_A, PackSpec, Service, TestServer, read};
+use crate::kit::{PackSpec, Service, TestServer, read};
 use crate::support::{Env, stderr_of, stdout_of};
 use std::process::Output;
 
@@ -9,24 +9,17 @@ use std::process::Output;
 /// hashed on separate cores).
 fn fetched(env: &Env) -> (Service, String) {
     let mut service = Service::new(env.path("service"));
-    service.add_pack(&PackSpec {
-        name: "2503",
-        kind: 0,
-        full: "5.00.9135.1000",
-        min: "5.00.9128.1000",
-        max: "5.00.9132.1999",
-        files: &[
-            ("payload.cab", 1_500_000),
-            ("Redist/big.cab", 1_200_000),
-            ("Redist/small.txt", 10),
-        ],
-    });
+    service.add_pack(&PackSpec::update_2503(&[
+        ("payload.cab", 1_500_000),
+        ("Redist/big.cab", 1_200_000),
+        ("Redist/small.txt", 10),
+    ]));
     service.publish(3);
     let server = TestServer::start(&service.root);
     let out = env
         .cmd("sct-fetch")
         .args(["--dest", "packs", "--trusted-key", &service.public_key()])
-        .write_stdin(service.offer(&server.base, HIERARCHY_A, "5.00.9128.1000"))
+        .write_stdin(service.offer_a(&server.base))
         .output()
         .unwrap();
     assert!(out.status.success(), "{}", stderr_of(&out));
@@ -245,15 +238,8 @@ fn a_closed_stdout_is_not_a_failure() {
         &["ServiceConnectionTool", "-help"],
     ];
     for args in runs {
-        let config = env.path("empty.toml");
-        std::fs::write(&config, "").unwrap();
-        let mut cmd = crate::support::command(args[0]);
-        cmd.args(&args[1..])
-            .env_remove("SCT_TRUSTED_KEYS")
-            .env_remove("SCT_SITE")
-            .env("SCT_CONFIG", &config)
-            .env("SCT_LOG_DIR", env.logs())
-            .current_dir(env.dir.path());
+        let mut cmd = env.command(args[0]);
+        cmd.args(&args[1..]);
         let out = with_closed_stdout(cmd);
         assert_exit!(out, Success, "{args:?}");
         assert!(

@@ -119,12 +119,6 @@ fn demo_site(env: &Env) -> String {
     format!("sqlite:{db}")
 }
 
-/// A loopback port nothing listens on (bound, then released).
-fn closed_port() -> u16 {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    listener.local_addr().unwrap().port()
-}
-
 /// Every line of `text` ends with CRLF.
 fn all_crlf(text: &str) -> bool {
     !text.is_empty() && text.ends_with("\r\n") && !text.replace("\r\n", "").contains('\n')
@@ -137,7 +131,7 @@ fn registry_site_is_found_and_tried_with_windows_authentication() {
         return;
     };
     let env = Env::new();
-    let port = closed_port();
+    let port = crate::kit::free_port();
     prefix.record_site(&format!("127.0.0.1,{port}"), "CM_PS1");
     let out = prefix.cmd(&env, "sct-collect").output().unwrap();
     let stderr = stderr_of(&out);
@@ -249,7 +243,7 @@ fn a_site_given_wins_over_the_registry_and_csv_has_crlf_line_ends() {
     };
     let env = Env::new();
     let site = demo_site(&env);
-    prefix.record_site(&format!("127.0.0.1,{}", closed_port()), "CM_PS1");
+    prefix.record_site(&format!("127.0.0.1,{}", crate::kit::free_port()), "CM_PS1");
     let out = prefix
         .cmd(&env, "ServiceConnectionTool")
         .env("SCT_SITE", &site)

@@ -1,6 +1,7 @@
 //! ServiceConnectionTool: the original flags, -prepare and -export.
 
 use crate::exit::{assert_exit, exit_class};
+use crate::kit::{Fault, TestServer};
 use crate::support::{Env, stderr_of, tree};
 use sct::core::error::ExitCode;
 
@@ -110,33 +111,11 @@ fn prepare_without_usage_data_writes_no_cab() {
 /// `sct-serve`, -import back into the site; a rerun of -connect and -import changes nothing.
 #[test]
 fn prepare_connect_import_with_the_original_flags() {
-    use crate::servicekit::{Server, published};
+    use crate::kit::Trip;
     let env = Env::new();
-    let install = env.path("install");
-    std::fs::create_dir(&install).unwrap();
-    let site = env.demo_site(
-        "ps1",
-        &[
-            "--version",
-            "5.00.9128.1000",
-            "--install-dir",
-            install.to_str().unwrap(),
-        ],
-    );
-    let service = published(&env);
-    let server = Server::start(&env, &service.root, &[], &[]);
-    let usb = env.path("usb");
-    std::fs::create_dir(&usb).unwrap();
-    let wrapper = |args: &[&str]| {
-        env.cmd("ServiceConnectionTool")
-            .env("SCT_SITE", &site)
-            .env("SCT_SERVICE_URL", &server.url)
-            .env("SCT_SERVICE_TOKEN", crate::servicekit::TOKEN)
-            .env("SCT_TRUSTED_KEYS", &service.public)
-            .args(args)
-            .output()
-            .unwrap()
-    };
+    let (site, install) = env.installed_site("ps1", "install", &["--version", "5.00.9128.1000"]);
+    let trip = Trip::start(&env);
+    let wrapper = |args: &[&str]| trip.wrapper(&env, &site, args);
     let prepare = wrapper(&["-prepare", "-usagedatadest", "usb/UsageData.cab"]);
     assert!(prepare.status.success(), "{}", stderr_of(&prepare));
     let connect = wrapper(&[
@@ -254,7 +233,7 @@ type Case<'a> = (&'a [(&'a str, &'a str)], &'a [&'a str], ExitCode, &'a str);
 
 #[test]
 fn messages_name_only_what_the_wrapper_accepts() {
-    use crate::servicekit::published;
+    use crate::kit::published;
     let env = Env::new();
     let site = env.demo_site("ps1", &[]);
     let service = published(&env);
@@ -352,38 +331,16 @@ fn help_lists_every_setting_the_phases_need() {
     }
 }
 
-/// A fake proxy that answers every request 409 (a refusal that is not retried and says nothing
-/// about credentials) and counts the connections.
-fn refusing_proxy(
-    listener: std::net::TcpListener,
-) -> std::sync::Arc<std::sync::atomic::AtomicUsize> {
-    use std::io::{Read, Write};
-    let seen = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
-    let counter = seen.clone();
-    std::thread::spawn(move || {
-        for stream in listener.incoming() {
-            let Ok(mut stream) = stream else { return };
-            counter.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-            let mut buf = [0u8; 4096];
-            let _ = stream.read(&mut buf);
-            let _ = stream.write_all(
-                b"HTTP/1.1 409 Conflict\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
-            );
-        }
-    });
-    seen
-}
-
 #[test]
 fn a_proxy_without_a_port_is_reached_on_port_80() {
     let Ok(listener) = std::net::TcpListener::bind("127.0.0.1:80") else {
         eprintln!("skipped: 127.0.0.1:80 cannot be bound here (not root, or in use)");
         return;
     };
-    let seen = refusing_proxy(listener);
+    let proxy = TestServer::failing_on(listener, Fault::Conflict);
     let env = Env::new();
     let site = env.demo_site("ps1", &[]);
-    let service = crate::servicekit::published(&env);
+    let service = crate::kit::published(&env);
     std::fs::create_dir(env.path("usb")).unwrap();
     let vars = [
         ("SCT_SITE", site.as_str()),
@@ -392,19 +349,16 @@ fn a_proxy_without_a_port_is_reached_on_port_80() {
     ];
     let (code, stderr) = prepare_then_connect(&env, &vars, &["-proxyserveruri", "127.0.0.1"]);
     assert_eq!(code, Some(ExitCode::Network), "{stderr}");
-    assert!(
-        seen.load(std::sync::atomic::Ordering::SeqCst) > 0,
-        "{stderr}"
-    );
+    assert!(proxy.connections() > 0, "{stderr}");
     assert_wrapper_words(&stderr);
 }
 
 #[test]
 fn an_unreachable_proxy_is_named_not_the_service() {
-    let port = crate::servicekit::free_port();
+    let port = crate::kit::free_port();
     let env = Env::new();
     let site = env.demo_site("ps1", &[]);
-    let service = crate::servicekit::published(&env);
+    let service = crate::kit::published(&env);
     std::fs::create_dir(env.path("usb")).unwrap();
     let vars = [
         ("SCT_SITE", site.as_str()),
@@ -440,19 +394,18 @@ fn an_unreachable_proxy_is_named_not_the_service() {
 
 #[test]
 fn the_proxy_can_be_set_in_sct_toml() {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = listener.local_addr().unwrap().port();
-    let seen = refusing_proxy(listener);
+    let proxy = TestServer::failing(Fault::Conflict);
     let env = Env::new();
     let site = env.demo_site("ps1", &[]);
-    let service = crate::servicekit::published(&env);
+    let service = crate::kit::published(&env);
     std::fs::create_dir(env.path("usb")).unwrap();
     let config = env.path("sct.toml");
     std::fs::write(
         &config,
         format!(
-            "site = \"{site}\"\ntrusted_keys = [\"{}\"]\nservice_url = \"http://updates.example.invalid\"\nproxy = \"127.0.0.1:{port}\"\n",
-            service.public
+            "site = \"{site}\"\ntrusted_keys = [\"{}\"]\nservice_url = \"http://updates.example.invalid\"\nproxy = \"{}\"\n",
+            service.public,
+            proxy.base.strip_prefix("http://").unwrap()
         ),
     )
     .unwrap();
@@ -460,10 +413,7 @@ fn the_proxy_can_be_set_in_sct_toml() {
     let vars = [("SCT_CONFIG", config.as_str())];
     let (code, stderr) = prepare_then_connect(&env, &vars, &[]);
     assert_eq!(code, Some(ExitCode::Network), "{stderr}");
-    assert!(
-        seen.load(std::sync::atomic::Ordering::SeqCst) > 0,
-        "the proxy saw nothing: {stderr}"
-    );
+    assert!(proxy.connections() > 0, "the proxy saw nothing: {stderr}");
 }
 
 /// The review CSV shows every field the cab carries, read back from the cab, with formula-like
@@ -643,11 +593,9 @@ fn on_a_terminal_the_wrapper_tells_what_it_did() {
     ) {
         return;
     }
-    use crate::servicekit::{Server, published};
+    use crate::kit::{Server, published};
     let env = Env::new();
-    let install = env.path("install");
-    std::fs::create_dir(&install).unwrap();
-    let site = env.demo_site("ps1", &["--install-dir", install.to_str().unwrap()]);
+    let (site, _) = env.installed_site("ps1", "install", &[]);
     let service = published(&env);
     let server = Server::start(&env, &service.root, &[], &[]);
     std::fs::create_dir(env.path("usb")).unwrap();
@@ -655,7 +603,7 @@ fn on_a_terminal_the_wrapper_tells_what_it_did() {
         ("SCT_SITE", site.as_str()),
         ("SCT_SERVICE_URL", server.url.as_str()),
         ("SCT_TRUSTED_KEYS", service.public.as_str()),
-        ("SCT_SERVICE_TOKEN", crate::servicekit::TOKEN),
+        ("SCT_SERVICE_TOKEN", crate::kit::TOKEN),
     ];
     let (code, shown) = on_a_terminal(
         &env,

@@ -126,7 +126,7 @@ pub fn manifest_for(members: &[(&str, &[u8])]) -> UsageManifest {
     UsageManifest {
         schema: UsageManifest::SCHEMA.to_owned(),
         site_code: "PS1".into(),
-        hierarchy_id: "6f1c2f0e-36c1-4b0e-9d1c-2d2d8a0c7e11".parse().unwrap(),
+        hierarchy_id: crate::kit::HIERARCHY_A.parse().unwrap(),
         site_version: FULL_VERSION.parse().unwrap(),
         full_version: FULL_VERSION.parse().unwrap(),
         members: members
@@ -321,10 +321,7 @@ pub fn recipes() -> Vec<(&'static str, Vec<u8>)> {
     ));
     out.push((
         "cab-manifest-other-hierarchy",
-        lying_manifest(|m| {
-            m.hierarchy_id = "0b3f5c7a-1d2e-4f60-8a9b-c0d1e2f3a4b5".parse().unwrap()
-        })
-        .bytes(),
+        lying_manifest(|m| m.hierarchy_id = crate::kit::HIERARCHY_B.parse().unwrap()).bytes(),
     ));
     let mut unlisted = valid.clone();
     unlisted
