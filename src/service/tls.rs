@@ -49,3 +49,21 @@ pub fn acceptor(cert: &Path, key: &Path) -> anyhow::Result<TlsAcceptor> {
     config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
     Ok(TlsAcceptor::from(Arc::new(config)))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::core::error::{ExitCode, exit_code};
+
+    #[test]
+    fn a_wrong_pem_file_is_a_usage_error_and_a_missing_one_a_local_failure() {
+        let dir = tempfile::tempdir().unwrap();
+        let not_pem = dir.path().join("cert.pem");
+        std::fs::write(&not_pem, "not a certificate\n").unwrap();
+        let err = acceptor(&not_pem, &not_pem).err().unwrap();
+        assert_eq!(exit_code(&err), ExitCode::Usage, "{err:#}");
+        let missing = dir.path().join("missing.pem");
+        let err = acceptor(&missing, &missing).err().unwrap();
+        assert_eq!(exit_code(&err), ExitCode::Io, "{err:#}");
+    }
+}
