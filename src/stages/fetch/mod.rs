@@ -106,11 +106,17 @@ pub fn fetch(
     offers: &[Offer],
     on_event: &mut dyn FnMut(&FetchEvent) -> anyhow::Result<()>,
 ) -> anyhow::Result<Summary> {
+    fetch_on(&crate::core::runtime::build()?, options, offers, on_event)
+}
+
+/// [`fetch`] on a runtime the caller already runs (`-connect` fetches on its upload's).
+pub fn fetch_on(
+    runtime: &tokio::runtime::Runtime,
+    options: &FetchOptions,
+    offers: &[Offer],
+    on_event: &mut dyn FnMut(&FetchEvent) -> anyhow::Result<()>,
+) -> anyhow::Result<Summary> {
     check_options(options, offers)?;
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .context("Failed to start the download runtime")?;
     runtime
         .block_on(fetch_async(options, offers, on_event))
         .map_err(|err| http::name_the_proxy(err, &options.net))
@@ -148,10 +154,7 @@ pub struct PlannedPack {
 /// their full size count as present; the real fetch still checks their SHA-256.
 pub fn dry_run(options: &FetchOptions, offers: &[Offer]) -> anyhow::Result<FetchPlan> {
     check_options(options, offers)?;
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .context("Failed to start the network runtime")?;
+    let runtime = crate::core::runtime::current_thread()?;
     let client = http::client(&options.net)?;
     let fetched = runtime.block_on(fetch_catalogs(&client, offers, options))?;
     let packdir = PackDir::new(&options.dest);

@@ -211,13 +211,11 @@ pub fn log_proxy(net: &NetOptions) {
     }
 }
 
-/// Runs the three steps on a new runtime; fails when any cab failed (the wrapper's entry point).
-pub fn run(options: &UploadOptions) -> anyhow::Result<Vec<Offer>> {
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .context("Failed to start the network runtime")?;
+/// Runs the three steps on `runtime`; fails when any cab failed (the wrapper's entry point).
+pub fn run(
+    runtime: &tokio::runtime::Runtime,
+    options: &UploadOptions,
+) -> anyhow::Result<Vec<Offer>> {
     let outcome = runtime.block_on(upload_all(options))?;
     match outcome.failures.into_iter().next() {
         Some((_, err)) => Err(err),
