@@ -5,7 +5,6 @@
 #![allow(dead_code)]
 
 use sct::core::catalog::{Catalog, Pack, PackFile};
-use sct::core::document::Document;
 use sct::core::offer::{Offer, Receipt};
 use sct::core::signing::{PrivateKey, SignatureFile};
 use std::collections::HashMap;
@@ -110,7 +109,7 @@ impl Service {
 
     pub fn catalog(&self, version: u64) -> Catalog {
         Catalog {
-            schema: Catalog::SCHEMA.into(),
+            schema: sct::core::document::Tag::new(),
             version,
             issued_at: jiff::Timestamp::now() - jiff::SignedDuration::from_hours(1),
             expires_at: jiff::Timestamp::now() + jiff::SignedDuration::from_hours(24 * 30),
@@ -140,7 +139,7 @@ impl Service {
         let full: sct::core::version::CmVersion = full_version.parse().unwrap();
         let hierarchy_id: Uuid = hierarchy.parse().unwrap();
         let offer = Offer {
-            schema: Offer::SCHEMA.into(),
+            schema: sct::core::document::Tag::new(),
             hierarchy_id,
             site_code: "PS1".into(),
             site_version: full.site_version(),
@@ -149,7 +148,7 @@ impl Service {
             catalog_url: format!("{base}/catalog.json"),
             packs_url: format!("{base}/packs/"),
             receipt: Receipt {
-                schema: Receipt::SCHEMA.into(),
+                schema: sct::core::document::Tag::new(),
                 hierarchy_id,
                 site_code: "PS1".into(),
                 site_version: full.site_version(),

@@ -6,7 +6,6 @@
 
 use crate::support::{Env, stderr_of, stdout_of, tree};
 use sct::core::catalog::{self, Catalog, Pack, PackFile};
-use sct::core::document::Document;
 use sct::core::packdir::{FetchRecord, HierarchyRecord};
 use sct::core::signing::PrivateKey;
 use serde_json::Value;
@@ -141,7 +140,7 @@ impl Fixture {
             }
         }
         let catalog = Catalog {
-            schema: Catalog::SCHEMA.into(),
+            schema: sct::core::document::Tag::new(),
             version,
             issued_at: now
                 .checked_sub(jiff::SignedDuration::from_hours(24))
@@ -156,7 +155,7 @@ impl Fixture {
         std::fs::write(dir.join(catalog::CATALOG_FILE), bytes).unwrap();
         std::fs::write(dir.join(catalog::SIGNATURE_FILE), sig).unwrap();
         let record = FetchRecord {
-            schema: FetchRecord::SCHEMA.into(),
+            schema: sct::core::document::Tag::new(),
             catalog_version: version,
             hierarchies: entries
                 .iter()

@@ -125,7 +125,7 @@ pub fn fetch_on(
 /// `sct.fetch-plan.v1`: what a fetch would download, printed by `--dry-run`.
 #[derive(Clone, Debug, serde::Serialize)]
 pub struct FetchPlan {
-    pub schema: &'static str,
+    pub schema: crate::core::document::Tag<Self>,
     pub dest: String,
     pub catalog_version: u64,
     pub mode: DownloadMode,
@@ -133,6 +133,10 @@ pub struct FetchPlan {
     pub packs: Vec<PlannedPack>,
     /// Bytes of the planned files that are not already in `dest` at their full size.
     pub to_download: u64,
+}
+
+impl crate::core::document::Document for FetchPlan {
+    const SCHEMA: &'static str = "sct.fetch-plan.v1";
 }
 
 /// One pack of a [`FetchPlan`].
@@ -179,7 +183,7 @@ pub fn dry_run(options: &FetchOptions, offers: &[Offer]) -> anyhow::Result<Fetch
         })
         .collect();
     Ok(FetchPlan {
-        schema: "sct.fetch-plan.v1",
+        schema: crate::core::document::Tag::new(),
         dest: options.dest.display().to_string(),
         catalog_version: fetched.catalog.version,
         mode: options.mode,
@@ -303,7 +307,7 @@ async fn fetch_async(
     let results = download_all(&client, options, offers, &plan, &fetched.catalog, on_event).await?;
     let failed: Vec<&anyhow::Error> = results.iter().filter_map(|r| r.error.as_ref()).collect();
     let mut summary = Summary {
-        schema: EVENT_SCHEMA,
+        schema: crate::core::document::Tag::new(),
         kind: "summary",
         dest: options.dest.display().to_string(),
         catalog_version: fetched.catalog.version,

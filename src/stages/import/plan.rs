@@ -160,7 +160,6 @@ fn applicability(pack: &Pack, site_version: &CmVersion) -> Decision {
 mod tests {
     use super::*;
     use crate::core::catalog::PackFile;
-    use crate::core::document::Document;
     use crate::core::packdir::HierarchyRecord;
 
     const SITE: &str = "5.00.9128.1000";
@@ -191,7 +190,7 @@ mod tests {
 
     fn record_with(mode: &str, entries: &[(Uuid, Vec<Uuid>)]) -> FetchRecord {
         FetchRecord {
-            schema: FetchRecord::SCHEMA.into(),
+            schema: crate::core::document::Tag::new(),
             catalog_version: 1,
             hierarchies: entries
                 .iter()
@@ -213,7 +212,7 @@ mod tests {
 
     fn catalog(packs: Vec<Pack>) -> Catalog {
         Catalog {
-            schema: Catalog::SCHEMA.into(),
+            schema: crate::core::document::Tag::new(),
             version: 1,
             issued_at: "2026-11-01T00:00:00Z".parse().unwrap(),
             expires_at: "2027-02-01T00:00:00Z".parse().unwrap(),

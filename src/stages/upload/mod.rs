@@ -24,7 +24,6 @@ mod send;
 
 pub use local::{PlannedCab, UploadPlan, check_local, find_cabs, plan};
 
-use crate::core::document::Document;
 use crate::core::error::{ExitCode, fail};
 use crate::core::offer::{Offer, Receipt};
 use crate::core::signing::PublicKey;
@@ -339,7 +338,7 @@ fn make_offer(
         ));
     }
     Ok(Offer {
-        schema: Offer::SCHEMA.to_owned(),
+        schema: crate::core::document::Tag::new(),
         hierarchy_id: receipt.hierarchy_id,
         site_code: report.site_code.clone(),
         site_version: report.site_version,
