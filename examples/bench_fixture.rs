@@ -9,7 +9,6 @@ mod blocks;
 
 use blocks::Blocks;
 use sct::core::catalog::{Catalog, Pack, PackFile};
-use sct::core::document::Document;
 use std::path::Path;
 
 fn main() -> anyhow::Result<()> {
@@ -23,7 +22,7 @@ fn main() -> anyhow::Result<()> {
     std::fs::create_dir_all(www.join("packs"))?;
     let key = sct::core::signing::PrivateKey::generate();
     let mut catalog = Catalog {
-        schema: Catalog::SCHEMA.into(),
+        schema: sct::core::document::Tag::new(),
         version: 1,
         issued_at: jiff::Timestamp::now(),
         expires_at: jiff::Timestamp::now() + jiff::SignedDuration::from_hours(24 * 30),

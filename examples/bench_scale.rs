@@ -72,7 +72,7 @@ fn write_packs(root: &Path, packs: usize, files: usize, bytes: u64) -> anyhow::R
         });
     }
     let metadata = PackMetadata {
-        schema: "sct.pack-metadata.v1".into(),
+        schema: sct::core::document::Tag::new(),
         packs: infos,
     };
     let mut text = serde_json::to_vec_pretty(&metadata)?;

@@ -153,7 +153,7 @@ mod tests {
 
     fn report(name: &str, problem: &str, unexpected: &str) -> VerifyReport {
         VerifyReport {
-            schema: "sct.verify.v1".to_owned(),
+            schema: crate::core::document::Tag::new(),
             dir: "D:\\USB\\UpdatePacks".to_owned(),
             catalog_version: 7,
             catalog_expires_at: "2030-01-01T00:00:00Z".parse().unwrap(),

@@ -37,7 +37,7 @@ pub struct Member {
 /// One line of `sct-pack list` and `sct-pack extract` (`sct.cab-member.v1`).
 #[derive(Clone, Debug, Serialize)]
 pub struct MemberLine {
-    pub schema: &'static str,
+    pub schema: crate::core::document::Tag<Self>,
     pub name: String,
     pub size: u64,
     /// `extract` only: SHA-256 of the bytes written.
@@ -45,13 +45,14 @@ pub struct MemberLine {
     pub sha256: Option<String>,
 }
 
-impl MemberLine {
-    /// The line's schema name.
-    pub const SCHEMA: &'static str = "sct.cab-member.v1";
+impl crate::core::document::Document for MemberLine {
+    const SCHEMA: &'static str = "sct.cab-member.v1";
+}
 
+impl MemberLine {
     pub fn new(member: Member, sha256: Option<String>) -> Self {
         Self {
-            schema: Self::SCHEMA,
+            schema: crate::core::document::Tag::new(),
             name: member.name,
             size: member.size,
             sha256,

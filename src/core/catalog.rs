@@ -120,8 +120,9 @@ impl std::ops::Deref for Pack {
 /// One `"type": "pack"` line of a stage's JSON-lines output, the same shape in every stage:
 /// which pack, then what the stage did with it (`D`: its fields follow the pack's).
 #[derive(Clone, Debug, Serialize)]
+#[serde(bound(serialize = "D: PackDetail"))]
 pub struct PackEvent<D> {
-    pub schema: &'static str,
+    pub schema: crate::core::document::Tag<Self>,
     #[serde(rename = "type")]
     pub kind: &'static str,
     pub package_guid: Uuid,
@@ -132,11 +133,20 @@ pub struct PackEvent<D> {
     pub detail: D,
 }
 
+/// The fields a stage adds to its pack lines, and the schema of the lines they go in.
+pub trait PackDetail: Serialize {
+    const SCHEMA: &'static str;
+}
+
+impl<D: PackDetail> Document for PackEvent<D> {
+    const SCHEMA: &'static str = D::SCHEMA;
+}
+
 impl<D> PackEvent<D> {
-    /// The line about `pack` in a document of `schema`.
-    pub fn new(schema: &'static str, pack: &Pack, detail: D) -> Self {
+    /// The line about `pack`, with what the stage did with it.
+    pub fn new(pack: &Pack, detail: D) -> Self {
         Self {
-            schema,
+            schema: crate::core::document::Tag::new(),
             kind: "pack",
             package_guid: pack.package_guid,
             name: pack.name.clone(),
@@ -166,7 +176,7 @@ impl Pack {
 /// The catalog document.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Catalog {
-    pub schema: String,
+    pub schema: crate::core::document::Tag<Self>,
     /// Increases with every publication; clients refuse to go back.
     pub version: u64,
     pub issued_at: jiff::Timestamp,
@@ -378,7 +388,7 @@ mod tests {
         let guid: Uuid = "3b7d84fa-eccc-4ea0-b8ab-abbda1e88e0e".parse().unwrap();
         let folder = guid.to_string().to_uppercase();
         Catalog {
-            schema: Catalog::SCHEMA.into(),
+            schema: crate::core::document::Tag::new(),
             version,
             issued_at: "2026-11-01T00:00:00Z".parse().unwrap(),
             expires_at: "2027-02-01T00:00:00Z".parse().unwrap(),

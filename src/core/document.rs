@@ -9,10 +9,77 @@ use serde::de::{DeserializeOwned, Deserializer, IgnoredAny, MapAccess, SeqAccess
 use serde::{Deserialize, Serialize};
 use std::io::{BufRead, Read, Write};
 
-/// A JSON document with a fixed schema tag.
-pub trait Document: Serialize + DeserializeOwned {
+/// A JSON document with a fixed schema tag. Output-only kinds (event lines, reports) implement
+/// it too; readers ask for `DeserializeOwned` besides.
+pub trait Document: Serialize {
     /// The full tag, such as `sct.usage.v1`.
     const SCHEMA: &'static str;
+}
+
+/// A document's `schema` field: always `T::SCHEMA`, so no construction writes the tag by hand and
+/// no document of one kind can carry another's. Written as the tag; read back, any other tag is
+/// refused.
+pub struct Tag<T: ?Sized>(std::marker::PhantomData<fn() -> T>);
+
+impl<T: ?Sized> Tag<T> {
+    pub const fn new() -> Self {
+        Self(std::marker::PhantomData)
+    }
+}
+
+impl<T: Document + ?Sized> Tag<T> {
+    /// The tag, such as `sct.usage.v1`.
+    pub fn as_str(&self) -> &'static str {
+        T::SCHEMA
+    }
+}
+
+impl<T: ?Sized> Default for Tag<T> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl<T: ?Sized> Clone for Tag<T> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+
+impl<T: ?Sized> Copy for Tag<T> {}
+
+impl<T: ?Sized> PartialEq for Tag<T> {
+    fn eq(&self, _: &Self) -> bool {
+        true
+    }
+}
+
+impl<T: ?Sized> Eq for Tag<T> {}
+
+impl<T: ?Sized> std::fmt::Debug for Tag<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Tag")
+    }
+}
+
+impl<T: Document + ?Sized> Serialize for Tag<T> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(T::SCHEMA)
+    }
+}
+
+impl<'de, T: Document + ?Sized> Deserialize<'de> for Tag<T> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let found = std::borrow::Cow::<'de, str>::deserialize(d)?;
+        if found == T::SCHEMA {
+            Ok(Self::new())
+        } else {
+            Err(serde::de::Error::custom(format_args!(
+                "schema `{found}`, expected `{}`",
+                T::SCHEMA
+            )))
+        }
+    }
 }
 
 /// Splits `sct.usage.v1` into (`usage`, 1).
@@ -66,7 +133,10 @@ fn article(word: &str) -> &'static str {
 }
 
 /// Decodes one document from a JSON value, checking its tag first.
-pub fn from_value<T: Document>(value: serde_json::Value, source: &str) -> anyhow::Result<T> {
+pub fn from_value<T: Document + DeserializeOwned>(
+    value: serde_json::Value,
+    source: &str,
+) -> anyhow::Result<T> {
     check_schema(&value, T::SCHEMA, source)?;
     serde_json::from_value(value).map_err(|e| invalid::<T>(source, e))
 }
@@ -84,7 +154,11 @@ pub const MAX_DEPTH: usize = 128;
 /// `serde_json::Value` (which costs up to 16 times the text for `[0,0,…]`). The passes over the
 /// same bytes: nesting no deeper than [`MAX_DEPTH`], is it JSON (nothing kept), its `schema` tag
 /// (nothing else kept), then the typed document, where unknown fields are skipped unread.
-pub fn from_bytes<T: Document>(bytes: &[u8], source: &str, limit: u64) -> anyhow::Result<T> {
+pub fn from_bytes<T: Document + DeserializeOwned>(
+    bytes: &[u8],
+    source: &str,
+    limit: u64,
+) -> anyhow::Result<T> {
     if bytes.len() as u64 > limit {
         return Err(too_large::<T>(source, limit));
     }
@@ -147,7 +221,11 @@ fn too_large<T: Document>(source: &str, limit: u64) -> anyhow::Error {
 }
 
 /// Reads one whole document (stdin or a file), at most `limit` bytes.
-pub fn read<T: Document>(reader: impl Read, source: &str, limit: u64) -> anyhow::Result<T> {
+pub fn read<T: Document + DeserializeOwned>(
+    reader: impl Read,
+    source: &str,
+    limit: u64,
+) -> anyhow::Result<T> {
     let mut bytes = Vec::new();
     reader
         .take(limit + 1)
@@ -162,7 +240,7 @@ pub fn read<T: Document>(reader: impl Read, source: &str, limit: u64) -> anyhow:
 /// Reads JSON lines (one document per line; blank lines ignored) of one schema: at most
 /// `limits.line` bytes a line and `limits.total` bytes in all, so a stream without newlines or
 /// without end costs no more than that.
-pub fn read_lines<T: Document>(
+pub fn read_lines<T: Document + DeserializeOwned>(
     mut reader: impl BufRead,
     source: &str,
     limits: LineLimits,

@@ -27,6 +27,7 @@ pub mod paths;
 pub mod pool;
 pub mod report;
 pub mod review;
+pub mod runtime;
 pub mod secret;
 pub mod select;
 pub mod setting;

@@ -10,7 +10,7 @@ use uuid::Uuid;
 /// The service's answer to one usage upload (`sct.receipt.v1`).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Receipt {
-    pub schema: String,
+    pub schema: crate::core::document::Tag<Self>,
     pub hierarchy_id: Uuid,
     pub site_code: String,
     pub site_version: CmVersion,
@@ -30,7 +30,7 @@ impl Document for Receipt {
 /// One hierarchy's offer.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Offer {
-    pub schema: String,
+    pub schema: crate::core::document::Tag<Self>,
     pub hierarchy_id: Uuid,
     pub site_code: String,
     pub site_version: CmVersion,

@@ -43,7 +43,7 @@ pub struct HierarchyRecord {
 /// `fetched.json`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct FetchRecord {
-    pub schema: String,
+    pub schema: crate::core::document::Tag<Self>,
     /// The version of `catalog.json` beside it.
     pub catalog_version: u64,
     pub hierarchies: Vec<HierarchyRecord>,

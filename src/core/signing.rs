@@ -71,7 +71,7 @@ pub fn public_key_document(key: &PublicKey) -> serde_json::Value {
 /// The private key file (`sct.signing-key.v1`), created with owner-only permissions.
 #[derive(Serialize, Deserialize)]
 pub struct KeyFile {
-    pub schema: String,
+    pub schema: crate::core::document::Tag<Self>,
     pub public_key: String,
     /// Base64 of the 32-byte ed25519 seed.
     pub private_key: String,
@@ -97,7 +97,7 @@ impl PrivateKey {
     /// Writes the key file with mode 0600 (created new: an existing key is never overwritten).
     pub fn save(&self, path: &Path) -> anyhow::Result<()> {
         let doc = KeyFile {
-            schema: KeyFile::SCHEMA.to_owned(),
+            schema: crate::core::document::Tag::new(),
             public_key: self.public().to_string(),
             private_key: B64.encode(self.0.to_bytes()),
         };
@@ -168,7 +168,7 @@ pub struct SignatureEntry {
 /// A detached signature file (`catalog.json.sig`, `sct.signature.v1`).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SignatureFile {
-    pub schema: String,
+    pub schema: crate::core::document::Tag<Self>,
     pub signatures: Vec<SignatureEntry>,
 }
 
@@ -180,7 +180,7 @@ impl SignatureFile {
     /// Signs `message` with every given key.
     pub fn sign(message: &[u8], keys: &[&PrivateKey]) -> Self {
         Self {
-            schema: Self::SCHEMA.to_owned(),
+            schema: crate::core::document::Tag::new(),
             signatures: keys.iter().map(|k| k.sign(message)).collect(),
         }
     }

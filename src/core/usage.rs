@@ -98,7 +98,7 @@ pub struct UsageRow {
 /// Site identity and usage rows at the site's diagnostics level.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct UsageDocument {
-    pub schema: String,
+    pub schema: crate::core::document::Tag<Self>,
     /// When sct read the data (ISO 8601, UTC).
     pub generated_at: String,
     /// The sct build that wrote the document.
@@ -170,7 +170,7 @@ pub(crate) mod tests {
             install_dir: "C:\\Program Files\\Microsoft Configuration Manager".into(),
         };
         UsageDocument {
-            schema: UsageDocument::SCHEMA.into(),
+            schema: crate::core::document::Tag::new(),
             generated_at: "2026-11-26T10:00:00Z".into(),
             generator: "sct test".into(),
             hierarchy_hash: site.hierarchy_hash(),

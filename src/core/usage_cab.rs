@@ -37,7 +37,7 @@ pub struct MemberDigest {
 /// The manifest inside a usage cab.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct UsageManifest {
-    pub schema: String,
+    pub schema: crate::core::document::Tag<Self>,
     pub site_code: String,
     pub hierarchy_id: Uuid,
     pub site_version: CmVersion,
@@ -52,7 +52,7 @@ impl Document for UsageManifest {
 /// What `sct-pack` reports on stdout, and `inspect` after checking a cab.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CabReport {
-    pub schema: String,
+    pub schema: crate::core::document::Tag<Self>,
     pub cab: String,
     pub size: u64,
     pub sha256: String,
@@ -103,7 +103,7 @@ pub fn pack(doc: &UsageDocument, dest: &Path) -> anyhow::Result<CabReport> {
         digest(&version_name, &version_bytes),
     ];
     let manifest = UsageManifest {
-        schema: UsageManifest::SCHEMA.to_owned(),
+        schema: crate::core::document::Tag::new(),
         site_code: doc.site.site_code.clone(),
         hierarchy_id: doc.site.hierarchy_id,
         site_version: doc.site.version,
@@ -135,7 +135,7 @@ fn report(
     members: Vec<MemberDigest>,
 ) -> CabReport {
     CabReport {
-        schema: CabReport::SCHEMA.to_owned(),
+        schema: crate::core::document::Tag::new(),
         cab: path.display().to_string(),
         size,
         sha256,

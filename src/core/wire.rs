@@ -13,7 +13,7 @@ pub const ENV_TOKEN: &str = "SCT_SERVICE_TOKEN";
 /// The error document every refusal carries (`sct.error.v1`).
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct ErrorDocument {
-    pub schema: String,
+    pub schema: crate::core::document::Tag<Self>,
     /// HTTP status code, repeated for logs that keep only the body.
     pub status: u16,
     /// A stable word for scripts: `unauthorized`, `too_large`, `not_a_usage_cab`, ...

@@ -17,7 +17,7 @@ pub use crate::core::catalog::PackInfo;
 /// `packs.json`: the metadata of every pack in a service root (`sct.pack-metadata.v1`).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PackMetadata {
-    pub schema: String,
+    pub schema: crate::core::document::Tag<Self>,
     pub packs: Vec<PackInfo>,
 }
 

@@ -105,7 +105,7 @@ pub struct PublishOptions {
 /// What [`publish`] wrote (`sct.publish-report.v1`).
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct PublishReport {
-    pub schema: String,
+    pub schema: crate::core::document::Tag<Self>,
     pub catalog: String,
     pub version: u64,
     pub previous_version: Option<u64>,
@@ -146,7 +146,7 @@ pub fn publish(options: &PublishOptions, keys: &[&PrivateKey]) -> anyhow::Result
     let expires_at =
         issued_at + jiff::SignedDuration::from_hours(24 * i64::from(options.expires_in_days));
     let catalog = Catalog {
-        schema: Catalog::SCHEMA.to_owned(),
+        schema: crate::core::document::Tag::new(),
         version: previous.as_ref().map_or(1, |(c, _)| c.version + 1),
         issued_at,
         expires_at,
@@ -166,7 +166,7 @@ pub fn publish(options: &PublishOptions, keys: &[&PrivateKey]) -> anyhow::Result
     crate::core::atomic::write_bytes(&root.signature(), &sig_bytes)?;
     crate::core::atomic::write_bytes(&root.catalog(), &bytes)?;
     Ok(PublishReport {
-        schema: PublishReport::SCHEMA.to_owned(),
+        schema: crate::core::document::Tag::new(),
         catalog: root.catalog().display().to_string(),
         version: catalog.version,
         previous_version: previous.map(|(c, _)| c.version),

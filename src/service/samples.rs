@@ -53,7 +53,7 @@ impl Default for SampleOptions {
 /// What [`generate`] wrote.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct SampleReport {
-    pub schema: String,
+    pub schema: crate::core::document::Tag<Self>,
     pub root: String,
     pub metadata: String,
     pub packs: Vec<PackInfo>,
@@ -231,7 +231,7 @@ pub fn generate(root: &Path, options: &SampleOptions) -> anyhow::Result<SampleRe
         bytes += size;
     }
     let metadata = PackMetadata {
-        schema: PackMetadata::SCHEMA.to_owned(),
+        schema: crate::core::document::Tag::new(),
         packs: infos.clone(),
     };
     let metadata_path = root.join(METADATA_FILE);
@@ -239,7 +239,7 @@ pub fn generate(root: &Path, options: &SampleOptions) -> anyhow::Result<SampleRe
     text.push(b'\n');
     crate::core::atomic::write_bytes(&metadata_path, &text)?;
     Ok(SampleReport {
-        schema: SampleReport::SCHEMA.to_owned(),
+        schema: crate::core::document::Tag::new(),
         root: root.display().to_string(),
         metadata: metadata_path.display().to_string(),
         packs: infos,

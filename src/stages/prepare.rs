@@ -1,6 +1,5 @@
 //! The prepare phase: site database → usage cab, or → CSV for review (`-export`).
 
-use crate::core::document::Document;
 use crate::core::error::Error;
 use crate::core::usage::UsageDocument;
 use crate::core::usage_cab::{self, CabReport};
@@ -46,7 +45,7 @@ pub fn read_usage(site: &dyn SiteStore) -> anyhow::Result<UsageDocument> {
             )).into());
     }
     Ok(UsageDocument {
-        schema: UsageDocument::SCHEMA.to_owned(),
+        schema: crate::core::document::Tag::new(),
         generated_at: jiff::Timestamp::now()
             .round(jiff::Unit::Second)?
             .to_string(),

@@ -103,10 +103,7 @@ mod tests {
     }
 
     fn runtime() -> tokio::runtime::Runtime {
-        tokio::runtime::Builder::new_current_thread()
-            .enable_time()
-            .build()
-            .unwrap()
+        crate::core::runtime::current_thread().unwrap()
     }
 
     #[test]

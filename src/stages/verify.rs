@@ -33,7 +33,7 @@ pub struct PackReport {
 /// `sct.verify.v1`: what `sct-verify` prints.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct VerifyReport {
-    pub schema: String,
+    pub schema: crate::core::document::Tag<Self>,
     pub dir: String,
     pub catalog_version: u64,
     pub catalog_expires_at: jiff::Timestamp,
@@ -113,7 +113,7 @@ pub fn verify_dir_with(
     let (unexpected, ignored) = unexpected_entries(dir, &expected)?;
     let ok = packs.iter().all(|p| p.ok) && unexpected.is_empty();
     let report = VerifyReport {
-        schema: VerifyReport::SCHEMA.to_owned(),
+        schema: crate::core::document::Tag::new(),
         dir: dir.display().to_string(),
         catalog_version: catalog.version,
         catalog_expires_at: catalog.expires_at,

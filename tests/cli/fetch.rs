@@ -650,7 +650,8 @@ fn connect_uploads_then_fetches_in_process_through_the_upload_seam() {
         mode: sct::core::select::DownloadMode::SiteVersion,
     };
     let uploads = std::cell::Cell::new(0);
-    let upload = |req: &sct::cli::wrapper::ConnectRequest,
+    let upload = |_: &tokio::runtime::Runtime,
+                  req: &sct::cli::wrapper::ConnectRequest,
                   _: &sct::stages::http::NetOptions,
                   _: &sct::stages::config::Config| {
         assert_eq!(req.usage_data_src, env.path("usb"));

@@ -216,7 +216,7 @@ fn sample_catalog(hierarchy: Option<Uuid>) -> Catalog {
     let guid = Uuid::new_v4();
     let folder = guid.to_string().to_uppercase();
     Catalog {
-        schema: Catalog::SCHEMA.into(),
+        schema: sct::core::document::Tag::new(),
         version: 7,
         issued_at: "2026-11-01T00:00:00Z".parse().unwrap(),
         expires_at: "2027-02-01T00:00:00Z".parse().unwrap(),
@@ -269,7 +269,7 @@ fn signed_catalog_files_validate() {
 fn offers_receipts_and_fetch_records_validate() {
     let hierarchy = Uuid::new_v4();
     let receipt = Receipt {
-        schema: Receipt::SCHEMA.into(),
+        schema: sct::core::document::Tag::new(),
         hierarchy_id: hierarchy,
         site_code: "PS1".into(),
         site_version: "5.00.9128.1000".parse().unwrap(),
@@ -281,7 +281,7 @@ fn offers_receipts_and_fetch_records_validate() {
     };
     check(&serde_json::to_value(&receipt).unwrap());
     let offer = Offer {
-        schema: Offer::SCHEMA.into(),
+        schema: sct::core::document::Tag::new(),
         hierarchy_id: hierarchy,
         site_code: "PS1".into(),
         site_version: receipt.site_version,
@@ -297,7 +297,7 @@ fn offers_receipts_and_fetch_records_validate() {
     bad_receipt["receipt"]["sha256"] = json!("not-a-hash");
     assert!(!errors(Offer::SCHEMA, &bad_receipt).is_empty());
     let record = FetchRecord {
-        schema: FetchRecord::SCHEMA.into(),
+        schema: sct::core::document::Tag::new(),
         catalog_version: 7,
         hierarchies: vec![HierarchyRecord {
             hierarchy_id: hierarchy,
@@ -373,7 +373,7 @@ impl Drop for Service {
 fn offer_for(service: &Service, site: &DemoSpec) -> Offer {
     let base = format!("http://{}", service.address);
     let receipt = Receipt {
-        schema: Receipt::SCHEMA.into(),
+        schema: sct::core::document::Tag::new(),
         hierarchy_id: site.hierarchy_id,
         site_code: site.site_code.clone(),
         site_version: site.version,
@@ -384,7 +384,7 @@ fn offer_for(service: &Service, site: &DemoSpec) -> Offer {
         catalog_version: 1,
     };
     Offer {
-        schema: Offer::SCHEMA.into(),
+        schema: sct::core::document::Tag::new(),
         hierarchy_id: site.hierarchy_id,
         site_code: site.site_code.clone(),
         site_version: site.version,
@@ -594,7 +594,7 @@ fn verify_reports_with_problems_validate() {
     std::fs::write(&file, b"abd").unwrap();
     std::fs::write(dir.path().join("stray.txt"), b"?").unwrap();
     let record = FetchRecord {
-        schema: FetchRecord::SCHEMA.into(),
+        schema: sct::core::document::Tag::new(),
         catalog_version: catalog.version,
         hierarchies: vec![HierarchyRecord {
             hierarchy_id: Uuid::new_v4(),
@@ -624,7 +624,7 @@ fn verify_reports_with_problems_validate() {
 fn failure_and_skip_lines_validate() {
     let guid = Uuid::new_v4();
     let failed = sct::stages::fetch::PackEvent {
-        schema: sct::stages::fetch::EVENT_SCHEMA,
+        schema: sct::core::document::Tag::new(),
         kind: "pack",
         package_guid: guid,
         name: "Configuration Manager 2409".into(),
@@ -652,7 +652,7 @@ fn failure_and_skip_lines_validate() {
         (Outcome::AlreadyPresent, None, Some(1)),
     ] {
         let event = PackEvent {
-            schema: sct::stages::import::SCHEMA,
+            schema: sct::core::document::Tag::new(),
             kind: "pack",
             package_guid: guid,
             name: "Configuration Manager 2409".into(),
@@ -683,7 +683,7 @@ fn failure_and_skip_lines_validate() {
         ),
     ] {
         let summary = ImportSummary {
-            schema: sct::stages::import::SCHEMA,
+            schema: sct::core::document::Tag::new(),
             kind: "summary",
             site_code: "PS1".into(),
             site_version: "5.00.9128.1000".into(),
@@ -699,9 +699,9 @@ fn failure_and_skip_lines_validate() {
 /// `sct-import inbox` lines: a registered pack removed, an unregistered one kept, the summary.
 #[test]
 fn inbox_housekeeping_lines_validate() {
-    use sct::stages::import::housekeeping::{InboxPack, InboxSummary, SCHEMA, Status};
+    use sct::stages::import::housekeeping::{InboxPack, InboxSummary, Status};
     let registered = InboxPack {
-        schema: SCHEMA,
+        schema: sct::core::document::Tag::new(),
         kind: "pack",
         package_guid: Uuid::new_v4(),
         path: "/opt/cm/EasySetupPayload/offline/X".into(),
@@ -727,7 +727,7 @@ fn inbox_housekeeping_lines_validate() {
     };
     assert_valid(&serde_json::to_value(&unregistered).unwrap());
     let summary = InboxSummary {
-        schema: SCHEMA,
+        schema: sct::core::document::Tag::new(),
         kind: "summary",
         inbox: "/opt/cm/EasySetupPayload/offline".into(),
         site_version: "5.00.9128.1000".into(),

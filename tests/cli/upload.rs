@@ -544,7 +544,8 @@ fn the_library_entry_point_returns_the_same_offers_in_process() {
         parallel: 2,
         token: Some(crate::kit::TOKEN.into()),
     };
-    let offers = sct::stages::upload::run(&options).unwrap();
+    let runtime = sct::core::runtime::build().unwrap();
+    let offers = sct::stages::upload::run(&runtime, &options).unwrap();
     let sites: Vec<(&str, String)> = offers
         .iter()
         .map(|o| (o.site_code.as_str(), o.site_version.to_string()))

@@ -248,7 +248,7 @@ fn read_token(
 }
 
 fn serve(options: crate::service::serve::ServeOptions) -> anyhow::Result<()> {
-    let runtime = tokio::runtime::Runtime::new()?;
+    let runtime = crate::core::runtime::build()?;
     let scheme = if options.tls.is_some() {
         "https"
     } else {

@@ -67,10 +67,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     }
     let options = options(args, &config)?;
     crate::stages::upload::log_proxy(&options.net);
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()?;
+    let runtime = crate::core::runtime::build()?;
     let outcome = runtime.block_on(crate::stages::upload::upload_all(&options))?;
     let mut stdout = std::io::stdout().lock();
     for offer in &outcome.offers {

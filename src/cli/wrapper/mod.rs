@@ -266,8 +266,10 @@ pub struct ConnectRequest {
     pub mode: DownloadMode,
 }
 
-/// The upload half of `-connect`: usage cabs in, one offer per hierarchy out.
+/// The upload half of `-connect`: usage cabs in, one offer per hierarchy out, on the runtime the
+/// fetch then runs on too.
 pub type UploadSeam<'a> = dyn Fn(
+        &tokio::runtime::Runtime,
         &ConnectRequest,
         &crate::stages::http::NetOptions,
         &crate::stages::config::Config,
@@ -311,7 +313,8 @@ pub fn connect(
     }
     // A folder import would refuse (the drive's root beside UsageData.cab) is refused before upload.
     crate::stages::fetch::check_dest(&request.update_pack_dest)?;
-    let offers = upload(request, &net, config)?;
+    let runtime = crate::core::runtime::build()?;
+    let offers = upload(&runtime, request, &net, config)?;
     for offer in &offers {
         let message = format!(
             "usage data of site {} (hierarchy {}, version {}) uploaded from {}",
@@ -323,11 +326,12 @@ pub fn connect(
         crate::core::logging::info(TOOL, &message);
         crate::cli::note(TOOL, format!("INFO: {message}"));
     }
-    crate::stages::fetch::fetch(&options, &offers, on_event)
+    crate::stages::fetch::fetch_on(&runtime, &options, &offers, on_event)
 }
 
 /// The upload half of `-connect`: `sct-upload`'s library entry with the wrapper's settings.
 fn upload_offers(
+    runtime: &tokio::runtime::Runtime,
     request: &ConnectRequest,
     net: &crate::stages::http::NetOptions,
     config: &crate::stages::config::Config,
@@ -339,7 +343,7 @@ fn upload_offers(
         net.clone(),
         config,
     )?;
-    crate::stages::upload::run(&options)
+    crate::stages::upload::run(runtime, &options)
 }
 
 /// The phase's name as typed on the command line.

@@ -256,10 +256,7 @@ mod tests {
         let evicted = first.state.clone();
         drop(first);
         assert_eq!(table.open(), 2);
-        let runtime = tokio::runtime::Builder::new_current_thread()
-            .enable_time()
-            .build()
-            .unwrap();
+        let runtime = crate::core::runtime::current_thread().unwrap();
         let told = runtime.block_on(async {
             tokio::time::timeout(Duration::from_secs(30), evicted.evicted()).await
         });

@@ -18,7 +18,6 @@ mod accept;
 pub mod connections;
 pub mod quota;
 
-use crate::core::document::Document;
 use crate::core::offer::Receipt;
 use crate::core::secret::Secret;
 use crate::core::wire::{ENV_TOKEN, ErrorDocument, UPLOAD_PATH};
@@ -156,7 +155,7 @@ impl IntoResponse for Refusal {
     fn into_response(self) -> Response {
         let Refusal(status, error, message) = self;
         let doc = ErrorDocument {
-            schema: ErrorDocument::SCHEMA.to_owned(),
+            schema: crate::core::document::Tag::new(),
             status: status.as_u16(),
             error: error.to_owned(),
             message,
@@ -364,7 +363,7 @@ async fn receive(service: &Service, headers: &HeaderMap, body: Body) -> Result<R
         .round(jiff::Unit::Second)
         .map_err(|e| internal(e.to_string()))?;
     let receipt = Receipt {
-        schema: Receipt::SCHEMA.to_owned(),
+        schema: crate::core::document::Tag::new(),
         hierarchy_id: doc.site.hierarchy_id,
         site_code: doc.site.site_code.clone(),
         site_version: doc.site.version,

@@ -74,10 +74,8 @@ impl SqlServerSite {
         // Before any connection: Windows authentication outside Windows is a usage error.
         let auth = auth_method(locator, password.as_ref())?;
         announce_trust_choices(locator);
-        let runtime = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .map_err(|e| Error::Io(format!("cannot start the SQL Server client: {e}")))?;
+        let runtime = crate::core::runtime::current_thread()
+            .map_err(|e| Error::Io(format!("cannot start the SQL Server client: {e:#}")))?;
         let client = runtime
             .block_on(connect(locator, auth.clone()))
             .map_err(|e| classify(&e, locator, password.as_ref(), Stage::Connect))?;

@@ -37,10 +37,18 @@ pub struct PackFetched {
     pub problems: Vec<String>,
 }
 
+impl crate::core::catalog::PackDetail for PackFetched {
+    const SCHEMA: &'static str = EVENT_SCHEMA;
+}
+
+impl crate::core::document::Document for Summary {
+    const SCHEMA: &'static str = EVENT_SCHEMA;
+}
+
 /// The closing line (`"type": "summary"`).
 #[derive(Clone, Debug, Serialize)]
 pub struct Summary {
-    pub schema: &'static str,
+    pub schema: crate::core::document::Tag<Self>,
     #[serde(rename = "type")]
     pub kind: &'static str,
     pub dest: String,
@@ -81,7 +89,7 @@ pub(super) fn pack_event(pack: &Pack, hierarchies: &[Uuid]) -> PackEvent {
         transferred: 0,
         problems: Vec::new(),
     };
-    PackEvent::new(EVENT_SCHEMA, pack, fetched)
+    PackEvent::new(pack, fetched)
 }
 
 pub(super) fn note_pack(event: &PackEvent) {

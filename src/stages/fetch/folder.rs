@@ -4,7 +4,7 @@
 
 use super::{Plan, prune};
 use crate::core::catalog::{self, Catalog};
-use crate::core::document::{self, Document};
+use crate::core::document::{self};
 use crate::core::error::Error;
 use crate::core::packdir::{FetchRecord, PackDir};
 use crate::core::signing::{self, PublicKey};
@@ -236,7 +236,7 @@ pub(super) fn write_folder_records(
         crate::core::fault::point(crate::core::fault::Point::FetchAfterCatalogWritten);
     }
     let record = FetchRecord {
-        schema: FetchRecord::SCHEMA.to_owned(),
+        schema: crate::core::document::Tag::new(),
         catalog_version: fetched.catalog.version,
         hierarchies,
     };

@@ -106,11 +106,17 @@ pub fn fetch(
     offers: &[Offer],
     on_event: &mut dyn FnMut(&FetchEvent) -> anyhow::Result<()>,
 ) -> anyhow::Result<Summary> {
+    fetch_on(&crate::core::runtime::build()?, options, offers, on_event)
+}
+
+/// [`fetch`] on a runtime the caller already runs (`-connect` fetches on its upload's).
+pub fn fetch_on(
+    runtime: &tokio::runtime::Runtime,
+    options: &FetchOptions,
+    offers: &[Offer],
+    on_event: &mut dyn FnMut(&FetchEvent) -> anyhow::Result<()>,
+) -> anyhow::Result<Summary> {
     check_options(options, offers)?;
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .context("Failed to start the download runtime")?;
     runtime
         .block_on(fetch_async(options, offers, on_event))
         .map_err(|err| http::name_the_proxy(err, &options.net))
@@ -119,7 +125,7 @@ pub fn fetch(
 /// `sct.fetch-plan.v1`: what a fetch would download, printed by `--dry-run`.
 #[derive(Clone, Debug, serde::Serialize)]
 pub struct FetchPlan {
-    pub schema: &'static str,
+    pub schema: crate::core::document::Tag<Self>,
     pub dest: String,
     pub catalog_version: u64,
     pub mode: DownloadMode,
@@ -127,6 +133,10 @@ pub struct FetchPlan {
     pub packs: Vec<PlannedPack>,
     /// Bytes of the planned files that are not already in `dest` at their full size.
     pub to_download: u64,
+}
+
+impl crate::core::document::Document for FetchPlan {
+    const SCHEMA: &'static str = "sct.fetch-plan.v1";
 }
 
 /// One pack of a [`FetchPlan`].
@@ -148,10 +158,7 @@ pub struct PlannedPack {
 /// their full size count as present; the real fetch still checks their SHA-256.
 pub fn dry_run(options: &FetchOptions, offers: &[Offer]) -> anyhow::Result<FetchPlan> {
     check_options(options, offers)?;
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .context("Failed to start the network runtime")?;
+    let runtime = crate::core::runtime::current_thread()?;
     let client = http::client(&options.net)?;
     let fetched = runtime.block_on(fetch_catalogs(&client, offers, options))?;
     let packdir = PackDir::new(&options.dest);
@@ -176,7 +183,7 @@ pub fn dry_run(options: &FetchOptions, offers: &[Offer]) -> anyhow::Result<Fetch
         })
         .collect();
     Ok(FetchPlan {
-        schema: "sct.fetch-plan.v1",
+        schema: crate::core::document::Tag::new(),
         dest: options.dest.display().to_string(),
         catalog_version: fetched.catalog.version,
         mode: options.mode,
@@ -299,7 +306,7 @@ async fn fetch_async(
     let results = download_all(&client, options, offers, &plan, &fetched.catalog, on_event).await?;
     let failed: Vec<&anyhow::Error> = results.iter().filter_map(|r| r.error.as_ref()).collect();
     let mut summary = Summary {
-        schema: EVENT_SCHEMA,
+        schema: crate::core::document::Tag::new(),
         kind: "summary",
         dest: options.dest.display().to_string(),
         catalog_version: fetched.catalog.version,

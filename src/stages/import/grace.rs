@@ -81,7 +81,7 @@ mod tests {
 
     fn catalog(expires_at: jiff::Timestamp) -> Catalog {
         Catalog {
-            schema: "sct.catalog.v1".into(),
+            schema: crate::core::document::Tag::new(),
             version: 7,
             issued_at: expires_at - jiff::SignedDuration::from_hours(24 * 30),
             expires_at,

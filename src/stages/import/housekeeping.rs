@@ -42,7 +42,7 @@ pub enum Status {
 /// One `offline/<GUID>/` folder.
 #[derive(Clone, Debug, Serialize)]
 pub struct InboxPack {
-    pub schema: &'static str,
+    pub schema: crate::core::document::Tag<Self>,
     #[serde(rename = "type")]
     pub kind: &'static str,
     pub package_guid: Uuid,
@@ -64,10 +64,14 @@ pub struct InboxPack {
     pub action: Option<&'static str>,
 }
 
+impl crate::core::document::Document for InboxPack {
+    const SCHEMA: &'static str = SCHEMA;
+}
+
 /// The closing line.
 #[derive(Clone, Debug, Default, Serialize)]
 pub struct InboxSummary {
-    pub schema: &'static str,
+    pub schema: crate::core::document::Tag<Self>,
     #[serde(rename = "type")]
     pub kind: &'static str,
     pub inbox: String,
@@ -81,6 +85,10 @@ pub struct InboxSummary {
     pub would_remove: usize,
     pub bytes_freed: u64,
     pub dry_run: bool,
+}
+
+impl crate::core::document::Document for InboxSummary {
+    const SCHEMA: &'static str = SCHEMA;
 }
 
 /// What to do with the superseded packs.
@@ -100,7 +108,7 @@ pub fn run(
     note: &mut dyn FnMut(String),
 ) -> anyhow::Result<InboxSummary> {
     let mut summary = InboxSummary {
-        schema: SCHEMA,
+        schema: crate::core::document::Tag::new(),
         kind: "summary",
         inbox: inbox.root.display().to_string(),
         dry_run: matches!(action, Action::Remove { dry_run: true }),
@@ -137,7 +145,7 @@ pub fn run(
         let row = rows.get(&guid);
         let (status, reason) = judge(row, &identity);
         let mut line = InboxPack {
-            schema: SCHEMA,
+            schema: crate::core::document::Tag::new(),
             kind: "pack",
             package_guid: guid,
             path: path.display().to_string(),

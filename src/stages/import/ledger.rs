@@ -16,7 +16,7 @@ pub const LEDGER_FILE: &str = ".sct-catalog-ledger.json";
 /// `sct.import-ledger.v1`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Ledger {
-    pub schema: String,
+    pub schema: crate::core::document::Tag<Self>,
     /// The newest catalog version imported into this inbox.
     pub catalog_version: u64,
     pub key_id: String,
@@ -57,7 +57,7 @@ pub fn record(
         return Ok(false);
     }
     let ledger = Ledger {
-        schema: Ledger::SCHEMA.to_owned(),
+        schema: crate::core::document::Tag::new(),
         catalog_version: version,
         key_id: key_id.to_owned(),
         recorded_at: now,

@@ -191,7 +191,7 @@ pub fn run(
     let rollback_override = check_rollback(site, &inbox, catalog.version, options, &mut *note)
         .with_context(not_imported)?;
     let mut summary = ImportSummary {
-        schema: SCHEMA,
+        schema: crate::core::document::Tag::new(),
         kind: "summary",
         src: options.src.display().to_string(),
         site_code: identity.site_code.clone(),

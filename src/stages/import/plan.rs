@@ -153,7 +153,6 @@ fn applicability(pack: &Pack, site_version: &CmVersion) -> Decision {
 mod tests {
     use super::*;
     use crate::core::catalog::PackFile;
-    use crate::core::document::Document;
     use crate::core::error::ExitCode;
     use crate::core::packdir::HierarchyRecord;
 
@@ -185,7 +184,7 @@ mod tests {
 
     fn record_with(mode: &str, entries: &[(Uuid, Vec<Uuid>)]) -> FetchRecord {
         FetchRecord {
-            schema: FetchRecord::SCHEMA.into(),
+            schema: crate::core::document::Tag::new(),
             catalog_version: 1,
             hierarchies: entries
                 .iter()
@@ -207,7 +206,7 @@ mod tests {
 
     fn catalog(packs: Vec<Pack>) -> Catalog {
         Catalog {
-            schema: Catalog::SCHEMA.into(),
+            schema: crate::core::document::Tag::new(),
             version: 1,
             issued_at: "2026-11-01T00:00:00Z".parse().unwrap(),
             expires_at: "2027-02-01T00:00:00Z".parse().unwrap(),

@@ -49,10 +49,22 @@ pub struct PackImported {
     pub failure: Option<ExitCode>,
 }
 
+impl crate::core::catalog::PackDetail for PackImported {
+    const SCHEMA: &'static str = SCHEMA;
+}
+
+impl crate::core::document::Document for ImportSummary {
+    const SCHEMA: &'static str = SCHEMA;
+}
+
+impl crate::core::document::Document for SitePackage {
+    const SCHEMA: &'static str = "sct.update-package.v1";
+}
+
 /// The closing `sct.import.v1` record.
 #[derive(Clone, Debug, Default, Serialize)]
 pub struct ImportSummary {
-    pub schema: &'static str,
+    pub schema: crate::core::document::Tag<Self>,
     #[serde(rename = "type")]
     pub kind: &'static str,
     pub src: String,
@@ -109,7 +121,7 @@ pub(super) fn event(pack: &Pack, inbox: &Inbox, decision: &Decision) -> PackEven
         state_name: None,
         failure: None,
     };
-    PackEvent::new(SCHEMA, pack, imported)
+    PackEvent::new(pack, imported)
 }
 
 /// Adds each placed pack's state in `CM_UpdatePackages`, read back from the site.
@@ -232,7 +244,7 @@ pub(super) fn close(
 /// state by name, as the console's *Updates and Servicing* node shows it.
 #[derive(Clone, Debug, Serialize)]
 pub struct SitePackage {
-    pub schema: &'static str,
+    pub schema: crate::core::document::Tag<Self>,
     #[serde(flatten)]
     pub package: crate::site::UpdatePackage,
     pub state_name: Option<&'static str>,
@@ -245,7 +257,7 @@ pub fn site_packages(store: &dyn SiteStore) -> anyhow::Result<Vec<SitePackage>> 
     Ok(packages
         .into_iter()
         .map(|package| SitePackage {
-            schema: "sct.update-package.v1",
+            schema: crate::core::document::Tag::new(),
             state_name: state::name(package.state),
             console_text: Some(state::console_text(package.state)).filter(|t| !t.is_empty()),
             package,

@@ -4,7 +4,6 @@
 
 use super::*;
 use crate::core::catalog::{Catalog, PackFile};
-use crate::core::document::Document;
 use crate::core::packdir::{FetchRecord, HierarchyRecord};
 use crate::core::signing::PrivateKey;
 use crate::site::{DiagnosticsLevel, UpdatePackage, UsageRow};
@@ -55,7 +54,7 @@ fn pack_folder(dir: &Path, version: u64, hierarchy: Uuid, key: &PrivateKey) -> U
     std::fs::write(dir.join(&path), &bytes).unwrap();
     let now = jiff::Timestamp::now();
     let catalog = Catalog {
-        schema: Catalog::SCHEMA.into(),
+        schema: crate::core::document::Tag::new(),
         version,
         issued_at: now
             .checked_sub(jiff::SignedDuration::from_hours(1))
@@ -88,7 +87,7 @@ fn pack_folder(dir: &Path, version: u64, hierarchy: Uuid, key: &PrivateKey) -> U
     std::fs::write(dir.join(crate::core::catalog::CATALOG_FILE), catalog_bytes).unwrap();
     std::fs::write(dir.join(crate::core::catalog::SIGNATURE_FILE), sig).unwrap();
     let record = FetchRecord {
-        schema: FetchRecord::SCHEMA.into(),
+        schema: crate::core::document::Tag::new(),
         catalog_version: version,
         hierarchies: vec![HierarchyRecord {
             hierarchy_id: hierarchy,

@@ -34,7 +34,7 @@ impl WaitOptions {
 /// One `sct.import.v1` line per observed state change.
 #[derive(Clone, Debug, Serialize, PartialEq, Eq)]
 pub struct StateEvent {
-    pub schema: &'static str,
+    pub schema: crate::core::document::Tag<Self>,
     #[serde(rename = "type")]
     pub kind: &'static str,
     pub package_guid: Uuid,
@@ -42,6 +42,10 @@ pub struct StateEvent {
     pub state: Option<i32>,
     pub state_name: Option<&'static str>,
     pub console_text: Option<&'static str>,
+}
+
+impl crate::core::document::Document for StateEvent {
+    const SCHEMA: &'static str = super::SCHEMA;
 }
 
 /// How the wait ended.
@@ -92,7 +96,7 @@ pub fn wait_for_states(
             if last.get(guid) != Some(&code) {
                 last.insert(*guid, code);
                 emit(&StateEvent {
-                    schema: super::SCHEMA,
+                    schema: crate::core::document::Tag::new(),
                     kind: "state",
                     package_guid: *guid,
                     state: code,

@@ -85,7 +85,7 @@ pub struct PlannedCab {
 /// `sct-upload --dry-run`: what would be uploaded, where, and how much.
 #[derive(Clone, Debug, serde::Serialize)]
 pub struct UploadPlan {
-    pub schema: &'static str,
+    pub schema: crate::core::document::Tag<Self>,
     pub source: String,
     /// The upload endpoint, when a service URL is configured (`null` otherwise: a plan needs none).
     pub upload_url: Option<String>,
@@ -96,9 +96,8 @@ pub struct UploadPlan {
     pub dry_run: bool,
 }
 
-impl UploadPlan {
-    /// The plan's schema name.
-    pub const SCHEMA: &'static str = "sct.upload-plan.v1";
+impl crate::core::document::Document for UploadPlan {
+    const SCHEMA: &'static str = "sct.upload-plan.v1";
 }
 
 /// Step 1 alone, for `--dry-run`: finds and checks the cabs and says what would be sent. Reads
@@ -139,7 +138,7 @@ pub fn plan(
         })
         .collect();
     Ok(UploadPlan {
-        schema: UploadPlan::SCHEMA,
+        schema: crate::core::document::Tag::new(),
         source: source.display().to_string(),
         upload_url,
         proxy: net.proxy.as_deref().map(crate::core::logging::redact_url),

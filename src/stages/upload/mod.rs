@@ -24,7 +24,6 @@ mod send;
 
 pub use local::{PlannedCab, UploadPlan, check_local, find_cabs, plan};
 
-use crate::core::document::Document;
 use crate::core::error::Error;
 use crate::core::offer::{Offer, Receipt};
 use crate::core::signing::PublicKey;
@@ -198,13 +197,11 @@ pub fn log_proxy(net: &NetOptions) {
     }
 }
 
-/// Runs the three steps on a new runtime; fails when any cab failed (the wrapper's entry point).
-pub fn run(options: &UploadOptions) -> anyhow::Result<Vec<Offer>> {
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .context("Failed to start the network runtime")?;
+/// Runs the three steps on `runtime`; fails when any cab failed (the wrapper's entry point).
+pub fn run(
+    runtime: &tokio::runtime::Runtime,
+    options: &UploadOptions,
+) -> anyhow::Result<Vec<Offer>> {
     let outcome = runtime.block_on(upload_all(options))?;
     match outcome.failures.into_iter().next() {
         Some((_, err)) => Err(err),
@@ -324,7 +321,7 @@ fn make_offer(
         .into());
     }
     Ok(Offer {
-        schema: Offer::SCHEMA.to_owned(),
+        schema: crate::core::document::Tag::new(),
         hierarchy_id: receipt.hierarchy_id,
         site_code: report.site_code.clone(),
         site_version: report.site_version,

@@ -3,7 +3,7 @@
 //! hierarchy and SHA-256 that were sent.
 
 use super::{LOG, UploadOptions, upload_url};
-use crate::core::document::{self, Document};
+use crate::core::document::{self};
 use crate::core::error::Error;
 use crate::core::offer::Receipt;
 use crate::core::report::Progress;
@@ -236,9 +236,9 @@ fn refusal(status: reqwest::StatusCode, url: &str, answer: &[u8]) -> anyhow::Err
     if status == S::PROXY_AUTHENTICATION_REQUIRED {
         return http::status_error(status, url);
     }
+    // Its `schema` field reads only as `sct.error.v1`: another document is no quote.
     let said = serde_json::from_slice::<ErrorDocument>(answer)
         .ok()
-        .filter(|d| d.schema == ErrorDocument::SCHEMA)
         .map(|d| d.message);
     if worth_retrying(status) {
         let err = http::status_error(status, url);

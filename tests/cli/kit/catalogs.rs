@@ -2,7 +2,6 @@
 //! with a test key, and the offers that point at it — no binary runs to make them.
 
 use sct::core::catalog::{Catalog, Pack, PackFile};
-use sct::core::document::Document;
 use sct::core::offer::{Offer, Receipt};
 use sct::core::signing::{PrivateKey, SignatureFile};
 use std::io::Read;
@@ -26,7 +25,7 @@ pub fn content(seed: u64, size: usize) -> Vec<u8> {
 pub fn fresh_catalog(version: u64, hierarchy_id: Option<Uuid>, packs: Vec<Pack>) -> Catalog {
     let now = jiff::Timestamp::now();
     Catalog {
-        schema: Catalog::SCHEMA.into(),
+        schema: sct::core::document::Tag::new(),
         version,
         issued_at: now - jiff::SignedDuration::from_hours(24),
         expires_at: now + jiff::SignedDuration::from_hours(24 * 30),
@@ -166,7 +165,7 @@ impl Service {
         let full: sct::core::version::CmVersion = full_version.parse().unwrap();
         let hierarchy_id: Uuid = hierarchy.parse().unwrap();
         let offer = Offer {
-            schema: Offer::SCHEMA.into(),
+            schema: sct::core::document::Tag::new(),
             hierarchy_id,
             site_code: "PS1".into(),
             site_version: full.site_version(),
@@ -175,7 +174,7 @@ impl Service {
             catalog_url: format!("{base}/catalog.json"),
             packs_url: format!("{base}/packs/"),
             receipt: Receipt {
-                schema: Receipt::SCHEMA.into(),
+                schema: sct::core::document::Tag::new(),
                 hierarchy_id,
                 site_code: "PS1".into(),
                 site_version: full.site_version(),

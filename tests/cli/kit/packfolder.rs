@@ -3,7 +3,6 @@
 
 use super::catalogs::{fresh_catalog, pack_file};
 use sct::core::catalog::{self, Pack};
-use sct::core::document::Document;
 use sct::core::packdir::{FetchRecord, HierarchyRecord};
 use sct::core::signing::PrivateKey;
 use std::path::Path;
@@ -78,7 +77,7 @@ pub fn write_pack_folder(
     std::fs::write(dir.join(catalog::CATALOG_FILE), bytes).unwrap();
     std::fs::write(dir.join(catalog::SIGNATURE_FILE), sig).unwrap();
     let record = FetchRecord {
-        schema: FetchRecord::SCHEMA.into(),
+        schema: sct::core::document::Tag::new(),
         catalog_version: version,
         hierarchies: entries
             .iter()
