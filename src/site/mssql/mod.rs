@@ -59,8 +59,9 @@ impl SqlServerSite {
         Self::connect_and_check(locator, password)
     }
 
-    /// Connects with a known password: for callers (and tests) that obtained it themselves.
-    pub fn open_with_password(
+    /// Connects with a known password: the tests, which never prompt.
+    #[cfg(test)]
+    pub(crate) fn open_with_password(
         locator: &SqlServerLocator,
         password: Secret,
     ) -> anyhow::Result<Self> {
