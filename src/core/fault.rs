@@ -203,13 +203,13 @@ mod tests {
         assert_eq!(names.len(), Point::ALL.len(), "a name or point twice");
         for point in Point::ALL {
             assert!(
-                ["fetch", "import", "inbox"].contains(&point.stage()),
+                ["fetch", "import", "inbox", "publish"].contains(&point.stage()),
                 "{point:?}: `{}` is not <stage>:<moment>",
                 point.name()
             );
         }
         // `name` is a match, so every point has a name; ALL must hold each one, in order
-        // (InboxAfterRenameAside is the last variant).
+        // (PublishAfterLock is the last variant).
         for (index, point) in Point::ALL.iter().enumerate() {
             assert_eq!(*point as usize, index, "{point:?} out of order in ALL");
         }
