@@ -213,6 +213,6 @@ mod tests {
         for (index, point) in Point::ALL.iter().enumerate() {
             assert_eq!(*point as usize, index, "{point:?} out of order in ALL");
         }
-        assert_eq!(Point::ALL.len(), Point::InboxAfterRenameAside as usize + 1);
+        assert_eq!(Point::ALL.len(), Point::PublishAfterLock as usize + 1);
     }
 }
