@@ -379,7 +379,7 @@ pub fn sign(
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use crate::core::error::ExitCode;
     use crate::core::signing::PrivateKey;
@@ -393,24 +393,29 @@ mod tests {
             issued_at: "2026-11-01T00:00:00Z".parse().unwrap(),
             expires_at: "2027-02-01T00:00:00Z".parse().unwrap(),
             hierarchy_id: None,
-            packs: vec![Pack {
-                info: crate::core::catalog::PackInfo {
-                    package_guid: guid,
-                    name: "Configuration Manager 2409".into(),
-                    update_number: "2409".into(),
-                    full_version: "5.00.9132.1000".parse().unwrap(),
-                    update_type: 0,
-                    min_cm_version: "5.00.9106.1000".parse().unwrap(),
-                    max_cm_version: "5.00.9132.1009".parse().unwrap(),
-                    release_date: "2024-10-14".into(),
-                    more_info_link: "https://example.invalid/2409".into(),
-                    description: String::new(),
-                },
-                files: vec![PackFile {
-                    path: format!("{folder}/{folder}.cab"),
-                    size: 3,
-                    sha256: crate::core::hash::hex_of(b"abc"),
-                }],
+            packs: vec![pack_2409(guid, &format!("{folder}/{folder}.cab"), b"abc")],
+        }
+    }
+
+    /// Update 2409 (5.00.9132.1000, for sites from 9106) as pack `guid` of one file at `path`.
+    pub(crate) fn pack_2409(guid: Uuid, path: &str, bytes: &[u8]) -> Pack {
+        Pack {
+            info: PackInfo {
+                package_guid: guid,
+                name: "Configuration Manager 2409".into(),
+                update_number: "2409".into(),
+                full_version: "5.00.9132.1000".parse().unwrap(),
+                update_type: 0,
+                min_cm_version: "5.00.9106.1000".parse().unwrap(),
+                max_cm_version: "5.00.9132.1009".parse().unwrap(),
+                release_date: "2024-10-14".into(),
+                more_info_link: "https://example.invalid/2409".into(),
+                description: String::new(),
+            },
+            files: vec![PackFile {
+                path: path.to_owned(),
+                size: bytes.len() as u64,
+                sha256: crate::core::hash::hex_of(bytes),
             }],
         }
     }

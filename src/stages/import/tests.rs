@@ -3,7 +3,7 @@
 //! lives in the inbox, and rollback is still refused.
 
 use super::*;
-use crate::core::catalog::{Catalog, PackFile};
+use crate::core::catalog::Catalog;
 use crate::core::packdir::{FetchRecord, HierarchyRecord};
 use crate::core::signing::PrivateKey;
 use crate::site::{DiagnosticsLevel, UpdatePackage, UsageRow};
@@ -63,25 +63,7 @@ fn pack_folder(dir: &Path, version: u64, hierarchy: Uuid, key: &PrivateKey) -> U
             .checked_add(jiff::SignedDuration::from_hours(24))
             .unwrap(),
         hierarchy_id: None,
-        packs: vec![Pack {
-            info: crate::core::catalog::PackInfo {
-                package_guid: guid,
-                name: "Configuration Manager 2409".into(),
-                update_number: "2409".into(),
-                full_version: "5.00.9132.1000".parse().unwrap(),
-                update_type: 0,
-                min_cm_version: "5.00.9106.1000".parse().unwrap(),
-                max_cm_version: "5.00.9132.1009".parse().unwrap(),
-                release_date: "2024-10-14".into(),
-                more_info_link: String::new(),
-                description: String::new(),
-            },
-            files: vec![PackFile {
-                path,
-                size: bytes.len() as u64,
-                sha256: crate::core::hash::hex_of(&bytes),
-            }],
-        }],
+        packs: vec![crate::core::catalog::tests::pack_2409(guid, &path, &bytes)],
     };
     let (catalog_bytes, sig) = crate::core::catalog::sign(&catalog, &[key]).unwrap();
     std::fs::write(dir.join(crate::core::catalog::CATALOG_FILE), catalog_bytes).unwrap();
