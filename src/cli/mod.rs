@@ -3,7 +3,7 @@
 //! The binaries' clap definitions live in [`args`] (one module per binary, each with its `Args`
 //! and `run`), so man pages and shell completions are generated from the same definitions
 //! ([`args::commands`], `cargo run --bin sct-docgen`). Readable summaries for a terminal are in
-//! [`summary`].
+//! [`readable`].
 
 use crate::core::error::{exit_code, is_broken_pipe};
 use std::io::{IsTerminal, Write};
@@ -12,7 +12,7 @@ pub mod args;
 pub mod docgen;
 mod net;
 pub mod progress;
-pub mod summary;
+pub mod readable;
 pub mod wrapper;
 
 pub use crate::core::report::{count, note};

@@ -148,7 +148,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         let site = crate::site::open(&locator)?;
         if args.view.human() {
             let packages = crate::stages::import::site_packages(site.as_ref())?;
-            return crate::cli::summary::write_site_packages(&mut out, &packages);
+            return crate::cli::readable::write_site_packages(&mut out, &packages);
         }
         crate::stages::import::list_packages(site.as_ref(), &mut out)?;
         return Ok(());

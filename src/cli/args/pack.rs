@@ -129,7 +129,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             if csv {
                 crate::core::review::write_csv(&doc, out)
             } else if view.human() {
-                crate::cli::summary::write_cab_report(&mut out, &report)
+                crate::cli::readable::write_cab_report(&mut out, &report)
             } else {
                 crate::core::document::write_pretty(out, &report)
             }

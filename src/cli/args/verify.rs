@@ -69,7 +69,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     );
     let mut out = std::io::stdout().lock();
     if args.view.human() {
-        crate::cli::summary::write_verify_report(&mut out, report)?;
+        crate::cli::readable::write_verify_report(&mut out, report)?;
     } else {
         crate::core::document::write_pretty(out, report)?;
     }

@@ -285,7 +285,7 @@ pub fn connect(
     config: &crate::stages::config::Config,
     upload: &UploadSeam<'_>,
     on_event: &mut dyn FnMut(&crate::stages::fetch::FetchEvent) -> anyhow::Result<()>,
-) -> anyhow::Result<crate::stages::fetch::Summary> {
+) -> anyhow::Result<crate::stages::fetch::FetchSummary> {
     let (proxy, proxy_user) = config.proxy(
         request.proxy_server_uri.as_deref(),
         request.proxy_user_name.as_deref(),

@@ -6,7 +6,7 @@
 //! message names the server and database (the context line) and never the password: server text
 //! is passed through [`Masker`] as well, in case a server ever echoes it.
 //!
-//! All of them are site-database failures, exit code 3 ([`ExitCode::Io`]); a malformed locator
+//! All of them are site-database failures, exit code 3 ([`crate::core::error::ExitCode::Io`]); a malformed locator
 //! or a missing password is a usage error (2) and is raised before any connection.
 
 use super::locator::{Login, Secret, SqlServerLocator};
@@ -91,7 +91,7 @@ pub fn kind_of(err: &tiberius::error::Error) -> Kind {
     }
 }
 
-/// The classified error: an [`Error::Io`](crate::core::error::Error::Io) saying what happened and what to
+/// The classified error: an [`Error::Io`] saying what happened and what to
 /// do, under a context line naming the server, database and login.
 pub fn classify(
     err: &tiberius::error::Error,

@@ -41,13 +41,13 @@ impl crate::core::catalog::PackDetail for PackFetched {
     const SCHEMA: &'static str = EVENT_SCHEMA;
 }
 
-impl crate::core::document::Document for Summary {
+impl crate::core::document::Document for FetchSummary {
     const SCHEMA: &'static str = EVENT_SCHEMA;
 }
 
 /// The closing line (`"type": "summary"`).
 #[derive(Clone, Debug, Serialize)]
-pub struct Summary {
+pub struct FetchSummary {
     pub schema: crate::core::document::Tag<Self>,
     #[serde(rename = "type")]
     pub kind: &'static str,
@@ -68,7 +68,7 @@ pub struct Summary {
 #[derive(Clone, Debug)]
 pub enum FetchEvent {
     Pack(PackEvent),
-    Summary(Summary),
+    Summary(FetchSummary),
 }
 
 impl Serialize for FetchEvent {

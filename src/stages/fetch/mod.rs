@@ -27,7 +27,7 @@ mod events;
 mod folder;
 pub mod prune;
 
-pub use events::{EVENT_SCHEMA, FetchEvent, PackEvent, PackFetched, PackStatus, Summary};
+pub use events::{EVENT_SCHEMA, FetchEvent, FetchSummary, PackEvent, PackFetched, PackStatus};
 use events::{note_pack, pack_event};
 pub use folder::check_dest;
 use folder::{
@@ -105,7 +105,7 @@ pub fn fetch(
     options: &FetchOptions,
     offers: &[Offer],
     on_event: &mut dyn FnMut(&FetchEvent) -> anyhow::Result<()>,
-) -> anyhow::Result<Summary> {
+) -> anyhow::Result<FetchSummary> {
     fetch_on(&crate::core::runtime::build()?, options, offers, on_event)
 }
 
@@ -115,7 +115,7 @@ pub fn fetch_on(
     options: &FetchOptions,
     offers: &[Offer],
     on_event: &mut dyn FnMut(&FetchEvent) -> anyhow::Result<()>,
-) -> anyhow::Result<Summary> {
+) -> anyhow::Result<FetchSummary> {
     check_options(options, offers)?;
     runtime
         .block_on(fetch_async(options, offers, on_event))
@@ -243,7 +243,7 @@ async fn fetch_async(
     options: &FetchOptions,
     offers: &[Offer],
     on_event: &mut dyn FnMut(&FetchEvent) -> anyhow::Result<()>,
-) -> anyhow::Result<Summary> {
+) -> anyhow::Result<FetchSummary> {
     let client = http::client(&options.net)?;
     match &options.net.proxy {
         Some(proxy) => logging::info(TOOL, vocabulary::using_proxy(&http::proxy_url(proxy))),
@@ -305,7 +305,7 @@ async fn fetch_async(
     }
     let results = download_all(&client, options, offers, &plan, &fetched.catalog, on_event).await?;
     let failed: Vec<&anyhow::Error> = results.iter().filter_map(|r| r.error.as_ref()).collect();
-    let mut summary = Summary {
+    let mut summary = FetchSummary {
         schema: crate::core::document::Tag::new(),
         kind: "summary",
         dest: options.dest.display().to_string(),
