@@ -196,22 +196,11 @@ mod tests {
         (dir, site)
     }
 
+    /// Update 2409 under a new GUID; registration records its description, not its files.
     fn sample_pack() -> Pack {
-        Pack {
-            info: crate::core::catalog::PackInfo {
-                package_guid: Uuid::new_v4(),
-                name: "Configuration Manager 2409".into(),
-                update_number: "2409".into(),
-                full_version: "5.00.9132.1000".parse().unwrap(),
-                update_type: 0,
-                min_cm_version: "5.00.9106.1000".parse().unwrap(),
-                max_cm_version: "5.00.9132.1009".parse().unwrap(),
-                release_date: "2024-10-14".into(),
-                more_info_link: "https://example.invalid/2409".into(),
-                description: String::new(),
-            },
-            files: Vec::new(),
-        }
+        let mut pack = crate::core::catalog::tests::pack_2409(Uuid::new_v4(), "x", b"");
+        pack.files.clear();
+        pack
     }
 
     fn stamp(version: u64) -> CatalogStamp {
