@@ -60,12 +60,25 @@ impl std::fmt::Display for PublicKey {
 }
 
 /// What `sct-serve keygen` prints (`sct.public-key.v1`): the public key to pin, and its ID.
-pub fn public_key_document(key: &PublicKey) -> serde_json::Value {
-    serde_json::json!({
-        "schema": "sct.public-key.v1",
-        "public_key": key.to_string(),
-        "key_id": key.key_id(),
-    })
+#[derive(Clone, Debug, Serialize)]
+pub struct PublicKeyDocument {
+    pub schema: crate::core::document::Tag<Self>,
+    /// `ed25519:<base64>`, as `trusted_keys` and `--trusted-key` take it.
+    pub public_key: String,
+    pub key_id: String,
+}
+
+impl crate::core::document::Document for PublicKeyDocument {
+    const SCHEMA: &'static str = "sct.public-key.v1";
+}
+
+/// The document that publishes `key`.
+pub fn public_key_document(key: &PublicKey) -> PublicKeyDocument {
+    PublicKeyDocument {
+        schema: crate::core::document::Tag::new(),
+        public_key: key.to_string(),
+        key_id: key.key_id(),
+    }
 }
 
 /// The private key file (`sct.signing-key.v1`), created with owner-only permissions.

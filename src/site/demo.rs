@@ -104,16 +104,32 @@ impl Dice {
     }
 }
 
-/// What `sct-demo site` prints (`sct.demo-site.v1`): the locator of the site created at `path`.
-pub fn site_document(path: &Path, spec: &DemoSpec) -> serde_json::Value {
-    json!({
-        "schema": "sct.demo-site.v1",
-        "site": format!("sqlite:{}", path.display()),
-        "site_code": spec.site_code,
-        "hierarchy_id": spec.hierarchy_id,
-        "version": spec.version,
-        "level": spec.level,
-    })
+/// What `sct-demo site` prints (`sct.demo-site.v1`): the locator of the site it created.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct DemoSite {
+    pub schema: crate::core::document::Tag<Self>,
+    /// The locator to give `--site` or `SCT_SITE`: `sqlite:PATH`.
+    pub site: String,
+    pub site_code: String,
+    pub hierarchy_id: Uuid,
+    pub version: CmVersion,
+    pub level: DiagnosticsLevel,
+}
+
+impl crate::core::document::Document for DemoSite {
+    const SCHEMA: &'static str = "sct.demo-site.v1";
+}
+
+/// The document for the site created at `path` from `spec`.
+pub fn site_document(path: &Path, spec: &DemoSpec) -> DemoSite {
+    DemoSite {
+        schema: crate::core::document::Tag::new(),
+        site: format!("sqlite:{}", path.display()),
+        site_code: spec.site_code.clone(),
+        hierarchy_id: spec.hierarchy_id,
+        version: spec.version,
+        level: spec.level,
+    }
 }
 
 /// Creates a demo site database at `path` (which must not exist yet).

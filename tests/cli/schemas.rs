@@ -425,7 +425,7 @@ fn documents_of_a_whole_job_validate() {
     check(&serde_json::from_slice(&metadata).unwrap());
 
     let key = PrivateKey::generate();
-    check(&sct::core::signing::public_key_document(&key.public()));
+    check(&serde_json::to_value(sct::core::signing::public_key_document(&key.public())).unwrap());
     let publish = |hierarchy_id| {
         let options = sct::service::publish::PublishOptions {
             root: root.clone(),
@@ -441,14 +441,11 @@ fn documents_of_a_whole_job_validate() {
     check(&second);
 
     let service = Service::start(&root);
-    check(&sct::service::serve::listening_document(
-        "http",
-        service.address,
-    ));
-    check(&sct::service::serve::listening_document(
-        "https",
-        "[::1]:8443".parse().unwrap(),
-    ));
+    let listening = |scheme, address| {
+        serde_json::to_value(sct::service::serve::listening_document(scheme, address)).unwrap()
+    };
+    check(&listening("http", service.address));
+    check(&listening("https", "[::1]:8443".parse().unwrap()));
     let refused = service.exchange(&format!(
         "POST {} HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
         sct::core::wire::UPLOAD_PATH
@@ -461,7 +458,7 @@ fn documents_of_a_whole_job_validate() {
     let spec = demo_spec(&install_dir);
     let db = dir.path().join("site.db");
     create(&db, &spec).unwrap();
-    check(&sct::site::demo::site_document(&db, &spec));
+    check(&serde_json::to_value(sct::site::demo::site_document(&db, &spec)).unwrap());
 
     let dest = dir.path().join("usb");
     let options = sct::stages::fetch::FetchOptions {

@@ -140,12 +140,26 @@ fn check_public_url(text: &str) -> Result<(), String> {
 }
 
 /// The line `sct-serve run` prints once it listens (`sct.serve-listening.v1`).
-pub fn listening_document(scheme: &str, address: SocketAddr) -> serde_json::Value {
-    serde_json::json!({
-        "schema": "sct.serve-listening.v1",
-        "address": address.to_string(),
-        "url": format!("{scheme}://{address}"),
-    })
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct Listening {
+    pub schema: crate::core::document::Tag<Self>,
+    /// The address it listens on, `IP:port`.
+    pub address: String,
+    /// The same as a URL, `http://IP:port` or `https://…`.
+    pub url: String,
+}
+
+impl crate::core::document::Document for Listening {
+    const SCHEMA: &'static str = "sct.serve-listening.v1";
+}
+
+/// The listening line for `address`, served over `scheme`.
+pub fn listening_document(scheme: &str, address: SocketAddr) -> Listening {
+    Listening {
+        schema: crate::core::document::Tag::new(),
+        address: address.to_string(),
+        url: format!("{scheme}://{address}"),
+    }
 }
 
 /// A refusal: status, stable word and message.
