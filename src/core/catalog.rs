@@ -388,12 +388,24 @@ pub(crate) mod tests {
         let guid: Uuid = "3b7d84fa-eccc-4ea0-b8ab-abbda1e88e0e".parse().unwrap();
         let folder = guid.to_string().to_uppercase();
         Catalog {
-            schema: crate::core::document::Tag::new(),
             version,
+            ..of(vec![pack_2409(
+                guid,
+                &format!("{folder}/{folder}.cab"),
+                b"abc",
+            )])
+        }
+    }
+
+    /// Catalog version 1 of `packs`, valid from 2026-11-01 to 2027-02-01, bound to no hierarchy.
+    pub(crate) fn of(packs: Vec<Pack>) -> Catalog {
+        Catalog {
+            schema: crate::core::document::Tag::new(),
+            version: 1,
             issued_at: "2026-11-01T00:00:00Z".parse().unwrap(),
             expires_at: "2027-02-01T00:00:00Z".parse().unwrap(),
             hierarchy_id: None,
-            packs: vec![pack_2409(guid, &format!("{folder}/{folder}.cab"), b"abc")],
+            packs,
         }
     }
 

@@ -205,14 +205,7 @@ mod tests {
     }
 
     fn catalog(packs: Vec<Pack>) -> Catalog {
-        Catalog {
-            schema: crate::core::document::Tag::new(),
-            version: 1,
-            issued_at: "2026-11-01T00:00:00Z".parse().unwrap(),
-            expires_at: "2027-02-01T00:00:00Z".parse().unwrap(),
-            hierarchy_id: None,
-            packs,
-        }
+        crate::core::catalog::tests::of(packs)
     }
 
     fn site(hierarchy: Uuid) -> SiteIdentity {
