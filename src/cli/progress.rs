@@ -57,12 +57,30 @@ pub fn install() {
 /// Notes and bars on stderr.
 struct Terminal;
 
+/// A note with a severity, as the original shows every line: messages that carry none are
+/// `INFO:`.
+fn with_severity(message: &str) -> String {
+    if ["ERROR:", "WARNING:", "INFO:"]
+        .iter()
+        .any(|tag| message.starts_with(tag))
+    {
+        message.to_owned()
+    } else {
+        format!("INFO: {message}")
+    }
+}
+
 impl Reporter for Terminal {
     /// One line, prefixed with the name of the program the operator ran (library code inside
-    /// `ServiceConnectionTool` passes `sct-fetch`, but the operator ran the wrapper).
+    /// `ServiceConnectionTool` passes `sct-fetch`, but the operator ran the wrapper), and for the
+    /// wrapper with a severity, as the original's lines have.
     fn note(&self, tool: &str, message: &str) {
         let name = crate::core::setting::program().unwrap_or(tool);
-        let line = crate::cli::shown(&message);
+        let line = if crate::core::setting::is_wrapper() {
+            crate::cli::shown(&with_severity(message))
+        } else {
+            crate::cli::shown(&message)
+        };
         suspend(|| {
             let _ = writeln!(std::io::stderr().lock(), "{name}: {line}");
         });
@@ -161,6 +179,13 @@ fn new_bar(total: u64, label: &str, unit: Unit, display: Display) -> ProgressBar
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_note_without_a_severity_is_info() {
+        assert_eq!(with_severity("ERROR: x"), "ERROR: x");
+        assert_eq!(with_severity("WARNING: x"), "WARNING: x");
+        assert_eq!(with_severity("importing x"), "INFO: importing x");
+    }
 
     fn os(s: &str) -> Option<&OsStr> {
         Some(OsStr::new(s))

@@ -8,6 +8,11 @@
 //! (the library used on its own, unit tests) nothing is shown. It is the `log` crate's pattern:
 //! one facade for every caller, one implementation chosen by the binary. Log files are separate
 //! ([`crate::core::logging`]): they record, this shows.
+//!
+//! What a stage produces item by item — a pack fetched, an offer made, a pack imported — is not
+//! a note: it is machine output. A stage hands each such event, as it happens, to the caller's
+//! [`Events`] callback; the front end writes it as a JSON line, the wrapper as a readable line,
+//! a test collects it.
 
 use std::fmt::Display;
 use std::sync::{Arc, OnceLock};
@@ -44,6 +49,10 @@ pub enum Unit {
     /// Things: packs, files.
     Items,
 }
+
+/// Where a stage sends its per-item events, in order, as they happen (`on_event` in every
+/// stage). An error from it (stdout closed) stops the stage and is returned.
+pub type Events<'a, E> = dyn FnMut(&E) -> anyhow::Result<()> + 'a;
 
 static REPORTER: OnceLock<Box<dyn Reporter>> = OnceLock::new();
 

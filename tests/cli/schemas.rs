@@ -497,21 +497,12 @@ fn documents_of_a_whole_job_validate() {
     let locator = sct::site::SiteLocator::Sqlite(db.clone());
     let config = sct::stages::config::Config::default();
     let import = |options: sct::stages::import::ImportOptions| {
-        let mut out = Vec::new();
-        sct::stages::import::import(
-            &locator,
-            &config,
-            &options,
-            &[key.public()],
-            &mut out,
-            &mut |_| {},
-        )
+        let mut lines: Vec<Value> = Vec::new();
+        sct::stages::import::import(&locator, &config, &options, &[key.public()], &mut |e| {
+            lines.push(serde_json::to_value(e)?);
+            Ok(())
+        })
         .unwrap();
-        let lines: Vec<Value> = String::from_utf8(out)
-            .unwrap()
-            .lines()
-            .map(|l| serde_json::from_str(l).unwrap())
-            .collect();
         lines
     };
     let base = sct::stages::import::ImportOptions {
@@ -557,7 +548,6 @@ fn documents_of_a_whole_job_validate() {
     let identity = read_only.store().identity().unwrap();
     let other = dir.path().join("cm2");
     std::fs::create_dir(&other).unwrap();
-    let mut out = Vec::new();
     sct::stages::import::run(
         &mut read_only,
         &identity,
@@ -565,8 +555,7 @@ fn documents_of_a_whole_job_validate() {
         &base,
         &[key.public()],
         now,
-        &mut out,
-        &mut |_| {},
+        &mut |_| Ok(()),
     )
     .unwrap();
     let inbox = sct::stages::import::inbox::Inbox::of_install_dir(&other);

@@ -545,7 +545,17 @@ fn the_library_entry_point_returns_the_same_offers_in_process() {
         token: Some(crate::kit::TOKEN.into()),
     };
     let runtime = sct::core::runtime::build().unwrap();
-    let offers = sct::stages::upload::run(&runtime, &options).unwrap();
+    let mut events = Vec::new();
+    let offers = sct::stages::upload::run(&runtime, &options, &mut |e| {
+        events.push(e.clone());
+        Ok(())
+    })
+    .unwrap();
+    // Each offer went to the event callback too, in the same order, with what fetch selects.
+    let offered: Vec<_> = events.iter().map(|e| e.offer.usage_cab.clone()).collect();
+    let returned: Vec<_> = offers.iter().map(|o| o.usage_cab.clone()).collect();
+    assert_eq!(offered, returned);
+    assert!(events.iter().all(|e| e.latest >= 1 && e.site_version >= 1));
     let sites: Vec<(&str, String)> = offers
         .iter()
         .map(|o| (o.site_code.as_str(), o.site_version.to_string()))

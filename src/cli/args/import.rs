@@ -150,7 +150,9 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             let packages = crate::stages::import::site_packages(site.as_ref())?;
             return crate::cli::readable::write_site_packages(&mut out, &packages);
         }
-        crate::stages::import::list_packages(site.as_ref(), &mut out)?;
+        for line in crate::stages::import::site_packages(site.as_ref())? {
+            crate::core::document::write_line(&mut out, &line)?;
+        }
         return Ok(());
     }
     let trusted = args.trust.keys(&config, args.src.as_deref())?;
@@ -168,8 +170,8 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             )
         }),
     };
-    crate::stages::import::import(&locator, &config, &options, &trusted, &mut out, &mut |m| {
-        crate::cli::note(TOOL, m)
+    crate::stages::import::import(&locator, &config, &options, &trusted, &mut |event| {
+        crate::core::document::write_line(&mut out, event)
     })?;
     Ok(())
 }
@@ -205,8 +207,8 @@ fn inbox(
         InboxCommand::List => Action::List,
         InboxCommand::Remove { dry_run, .. } => Action::Remove { dry_run: *dry_run },
     };
-    let summary = housekeeping::run(site.as_ref(), &inbox, action, out, &mut |m| {
-        crate::cli::note(TOOL, m)
+    let summary = housekeeping::run(site.as_ref(), &inbox, action, &mut |event| {
+        crate::core::document::write_line(&mut *out, event)
     })?;
     crate::cli::note(
         TOOL,

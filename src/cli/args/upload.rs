@@ -68,34 +68,15 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     let options = options(args, &config)?;
     crate::stages::upload::log_proxy(&options.net);
     let runtime = crate::core::runtime::build()?;
-    let outcome = runtime.block_on(crate::stages::upload::upload_all(&options))?;
     let mut stdout = std::io::stdout().lock();
-    for offer in &outcome.offers {
-        crate::core::document::write_line(&mut stdout, offer)?;
-        // Counted as sct-fetch selects, so the number stated is the number then downloaded.
-        let selected = |mode| {
-            outcome.catalogs.get(&offer.catalog_url).map_or(0, |c| {
-                crate::core::select::select_guids(&c.catalog, &offer.full_version, mode).len()
-            })
-        };
-        crate::cli::note(
-            TOOL,
-            format!(
-                "{}: hierarchy {} (site {}, {}) → catalog version {}: sct-fetch selects {} (default mode latest), {} with --mode siteversion",
-                offer.usage_cab,
-                offer.hierarchy_id,
-                offer.site_code,
-                offer.full_version,
-                offer.receipt.catalog_version,
-                crate::cli::count(
-                    selected(crate::core::select::DownloadMode::Latest),
-                    "pack",
-                    "packs"
-                ),
-                selected(crate::core::select::DownloadMode::SiteVersion)
-            ),
-        );
-    }
+    let outcome = runtime.block_on(crate::stages::upload::upload_all(
+        &options,
+        &mut |offered| {
+            crate::core::document::write_line(&mut stdout, &offered.offer)?;
+            crate::cli::note(TOOL, offer_note(offered));
+            Ok(())
+        },
+    ))?;
     let mut failures = outcome.failures.into_iter();
     let Some((_, first)) = failures.next() else {
         return Ok(());
@@ -104,6 +85,21 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         crate::cli::note(TOOL, format!("also failed: `{}`: {err:#}", path.display()));
     }
     Err(first)
+}
+
+/// What the operator is told of one offer.
+fn offer_note(offered: &crate::stages::upload::Offered) -> String {
+    let offer = &offered.offer;
+    format!(
+        "{}: hierarchy {} (site {}, {}) → catalog version {}: sct-fetch selects {} (default mode latest), {} with --mode siteversion",
+        offer.usage_cab,
+        offer.hierarchy_id,
+        offer.site_code,
+        offer.full_version,
+        offer.receipt.catalog_version,
+        crate::cli::count(offered.latest, "pack", "packs"),
+        offered.site_version
+    )
 }
 
 /// `--dry-run`: the plan on stdout, a one-line summary on stderr; nothing is sent.

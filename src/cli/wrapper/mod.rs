@@ -343,7 +343,8 @@ fn upload_offers(
         net.clone(),
         config,
     )?;
-    crate::stages::upload::run(runtime, &options)
+    // The offers go on to the fetch half; the wrapper says what came of them once it is done.
+    crate::stages::upload::run(runtime, &options, &mut |_| Ok(()))
 }
 
 /// The phase's name as typed on the command line.
@@ -532,19 +533,16 @@ fn run_phase(
                 src: update_pack_src,
                 ..Default::default()
             };
-            let mut out: Box<dyn std::io::Write> = if json {
-                Box::new(stdout)
-            } else {
-                Box::new(terminal::ImportLines::default())
-            };
-            let summary = crate::stages::import::import(
-                &site,
-                config,
-                &options,
-                &trusted,
-                &mut out,
-                &mut |m: String| crate::cli::note(TOOL, terminal::with_severity(&m)),
-            )?;
+            let mut out = stdout;
+            let summary =
+                crate::stages::import::import(&site, config, &options, &trusted, &mut |event| {
+                    if json {
+                        crate::core::document::write_line(&mut out, event)?;
+                    } else if let crate::stages::import::ImportEvent::Pack(pack) = event {
+                        crate::cli::note(TOOL, terminal::import_line(pack));
+                    }
+                    Ok(())
+                })?;
             crate::cli::note(
                 TOOL,
                 format!(

@@ -64,20 +64,12 @@ pub struct FetchSummary {
     pub ok: bool,
 }
 
-/// A line of `sct-fetch`'s output.
-#[derive(Clone, Debug)]
+/// A line of `sct-fetch`'s output: each pack as it finishes, then the summary.
+#[derive(Clone, Debug, Serialize)]
+#[serde(untagged)]
 pub enum FetchEvent {
     Pack(PackEvent),
     Summary(FetchSummary),
-}
-
-impl Serialize for FetchEvent {
-    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        match self {
-            FetchEvent::Pack(p) => p.serialize(s),
-            FetchEvent::Summary(p) => p.serialize(s),
-        }
-    }
 }
 
 pub(super) fn pack_event(pack: &Pack, hierarchies: &[Uuid]) -> PackEvent {

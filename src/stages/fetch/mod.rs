@@ -41,7 +41,7 @@ use crate::core::error::Error;
 use crate::core::logging::{self, vocabulary};
 use crate::core::offer::Offer;
 use crate::core::packdir::{HierarchyRecord, PackDir};
-use crate::core::report::{self, Progress};
+use crate::core::report::{self, Events, Progress};
 use crate::core::select::{self, DownloadMode};
 use crate::core::signing::PublicKey;
 use crate::stages::http::{self, NetOptions};
@@ -104,7 +104,7 @@ pub fn read_offers(path: Option<&Path>) -> anyhow::Result<Vec<Offer>> {
 pub fn fetch(
     options: &FetchOptions,
     offers: &[Offer],
-    on_event: &mut dyn FnMut(&FetchEvent) -> anyhow::Result<()>,
+    on_event: &mut Events<'_, FetchEvent>,
 ) -> anyhow::Result<FetchSummary> {
     fetch_on(&crate::core::runtime::build()?, options, offers, on_event)
 }
@@ -114,7 +114,7 @@ pub fn fetch_on(
     runtime: &tokio::runtime::Runtime,
     options: &FetchOptions,
     offers: &[Offer],
-    on_event: &mut dyn FnMut(&FetchEvent) -> anyhow::Result<()>,
+    on_event: &mut Events<'_, FetchEvent>,
 ) -> anyhow::Result<FetchSummary> {
     check_options(options, offers)?;
     runtime
@@ -242,7 +242,7 @@ fn check_options(options: &FetchOptions, offers: &[Offer]) -> anyhow::Result<()>
 async fn fetch_async(
     options: &FetchOptions,
     offers: &[Offer],
-    on_event: &mut dyn FnMut(&FetchEvent) -> anyhow::Result<()>,
+    on_event: &mut Events<'_, FetchEvent>,
 ) -> anyhow::Result<FetchSummary> {
     let client = http::client(&options.net)?;
     match &options.net.proxy {
@@ -518,7 +518,7 @@ async fn download_all(
     offers: &[Offer],
     plan: &Plan,
     catalog: &Catalog,
-    on_event: &mut dyn FnMut(&FetchEvent) -> anyhow::Result<()>,
+    on_event: &mut Events<'_, FetchEvent>,
 ) -> anyhow::Result<Vec<PackResult>> {
     let packdir = PackDir::new(&options.dest);
     let base = &offers[0].packs_url;

@@ -16,13 +16,12 @@
 //! under its GUID; the next import removes the leftover.
 
 use super::inbox::{Inbox, STAGING_PREFIX};
-use crate::core::document;
+use crate::core::report::{self, Events};
 use crate::core::version::CmVersion;
 use crate::site::{SiteIdentity, SiteStore, UpdatePackage, state};
 use anyhow::Context;
 use serde::Serialize;
 use std::collections::HashMap;
-use std::io::Write;
 use std::path::{Path, PathBuf};
 use uuid::Uuid;
 
@@ -87,6 +86,14 @@ pub struct InboxSummary {
     pub dry_run: bool,
 }
 
+/// A line of housekeeping's output: one per pack folder, then the summary.
+#[derive(Clone, Debug, Serialize)]
+#[serde(untagged)]
+pub enum InboxEvent {
+    Pack(InboxPack),
+    Summary(InboxSummary),
+}
+
 impl crate::core::document::Document for InboxSummary {
     const SCHEMA: &'static str = SCHEMA;
 }
@@ -98,14 +105,13 @@ pub enum Action {
     Remove { dry_run: bool },
 }
 
-/// Lists the inbox (and, with [`Action::Remove`], removes the superseded packs), printing one
-/// line per pack folder and a summary to `out`.
+/// Lists the inbox (and, with [`Action::Remove`], removes the superseded packs), handing one
+/// event per pack folder and then the summary to `on_event`.
 pub fn run(
     store: &dyn SiteStore,
     inbox: &Inbox,
     action: Action,
-    out: &mut dyn Write,
-    note: &mut dyn FnMut(String),
+    on_event: &mut Events<'_, InboxEvent>,
 ) -> anyhow::Result<InboxSummary> {
     let mut summary = InboxSummary {
         schema: crate::core::document::Tag::new(),
@@ -115,21 +121,27 @@ pub fn run(
         ..Default::default()
     };
     if !inbox.root.is_dir() {
-        note(format!(
-            "the inbox `{}` does not exist yet: nothing was ever imported here",
-            inbox.root.display()
-        ));
+        report::note(
+            super::TOOL,
+            format!(
+                "the inbox `{}` does not exist yet: nothing was ever imported here",
+                inbox.root.display()
+            ),
+        );
         summary.site_version = store.identity()?.full_version.to_string();
-        document::write_line(&mut *out, &summary)?;
+        on_event(&InboxEvent::Summary(summary.clone()))?;
         return Ok(summary);
     }
     // Held while the site is read and folders are removed, so no import places a pack meanwhile.
     let _lock = match action {
         Action::Remove { dry_run: false } => Some(inbox.lock(true, |path| {
-            note(format!(
-                "waiting for an import to finish (inbox lock `{}` is held)",
-                path.display()
-            ))
+            report::note(
+                super::TOOL,
+                format!(
+                    "waiting for an import to finish (inbox lock `{}` is held)",
+                    path.display()
+                ),
+            )
         })?),
         _ => None,
     };
@@ -169,12 +181,15 @@ pub fn run(
                 }
                 Action::Remove { dry_run: false } => {
                     remove_pack(inbox, &guid, &path)?;
-                    note(format!(
-                        "removed `{}` ({}): {}",
-                        path.display(),
-                        line.name.as_deref().unwrap_or("unnamed"),
-                        line.reason
-                    ));
+                    report::note(
+                        super::TOOL,
+                        format!(
+                            "removed `{}` ({}): {}",
+                            path.display(),
+                            line.name.as_deref().unwrap_or("unnamed"),
+                            line.reason
+                        ),
+                    );
                     line.action = Some("removed");
                     summary.removed += 1;
                     summary.bytes_freed += bytes;
@@ -188,9 +203,9 @@ pub fn run(
             Status::Superseded => &mut summary.superseded,
             Status::Unregistered => &mut summary.unregistered,
         } += 1;
-        document::write_line(&mut *out, &line)?;
+        on_event(&InboxEvent::Pack(line))?;
     }
-    document::write_line(&mut *out, &summary)?;
+    on_event(&InboxEvent::Summary(summary.clone()))?;
     Ok(summary)
 }
 

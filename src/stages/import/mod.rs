@@ -24,10 +24,9 @@ pub mod report;
 pub mod wait;
 
 use crate::core::catalog::Pack;
-use crate::core::document;
 use crate::core::error::{Error, ExitCode};
 use crate::core::packdir::PackDir;
-use crate::core::report::Progress;
+use crate::core::report::{Events, Progress, note};
 use crate::core::signing::PublicKey;
 use crate::site::register::{CatalogStamp, PackRegister};
 use crate::site::sqlite::SqliteSite;
@@ -37,10 +36,9 @@ use anyhow::Context;
 use inbox::{Inbox, Presence};
 use plan::Decision;
 pub use report::{
-    ImportSummary, Outcome, PackEvent, PackImported, SitePackage, list_packages, site_packages,
+    ImportEvent, ImportSummary, Outcome, PackEvent, PackImported, SitePackage, site_packages,
 };
-use report::{close, event, fill_states, print_events};
-use std::io::Write;
+use report::{close, event, fill_states, report_packs};
 use std::path::{Path, PathBuf};
 use uuid::Uuid;
 
@@ -48,6 +46,8 @@ use uuid::Uuid;
 pub const ENV_INSTALL_DIR: &str = "SCT_INSTALL_DIR";
 /// The schema tag of every line import prints.
 pub const SCHEMA: &str = "sct.import.v1";
+/// The component of import's notes and log entries.
+const TOOL: &str = "sct-import";
 
 /// What to import and how.
 #[derive(Clone, Debug, Default)]
@@ -116,15 +116,15 @@ pub fn resolve_install_dir(flag: Option<&Path>, config: &Config, site: &SiteIden
         .unwrap_or_else(|| PathBuf::from(&site.install_dir))
 }
 
-/// Opens the site from `locator` and runs the import, printing JSON lines to `out` and notes
-/// through `note`. Errors when the input is refused or anything selected failed (after the summary).
+/// Opens the site from `locator` and runs the import, handing every pack, state and the summary
+/// to `on_event`. Errors when the input is refused or anything selected failed (after the
+/// summary).
 pub fn import(
     locator: &SiteLocator,
     config: &Config,
     options: &ImportOptions,
     trusted: &[PublicKey],
-    out: &mut dyn Write,
-    note: &mut dyn FnMut(String),
+    on_event: &mut Events<'_, ImportEvent>,
 ) -> anyhow::Result<ImportSummary> {
     let options = &ImportOptions {
         expiry_grace_days: Some(grace::resolve(options.expiry_grace_days, config)?),
@@ -140,8 +140,7 @@ pub fn import(
         options,
         trusted,
         crate::core::clock::now(),
-        out,
-        note,
+        on_event,
     )?;
     Ok(summary)
 }
@@ -155,8 +154,7 @@ pub fn run(
     options: &ImportOptions,
     trusted: &[PublicKey],
     now: jiff::Timestamp,
-    out: &mut dyn Write,
-    note: &mut dyn FnMut(String),
+    on_event: &mut Events<'_, ImportEvent>,
 ) -> anyhow::Result<ImportSummary> {
     check_install_dir(install_dir)?;
     // Every refusal before step 5 names the folder, whichever check inside it failed.
@@ -175,21 +173,30 @@ pub fn run(
     .map_err(|err| missing_catalog_hint(err, &options.src))
     .with_context(not_imported)?;
     for entry in &verified.report.ignored {
-        crate::core::logging::info("sct-import", crate::core::litter::note(entry));
-        note(crate::core::litter::note(entry));
+        crate::core::logging::info(TOOL, crate::core::litter::note(entry));
+        note(TOOL, crate::core::litter::note(entry));
     }
     refuse_unless_ok(&verified.report)?;
     if let Some(warning) = expiry_warning {
         // In the log too: an audit of the site shows an expired catalog went in, and why.
-        crate::core::logging::warn("sct-import", &warning);
-        note(warning);
+        crate::core::logging::warn(TOOL, &warning);
+        note(TOOL, warning);
     }
     crate::core::fault::point(crate::core::fault::Point::ImportAfterVerify);
     let catalog = &verified.catalog;
     let planned = plan::plan(catalog, &verified.record, identity).with_context(not_imported)?;
     let inbox = Inbox::of_install_dir(install_dir);
-    let rollback_override = check_rollback(site, &inbox, catalog.version, options, &mut *note)
-        .with_context(not_imported)?;
+    let rollback_override =
+        check_rollback(site, &inbox, catalog.version, options).with_context(not_imported)?;
+    if let Some(last) = rollback_override {
+        note(
+            TOOL,
+            format!(
+                "WARNING: importing catalog version {} although version {last} was imported before (--allow-rollback)",
+                catalog.version
+            ),
+        );
+    }
     let mut summary = ImportSummary {
         schema: crate::core::document::Tag::new(),
         kind: "summary",
@@ -200,7 +207,7 @@ pub fn run(
         inbox: inbox.root.display().to_string(),
         catalog_version: catalog.version,
         key_id: verified.report.key_id.clone(),
-        rollback_override,
+        rollback_override: rollback_override.is_some(),
         dry_run: options.dry_run,
         ..Default::default()
     };
@@ -211,8 +218,8 @@ pub fn run(
     if options.dry_run {
         dry_run(&inbox, &planned, &mut events)?;
         summary.database = "dry-run";
-        print_events(&mut summary, &events, out)?;
-        return close(summary, &events, out);
+        report_packs(&mut summary, &events, on_event)?;
+        return close(summary, &events, on_event);
     }
     let stamp = CatalogStamp {
         version: catalog.version,
@@ -229,29 +236,28 @@ pub fn run(
         now,
         &mut summary,
         &mut events,
-        note,
     );
     let in_place = match in_place {
         Ok(in_place) => in_place,
         Err(err) => {
             // The files already placed stay (a rerun registers them); say what happened.
             summary.database = "failed";
-            print_events(&mut summary, &events, out)?;
-            document::write_line(&mut *out, &summary)?;
+            report_packs(&mut summary, &events, on_event)?;
+            on_event(&ImportEvent::Summary(summary))?;
             return Err(err);
         }
     };
-    print_events(&mut summary, &events, out)?;
+    report_packs(&mut summary, &events, on_event)?;
     if let Some(wait_options) = &options.wait {
         summary.wait = Some(wait::wait_for_states(
             site.store(),
             &in_place,
             wait_options,
             &mut |d| std::thread::sleep(d),
-            &mut |e| document::write_line(&mut *out, e),
+            &mut |e| on_event(&ImportEvent::State(e.clone())),
         )?);
     }
-    close(summary, &events, out)
+    close(summary, &events, on_event)
 }
 
 /// Steps 5–6 under the inbox lock: places the packs, then registers them (embedded site) or
@@ -266,28 +272,33 @@ fn apply(
     now: jiff::Timestamp,
     summary: &mut ImportSummary,
     events: &mut [PackEvent],
-    note: &mut dyn FnMut(String),
 ) -> anyhow::Result<Vec<Uuid>> {
     crate::core::fault::point(crate::core::fault::Point::ImportBeforeLock);
     inbox.ensure()?;
     let lock = inbox.lock(!options.no_lock_wait, |path| {
-        note(format!(
+        note(
+            TOOL,
+            format!(
             "waiting for another import to finish (inbox lock `{}` is held)",
             path.display()
-        ))
+        ),
+        )
     })?;
     let cleaned = inbox.clean_staging(&lock)?;
     for path in &cleaned {
-        note(format!(
-            "removed `{}`, left by an interrupted import",
-            path.display()
-        ));
+        note(
+            TOOL,
+            format!(
+                "removed `{}`, left by an interrupted import",
+                path.display()
+            ),
+        );
     }
     summary.cleaned_staging = cleaned.len();
     crate::core::fault::point(crate::core::fault::Point::ImportAfterCleanStaging);
     if site.register().is_none() {
         // The file ledger has no transaction: check again now that no other import can run.
-        check_rollback(site, inbox, stamp.version, options, &mut |_| {})?;
+        check_rollback(site, inbox, stamp.version, options)?;
     }
     let src = PackDir::new(&options.src);
     let to_copy: u64 = planned
@@ -295,12 +306,10 @@ fn apply(
         .filter(|p| p.decision == Decision::Import)
         .map(|p| p.pack.size())
         .sum();
-    // Notes print with the bar cleared, above it, instead of tearing it.
     let progress = Progress::bytes(to_copy, "import");
-    let mut say = |m: String| crate::core::report::suspend(|| note(m));
     for (planned, event) in planned.iter().zip(events.iter_mut()) {
         if planned.decision == Decision::Import {
-            place_one(inbox, &src, planned.pack, &lock, event, &progress, &mut say);
+            place_one(inbox, &src, planned.pack, &lock, event, &progress);
             crate::core::fault::point(crate::core::fault::Point::ImportAfterOnePack);
         }
     }
@@ -379,14 +388,14 @@ fn refuse_unless_ok(report: &crate::stages::verify::VerifyReport) -> anyhow::Res
     .into())
 }
 
-/// Step 4: returns true when an older catalog goes in because of `--allow-rollback`.
+/// Step 4: the newer version imported before, when an older catalog goes in because of
+/// `--allow-rollback`.
 fn check_rollback(
     site: &mut SiteAccess,
     inbox: &Inbox,
     version: u64,
     options: &ImportOptions,
-    note: &mut dyn FnMut(String),
-) -> anyhow::Result<bool> {
+) -> anyhow::Result<Option<u64>> {
     let where_ = site.store().describe();
     let (last, kept_in) = match site.register() {
         Some(register) => (
@@ -399,14 +408,10 @@ fn check_rollback(
         ),
     };
     let Some(last) = last.filter(|last| version < *last) else {
-        return Ok(false);
+        return Ok(None);
     };
     if options.allow_rollback {
-        note(format!(
-            "WARNING: importing catalog version {} although version {last} was imported before (--allow-rollback)",
-            version
-        ));
-        return Ok(true);
+        return Ok(Some(last));
     }
     // The wrapper has no rollback override (nor has the original): its operator is told what the
     // wrapper can do, never a flag it does not take.
@@ -492,7 +497,6 @@ fn place_one(
     lock: &inbox::InboxLock,
     event: &mut PackEvent,
     progress: &Progress,
-    note: &mut dyn FnMut(String),
 ) {
     let result = inbox.presence(pack).and_then(|presence| match presence {
         Presence::Identical => Ok(Outcome::AlreadyPresent),
@@ -500,12 +504,15 @@ fn place_one(
             Err(Error::Rejected(different_reason(&why, &inbox.pack_dir(pack))).into())
         }
         Presence::Absent => {
-            note(format!(
-                "importing {} ({}, {} bytes)",
-                pack.name,
-                pack.package_guid,
-                pack.size()
-            ));
+            note(
+                TOOL,
+                format!(
+                    "importing {} ({}, {} bytes)",
+                    pack.name,
+                    pack.package_guid,
+                    pack.size()
+                ),
+            );
             inbox
                 .place(src, pack, lock, progress)
                 .map(|()| Outcome::Imported)
@@ -514,7 +521,10 @@ fn place_one(
     match result {
         Ok(outcome) => event.detail.outcome = outcome,
         Err(err) => {
-            note(format!("ERROR: pack {} failed: {err:#}", pack.package_guid));
+            note(
+                TOOL,
+                format!("ERROR: pack {} failed: {err:#}", pack.package_guid),
+            );
             event.detail.outcome = Outcome::Failed;
             event.detail.failure = Some(crate::core::error::exit_code(&err));
             event.detail.reason = Some(format!("{err:#}"));

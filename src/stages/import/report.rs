@@ -1,17 +1,26 @@
-//! What import prints: one `sct.import.v1` line per pack, `state` lines while `--wait`ing, and a
-//! closing summary; and how the outcome becomes an exit code. Each pack's outcome and the summary
+//! What import reports: one `sct.import.v1` event per pack, `state` events while `--wait`ing, and
+//! a closing summary ([`ImportEvent`]); and how the outcome becomes an exit code. Each pack's outcome and the summary
 //! are logged too ([`crate::core::logging`], component `sct-import`).
 
 use super::inbox::Inbox;
 use super::plan::Decision;
-use super::{SCHEMA, wait};
+use super::{SCHEMA, TOOL as LOG, wait};
 use crate::core::catalog::Pack;
-use crate::core::document;
 use crate::core::error::{Error, ExitCode};
+use crate::core::report::Events;
 use crate::site::{SiteStore, state};
 use serde::Serialize;
-use std::io::Write;
 use uuid::Uuid;
+
+/// A line of import's output, in order: one per pack, `state` lines while `--wait`ing, then the
+/// summary.
+#[derive(Clone, Debug, Serialize)]
+#[serde(untagged)]
+pub enum ImportEvent {
+    Pack(PackEvent),
+    State(wait::StateEvent),
+    Summary(ImportSummary),
+}
 
 /// What happened to one pack.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
@@ -141,11 +150,11 @@ pub(super) fn fill_states(store: &dyn SiteStore, events: &mut [PackEvent]) -> an
     Ok(())
 }
 
-/// Prints the pack events and counts them into the summary.
-pub(super) fn print_events(
+/// Reports the pack events and counts them into the summary.
+pub(super) fn report_packs(
     summary: &mut ImportSummary,
     events: &[PackEvent],
-    out: &mut dyn Write,
+    on_event: &mut Events<'_, ImportEvent>,
 ) -> anyhow::Result<()> {
     for event in events {
         match event.detail.outcome {
@@ -157,13 +166,10 @@ pub(super) fn print_events(
             Outcome::WouldImport => summary.would_import += 1,
         }
         log_event(event);
-        document::write_line(&mut *out, event)?;
+        on_event(&ImportEvent::Pack(event.clone()))?;
     }
     Ok(())
 }
-
-/// The component of import's log entries.
-const LOG: &str = "sct-import";
 
 /// One log entry per pack: `Pack <GUID> <name> <version>: <outcome> (<reason>)`; an error for a
 /// failed pack.
@@ -198,14 +204,14 @@ fn log_event(event: &PackEvent) {
     }
 }
 
-/// Prints the closing summary; errors (after printing) when a selected pack failed or the
+/// Reports the closing summary; errors (after reporting it) when a selected pack failed or the
 /// site did not take the packs while `--wait`ing.
 pub(super) fn close(
     summary: ImportSummary,
     events: &[PackEvent],
-    out: &mut dyn Write,
+    on_event: &mut Events<'_, ImportEvent>,
 ) -> anyhow::Result<ImportSummary> {
-    document::write_line(&mut *out, &summary)?;
+    on_event(&ImportEvent::Summary(summary.clone()))?;
     crate::core::logging::info(
         LOG,
         format!(
@@ -263,13 +269,4 @@ pub fn site_packages(store: &dyn SiteStore) -> anyhow::Result<Vec<SitePackage>> 
             package,
         })
         .collect())
-}
-
-/// Prints every update package the site knows (read only) as JSON lines, newest version first.
-pub fn list_packages(store: &dyn SiteStore, out: &mut dyn Write) -> anyhow::Result<usize> {
-    let packages = site_packages(store)?;
-    for line in &packages {
-        document::write_line(&mut *out, line)?;
-    }
-    Ok(packages.len())
 }

@@ -94,7 +94,7 @@ fn import_read_only(
     identity: &SiteIdentity,
     key: &PrivateKey,
     options: ImportOptions,
-) -> (anyhow::Result<ImportSummary>, u32, String) {
+) -> (anyhow::Result<ImportSummary>, u32, Vec<ImportEvent>) {
     let reads = std::rc::Rc::new(Cell::new(0));
     let mut site = SiteAccess::ReadOnly(Box::new(ReadOnlySite {
         identity: identity.clone(),
@@ -104,7 +104,7 @@ fn import_read_only(
         src: src.to_owned(),
         ..options
     };
-    let mut out = Vec::new();
+    let mut events = Vec::new();
     let result = run(
         &mut site,
         identity,
@@ -112,10 +112,12 @@ fn import_read_only(
         &options,
         &[key.public()],
         jiff::Timestamp::now(),
-        &mut out,
-        &mut |_| {},
+        &mut |e| {
+            events.push(e.clone());
+            Ok(())
+        },
     );
-    (result, reads.get(), String::from_utf8(out).unwrap())
+    (result, reads.get(), events)
 }
 
 #[test]
@@ -126,13 +128,18 @@ fn read_only_site_gets_files_and_a_ledger_but_no_database_writes() {
     std::fs::create_dir(root.path().join("cm")).unwrap();
     let v2 = root.path().join("v2");
     let guid = pack_folder(&v2, 2, identity.hierarchy_id, &key);
-    let (result, reads, out) =
+    let (result, reads, events) =
         import_read_only(root.path(), &v2, &identity, &key, ImportOptions::default());
     let summary = result.unwrap();
     assert_eq!(summary.database, "read-only");
     assert_eq!(summary.imported, 1);
     assert_eq!(reads, 1, "states are read back, never written");
-    assert!(out.contains("\"outcome\":\"imported\""), "{out}");
+    assert!(
+        events.iter().any(
+            |e| matches!(e, ImportEvent::Pack(p) if p.detail.outcome == Outcome::Imported)
+        ),
+        "{events:?}"
+    );
     let inbox = Inbox::of_install_dir(&root.path().join("cm"));
     let folder = guid.to_string().to_uppercase();
     assert!(
@@ -184,17 +191,17 @@ fn wait_on_a_read_only_site_times_out_when_the_site_never_moves() {
         }),
         ..Default::default()
     };
-    let (result, reads, out) = import_read_only(root.path(), &src, &identity, &key, options);
+    let (result, reads, events) = import_read_only(root.path(), &src, &identity, &key, options);
     let err = result.unwrap_err();
     assert_eq!(crate::core::error::exit_code(&err), ExitCode::Io);
     assert!(format!("{err:#}").contains("--wait-timeout"));
     assert_eq!(reads, 1 + 3);
-    assert!(out.contains("\"type\":\"state\""), "{out}");
     assert!(
-        out.lines()
-            .last()
-            .unwrap()
-            .contains("\"wait\":\"timed_out\""),
-        "{out}"
+        events.iter().any(|e| matches!(e, ImportEvent::State(_))),
+        "{events:?}"
+    );
+    assert!(
+        matches!(events.last(), Some(ImportEvent::Summary(s)) if s.wait == Some(wait::WaitEnd::TimedOut)),
+        "{events:?}"
     );
 }

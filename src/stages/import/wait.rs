@@ -79,7 +79,7 @@ pub fn wait_for_states(
     packs: &[Uuid],
     options: &WaitOptions,
     sleep: &mut dyn FnMut(Duration),
-    emit: &mut dyn FnMut(&StateEvent) -> anyhow::Result<()>,
+    emit: &mut crate::core::report::Events<'_, StateEvent>,
 ) -> anyhow::Result<WaitEnd> {
     let mut last: BTreeMap<Uuid, Option<i32>> = BTreeMap::new();
     for poll in 0..options.max_polls {

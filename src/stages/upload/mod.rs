@@ -26,6 +26,8 @@ pub use local::{PlannedCab, UploadPlan, check_local, find_cabs, plan};
 
 use crate::core::error::Error;
 use crate::core::offer::{Offer, Receipt};
+use crate::core::report::Events;
+use crate::core::select::{self, DownloadMode};
 use crate::core::signing::PublicKey;
 use crate::core::usage_cab::CabReport;
 use crate::core::wire::UPLOAD_PATH;
@@ -97,8 +99,17 @@ fn token_from_env() -> Option<crate::core::secret::Secret> {
 pub struct UploadOutcome {
     pub offers: Vec<Offer>,
     pub failures: Vec<(PathBuf, anyhow::Error)>,
-    /// Catalogs that were verified, by URL (for summaries).
-    pub catalogs: BTreeMap<String, FetchedCatalog>,
+}
+
+/// One offer, handed to `on_event` once its catalog is verified: the `sct.offer.v1` line, and
+/// how many packs `sct-fetch` will select from that catalog in each download mode.
+#[derive(Clone, Debug)]
+pub struct Offered {
+    pub offer: Offer,
+    /// Packs selected in the default mode, `latest`.
+    pub latest: usize,
+    /// Packs selected with `--mode siteversion`.
+    pub site_version: usize,
 }
 
 /// The service URL: the flag, then `SCT_SERVICE_URL`, then `service_url` in the config file.
@@ -201,17 +212,22 @@ pub fn log_proxy(net: &NetOptions) {
 pub fn run(
     runtime: &tokio::runtime::Runtime,
     options: &UploadOptions,
+    on_event: &mut Events<'_, Offered>,
 ) -> anyhow::Result<Vec<Offer>> {
-    let outcome = runtime.block_on(upload_all(options))?;
+    let outcome = runtime.block_on(upload_all(options, on_event))?;
     match outcome.failures.into_iter().next() {
         Some((_, err)) => Err(err),
         None => Ok(outcome.offers),
     }
 }
 
-/// Steps 1–3. Local problems fail the whole run before anything is sent; network and service
-/// problems are reported per cab in [`UploadOutcome::failures`].
-pub async fn upload_all(options: &UploadOptions) -> anyhow::Result<UploadOutcome> {
+/// Steps 1–3, handing each offer to `on_event` in the order of the cab files. Local problems fail
+/// the whole run before anything is sent; network and service problems are reported per cab in
+/// [`UploadOutcome::failures`].
+pub async fn upload_all(
+    options: &UploadOptions,
+    on_event: &mut Events<'_, Offered>,
+) -> anyhow::Result<UploadOutcome> {
     let cabs = find_cabs(&options.source)?;
     let checked = tokio::task::spawn_blocking(move || check_local(&cabs))
         .await
@@ -228,15 +244,14 @@ pub async fn upload_all(options: &UploadOptions) -> anyhow::Result<UploadOutcome
     let mut failures = Vec::new();
     for ((path, report), receipt) in checked.into_iter().zip(receipts) {
         match offer_for(&path, &report, receipt, &mut catalogs).await {
-            Ok(offer) => offers.push(offer),
+            Ok(offered) => {
+                on_event(&offered)?;
+                offers.push(offered.offer);
+            }
             Err(err) => failures.push((path, err)),
         }
     }
-    Ok(UploadOutcome {
-        offers,
-        failures,
-        catalogs: catalogs.verified,
-    })
+    Ok(UploadOutcome { offers, failures })
 }
 
 /// Step 3 for one cab: the catalog its receipt names, verified, turned into an offer.
@@ -245,11 +260,18 @@ async fn offer_for(
     report: &CabReport,
     receipt: anyhow::Result<Receipt>,
     catalogs: &mut Catalogs<'_>,
-) -> anyhow::Result<Offer> {
+) -> anyhow::Result<Offered> {
     let receipt = receipt?;
     let url = receipt.catalog_url.clone();
     let fetched = catalogs.verified(&url, path).await?;
-    make_offer(path, report, receipt, fetched)
+    let offer = make_offer(path, report, receipt, fetched)?;
+    // Counted as sct-fetch selects, so the number stated is the number then downloaded.
+    let selects = |mode| select::select_guids(&fetched.catalog, &offer.full_version, mode).len();
+    Ok(Offered {
+        latest: selects(DownloadMode::Latest),
+        site_version: selects(DownloadMode::SiteVersion),
+        offer,
+    })
 }
 
 /// The offered catalogs, each fetched and verified once however many cabs it is offered to.
