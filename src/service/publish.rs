@@ -122,14 +122,40 @@ impl Document for PublishReport {
     const SCHEMA: &'static str = "sct.publish-report.v1";
 }
 
+/// The component of publish's log entries and notes.
+const LOG: &str = "sct-serve";
+
+/// Longest `--expires-in`: ten years. Far above what clients accept by default, it only keeps a
+/// typo from signing a catalog that never expires (or a date past the calendar's end).
+pub const MAX_EXPIRES_IN_DAYS: u32 = 3650;
+
+/// A validity the calendar can hold, and a warning when clients at the default ceiling will
+/// refuse the catalog (they may have raised theirs, so it is not an error).
+fn check_expires_in(days: u32) -> anyhow::Result<()> {
+    if !(1..=MAX_EXPIRES_IN_DAYS).contains(&days) {
+        return Err(Error::Usage(format!(
+            "--expires-in must be from 1 to {MAX_EXPIRES_IN_DAYS} days (it is {days})"
+        ))
+        .into());
+    }
+    let ceiling = catalog::DEFAULT_MAX_CATALOG_VALIDITY_DAYS;
+    if days > ceiling {
+        let warning = format!(
+            "WARNING: a catalog valid for {days} days is refused by every client that keeps the default {ceiling}-day ceiling ({}); publish with --expires-in {ceiling} or less unless your clients raised it",
+            catalog::ValidityCeiling::default().setting
+        );
+        crate::core::logging::warn(LOG, &warning);
+        crate::core::report::note(LOG, warning);
+    }
+    Ok(())
+}
+
 /// Builds, signs and writes a new catalog for the packs under `ROOT/packs/`.
 pub fn publish(options: &PublishOptions, keys: &[&PrivateKey]) -> anyhow::Result<PublishReport> {
     if keys.is_empty() {
         return Err(Error::Usage("publishing needs at least one signing key".into()).into());
     }
-    if options.expires_in_days == 0 {
-        return Err(Error::Usage("--expires-in must be at least 1 day".into()).into());
-    }
+    check_expires_in(options.expires_in_days)?;
     let root = ServiceRoot::new(&options.root);
     let _lock = lock_root(&root)?;
     crate::core::fault::point(crate::core::fault::Point::PublishAfterLock);
@@ -344,6 +370,32 @@ mod tests {
         let file = &pack.files[0];
         let (size, sha) = crate::core::hash::of_file(&root.packs().join(&file.path)).unwrap();
         assert_eq!((size, sha), (file.size, file.sha256.clone()));
+    }
+
+    #[test]
+    fn an_expiry_the_calendar_cannot_hold_is_a_usage_error_not_a_panic() {
+        let dir = tempfile::tempdir().unwrap();
+        generate(dir.path(), &small()).unwrap();
+        let key = PrivateKey::generate();
+        for days in [0, MAX_EXPIRES_IN_DAYS + 1, u32::MAX] {
+            let options = PublishOptions {
+                expires_in_days: days,
+                ..options(dir.path())
+            };
+            let err = publish(&options, &[&key]).unwrap_err();
+            assert_eq!(crate::core::error::exit_code(&err), ExitCode::Usage);
+            assert!(format!("{err:#}").contains("--expires-in"), "{err:#}");
+        }
+        assert!(!ServiceRoot::new(dir.path()).catalog().exists());
+        // Longer than clients accept by default: published (clients may have raised their
+        // ceiling), with a warning.
+        let long = PublishOptions {
+            expires_in_days: MAX_EXPIRES_IN_DAYS,
+            ..options(dir.path())
+        };
+        let report = publish(&long, &[&key]).unwrap();
+        let days = report.expires_at.duration_since(report.issued_at).as_hours() / 24;
+        assert_eq!(days, i64::from(MAX_EXPIRES_IN_DAYS));
     }
 
     #[test]

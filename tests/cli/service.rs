@@ -99,6 +99,33 @@ fn a_publisher_killed_while_holding_the_lock_leaves_no_stale_lock() {
     assert_eq!(report["version"], 2);
 }
 
+/// An expiry the calendar cannot hold is a usage error, not a crash; one longer than clients
+/// accept by default is published with a warning that says so.
+#[test]
+fn publish_refuses_an_endless_expiry_and_warns_of_one_clients_refuse() {
+    let env = Env::new();
+    let site = published(&env);
+    let publish_for = |days: &str| {
+        env.cmd("sct-serve")
+            .args(["publish", "--expires-in", days, "--root"])
+            .arg(&site.root)
+            .arg("--key")
+            .arg(&site.key)
+            .output()
+            .unwrap()
+    };
+    let out = publish_for("4294967295");
+    assert_exit!(out, Usage);
+    assert!(stderr_of(&out).contains("--expires-in must be from 1 to 3650"));
+    let out = publish_for("365");
+    assert!(out.status.success(), "{}", stderr_of(&out));
+    assert!(
+        stderr_of(&out).contains("WARNING: a catalog valid for 365 days is refused"),
+        "{}",
+        stderr_of(&out)
+    );
+}
+
 #[test]
 fn static_files_support_range_etag_and_last_modified() {
     let env = Env::new();

@@ -41,7 +41,8 @@ pub enum Command {
         /// Signing key file; repeat to sign with several keys (key rotation).
         #[arg(long = "key", value_name = "KEY", required = true, value_parser = crate::core::paths::path_flag)]
         keys: Vec<PathBuf>,
-        /// Days until clients refuse the catalog.
+        /// Days until clients refuse the catalog (1 to 3650; clients refuse more than 90 unless
+        /// their max_catalog_validity_days is raised).
         #[arg(long, value_name = "DAYS", default_value_t = crate::service::publish::DEFAULT_EXPIRES_IN_DAYS)]
         expires_in: u32,
         /// Pack metadata (sct.pack-metadata.v1) [default: ROOT/packs.json]

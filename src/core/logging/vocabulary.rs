@@ -30,25 +30,10 @@ pub fn downloaded_successfully(name: &str, size: u64) -> String {
     format!("{name} (size = {size}) downloaded successfully")
 }
 
-/// `Downloading Redists for <GUID>`.
-pub fn downloading_redists(id: &Uuid) -> String {
-    format!("Downloading Redists for {}", guid(id))
-}
-
-/// `Successfully downloaded Redists for <GUID>`.
-pub fn downloaded_redists(id: &Uuid) -> String {
-    format!("Successfully downloaded Redists for {}", guid(id))
-}
-
 /// `Downloading <url> as <file>` (ConfigMgrSetup.log). Pass URLs through [`super::redact`]
 /// first if they could carry credentials; the log masks them anyway.
 pub fn downloading_as(url: &str, name: &str) -> String {
     format!("Downloading {url} as {name}")
-}
-
-/// `Verifying hash for file '<path>'`.
-pub fn verifying_hash(path: impl Display) -> String {
-    format!("Verifying hash for file '{path}'")
 }
 
 /// The hash check's outcome, with both digests as DMPDownloader logs them.
@@ -61,11 +46,6 @@ pub fn hash_checked(path: impl Display, expected: &str, actual: &str) -> String 
     format!(
         "Hash check {verdict} for file '{path}' with HashAlgorithm = SHA256: expected hash = {expected}, actual hash = {actual}"
     )
-}
-
-/// `Verifying signature for file '<path>'`.
-pub fn verifying_signature(path: impl Display) -> String {
-    format!("Verifying signature for file '{path}'")
 }
 
 /// `No proxy information is specified. Connect without proxy.`

@@ -35,8 +35,9 @@ use std::time::Duration;
 use tokio::io::AsyncWriteExt;
 use tower_http::services::ServeDir;
 
-/// Largest usage cab accepted unless `--max-upload` says otherwise: 512 MiB, the usage
-/// document's own limit ([`crate::core::usage::MAX_USAGE_BYTES`]); real cabs are a few MiB.
+/// Largest usage cab accepted unless `--max-upload` says otherwise: 512 MiB, room for a usage
+/// document at its own limit ([`crate::core::usage::MAX_USAGE_BYTES`], 64 MiB) stored uncompressed
+/// beside the other members a manifest may list; real cabs are a few MiB.
 pub const DEFAULT_MAX_UPLOAD: u64 = 512 * 1024 * 1024;
 /// Default for `--max-concurrent-uploads`: uploads received at once; more are answered 503.
 pub const DEFAULT_CONCURRENT_UPLOADS: usize = 8;
