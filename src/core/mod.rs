@@ -22,6 +22,7 @@ pub mod lock;
 pub mod logging;
 pub mod medium;
 pub mod offer;
+pub mod owner_only;
 pub mod packdir;
 pub mod paths;
 pub mod pool;

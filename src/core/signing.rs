@@ -107,18 +107,15 @@ impl PrivateKey {
         PublicKey(self.0.verifying_key())
     }
 
-    /// Writes the key file with mode 0600 (created new: an existing key is never overwritten).
+    /// Writes the key file, readable by its owner only ([`crate::core::owner_only`]: mode 0600,
+    /// or a DACL of its own on Windows); created new: an existing key is never overwritten.
     pub fn save(&self, path: &Path) -> anyhow::Result<()> {
         let doc = KeyFile {
             schema: crate::core::document::Tag::new(),
             public_key: self.public().to_string(),
             private_key: B64.encode(self.0.to_bytes()),
         };
-        let mut options = std::fs::OpenOptions::new();
-        options.write(true).create_new(true);
-        #[cfg(unix)]
-        std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-        let file = options.open(path).map_err(|err| {
+        let file = crate::core::owner_only::create_new(path).map_err(|err| {
             let why = match err.kind() {
                 std::io::ErrorKind::AlreadyExists => {
                     "it exists already, and a signing key is never overwritten".to_owned()
@@ -201,8 +198,8 @@ impl SignatureFile {
 
 /// Checks that `message` carries a valid signature by one of `trusted`; returns that key's ID.
 ///
-/// Refused (exit 1) when no key is pinned, no signature is by a pinned key, or a signature by a
-/// pinned key does not verify (altered bytes or signature).
+/// Refused (exit 1) when no signature is by a pinned key, or a signature by a pinned key does not
+/// verify (altered bytes or signature); a usage error (exit 2) when no key is pinned at all.
 pub fn verify(
     message: &[u8],
     signatures: &SignatureFile,
@@ -210,9 +207,8 @@ pub fn verify(
     what: &str,
 ) -> anyhow::Result<String> {
     if trusted.is_empty() {
-        return Err(Error::Usage(format!(
-                "no trusted signing key is configured to check {what}: set SCT_TRUSTED_KEYS or trusted_keys in sct.toml"
-            )).into());
+        return Err(anyhow::Error::new(Error::no_trusted_key())
+            .context(format!("{what} cannot be checked")));
     }
     let mut by_trusted_key = false;
     for entry in &signatures.signatures {
