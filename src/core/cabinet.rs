@@ -203,10 +203,14 @@ impl CabReader {
             .map(|f| u64::from(f.uncompressed_size()))
             .with_context(|| format!("cab `{}` has no member `{name}`", self.path.display()))?;
         if declared > limit {
-            return Err(Error::Rejected(format!(
-                "cab `{}`: `{name}` declares {declared} bytes, over the {limit}-byte limit",
-                self.path.display()
-            ))
+            return Err(Error::TooLarge {
+                what: format!(
+                    "cab `{}`: `{name}` (it declares {declared} bytes)",
+                    self.path.display()
+                ),
+                limit,
+                meant_for: None,
+            }
             .into());
         }
         let path = self.path.clone();

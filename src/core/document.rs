@@ -213,10 +213,11 @@ fn nesting_depth(bytes: &[u8]) -> usize {
 }
 
 fn too_large<T: Document>(source: &str, limit: u64) -> anyhow::Error {
-    Error::Rejected(format!(
-        "{source} is larger than the {limit}-byte limit for {}",
-        T::SCHEMA
-    ))
+    Error::TooLarge {
+        what: source.to_owned(),
+        limit,
+        meant_for: Some(T::SCHEMA.to_owned()),
+    }
     .into()
 }
 
@@ -260,19 +261,19 @@ pub fn read_lines<T: Document + DeserializeOwned>(
         total += n as u64;
         let where_ = format!("{source} line {number}");
         if line.len() as u64 > limits.line {
-            return Err(Error::Rejected(format!(
-                "{where_} is longer than the {}-byte limit for {}",
-                limits.line,
-                T::SCHEMA
-            ))
+            return Err(Error::TooLarge {
+                what: where_,
+                limit: limits.line,
+                meant_for: Some(T::SCHEMA.to_owned()),
+            }
             .into());
         }
         if total > limits.total {
-            return Err(Error::Rejected(format!(
-                "{source} is larger than the {}-byte limit for a stream of {}",
-                limits.total,
-                T::SCHEMA
-            ))
+            return Err(Error::TooLarge {
+                what: source.to_owned(),
+                limit: limits.total,
+                meant_for: Some(format!("a stream of {}", T::SCHEMA)),
+            }
             .into());
         }
         if line.iter().all(u8::is_ascii_whitespace) {
@@ -461,11 +462,11 @@ mod tests {
             "x".repeat(64)
         );
         let err = read_lines::<Probe>(long.as_bytes(), "stdin", LIMITS).unwrap_err();
-        assert!(message(err).contains("line 1 is longer than the 64-byte limit"));
+        assert!(message(err).contains("line 1 is larger than the 64-byte limit"));
         // No newline at all: refused after the limit, not read to the end.
         let endless = std::io::BufReader::new(std::io::repeat(b' '));
         let err = read_lines::<Probe>(endless, "stdin", LIMITS).unwrap_err();
-        assert!(message(err).contains("longer than"));
+        assert!(message(err).contains("larger than"));
         let many = "{\"schema\":\"sct.probe.v1\",\"n\":1}\n".repeat(10);
         let err = read_lines::<Probe>(many.as_bytes(), "stdin", LIMITS).unwrap_err();
         let text = message(err);

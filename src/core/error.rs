@@ -126,6 +126,26 @@ pub enum Error {
         /// What the service said in its error document, if anything.
         said: Option<String>,
     },
+    /// Input over a size limit, the bound on what reading it may cost: a document or one line of
+    /// a stream, a download, a file from the medium, a cab member.
+    #[error(
+        "{what} is larger than the {limit}-byte limit{}",
+        meant_for.as_deref().map(|m| format!(" for {m}")).unwrap_or_default()
+    )]
+    TooLarge {
+        /// What was read: a source, a URL (already redacted), a path in backquotes.
+        what: String,
+        limit: u64,
+        /// What the limit is for, when it depends on it (a document kind).
+        meant_for: Option<String>,
+    },
+    /// No catalog signing key is pinned, so nothing from the service or the medium can be
+    /// checked.
+    #[error("no trusted catalog signing key is configured: {how}")]
+    NoTrustedKey {
+        /// How to give one, in the words of the program that runs.
+        how: String,
+    },
     /// Several items failed (packs of a fetch or an import): the run ends with the first one's class.
     #[error("{message}")]
     Several { first: ExitCode, message: String },
@@ -147,12 +167,24 @@ pub enum Error {
 }
 
 impl Error {
+    /// [`Error::NoTrustedKey`], saying how to give a key with the config file by its plain name.
+    pub fn no_trusted_key() -> Self {
+        let setting = crate::core::setting::Setting::TrustedKeys;
+        Error::NoTrustedKey {
+            how: setting
+                .how_to_give(crate::core::setting::CONFIG_FILE)
+                .unwrap_or_default(),
+        }
+    }
+
     /// The one map from situation to exit class.
     pub fn class(&self) -> ExitCode {
         match self {
             Error::NotAFolder { .. } => ExitCode::Usage,
             Error::LockHeld { .. } => ExitCode::Io,
             Error::UploadRefused { status, .. } => upload_refusal_class(*status),
+            Error::TooLarge { .. } => ExitCode::Rejected,
+            Error::NoTrustedKey { .. } => ExitCode::Usage,
             Error::Several { first, .. } => *first,
             Error::Rejected(_) => ExitCode::Rejected,
             Error::Usage(_) => ExitCode::Usage,

@@ -96,10 +96,11 @@ pub fn is_missing(err: &anyhow::Error) -> bool {
 }
 
 fn too_large(path: &Path, limit: u64) -> anyhow::Error {
-    Error::Rejected(format!(
-        "`{}` is larger than its {limit}-byte limit",
-        path.display()
-    ))
+    Error::TooLarge {
+        what: format!("`{}`", path.display()),
+        limit,
+        meant_for: None,
+    }
     .into()
 }
 

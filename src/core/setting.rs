@@ -13,6 +13,8 @@ static PROGRAM: OnceLock<String> = OnceLock::new();
 
 /// The wrapper's program name: its messages name only the original's flags.
 pub const WRAPPER: &str = "ServiceConnectionTool";
+/// The config file's name beside the binaries (`crate::stages::config` reads it).
+pub const CONFIG_FILE: &str = "sct.toml";
 
 /// Records the running program (first call wins; later calls, as in tests, change nothing).
 pub fn set_program(name: &str) {

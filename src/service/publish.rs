@@ -394,7 +394,11 @@ mod tests {
             ..options(dir.path())
         };
         let report = publish(&long, &[&key]).unwrap();
-        let days = report.expires_at.duration_since(report.issued_at).as_hours() / 24;
+        let days = report
+            .expires_at
+            .duration_since(report.issued_at)
+            .as_hours()
+            / 24;
         assert_eq!(days, i64::from(MAX_EXPIRES_IN_DAYS));
     }
 

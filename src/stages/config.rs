@@ -15,7 +15,7 @@ pub const ENV_CONFIG: &str = "SCT_CONFIG";
 /// Environment variable naming the site database.
 pub const ENV_SITE: &str = "SCT_SITE";
 /// The config file's name beside the binaries.
-pub const FILE_NAME: &str = "sct.toml";
+pub const FILE_NAME: &str = crate::core::setting::CONFIG_FILE;
 
 /// The config file's contents; every key is optional.
 #[derive(Clone, Debug, Default, Deserialize)]
@@ -204,10 +204,9 @@ impl Config {
             .collect::<anyhow::Result<Vec<String>>>()?;
         let keys = crate::core::signing::parse_trusted(&items)?;
         if keys.is_empty() {
-            return Err(Error::Usage(format!(
-                "no trusted catalog key: {}",
-                self.how_to_give(crate::core::setting::Setting::TrustedKeys)
-            ))
+            return Err(Error::NoTrustedKey {
+                how: self.how_to_give(crate::core::setting::Setting::TrustedKeys),
+            }
             .into());
         }
         Ok(keys)

@@ -77,10 +77,11 @@ async fn get_once(
     }
     if response.content_length().is_some_and(|n| n > limit) {
         return Err(Attempt::Fatal(
-            Error::Rejected(format!(
-                "{} is larger than the {limit}-byte limit",
-                crate::core::logging::redact_url(url)
-            ))
+            Error::TooLarge {
+                what: crate::core::logging::redact_url(url),
+                limit,
+                meant_for: None,
+            }
             .into(),
         ));
     }
@@ -95,10 +96,11 @@ async fn get_once(
         body.extend_from_slice(&chunk);
         if body.len() as u64 > limit {
             return Err(Attempt::Fatal(
-                Error::Rejected(format!(
-                    "{} is larger than the {limit}-byte limit",
-                    crate::core::logging::redact_url(url)
-                ))
+                Error::TooLarge {
+                    what: crate::core::logging::redact_url(url),
+                    limit,
+                    meant_for: None,
+                }
                 .into(),
             ));
         }

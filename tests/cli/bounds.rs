@@ -148,7 +148,7 @@ fn an_endless_offer_line_costs_no_more_than_the_line_limit() {
     let ran = run_capped(&env, cmd, Some(&endless), BASE);
     assert_eq!(ran.class, Some(ExitCode::Rejected), "{}", ran.stderr);
     assert!(
-        ran.stderr.contains("longer than the 65536-byte limit"),
+        ran.stderr.contains("larger than the 65536-byte limit"),
         "{}",
         ran.stderr
     );

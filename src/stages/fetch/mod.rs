@@ -210,7 +210,7 @@ fn check_options(options: &FetchOptions, offers: &[Offer]) -> anyhow::Result<()>
         return Err(Error::Usage(format!("--jobs must be between 1 and {MAX_JOBS}")).into());
     }
     if options.trusted.is_empty() {
-        return Err(Error::Usage("no trusted catalog key is configured".into()).into());
+        return Err(Error::no_trusted_key().into());
     }
     if offers.is_empty() {
         return Err(Error::Usage(
@@ -690,7 +690,6 @@ fn progress_bar(wanted: bool, total: u64, counter: &Counter) -> (Progress, Optio
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::core::error::ExitCode;
 
     #[test]
     fn file_urls_escape_segments_and_keep_the_base_path() {
@@ -713,6 +712,9 @@ mod tests {
         assert!(dir.path().join("A/B").is_dir());
         std::os::unix::fs::symlink(outside.path(), dir.path().join("C")).unwrap();
         let err = prepare_folders(dir.path(), "C/file.cab").unwrap_err();
-        assert_eq!(crate::core::error::exit_code(&err), ExitCode::Rejected);
+        assert_eq!(
+            crate::core::error::exit_code(&err),
+            crate::core::error::ExitCode::Rejected
+        );
     }
 }

@@ -365,7 +365,6 @@ fn io_fail(what: String, err: std::io::Error) -> anyhow::Error {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::core::error::ExitCode;
 
     fn file(path: &str, bytes: &[u8]) -> PackFile {
         PackFile {
@@ -394,7 +393,7 @@ mod tests {
                 .unwrap_err();
             assert_eq!(
                 crate::core::error::exit_code(&err),
-                ExitCode::Rejected,
+                crate::core::error::ExitCode::Rejected,
                 "{path}"
             );
             assert!(!dest.exists(), "{path}");

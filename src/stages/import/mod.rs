@@ -279,9 +279,9 @@ fn apply(
         note(
             TOOL,
             format!(
-            "waiting for another import to finish (inbox lock `{}` is held)",
-            path.display()
-        ),
+                "waiting for another import to finish (inbox lock `{}` is held)",
+                path.display()
+            ),
         )
     })?;
     let cleaned = inbox.clean_staging(&lock)?;

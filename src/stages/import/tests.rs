@@ -135,9 +135,9 @@ fn read_only_site_gets_files_and_a_ledger_but_no_database_writes() {
     assert_eq!(summary.imported, 1);
     assert_eq!(reads, 1, "states are read back, never written");
     assert!(
-        events.iter().any(
-            |e| matches!(e, ImportEvent::Pack(p) if p.detail.outcome == Outcome::Imported)
-        ),
+        events
+            .iter()
+            .any(|e| matches!(e, ImportEvent::Pack(p) if p.detail.outcome == Outcome::Imported)),
         "{events:?}"
     );
     let inbox = Inbox::of_install_dir(&root.path().join("cm"));
