@@ -186,9 +186,9 @@ pub fn run(
     let catalog = &verified.catalog;
     let planned = plan::plan(catalog, &verified.record, identity).with_context(not_imported)?;
     let inbox = Inbox::of_install_dir(install_dir);
-    let rollback_override =
+    let rolled_back_from =
         check_rollback(site, &inbox, catalog.version, options).with_context(not_imported)?;
-    if let Some(last) = rollback_override {
+    if let Some(last) = rolled_back_from {
         note(
             TOOL,
             format!(
@@ -207,7 +207,7 @@ pub fn run(
         inbox: inbox.root.display().to_string(),
         catalog_version: catalog.version,
         key_id: verified.report.key_id.clone(),
-        rollback_override: rollback_override.is_some(),
+        rollback_override: rolled_back_from.is_some(),
         dry_run: options.dry_run,
         ..Default::default()
     };
