@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Runs every test. Installs the peer tools the tests use (cabextract, gcab, nginx, squid, htpasswd)
-# when they are missing, so a fresh machine needs nothing else.
+# Runs every test. Installs the peer tools the tests use (cabextract, gcab, nginx, squid, htpasswd,
+# and exfatprogs with exfat-fuse for a USB drive's file system) when they are missing, so a fresh
+# machine needs nothing else.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -14,6 +15,9 @@ declare -A packages=(
   [curl]=curl
   [openssl]=openssl
   [script]=bsdutils
+  [mkfs.exfat]=exfatprogs
+  [mount.exfat-fuse]=exfat-fuse
+  [losetup]=mount
 )
 missing=()
 for tool in "${!packages[@]}"; do

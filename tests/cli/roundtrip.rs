@@ -342,3 +342,70 @@ fn prepare_connect_twice_litter_and_an_expired_catalog_still_import() {
     ok(&again, "import again");
     assert_eq!(tree(&offline), copied);
 }
+
+/// The trip on a real file system for removable media: the drive is exFAT (as Windows formats a
+/// large USB drive: no Unix modes, no links, names without case), and it is unplugged and plugged
+/// in again between the phases. What `-connect` calls done is on the medium, a second connect
+/// re-checks it there, and `-import` accepts it.
+#[test]
+fn the_round_trip_holds_on_an_exfat_drive_unplugged_between_phases() {
+    let env = Env::new();
+    let (site, install) = env.installed_site("ps1", "install", &["--version", "5.00.9128.1000"]);
+    let trip = Trip::start(&env);
+    let Some(drive) = crate::support::Drive::exfat(&env.path("usb.img"), &trip.usb, 64) else {
+        eprintln!("SKIPPED: an exFAT drive needs root, a loop device, exfatprogs and exfat-fuse");
+        return;
+    };
+    let wrapper = |args: &[&str]| trip.wrapper(&env, &site, args);
+    let connect = [
+        "-connect",
+        "-usagedatasrc",
+        "usb",
+        "-updatepackdest",
+        "usb/UpdatePacks",
+    ];
+    ok(
+        &wrapper(&["-prepare", "-usagedatadest", "usb/UsageData.cab"]),
+        "prepare",
+    );
+    drive.replug();
+    ok(&wrapper(&connect), "connect");
+    drive.replug();
+    let packs = trip.usb.join("UpdatePacks");
+    let fetched = recorded(&packs);
+    assert!(!fetched.is_empty());
+    // It is the drive: names there have no case.
+    assert!(trip.usb.join("updatepacks").join("catalog.json").is_file());
+    // Connected again the next day: every file is already on the drive and verified there.
+    let again = wrapper(&[&connect[..], &["-json"]].concat());
+    ok(&again, "connect again");
+    let summary = json_lines(&stdout_of(&again)).pop().unwrap();
+    assert_eq!(summary["downloaded"], 0, "{summary}");
+    assert_eq!(summary["present"], fetched.len(), "{summary}");
+    drive.replug();
+    let verify = env
+        .cmd("sct-verify")
+        .arg("usb/UpdatePacks")
+        .args(["--trusted-key", &trip.service.public])
+        .output()
+        .unwrap();
+    ok(&verify, "verify");
+    let import = wrapper(&["-import", "-updatepacksrc", "usb/UpdatePacks", "-json"]);
+    ok(&import, "import");
+    let lines = json_lines(&stdout_of(&import));
+    let summary = lines.last().unwrap();
+    assert_eq!(summary["failed"], 0, "{summary}");
+    let imported: BTreeSet<String> = lines
+        .iter()
+        .filter(|l| l["outcome"] == "imported")
+        .map(|l| l["package_guid"].as_str().unwrap().to_uppercase())
+        .collect();
+    assert!(
+        !imported.is_empty() && imported.is_subset(&fetched),
+        "{lines:?}"
+    );
+    let offline = install.join("EasySetupPayload").join("offline");
+    for guid in &imported {
+        assert!(offline.join(guid).is_dir(), "{guid} is not in the inbox");
+    }
+}

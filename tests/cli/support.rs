@@ -289,6 +289,82 @@ impl Drop for Mount {
     }
 }
 
+/// A USB drive as Windows formats a large one: an exFAT file system in an image file, attached
+/// to a loop device and mounted with exfat-fuse (the kernel here has no exFAT driver of its own).
+/// It can be unplugged and plugged in again; dropping it unplugs it.
+pub struct Drive {
+    image: PathBuf,
+    mount: PathBuf,
+    device: std::cell::RefCell<Option<String>>,
+}
+
+impl Drive {
+    /// A new drive of `mib` MiB (a sparse image) mounted at `mount`; `None` when this machine
+    /// cannot (not root, no loop device, no exfatprogs or exfat-fuse): the caller says why it stops.
+    pub fn exfat(image: &Path, mount: &Path, mib: u64) -> Option<Drive> {
+        std::fs::File::create(image).ok()?.set_len(mib << 20).ok()?;
+        std::fs::create_dir_all(mount).ok()?;
+        quiet(
+            "mkfs.exfat",
+            &["-L".as_ref(), "USB".as_ref(), image.as_os_str()],
+        )?;
+        let drive = Drive {
+            image: image.to_owned(),
+            mount: mount.to_owned(),
+            device: std::cell::RefCell::new(None),
+        };
+        drive.plug()?;
+        Some(drive)
+    }
+
+    /// Unmounts the drive (everything written reaches the image) and mounts it again.
+    pub fn replug(&self) {
+        self.unplug();
+        self.plug().expect("the drive mounts again");
+    }
+
+    fn plug(&self) -> Option<()> {
+        let out = std::process::Command::new("losetup")
+            .args(["--find", "--show"])
+            .arg(&self.image)
+            .output()
+            .ok()?;
+        let device = String::from_utf8(out.stdout).ok()?.trim().to_owned();
+        if !out.status.success() || device.is_empty() {
+            return None;
+        }
+        *self.device.borrow_mut() = Some(device.clone());
+        quiet(
+            "mount.exfat-fuse",
+            &[device.as_ref(), self.mount.as_os_str()],
+        )
+    }
+
+    fn unplug(&self) {
+        let _ = quiet("umount", &[self.mount.as_os_str()]);
+        if let Some(device) = self.device.borrow_mut().take() {
+            let _ = quiet("losetup", &["-d".as_ref(), device.as_ref()]);
+        }
+    }
+}
+
+impl Drop for Drive {
+    fn drop(&mut self) {
+        self.unplug();
+    }
+}
+
+/// Runs a system tool with its output discarded; `None` unless it ran and succeeded.
+fn quiet(tool: &str, args: &[&std::ffi::OsStr]) -> Option<()> {
+    let status = std::process::Command::new(tool)
+        .args(args)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .status()
+        .ok()?;
+    status.success().then_some(())
+}
+
 /// How the binary under test words an OS error: Linux's text, or Windows' under Wine.
 pub fn os_words(linux: &'static str, windows: &'static str) -> &'static str {
     if on_wine() { windows } else { linux }
