@@ -409,3 +409,79 @@ fn the_round_trip_holds_on_an_exfat_drive_unplugged_between_phases() {
         assert!(offline.join(guid).is_dir(), "{guid} is not in the inbox");
     }
 }
+
+/// The drive fills up during `-connect`: the run fails with the disk's own words and exit 3, and
+/// nothing is lost: once there is room, the next connect fetches only the bytes still missing
+/// (the partial file is resumed) and `-import` accepts the folder.
+#[test]
+fn a_drive_that_fills_up_during_connect_loses_nothing_and_the_next_connect_completes() {
+    let env = Env::new();
+    let (site, install) = env.installed_site("ps1", "install", &["--version", "5.00.9128.1000"]);
+    let trip = Trip::start(&env);
+    // Room for part of the one pack a 2403 site needs (33 KB).
+    let Some(drive) = crate::support::Mount::tmpfs(&trip.usb.join("UpdatePacks"), "24k", false)
+    else {
+        eprintln!("SKIPPED: mounting a tmpfs needs root");
+        return;
+    };
+    let wrapper = |args: &[&str]| trip.wrapper(&env, &site, args);
+    let connect = [
+        "-connect",
+        "-usagedatasrc",
+        "usb",
+        "-updatepackdest",
+        "usb/UpdatePacks",
+        "-json",
+    ];
+    ok(
+        &wrapper(&["-prepare", "-usagedatadest", "usb/UsageData.cab"]),
+        "prepare",
+    );
+    let full = wrapper(&connect);
+    assert_exit!(full, Io);
+    let text = stderr_of(&full);
+    let why = crate::support::os_words("No space left on device", "Disk full");
+    assert!(
+        text.contains(why) && text.contains("run again to resume"),
+        "{text}"
+    );
+    let first = json_lines(&stdout_of(&full)).pop().unwrap();
+    assert_eq!(first["ok"], false, "{first}");
+    // What the failed run left of the pack in its folder (whole files and `.part` files), all
+    // of which came over the network in that run and is counted as such.
+    let packs = trip.usb.join("UpdatePacks");
+    let kept: u64 = tree(&packs)
+        .iter()
+        .filter(|p| p.contains(std::path::MAIN_SEPARATOR))
+        .map(|p| packs.join(p))
+        .filter(|p| p.is_file())
+        .map(|p| std::fs::metadata(p).unwrap().len())
+        .sum();
+    assert!(kept > 0);
+    let transferred = |s: &serde_json::Value| s["transferred"].as_u64().unwrap();
+    assert!(transferred(&first) >= kept, "{kept} bytes kept: {first}");
+
+    drive.resize("4m");
+    let done = wrapper(&connect);
+    ok(&done, "connect with room on the drive");
+    let lines = json_lines(&stdout_of(&done));
+    let second = lines.last().unwrap();
+    assert_eq!(second["ok"], true, "{second}");
+    let bytes: u64 = lines
+        .iter()
+        .filter(|l| l["type"] == "pack")
+        .map(|l| l["bytes"].as_u64().unwrap())
+        .sum();
+    assert_eq!(
+        transferred(second),
+        bytes - kept,
+        "only what the drive lacked came again ({kept} of {bytes} bytes kept): {second}"
+    );
+    let import = wrapper(&["-import", "-updatepacksrc", "usb/UpdatePacks", "-json"]);
+    ok(&import, "import");
+    let lines = json_lines(&stdout_of(&import));
+    let summary = lines.last().unwrap();
+    assert_eq!(summary["failed"], 0, "{summary}");
+    assert!(summary["imported"].as_u64().unwrap() >= 1, "{summary}");
+    assert!(install.join("EasySetupPayload").join("offline").is_dir());
+}

@@ -280,6 +280,22 @@ impl Mount {
     }
 }
 
+impl Mount {
+    /// Gives a tmpfs a new size (an operator who freed space on the drive).
+    pub fn resize(&self, size: &str) {
+        let status = std::process::Command::new("mount")
+            .args(["-o", &format!("remount,size={size}")])
+            .arg(&self.path)
+            .status()
+            .unwrap();
+        assert!(
+            status.success(),
+            "remounting {} failed",
+            self.path.display()
+        );
+    }
+}
+
 impl Drop for Mount {
     fn drop(&mut self) {
         let _ = std::process::Command::new("umount")

@@ -42,32 +42,33 @@ pub struct FileJob {
 pub enum FileOutcome {
     /// It was already there, complete and intact.
     Present,
-    /// It was downloaded; `transferred` bytes came over the network, `resumed_from` were reused.
-    Downloaded { transferred: u64, resumed_from: u64 },
+    /// It was downloaded; `resumed_from` bytes of an earlier `.part` were reused.
+    Downloaded { resumed_from: u64 },
 }
 
 /// Shared byte counter for progress display.
 pub type Counter = Arc<AtomicU64>;
 
-/// Fetches one file into place; see the module header for the rules.
+/// Fetches one file into place; see the module header for the rules. `transferred` counts the
+/// bytes that come over the network as they arrive, so the count holds when the download fails.
 pub async fn fetch_file(
     client: &reqwest::Client,
     job: &FileJob,
     retries: u32,
     min_rate: http::MinRate,
     counter: &Counter,
+    transferred: &AtomicU64,
 ) -> anyhow::Result<FileOutcome> {
     let part = part_path(&job.dest);
     if let Some(outcome) = already_present(job).await? {
         remove_if_exists(&part)?;
         return Ok(outcome);
     }
-    let transferred = AtomicU64::new(0);
     let restarted_from_zero = AtomicBool::new(false);
-    let (part, transferred_ref, restarted) = (&part, &transferred, &restarted_from_zero);
+    let (part, restarted) = (&part, &restarted_from_zero);
     let attempt = move || async move {
         loop {
-            let done = attempt_once(client, job, part, min_rate, counter, transferred_ref);
+            let done = attempt_once(client, job, part, min_rate, counter, transferred);
             let done = match done.await {
                 Err(Attempt::Restart(err)) => {
                     remove_if_exists(part).map_err(Attempt::Fatal)?;
@@ -101,10 +102,7 @@ pub async fn fetch_file(
     match retry::run(retries, attempt, on_retry).await {
         Ok(resumed_from) => {
             finish(part, &job.dest)?;
-            Ok(FileOutcome::Downloaded {
-                transferred: transferred.into_inner(),
-                resumed_from,
-            })
+            Ok(FileOutcome::Downloaded { resumed_from })
         }
         Err(gave_up) => {
             let err = match gave_up.earlier {

@@ -51,6 +51,7 @@ use download::{Counter, FileJob, FileOutcome};
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::sync::atomic::AtomicU64;
 use tokio::task::AbortHandle;
 use uuid::Uuid;
 
@@ -559,22 +560,34 @@ async fn download_all(
         );
         tasks.spawn(async move {
             let _permit = semaphore.acquire_owned().await;
+            // Counted here, so bytes that came before a failure still count.
+            let transferred = AtomicU64::new(0);
             let result = match prepare_folders(&root, &job.path) {
-                Ok(()) => download::fetch_file(&client, &job, retries, min_rate, &counter).await,
+                Ok(()) => {
+                    let fetch = download::fetch_file(
+                        &client,
+                        &job,
+                        retries,
+                        min_rate,
+                        &counter,
+                        &transferred,
+                    );
+                    fetch.await
+                }
                 Err(e) => Err(e),
             };
-            (guid, job.path, job.sha256, result)
+            (guid, job.path, job.sha256, result, transferred.into_inner())
         });
     }
     let mut results = Vec::new();
     while let Some(joined) = tasks.join_next().await {
-        let (guid, path, sha256, result) = joined.context("A download task failed")?;
+        let (guid, path, sha256, result, transferred) = joined.context("A download task failed")?;
         let entry = pending.get_mut(&guid).expect("planned pack");
         log_file(&path, &sha256, &result);
+        entry.1.detail.transferred += transferred;
         match result {
             Ok(FileOutcome::Present) => {}
-            Ok(FileOutcome::Downloaded { transferred, .. }) => {
-                entry.1.detail.transferred += transferred;
+            Ok(FileOutcome::Downloaded { .. }) => {
                 if entry.1.detail.status == PackStatus::Present {
                     entry.1.detail.status = PackStatus::Downloaded;
                 }
