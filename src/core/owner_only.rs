@@ -48,8 +48,8 @@ mod imp {
         SDDL_REVISION_1,
     };
     use windows_sys::Win32::Security::{
-        GetTokenInformation, PSECURITY_DESCRIPTOR, SECURITY_ATTRIBUTES, TOKEN_QUERY, TOKEN_USER,
-        TokenUser,
+        GetTokenInformation, PSECURITY_DESCRIPTOR, PSID, SECURITY_ATTRIBUTES, TOKEN_QUERY,
+        TOKEN_USER, TokenUser,
     };
     use windows_sys::Win32::Storage::FileSystem::{CREATE_NEW, CreateFileW, FILE_ATTRIBUTE_NORMAL};
     use windows_sys::Win32::System::Threading::{GetCurrentProcess, OpenProcessToken};
@@ -121,19 +121,23 @@ mod imp {
         }
         // SAFETY: filled by GetTokenInformation with a TOKEN_USER, whose SID points into `buffer`.
         let user = unsafe { &*buffer.as_ptr().cast::<TOKEN_USER>() };
+        sid_text(user.User.Sid)
+    }
+
+    /// A SID as text (`S-1-5-18`).
+    fn sid_text(sid: PSID) -> io::Result<String> {
         let mut text: *mut u16 = std::ptr::null_mut();
-        // SAFETY: a valid SID; `text` receives a LocalAlloc'd string freed below.
-        if unsafe { ConvertSidToStringSidW(user.User.Sid, &mut text) } == 0 {
+        // SAFETY: the caller's valid SID; `text` receives a LocalAlloc'd string freed below.
+        if unsafe { ConvertSidToStringSidW(sid, &mut text) } == 0 {
             return Err(io::Error::last_os_error());
         }
-        // SAFETY: a NUL-terminated string from ConvertSidToStringSidW.
-        let sid = unsafe {
+        // SAFETY: a NUL-terminated string from ConvertSidToStringSidW, freed once.
+        unsafe {
             let len = (0..).take_while(|&i| *text.add(i) != 0).count();
-            String::from_utf16_lossy(std::slice::from_raw_parts(text, len))
-        };
-        // SAFETY: allocated by ConvertSidToStringSidW, freed once.
-        unsafe { LocalFree(text.cast()) };
-        Ok(sid)
+            let sid = String::from_utf16_lossy(std::slice::from_raw_parts(text, len));
+            LocalFree(text.cast());
+            Ok(sid)
+        }
     }
 
     /// A security descriptor from SDDL, freed when dropped.
@@ -220,13 +224,7 @@ mod imp {
                         let mut ace: *mut core::ffi::c_void = std::ptr::null_mut();
                         assert_ne!(GetAce(dacl, index, &mut ace), 0);
                         let ace = ace.cast::<ACCESS_ALLOWED_ACE>();
-                        let sid = std::ptr::addr_of_mut!((*ace).SidStart).cast();
-                        let mut text: *mut u16 = std::ptr::null_mut();
-                        assert_ne!(ConvertSidToStringSidW(sid, &mut text), 0);
-                        let len = (0..).take_while(|&i| *text.add(i) != 0).count();
-                        let sid = String::from_utf16_lossy(std::slice::from_raw_parts(text, len));
-                        LocalFree(text.cast());
-                        sid
+                        sid_text(std::ptr::addr_of_mut!((*ace).SidStart).cast()).unwrap()
                     })
                     .collect();
                 LocalFree(descriptor);

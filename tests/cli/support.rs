@@ -316,7 +316,8 @@ pub struct Drive {
 
 impl Drive {
     /// A new drive of `mib` MiB (a sparse image) mounted at `mount`; `None` when this machine
-    /// cannot (not root, no loop device, no exfatprogs or exfat-fuse): the caller says why it stops.
+    /// cannot (not root, no loop device, no exfatprogs or exfat-fuse): the caller says why it
+    /// stops.
     pub fn exfat(image: &Path, mount: &Path, mib: u64) -> Option<Drive> {
         std::fs::File::create(image).ok()?.set_len(mib << 20).ok()?;
         std::fs::create_dir_all(mount).ok()?;

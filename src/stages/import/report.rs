@@ -1,6 +1,6 @@
 //! What import reports: one `sct.import.v1` event per pack, `state` events while `--wait`ing, and
-//! a closing summary ([`ImportEvent`]); and how the outcome becomes an exit code. Each pack's outcome and the summary
-//! are logged too ([`crate::core::logging`], component `sct-import`).
+//! a closing summary ([`ImportEvent`]); and how the outcome becomes an exit code. Each pack's
+//! outcome and the summary are logged too ([`crate::core::logging`], component `sct-import`).
 
 use super::inbox::Inbox;
 use super::plan::Decision;
