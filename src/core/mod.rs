@@ -33,6 +33,7 @@ pub mod secret;
 pub mod select;
 pub mod setting;
 pub mod signing;
+pub mod space;
 pub mod usage;
 pub mod usage_cab;
 pub mod version;

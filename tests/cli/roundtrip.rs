@@ -352,7 +352,8 @@ fn the_round_trip_holds_on_an_exfat_drive_unplugged_between_phases() {
     let env = Env::new();
     let (site, install) = env.installed_site("ps1", "install", &["--version", "5.00.9128.1000"]);
     let trip = Trip::start(&env);
-    let Some(drive) = crate::support::Drive::exfat(&env.path("usb.img"), &trip.usb, 64) else {
+    let Some(drive) = crate::support::Drive::exfat(&env.path("usb.img"), &trip.usb, 64, "4K")
+    else {
         eprintln!("SKIPPED: an exFAT drive needs root, a loop device, exfatprogs and exfat-fuse");
         return;
     };
@@ -410,34 +411,96 @@ fn the_round_trip_holds_on_an_exfat_drive_unplugged_between_phases() {
     }
 }
 
-/// The drive fills up during `-connect`: the run fails with the disk's own words and exit 3, and
-/// nothing is lost: once there is room, the next connect fetches only the bytes still missing
-/// (the partial file is resumed) and `-import` accepts the folder.
+/// Bytes of the one pack a 2403 site needs, as the trip's service publishes it (four files).
+const PACK_BYTES: u64 = 33_039;
+
+/// `-connect` with the update pack folder on a drive (a tmpfs) too small for what the selected
+/// packs still lack: refused before any download, with both numbers, and nothing written there;
+/// with room, the same command completes and `-import` accepts the folder.
+#[test]
+fn a_drive_too_small_for_the_packs_is_refused_before_anything_is_downloaded() {
+    let env = Env::new();
+    let (site, install) = env.installed_site("ps1", "install", &["--version", "5.00.9128.1000"]);
+    let trip = Trip::start(&env);
+    let packs = trip.usb.join("UpdatePacks");
+    let Some(drive) = crate::support::Mount::tmpfs(&packs, "16k", false) else {
+        eprintln!("SKIPPED: mounting a tmpfs needs root");
+        return;
+    };
+    let wrapper = |args: &[&str]| trip.wrapper(&env, &site, args);
+    let connect = || {
+        wrapper(&[
+            "-connect",
+            "-usagedatasrc",
+            "usb",
+            "-updatepackdest",
+            "usb/UpdatePacks",
+            "-json",
+        ])
+    };
+    ok(
+        &wrapper(&["-prepare", "-usagedatadest", "usb/UsageData.cab"]),
+        "prepare",
+    );
+    let out = connect();
+    assert_exit!(out, Io);
+    let text = stderr_of(&out);
+    let needed =
+        format!("bytes free, but the selected packs need at least {PACK_BYTES} bytes more");
+    assert!(
+        text.contains(&needed) && text.contains("nothing was downloaded"),
+        "{text}"
+    );
+    assert_eq!(tree(&packs), Vec::<String>::new());
+
+    drive.resize("4m");
+    let done = connect();
+    ok(&done, "connect with room on the drive");
+    let summary = json_lines(&stdout_of(&done)).pop().unwrap();
+    assert_eq!(summary["transferred"], PACK_BYTES, "{summary}");
+    let import = wrapper(&["-import", "-updatepacksrc", "usb/UpdatePacks", "-json"]);
+    ok(&import, "import");
+    assert_eq!(json_lines(&stdout_of(&import)).pop().unwrap()["failed"], 0);
+    assert!(install.join("EasySetupPayload").join("offline").is_dir());
+}
+
+/// The drive fills up during `-connect`: an exFAT drive of 64 KiB clusters with room for the
+/// pack's bytes but not for its files and folders (each takes a cluster, as on any large drive).
+/// The run fails with the disk's own words and exit 3, and nothing is lost: once there is room,
+/// the next connect fetches only the bytes still missing (the partial file is resumed) and
+/// `-import` accepts the folder.
 #[test]
 fn a_drive_that_fills_up_during_connect_loses_nothing_and_the_next_connect_completes() {
     let env = Env::new();
     let (site, install) = env.installed_site("ps1", "install", &["--version", "5.00.9128.1000"]);
     let trip = Trip::start(&env);
-    // Room for part of the one pack a 2403 site needs (33 KB).
-    let Some(drive) = crate::support::Mount::tmpfs(&trip.usb.join("UpdatePacks"), "24k", false)
+    let Some(_drive) = crate::support::Drive::exfat(&env.path("usb.img"), &trip.usb, 4, "64K")
     else {
-        eprintln!("SKIPPED: mounting a tmpfs needs root");
+        eprintln!("SKIPPED: an exFAT drive needs root, a loop device, exfatprogs and exfat-fuse");
         return;
     };
     let wrapper = |args: &[&str]| trip.wrapper(&env, &site, args);
-    let connect = [
-        "-connect",
-        "-usagedatasrc",
-        "usb",
-        "-updatepackdest",
-        "usb/UpdatePacks",
-        "-json",
-    ];
+    let connect = || {
+        wrapper(&[
+            "-connect",
+            "-usagedatasrc",
+            "usb",
+            "-updatepackdest",
+            "usb/UpdatePacks",
+            "-json",
+        ])
+    };
     ok(
         &wrapper(&["-prepare", "-usagedatadest", "usb/UsageData.cab"]),
         "prepare",
     );
-    let full = wrapper(&connect);
+    // Four clusters left: the pack folder, its GUID folder, its Redist folder and one file.
+    let filler = trip.usb.join("filler.bin");
+    let free = sct::core::space::available(&trip.usb).unwrap();
+    std::fs::write(&filler, vec![0u8; (free - 4 * 65536) as usize]).unwrap();
+    assert_eq!(sct::core::space::available(&trip.usb).unwrap(), 4 * 65536);
+
+    let full = connect();
     assert_exit!(full, Io);
     let text = stderr_of(&full);
     let why = crate::support::os_words("No space left on device", "Disk full");
@@ -447,8 +510,8 @@ fn a_drive_that_fills_up_during_connect_loses_nothing_and_the_next_connect_compl
     );
     let first = json_lines(&stdout_of(&full)).pop().unwrap();
     assert_eq!(first["ok"], false, "{first}");
-    // What the failed run left of the pack in its folder (whole files and `.part` files), all
-    // of which came over the network in that run and is counted as such.
+    // Everything left of the pack on the drive (whole files and `.part` files) came over the
+    // network in that run and is counted as such.
     let packs = trip.usb.join("UpdatePacks");
     let kept: u64 = tree(&packs)
         .iter()
@@ -458,30 +521,26 @@ fn a_drive_that_fills_up_during_connect_loses_nothing_and_the_next_connect_compl
         .map(|p| std::fs::metadata(p).unwrap().len())
         .sum();
     assert!(kept > 0);
-    let transferred = |s: &serde_json::Value| s["transferred"].as_u64().unwrap();
-    assert!(transferred(&first) >= kept, "{kept} bytes kept: {first}");
+    assert!(
+        first["transferred"].as_u64().unwrap() >= kept,
+        "{kept} bytes kept: {first}"
+    );
 
-    drive.resize("4m");
-    let done = wrapper(&connect);
+    // The operator makes room; the next connect completes with what the drive lacked.
+    std::fs::remove_file(&filler).unwrap();
+    let done = connect();
     ok(&done, "connect with room on the drive");
-    let lines = json_lines(&stdout_of(&done));
-    let second = lines.last().unwrap();
-    assert_eq!(second["ok"], true, "{second}");
-    let bytes: u64 = lines
-        .iter()
-        .filter(|l| l["type"] == "pack")
-        .map(|l| l["bytes"].as_u64().unwrap())
-        .sum();
+    let summary = json_lines(&stdout_of(&done)).pop().unwrap();
+    assert_eq!(summary["ok"], true, "{summary}");
     assert_eq!(
-        transferred(second),
-        bytes - kept,
-        "only what the drive lacked came again ({kept} of {bytes} bytes kept): {second}"
+        summary["transferred"].as_u64().unwrap(),
+        PACK_BYTES - kept,
+        "only what the drive lacked came again ({kept} of {PACK_BYTES} bytes kept)"
     );
     let import = wrapper(&["-import", "-updatepacksrc", "usb/UpdatePacks", "-json"]);
     ok(&import, "import");
-    let lines = json_lines(&stdout_of(&import));
-    let summary = lines.last().unwrap();
-    assert_eq!(summary["failed"], 0, "{summary}");
-    assert!(summary["imported"].as_u64().unwrap() >= 1, "{summary}");
+    let imported = json_lines(&stdout_of(&import)).pop().unwrap();
+    assert_eq!(imported["failed"], 0, "{imported}");
+    assert!(imported["imported"].as_u64().unwrap() >= 1, "{imported}");
     assert!(install.join("EasySetupPayload").join("offline").is_dir());
 }

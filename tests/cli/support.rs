@@ -315,16 +315,14 @@ pub struct Drive {
 }
 
 impl Drive {
-    /// A new drive of `mib` MiB (a sparse image) mounted at `mount`; `None` when this machine
-    /// cannot (not root, no loop device, no exfatprogs or exfat-fuse): the caller says why it
-    /// stops.
-    pub fn exfat(image: &Path, mount: &Path, mib: u64) -> Option<Drive> {
+    /// A new drive of `mib` MiB (a sparse image) with clusters of `cluster` (`"4K"`, `"64K"`: a
+    /// large drive's are 128K), mounted at `mount`; `None` when this machine cannot (not root, no
+    /// loop device, no exfatprogs or exfat-fuse): the caller says why it stops.
+    pub fn exfat(image: &Path, mount: &Path, mib: u64, cluster: &str) -> Option<Drive> {
         std::fs::File::create(image).ok()?.set_len(mib << 20).ok()?;
         std::fs::create_dir_all(mount).ok()?;
-        quiet(
-            "mkfs.exfat",
-            &["-L".as_ref(), "USB".as_ref(), image.as_os_str()],
-        )?;
+        let args = ["-L", "USB", "-c", cluster].map(std::ffi::OsStr::new);
+        quiet("mkfs.exfat", &[&args[..], &[image.as_os_str()]].concat())?;
         let drive = Drive {
             image: image.to_owned(),
             mount: mount.to_owned(),

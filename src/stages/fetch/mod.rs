@@ -194,6 +194,67 @@ pub fn dry_run(options: &FetchOptions, offers: &[Offer]) -> anyhow::Result<Fetch
     })
 }
 
+/// Refuses a fetch the destination's drive cannot possibly hold, before any pack is downloaded.
+/// The need is a lower bound (what the files still lack, a `.part` counted as kept, nothing for
+/// the file system's own overhead), so a drive is never refused for a fetch that could fit; one
+/// that passes and still fills up fails the file that did not fit and keeps the rest for the
+/// next run.
+fn check_room(
+    dest: &Path,
+    packdir: &PackDir,
+    plan: &Plan,
+    catalog: &Catalog,
+) -> anyhow::Result<()> {
+    let needed: u64 = plan
+        .packs
+        .iter()
+        .filter_map(|(guid, _)| catalog.pack(guid))
+        .flat_map(|pack| &pack.files)
+        .map(|file| still_lacking(packdir, file))
+        .sum();
+    if needed == 0 {
+        return Ok(());
+    }
+    let free = match crate::core::space::available(dest) {
+        Ok(free) => free,
+        Err(err) => {
+            logging::warn(
+                TOOL,
+                format!(
+                    "The free space on `{}` is unknown ({err}); downloading anyway",
+                    dest.display()
+                ),
+            );
+            return Ok(());
+        }
+    };
+    if needed <= free {
+        return Ok(());
+    }
+    Err(Error::Io(format!(
+        "`{}` has {free} bytes free, but the selected packs need at least {needed} bytes more; \
+         nothing was downloaded: free space on the drive, or use a larger one",
+        dest.display()
+    ))
+    .into())
+}
+
+/// Bytes of one file not yet on the drive: none when it is there at its full size, else what
+/// its `.part` lacks.
+fn still_lacking(packdir: &PackDir, file: &catalog::PackFile) -> u64 {
+    let len = |path: &Path| {
+        std::fs::symlink_metadata(path)
+            .ok()
+            .filter(std::fs::Metadata::is_file)
+            .map_or(0, |m| m.len())
+    };
+    let dest = packdir.file(&file.path);
+    if len(&dest) == file.size {
+        return 0;
+    }
+    file.size - len(&download::part_path(&dest)).min(file.size)
+}
+
 /// Bytes of a pack's files that are not in the folder at their full size.
 fn missing_bytes(packdir: &PackDir, pack: &catalog::Pack) -> u64 {
     pack.files
@@ -298,6 +359,7 @@ async fn fetch_async(
     if let Some(earlier) = earlier_record(&packdir, existing.as_ref()) {
         plan.add_earlier(&earlier, &fetched.catalog);
     }
+    check_room(&options.dest, &packdir, &plan, &fetched.catalog)?;
     let same_catalog = existing_bytes(&packdir).is_some_and(|b| b == fetched.bytes);
     if !same_catalog {
         // The old record must not outlive the files it describes (see the module header).
