@@ -527,7 +527,8 @@ fn a_full_disk_fails_cleanly_and_the_rerun_resumes() {
 }
 
 /// A read-only folder: a read-only tmpfs when running as root (permissions do not stop root),
-/// else a folder without write permission, writable again on drop.
+/// else a folder without write permission, writable again on drop. The tmpfs has room for the
+/// packs, so what stops the fetch is that it is read-only, not that it is small.
 struct ReadOnly {
     path: std::path::PathBuf,
     mount: Option<crate::support::Mount>,
@@ -536,7 +537,7 @@ struct ReadOnly {
 impl ReadOnly {
     fn new(path: std::path::PathBuf) -> Self {
         let mount = if is_root() {
-            crate::support::Mount::tmpfs(&path, "1m", true)
+            crate::support::Mount::tmpfs(&path, "16m", true)
         } else {
             use std::os::unix::fs::PermissionsExt;
             std::fs::create_dir_all(&path).unwrap();
