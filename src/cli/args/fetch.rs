@@ -57,7 +57,7 @@ const EXIT_CODES: &[(crate::core::error::ExitCode, &str)] = &[
     (crate::core::error::ExitCode::Usage, ""),
     (
         crate::core::error::ExitCode::Io,
-        "disk full, read-only folder, another sct-fetch writing to the folder",
+        "not enough room on the drive, disk full, read-only folder, another sct-fetch writing to the folder",
     ),
     (
         crate::core::error::ExitCode::Network,
