@@ -343,106 +343,149 @@ fn prepare_connect_twice_litter_and_an_expired_catalog_still_import() {
     assert_eq!(tree(&offline), copied);
 }
 
-/// The trip on a real file system for removable media: the drive is exFAT (as Windows formats a
-/// large USB drive: no Unix modes, no links, names without case), and it is unplugged and plugged
-/// in again between the phases. What `-connect` calls done is on the medium, a second connect
-/// re-checks it there, and `-import` accepts it.
-#[test]
-fn the_round_trip_holds_on_an_exfat_drive_unplugged_between_phases() {
-    let env = Env::new();
-    let (site, install) = env.installed_site("ps1", "install", &["--version", "5.00.9128.1000"]);
-    let trip = Trip::start(&env);
-    let Some(drive) = crate::support::Drive::exfat(&env.path("usb.img"), &trip.usb, 64, "4K")
-    else {
-        eprintln!("SKIPPED: an exFAT drive needs root, a loop device, exfatprogs and exfat-fuse");
-        return;
-    };
-    let wrapper = |args: &[&str]| trip.wrapper(&env, &site, args);
-    let connect = [
-        "-connect",
-        "-usagedatasrc",
-        "usb",
-        "-updatepackdest",
-        "usb/UpdatePacks",
-    ];
-    ok(
-        &wrapper(&["-prepare", "-usagedatadest", "usb/UsageData.cab"]),
-        "prepare",
-    );
-    drive.replug();
-    ok(&wrapper(&connect), "connect");
-    drive.replug();
-    let packs = trip.usb.join("UpdatePacks");
-    let fetched = recorded(&packs);
-    assert!(!fetched.is_empty());
-    // It is the drive: names there have no case.
-    assert!(trip.usb.join("updatepacks").join("catalog.json").is_file());
-    // Connected again the next day: every file is already on the drive and verified there.
-    let again = wrapper(&[&connect[..], &["-json"]].concat());
-    ok(&again, "connect again");
-    let summary = json_lines(&stdout_of(&again)).pop().unwrap();
-    assert_eq!(summary["downloaded"], 0, "{summary}");
-    assert_eq!(summary["present"], fetched.len(), "{summary}");
-    drive.replug();
-    let verify = env
-        .cmd("sct-verify")
-        .arg("usb/UpdatePacks")
-        .args(["--trusted-key", &trip.service.public])
-        .output()
-        .unwrap();
-    ok(&verify, "verify");
-    let import = wrapper(&["-import", "-updatepacksrc", "usb/UpdatePacks", "-json"]);
-    ok(&import, "import");
-    let lines = json_lines(&stdout_of(&import));
-    let summary = lines.last().unwrap();
-    assert_eq!(summary["failed"], 0, "{summary}");
-    let imported: BTreeSet<String> = lines
-        .iter()
-        .filter(|l| l["outcome"] == "imported")
-        .map(|l| l["package_guid"].as_str().unwrap().to_uppercase())
-        .collect();
-    assert!(
-        !imported.is_empty() && imported.is_subset(&fetched),
-        "{lines:?}"
-    );
-    let offline = install.join("EasySetupPayload").join("offline");
-    for guid in &imported {
-        assert!(offline.join(guid).is_dir(), "{guid} is not in the inbox");
-    }
+/// An operator with a 2403 site and the trip's service, running the wrapper's phases with the
+/// drive at `usb/` and the update pack folder at `usb/UpdatePacks`.
+struct Operator {
+    env: Env,
+    site: String,
+    install: std::path::PathBuf,
+    trip: Trip,
 }
 
 /// Bytes of the one pack a 2403 site needs, as the trip's service publishes it (four files).
 const PACK_BYTES: u64 = 33_039;
 
-/// `-connect` with the update pack folder on a drive (a tmpfs) too small for what the selected
-/// packs still lack: refused before any download, with both numbers, and nothing written there;
-/// with room, the same command completes and `-import` accepts the folder.
-#[test]
-fn a_drive_too_small_for_the_packs_is_refused_before_anything_is_downloaded() {
-    let env = Env::new();
-    let (site, install) = env.installed_site("ps1", "install", &["--version", "5.00.9128.1000"]);
-    let trip = Trip::start(&env);
-    let packs = trip.usb.join("UpdatePacks");
-    let Some(drive) = crate::support::Mount::tmpfs(&packs, "16k", false) else {
-        eprintln!("SKIPPED: mounting a tmpfs needs root");
-        return;
-    };
-    let wrapper = |args: &[&str]| trip.wrapper(&env, &site, args);
-    let connect = || {
-        wrapper(&[
+impl Operator {
+    fn new() -> Self {
+        let env = Env::new();
+        let (site, install) =
+            env.installed_site("ps1", "install", &["--version", "5.00.9128.1000"]);
+        let trip = Trip::start(&env);
+        Self {
+            env,
+            site,
+            install,
+            trip,
+        }
+    }
+
+    fn usb(&self) -> &Path {
+        &self.trip.usb
+    }
+
+    fn packs(&self) -> std::path::PathBuf {
+        self.usb().join("UpdatePacks")
+    }
+
+    fn prepare(&self) {
+        let out = self.trip.wrapper(
+            &self.env,
+            &self.site,
+            &["-prepare", "-usagedatadest", "usb/UsageData.cab"],
+        );
+        ok(&out, "prepare");
+    }
+
+    /// `-connect -json`; its output and closing summary.
+    fn connect(&self) -> (Output, serde_json::Value) {
+        let args = [
             "-connect",
             "-usagedatasrc",
             "usb",
             "-updatepackdest",
             "usb/UpdatePacks",
             "-json",
-        ])
+        ];
+        let out = self.trip.wrapper(&self.env, &self.site, &args);
+        let summary = json_lines(&stdout_of(&out)).pop().unwrap_or_default();
+        (out, summary)
+    }
+
+    /// `-import` takes the folder: nothing fails, and each pack imported is in the inbox. Returns
+    /// the packs imported.
+    fn import_accepts_the_folder(&self) -> BTreeSet<String> {
+        let args = ["-import", "-updatepacksrc", "usb/UpdatePacks", "-json"];
+        let import = self.trip.wrapper(&self.env, &self.site, &args);
+        ok(&import, "import");
+        let lines = json_lines(&stdout_of(&import));
+        assert_eq!(lines.last().unwrap()["failed"], 0, "{lines:?}");
+        let imported: BTreeSet<String> = lines
+            .iter()
+            .filter(|l| l["outcome"] == "imported")
+            .map(|l| l["package_guid"].as_str().unwrap().to_uppercase())
+            .collect();
+        let offline = self.install.join("EasySetupPayload").join("offline");
+        assert!(!imported.is_empty(), "{lines:?}");
+        for guid in &imported {
+            assert!(offline.join(guid).is_dir(), "{guid} is not in the inbox");
+        }
+        imported
+    }
+
+    /// Bytes of pack files, whole or `.part`, in the update pack folder.
+    fn pack_bytes_on_the_drive(&self) -> u64 {
+        let packs = self.packs();
+        tree(&packs)
+            .iter()
+            .filter(|p| p.contains(std::path::MAIN_SEPARATOR))
+            .map(|p| packs.join(p))
+            .filter(|p| p.is_file())
+            .map(|p| std::fs::metadata(p).unwrap().len())
+            .sum()
+    }
+}
+
+/// The trip on a real file system for removable media: the drive is exFAT (as Windows formats a
+/// large USB drive: no Unix modes, no links, names without case), and it is unplugged and plugged
+/// in again between the phases. What `-connect` calls done is on the medium, a second connect
+/// re-checks it there, and `-import` accepts it.
+#[test]
+fn the_round_trip_holds_on_an_exfat_drive_unplugged_between_phases() {
+    let op = Operator::new();
+    let image = op.env.path("usb.img");
+    let Some(drive) = crate::support::Drive::exfat(&image, op.usb(), 64, "4K") else {
+        eprintln!("SKIPPED: an exFAT drive needs root, a loop device, exfatprogs and exfat-fuse");
+        return;
     };
-    ok(
-        &wrapper(&["-prepare", "-usagedatadest", "usb/UsageData.cab"]),
-        "prepare",
-    );
-    let out = connect();
+    op.prepare();
+    drive.replug();
+    let (out, _) = op.connect();
+    ok(&out, "connect");
+    drive.replug();
+    let fetched = recorded(&op.packs());
+    assert!(!fetched.is_empty());
+    // It is the drive: names there have no case.
+    assert!(op.usb().join("updatepacks").join("catalog.json").is_file());
+    // Connected again the next day: every file is already on the drive and verified there.
+    let (again, summary) = op.connect();
+    ok(&again, "connect again");
+    assert_eq!(summary["downloaded"], 0, "{summary}");
+    assert_eq!(summary["present"], fetched.len(), "{summary}");
+    drive.replug();
+    let verify = op
+        .env
+        .cmd("sct-verify")
+        .arg("usb/UpdatePacks")
+        .args(["--trusted-key", &op.trip.service.public])
+        .output()
+        .unwrap();
+    ok(&verify, "verify");
+    let imported = op.import_accepts_the_folder();
+    assert!(imported.is_subset(&fetched), "{imported:?} {fetched:?}");
+}
+
+/// `-connect` with the update pack folder on a drive (a tmpfs) too small for what the selected
+/// packs still lack: refused before any download, with both numbers, and nothing written there;
+/// with room, the same command completes and `-import` accepts the folder.
+#[test]
+fn a_drive_too_small_for_the_packs_is_refused_before_anything_is_downloaded() {
+    let op = Operator::new();
+    let Some(drive) = crate::support::Mount::tmpfs(&op.packs(), "16k", false) else {
+        eprintln!("SKIPPED: mounting a tmpfs needs root");
+        return;
+    };
+    op.prepare();
+    let (out, _) = op.connect();
     assert_exit!(out, Io);
     let text = stderr_of(&out);
     let needed =
@@ -451,17 +494,13 @@ fn a_drive_too_small_for_the_packs_is_refused_before_anything_is_downloaded() {
         text.contains(&needed) && text.contains("nothing was downloaded"),
         "{text}"
     );
-    assert_eq!(tree(&packs), Vec::<String>::new());
+    assert_eq!(tree(&op.packs()), Vec::<String>::new());
 
     drive.resize("4m");
-    let done = connect();
+    let (done, summary) = op.connect();
     ok(&done, "connect with room on the drive");
-    let summary = json_lines(&stdout_of(&done)).pop().unwrap();
     assert_eq!(summary["transferred"], PACK_BYTES, "{summary}");
-    let import = wrapper(&["-import", "-updatepacksrc", "usb/UpdatePacks", "-json"]);
-    ok(&import, "import");
-    assert_eq!(json_lines(&stdout_of(&import)).pop().unwrap()["failed"], 0);
-    assert!(install.join("EasySetupPayload").join("offline").is_dir());
+    op.import_accepts_the_folder();
 }
 
 /// The drive fills up during `-connect`: an exFAT drive of 64 KiB clusters with room for the
@@ -471,36 +510,20 @@ fn a_drive_too_small_for_the_packs_is_refused_before_anything_is_downloaded() {
 /// `-import` accepts the folder.
 #[test]
 fn a_drive_that_fills_up_during_connect_loses_nothing_and_the_next_connect_completes() {
-    let env = Env::new();
-    let (site, install) = env.installed_site("ps1", "install", &["--version", "5.00.9128.1000"]);
-    let trip = Trip::start(&env);
-    let Some(_drive) = crate::support::Drive::exfat(&env.path("usb.img"), &trip.usb, 4, "64K")
-    else {
+    let op = Operator::new();
+    let image = op.env.path("usb.img");
+    let Some(_drive) = crate::support::Drive::exfat(&image, op.usb(), 4, "64K") else {
         eprintln!("SKIPPED: an exFAT drive needs root, a loop device, exfatprogs and exfat-fuse");
         return;
     };
-    let wrapper = |args: &[&str]| trip.wrapper(&env, &site, args);
-    let connect = || {
-        wrapper(&[
-            "-connect",
-            "-usagedatasrc",
-            "usb",
-            "-updatepackdest",
-            "usb/UpdatePacks",
-            "-json",
-        ])
-    };
-    ok(
-        &wrapper(&["-prepare", "-usagedatadest", "usb/UsageData.cab"]),
-        "prepare",
-    );
+    op.prepare();
     // Four clusters left: the pack folder, its GUID folder, its Redist folder and one file.
-    let filler = trip.usb.join("filler.bin");
-    let free = sct::core::space::available(&trip.usb).unwrap();
+    let filler = op.usb().join("filler.bin");
+    let free = sct::core::space::available(op.usb()).unwrap();
     std::fs::write(&filler, vec![0u8; (free - 4 * 65536) as usize]).unwrap();
-    assert_eq!(sct::core::space::available(&trip.usb).unwrap(), 4 * 65536);
+    assert_eq!(sct::core::space::available(op.usb()).unwrap(), 4 * 65536);
 
-    let full = connect();
+    let (full, first) = op.connect();
     assert_exit!(full, Io);
     let text = stderr_of(&full);
     let why = crate::support::os_words("No space left on device", "Disk full");
@@ -508,18 +531,9 @@ fn a_drive_that_fills_up_during_connect_loses_nothing_and_the_next_connect_compl
         text.contains(why) && text.contains("run again to resume"),
         "{text}"
     );
-    let first = json_lines(&stdout_of(&full)).pop().unwrap();
     assert_eq!(first["ok"], false, "{first}");
-    // Everything left of the pack on the drive (whole files and `.part` files) came over the
-    // network in that run and is counted as such.
-    let packs = trip.usb.join("UpdatePacks");
-    let kept: u64 = tree(&packs)
-        .iter()
-        .filter(|p| p.contains(std::path::MAIN_SEPARATOR))
-        .map(|p| packs.join(p))
-        .filter(|p| p.is_file())
-        .map(|p| std::fs::metadata(p).unwrap().len())
-        .sum();
+    // Everything left of the pack on the drive came over the network in that run, and counts.
+    let kept = op.pack_bytes_on_the_drive();
     assert!(kept > 0);
     assert!(
         first["transferred"].as_u64().unwrap() >= kept,
@@ -528,19 +542,13 @@ fn a_drive_that_fills_up_during_connect_loses_nothing_and_the_next_connect_compl
 
     // The operator makes room; the next connect completes with what the drive lacked.
     std::fs::remove_file(&filler).unwrap();
-    let done = connect();
+    let (done, summary) = op.connect();
     ok(&done, "connect with room on the drive");
-    let summary = json_lines(&stdout_of(&done)).pop().unwrap();
     assert_eq!(summary["ok"], true, "{summary}");
     assert_eq!(
         summary["transferred"].as_u64().unwrap(),
         PACK_BYTES - kept,
         "only what the drive lacked came again ({kept} of {PACK_BYTES} bytes kept)"
     );
-    let import = wrapper(&["-import", "-updatepacksrc", "usb/UpdatePacks", "-json"]);
-    ok(&import, "import");
-    let imported = json_lines(&stdout_of(&import)).pop().unwrap();
-    assert_eq!(imported["failed"], 0, "{imported}");
-    assert!(imported["imported"].as_u64().unwrap() >= 1, "{imported}");
-    assert!(install.join("EasySetupPayload").join("offline").is_dir());
+    op.import_accepts_the_folder();
 }
