@@ -420,7 +420,8 @@ fn oversized_upload_without_a_length_is_cut_off_while_streaming() {
 fn unreachable_download_host_fails_the_offer_with_a_network_error() {
     let env = Env::new();
     let site = published(&env);
-    let dead = format!("http://127.0.0.1:{}", crate::kit::free_port());
+    let closed = crate::kit::closed_port();
+    let dead = format!("http://127.0.0.1:{}", closed.port);
     let server = Server::start(&env, &site.root, &["--public-url", &dead], &[]);
     let cab = one_cab(&env);
     let out = upload(

@@ -3,7 +3,7 @@
 
 use crate::exit::assert_exit;
 use crate::kit::{
-    Fault, HIERARCHY_A, HIERARCHY_B, Published, Server, Squid, TestServer, free_port, offers,
+    Fault, HIERARCHY_A, HIERARCHY_B, Published, Server, Squid, TestServer, closed_port, offers,
     one_cab, published, stored, two_hierarchies, upload, usage_cab,
 };
 use crate::support::{Env, stderr_of};
@@ -179,8 +179,9 @@ fn a_service_exempt_from_the_proxy_is_named_when_it_is_down() {
     let env = Env::new();
     let site = published(&env);
     let cab = one_cab(&env);
-    let url = format!("http://127.0.0.1:{}", free_port());
-    let proxy = format!("127.0.0.1:{}", free_port());
+    let (service, proxy) = (closed_port(), closed_port());
+    let url = format!("http://127.0.0.1:{}", service.port);
+    let proxy = format!("127.0.0.1:{}", proxy.port);
     let upload_with = |no_proxy: &str| {
         env.cmd("sct-upload")
             .env("SCT_SERVICE_TOKEN", crate::kit::TOKEN)
@@ -205,7 +206,8 @@ fn server_down_is_a_network_failure_after_bounded_retries() {
     let env = Env::new();
     let site = published(&env);
     let cab = one_cab(&env);
-    let url = format!("http://127.0.0.1:{}", free_port());
+    let closed = closed_port();
+    let url = format!("http://127.0.0.1:{}", closed.port);
     let out = upload(
         &env,
         &site.public,

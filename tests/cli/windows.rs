@@ -131,7 +131,8 @@ fn registry_site_is_found_and_tried_with_windows_authentication() {
         return;
     };
     let env = Env::new();
-    let port = crate::kit::free_port();
+    let closed = crate::kit::closed_port();
+    let port = closed.port;
     prefix.record_site(&format!("127.0.0.1,{port}"), "CM_PS1");
     let out = prefix.cmd(&env, "sct-collect").output().unwrap();
     let stderr = stderr_of(&out);
@@ -243,7 +244,8 @@ fn a_site_given_wins_over_the_registry_and_csv_has_crlf_line_ends() {
     };
     let env = Env::new();
     let site = demo_site(&env);
-    prefix.record_site(&format!("127.0.0.1,{}", crate::kit::free_port()), "CM_PS1");
+    let closed = crate::kit::closed_port();
+    prefix.record_site(&format!("127.0.0.1,{}", closed.port), "CM_PS1");
     let out = prefix
         .cmd(&env, "ServiceConnectionTool")
         .env("SCT_SITE", &site)

@@ -355,7 +355,7 @@ fn a_proxy_without_a_port_is_reached_on_port_80() {
 
 #[test]
 fn an_unreachable_proxy_is_named_not_the_service() {
-    let port = crate::kit::free_port();
+    let closed = crate::kit::closed_port();
     let env = Env::new();
     let site = env.demo_site("ps1", &[]);
     let service = crate::kit::published(&env);
@@ -370,7 +370,7 @@ fn an_unreachable_proxy_is_named_not_the_service() {
         &vars,
         &["-prepare", "-usagedatadest", "usb/UsageData.cab"],
     );
-    let proxy = format!("127.0.0.1:{port}");
+    let proxy = format!("127.0.0.1:{}", closed.port);
     let (code, stderr) = wrapper_with(
         &env,
         &vars,

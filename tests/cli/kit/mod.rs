@@ -20,7 +20,7 @@ pub use certs::test_certificates;
 pub use http::{CHAOS_KINDS, Fault, TestServer};
 pub use nginx::Nginx;
 pub use packfolder::{TestPack, test_pack, write_pack_folder};
-pub use process::{free_port, is_root};
+pub use process::{closed_port, is_root};
 pub use service::Trip;
 pub use service::{
     Published, Server, offers, one_cab, post_usage, publish, published, published_sized,

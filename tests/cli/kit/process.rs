@@ -38,6 +38,27 @@ pub fn free_port() -> u16 {
         .port()
 }
 
+/// A port on 127.0.0.1 where nothing listens while this is held: the socket is bound but never
+/// listens, so a connection to it is refused at once, and no server another test starts can take
+/// the port meanwhile (as it can a [`free_port`], which is free again when returned).
+pub struct ClosedPort {
+    _socket: socket2::Socket,
+    pub port: u16,
+}
+
+pub fn closed_port() -> ClosedPort {
+    use socket2::{Domain, Socket, Type};
+    let socket = Socket::new(Domain::IPV4, Type::STREAM, None).unwrap();
+    socket
+        .bind(&std::net::SocketAddr::from(([127, 0, 0, 1], 0)).into())
+        .unwrap();
+    let port = socket.local_addr().unwrap().as_socket().unwrap().port();
+    ClosedPort {
+        _socket: socket,
+        port,
+    }
+}
+
 /// Waits until something listens on the port (a readiness wait, not a timing assertion).
 pub fn wait_for_port(port: u16, what: &str, log: &Path) {
     for _ in 0..300 {
