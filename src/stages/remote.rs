@@ -75,15 +75,19 @@ async fn get_once(
     if !status.is_success() {
         return Err(http::status_attempt(status, url));
     }
-    if response.content_length().is_some_and(|n| n > limit) {
-        return Err(Attempt::Fatal(
+    let too_large = || {
+        let what = crate::core::logging::redact_url(url);
+        Attempt::Fatal(
             Error::TooLarge {
-                what: crate::core::logging::redact_url(url),
+                what,
                 limit,
                 meant_for: None,
             }
             .into(),
-        ));
+        )
+    };
+    if response.content_length().is_some_and(|n| n > limit) {
+        return Err(too_large());
     }
     let mut body = Vec::new();
     let mut floor = RateFloor::new(min_rate);
@@ -95,14 +99,7 @@ async fn get_once(
         };
         body.extend_from_slice(&chunk);
         if body.len() as u64 > limit {
-            return Err(Attempt::Fatal(
-                Error::TooLarge {
-                    what: crate::core::logging::redact_url(url),
-                    limit,
-                    meant_for: None,
-                }
-                .into(),
-            ));
+            return Err(too_large());
         }
     }
     Ok(body)

@@ -2,8 +2,8 @@
 
 use crate::exit::assert_exit;
 use crate::kit::{
-    HIERARCHY_A, Nginx, Server, offers, one_cab, post_usage, publish, published, raw_request,
-    stored, test_certificates, two_hierarchies, upload, usage_cab,
+    HIERARCHY_A, Nginx, Server, offers, one_cab, post_usage, publish, publish_command, published,
+    raw_request, stored, test_certificates, two_hierarchies, upload, usage_cab,
 };
 use crate::support::{Env, stderr_of};
 use sct::core::fault::{ENV_FAULT, Point};
@@ -79,12 +79,7 @@ fn a_publisher_killed_while_holding_the_lock_leaves_no_stale_lock() {
     }
     let env = Env::new();
     let site = published(&env);
-    let out = env
-        .cmd("sct-serve")
-        .args(["publish", "--root"])
-        .arg(&site.root)
-        .arg("--key")
-        .arg(&site.key)
+    let out = publish_command(&env, &site.root, &site.key)
         .env(ENV_FAULT, Point::PublishAfterLock.name())
         .output()
         .unwrap();
@@ -106,11 +101,8 @@ fn publish_refuses_an_endless_expiry_and_warns_of_one_clients_refuse() {
     let env = Env::new();
     let site = published(&env);
     let publish_for = |days: &str| {
-        env.cmd("sct-serve")
-            .args(["publish", "--expires-in", days, "--root"])
-            .arg(&site.root)
-            .arg("--key")
-            .arg(&site.key)
+        publish_command(&env, &site.root, &site.key)
+            .args(["--expires-in", days])
             .output()
             .unwrap()
     };
@@ -473,12 +465,7 @@ fn key_rotation_catalog_signed_by_two_keys_verifies_with_either_pin() {
         .unwrap();
     let new_public: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     let new_public = new_public["public_key"].as_str().unwrap().to_owned();
-    let out = env
-        .cmd("sct-serve")
-        .args(["publish", "--root"])
-        .arg(&site.root)
-        .arg("--key")
-        .arg(&site.key)
+    let out = publish_command(&env, &site.root, &site.key)
         .arg("--key")
         .arg(&new_key)
         .output()

@@ -242,29 +242,28 @@ fn check_room(
 /// Bytes of one file not yet on the drive: none when it is there at its full size, else what
 /// its `.part` lacks.
 fn still_lacking(packdir: &PackDir, file: &catalog::PackFile) -> u64 {
-    let len = |path: &Path| {
-        std::fs::symlink_metadata(path)
-            .ok()
-            .filter(std::fs::Metadata::is_file)
-            .map_or(0, |m| m.len())
-    };
     let dest = packdir.file(&file.path);
-    if len(&dest) == file.size {
+    if file_len(&dest) == file.size {
         return 0;
     }
-    file.size - len(&download::part_path(&dest)).min(file.size)
+    file.size - file_len(&download::part_path(&dest)).min(file.size)
 }
 
 /// Bytes of a pack's files that are not in the folder at their full size.
 fn missing_bytes(packdir: &PackDir, pack: &catalog::Pack) -> u64 {
     pack.files
         .iter()
-        .filter(|f| {
-            std::fs::symlink_metadata(packdir.file(&f.path))
-                .map_or(true, |m| !(m.is_file() && m.len() == f.size))
-        })
+        .filter(|f| file_len(&packdir.file(&f.path)) != f.size)
         .map(|f| f.size)
         .sum()
+}
+
+/// Length of the regular file at `path` (never through a link); 0 when there is none.
+fn file_len(path: &Path) -> u64 {
+    std::fs::symlink_metadata(path)
+        .ok()
+        .filter(std::fs::Metadata::is_file)
+        .map_or(0, |m| m.len())
 }
 
 fn check_options(options: &FetchOptions, offers: &[Offer]) -> anyhow::Result<()> {

@@ -23,8 +23,8 @@ pub use packfolder::{TestPack, test_pack, write_pack_folder};
 pub use process::{closed_port, is_root};
 pub use service::Trip;
 pub use service::{
-    Published, Server, offers, one_cab, post_usage, publish, published, published_sized,
-    raw_request, stored, two_hierarchies, upload, usage_cab,
+    Published, Server, offers, one_cab, post_usage, publish, publish_command, published,
+    published_sized, raw_request, stored, two_hierarchies, upload, usage_cab,
 };
 pub use squid::Squid;
 

@@ -52,16 +52,19 @@ pub fn published_sized(env: &Env, name: &str, cab_size: &str, redist_size: &str)
     Published { root, key, public }
 }
 
-/// Publishes the next catalog version of `root`.
-pub fn publish(env: &Env, root: &Path, key: &Path) -> serde_json::Value {
-    let out = env
-        .cmd("sct-serve")
-        .args(["publish", "--root"])
+/// `sct-serve publish --root ROOT --key KEY`, for the caller to add to and run.
+pub fn publish_command(env: &Env, root: &Path, key: &Path) -> assert_cmd::Command {
+    let mut cmd = env.cmd("sct-serve");
+    cmd.args(["publish", "--root"])
         .arg(root)
         .arg("--key")
-        .arg(key)
-        .output()
-        .unwrap();
+        .arg(key);
+    cmd
+}
+
+/// Publishes the next catalog version of `root`.
+pub fn publish(env: &Env, root: &Path, key: &Path) -> serde_json::Value {
+    let out = publish_command(env, root, key).output().unwrap();
     assert!(
         out.status.success(),
         "{:?}: {}",
