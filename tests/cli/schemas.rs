@@ -221,6 +221,7 @@ fn sample_catalog(hierarchy: Option<Uuid>) -> Catalog {
         issued_at: "2026-11-01T00:00:00Z".parse().unwrap(),
         expires_at: "2027-02-01T00:00:00Z".parse().unwrap(),
         hierarchy_id: hierarchy,
+        timestamp_keys: vec![PrivateKey::generate().public().to_string()],
         packs: vec![Pack {
             info: sct::core::catalog::PackInfo {
                 package_guid: guid,
@@ -299,6 +300,7 @@ fn offers_receipts_and_fetch_records_validate() {
     let record = FetchRecord {
         schema: sct::core::document::Tag::new(),
         catalog_version: 7,
+        freshness_checked_at: Some(jiff::Timestamp::now()),
         hierarchies: vec![HierarchyRecord {
             hierarchy_id: hierarchy,
             site_code: "PS1".into(),
@@ -425,13 +427,20 @@ fn documents_of_a_whole_job_validate() {
     check(&serde_json::from_slice(&metadata).unwrap());
 
     let key = PrivateKey::generate();
-    check(&serde_json::to_value(sct::core::signing::public_key_document(&key.public())).unwrap());
+    check(
+        &serde_json::to_value(sct::core::signing::public_key_document(
+            &key.public(),
+            sct::core::signing::KeyRole::Timestamp,
+        ))
+        .unwrap(),
+    );
     let publish = |hierarchy_id| {
         let options = sct::service::publish::PublishOptions {
             root: root.clone(),
             metadata: None,
             expires_in_days: 7,
             hierarchy_id,
+            timestamp_keys: Some(vec![PrivateKey::generate().public()]),
         };
         serde_json::to_value(sct::service::publish::publish(&options, &[&key]).unwrap()).unwrap()
     };
@@ -469,6 +478,7 @@ fn documents_of_a_whole_job_validate() {
         trusted: vec![key.public()],
         progress: false,
         validity: Default::default(),
+        max_timestamp_age: Default::default(),
     };
     let offers = [offer_for(&service, &spec)];
     let plan = sct::stages::fetch::dry_run(&options, &offers).unwrap();
@@ -582,6 +592,7 @@ fn verify_reports_with_problems_validate() {
     let record = FetchRecord {
         schema: sct::core::document::Tag::new(),
         catalog_version: catalog.version,
+        freshness_checked_at: None,
         hierarchies: vec![HierarchyRecord {
             hierarchy_id: Uuid::new_v4(),
             site_code: "PS1".into(),

@@ -78,6 +78,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         trusted: args.trust.keys(&config, None)?,
         progress: !args.operator.quiet,
         validity: config.validity_ceiling()?,
+        max_timestamp_age: config.max_timestamp_age()?,
     };
     let offers = crate::stages::fetch::read_offers(args.offers.as_deref())?;
     if args.dry_run {
