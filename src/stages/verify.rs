@@ -149,6 +149,10 @@ fn expected_entries(catalog: &Catalog, packs: &BTreeSet<Uuid>) -> BTreeSet<Strin
     .iter()
     .map(|s| s.to_string())
     .collect();
+    if !catalog.timestamp_keys.is_empty() {
+        expected.insert(crate::core::freshness::TIMESTAMP_FILE.to_owned());
+        expected.insert(crate::core::freshness::TIMESTAMP_SIGNATURE_FILE.to_owned());
+    }
     for pack in packs.iter().filter_map(|guid| catalog.pack(guid)) {
         for file in &pack.files {
             expected.insert(file.path.clone());
