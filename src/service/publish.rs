@@ -211,6 +211,18 @@ pub fn publish(options: &PublishOptions, keys: &[&PrivateKey]) -> anyhow::Result
     fs_err::create_dir_all(root.catalog_dir())?;
     crate::core::atomic::write_bytes(&root.signature(), &sig_bytes)?;
     crate::core::atomic::write_bytes(&root.catalog(), &bytes)?;
+    if !timestamp_keys.is_empty() {
+        crate::core::report::note(
+            LOG,
+            format!(
+                "clients refuse catalog version {} until its freshness statement is signed: \
+                 `sct-serve run --timestamp-key` does so within {} seconds, or run `sct-serve \
+                 timestamp` now",
+                catalog.version,
+                crate::service::timestamp::CHECK_INTERVAL.as_secs()
+            ),
+        );
+    }
     Ok(PublishReport {
         schema: crate::core::document::Tag::new(),
         catalog: root.catalog().display().to_string(),

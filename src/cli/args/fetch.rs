@@ -52,7 +52,7 @@ const EXIT_CODES: &[(crate::core::error::ExitCode, &str)] = &[
     ),
     (
         crate::core::error::ExitCode::Rejected,
-        "bad signature, expired, rollback, other hierarchy, tampered or wrong-size file",
+        "bad signature, expired, rollback, catalog not fresh, other hierarchy, tampered or wrong-size file",
     ),
     (crate::core::error::ExitCode::Usage, ""),
     (
