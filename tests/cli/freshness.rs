@@ -244,6 +244,22 @@ fn a_folder_whose_statement_does_not_belong_is_refused_by_verify() {
 }
 
 #[test]
+fn an_oversized_statement_is_refused_unread_from_the_service_and_the_folder() {
+    let world = Static::new();
+    ok(&world.fetch("packs", &[]), "fetch");
+    let huge = vec![b' '; 1024 * 1024];
+    let served = world.service.root.join("catalog").join("timestamp.json");
+    let good = std::fs::read(&served).unwrap();
+    std::fs::write(&served, &huge).unwrap();
+    let out = world.fetch("other", &[]);
+    refused_as_not_fresh(&out, "cannot be shown fresh");
+    assert!(!world.env.path("other").join("catalog.json").exists());
+    std::fs::write(&served, good).unwrap();
+    std::fs::write(world.env.path("packs").join("timestamp.json"), &huge).unwrap();
+    assert_exit!(world.verify("packs"), Rejected);
+}
+
+#[test]
 fn a_catalog_naming_no_timestamp_key_is_fetched_with_a_warning() {
     let env = Env::new();
     let service = published(&env);
