@@ -14,8 +14,9 @@
 //! 2. a signature by a key the catalog names verifies over the exact statement bytes;
 //! 3. the bytes are an `sct.timestamp.v1` document within its size limit;
 //! 4. it names this catalog: its version and the SHA-256 of its exact bytes;
-//! 5. (fetch only) it has not expired and was issued at most [`MaxAge`] ago. Verify and import
-//!    skip this step: a folder is imported weeks after its fetch checked it.
+//! 5. (fetch only) it has not expired, was issued at most [`MaxAge`] ago, and is not dated more
+//!    than [`CLOCK_SKEW_HOURS`] ahead of the clock. Verify and import skip this step: a folder is
+//!    imported weeks after its fetch checked it.
 
 use crate::core::catalog::Catalog;
 use crate::core::document::{self, Document, Tag};
@@ -35,6 +36,9 @@ pub const DEFAULT_LIFETIME_HOURS: u32 = 24;
 /// Bounds of a statement's lifetime and of a client's [`MaxAge`], in hours: at least an hour (a
 /// signer must keep up), at most a week (beyond that freeze protection means little).
 pub const HOURS_BOUNDS: std::ops::RangeInclusive<u32> = 1..=168;
+
+/// How far ahead of the client's clock a statement may claim to be issued: clocks drift.
+pub const CLOCK_SKEW_HOURS: i64 = 1;
 
 /// Environment variable with the client's [`MaxAge`] in hours.
 pub const ENV_MAX_TIMESTAMP_AGE: &str = "SCT_MAX_TIMESTAMP_AGE_HOURS";
@@ -182,6 +186,18 @@ pub fn check_belongs(
 impl Statement {
     /// Step 5: refuses an expired statement or one issued more than `max_age` before `now`.
     pub fn check_fresh(&self, now: jiff::Timestamp, max_age: &MaxAge) -> anyhow::Result<()> {
+        let skew = jiff::SignedDuration::from_hours(CLOCK_SKEW_HOURS);
+        if self.issued_at > now + skew {
+            // Else a stolen timestamp key could sign a statement dated years ahead, which no
+            // age bound would ever refuse.
+            return Err(Error::Rejected(format!(
+                "catalog version {} is not fresh: its freshness statement claims to be issued at \
+                 {}, more than {CLOCK_SKEW_HOURS} hour ahead of this computer's clock ({now}); if \
+                 this computer's clock is wrong, set it right",
+                self.catalog_version, self.issued_at
+            ))
+            .into());
+        }
         let why = if now >= self.expires_at {
             format!("its freshness statement expired at {}", self.expires_at)
         } else if now.duration_since(self.issued_at)
@@ -249,6 +265,16 @@ mod tests {
             .check_fresh(at("2026-12-01T13:00:00Z"), &strict)
             .unwrap_err();
         assert!(format!("{old:#}").contains("the setting"), "{old:#}");
+        // Dated ahead: a little drift passes, a statement from the future never does.
+        assert!(
+            statement
+                .check_fresh(at("2026-12-01T09:30:00Z"), &max)
+                .is_ok()
+        );
+        let ahead = statement
+            .check_fresh(at("2026-12-01T08:00:00Z"), &max)
+            .unwrap_err();
+        assert!(format!("{ahead:#}").contains("ahead of this computer's clock"));
     }
 
     #[test]

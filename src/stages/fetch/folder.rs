@@ -16,7 +16,7 @@ use std::path::Path;
 use uuid::Uuid;
 
 /// The folder's own files, which a fetch writes beside the pack folders.
-pub(crate) const OWN_FILES: [&str; 5] = [
+const OWN_FILES: [&str; 5] = [
     catalog::CATALOG_FILE,
     catalog::SIGNATURE_FILE,
     crate::core::freshness::TIMESTAMP_FILE,
@@ -184,8 +184,8 @@ pub(super) fn prepare_folders(root: &Path, catalog_path: &str) -> anyhow::Result
     Ok(())
 }
 
-/// Step 5: signature, catalog, the freshness statement, then the record. The plan already holds what earlier fetches
-/// recorded ([`Plan::add_earlier`]), so the record written is the merged one.
+/// Step 5: signature, catalog, the freshness statement, then the record. The plan already holds
+/// what earlier fetches recorded ([`Plan::add_earlier`]), so the record written is the merged one.
 pub(super) fn write_folder_records(
     packdir: &PackDir,
     fetched: &FetchedCatalog,
