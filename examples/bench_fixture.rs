@@ -27,6 +27,7 @@ fn main() -> anyhow::Result<()> {
         issued_at: jiff::Timestamp::now(),
         expires_at: jiff::Timestamp::now() + jiff::SignedDuration::from_hours(24 * 30),
         hierarchy_id: None,
+        timestamp_keys: Vec::new(),
         packs: Vec::new(),
     };
     let (mut sums, mut aria) = (String::new(), String::new());

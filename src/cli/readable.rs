@@ -158,6 +158,7 @@ mod tests {
             catalog_version: 7,
             catalog_expires_at: "2030-01-01T00:00:00Z".parse().unwrap(),
             key_id: "k1".to_owned(),
+            timestamp_key_id: None,
             packs: vec![PackReport {
                 package_guid: uuid::Uuid::nil(),
                 name: name.to_owned(),

@@ -8,7 +8,10 @@
 //! 3. the bytes are an `sct.catalog.v1` document within its size limit;
 //! 4. the catalog has not expired;
 //! 5. every pack and file is well formed: unique GUIDs, files under `<GUID>/`, safe unique paths,
-//!    sizes within limits, SHA-256 as 64 hex digits.
+//!    sizes within limits, SHA-256 as 64 hex digits; the timestamp keys it names are public keys.
+//!
+//! Freshness (a short-lived statement by a timestamp key the catalog names) is checked beside it
+//! by [`crate::core::freshness`].
 //!
 //! Rollback (a catalog older than one already seen) and hierarchy checks need state the catalog
 //! cannot carry; callers do them with [`Catalog::check_not_older`] and [`Catalog::check_hierarchy`].
@@ -28,6 +31,8 @@ pub const MAX_CATALOG_BYTES: u64 = 16 * 1024 * 1024;
 pub const MAX_FILE_BYTES: u64 = 64 * 1024 * 1024 * 1024;
 /// Most files one pack may list.
 pub const MAX_FILES_PER_PACK: usize = 10_000;
+/// Most timestamp keys one catalog names: a few, for rotation.
+pub const MAX_TIMESTAMP_KEYS: usize = 16;
 /// The catalog's file name on the service and in a pack folder.
 pub const CATALOG_FILE: &str = "catalog.json";
 /// The detached signature's file name.
@@ -184,6 +189,10 @@ pub struct Catalog {
     /// When set, the catalog is only valid for this hierarchy.
     #[serde(default)]
     pub hierarchy_id: Option<Uuid>,
+    /// Public keys (`ed25519:...`) allowed to sign this catalog's freshness statements
+    /// ([`crate::core::freshness`]); none means freeze protection is off (older catalogs).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub timestamp_keys: Vec<String>,
     pub packs: Vec<Pack>,
 }
 
@@ -208,6 +217,17 @@ impl Catalog {
         };
         if self.expires_at <= self.issued_at {
             return Err(refuse("it expires before it was issued".into()));
+        }
+        if self.timestamp_keys.len() > MAX_TIMESTAMP_KEYS {
+            return Err(refuse(format!(
+                "it names {} timestamp keys",
+                self.timestamp_keys.len()
+            )));
+        }
+        for key in &self.timestamp_keys {
+            if PublicKey::parse(key).is_err() {
+                return Err(refuse(format!("timestamp key `{key}` is not a public key")));
+            }
         }
         let mut guids = HashSet::new();
         let mut paths = crate::core::paths::TwinCheck::default();
@@ -405,6 +425,7 @@ pub(crate) mod tests {
             issued_at: "2026-11-01T00:00:00Z".parse().unwrap(),
             expires_at: "2027-02-01T00:00:00Z".parse().unwrap(),
             hierarchy_id: None,
+            timestamp_keys: Vec::new(),
             packs,
         }
     }

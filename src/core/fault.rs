@@ -41,6 +41,8 @@ pub enum Point {
     FetchAfterSignatureWritten,
     /// Fetch: the catalog written, the record not yet.
     FetchAfterCatalogWritten,
+    /// Fetch: the freshness statement's new signature written, the statement not yet.
+    FetchAfterTimestampSignatureWritten,
     /// Fetch: the record written.
     FetchAfterRecordWritten,
     /// Import: the pack folder verified, the inbox not yet locked.
@@ -80,6 +82,7 @@ impl Point {
         Point::FetchAfterPrune,
         Point::FetchAfterSignatureWritten,
         Point::FetchAfterCatalogWritten,
+        Point::FetchAfterTimestampSignatureWritten,
         Point::FetchAfterRecordWritten,
         Point::ImportAfterVerify,
         Point::ImportBeforeLock,
@@ -107,6 +110,7 @@ impl Point {
             Point::FetchAfterPrune => "fetch:after-prune",
             Point::FetchAfterSignatureWritten => "fetch:after-signature-written",
             Point::FetchAfterCatalogWritten => "fetch:after-catalog-written",
+            Point::FetchAfterTimestampSignatureWritten => "fetch:after-timestamp-signature-written",
             Point::FetchAfterRecordWritten => "fetch:after-record-written",
             Point::ImportAfterVerify => "import:after-verify",
             Point::ImportBeforeLock => "import:before-lock",

@@ -1,7 +1,7 @@
 //! The core floor: the formats, rules and plumbing every other floor shares, and that know no
 //! stage, site back end, service or front end.
 //!
-//! Formats: [`catalog`], [`signing`], [`cabinet`], [`document`], [`offer`], [`packdir`],
+//! Formats: [`catalog`], [`freshness`], [`signing`], [`cabinet`], [`document`], [`offer`], [`packdir`],
 //! [`usage`], [`usage_cab`], [`review`], [`wire`] (the HTTP contract between `sct-upload` and
 //! `sct-serve`). Rules: [`select`], [`version`], [`paths`], [`litter`]. Plumbing: [`atomic`] and
 //! [`medium`] (files), [`hash`], [`logging`] and [`cmtrace`] (logs), [`report`] (what a person is
@@ -16,6 +16,7 @@ pub mod document;
 pub mod error;
 pub mod escape;
 pub mod fault;
+pub mod freshness;
 pub mod hash;
 pub mod litter;
 pub mod lock;

@@ -3,6 +3,8 @@
 //! ```text
 //! DIR/catalog.json          the signed catalog, byte for byte as the service published it
 //! DIR/catalog.json.sig      its detached signature
+//! DIR/timestamp.json        the catalog's freshness statement (when the catalog names timestamp keys)
+//! DIR/timestamp.json.sig    its detached signature
 //! DIR/fetched.json          sct.fetch-record.v1: which packs were fetched for which hierarchy
 //! DIR/<GUID>/<GUID>.cab     each pack's files, at the paths the catalog lists
 //! DIR/<GUID>/Redist/...
@@ -46,6 +48,10 @@ pub struct FetchRecord {
     pub schema: crate::core::document::Tag<Self>,
     /// The version of `catalog.json` beside it.
     pub catalog_version: u64,
+    /// When the fetch found the catalog fresh (its freshness statement, `timestamp.json`, checked
+    /// against the client's clock); absent when the catalog names no timestamp keys.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub freshness_checked_at: Option<jiff::Timestamp>,
     pub hierarchies: Vec<HierarchyRecord>,
 }
 
@@ -71,6 +77,16 @@ impl PackDir {
 
     pub fn signature(&self) -> PathBuf {
         self.root.join(crate::core::catalog::SIGNATURE_FILE)
+    }
+
+    /// The catalog's freshness statement ([`crate::core::freshness`]).
+    pub fn timestamp(&self) -> PathBuf {
+        self.root.join(crate::core::freshness::TIMESTAMP_FILE)
+    }
+
+    pub fn timestamp_signature(&self) -> PathBuf {
+        self.root
+            .join(crate::core::freshness::TIMESTAMP_SIGNATURE_FILE)
     }
 
     pub fn record(&self) -> PathBuf {

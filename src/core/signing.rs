@@ -59,25 +59,53 @@ impl std::fmt::Display for PublicKey {
     }
 }
 
-/// What `sct-serve keygen` prints (`sct.public-key.v1`): the public key to pin, and its ID.
+/// What a key signs. A catalog key is pinned by clients and may stay offline; a timestamp key
+/// signs short-lived freshness statements online ([`crate::core::freshness`]) and is trusted only
+/// because a catalog names it. Keeping them apart means a key made for one is refused for the
+/// other: the online service never holds the key that signs catalogs.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum KeyRole {
+    #[default]
+    Catalog,
+    Timestamp,
+}
+
+impl KeyRole {
+    pub fn name(self) -> &'static str {
+        match self {
+            KeyRole::Catalog => "catalog",
+            KeyRole::Timestamp => "timestamp",
+        }
+    }
+
+    fn is_catalog(&self) -> bool {
+        *self == KeyRole::Catalog
+    }
+}
+
+/// What `sct-serve keygen` prints (`sct.public-key.v1`): the public key to pin (or, for a
+/// timestamp key, to name when publishing), its ID and its role.
 #[derive(Clone, Debug, Serialize)]
 pub struct PublicKeyDocument {
     pub schema: crate::core::document::Tag<Self>,
-    /// `ed25519:<base64>`, as `trusted_keys` and `--trusted-key` take it.
+    /// `ed25519:<base64>`, as `trusted_keys`, `--trusted-key` and `--timestamp-key` take it.
     pub public_key: String,
     pub key_id: String,
+    pub role: KeyRole,
 }
 
 impl crate::core::document::Document for PublicKeyDocument {
     const SCHEMA: &'static str = "sct.public-key.v1";
 }
 
-/// The document that publishes `key`.
-pub fn public_key_document(key: &PublicKey) -> PublicKeyDocument {
+/// The document that publishes `key`, made for `role`.
+pub fn public_key_document(key: &PublicKey, role: KeyRole) -> PublicKeyDocument {
     PublicKeyDocument {
         schema: crate::core::document::Tag::new(),
         public_key: key.to_string(),
         key_id: key.key_id(),
+        role,
     }
 }
 
@@ -88,6 +116,9 @@ pub struct KeyFile {
     pub public_key: String,
     /// Base64 of the 32-byte ed25519 seed.
     pub private_key: String,
+    /// What the key signs; left out for a catalog key (key files older than roles are ones).
+    #[serde(default, skip_serializing_if = "KeyRole::is_catalog")]
+    pub role: KeyRole,
 }
 
 impl Document for KeyFile {
@@ -110,10 +141,16 @@ impl PrivateKey {
     /// Writes the key file, readable by its owner only ([`crate::core::owner_only`]: mode 0600,
     /// or a DACL of its own on Windows); created new: an existing key is never overwritten.
     pub fn save(&self, path: &Path) -> anyhow::Result<()> {
+        self.save_as(path, KeyRole::Catalog)
+    }
+
+    /// [`Self::save`] for a key of `role`.
+    pub fn save_as(&self, path: &Path, role: KeyRole) -> anyhow::Result<()> {
         let doc = KeyFile {
             schema: crate::core::document::Tag::new(),
             public_key: self.public().to_string(),
             private_key: B64.encode(self.0.to_bytes()),
+            role,
         };
         let file = crate::core::owner_only::create_new(path).map_err(|err| {
             let why = match err.kind() {
@@ -136,14 +173,30 @@ impl PrivateKey {
         Ok(())
     }
 
-    /// Reads a key file.
+    /// Reads a catalog key file.
     pub fn load(path: &Path) -> anyhow::Result<Self> {
+        Self::load_as(path, KeyRole::Catalog)
+    }
+
+    /// Reads a key file made for `role`; one made for the other role is refused (usage, exit 2).
+    pub fn load_as(path: &Path, role: KeyRole) -> anyhow::Result<Self> {
         let file = fs_err::File::open(path)?;
         let doc: KeyFile = crate::core::document::read(
             file,
             &format!("key file `{}`", path.display()),
             64 * 1024,
         )?;
+        if doc.role != role {
+            return Err(Error::Usage(format!(
+                "key file `{}` holds a {} key, not a {} key: a catalog key signs catalogs and \
+                 may stay offline, a timestamp key signs freshness statements online (sct-serve \
+                 keygen --role)",
+                path.display(),
+                doc.role.name(),
+                role.name()
+            ))
+            .into());
+        }
         let seed: [u8; 32] = B64
             .decode(&doc.private_key)
             .ok()
@@ -372,5 +425,21 @@ mod tests {
         }
         assert!(key.save(&path).is_err());
         assert_eq!(PrivateKey::load(&path).unwrap().public(), key.public());
+        assert!(PrivateKey::load_as(&path, KeyRole::Timestamp).is_err());
+    }
+
+    #[test]
+    fn a_timestamp_key_never_signs_catalogs() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("timestamp-key.json");
+        let key = PrivateKey::generate();
+        key.save_as(&path, KeyRole::Timestamp).unwrap();
+        let Err(err) = PrivateKey::load(&path) else {
+            panic!("a timestamp key loaded as a catalog key")
+        };
+        assert_eq!(crate::core::error::exit_code(&err), ExitCode::Usage);
+        assert!(format!("{err:#}").contains("timestamp key, not a catalog key"));
+        let loaded = PrivateKey::load_as(&path, KeyRole::Timestamp).unwrap();
+        assert_eq!(loaded.public(), key.public());
     }
 }

@@ -5,6 +5,8 @@
 //! ```text
 //! ROOT/catalog/catalog.json        the catalog (sct.catalog.v1)
 //! ROOT/catalog/catalog.json.sig    its detached signature (sct.signature.v1)
+//! ROOT/catalog/timestamp.json      its freshness statement (sct.timestamp.v1, crate::service::timestamp)
+//! ROOT/catalog/timestamp.json.sig  the statement's signature
 //! ROOT/packs/<GUID>/<GUID>.cab     each pack's files; catalog paths are relative to ROOT/packs/
 //! ROOT/packs/<GUID>/Redist/...
 //! ROOT/packs.json                  pack metadata (sct.pack-metadata.v1), not served
@@ -27,7 +29,7 @@
 use crate::core::catalog::{self, Catalog, Pack, PackFile};
 use crate::core::document::{self, Document};
 use crate::core::error::Error;
-use crate::core::signing::{PrivateKey, SignatureFile};
+use crate::core::signing::{PrivateKey, PublicKey, SignatureFile};
 use crate::service::pack_metadata::{METADATA_FILE, PackMetadata, folder_name};
 use serde::{Deserialize, Serialize};
 use std::collections::HashSet;
@@ -60,6 +62,17 @@ impl ServiceRoot {
 
     pub fn signature(&self) -> PathBuf {
         self.catalog_dir().join(catalog::SIGNATURE_FILE)
+    }
+
+    /// The freshness statement (`crate::service::timestamp` signs it).
+    pub fn timestamp(&self) -> PathBuf {
+        self.catalog_dir()
+            .join(crate::core::freshness::TIMESTAMP_FILE)
+    }
+
+    pub fn timestamp_signature(&self) -> PathBuf {
+        self.catalog_dir()
+            .join(crate::core::freshness::TIMESTAMP_SIGNATURE_FILE)
     }
 
     pub fn packs(&self) -> PathBuf {
@@ -100,6 +113,9 @@ pub struct PublishOptions {
     pub expires_in_days: u32,
     /// Bind the catalog to one hierarchy (clients of other hierarchies refuse it).
     pub hierarchy_id: Option<Uuid>,
+    /// The keys allowed to sign freshness statements (`crate::core::freshness`); `None` keeps
+    /// those the previous catalog named.
+    pub timestamp_keys: Option<Vec<PublicKey>>,
 }
 
 /// What [`publish`] wrote (`sct.publish-report.v1`).
@@ -115,6 +131,8 @@ pub struct PublishReport {
     pub files: usize,
     pub bytes: u64,
     pub key_ids: Vec<String>,
+    /// IDs of the timestamp keys the catalog names (empty: freeze protection off).
+    pub timestamp_key_ids: Vec<String>,
     pub sha256: String,
 }
 
@@ -168,6 +186,7 @@ pub fn publish(options: &PublishOptions, keys: &[&PrivateKey]) -> anyhow::Result
     check_folders_match(&root.packs(), &metadata)?;
     let previous = root.current()?;
     let packs = build_packs(&root.packs(), &metadata)?;
+    let timestamp_keys = timestamp_keys(options, previous.as_ref().map(|(c, _)| c))?;
     let issued_at = jiff::Timestamp::now().round(jiff::Unit::Second)?;
     let expires_at =
         issued_at + jiff::SignedDuration::from_hours(24 * i64::from(options.expires_in_days));
@@ -177,6 +196,7 @@ pub fn publish(options: &PublishOptions, keys: &[&PrivateKey]) -> anyhow::Result
         issued_at,
         expires_at,
         hierarchy_id: options.hierarchy_id,
+        timestamp_keys: timestamp_keys.iter().map(ToString::to_string).collect(),
         packs,
     };
     let (bytes, _) = catalog::sign(&catalog, keys)?;
@@ -191,6 +211,18 @@ pub fn publish(options: &PublishOptions, keys: &[&PrivateKey]) -> anyhow::Result
     fs_err::create_dir_all(root.catalog_dir())?;
     crate::core::atomic::write_bytes(&root.signature(), &sig_bytes)?;
     crate::core::atomic::write_bytes(&root.catalog(), &bytes)?;
+    if !timestamp_keys.is_empty() {
+        crate::core::report::note(
+            LOG,
+            format!(
+                "clients refuse catalog version {} until its freshness statement is signed: \
+                 `sct-serve run --timestamp-key` does so within {} seconds, or run `sct-serve \
+                 timestamp` now",
+                catalog.version,
+                crate::service::timestamp::CHECK_INTERVAL.as_secs()
+            ),
+        );
+    }
     Ok(PublishReport {
         schema: crate::core::document::Tag::new(),
         catalog: root.catalog().display().to_string(),
@@ -202,8 +234,40 @@ pub fn publish(options: &PublishOptions, keys: &[&PrivateKey]) -> anyhow::Result
         files: catalog.packs.iter().map(|p| p.files.len()).sum(),
         bytes: catalog.packs.iter().map(Pack::size).sum(),
         key_ids: keys.iter().map(|k| k.public().key_id()).collect(),
+        timestamp_key_ids: timestamp_keys.iter().map(PublicKey::key_id).collect(),
         sha256: crate::core::hash::hex_of(&bytes),
     })
+}
+
+/// The timestamp keys the new catalog names: those given, else the previous catalog's (so once
+/// one is named, every later publication names it by default). None at all is allowed, with a
+/// warning: clients then accept the catalog without freeze protection, as before statements.
+fn timestamp_keys(
+    options: &PublishOptions,
+    previous: Option<&Catalog>,
+) -> anyhow::Result<Vec<PublicKey>> {
+    let keys = match &options.timestamp_keys {
+        Some(keys) => keys.clone(),
+        None => previous
+            .map(crate::core::freshness::allowed_keys)
+            .transpose()?
+            .unwrap_or_default(),
+    };
+    if keys.len() > catalog::MAX_TIMESTAMP_KEYS {
+        return Err(Error::Usage(format!(
+            "a catalog names at most {} timestamp keys",
+            catalog::MAX_TIMESTAMP_KEYS
+        ))
+        .into());
+    }
+    if keys.is_empty() {
+        let warning = "WARNING: the catalog names no timestamp key, so clients have no freeze \
+                       protection (a replayed older catalog is accepted until it expires): make one \
+                       with `sct-serve keygen --role timestamp` and publish with --timestamp-key";
+        crate::core::logging::warn(LOG, warning);
+        crate::core::report::note(LOG, warning);
+    }
+    Ok(keys)
 }
 
 /// One publisher at a time: an OS lock on `ROOT/.publish.lock` ([`crate::core::lock`]), released
@@ -344,7 +408,34 @@ mod tests {
             metadata: None,
             expires_in_days: 7,
             hierarchy_id: None,
+            timestamp_keys: None,
         }
+    }
+
+    #[test]
+    fn timestamp_keys_are_named_and_carried_to_the_next_version() {
+        let dir = tempfile::tempdir().unwrap();
+        generate(dir.path(), &small()).unwrap();
+        let key = PrivateKey::generate();
+        let first = publish(&options(dir.path()), &[&key]).unwrap();
+        assert!(first.timestamp_key_ids.is_empty());
+        let (old, new) = (PrivateKey::generate(), PrivateKey::generate());
+        let named = PublishOptions {
+            timestamp_keys: Some(vec![old.public()]),
+            ..options(dir.path())
+        };
+        let second = publish(&named, &[&key]).unwrap();
+        assert_eq!(second.timestamp_key_ids, vec![old.public().key_id()]);
+        let third = publish(&options(dir.path()), &[&key]).unwrap();
+        assert_eq!(third.timestamp_key_ids, second.timestamp_key_ids);
+        let rotated = PublishOptions {
+            timestamp_keys: Some(vec![new.public()]),
+            ..options(dir.path())
+        };
+        let fourth = publish(&rotated, &[&key]).unwrap();
+        let (catalog, _) = ServiceRoot::new(dir.path()).current().unwrap().unwrap();
+        assert_eq!(fourth.version, 4);
+        assert_eq!(catalog.timestamp_keys, vec![new.public().to_string()]);
     }
 
     #[test]

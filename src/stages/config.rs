@@ -41,6 +41,8 @@ pub struct Config {
     pub max_catalog_validity_days: Option<u32>,
     /// Days after catalog expiry that import still accepts it (`crate::stages::import::grace`).
     pub import_grace_days: Option<u32>,
+    /// Oldest freshness statement (hours) a fetch accepts (`crate::core::freshness`).
+    pub max_timestamp_age_hours: Option<u32>,
     /// Where this file was read from, for messages.
     #[serde(skip)]
     pub source: Option<PathBuf>,
@@ -303,6 +305,33 @@ impl Config {
             days: self.max_catalog_validity_days()?,
             setting: self.where_to_set("max_catalog_validity_days", ENV_MAX_CATALOG_VALIDITY),
         })
+    }
+}
+
+impl Config {
+    /// The oldest freshness statement a fetch accepts: `SCT_MAX_TIMESTAMP_AGE_HOURS`, then
+    /// `max_timestamp_age_hours`, then a day; within [`crate::core::freshness::HOURS_BOUNDS`].
+    pub fn max_timestamp_age(&self) -> anyhow::Result<crate::core::freshness::MaxAge> {
+        use crate::core::freshness::{DEFAULT_MAX_TIMESTAMP_AGE_HOURS, ENV_MAX_TIMESTAMP_AGE};
+        let setting = self.where_to_set("max_timestamp_age_hours", ENV_MAX_TIMESTAMP_AGE);
+        let env = std::env::var(ENV_MAX_TIMESTAMP_AGE)
+            .ok()
+            .filter(|v| !v.trim().is_empty());
+        let hours = match env {
+            Some(text) => text.trim().parse::<u32>().map_err(|_| {
+                Error::Usage(format!(
+                    "{ENV_MAX_TIMESTAMP_AGE} `{text}` is not a number of hours"
+                ))
+            })?,
+            None => self
+                .max_timestamp_age_hours
+                .unwrap_or(DEFAULT_MAX_TIMESTAMP_AGE_HOURS),
+        };
+        crate::core::freshness::check_hours(
+            hours,
+            &format!("the oldest freshness statement accepted ({setting})"),
+        )?;
+        Ok(crate::core::freshness::MaxAge { hours, setting })
     }
 }
 

@@ -2,7 +2,9 @@
 //!
 //! Steps, in order (a failure in 1–2 stops; later problems are collected into the report):
 //! 1. `catalog.json` verifies against its signature and a pinned key, and has not expired
-//!    (see [`crate::core::catalog`] for the catalog's own steps);
+//!    (see [`crate::core::catalog`] for the catalog's own steps); when it names timestamp keys,
+//!    `timestamp.json` is signed by one of them and names this catalog (its age is the fetch's
+//!    business, [`crate::core::freshness`]);
 //! 2. `fetched.json` is a fetch record for that catalog version, naming only packs it lists;
 //! 3. every file of every recorded pack is a regular file, reached through real folders, with the
 //!    catalog's size and SHA-256 (files are hashed on all cores, largest first);
@@ -38,6 +40,10 @@ pub struct VerifyReport {
     pub catalog_version: u64,
     pub catalog_expires_at: jiff::Timestamp,
     pub key_id: String,
+    /// The timestamp key that signed the folder's freshness statement; absent when the catalog
+    /// names no timestamp keys.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timestamp_key_id: Option<String>,
     pub packs: Vec<PackReport>,
     /// Entries in the folder that no recorded pack accounts for.
     pub unexpected: Vec<String>,
@@ -85,6 +91,7 @@ pub fn verify_dir_with(
     let source = format!("catalog `{}`", packdir.catalog().display());
     let (catalog, key_id) =
         catalog::verify_bytes_with(&bytes, &signature, trusted, &source, expiry)?;
+    let timestamp_key_id = check_statement(&packdir, &catalog, &bytes)?;
     let record = read_record(&packdir, &catalog)?;
     let recorded: BTreeSet<Uuid> = record
         .hierarchies
@@ -118,6 +125,7 @@ pub fn verify_dir_with(
         catalog_version: catalog.version,
         catalog_expires_at: catalog.expires_at,
         key_id,
+        timestamp_key_id,
         packs,
         unexpected,
         ignored,
@@ -141,6 +149,10 @@ fn expected_entries(catalog: &Catalog, packs: &BTreeSet<Uuid>) -> BTreeSet<Strin
     .iter()
     .map(|s| s.to_string())
     .collect();
+    if !catalog.timestamp_keys.is_empty() {
+        expected.insert(crate::core::freshness::TIMESTAMP_FILE.to_owned());
+        expected.insert(crate::core::freshness::TIMESTAMP_SIGNATURE_FILE.to_owned());
+    }
     for pack in packs.iter().filter_map(|guid| catalog.pack(guid)) {
         for file in &pack.files {
             expected.insert(file.path.clone());
@@ -194,6 +206,29 @@ fn read_capped(path: &Path, limit: u64) -> anyhow::Result<Vec<u8>> {
             err.context("The update pack folder could not be read")
         }
     })
+}
+
+/// Step 1b: when the catalog names timestamp keys, the folder's freshness statement must be
+/// signed by one of them and name this catalog (its version and bytes). Its age is not checked:
+/// the fetch did that, and a folder is imported weeks later, after its review (import's grace
+/// after expiry applies to the catalog). Returns the key that signed it.
+fn check_statement(
+    packdir: &PackDir,
+    catalog: &Catalog,
+    catalog_bytes: &[u8],
+) -> anyhow::Result<Option<String>> {
+    if catalog.timestamp_keys.is_empty() {
+        return Ok(None);
+    }
+    let bytes = read_capped(
+        &packdir.timestamp(),
+        crate::core::freshness::MAX_TIMESTAMP_BYTES,
+    )?;
+    let signature = read_capped(&packdir.timestamp_signature(), signing::MAX_SIGNATURE_BYTES)?;
+    let source = format!("freshness statement `{}`", packdir.timestamp().display());
+    let (_, key_id) =
+        crate::core::freshness::check_belongs(&bytes, &signature, catalog, catalog_bytes, &source)?;
+    Ok(Some(key_id))
 }
 
 fn read_record(packdir: &PackDir, catalog: &Catalog) -> anyhow::Result<FetchRecord> {

@@ -4,7 +4,7 @@
 //! pack whose files are not in place, a rerun completes, `sct-verify` passes and a further run
 //! changes nothing.
 
-use crate::kit::{Published, Server, publish, published_sized};
+use crate::kit::{Published, Server, publish, publish_command, published_sized};
 use crate::support::{Env, stderr_of, tree};
 use sct::core::fault::{ENV_FAULT, Point};
 use std::path::Path;
@@ -64,6 +64,19 @@ impl World {
     fn new() -> Self {
         let env = Env::new();
         let Published { root, key, public } = published_sized(&env, "service", "1MiB", "300KiB");
+        // Freeze protection on, so every fetch also writes a freshness statement.
+        let timestamp = env.path("timestamp-key.json");
+        env.cmd("sct-serve")
+            .args(["keygen", "--role", "timestamp", "--out"])
+            .arg(&timestamp)
+            .assert()
+            .success();
+        publish_command(&env, &root, &key)
+            .arg("--timestamp-key")
+            .arg(&timestamp)
+            .assert()
+            .success();
+        sign_statement(&env, &root, &timestamp);
         let server = Server::start(&env, &root, &[], &[]);
         let site = env.demo_site_with("site", "PS1", "5.00.9128.1000", HIERARCHY);
         env.cmd("sct-collect")
@@ -98,8 +111,10 @@ impl World {
         };
         let first = world.fetch("base", "latest", None);
         assert!(first.status.success(), "{}", stderr_of(&first));
-        // Catalog version 2: every later fetch replaces the folder's catalog and record.
+        // The next catalog version: every later fetch replaces the folder's catalog, statement
+        // and record.
         publish(&world.env, &world.root, &key);
+        sign_statement(&world.env, &world.root, &timestamp);
         world
     }
 
@@ -148,6 +163,17 @@ impl World {
             })
             .collect()
     }
+}
+
+/// `sct-serve timestamp`: a freshness statement for the catalog published now.
+fn sign_statement(env: &Env, root: &Path, key: &Path) {
+    env.cmd("sct-serve")
+        .args(["timestamp", "--root"])
+        .arg(root)
+        .arg("--key")
+        .arg(key)
+        .assert()
+        .success();
 }
 
 fn killed(out: &Output, point: &str) {

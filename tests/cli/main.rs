@@ -11,6 +11,7 @@ mod docs;
 mod exit;
 mod fetch;
 mod filesystem;
+mod freshness;
 mod import;
 mod kit;
 mod logs;

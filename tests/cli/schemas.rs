@@ -28,6 +28,7 @@ const KINDS: &[&str] = &[
     sct::core::cabinet::MemberLine::SCHEMA,
     Catalog::SCHEMA,
     SignatureFile::SCHEMA,
+    sct::core::freshness::Statement::SCHEMA,
     KeyFile::SCHEMA,
     Offer::SCHEMA,
     Receipt::SCHEMA,
@@ -60,6 +61,10 @@ const DEMO_SITE: &str = "sct.demo-site.v1";
 const OPTIONAL: &[(&str, &str)] = &[
     (sct::core::cabinet::MemberLine::SCHEMA, "sha256"),
     (Catalog::SCHEMA, "hierarchy_id"),
+    (Catalog::SCHEMA, "timestamp_keys"),
+    (KeyFile::SCHEMA, "role"),
+    (FetchRecord::SCHEMA, "freshness_checked_at"),
+    (VerifyReport::SCHEMA, "timestamp_key_id"),
     (sct::stages::import::SCHEMA, "reason"),
     (sct::stages::import::SCHEMA, "path"),
     (sct::stages::import::SCHEMA, "state"),
@@ -221,6 +226,7 @@ fn sample_catalog(hierarchy: Option<Uuid>) -> Catalog {
         issued_at: "2026-11-01T00:00:00Z".parse().unwrap(),
         expires_at: "2027-02-01T00:00:00Z".parse().unwrap(),
         hierarchy_id: hierarchy,
+        timestamp_keys: vec![PrivateKey::generate().public().to_string()],
         packs: vec![Pack {
             info: sct::core::catalog::PackInfo {
                 package_guid: guid,
@@ -263,6 +269,17 @@ fn signed_catalog_files_validate() {
     let key_file = dir.path().join("signing-key.json");
     keys[0].save(&key_file).unwrap();
     check(&serde_json::from_slice(&std::fs::read(&key_file).unwrap()).unwrap());
+    let timestamp_key = dir.path().join("timestamp-key.json");
+    keys[1]
+        .save_as(&timestamp_key, sct::core::signing::KeyRole::Timestamp)
+        .unwrap();
+    check(&serde_json::from_slice(&std::fs::read(&timestamp_key).unwrap()).unwrap());
+    let (bytes, _) = catalog::sign(&sample_catalog(None), &[&keys[0]]).unwrap();
+    let now = jiff::Timestamp::now();
+    let (_, statement, signature) =
+        sct::core::freshness::sign(&bytes, 7, &keys[1], now, 24, Some(b"previous")).unwrap();
+    check(&serde_json::from_slice(&statement).unwrap());
+    check(&serde_json::from_slice(&signature).unwrap());
 }
 
 #[test]
@@ -299,6 +316,7 @@ fn offers_receipts_and_fetch_records_validate() {
     let record = FetchRecord {
         schema: sct::core::document::Tag::new(),
         catalog_version: 7,
+        freshness_checked_at: Some(jiff::Timestamp::now()),
         hierarchies: vec![HierarchyRecord {
             hierarchy_id: hierarchy,
             site_code: "PS1".into(),
@@ -425,13 +443,21 @@ fn documents_of_a_whole_job_validate() {
     check(&serde_json::from_slice(&metadata).unwrap());
 
     let key = PrivateKey::generate();
-    check(&serde_json::to_value(sct::core::signing::public_key_document(&key.public())).unwrap());
+    check(
+        &serde_json::to_value(sct::core::signing::public_key_document(
+            &key.public(),
+            sct::core::signing::KeyRole::Timestamp,
+        ))
+        .unwrap(),
+    );
+    let signer = sct::service::timestamp::TimestampSigner::new(PrivateKey::generate(), 24).unwrap();
     let publish = |hierarchy_id| {
         let options = sct::service::publish::PublishOptions {
             root: root.clone(),
             metadata: None,
             expires_in_days: 7,
             hierarchy_id,
+            timestamp_keys: Some(vec![signer.key.public()]),
         };
         serde_json::to_value(sct::service::publish::publish(&options, &[&key]).unwrap()).unwrap()
     };
@@ -439,6 +465,11 @@ fn documents_of_a_whole_job_validate() {
     let second = publish(None);
     assert_eq!(second["previous_version"], json!(1));
     check(&second);
+    let service_root = sct::service::publish::ServiceRoot::new(&root);
+    let statement = signer
+        .sign_current(&service_root, jiff::Timestamp::now())
+        .unwrap();
+    check(&serde_json::to_value(statement.unwrap()).unwrap());
 
     let service = Service::start(&root);
     let listening = |scheme, address| {
@@ -469,6 +500,7 @@ fn documents_of_a_whole_job_validate() {
         trusted: vec![key.public()],
         progress: false,
         validity: Default::default(),
+        max_timestamp_age: Default::default(),
     };
     let offers = [offer_for(&service, &spec)];
     let plan = sct::stages::fetch::dry_run(&options, &offers).unwrap();
@@ -492,6 +524,11 @@ fn documents_of_a_whole_job_validate() {
     let now = jiff::Timestamp::now();
     let verified = sct::stages::verify::verify_dir(&dest, &[key.public()], now).unwrap();
     assert!(verified.report.ok);
+    let record: Value =
+        serde_json::from_slice(&std::fs::read(dest.join(sct::core::packdir::RECORD_FILE)).unwrap())
+            .unwrap();
+    assert!(record["freshness_checked_at"].is_string(), "{record}");
+    check(&record);
     check(&serde_json::to_value(&verified.report).unwrap());
 
     let locator = sct::site::SiteLocator::Sqlite(db.clone());
@@ -571,7 +608,14 @@ fn verify_reports_with_problems_validate() {
     let now = jiff::Timestamp::now();
     catalog.issued_at = now - jiff::SignedDuration::from_hours(1);
     catalog.expires_at = now + jiff::SignedDuration::from_hours(24);
+    let timestamp_key = PrivateKey::generate();
+    catalog.timestamp_keys = vec![timestamp_key.public().to_string()];
     let (bytes, signature) = catalog::sign(&catalog, &[&key]).unwrap();
+    let (_, statement, statement_signature) =
+        sct::core::freshness::sign(&bytes, catalog.version, &timestamp_key, now, 24, None).unwrap();
+    let packdir = sct::core::packdir::PackDir::new(dir.path());
+    std::fs::write(packdir.timestamp(), statement).unwrap();
+    std::fs::write(packdir.timestamp_signature(), statement_signature).unwrap();
     std::fs::write(dir.path().join(catalog::CATALOG_FILE), bytes).unwrap();
     std::fs::write(dir.path().join(catalog::SIGNATURE_FILE), signature).unwrap();
     let pack = &catalog.packs[0];
@@ -582,6 +626,7 @@ fn verify_reports_with_problems_validate() {
     let record = FetchRecord {
         schema: sct::core::document::Tag::new(),
         catalog_version: catalog.version,
+        freshness_checked_at: None,
         hierarchies: vec![HierarchyRecord {
             hierarchy_id: Uuid::new_v4(),
             site_code: "PS1".into(),
@@ -602,6 +647,10 @@ fn verify_reports_with_problems_validate() {
     assert!(!report.ok);
     assert_eq!(report.unexpected, ["stray.txt"]);
     assert_eq!(report.packs[0].problems.len(), 1);
+    assert_eq!(
+        report.timestamp_key_id,
+        Some(timestamp_key.public().key_id())
+    );
     check(&serde_json::to_value(&report).unwrap());
 }
 

@@ -52,7 +52,7 @@ const EXIT_CODES: &[(crate::core::error::ExitCode, &str)] = &[
     ),
     (
         crate::core::error::ExitCode::Rejected,
-        "bad signature, expired, rollback, other hierarchy, tampered or wrong-size file",
+        "bad signature, expired, rollback, catalog not fresh, other hierarchy, tampered or wrong-size file",
     ),
     (crate::core::error::ExitCode::Usage, ""),
     (
@@ -78,6 +78,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         trusted: args.trust.keys(&config, None)?,
         progress: !args.operator.quiet,
         validity: config.validity_ceiling()?,
+        max_timestamp_age: config.max_timestamp_age()?,
     };
     let offers = crate::stages::fetch::read_offers(args.offers.as_deref())?;
     if args.dry_run {

@@ -23,12 +23,17 @@ pub struct Args {
 pub enum Command {
     /// Generate an ed25519 signing key (file created with mode 0600); prints its public key.
     #[command(
-        after_help = "Examples:\n  sct-serve keygen --out /etc/sct/signing-key.json | jq -r .public_key"
+        after_help = "Examples:\n  sct-serve keygen --out /etc/sct/signing-key.json | jq -r .public_key\n  sct-serve keygen --role timestamp --out /etc/sct/timestamp-key.json"
     )]
     Keygen {
         /// The private key file to create (must not exist).
         #[arg(long, value_name = "KEY", value_parser = crate::core::paths::path_flag)]
         out: PathBuf,
+        /// catalog: signs catalogs, pinned by clients, may stay offline. timestamp: signs the
+        /// short-lived freshness statements online (`run --timestamp-key`, `timestamp`); publish
+        /// names it with --timestamp-key.
+        #[arg(long, value_name = "ROLE", default_value = "catalog")]
+        role: Role,
     },
     /// Hash every pack under ROOT/packs/, build the next catalog version, sign it and write it.
     #[command(
@@ -51,6 +56,27 @@ pub enum Command {
         /// Bind the catalog to one hierarchy.
         #[arg(long, value_name = "GUID")]
         hierarchy_id: Option<uuid::Uuid>,
+        /// A key allowed to sign freshness statements: `ed25519:...` or the key file `keygen
+        /// --role timestamp` wrote; repeat to name several (rotation) [default: those the
+        /// previous catalog named]
+        #[arg(long = "timestamp-key", value_name = "KEY")]
+        timestamp_keys: Vec<String>,
+    },
+    /// Sign the freshness statement (catalog/timestamp.json) for the published catalog once: for
+    /// a static host or CDN, from a cron job or scheduled task well within its lifetime.
+    #[command(
+        after_help = "Examples:\n  sct-serve timestamp --root /srv/sct --key /etc/sct/timestamp-key.json\n  crontab: 0 */4 * * *  sct-serve timestamp --root /srv/sct --key /etc/sct/timestamp-key.json --quiet\n  schtasks /create /sc hourly /mo 4 /tn sct-timestamp /tr \"C:\\sct\\sct-serve.exe timestamp --root D:\\sct --key C:\\sct\\timestamp-key.json\""
+    )]
+    Timestamp {
+        /// The service root (its catalog/ is read and timestamp.json written there).
+        #[arg(long, value_name = "ROOT", value_parser = crate::core::paths::path_flag)]
+        root: PathBuf,
+        /// The timestamp key file (made by `keygen --role timestamp`).
+        #[arg(long, value_name = "KEY", value_parser = crate::core::paths::path_flag)]
+        key: PathBuf,
+        /// Hours until clients refuse the statement (1 to 168).
+        #[arg(long, value_name = "HOURS", default_value_t = crate::core::freshness::DEFAULT_LIFETIME_HOURS)]
+        lifetime: u32,
     },
     /// Serve ROOT: static catalog/ and packs/, and POST /api/v1/usage for usage cabs.
     #[command(
@@ -99,15 +125,41 @@ pub enum Command {
         /// Base URL receipts offer for downloads (e.g. an nginx serving the same ROOT) [default: the address listened on; required with a wildcard --bind]
         #[arg(long, value_name = "URL")]
         public_url: Option<String>,
+        /// The timestamp key file: sign the freshness statement at start, and again whenever it
+        /// has lived half its lifetime or a new catalog is published.
+        #[arg(long, value_name = "KEY", value_parser = crate::core::paths::path_flag)]
+        timestamp_key: Option<PathBuf>,
+        /// Hours until clients refuse each statement signed (1 to 168).
+        #[arg(long, value_name = "HOURS", default_value_t = crate::core::freshness::DEFAULT_LIFETIME_HOURS, requires = "timestamp_key")]
+        timestamp_lifetime: u32,
     },
+}
+
+/// `keygen --role`: what the key signs.
+#[derive(clap::ValueEnum, Clone, Copy, Debug)]
+pub enum Role {
+    Catalog,
+    Timestamp,
+}
+
+impl From<Role> for crate::core::signing::KeyRole {
+    fn from(role: Role) -> Self {
+        match role {
+            Role::Catalog => Self::Catalog,
+            Role::Timestamp => Self::Timestamp,
+        }
+    }
 }
 
 const AFTER_HELP: &str = "\
 Examples:
   sct-serve keygen --out /etc/sct/signing-key.json
+  sct-serve keygen --role timestamp --out /etc/sct/timestamp-key.json
   sct-demo packs --root /srv/sct
-  sct-serve publish --root /srv/sct --key /etc/sct/signing-key.json --expires-in 30
-  sct-serve run --root /srv/sct --token-file /etc/sct/upload-token --log /var/log/sct/serve.log
+  sct-serve publish --root /srv/sct --key /etc/sct/signing-key.json --expires-in 30 \\
+      --timestamp-key /etc/sct/timestamp-key.json
+  sct-serve run --root /srv/sct --token-file /etc/sct/upload-token --log /var/log/sct/serve.log \\
+      --timestamp-key /etc/sct/timestamp-key.json
   SCT_SERVICE_TOKEN=s3cret sct-serve run --root /srv/sct --bind 0.0.0.0:8443 \\
       --tls-cert cert.pem --tls-key key.pem --public-url https://downloads.example.org
 
@@ -130,13 +182,21 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     let command = args.command;
     let stdout = std::io::stdout().lock();
     match command {
-        Command::Keygen { out } => {
+        Command::Keygen { out, role } => {
+            let role = crate::core::signing::KeyRole::from(role);
             let key = crate::core::signing::PrivateKey::generate();
-            key.save(&out)?;
+            key.save_as(&out, role)?;
+            let then = match role {
+                crate::core::signing::KeyRole::Catalog => "pin the public key below",
+                crate::core::signing::KeyRole::Timestamp => {
+                    "name the public key below when publishing (--timestamp-key)"
+                }
+            };
             crate::cli::note(
                 TOOL,
                 format!(
-                    "private key written to {} (keep it secret); pin the public key below",
+                    "{} key written to {} (keep it secret); {then}",
+                    role.name(),
                     out.display()
                 ),
             );
@@ -150,7 +210,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             );
             crate::core::document::write_line(
                 stdout,
-                &crate::core::signing::public_key_document(&key.public()),
+                &crate::core::signing::public_key_document(&key.public(), role),
             )
         }
         Command::Publish {
@@ -159,6 +219,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             expires_in,
             metadata,
             hierarchy_id,
+            timestamp_keys,
         } => {
             let keys = keys
                 .iter()
@@ -170,6 +231,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
                 metadata,
                 expires_in_days: expires_in,
                 hierarchy_id,
+                timestamp_keys: timestamp_public_keys(&timestamp_keys)?,
             };
             let report = crate::service::publish::publish(&options, &refs)?;
             let published = format!(
@@ -179,6 +241,29 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             crate::core::logging::info(TOOL, &published);
             crate::cli::note(TOOL, published);
             crate::core::document::write_pretty(stdout, &report)
+        }
+        Command::Timestamp {
+            root,
+            key,
+            lifetime,
+        } => {
+            let signer = timestamp_signer(&key, lifetime)?;
+            let root = crate::service::publish::ServiceRoot::new(&root);
+            let Some(statement) = signer.sign_current(&root, crate::core::clock::now())? else {
+                return Err(crate::core::error::Error::Usage(format!(
+                    "`{}` has no published catalog to vouch for: run sct-serve publish first",
+                    root.catalog().display()
+                ))
+                .into());
+            };
+            crate::cli::note(
+                TOOL,
+                format!(
+                    "freshness statement for catalog version {} signed, valid until {}",
+                    statement.catalog_version, statement.expires_at
+                ),
+            );
+            crate::core::document::write_pretty(stdout, &statement)
         }
         Command::Run {
             root,
@@ -195,6 +280,8 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             max_connections_per_ip,
             header_timeout,
             public_url,
+            timestamp_key,
+            timestamp_lifetime,
         } => {
             if !(header_timeout > 0.0 && header_timeout.is_finite()) {
                 return Err(crate::core::error::Error::Usage(
@@ -218,12 +305,51 @@ pub fn run(args: Args) -> anyhow::Result<()> {
                     max_per_ip: max_connections_per_ip,
                     header_timeout: std::time::Duration::from_secs_f64(header_timeout),
                 },
+                timestamp: timestamp_key
+                    .map(|key| timestamp_signer(&key, timestamp_lifetime))
+                    .transpose()?,
                 ..crate::service::serve::ServeOptions::new(root, bind)
             };
             options.check()?;
             serve(options)
         }
     }
+}
+
+/// `--timestamp-key` of publish: each `ed25519:...`, or a key file `keygen --role timestamp`
+/// wrote (only its public key is read); none keeps the previous catalog's.
+fn timestamp_public_keys(
+    items: &[String],
+) -> anyhow::Result<Option<Vec<crate::core::signing::PublicKey>>> {
+    if items.is_empty() {
+        return Ok(None);
+    }
+    let parse = |item: &String| {
+        if crate::core::signing::is_key_text(item) {
+            return crate::core::signing::PublicKey::parse(item);
+        }
+        let path = crate::core::paths::path_flag(item).map_err(crate::core::error::Error::Usage)?;
+        let key = crate::core::signing::PrivateKey::load_as(
+            &path,
+            crate::core::signing::KeyRole::Timestamp,
+        )?;
+        Ok(key.public())
+    };
+    items
+        .iter()
+        .map(parse)
+        .collect::<anyhow::Result<_>>()
+        .map(Some)
+}
+
+/// The online timestamp key and statement lifetime of `run` and `timestamp`.
+fn timestamp_signer(
+    key: &std::path::Path,
+    lifetime_hours: u32,
+) -> anyhow::Result<crate::service::timestamp::TimestampSigner> {
+    let key =
+        crate::core::signing::PrivateKey::load_as(key, crate::core::signing::KeyRole::Timestamp)?;
+    crate::service::timestamp::TimestampSigner::new(key, lifetime_hours)
 }
 
 /// The upload token: `--token-file` (trimmed), else `SCT_SERVICE_TOKEN`; registered as a secret

@@ -304,6 +304,7 @@ pub fn connect(
         trusted: config.trusted_keys(&[])?,
         progress: true,
         validity: config.validity_ceiling()?,
+        max_timestamp_age: config.max_timestamp_age()?,
     };
     if request.update_pack_dest.is_file() {
         return Err(usage(format!(

@@ -66,6 +66,8 @@ pub struct ServeOptions {
     /// defaults to the address this server listens on, never the client's `Host` header.
     pub public_url: Option<String>,
     pub limits: connections::Limits,
+    /// The online timestamp key: sign the freshness statement at start and keep it fresh.
+    pub timestamp: Option<crate::service::timestamp::TimestampSigner>,
 }
 
 impl ServeOptions {
@@ -82,6 +84,7 @@ impl ServeOptions {
             quota: quota::Quota::default(),
             public_url: None,
             limits: connections::Limits::default(),
+            timestamp: None,
         }
     }
 
@@ -261,6 +264,18 @@ pub async fn serve(
         .await
         .with_context(|| format!("Failed to listen on {}", options.bind))?;
     let local = listener.local_addr()?;
+    if let Some(signer) = &options.timestamp {
+        if signer
+            .sign_current(&root, crate::core::clock::now())?
+            .is_none()
+        {
+            crate::core::report::note(
+                "sct-serve",
+                "no catalog is published yet: the freshness statement is signed once one is",
+            );
+        }
+        tokio::spawn(signer.clone().keep_fresh(root.clone()));
+    }
     let app = router(&options, &base_url(&options, local));
     ready(local);
     accept::run(listener, acceptor, app, &options.limits, shutdown).await;

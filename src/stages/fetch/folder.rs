@@ -16,9 +16,11 @@ use std::path::Path;
 use uuid::Uuid;
 
 /// The folder's own files, which a fetch writes beside the pack folders.
-const OWN_FILES: [&str; 3] = [
+const OWN_FILES: [&str; 5] = [
     catalog::CATALOG_FILE,
     catalog::SIGNATURE_FILE,
+    crate::core::freshness::TIMESTAMP_FILE,
+    crate::core::freshness::TIMESTAMP_SIGNATURE_FILE,
     crate::core::packdir::RECORD_FILE,
 ];
 /// Most stray names one refusal lists.
@@ -182,8 +184,8 @@ pub(super) fn prepare_folders(root: &Path, catalog_path: &str) -> anyhow::Result
     Ok(())
 }
 
-/// Step 5: signature, catalog, then the record. The plan already holds what earlier fetches
-/// recorded ([`Plan::add_earlier`]), so the record written is the merged one.
+/// Step 5: signature, catalog, the freshness statement, then the record. The plan already holds
+/// what earlier fetches recorded ([`Plan::add_earlier`]), so the record written is the merged one.
 pub(super) fn write_folder_records(
     packdir: &PackDir,
     fetched: &FetchedCatalog,
@@ -235,9 +237,11 @@ pub(super) fn write_folder_records(
         crate::core::atomic::write_bytes(&packdir.catalog(), &fetched.bytes)?;
         crate::core::fault::point(crate::core::fault::Point::FetchAfterCatalogWritten);
     }
+    write_statement(packdir, fetched, same_catalog)?;
     let record = FetchRecord {
         schema: crate::core::document::Tag::new(),
         catalog_version: fetched.catalog.version,
+        freshness_checked_at: fetched.freshness.as_ref().map(|f| f.checked_at),
         hierarchies,
     };
     let mut bytes = serde_json::to_vec_pretty(&record)?;
@@ -245,6 +249,38 @@ pub(super) fn write_folder_records(
     crate::core::atomic::write_bytes(&packdir.record(), &bytes)?;
     crate::core::fault::point(crate::core::fault::Point::FetchAfterRecordWritten);
     Ok(())
+}
+
+/// The freshness statement beside the catalog: signature first, then the statement, as for the
+/// catalog. Under the same catalog the record is removed first when the statement changes, so
+/// no record ever stands beside a statement and signature that do not match (a killed run leaves
+/// a folder `sct-verify` refuses and a rerun completes). A catalog naming no timestamp keys
+/// leaves no statement behind.
+fn write_statement(
+    packdir: &PackDir,
+    fetched: &FetchedCatalog,
+    same_catalog: bool,
+) -> anyhow::Result<()> {
+    let Some(fresh) = &fetched.freshness else {
+        remove_file_if_exists(&packdir.timestamp())?;
+        return remove_file_if_exists(&packdir.timestamp_signature());
+    };
+    let unchanged = read_small(
+        &packdir.timestamp(),
+        crate::core::freshness::MAX_TIMESTAMP_BYTES,
+    )
+    .is_some_and(|b| b == fresh.bytes)
+        && read_small(&packdir.timestamp_signature(), signing::MAX_SIGNATURE_BYTES)
+            .is_some_and(|b| b == fresh.signature);
+    if unchanged {
+        return Ok(());
+    }
+    if same_catalog {
+        remove_file_if_exists(&packdir.record())?;
+    }
+    crate::core::atomic::write_bytes(&packdir.timestamp_signature(), &fresh.signature)?;
+    crate::core::fault::point(crate::core::fault::Point::FetchAfterTimestampSignatureWritten);
+    crate::core::atomic::write_bytes(&packdir.timestamp(), &fresh.bytes)
 }
 
 fn read_record(packdir: &PackDir, version: u64) -> Option<FetchRecord> {

@@ -5,15 +5,18 @@
 //! 2. download and verify each distinct catalog (signature by a pinned key, expiry, structure —
 //!    [`crate::stages::remote::fetch_catalog`]); refuse one signed for longer than the validity ceiling
 //!    ([`crate::core::catalog::Catalog::check_validity_window`]), one bound to another hierarchy, offers that name
-//!    different catalogs, and a catalog older than the one already in `DIR` (rollback);
+//!    different catalogs, and a catalog older than the one already in `DIR` (rollback); fetch the
+//!    freshness statement beside it and refuse it unless a timestamp key the catalog names signed
+//!    it, it names this catalog, and it is neither expired nor older than `max_timestamp_age`
+//!    ([`crate::stages::remote::fetch_statement`]);
 //! 3. select each hierarchy's packs ([`crate::core::select`]); a pack several hierarchies need is
 //!    fetched once;
 //! 4. download every file of the selected packs, several at once ([`download`]): streamed to
 //!    `NAME.part`, hashed on the way, renamed into place only when size and SHA-256 match; a
 //!    body slower than [`crate::stages::http::MinRate`] is cut and retried from the `.part`;
 //! 5. only when every selected file is in place: remove what an older catalog in `DIR` listed and
-//!    the new selection drops ([`prune`]), then write `catalog.json.sig`, `catalog.json` and last
-//!    `fetched.json`, each atomically.
+//!    the new selection drops ([`prune`]), then write `catalog.json.sig`, `catalog.json`,
+//!    `timestamp.json.sig`, `timestamp.json` and last `fetched.json`, each atomically.
 //!
 //! One fetch at a time per folder: the folder itself is locked while the steps run.
 //!
@@ -78,6 +81,8 @@ pub struct FetchOptions {
     pub progress: bool,
     /// The longest validity window a fetched catalog may be signed for.
     pub validity: catalog::ValidityCeiling,
+    /// The oldest freshness statement accepted ([`crate::core::freshness`]).
+    pub max_timestamp_age: crate::core::freshness::MaxAge,
 }
 
 /// Bounds of an offer stream: an offer is a few hundred bytes, one per uploaded cab.
@@ -452,15 +457,26 @@ async fn fetch_catalogs(
         if !by_url.contains_key(offer.catalog_url.as_str()) {
             let fetched =
                 remote::fetch_catalog(client, &offer.catalog_url, trusted, &options.net).await?;
+            let mut fetched = fetched;
+            let refused = || {
+                format!(
+                    "The catalog at {} was refused",
+                    crate::core::logging::redact_url(&offer.catalog_url)
+                )
+            };
             fetched
                 .catalog
                 .check_validity_window(&options.validity)
-                .with_context(|| {
-                    format!(
-                        "The catalog at {} was refused",
-                        crate::core::logging::redact_url(&offer.catalog_url)
-                    )
-                })?;
+                .with_context(refused)?;
+            fetched.freshness = remote::fetch_statement(
+                client,
+                &offer.catalog_url,
+                &fetched,
+                &options.max_timestamp_age,
+                &options.net,
+            )
+            .await
+            .with_context(refused)?;
             by_url.insert(&offer.catalog_url, fetched);
         }
         by_url[offer.catalog_url.as_str()]

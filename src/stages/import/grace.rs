@@ -86,6 +86,7 @@ mod tests {
             issued_at: expires_at - jiff::SignedDuration::from_hours(24 * 30),
             expires_at,
             hierarchy_id: None,
+            timestamp_keys: Vec::new(),
             packs: vec![],
         }
     }

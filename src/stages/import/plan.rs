@@ -186,6 +186,7 @@ mod tests {
         FetchRecord {
             schema: crate::core::document::Tag::new(),
             catalog_version: 1,
+            freshness_checked_at: None,
             hierarchies: entries
                 .iter()
                 .map(|(h, packs)| HierarchyRecord {

@@ -63,6 +63,7 @@ fn pack_folder(dir: &Path, version: u64, hierarchy: Uuid, key: &PrivateKey) -> U
             .checked_add(jiff::SignedDuration::from_hours(24))
             .unwrap(),
         hierarchy_id: None,
+        timestamp_keys: Vec::new(),
         packs: vec![crate::core::catalog::tests::pack_2409(guid, &path, &bytes)],
     };
     let (catalog_bytes, sig) = crate::core::catalog::sign(&catalog, &[key]).unwrap();
@@ -71,6 +72,7 @@ fn pack_folder(dir: &Path, version: u64, hierarchy: Uuid, key: &PrivateKey) -> U
     let record = FetchRecord {
         schema: crate::core::document::Tag::new(),
         catalog_version: version,
+        freshness_checked_at: None,
         hierarchies: vec![HierarchyRecord {
             hierarchy_id: hierarchy,
             site_code: "CAS".into(),

@@ -30,6 +30,7 @@ pub fn fresh_catalog(version: u64, hierarchy_id: Option<Uuid>, packs: Vec<Pack>)
         issued_at: now - jiff::SignedDuration::from_hours(24),
         expires_at: now + jiff::SignedDuration::from_hours(24 * 30),
         hierarchy_id,
+        timestamp_keys: Vec::new(),
         packs,
     }
 }

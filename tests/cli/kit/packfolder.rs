@@ -79,6 +79,7 @@ pub fn write_pack_folder(
     let record = FetchRecord {
         schema: sct::core::document::Tag::new(),
         catalog_version: version,
+        freshness_checked_at: None,
         hierarchies: entries
             .iter()
             .map(|(h, list)| HierarchyRecord {
