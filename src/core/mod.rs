@@ -1,7 +1,7 @@
 //! The core floor: the formats, rules and plumbing every other floor shares, and that know no
 //! stage, site back end, service or front end.
 //!
-//! Formats: [`catalog`], [`signing`], [`cabinet`], [`document`], [`offer`], [`packdir`],
+//! Formats: [`catalog`], [`signing`], [`cabinet`], [`document`], [`offer`], [`packdir`], [`volume`],
 //! [`usage`], [`usage_cab`], [`review`], [`wire`] (the HTTP contract between `sct-upload` and
 //! `sct-serve`). Rules: [`select`], [`version`], [`paths`], [`litter`]. Plumbing: [`atomic`] and
 //! [`medium`] (files), [`hash`], [`logging`] and [`cmtrace`] (logs), [`report`] (what a person is
@@ -37,4 +37,5 @@ pub mod space;
 pub mod usage;
 pub mod usage_cab;
 pub mod version;
+pub mod volume;
 pub mod wire;

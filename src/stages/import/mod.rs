@@ -177,6 +177,9 @@ pub fn run(
         note(TOOL, crate::core::litter::note(entry));
     }
     refuse_unless_ok(&verified.report)?;
+    if let Some(volume) = &verified.volume {
+        note_waiting_parts(volume);
+    }
     if let Some(warning) = expiry_warning {
         // In the log too: an audit of the site shows an expired catalog went in, and why.
         crate::core::logging::warn(TOOL, &warning);
@@ -258,6 +261,29 @@ pub fn run(
         )?);
     }
     close(summary, &events, on_event)
+}
+
+/// A volume of a set (docs/span.md) imports its whole packs; the parts of split packs it holds
+/// are not taken (joining them volume by volume is not built yet): says so, naming the packs.
+fn note_waiting_parts(volume: &crate::core::volume::VolumeRecord) {
+    if volume.split_packs.is_empty() {
+        return;
+    }
+    let packs: Vec<String> = volume
+        .split_packs
+        .iter()
+        .map(|s| s.package_guid.to_string())
+        .collect();
+    let message = format!(
+        "volume {} of {}: its {} parts of split packs ({}) are not imported: sct-import takes \
+         only the packs a volume holds whole; import those packs from the unsplit folder",
+        volume.volume,
+        volume.set.volumes,
+        volume.parts.len(),
+        packs.join(", ")
+    );
+    crate::core::logging::warn(TOOL, &message);
+    note(TOOL, message);
 }
 
 /// Steps 5–6 under the inbox lock: places the packs, then registers them (embedded site) or
