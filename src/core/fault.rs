@@ -65,6 +65,10 @@ pub enum Point {
     InboxAfterRenameAside,
     /// `sct-serve publish`: the service root locked, nothing written yet.
     PublishAfterLock,
+    /// Import of a volume: one part of a split pack copied into the staging area of parts.
+    PartsAfterStage,
+    /// Import of a volume: the first part of a file joined into its temporary file.
+    PartsMidJoin,
 }
 
 impl Point {
@@ -92,6 +96,8 @@ impl Point {
         Point::ImportAfterCommit,
         Point::InboxAfterRenameAside,
         Point::PublishAfterLock,
+        Point::PartsAfterStage,
+        Point::PartsMidJoin,
     ];
 
     /// The name `SCT_FAULT` lists: `<stage>:<moment>`.
@@ -119,10 +125,12 @@ impl Point {
             Point::ImportAfterCommit => "import:after-commit",
             Point::InboxAfterRenameAside => "inbox:after-rename-aside",
             Point::PublishAfterLock => "publish:after-lock",
+            Point::PartsAfterStage => "parts:after-stage",
+            Point::PartsMidJoin => "parts:mid-join",
         }
     }
 
-    /// The stage part of the name (`fetch`, `import`, `inbox`, `publish`).
+    /// The stage part of the name (`fetch`, `import`, `inbox`, `publish`, `parts`).
     pub fn stage(self) -> &'static str {
         self.name().split_once(':').map_or("", |(stage, _)| stage)
     }

@@ -1,10 +1,12 @@
 //! sct-span: a download laid out on volumes of 600 KiB, so that one pack is split at a file
 //! boundary and one file into parts; each volume within the size and verifying alone, a
-//! tampered part refused naming the volume and the part, whole packs imported volume by volume.
+//! tampered part refused naming the volume and the part, packs imported volume by volume in any
+//! order (split ones when their last part arrives), and kills while parts are staged or joined.
 
 use crate::exit::assert_exit;
 use crate::kit::{TestPack, test_pack, write_pack_folder};
-use crate::support::{Env, identity, stderr_of, stdout_of};
+use crate::support::{Env, identity, stderr_of, stdout_of, tree};
+use sct::core::fault::{ENV_FAULT, Point};
 use sct::core::signing::PrivateKey;
 use serde_json::Value;
 use std::path::{Path, PathBuf};
@@ -315,44 +317,153 @@ fn a_folder_that_fails_verification_is_not_laid_out() {
     assert!(!download.env.path("volumes").exists());
 }
 
-/// Whole packs import from each volume, in reverse order; the split pack waits.
-#[test]
-fn whole_packs_import_volume_by_volume_in_reverse_order() {
-    let download = Download::new();
-    let plan = download.span(&[]);
+/// A fresh site for the download's hierarchy: its locator and its inbox.
+fn fresh_site(download: &Download, name: &str) -> (String, PathBuf) {
     let hierarchy_id = download.hierarchy.to_string();
     let site_args = [
         &identity("PS1", SITE_VERSION, &hierarchy_id)[..],
         &["--no-usage"],
     ]
     .concat();
-    let (site, install) = download.env.installed_site("site", "site", &site_args);
-    let inbox = install.join("EasySetupPayload").join("offline");
+    let (site, install) = download.env.installed_site(name, name, &site_args);
+    (site, install.join("EasySetupPayload").join("offline"))
+}
+
+fn import(download: &Download, site: &str, src: &str, fault: Option<Point>) -> Output {
+    let mut cmd = download.env.cmd("sct-import");
+    cmd.env("SCT_SITE", site)
+        .env("SCT_TRUSTED_KEYS", download.key.public().to_string())
+        .args(["--src", src]);
+    if let Some(point) = fault {
+        cmd.env(ENV_FAULT, point.name());
+    }
+    cmd.output().unwrap()
+}
+
+/// The inbox after importing the unsplit folder into a site of its own.
+fn unsplit_inbox(download: &Download) -> PathBuf {
+    let (site, inbox) = fresh_site(download, "reference");
+    let out = import(download, &site, "packs", None);
+    assert!(out.status.success(), "{}", stderr_of(&out));
+    inbox
+}
+
+/// The same entries, and the same bytes in each file.
+fn same_inbox(got: &Path, want: &Path) {
+    assert_eq!(tree(got), tree(want));
+    for entry in tree(want) {
+        let (a, b) = (got.join(&entry), want.join(&entry));
+        if b.is_file() && !entry.ends_with(".lock") {
+            assert_eq!(
+                std::fs::read(a).unwrap(),
+                std::fs::read(b).unwrap(),
+                "{entry}"
+            );
+        }
+    }
+}
+
+/// No set of parts is left waiting beside the inbox.
+fn no_parts_left(inbox: &Path) {
+    let area = inbox.parent().unwrap().join(".sct-parts");
+    let left: Vec<String> = tree(&area)
+        .into_iter()
+        .filter(|e| !e.ends_with(".lock"))
+        .collect();
+    assert!(left.is_empty(), "{left:?}");
+}
+
+#[test]
+fn imported_volume_by_volume_in_reverse_order_the_inbox_ends_as_from_the_unsplit_folder() {
+    let download = Download::new();
+    let plan = download.span(&[]);
+    let want = unsplit_inbox(&download);
+    let (site, inbox) = fresh_site(&download, "site");
     let mut names = names(&plan);
     names.reverse();
     for name in &names {
         let src = format!("volumes/{name}");
+        // A volume imported twice is a no-op the second time.
         for _ in 0..2 {
-            let out = download
-                .env
-                .cmd("sct-import")
-                .env("SCT_SITE", &site)
-                .env("SCT_TRUSTED_KEYS", download.key.public().to_string())
-                .args(["--src", src.as_str()])
-                .output()
-                .unwrap();
+            let out = import(&download, &site, &src, None);
             assert!(out.status.success(), "{name}: {}", stderr_of(&out));
             every_pack_in_the_inbox_is_whole(&download, &inbox);
         }
     }
-    for pack in &download.packs {
-        let there = inbox
-            .join(pack.pack.package_guid.to_string().to_uppercase())
-            .exists();
-        let whole_somewhere = plan["volumes"]
-            .to_string()
-            .contains(&pack.pack.package_guid.to_string());
-        assert_eq!(there, whole_somewhere, "{}", pack.pack.info.name);
+    same_inbox(&inbox, &want);
+    no_parts_left(&inbox);
+}
+
+#[test]
+fn a_tampered_part_is_refused_at_import_naming_the_volume_and_the_part() {
+    let download = Download::new();
+    let plan = download.span(&[]);
+    let (site, inbox) = fresh_site(&download, "site");
+    let (index, part) = plan["volumes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .enumerate()
+        .find_map(|(i, v)| {
+            let parts = v["parts"].as_array().unwrap();
+            parts
+                .iter()
+                .find(|p| p.as_str().unwrap().ends_with(".001"))
+                .map(|p| (i, p.as_str().unwrap().to_owned()))
+        })
+        .expect("a first part");
+    let name = names(&plan)[index].clone();
+    let path = download.volume(&name).join(&part);
+    let mut bytes = std::fs::read(&path).unwrap();
+    let last = bytes.len() - 1;
+    bytes[last] ^= 0x01;
+    std::fs::write(&path, bytes).unwrap();
+    let out = import(&download, &site, &format!("volumes/{name}"), None);
+    assert_exit!(out, Rejected);
+    let said = format!("volume {}: part `{part}`", index + 1);
+    assert!(stderr_of(&out).contains(&said), "{}", stderr_of(&out));
+    every_pack_in_the_inbox_is_whole(&download, &inbox);
+    no_parts_left(&inbox);
+}
+
+/// A kill while a part is staged or a file joined leaves whole packs only; the rerun resumes.
+#[test]
+fn an_import_killed_while_staging_or_joining_parts_resumes_on_rerun() {
+    if crate::support::needs_debug_build() {
+        return;
+    }
+    let download = Download::new();
+    let plan = download.span(&[]);
+    let want = unsplit_inbox(&download);
+    for point in [Point::PartsAfterStage, Point::PartsMidJoin] {
+        let (site, inbox) = fresh_site(&download, point.name().replace(':', "-").as_str());
+        let mut kills = 0;
+        for name in names(&plan) {
+            let src = format!("volumes/{name}");
+            let out = import(&download, &site, &src, Some(point));
+            if crate::support::killed_at_fault(&out.status) {
+                kills += 1;
+                every_pack_in_the_inbox_is_whole(&download, &inbox);
+                let out = import(&download, &site, &src, None);
+                assert!(
+                    out.status.success(),
+                    "{}: {}",
+                    point.name(),
+                    stderr_of(&out)
+                );
+            } else {
+                assert!(
+                    out.status.success(),
+                    "{}: {}",
+                    point.name(),
+                    stderr_of(&out)
+                );
+            }
+            every_pack_in_the_inbox_is_whole(&download, &inbox);
+        }
+        assert!(kills > 0, "{} was never reached", point.name());
+        same_inbox(&inbox, &want);
+        no_parts_left(&inbox);
     }
 }
 
@@ -373,4 +484,49 @@ fn every_pack_in_the_inbox_is_whole(download: &Download, inbox: &Path) {
             assert_eq!(&std::fs::read(inbox.join(path)).unwrap(), bytes, "{path}");
         }
     }
+}
+
+/// `-connect -volumesize` (an addition to the original's flags): the download, then its volumes
+/// beside it, each within the size and each imported alone with `-import -updatepacksrc`.
+#[test]
+fn connect_with_volumesize_lays_the_download_out_as_volumes_that_import_alone() {
+    use crate::kit::Trip;
+    let env = Env::new();
+    let (site, install) = env.installed_site("ps1", "install", &["--version", "5.00.9128.1000"]);
+    let trip = Trip::start(&env);
+    let wrapper = |args: &[&str]| trip.wrapper(&env, &site, args);
+    let prepare = wrapper(&["-prepare", "-usagedatadest", "usb/UsageData.cab"]);
+    assert!(prepare.status.success(), "{}", stderr_of(&prepare));
+    let connect = wrapper(&[
+        "-connect",
+        "-downloadall",
+        "-usagedatasrc",
+        "usb",
+        "-updatepackdest",
+        "usb/UpdatePacks",
+        "-VolumeSize",
+        "40KiB",
+    ]);
+    assert!(connect.status.success(), "{}", stderr_of(&connect));
+    let volumes = env.path("usb/UpdatePacks.Volumes");
+    let mut names: Vec<String> = std::fs::read_dir(&volumes)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    assert!(names.len() > 1, "{names:?}");
+    let offline = install.join("EasySetupPayload").join("offline");
+    for name in &names {
+        assert!(file_bytes(&volumes.join(name)) <= 40 * 1024, "{name}");
+        let src = format!("usb/UpdatePacks.Volumes/{name}");
+        let import = wrapper(&["-import", "-updatepacksrc", &src]);
+        assert!(import.status.success(), "{name}: {}", stderr_of(&import));
+    }
+    let imported = tree(&offline);
+    assert!(!imported.is_empty());
+    // The unsplit folder brings nothing more.
+    let import = wrapper(&["-import", "-updatepacksrc", "usb/UpdatePacks"]);
+    assert!(import.status.success(), "{}", stderr_of(&import));
+    assert_eq!(tree(&offline), imported);
+    assert!(!stderr_of(&import).contains("1 update pack imported"));
 }
