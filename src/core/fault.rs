@@ -211,16 +211,16 @@ mod tests {
         assert_eq!(names.len(), Point::ALL.len(), "a name or point twice");
         for point in Point::ALL {
             assert!(
-                ["fetch", "import", "inbox", "publish"].contains(&point.stage()),
+                ["fetch", "import", "inbox", "publish", "parts"].contains(&point.stage()),
                 "{point:?}: `{}` is not <stage>:<moment>",
                 point.name()
             );
         }
         // `name` is a match, so every point has a name; ALL must hold each one, in order
-        // (PublishAfterLock is the last variant).
+        // (PartsMidJoin is the last variant).
         for (index, point) in Point::ALL.iter().enumerate() {
             assert_eq!(*point as usize, index, "{point:?} out of order in ALL");
         }
-        assert_eq!(Point::ALL.len(), Point::PublishAfterLock as usize + 1);
+        assert_eq!(Point::ALL.len(), Point::PartsMidJoin as usize + 1);
     }
 }
