@@ -530,3 +530,54 @@ fn connect_with_volumesize_lays_the_download_out_as_volumes_that_import_alone() 
     assert_eq!(tree(&offline), imported);
     assert!(!stderr_of(&import).contains("1 update pack imported"));
 }
+
+/// Parts whose other volumes never come wait until the operator removes them, by set or all.
+#[test]
+fn an_abandoned_set_of_parts_is_removed_only_on_the_operators_word() {
+    let download = Download::new();
+    let plan = download.span(&[]);
+    let (site, inbox) = fresh_site(&download, "site");
+    let index = plan["volumes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .position(|v| {
+            v["parts"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|p| p.as_str().unwrap().ends_with(".001"))
+        })
+        .expect("a volume with a first part");
+    let name = names(&plan)[index].clone();
+    let out = import(&download, &site, &format!("volumes/{name}"), None);
+    assert!(out.status.success(), "{}", stderr_of(&out));
+    let stderr = stderr_of(&out);
+    let set = stderr
+        .split("inbox remove-parts --set ")
+        .nth(1)
+        .and_then(|rest| rest.split(')').next())
+        .expect("import names the set")
+        .to_owned();
+    let area = inbox.parent().unwrap().join(".sct-parts").join(&set);
+    assert!(area.is_dir());
+    let remove = |args: &[&str]| {
+        download
+            .env
+            .cmd("sct-import")
+            .env("SCT_SITE", &site)
+            .args([&["inbox", "remove-parts"][..], args].concat())
+            .output()
+            .unwrap()
+    };
+    let out = remove(&["--all", "--dry-run"]);
+    assert!(out.status.success(), "{}", stderr_of(&out));
+    assert!(area.is_dir());
+    let out = remove(&["--set", "0000000000000000"]);
+    assert_exit!(out, Usage);
+    assert!(area.is_dir());
+    let out = remove(&["--set", &set]);
+    assert!(out.status.success(), "{}", stderr_of(&out));
+    assert!(!area.exists());
+    no_parts_left(&inbox);
+}

@@ -315,10 +315,12 @@ fn import_split_packs(
         note(
             TOOL,
             format!(
-                "volume {} of {}: the parts of pack {guid} it holds are staged; the pack is imported when its parts from volumes {} have all arrived",
+                "volume {} of {}: the parts of pack {guid} it holds are staged in `{}`; the pack is imported when its parts from volumes {} have all arrived (if they never will: sct-import inbox remove-parts --set {})",
                 volume.volume,
                 volume.set.volumes,
-                volumes.join(", ")
+                area.root.display(),
+                volumes.join(", "),
+                area.root.file_name().unwrap_or_default().to_string_lossy()
             ),
         );
     }

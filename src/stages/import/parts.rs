@@ -32,6 +32,15 @@ pub const PARTS_FOLDER: &str = ".sct-parts";
 /// Its lock file.
 pub const LOCK_FILE: &str = ".sct-parts.lock";
 
+/// The staging area beside `inbox`.
+pub fn area_of(inbox: &Inbox) -> PathBuf {
+    inbox
+        .root
+        .parent()
+        .unwrap_or(&inbox.root)
+        .join(PARTS_FOLDER)
+}
+
 /// The staging area of one set of volumes, locked.
 pub struct SetArea {
     pub root: PathBuf,
@@ -47,24 +56,9 @@ pub struct Joined {
 impl SetArea {
     /// The area of the volume's set beside `inbox`, created and locked (waiting if `wait`).
     pub fn open(inbox: &Inbox, volume: &VolumeRecord, wait: bool) -> anyhow::Result<Self> {
-        let parent = inbox.root.parent().unwrap_or(&inbox.root);
-        let area = parent.join(PARTS_FOLDER);
+        let area = area_of(inbox);
         fs_err::create_dir_all(&area)?;
-        let lock_path = area.join(LOCK_FILE);
-        let locked =
-            |e| anyhow::Error::new(e).context(format!("Failed to lock `{}`", lock_path.display()));
-        let lock = match crate::core::lock::try_lock_file(&lock_path).map_err(locked)? {
-            Some(lock) => lock,
-            None if wait => crate::core::lock::lock_file(&lock_path).map_err(locked)?,
-            None => {
-                return Err(Error::LockHeld {
-                    holder: "import",
-                    what: "the staging area of split packs",
-                    path: lock_path,
-                }
-                .into());
-            }
-        };
+        let lock = lock_area(&area, wait)?;
         let set = volume.set.catalog_sha256.to_ascii_lowercase();
         let root = area.join(&set[..16.min(set.len())]);
         fs_err::create_dir_all(root.join("parts"))?;
@@ -81,6 +75,111 @@ impl SetArea {
     fn joined(&self) -> PathBuf {
         self.root.join("joined")
     }
+}
+
+/// Takes the staging area's lock (waiting if `wait`, else failing with exit 3 when held).
+fn lock_area(area: &Path, wait: bool) -> anyhow::Result<crate::core::lock::Lock> {
+    let lock_path = area.join(LOCK_FILE);
+    let locked =
+        |e| anyhow::Error::new(e).context(format!("Failed to lock `{}`", lock_path.display()));
+    let lock = match crate::core::lock::try_lock_file(&lock_path).map_err(locked)? {
+        Some(lock) => lock,
+        None if wait => crate::core::lock::lock_file(&lock_path).map_err(locked)?,
+        None => {
+            return Err(Error::LockHeld {
+                holder: "import",
+                what: "the staging area of split packs",
+                path: lock_path,
+            }
+            .into());
+        }
+    };
+    Ok(lock)
+}
+
+/// A set whose parts wait beside the inbox: its folder name, path and bytes of parts.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct WaitingSet {
+    pub set: String,
+    pub path: PathBuf,
+    pub bytes: u64,
+}
+
+/// Removes the waiting sets named in `sets` (every one with `all`) under the area's lock — the
+/// operator's word that the rest of those volumes will not come. Returns the sets removed (or,
+/// with `dry_run`, that would be); a named set that is not there is a usage error.
+pub fn remove_sets(
+    inbox: &Inbox,
+    sets: &[String],
+    all: bool,
+    dry_run: bool,
+) -> anyhow::Result<Vec<WaitingSet>> {
+    let area = area_of(inbox);
+    if !area.is_dir() {
+        return match sets.first() {
+            Some(set) => Err(no_such_set(set, &area)),
+            None => Ok(Vec::new()),
+        };
+    }
+    let _lock = lock_area(&area, false)?;
+    let waiting = waiting_sets(&area)?;
+    for set in sets {
+        if !waiting.iter().any(|w| &w.set == set) {
+            return Err(no_such_set(set, &area));
+        }
+    }
+    let chosen: Vec<WaitingSet> = waiting
+        .into_iter()
+        .filter(|w| all || sets.contains(&w.set))
+        .collect();
+    if !dry_run {
+        for set in &chosen {
+            fs_err::remove_dir_all(&set.path)?;
+        }
+        let _ = crate::core::atomic::sync_dir(&area);
+    }
+    Ok(chosen)
+}
+
+fn no_such_set(set: &str, area: &Path) -> anyhow::Error {
+    Error::Usage(format!(
+        "no set of parts `{set}` waits in `{}`",
+        area.display()
+    ))
+    .into()
+}
+
+/// Every set folder in the area.
+fn waiting_sets(area: &Path) -> anyhow::Result<Vec<WaitingSet>> {
+    let mut out = Vec::new();
+    for entry in fs_err::read_dir(area)? {
+        let entry = entry?;
+        if !entry.file_type()?.is_dir() {
+            continue;
+        }
+        let path = entry.path();
+        out.push(WaitingSet {
+            set: entry.file_name().to_string_lossy().into_owned(),
+            bytes: bytes_under(&path)?,
+            path,
+        });
+    }
+    out.sort_by(|a, b| a.set.cmp(&b.set));
+    Ok(out)
+}
+
+fn bytes_under(dir: &Path) -> anyhow::Result<u64> {
+    let mut total = 0;
+    for entry in fs_err::read_dir(dir)? {
+        let entry = entry?;
+        let kind = entry.file_type()?;
+        if kind.is_dir() {
+            total += bytes_under(&entry.path())?;
+        } else if kind.is_file() {
+            total += entry.metadata()?.len();
+        }
+    }
+    Ok(total)
 }
 
 /// The split packs on this volume that this site takes: fetched for its hierarchy, applicable,
