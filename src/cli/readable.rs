@@ -110,6 +110,11 @@ pub fn write_verify_report(out: &mut dyn Write, report: &VerifyReport) -> anyhow
     )?;
     let good = report.ok
         && report.unexpected.is_empty()
+        && report
+            .volume
+            .iter()
+            .flat_map(|v| &v.parts)
+            .all(|p| p.problem.is_none())
         && report.packs.iter().all(|p| p.ok && p.problems.is_empty());
     let verdict = if good {
         "all good: every file has its catalog size and SHA-256, nothing else is there"
@@ -134,6 +139,9 @@ pub fn write_verify_report(out: &mut dyn Write, report: &VerifyReport) -> anyhow
     for entry in &report.unexpected {
         writeln!(out, "  UNEXPECTED  {}", e(entry))?;
     }
+    if let Some(volume) = &report.volume {
+        write_volume_parts(out, volume)?;
+    }
     if !report.packs.is_empty() || !report.unexpected.is_empty() {
         writeln!(out, "Result         {verdict}")?;
     }
@@ -141,6 +149,57 @@ pub fn write_verify_report(out: &mut dyn Write, report: &VerifyReport) -> anyhow
         writeln!(
             out,
             "  ignored     {entry}  (operating-system litter, never copied)"
+        )?;
+    }
+    Ok(())
+}
+
+/// A volume's parts: each with its state, then the volumes the set still needs.
+fn write_volume_parts(
+    out: &mut dyn Write,
+    volume: &crate::stages::verify::volume::VolumeReport,
+) -> anyhow::Result<()> {
+    use crate::stages::verify::volume::PartState;
+    writeln!(
+        out,
+        "Volume         {} of {}",
+        volume.volume, volume.volumes
+    )?;
+    for part in &volume.parts {
+        let state = match part.state {
+            PartState::Confirmed => "ok",
+            PartState::Unconfirmed => "partly",
+            PartState::Refused => "FAILED",
+        };
+        writeln!(
+            out,
+            "  {state:<6}  {}  (part {} of {}, {} bytes)",
+            e(&part.name),
+            part.part,
+            part.of,
+            part.bytes
+        )?;
+        if let Some(problem) = &part.problem {
+            writeln!(out, "          - {}", e(problem))?;
+        }
+    }
+    if volume
+        .parts
+        .iter()
+        .any(|p| p.state == PartState::Unconfirmed)
+    {
+        writeln!(
+            out,
+            "               \"partly\": the part matches this volume's record, which is unsigned; it is \
+             checked against the signed catalog only when import joins it with the other parts"
+        )?;
+    }
+    if !volume.needs.is_empty() {
+        let needs: Vec<String> = volume.needs.iter().map(u32::to_string).collect();
+        writeln!(
+            out,
+            "Set needs      volumes {} for the split packs on this one",
+            needs.join(", ")
         )?;
     }
     Ok(())
@@ -169,6 +228,7 @@ mod tests {
             }],
             unexpected: vec![unexpected.to_owned()],
             ignored: Vec::new(),
+            volume: None,
             ok: false,
         }
     }

@@ -67,6 +67,10 @@ pub enum Point {
     InboxAfterRenameAside,
     /// `sct-serve publish`: the service root locked, nothing written yet.
     PublishAfterLock,
+    /// Import of a volume: one part of a split pack copied into the staging area of parts.
+    PartsAfterStage,
+    /// Import of a volume: the first part of a file joined into its temporary file.
+    PartsMidJoin,
 }
 
 impl Point {
@@ -95,6 +99,8 @@ impl Point {
         Point::ImportAfterCommit,
         Point::InboxAfterRenameAside,
         Point::PublishAfterLock,
+        Point::PartsAfterStage,
+        Point::PartsMidJoin,
     ];
 
     /// The name `SCT_FAULT` lists: `<stage>:<moment>`.
@@ -123,10 +129,12 @@ impl Point {
             Point::ImportAfterCommit => "import:after-commit",
             Point::InboxAfterRenameAside => "inbox:after-rename-aside",
             Point::PublishAfterLock => "publish:after-lock",
+            Point::PartsAfterStage => "parts:after-stage",
+            Point::PartsMidJoin => "parts:mid-join",
         }
     }
 
-    /// The stage part of the name (`fetch`, `import`, `inbox`, `publish`).
+    /// The stage part of the name (`fetch`, `import`, `inbox`, `publish`, `parts`).
     pub fn stage(self) -> &'static str {
         self.name().split_once(':').map_or("", |(stage, _)| stage)
     }
@@ -207,16 +215,16 @@ mod tests {
         assert_eq!(names.len(), Point::ALL.len(), "a name or point twice");
         for point in Point::ALL {
             assert!(
-                ["fetch", "import", "inbox", "publish"].contains(&point.stage()),
+                ["fetch", "import", "inbox", "publish", "parts"].contains(&point.stage()),
                 "{point:?}: `{}` is not <stage>:<moment>",
                 point.name()
             );
         }
         // `name` is a match, so every point has a name; ALL must hold each one, in order
-        // (PublishAfterLock is the last variant).
+        // (PartsMidJoin is the last variant).
         for (index, point) in Point::ALL.iter().enumerate() {
             assert_eq!(*point as usize, index, "{point:?} out of order in ALL");
         }
-        assert_eq!(Point::ALL.len(), Point::PublishAfterLock as usize + 1);
+        assert_eq!(Point::ALL.len(), Point::PartsMidJoin as usize + 1);
     }
 }

@@ -1,9 +1,9 @@
 //! The core floor: the formats, rules and plumbing every other floor shares, and that know no
 //! stage, site back end, service or front end.
 //!
-//! Formats: [`catalog`], [`freshness`], [`signing`], [`cabinet`], [`document`], [`offer`], [`packdir`],
-//! [`usage`], [`usage_cab`], [`review`], [`wire`] (the HTTP contract between `sct-upload` and
-//! `sct-serve`). Rules: [`select`], [`version`], [`paths`], [`litter`]. Plumbing: [`atomic`] and
+//! Formats: [`catalog`], [`freshness`], [`signing`], [`cabinet`], [`document`], [`offer`],
+//! [`packdir`], [`volume`], [`usage`], [`usage_cab`], [`review`], [`wire`] (the HTTP contract
+//! between `sct-upload` and `sct-serve`). Rules: [`select`], [`version`], [`paths`], [`litter`]. Plumbing: [`atomic`] and
 //! [`medium`] (files), [`hash`], [`logging`] and [`cmtrace`] (logs), [`report`] (what a person is
 //! told), [`error`] (exit classes), [`escape`], [`secret`], [`setting`], [`clock`], [`fault`].
 
@@ -38,4 +38,5 @@ pub mod space;
 pub mod usage;
 pub mod usage_cab;
 pub mod version;
+pub mod volume;
 pub mod wire;

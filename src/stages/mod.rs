@@ -12,5 +12,6 @@ pub mod import;
 pub mod prepare;
 pub mod remote;
 pub mod retry;
+pub mod span;
 pub mod upload;
 pub mod verify;

@@ -9,7 +9,12 @@
 //! 3. every file of every recorded pack is a regular file, reached through real folders, with the
 //!    catalog's size and SHA-256 (files are hashed on all cores, largest first);
 //! 4. nothing else is in the folder: no stray files, no leftover `.part`, no symlinks — except
-//!    operating-system litter ([`crate::core::litter`]), which is listed as ignored and never opened.
+//!    operating-system litter ([`crate::core::litter`]), which is listed as ignored and never opened;
+//! 5. a volume of a set (`volume.json`, written by `sct-span`): its record belongs to this catalog,
+//!    and each part it holds matches it; a file whose parts are all here is joined and checked
+//!    against the signed catalog ([`volume`]).
+
+pub mod volume;
 
 use crate::core::catalog::{self, Catalog};
 use crate::core::document::{self, Document};
@@ -50,6 +55,9 @@ pub struct VerifyReport {
     /// Operating-system litter (`desktop.ini`, `.DS_Store`, ...): ignored, never opened or copied.
     #[serde(default)]
     pub ignored: Vec<String>,
+    /// Step 5, for a volume of a set: its parts and the volumes the set still needs.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub volume: Option<volume::VolumeReport>,
     pub ok: bool,
 }
 
@@ -61,6 +69,8 @@ impl Document for VerifyReport {
 pub struct VerifiedDir {
     pub catalog: Catalog,
     pub record: FetchRecord,
+    /// The volume record, when the folder is a volume of a set.
+    pub volume: Option<crate::core::volume::VolumeRecord>,
     pub report: VerifyReport,
 }
 
@@ -98,7 +108,11 @@ pub fn verify_dir_with(
         .iter()
         .flat_map(|h| h.packs.iter().copied())
         .collect();
-    let expected = expected_entries(&catalog, &recorded);
+    let volume = volume::read(&packdir, &catalog, &bytes, &recorded)?;
+    let mut expected = expected_entries(&catalog, &recorded);
+    if let Some(record) = &volume {
+        volume::expected_entries(record, &mut expected);
+    }
     let files: Vec<&catalog::PackFile> = recorded
         .iter()
         .flat_map(|guid| &catalog.pack(guid).expect("checked by read_record").files)
@@ -118,7 +132,15 @@ pub fn verify_dir_with(
         });
     }
     let (unexpected, ignored) = unexpected_entries(dir, &expected)?;
-    let ok = packs.iter().all(|p| p.ok) && unexpected.is_empty();
+    let volume_report = volume
+        .as_ref()
+        .map(|record| volume::check_parts(&packdir, record, &catalog));
+    let parts_ok = volume_report.as_ref().is_none_or(|v| {
+        v.parts
+            .iter()
+            .all(|p| p.state != volume::PartState::Refused)
+    });
+    let ok = packs.iter().all(|p| p.ok) && unexpected.is_empty() && parts_ok;
     let report = VerifyReport {
         schema: crate::core::document::Tag::new(),
         dir: dir.display().to_string(),
@@ -129,11 +151,13 @@ pub fn verify_dir_with(
         packs,
         unexpected,
         ignored,
+        volume: volume_report,
         ok,
     };
     Ok(VerifiedDir {
         catalog,
         record,
+        volume,
         report,
     })
 }
@@ -183,8 +207,19 @@ pub fn outcome(report: &VerifyReport) -> anyhow::Result<()> {
         return Ok(());
     }
     let bad = report.packs.iter().filter(|p| !p.ok).count();
+    let refused: Vec<&str> = report
+        .volume
+        .iter()
+        .flat_map(|v| &v.parts)
+        .filter_map(|p| p.problem.as_deref())
+        .collect();
+    let parts = if refused.is_empty() {
+        String::new()
+    } else {
+        format!(", {} refused parts ({})", refused.len(), refused.join("; "))
+    };
     Err(Error::Rejected(format!(
-        "`{}` failed verification: {bad} of {} packs incomplete or altered, {} unexpected entries",
+        "`{}` failed verification: {bad} of {} packs incomplete or altered, {} unexpected entries{parts}",
         report.dir,
         report.packs.len(),
         report.unexpected.len()

@@ -29,6 +29,14 @@ const TESTED_ELSEWHERE: &[(Point, &str)] = &[
         "import::media::a_removal_killed_midway_never_leaves_half_a_pack_and_the_next_import_tidies_up",
     ),
     (
+        Point::PartsAfterStage,
+        "span::an_import_killed_while_staging_or_joining_parts_resumes_on_rerun",
+    ),
+    (
+        Point::PartsMidJoin,
+        "span::an_import_killed_while_staging_or_joining_parts_resumes_on_rerun",
+    ),
+    (
         Point::PublishAfterLock,
         "service::a_publisher_killed_while_holding_the_lock_leaves_no_stale_lock",
     ),

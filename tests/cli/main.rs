@@ -22,6 +22,7 @@ mod roundtrip;
 mod schemas;
 mod secrets;
 mod service;
+mod span;
 mod support;
 mod upload;
 mod verify;

@@ -48,6 +48,8 @@ const KINDS: &[&str] = &[
     PackMetadata::SCHEMA,
     Ledger::SCHEMA,
     sct::stages::import::housekeeping::SCHEMA,
+    sct::core::volume::VolumeRecord::SCHEMA,
+    sct::stages::span::SpanReport::SCHEMA,
 ];
 
 /// Kinds whose tag lives only in the code that writes them (no `Document` type).
@@ -59,6 +61,7 @@ const DEMO_SITE: &str = "sct.demo-site.v1";
 
 /// Top-level fields the code leaves out when they have no value (`skip_serializing_if`).
 const OPTIONAL: &[(&str, &str)] = &[
+    (VerifyReport::SCHEMA, "volume"),
     (sct::core::cabinet::MemberLine::SCHEMA, "sha256"),
     (Catalog::SCHEMA, "hierarchy_id"),
     (Catalog::SCHEMA, "timestamp_keys"),
@@ -842,4 +845,45 @@ fn every_timestamp_is_constrained_without_format_validation() {
             );
         }
     }
+}
+
+/// sct-span's plan, a volume's record, and sct-verify's report of a volume, from a folder laid
+/// out so that a pack and a file are split.
+#[test]
+fn span_plans_volume_records_and_volume_reports_validate() {
+    let dir = tempfile::tempdir().unwrap();
+    let key = PrivateKey::generate();
+    let hierarchy = Uuid::new_v4();
+    let big = crate::kit::test_pack("big", "5.00.9106.1000", "5.00.9132.1009", 300_000);
+    let small = crate::kit::test_pack("small", "5.00.9106.1000", "5.00.9132.1009", 1_000);
+    let src = dir.path().join("packs");
+    crate::kit::write_pack_folder(
+        &src,
+        4,
+        &key,
+        None,
+        &[(hierarchy, &[&big, &small])],
+        "5.00.9128.1000",
+    );
+    let options = sct::stages::span::SpanOptions {
+        src,
+        out: dir.path().join("volumes"),
+        volume_size: 128 * 1024,
+        dry_run: false,
+    };
+    let now = jiff::Timestamp::now();
+    let report = sct::stages::span::span(&options, &[key.public()], now).unwrap();
+    check(&serde_json::to_value(&report).unwrap());
+    let mut parts = 0;
+    for volume in &report.volumes {
+        let folder = options.out.join(&volume.name);
+        let record = std::fs::read(folder.join(sct::core::volume::VOLUME_FILE)).unwrap();
+        let record: Value = serde_json::from_slice(&record).unwrap();
+        parts += record["parts"].as_array().unwrap().len();
+        check(&record);
+        let verified = sct::stages::verify::verify_dir(&folder, &[key.public()], now).unwrap();
+        assert!(verified.report.ok);
+        check(&serde_json::to_value(&verified.report).unwrap());
+    }
+    assert!(parts > 1, "{report:?}");
 }

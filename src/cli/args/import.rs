@@ -102,6 +102,23 @@ pub enum InboxCommand {
         #[arg(long)]
         dry_run: bool,
     },
+    /// Remove parts of split packs that wait beside the inbox for volumes that will not come
+    /// (docs/span.md): the set named by --set (the folder name import gives), or every set with
+    /// --all. Says on stderr what it removed.
+    #[command(
+        after_help = "Examples:\n  sct-import inbox remove-parts --all --dry-run\n  sct-import inbox remove-parts --set 3f1c0d9a8b7e6f50"
+    )]
+    RemoveParts {
+        /// The set to remove (repeat for several).
+        #[arg(long, value_name = "SET", required_unless_present = "all")]
+        set: Vec<String>,
+        /// Every waiting set.
+        #[arg(long, conflicts_with = "set")]
+        all: bool,
+        /// Say what would be removed; change nothing.
+        #[arg(long)]
+        dry_run: bool,
+    },
 }
 
 const AFTER_HELP: &str = "\
@@ -206,6 +223,9 @@ fn inbox(
     let action = match command {
         InboxCommand::List => Action::List,
         InboxCommand::Remove { dry_run, .. } => Action::Remove { dry_run: *dry_run },
+        InboxCommand::RemoveParts { set, all, dry_run } => {
+            return remove_parts(&inbox, set, *all, *dry_run);
+        }
     };
     let summary = housekeeping::run(site.as_ref(), &inbox, action, &mut |event| {
         crate::core::document::write_line(&mut *out, event)
@@ -228,6 +248,32 @@ fn inbox(
             }
         ),
     );
+    Ok(())
+}
+
+/// `sct-import inbox remove-parts`: the operator's word that a set's remaining volumes will not
+/// come.
+fn remove_parts(
+    inbox: &crate::stages::import::inbox::Inbox,
+    sets: &[String],
+    all: bool,
+    dry_run: bool,
+) -> anyhow::Result<()> {
+    let removed = crate::stages::import::parts::remove_sets(inbox, sets, all, dry_run)?;
+    for set in &removed {
+        let message = format!(
+            "{} the parts of set {} ({} bytes) in `{}`",
+            if dry_run { "would remove" } else { "removed" },
+            set.set,
+            set.bytes,
+            set.path.display()
+        );
+        crate::core::logging::info(TOOL, &message);
+        crate::cli::note(TOOL, message);
+    }
+    if removed.is_empty() {
+        crate::cli::note(TOOL, "no parts of split packs wait beside the inbox");
+    }
     Ok(())
 }
 

@@ -17,6 +17,7 @@ pub mod fetch;
 pub mod import;
 pub mod pack;
 pub mod serve;
+pub mod span;
 pub mod upload;
 pub mod verify;
 pub mod wrapper;
@@ -52,6 +53,7 @@ pub fn commands() -> Vec<(&'static str, clap::Command)> {
         (pack::TOOL, pack::Args::command()),
         (upload::TOOL, upload::Args::command()),
         (fetch::TOOL, fetch::Args::command()),
+        (span::TOOL, span::Args::command()),
         (verify::TOOL, verify::Args::command()),
         (import::TOOL, import::Args::command()),
         (serve::TOOL, serve::Args::command()),

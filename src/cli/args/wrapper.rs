@@ -49,6 +49,7 @@ pub fn command() -> Command {
         .arg(switch("downloadhotfix", "With -connect: every hotfix, whatever the site's version"))
         .arg(switch("downloadsiteversion", "With -connect: updates and hotfixes newer than the site's version"))
         .group(ArgGroup::new("mode").args(["downloadall", "downloadhotfix", "downloadsiteversion"]))
+        .arg(value("volumesize", "SIZE", ValueHint::Other, "With -connect (not in the original tool): then lay the download out as volumes of at most SIZE (4.7GB, 16GiB) in DIR.Volumes"))
         .arg(value("updatepacksrc", "DIR", ValueHint::DirPath, "With -import: the folder of downloaded update packs"))
         .arg(switch("help", "Print the help, with the original's example command lines"))
         .arg(switch("version", "Print the version"))

@@ -29,6 +29,8 @@ pub enum Phase {
         proxy_server_uri: Option<String>,
         proxy_user_name: Option<String>,
         mode: DownloadMode,
+        /// `-volumesize` (an addition to the original's flags): lay the download out as volumes.
+        volume_size: Option<u64>,
     },
     Import {
         update_pack_src: PathBuf,
@@ -45,6 +47,7 @@ const VALUE_FLAGS: &[(&str, &str)] = &[
     ("updatepackdest", "connect"),
     ("proxyserveruri", "connect"),
     ("proxyusername", "connect"),
+    ("volumesize", "connect"),
     ("updatepacksrc", "import"),
 ];
 
@@ -187,6 +190,12 @@ pub fn parse_line(args: &[OsString]) -> anyhow::Result<Line> {
             proxy_server_uri: take("proxyserveruri"),
             proxy_user_name: take("proxyusername"),
             mode: mode.map(|(_, m)| m).unwrap_or_default(),
+            volume_size: take("volumesize")
+                .map(|v| {
+                    crate::stages::span::size::parse(&v)
+                        .map_err(|why| usage(format!("-volumesize: {why}")))
+                })
+                .transpose()?,
         },
         _ => Phase::Import {
             update_pack_src: path("updatepacksrc")?,
@@ -218,6 +227,7 @@ Usage:
   ServiceConnectionTool -connect -usagedatasrc FILE|DIR -updatepackdest DIR
                         [-proxyserveruri HOST[:PORT]] [-proxyusername NAME]
                         [-downloadall | -downloadhotfix | -downloadsiteversion]
+                        [-volumesize SIZE]
   ServiceConnectionTool -import -updatepacksrc DIR
   Any phase takes -json: JSON on stdout even on a terminal.
 
@@ -226,6 +236,10 @@ Phases:
   -export    on the service connection point: write the same usage data as CSV to review it
   -connect   on a computer with internet access: upload usage cabs, download update packs
   -import    on the service connection point: bring downloaded update packs into the site
+
+-volumesize SIZE (4.7GB, 16GiB, ...; not in the original tool) lays the downloaded folder out, after
+the download, as DIR.Volumes\\Volume01, Volume02, ... of at most SIZE bytes each, for discs or small
+drives; each volume verifies and imports alone (-import -updatepacksrc E:\\Volume02).
 
 Flags are case-insensitive and start with one dash, as on Windows. On a terminal the tool prints
 what it did, pack by pack, on stderr; stdout carries JSON when it is piped, or with -json.
@@ -328,6 +342,42 @@ pub fn connect(
         crate::cli::note(TOOL, format!("INFO: {message}"));
     }
     crate::stages::fetch::fetch_on(&runtime, &options, &offers, on_event)
+}
+
+/// The folder `-connect -volumesize` writes the volumes into: beside the download, named after it
+/// (`D:\USB\UpdatePacks` → `D:\USB\UpdatePacks.Volumes`), so the download itself stays as it is
+/// and a later `-connect` resumes in it.
+pub fn volumes_dir(update_pack_dest: &Path) -> PathBuf {
+    let mut name = update_pack_dest
+        .file_name()
+        .map(|n| n.to_os_string())
+        .unwrap_or_else(|| "UpdatePacks".into());
+    name.push(".Volumes");
+    update_pack_dest.with_file_name(name)
+}
+
+/// `-connect -volumesize`: `sct-span` over the fetched folder.
+fn lay_out_volumes(
+    update_pack_dest: &Path,
+    volume_size: u64,
+    config: &crate::stages::config::Config,
+) -> anyhow::Result<()> {
+    let options = crate::stages::span::SpanOptions {
+        src: update_pack_dest.to_owned(),
+        out: volumes_dir(update_pack_dest),
+        volume_size,
+        dry_run: false,
+    };
+    let trusted = config.trusted_keys(&[])?;
+    let report = crate::stages::span::span(&options, &trusted, jiff::Timestamp::now())?;
+    let message = format!(
+        "the update packs are laid out as {} volumes of at most {volume_size} bytes in {}; carry each to the site and run -import -updatepacksrc on it",
+        report.volumes.len(),
+        report.out
+    );
+    crate::core::logging::info(TOOL, &message);
+    crate::cli::note(TOOL, format!("INFO: {message}"));
+    Ok(())
 }
 
 /// The upload half of `-connect`: `sct-upload`'s library entry with the wrapper's settings.
@@ -505,6 +555,7 @@ fn run_phase(
             proxy_server_uri,
             proxy_user_name,
             mode,
+            volume_size,
         } => {
             let request = ConnectRequest {
                 usage_data_src,
@@ -526,6 +577,9 @@ fn run_phase(
             );
             logging::info(TOOL, &message);
             crate::cli::note(TOOL, format!("INFO: {message}"));
+            if let Some(volume_size) = volume_size {
+                lay_out_volumes(&request.update_pack_dest, volume_size, config)?;
+            }
         }
         Phase::Import { update_pack_src } => {
             let site = config.site_locator(None)?;

@@ -19,6 +19,7 @@ pub mod grace;
 pub mod housekeeping;
 pub mod inbox;
 pub mod ledger;
+pub mod parts;
 pub mod plan;
 pub mod report;
 pub mod wait;
@@ -221,6 +222,17 @@ pub fn run(
         report_packs(&mut summary, &events, on_event)?;
         return close(summary, &events, on_event);
     }
+    let joined = import_split_packs(
+        site,
+        identity,
+        install_dir,
+        options,
+        trusted,
+        now,
+        &verified,
+        &inbox,
+        on_event,
+    )?;
     let stamp = CatalogStamp {
         version: catalog.version,
         key_id: verified.report.key_id.clone(),
@@ -248,6 +260,12 @@ pub fn run(
         }
     };
     report_packs(&mut summary, &events, on_event)?;
+    if let Some(joined) = joined {
+        summary.imported += joined.imported;
+        summary.already_present += joined.already_present;
+        summary.failed += joined.failed;
+        summary.rows_changed += joined.rows_changed;
+    }
     if let Some(wait_options) = &options.wait {
         summary.wait = Some(wait::wait_for_states(
             site.store(),
@@ -258,6 +276,76 @@ pub fn run(
         )?);
     }
     close(summary, &events, on_event)
+}
+
+/// A volume's split packs (docs/span.md): stages the parts it holds beside the inbox, and
+/// imports each pack whose last part has arrived through the ordinary import of the joined
+/// folder (verified again, staged, renamed, registered). Returns that import's summary.
+#[allow(clippy::too_many_arguments)]
+fn import_split_packs(
+    site: &mut SiteAccess,
+    identity: &SiteIdentity,
+    install_dir: &Path,
+    options: &ImportOptions,
+    trusted: &[PublicKey],
+    now: jiff::Timestamp,
+    verified: &crate::stages::verify::VerifiedDir,
+    inbox: &Inbox,
+    on_event: &mut Events<'_, ImportEvent>,
+) -> anyhow::Result<Option<ImportSummary>> {
+    let Some(volume) = &verified.volume else {
+        return Ok(None);
+    };
+    let wanted = parts::wanted(volume, &verified.catalog, identity, inbox)?;
+    if wanted.is_empty() {
+        return Ok(None);
+    }
+    let area = parts::SetArea::open(inbox, volume, !options.no_lock_wait)?;
+    let joined = parts::stage_and_join(&area, &options.src, volume, &verified.catalog, &wanted)?;
+    for guid in wanted
+        .iter()
+        .filter(|g| joined.as_ref().is_none_or(|j| !j.packs.contains(g)))
+    {
+        let volumes: Vec<String> = volume
+            .split_packs
+            .iter()
+            .filter(|s| s.package_guid == *guid)
+            .flat_map(|s| s.volumes.iter().map(u32::to_string))
+            .collect();
+        note(
+            TOOL,
+            format!(
+                "volume {} of {}: the parts of pack {guid} it holds are staged in `{}`; the pack is imported when its parts from volumes {} have all arrived (if they never will: sct-import inbox remove-parts --set {})",
+                volume.volume,
+                volume.set.volumes,
+                area.root.display(),
+                volumes.join(", "),
+                area.root.file_name().unwrap_or_default().to_string_lossy()
+            ),
+        );
+    }
+    let Some(joined) = joined else {
+        return Ok(None);
+    };
+    let nested = ImportOptions {
+        src: joined.folder.clone(),
+        wait: None,
+        ..options.clone()
+    };
+    let summary = run(
+        site,
+        identity,
+        install_dir,
+        &nested,
+        trusted,
+        now,
+        &mut |event: &ImportEvent| match event {
+            ImportEvent::Summary(_) => Ok(()),
+            other => on_event(other),
+        },
+    )?;
+    parts::tidy(&area, &joined, &verified.catalog)?;
+    Ok(Some(summary))
 }
 
 /// Steps 5–6 under the inbox lock: places the packs, then registers them (embedded site) or
@@ -377,6 +465,13 @@ fn refuse_unless_ok(report: &crate::stages::verify::VerifyReport) -> anyhow::Res
             .unexpected
             .iter()
             .map(|u| format!("unexpected entry `{u}`")),
+    );
+    problems.extend(
+        report
+            .volume
+            .iter()
+            .flat_map(|v| &v.parts)
+            .filter_map(|p| p.problem.clone()),
     );
     // The first few problems name the cause; a folder with 60,000 strays must not make one
     // multi-megabyte message (and log record).
