@@ -371,3 +371,36 @@ fn connect_refuses_two_days_ahead_and_a_folder_fetched_today_imports_twenty_days
         "nothing was imported"
     );
 }
+
+/// Volumes (issue 25) carry the folder's freshness statement: each verifies alone when the
+/// catalog names a timestamp key, and a volume without the statement is refused.
+#[test]
+fn each_volume_of_a_fresh_folder_carries_the_statement_and_verifies_alone() {
+    let world = Static::new();
+    ok(&world.fetch("packs", &[]), "fetch with a fresh statement");
+    let out = world
+        .env
+        .cmd("sct-span")
+        .args(["packs", "--volume-size", "64KiB", "--out", "volumes"])
+        .args(["--trusted-key", &world.service.public])
+        .output()
+        .unwrap();
+    ok(&out, "sct-span");
+    let volumes: Vec<PathBuf> = std::fs::read_dir(world.env.path("volumes"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    assert!(!volumes.is_empty());
+    for volume in &volumes {
+        assert!(volume.join("timestamp.json").is_file(), "{volume:?}");
+        assert!(volume.join("timestamp.json.sig").is_file(), "{volume:?}");
+        ok(
+            &world.verify(&volume.to_string_lossy()),
+            "verify of one volume",
+        );
+    }
+    std::fs::remove_file(volumes[0].join("timestamp.json")).unwrap();
+    std::fs::remove_file(volumes[0].join("timestamp.json.sig")).unwrap();
+    let out = world.verify(&volumes[0].to_string_lossy());
+    assert!(!out.status.success(), "{}", stderr_of(&out));
+}

@@ -230,6 +230,7 @@ fn split_record(
     FetchRecord {
         schema: crate::core::document::Tag::new(),
         catalog_version: catalog.version,
+        freshness_checked_at: None,
         hierarchies,
     }
 }
@@ -267,14 +268,7 @@ pub fn stage_and_join(
         return Ok(None);
     }
     let joined = area.joined();
-    for name in [catalog::CATALOG_FILE, catalog::SIGNATURE_FILE] {
-        let bytes = crate::core::medium::read_capped(
-            &src.join(name),
-            catalog::MAX_CATALOG_BYTES,
-            crate::core::medium::Links::Refuse,
-        )?;
-        crate::core::atomic::write_bytes(&joined.join(name), &bytes)?;
-    }
+    copy_catalog_side(src, &joined)?;
     let record = split_record(volume, catalog, |g| complete.contains(g));
     let mut text = serde_json::to_vec_pretty(&record)?;
     text.push(b'\n');
@@ -283,6 +277,31 @@ pub fn stage_and_join(
         folder: joined,
         packs: complete,
     }))
+}
+
+/// The signed catalog, its signature and, when the volume carries one, the freshness statement
+/// with its signature, from the volume into the joined folder, so import checks them as it does
+/// any folder's.
+fn copy_catalog_side(src: &Path, joined: &Path) -> anyhow::Result<()> {
+    use crate::core::freshness::{MAX_TIMESTAMP_BYTES, TIMESTAMP_FILE, TIMESTAMP_SIGNATURE_FILE};
+    let files = [
+        (catalog::CATALOG_FILE, catalog::MAX_CATALOG_BYTES, true),
+        (catalog::SIGNATURE_FILE, catalog::MAX_CATALOG_BYTES, true),
+        (TIMESTAMP_FILE, MAX_TIMESTAMP_BYTES, false),
+        (TIMESTAMP_SIGNATURE_FILE, MAX_TIMESTAMP_BYTES, false),
+    ];
+    for (name, cap, required) in files {
+        if !required && std::fs::symlink_metadata(src.join(name)).is_err() {
+            continue;
+        }
+        let bytes = crate::core::medium::read_capped(
+            &src.join(name),
+            cap,
+            crate::core::medium::Links::Refuse,
+        )?;
+        crate::core::atomic::write_bytes(&joined.join(name), &bytes)?;
+    }
+    Ok(())
 }
 
 /// One part into the area, unless a whole copy is there already.

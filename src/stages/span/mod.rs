@@ -28,9 +28,6 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use uuid::Uuid;
 
-/// The folder of signed catalog-side files other than the catalog and its signature (a
-/// freshness statement, say): copied whole into every volume when the source has it.
-pub const CATALOG_SIDE_FOLDER: &str = "catalog";
 /// The component of span's notes.
 const TOOL: &str = "sct-span";
 

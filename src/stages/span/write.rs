@@ -1,9 +1,10 @@
 //! Step 4 of [`super`]: writing the volumes, each in a temporary folder renamed into place when
 //! complete, so a volume that exists under its name is whole.
 
-use super::{CATALOG_SIDE_FOLDER, Layout, SpanOptions};
+use super::{Layout, SpanOptions};
 use crate::core::catalog::{self, Catalog};
 use crate::core::error::Error;
+use crate::core::freshness;
 use crate::core::hash::Sha256;
 use crate::core::medium;
 use anyhow::Context;
@@ -19,26 +20,20 @@ pub(super) fn record_text<T: Serialize>(doc: &T) -> anyhow::Result<Vec<u8>> {
     Ok(bytes)
 }
 
-/// The signed catalog-side files of `src` (relative names with `/`, and sizes): the catalog, its
-/// signature, and every file under [`CATALOG_SIDE_FOLDER`] when there is one.
+/// The signed catalog-side files of `src` (names and sizes): the catalog, its signature, and the
+/// catalog's freshness statement with its signature when the folder carries one
+/// ([`crate::core::freshness`]), so each volume verifies alone as the folder does.
 pub(super) fn catalog_side_files(src: &Path) -> anyhow::Result<Vec<(String, u64)>> {
     let mut names = vec![
         catalog::CATALOG_FILE.to_string(),
         catalog::SIGNATURE_FILE.to_string(),
     ];
-    let folder = src.join(CATALOG_SIDE_FOLDER);
-    if std::fs::symlink_metadata(&folder).is_ok_and(|m| m.is_dir()) {
-        let mut stack = vec![CATALOG_SIDE_FOLDER.to_string()];
-        while let Some(relative) = stack.pop() {
-            for entry in fs_err::read_dir(src.join(&relative))? {
-                let entry = entry?;
-                let name = format!("{relative}/{}", entry.file_name().to_string_lossy());
-                if entry.file_type()?.is_dir() {
-                    stack.push(name);
-                } else {
-                    names.push(name);
-                }
-            }
+    for name in [
+        freshness::TIMESTAMP_FILE,
+        freshness::TIMESTAMP_SIGNATURE_FILE,
+    ] {
+        if std::fs::symlink_metadata(src.join(name)).is_ok() {
+            names.push(name.to_string());
         }
     }
     names
