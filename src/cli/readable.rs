@@ -146,6 +146,43 @@ pub fn write_verify_report(out: &mut dyn Write, report: &VerifyReport) -> anyhow
     Ok(())
 }
 
+/// `sct-check`'s table: one line per check (status, id, what it found), the fix indented under
+/// each one that did not pass, then a closing count.
+pub fn write_check_report(
+    out: &mut dyn Write,
+    report: &crate::stages::check::CheckReport,
+) -> anyhow::Result<()> {
+    use crate::stages::check::Status;
+    let width = report.checks.iter().map(|c| c.id.len()).max().unwrap_or(0);
+    for check in &report.checks {
+        let status = match check.status {
+            Status::Ok => "ok",
+            Status::Warn => "WARN",
+            Status::Fail => "FAIL",
+            Status::Skipped => "skipped",
+        };
+        writeln!(
+            out,
+            "{status:<7}  {:<width$}  {}",
+            check.id,
+            e(&check.found)
+        )?;
+        if !check.fix.is_empty() {
+            writeln!(out, "{:<7}  {:<width$}  fix: {}", "", "", e(&check.fix))?;
+        }
+    }
+    let failed = report
+        .checks
+        .iter()
+        .filter(|c| c.status == Status::Fail)
+        .count();
+    match failed {
+        0 => writeln!(out, "No check failed.")?,
+        n => writeln!(out, "{n} check(s) failed.")?,
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
