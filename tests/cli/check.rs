@@ -301,3 +301,41 @@ fn a_drive_too_small_for_the_plan_fails_with_both_sizes() {
         &["bytes free", "needs", "UpdatePacks"],
     );
 }
+
+/// The wrapper's `-check` takes `-connect`'s flags, all optional, and the settings from the
+/// environment: the same checks, the same document and exit class.
+#[test]
+fn the_wrappers_check_takes_connects_flags() {
+    let g = Ground::new();
+    let dest = g.dest();
+    let wrapper = |extra: &[&str]| {
+        let mut cmd = g
+            .trip
+            .server
+            .client(&g.env, "ServiceConnectionTool", &g.trip.service);
+        cmd.env("SCT_SITE", &g.site)
+            .args(["-Check", "-UsageDataSrc", &g.cab, "-UpdatePackDest"])
+            .arg(&dest)
+            .args(extra);
+        let out = cmd.output().unwrap();
+        let report: Value = serde_json::from_slice(&out.stdout)
+            .unwrap_or_else(|e| panic!("{e}: {}\n{}", stdout_of(&out), stderr_of(&out)));
+        (out, report)
+    };
+    let (out, report) = wrapper(&["-downloadall"]);
+    assert!(out.status.success(), "{report:#}\n{}", stderr_of(&out));
+    assert_eq!(report["schema"], "sct.check.v1");
+    assert!(
+        check(&report, "destination.room")["found"]
+            .as_str()
+            .unwrap()
+            .contains("the all selection")
+    );
+    let closed = closed_port();
+    let proxy = format!("127.0.0.1:{}", closed.port);
+    let (out, report) = wrapper(&["-proxyserveruri", &proxy]);
+    assert_exit!(out, Network);
+    failed(&report, "proxy", &[&proxy]);
+    let settings = check(&report, "settings")["found"].as_str().unwrap();
+    assert!(settings.contains("(flag -proxyserveruri)"), "{settings}");
+}

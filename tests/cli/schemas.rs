@@ -47,6 +47,7 @@ const KINDS: &[&str] = &[
     PackMetadata::SCHEMA,
     Ledger::SCHEMA,
     sct::stages::import::housekeeping::SCHEMA,
+    sct::stages::check::CheckReport::SCHEMA,
 ];
 
 /// Kinds whose tag lives only in the code that writes them (no `Document` type).
@@ -561,6 +562,31 @@ fn documents_of_a_whole_job_validate() {
     let inbox = sct::stages::import::inbox::Inbox::of_install_dir(&other);
     let ledger = std::fs::read(inbox.root.join(sct::stages::import::ledger::LEDGER_FILE)).unwrap();
     check(&serde_json::from_slice(&ledger).unwrap());
+}
+
+/// `sct-check` on a machine with a site and no update service: passed, failed and skipped
+/// checks (with and without a fix) all validate.
+#[test]
+fn check_reports_validate() {
+    let env = crate::support::Env::new();
+    let site = env.demo_site("check", &[]);
+    let out = env
+        .cmd("sct-check")
+        .args(["--json", "--site", &site, "--install-dir"])
+        .arg(env.path("no-such-install"))
+        .output()
+        .unwrap();
+    let doc: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let statuses: Vec<&str> = doc["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["status"].as_str().unwrap())
+        .collect();
+    assert!(
+        statuses.contains(&"ok") && statuses.contains(&"fail") && statuses.contains(&"skipped")
+    );
+    check(&doc);
 }
 
 #[test]

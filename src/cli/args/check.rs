@@ -105,6 +105,19 @@ pub struct Flags {
     pub install_dir: &'static str,
 }
 
+impl Flags {
+    /// `ServiceConnectionTool -check`: only the proxy has flags; the rest come from the
+    /// environment or sct.toml.
+    pub const WRAPPER: Flags = Flags {
+        site: "",
+        service_url: "",
+        trusted_key: "",
+        proxy: "-proxyserveruri",
+        proxy_user: "-proxyusername",
+        install_dir: "",
+    };
+}
+
 impl Default for Flags {
     fn default() -> Self {
         Self {

@@ -33,6 +33,15 @@ pub enum Phase {
     Import {
         update_pack_src: PathBuf,
     },
+    /// `-check` (an addition to the original): every check the settings make possible; on the
+    /// internet machine with -connect's flags, all optional.
+    Check {
+        usage_data_src: Option<PathBuf>,
+        update_pack_dest: Option<PathBuf>,
+        proxy_server_uri: Option<String>,
+        proxy_user_name: Option<String>,
+        mode: DownloadMode,
+    },
     Help,
     Version,
 }
@@ -49,7 +58,7 @@ const VALUE_FLAGS: &[(&str, &str)] = &[
 ];
 
 /// Switches: the phases, the download modes (which belong to -connect), help and version.
-const PHASES: &[&str] = &["prepare", "export", "connect", "import"];
+const PHASES: &[&str] = &["prepare", "export", "connect", "import", "check"];
 const MODES: &[(&str, DownloadMode)] = &[
     ("downloadall", DownloadMode::All),
     ("downloadhotfix", DownloadMode::Hotfix),
@@ -143,7 +152,7 @@ pub fn parse_line(args: &[OsString]) -> anyhow::Result<Line> {
     }
     let Some(phase) = phase else {
         return Err(usage(
-            "no phase given: use -prepare, -connect, -import or -export",
+            "no phase given: use -prepare, -connect, -import, -export or -check",
         ));
     };
     for (name, _) in &values {
@@ -152,12 +161,14 @@ pub fn parse_line(args: &[OsString]) -> anyhow::Result<Line> {
             .find(|(n, _)| n == name)
             .map(|(_, p)| *p)
             .unwrap_or("");
-        if owner != phase {
+        // -check takes -connect's flags, to check what that -connect would need.
+        if owner != phase && !(phase == "check" && owner == "connect") {
             return Err(usage(format!("-{name} belongs to -{owner}, not -{phase}")));
         }
     }
     if let Some((name, _)) = &mode
         && phase != "connect"
+        && phase != "check"
     {
         return Err(usage(format!("-{name} belongs to -connect, not -{phase}")));
     }
@@ -174,7 +185,18 @@ pub fn parse_line(args: &[OsString]) -> anyhow::Result<Line> {
         crate::core::paths::path_flag(&value)
             .map_err(|why| usage(format!("-{name} `{value}`: {why}")))
     };
+    let optional_path = |name: &str| match take(name) {
+        Some(_) => path(name).map(Some),
+        None => Ok(None),
+    };
     let phase = match phase.as_str() {
+        "check" => Phase::Check {
+            usage_data_src: optional_path("usagedatasrc")?,
+            update_pack_dest: optional_path("updatepackdest")?,
+            proxy_server_uri: take("proxyserveruri"),
+            proxy_user_name: take("proxyusername"),
+            mode: mode.map(|(_, m)| m).unwrap_or_default(),
+        },
         "prepare" => Phase::Prepare {
             usage_data_dest: path("usagedatadest")?,
         },
@@ -219,6 +241,7 @@ Usage:
                         [-proxyserveruri HOST[:PORT]] [-proxyusername NAME]
                         [-downloadall | -downloadhotfix | -downloadsiteversion]
   ServiceConnectionTool -import -updatepacksrc DIR
+  ServiceConnectionTool -check [-usagedatasrc FILE|DIR] [-updatepackdest DIR] [-connect's other flags]
   Any phase takes -json: JSON on stdout even on a terminal.
 
 Phases:
@@ -226,6 +249,9 @@ Phases:
   -export    on the service connection point: write the same usage data as CSV to review it
   -connect   on a computer with internet access: upload usage cabs, download update packs
   -import    on the service connection point: bring downloaded update packs into the site
+  -check     on either machine, before the others (an addition to the original): check the
+             site database, inbox, keys, service, certificate, proxy, catalog, clock and the
+             drive's room, and say which setting came from where; changes nothing
 
 Flags are case-insensitive and start with one dash, as on Windows. On a terminal the tool prints
 what it did, pack by pack, on stderr; stdout carries JSON when it is piped, or with -json.
@@ -254,6 +280,7 @@ Examples:
   ServiceConnectionTool.exe -connect -usagedatasrc D:\\USB\\Usagedata.cab -updatepackdest D:\\USB\\UpdatePacks -proxyserveruri itproxy.contoso.com -proxyusername jqpublic
   ServiceConnectionTool.exe -connect -downloadsiteversion -usagedatasrc D:\\USB -updatepackdest D:\\USB\\UpdatePacks
   ServiceConnectionTool.exe -import -updatepacksrc D:\\USB\\UpdatePacks
+  ServiceConnectionTool.exe -check -usagedatasrc D:\\USB\\ -updatepackdest D:\\USB\\UpdatePacks
 ";
 
 /// `-connect`'s checked arguments.
@@ -354,6 +381,7 @@ fn phase_name(phase: &Phase) -> &'static str {
         Phase::Export { .. } => "export",
         Phase::Connect { .. } => "connect",
         Phase::Import { .. } => "import",
+        Phase::Check { .. } => "check",
         Phase::Help => "help",
         Phase::Version => "version",
     }
@@ -525,6 +553,37 @@ fn run_phase(
             );
             logging::info(TOOL, &message);
             crate::cli::note(TOOL, format!("INFO: {message}"));
+        }
+        Phase::Check {
+            usage_data_src,
+            update_pack_dest,
+            proxy_server_uri,
+            proxy_user_name,
+            mode,
+        } => {
+            let (proxy, proxy_user) =
+                config.proxy(proxy_server_uri.as_deref(), proxy_user_name.as_deref())?;
+            let given = crate::cli::args::check::Given {
+                usage_src: usage_data_src,
+                dest: update_pack_dest,
+                mode,
+                net: crate::stages::http::NetOptions {
+                    proxy,
+                    proxy_user,
+                    ..Default::default()
+                },
+                proxy_flags: (proxy_server_uri, proxy_user_name),
+                flags: crate::cli::args::check::Flags::WRAPPER,
+                ..Default::default()
+            };
+            let report = crate::cli::args::check::check(given, config.clone())?;
+            if json {
+                crate::core::document::write_pretty(stdout, &report)?;
+            } else {
+                drop(stdout);
+                crate::cli::args::check::print(&report, true)?;
+            }
+            crate::stages::check::outcome(&report)?;
         }
         Phase::Import { update_pack_src } => {
             let site = config.site_locator(None)?;
