@@ -183,6 +183,36 @@ pub fn write_check_report(
     Ok(())
 }
 
+/// `sct-import --status`: one block per pack — name, version, what the console shows, the
+/// inbox folder, and why it is not ready.
+pub fn write_pack_status(
+    out: &mut dyn Write,
+    lines: &[crate::stages::import::status::PackStatus],
+) -> anyhow::Result<()> {
+    if lines.is_empty() {
+        writeln!(out, "The site has no update packages.")?;
+        return Ok(());
+    }
+    for line in lines {
+        let shows = line
+            .console_text
+            .or(line.state_name)
+            .map_or_else(|| line.state.to_string(), str::to_owned);
+        let verdict = if line.ready { "ready" } else { "NOT READY" };
+        writeln!(
+            out,
+            "{verdict:<9}  {}  {}  ({shows}; inbox {})",
+            e(&line.name),
+            line.full_version,
+            line.inbox
+        )?;
+        if let Some(why) = &line.why {
+            writeln!(out, "{:<9}  why: {}", "", e(why))?;
+        }
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

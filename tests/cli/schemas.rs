@@ -48,6 +48,7 @@ const KINDS: &[&str] = &[
     Ledger::SCHEMA,
     sct::stages::import::housekeeping::SCHEMA,
     sct::stages::check::CheckReport::SCHEMA,
+    sct::stages::import::status::PackStatus::SCHEMA,
 ];
 
 /// Kinds whose tag lives only in the code that writes them (no `Document` type).
@@ -71,6 +72,8 @@ const OPTIONAL: &[(&str, &str)] = &[
     (sct::stages::import::housekeeping::SCHEMA, "state"),
     (sct::stages::import::housekeeping::SCHEMA, "state_name"),
     (sct::stages::import::housekeeping::SCHEMA, "action"),
+    ("sct.pack-status.v1", "inbox_detail"),
+    ("sct.pack-status.v1", "why"),
 ];
 
 fn schema_of(kind: &str) -> Value {
@@ -542,6 +545,17 @@ fn documents_of_a_whole_job_validate() {
     assert!(!listed.is_empty());
     for row in &listed {
         check(&serde_json::to_value(row).unwrap());
+    }
+    // --status, with the folder's catalog (complete folders) and without (unchecked ones).
+    let catalog: sct::core::catalog::Catalog =
+        serde_json::from_slice(&std::fs::read(dest.join("catalog.json")).unwrap()).unwrap();
+    let inbox = sct::stages::import::inbox::Inbox::of_install_dir(&install_dir);
+    for catalog in [Some(&catalog), None] {
+        let lines = sct::stages::import::status::status(store.as_ref(), &inbox, catalog).unwrap();
+        assert!(lines.iter().any(|l| l.ready));
+        for line in &lines {
+            check(&serde_json::to_value(line).unwrap());
+        }
     }
 
     // A site sct only reads keeps the catalog version in a ledger beside the packs.

@@ -52,7 +52,7 @@ Examples:
   sct-check                                     # on the site server: the settings in sct.toml
   sct-check --site sqlite:/var/lib/sct/site.db --install-dir /opt/cm
   sct-check --usage-src /media/usb --dest /media/usb/UpdatePacks --mode all
-  sct-check --json | jq -r '.checks[] | select(.status == \"fail\") | \"\\(.id): \\(.fix)\"'
+  sct-check --json | jq -r '.checks[] | select(.status == \"fail\") | .id'
 
 A check the settings do not make possible is listed as skipped, with the setting it needs.";
 

@@ -51,6 +51,7 @@ pub fn command() -> Command {
         .arg(switch("downloadsiteversion", "With -connect: updates and hotfixes newer than the site's version"))
         .group(ArgGroup::new("mode").args(["downloadall", "downloadhotfix", "downloadsiteversion"]))
         .arg(value("updatepacksrc", "DIR", ValueHint::DirPath, "With -import: the folder of downloaded update packs"))
+        .arg(switch("status", "With -import (an addition to the original): what the console will show, and why a pack is not ready to install; read only"))
         .arg(switch("help", "Print the help, with the original's example command lines"))
         .arg(switch("version", "Print the version"))
         .after_help(examples())

@@ -33,6 +33,11 @@ pub enum Phase {
     Import {
         update_pack_src: PathBuf,
     },
+    /// `-import -status` (an addition to the original): what the console will show, and why a
+    /// pack is not ready; with -updatepacksrc, the inbox is checked against that folder's catalog.
+    Status {
+        update_pack_src: Option<PathBuf>,
+    },
     /// `-check` (an addition to the original): every check the settings make possible; on the
     /// internet machine with -connect's flags, all optional.
     Check {
@@ -97,6 +102,7 @@ pub fn parse(args: &[OsString]) -> anyhow::Result<Phase> {
 /// [`parse`], with the switches that are not a phase's (`-json`).
 pub fn parse_line(args: &[OsString]) -> anyhow::Result<Line> {
     let mut json = false;
+    let mut status = false;
     let mut phase: Option<String> = None;
     let mut mode: Option<(String, DownloadMode)> = None;
     let mut values: Vec<(String, String)> = Vec::new();
@@ -118,6 +124,10 @@ pub fn parse_line(args: &[OsString]) -> anyhow::Result<Line> {
             "version" => return Ok(Line::of(Phase::Version)),
             "json" => {
                 json = true;
+                continue;
+            }
+            "status" => {
+                status = true;
                 continue;
             }
             _ => {}
@@ -172,6 +182,9 @@ pub fn parse_line(args: &[OsString]) -> anyhow::Result<Line> {
     {
         return Err(usage(format!("-{name} belongs to -connect, not -{phase}")));
     }
+    if status && phase != "import" {
+        return Err(usage(format!("-status belongs to -import, not -{phase}")));
+    }
     let take = |name: &str| {
         values
             .iter()
@@ -190,6 +203,9 @@ pub fn parse_line(args: &[OsString]) -> anyhow::Result<Line> {
         None => Ok(None),
     };
     let phase = match phase.as_str() {
+        "import" if status => Phase::Status {
+            update_pack_src: optional_path("updatepacksrc")?,
+        },
         "check" => Phase::Check {
             usage_data_src: optional_path("usagedatasrc")?,
             update_pack_dest: optional_path("updatepackdest")?,
@@ -227,7 +243,7 @@ fn is_known(name: &str) -> bool {
     PHASES.contains(&name)
         || MODES.iter().any(|(n, _)| *n == name)
         || VALUE_FLAGS.iter().any(|(n, _)| *n == name)
-        || matches!(name, "help" | "?" | "h" | "version" | "json")
+        || matches!(name, "help" | "?" | "h" | "version" | "json" | "status")
 }
 
 /// The wrapper's help text, with the original's example command lines.
@@ -241,6 +257,7 @@ Usage:
                         [-proxyserveruri HOST[:PORT]] [-proxyusername NAME]
                         [-downloadall | -downloadhotfix | -downloadsiteversion]
   ServiceConnectionTool -import -updatepacksrc DIR
+  ServiceConnectionTool -import -status [-updatepacksrc DIR]
   ServiceConnectionTool -check [-usagedatasrc FILE|DIR] [-updatepackdest DIR] [-connect's other flags]
   Any phase takes -json: JSON on stdout even on a terminal.
 
@@ -249,6 +266,8 @@ Phases:
   -export    on the service connection point: write the same usage data as CSV to review it
   -connect   on a computer with internet access: upload usage cabs, download update packs
   -import    on the service connection point: bring downloaded update packs into the site
+  -import -status  (an addition to the original) what the console will show: each update pack
+             the site lists, its state, its inbox folder, and why it is not ready to install
   -check     on either machine, before the others (an addition to the original): check the
              site database, inbox, keys, service, certificate, proxy, catalog, clock and the
              drive's room, and say which setting came from where; changes nothing
@@ -382,6 +401,7 @@ fn phase_name(phase: &Phase) -> &'static str {
         Phase::Connect { .. } => "connect",
         Phase::Import { .. } => "import",
         Phase::Check { .. } => "check",
+        Phase::Status { .. } => "import -status",
         Phase::Help => "help",
         Phase::Version => "version",
     }
@@ -553,6 +573,15 @@ fn run_phase(
             );
             logging::info(TOOL, &message);
             crate::cli::note(TOOL, format!("INFO: {message}"));
+        }
+        Phase::Status { update_pack_src } => {
+            let mut args = vec![OsString::from("sct-import"), OsString::from("--status")];
+            args.push(OsString::from(if json { "--json" } else { "--human" }));
+            args.extend(update_pack_src.map(OsString::from));
+            let parsed = <crate::cli::args::import::Args as clap::Parser>::try_parse_from(args)
+                .map_err(|e| usage(e.to_string()))?;
+            drop(stdout);
+            crate::cli::args::import::status_of(&parsed, config)?;
         }
         Phase::Check {
             usage_data_src,

@@ -21,6 +21,7 @@ pub mod inbox;
 pub mod ledger;
 pub mod plan;
 pub mod report;
+pub mod status;
 pub mod wait;
 
 use crate::core::catalog::Pack;
