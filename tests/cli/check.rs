@@ -214,12 +214,6 @@ fn a_refusing_proxy_fails_the_proxy_check_naming_it() {
 
 #[test]
 fn a_proxy_that_refuses_the_credentials_fails_the_proxy_check() {
-    if crate::support::skip_on_wine(
-        "check::proxy_credentials",
-        "squid runs on the Linux side only; the refusing proxy test covers the .exe",
-    ) {
-        return;
-    }
     let g = Ground::new();
     let squid = crate::kit::Squid::start(&g.env, "jqpublic", "right");
     let proxy = squid.url();

@@ -239,7 +239,6 @@ impl Internet {
             }
         };
         let sent = client.get(&url).send().await;
-        let proxy_status = sent.as_ref().ok().map(reqwest::Response::status);
         if let Some(proxy) = &self.net.proxy {
             checks.push(self.proxy_check(proxy, &sent));
             if checks.last().is_some_and(|c| c.status == Status::Fail) {
@@ -263,7 +262,7 @@ impl Internet {
                 return None;
             }
         };
-        let status = proxy_status.unwrap_or(response.status());
+        let status = response.status();
         let date = response
             .headers()
             .get(reqwest::header::DATE)
@@ -321,8 +320,12 @@ impl Internet {
                 ),
             ),
         };
-        checks.retain(|c| c.id != "service.tls");
-        checks.push(Check::fail("service.tls", ExitCode::Network, found, fix));
+        // In its place, so the report keeps the order of docs/check.md.
+        let failed = Check::fail("service.tls", ExitCode::Network, found, fix);
+        match checks.iter_mut().find(|c| c.id == "service.tls") {
+            Some(check) => *check = failed,
+            None => checks.push(failed),
+        }
     }
 
     /// `proxy`: the proxy was reached and took the credentials.

@@ -17,10 +17,11 @@ pub struct Seen {
 }
 
 impl Seen {
-    /// One line for the check's `found`.
+    /// One line for the check's `found`. Whether the certificate is trusted is `service.http`'s
+    /// request to say: when it refuses it, this check becomes a failure naming the issuer.
     pub fn describe(&self, host: &str) -> String {
         format!(
-            "{host} speaks {}; its certificate `{}` is issued by `{}` and is trusted",
+            "{host} speaks {}; its certificate `{}` is issued by `{}`",
             self.version, self.subject, self.issuer
         )
     }
