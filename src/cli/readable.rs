@@ -205,6 +205,73 @@ fn write_volume_parts(
     Ok(())
 }
 
+/// `sct-check`'s table: one line per check (status, id, what it found), the fix indented under
+/// each one that did not pass, then a closing count.
+pub fn write_check_report(
+    out: &mut dyn Write,
+    report: &crate::stages::check::CheckReport,
+) -> anyhow::Result<()> {
+    use crate::stages::check::Status;
+    let width = report.checks.iter().map(|c| c.id.len()).max().unwrap_or(0);
+    for check in &report.checks {
+        let status = match check.status {
+            Status::Ok => "ok",
+            Status::Warn => "WARN",
+            Status::Fail => "FAIL",
+            Status::Skipped => "skipped",
+        };
+        writeln!(
+            out,
+            "{status:<7}  {:<width$}  {}",
+            check.id,
+            e(&check.found)
+        )?;
+        if !check.fix.is_empty() {
+            writeln!(out, "{:<7}  {:<width$}  fix: {}", "", "", e(&check.fix))?;
+        }
+    }
+    let failed = report
+        .checks
+        .iter()
+        .filter(|c| c.status == Status::Fail)
+        .count();
+    match failed {
+        0 => writeln!(out, "No check failed.")?,
+        n => writeln!(out, "{n} check(s) failed.")?,
+    }
+    Ok(())
+}
+
+/// `sct-import --status`: one block per pack — name, version, what the console shows, the
+/// inbox folder, and why it is not ready.
+pub fn write_pack_status(
+    out: &mut dyn Write,
+    lines: &[crate::stages::import::status::PackStatus],
+) -> anyhow::Result<()> {
+    if lines.is_empty() {
+        writeln!(out, "The site has no update packages.")?;
+        return Ok(());
+    }
+    for line in lines {
+        let shows = line
+            .console_text
+            .or(line.state_name)
+            .map_or_else(|| line.state.to_string(), str::to_owned);
+        let verdict = if line.ready { "ready" } else { "NOT READY" };
+        writeln!(
+            out,
+            "{verdict:<9}  {}  {}  ({shows}; inbox {})",
+            e(&line.name),
+            line.full_version,
+            line.inbox
+        )?;
+        if let Some(why) = &line.why {
+            writeln!(out, "{:<9}  why: {}", "", e(why))?;
+        }
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -5,6 +5,7 @@
 //! catalog's retrieval), [`verify`], [`import`]; [`http`] is their one HTTP client and [`config`]
 //! the operator's settings (`sct.toml`, environment) they read.
 
+pub mod check;
 pub mod config;
 pub mod fetch;
 pub mod http;

@@ -1034,3 +1034,112 @@ fn hostile_stray_names_cannot_forge_log_records_or_flood_the_log() {
 }
 
 mod media;
+
+/// `sct-import --status DIR` (and `--json`) after `lines` of `--status`: the line of `pack`.
+fn status_line<'a>(lines: &'a [Value], pack: &TestPack) -> &'a Value {
+    lines
+        .iter()
+        .find(|l| l["package_guid"] == pack.pack.package_guid.to_string())
+        .unwrap_or_else(|| panic!("no status line for {}: {lines:#?}", pack.pack.name))
+}
+
+/// After an import that succeeds, every pack the site lists is ready: the imported ones with
+/// their inbox folders complete against the catalog, the installed release installed.
+#[test]
+fn status_after_a_successful_import_shows_every_pack_ready() {
+    let fx = Fixture::new();
+    let update = applicable("Configuration Manager 2409", 3000);
+    let mut hotfix = applicable("Hotfix for 2403", 1000);
+    hotfix.pack.info.update_type = 2;
+    let src = fx.write_packs("UpdatePacks", 3, &[&update, &hotfix]);
+    assert_ok(&fx.import(&src, &[]));
+    let before = fx.dump();
+    let out = fx
+        .command("sct-import")
+        .args(["--status", "--json"])
+        .arg(&src)
+        .output()
+        .unwrap();
+    assert_ok(&out);
+    let lines = lines(&out);
+    assert_eq!(
+        lines.len(),
+        3,
+        "the installed release and two packs: {lines:#?}"
+    );
+    for line in &lines {
+        assert_eq!(line["schema"], "sct.pack-status.v1");
+        assert_eq!(line["ready"], true, "{line}");
+        assert!(line.get("why").is_none(), "{line}");
+    }
+    for pack in [&update, &hotfix] {
+        let line = status_line(&lines, pack);
+        assert_eq!(line["inbox"], "complete", "{line}");
+        assert_eq!(line["console_text"], "Ready to install");
+    }
+    assert!(lines.iter().any(|l| l["state_name"] == "INSTALL_SUCCESS"));
+    assert_eq!(fx.dump(), before, "--status changes nothing");
+}
+
+/// A pack with a file gone from its inbox folder, and one whose state the site has not picked
+/// up: each is not ready, and says why; `-import -status` says the same.
+#[test]
+fn status_names_why_an_imported_pack_is_not_ready() {
+    let fx = Fixture::new();
+    let damaged = applicable("Configuration Manager 2409", 3000);
+    let waiting = applicable("Hotfix for 2409", 1000);
+    let src = fx.write_packs("UpdatePacks", 3, &[&damaged, &waiting]);
+    assert_ok(&fx.import(&src, &[]));
+    // A file of the first pack is deleted from the inbox (an antivirus, a cleanup script).
+    let folder = fx
+        .inbox()
+        .join(damaged.pack.package_guid.to_string().to_uppercase());
+    let gone = tree(&folder)
+        .into_iter()
+        .find(|p| folder.join(p).is_file())
+        .unwrap();
+    std::fs::remove_file(folder.join(&gone)).unwrap();
+    // The second is back at "Available to download": the site has not taken it from the inbox.
+    let conn = rusqlite::Connection::open(fx.db()).unwrap();
+    conn.execute(
+        "UPDATE CM_UpdatePackages SET State = 327682 WHERE upper(PackageGuid) = ?1",
+        [waiting.pack.package_guid.to_string().to_uppercase()],
+    )
+    .unwrap();
+    drop(conn);
+
+    let out = fx
+        .command("sct-import")
+        .args(["--status", "--json"])
+        .arg(&src)
+        .output()
+        .unwrap();
+    assert_ok(&out);
+    let lines = lines(&out);
+    let line = status_line(&lines, &damaged);
+    assert_eq!(line["ready"], false, "{line}");
+    assert_eq!(line["inbox"], "incomplete", "{line}");
+    let why = line["why"].as_str().unwrap();
+    let name = gone.rsplit(['/', '\\']).next().unwrap();
+    assert!(
+        why.starts_with("files missing") && why.contains(name),
+        "{why}"
+    );
+    let line = status_line(&lines, &waiting);
+    assert_eq!(line["ready"], false, "{line}");
+    assert_eq!(line["inbox"], "complete", "{line}");
+    let why = line["why"].as_str().unwrap();
+    assert!(
+        why.starts_with("state not yet picked up") && why.contains("APPLICABILITY_SUCCESS"),
+        "{why}"
+    );
+
+    let mut wrapper = fx.command("ServiceConnectionTool");
+    wrapper
+        .args(["-Import", "-Status", "-json", "-UpdatePackSrc"])
+        .arg(&src);
+    let out = wrapper.output().unwrap();
+    assert_ok(&out);
+    let again = self::lines(&out);
+    assert_eq!(again, lines);
+}

@@ -4,6 +4,7 @@
 mod abuse;
 mod architecture;
 mod bounds;
+mod check;
 mod collect;
 mod corpus;
 mod crash;

@@ -50,6 +50,8 @@ const KINDS: &[&str] = &[
     sct::stages::import::housekeeping::SCHEMA,
     sct::core::volume::VolumeRecord::SCHEMA,
     sct::stages::span::SpanReport::SCHEMA,
+    sct::stages::check::CheckReport::SCHEMA,
+    sct::stages::import::status::PackStatus::SCHEMA,
 ];
 
 /// Kinds whose tag lives only in the code that writes them (no `Document` type).
@@ -78,6 +80,8 @@ const OPTIONAL: &[(&str, &str)] = &[
     (sct::stages::import::housekeeping::SCHEMA, "state"),
     (sct::stages::import::housekeeping::SCHEMA, "state_name"),
     (sct::stages::import::housekeeping::SCHEMA, "action"),
+    ("sct.pack-status.v1", "inbox_detail"),
+    ("sct.pack-status.v1", "why"),
 ];
 
 fn schema_of(kind: &str) -> Value {
@@ -582,6 +586,17 @@ fn documents_of_a_whole_job_validate() {
     for row in &listed {
         check(&serde_json::to_value(row).unwrap());
     }
+    // --status, with the folder's catalog (complete folders) and without (unchecked ones).
+    let catalog: sct::core::catalog::Catalog =
+        serde_json::from_slice(&std::fs::read(dest.join("catalog.json")).unwrap()).unwrap();
+    let inbox = sct::stages::import::inbox::Inbox::of_install_dir(&install_dir);
+    for catalog in [Some(&catalog), None] {
+        let lines = sct::stages::import::status::status(store.as_ref(), &inbox, catalog).unwrap();
+        assert!(lines.iter().any(|l| l.ready));
+        for line in &lines {
+            check(&serde_json::to_value(line).unwrap());
+        }
+    }
 
     // A site sct only reads keeps the catalog version in a ledger beside the packs.
     let mut read_only = sct::stages::import::SiteAccess::ReadOnly(store);
@@ -601,6 +616,31 @@ fn documents_of_a_whole_job_validate() {
     let inbox = sct::stages::import::inbox::Inbox::of_install_dir(&other);
     let ledger = std::fs::read(inbox.root.join(sct::stages::import::ledger::LEDGER_FILE)).unwrap();
     check(&serde_json::from_slice(&ledger).unwrap());
+}
+
+/// `sct-check` on a machine with a site and no update service: passed, failed and skipped
+/// checks (with and without a fix) all validate.
+#[test]
+fn check_reports_validate() {
+    let env = crate::support::Env::new();
+    let site = env.demo_site("check", &[]);
+    let out = env
+        .cmd("sct-check")
+        .args(["--json", "--site", &site, "--install-dir"])
+        .arg(env.path("no-such-install"))
+        .output()
+        .unwrap();
+    let doc: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let statuses: Vec<&str> = doc["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["status"].as_str().unwrap())
+        .collect();
+    assert!(
+        statuses.contains(&"ok") && statuses.contains(&"fail") && statuses.contains(&"skipped")
+    );
+    check(&doc);
 }
 
 #[test]

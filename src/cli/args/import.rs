@@ -24,7 +24,7 @@ pub struct Args {
     #[command(subcommand)]
     pub command: Option<Command>,
     /// The update pack folder written by sct-fetch (catalog.json, fetched.json, <GUID>/...).
-    #[arg(value_name = "DIR", required_unless_present_any = ["list", "src"], value_parser = crate::core::paths::path_flag)]
+    #[arg(value_name = "DIR", required_unless_present_any = ["list", "src", "status"], value_parser = crate::core::paths::path_flag)]
     pub dir: Option<PathBuf>,
     /// The same folder as a flag (older runbooks).
     #[arg(long, value_name = "DIR", conflicts_with = "dir", value_parser = crate::core::paths::path_flag)]
@@ -32,6 +32,11 @@ pub struct Args {
     /// Only list the site's update packages and their states (read only), then exit.
     #[arg(long, conflicts_with_all = ["dry_run", "allow_rollback", "wait"])]
     pub list: bool,
+    /// What the console will show (read only): each update pack the site lists, its state, its
+    /// inbox folder checked against the catalog of DIR (when given), and why a pack is not ready
+    /// to install. One sct.pack-status.v1 line per pack (a table on a terminal).
+    #[arg(long, conflicts_with_all = ["list", "dry_run", "allow_rollback", "wait"])]
+    pub status: bool,
     /// Site database, e.g. sqlite:/var/lib/sct/site.db [default: SCT_SITE, then sct.toml]
     #[arg(long, value_name = "LOCATOR", global = true)]
     pub site: Option<String>,
@@ -125,13 +130,15 @@ const AFTER_HELP: &str = "\
 Output: one sct.import.v1 JSON line per pack (outcome: imported, already_present,
 skipped_other_hierarchy, not_applicable, failed, would_import), then a summary line.
 --list prints the site's CM_UpdatePackages rows with state names: a table on a terminal,
-sct.update-package.v1 JSON lines when piped or with --json.
+sct.update-package.v1 JSON lines when piped or with --json. --status [DIR] adds each pack's inbox
+folder and why it is not ready to install (sct.pack-status.v1 lines).
 
 Examples:
   sct-import /media/usb/UpdatePacks
   sct-import /media/usb/UpdatePacks --dry-run
   sct-import --list
   sct-import --list --json | jq -r 'select(.state == 262146) | .name'
+  sct-import --status /media/usb/UpdatePacks          # why is it not in Updates and Servicing?
   sct-import inbox remove --superseded --dry-run
   sct-import /media/usb/UpdatePacks --log /var/log/sct/import.log --quiet
   sct-import --site sqlite:/var/lib/sct/site.db --install-dir /opt/cm /media/usb/UpdatePacks
@@ -160,6 +167,9 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     crate::core::logging::info(TOOL, format!("Site database: {locator}"));
     if let Some(Command::Inbox(command)) = &args.command {
         return inbox(&args, command, &config, &locator, &mut out);
+    }
+    if args.status {
+        return status(&args, &config, &locator, &mut out);
     }
     if args.list {
         let site = crate::site::open(&locator)?;
@@ -191,6 +201,65 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         crate::core::document::write_line(&mut out, event)
     })?;
     Ok(())
+}
+
+/// `--status` for the wrapper's `-import -status`: the site from the environment or sct.toml,
+/// the output on stdout.
+pub fn status_of(args: &Args, config: &crate::stages::config::Config) -> anyhow::Result<()> {
+    let locator = config.site_locator(args.site.as_deref())?;
+    status(args, config, &locator, &mut std::io::stdout().lock())
+}
+
+/// `sct-import --status [DIR]`: reads the site and the inbox; with DIR, the inbox folders are
+/// checked against DIR's catalog, verified with the pinned keys (its expiry does not matter here).
+fn status(
+    args: &Args,
+    config: &crate::stages::config::Config,
+    locator: &crate::site::SiteLocator,
+    out: &mut dyn std::io::Write,
+) -> anyhow::Result<()> {
+    let site = crate::site::open(locator)?;
+    let identity = site.identity()?;
+    let install_dir =
+        crate::stages::import::resolve_install_dir(args.install_dir.as_deref(), config, &identity);
+    let inbox = crate::stages::import::inbox::Inbox::of_install_dir(&install_dir);
+    let catalog = match args.dir.as_ref().or(args.src.as_ref()) {
+        Some(dir) => Some(folder_catalog(args, config, dir)?),
+        None => None,
+    };
+    let lines = crate::stages::import::status::status(site.as_ref(), &inbox, catalog.as_ref())?;
+    if args.view.human() {
+        return crate::cli::readable::write_pack_status(out, &lines);
+    }
+    for line in &lines {
+        crate::core::document::write_line(&mut *out, line)?;
+    }
+    Ok(())
+}
+
+/// The signed catalog of an update pack folder, verified with the pinned keys.
+fn folder_catalog(
+    args: &Args,
+    config: &crate::stages::config::Config,
+    dir: &std::path::Path,
+) -> anyhow::Result<crate::core::catalog::Catalog> {
+    use crate::core::catalog;
+    use crate::core::medium::{Links, read_capped};
+    let trusted = args.trust.keys(config, Some(dir))?;
+    let bytes = read_capped(
+        &dir.join(catalog::CATALOG_FILE),
+        catalog::MAX_CATALOG_BYTES,
+        Links::Refuse,
+    )?;
+    let signature = read_capped(
+        &dir.join(catalog::SIGNATURE_FILE),
+        crate::core::signing::MAX_SIGNATURE_BYTES,
+        Links::Refuse,
+    )?;
+    let source = format!("the catalog in `{}`", dir.display());
+    let (catalog, _) =
+        catalog::verify_bytes_with(&bytes, &signature, &trusted, &source, |_| Ok(()))?;
+    Ok(catalog)
 }
 
 /// `sct-import inbox list|remove`: the site is only read; the inbox is changed only by `remove`

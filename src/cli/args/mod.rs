@@ -10,6 +10,7 @@
 use clap::CommandFactory;
 use std::path::Path;
 
+pub mod check;
 pub mod collect;
 #[cfg(feature = "demo")]
 pub mod demo;
@@ -56,6 +57,7 @@ pub fn commands() -> Vec<(&'static str, clap::Command)> {
         (span::TOOL, span::Args::command()),
         (verify::TOOL, verify::Args::command()),
         (import::TOOL, import::Args::command()),
+        (check::TOOL, check::Args::command()),
         (serve::TOOL, serve::Args::command()),
         #[cfg(feature = "demo")]
         (demo::TOOL, demo::Args::command()),

@@ -35,6 +35,20 @@ pub enum Phase {
     Import {
         update_pack_src: PathBuf,
     },
+    /// `-import -status` (an addition to the original): what the console will show, and why a
+    /// pack is not ready; with -updatepacksrc, the inbox is checked against that folder's catalog.
+    Status {
+        update_pack_src: Option<PathBuf>,
+    },
+    /// `-check` (an addition to the original): every check the settings make possible; on the
+    /// internet machine with -connect's flags, all optional.
+    Check {
+        usage_data_src: Option<PathBuf>,
+        update_pack_dest: Option<PathBuf>,
+        proxy_server_uri: Option<String>,
+        proxy_user_name: Option<String>,
+        mode: DownloadMode,
+    },
     Help,
     Version,
 }
@@ -52,7 +66,7 @@ const VALUE_FLAGS: &[(&str, &str)] = &[
 ];
 
 /// Switches: the phases, the download modes (which belong to -connect), help and version.
-const PHASES: &[&str] = &["prepare", "export", "connect", "import"];
+const PHASES: &[&str] = &["prepare", "export", "connect", "import", "check"];
 const MODES: &[(&str, DownloadMode)] = &[
     ("downloadall", DownloadMode::All),
     ("downloadhotfix", DownloadMode::Hotfix),
@@ -91,6 +105,7 @@ pub fn parse(args: &[OsString]) -> anyhow::Result<Phase> {
 /// [`parse`], with the switches that are not a phase's (`-json`).
 pub fn parse_line(args: &[OsString]) -> anyhow::Result<Line> {
     let mut json = false;
+    let mut status = false;
     let mut phase: Option<String> = None;
     let mut mode: Option<(String, DownloadMode)> = None;
     let mut values: Vec<(String, String)> = Vec::new();
@@ -112,6 +127,10 @@ pub fn parse_line(args: &[OsString]) -> anyhow::Result<Line> {
             "version" => return Ok(Line::of(Phase::Version)),
             "json" => {
                 json = true;
+                continue;
+            }
+            "status" => {
+                status = true;
                 continue;
             }
             _ => {}
@@ -146,7 +165,7 @@ pub fn parse_line(args: &[OsString]) -> anyhow::Result<Line> {
     }
     let Some(phase) = phase else {
         return Err(usage(
-            "no phase given: use -prepare, -connect, -import or -export",
+            "no phase given: use -prepare, -connect, -import, -export or -check",
         ));
     };
     for (name, _) in &values {
@@ -155,14 +174,19 @@ pub fn parse_line(args: &[OsString]) -> anyhow::Result<Line> {
             .find(|(n, _)| n == name)
             .map(|(_, p)| *p)
             .unwrap_or("");
-        if owner != phase {
+        // -check takes -connect's flags, to check what that -connect would need.
+        if owner != phase && !(phase == "check" && owner == "connect") {
             return Err(usage(format!("-{name} belongs to -{owner}, not -{phase}")));
         }
     }
     if let Some((name, _)) = &mode
         && phase != "connect"
+        && phase != "check"
     {
         return Err(usage(format!("-{name} belongs to -connect, not -{phase}")));
+    }
+    if status && phase != "import" {
+        return Err(usage(format!("-status belongs to -import, not -{phase}")));
     }
     let take = |name: &str| {
         values
@@ -177,7 +201,21 @@ pub fn parse_line(args: &[OsString]) -> anyhow::Result<Line> {
         crate::core::paths::path_flag(&value)
             .map_err(|why| usage(format!("-{name} `{value}`: {why}")))
     };
+    let optional_path = |name: &str| match take(name) {
+        Some(_) => path(name).map(Some),
+        None => Ok(None),
+    };
     let phase = match phase.as_str() {
+        "import" if status => Phase::Status {
+            update_pack_src: optional_path("updatepacksrc")?,
+        },
+        "check" => Phase::Check {
+            usage_data_src: optional_path("usagedatasrc")?,
+            update_pack_dest: optional_path("updatepackdest")?,
+            proxy_server_uri: take("proxyserveruri"),
+            proxy_user_name: take("proxyusername"),
+            mode: mode.map(|(_, m)| m).unwrap_or_default(),
+        },
         "prepare" => Phase::Prepare {
             usage_data_dest: path("usagedatadest")?,
         },
@@ -214,7 +252,7 @@ fn is_known(name: &str) -> bool {
     PHASES.contains(&name)
         || MODES.iter().any(|(n, _)| *n == name)
         || VALUE_FLAGS.iter().any(|(n, _)| *n == name)
-        || matches!(name, "help" | "?" | "h" | "version" | "json")
+        || matches!(name, "help" | "?" | "h" | "version" | "json" | "status")
 }
 
 /// The wrapper's help text, with the original's example command lines.
@@ -229,6 +267,8 @@ Usage:
                         [-downloadall | -downloadhotfix | -downloadsiteversion]
                         [-volumesize SIZE]
   ServiceConnectionTool -import -updatepacksrc DIR
+  ServiceConnectionTool -import -status [-updatepacksrc DIR]
+  ServiceConnectionTool -check [-usagedatasrc FILE|DIR] [-updatepackdest DIR] [-connect's other flags]
   Any phase takes -json: JSON on stdout even on a terminal.
 
 Phases:
@@ -236,6 +276,11 @@ Phases:
   -export    on the service connection point: write the same usage data as CSV to review it
   -connect   on a computer with internet access: upload usage cabs, download update packs
   -import    on the service connection point: bring downloaded update packs into the site
+  -import -status  (an addition to the original) what the console will show: each update pack
+             the site lists, its state, its inbox folder, and why it is not ready to install
+  -check     on either machine, before the others (an addition to the original): check the
+             site database, inbox, keys, service, certificate, proxy, catalog, clock and the
+             drive's room, and say which setting came from where; changes nothing
 
 -volumesize SIZE (4.7GB, 16GiB, ...; not in the original tool) lays the downloaded folder out, after
 the download, as DIR.Volumes\\Volume01, Volume02, ... of at most SIZE bytes each, for discs or small
@@ -268,6 +313,7 @@ Examples:
   ServiceConnectionTool.exe -connect -usagedatasrc D:\\USB\\Usagedata.cab -updatepackdest D:\\USB\\UpdatePacks -proxyserveruri itproxy.contoso.com -proxyusername jqpublic
   ServiceConnectionTool.exe -connect -downloadsiteversion -usagedatasrc D:\\USB -updatepackdest D:\\USB\\UpdatePacks
   ServiceConnectionTool.exe -import -updatepacksrc D:\\USB\\UpdatePacks
+  ServiceConnectionTool.exe -check -usagedatasrc D:\\USB\\ -updatepackdest D:\\USB\\UpdatePacks
 ";
 
 /// `-connect`'s checked arguments.
@@ -405,6 +451,8 @@ fn phase_name(phase: &Phase) -> &'static str {
         Phase::Export { .. } => "export",
         Phase::Connect { .. } => "connect",
         Phase::Import { .. } => "import",
+        Phase::Check { .. } => "check",
+        Phase::Status { .. } => "import -status",
         Phase::Help => "help",
         Phase::Version => "version",
     }
@@ -580,6 +628,46 @@ fn run_phase(
             if let Some(volume_size) = volume_size {
                 lay_out_volumes(&request.update_pack_dest, volume_size, config)?;
             }
+        }
+        Phase::Status { update_pack_src } => {
+            let mut args = vec![OsString::from("sct-import"), OsString::from("--status")];
+            args.push(OsString::from(if json { "--json" } else { "--human" }));
+            args.extend(update_pack_src.map(OsString::from));
+            let parsed = <crate::cli::args::import::Args as clap::Parser>::try_parse_from(args)
+                .map_err(|e| usage(e.to_string()))?;
+            drop(stdout);
+            crate::cli::args::import::status_of(&parsed, config)?;
+        }
+        Phase::Check {
+            usage_data_src,
+            update_pack_dest,
+            proxy_server_uri,
+            proxy_user_name,
+            mode,
+        } => {
+            let (proxy, proxy_user) =
+                config.proxy(proxy_server_uri.as_deref(), proxy_user_name.as_deref())?;
+            let given = crate::cli::args::check::Given {
+                usage_src: usage_data_src,
+                dest: update_pack_dest,
+                mode,
+                net: crate::stages::http::NetOptions {
+                    proxy,
+                    proxy_user,
+                    ..Default::default()
+                },
+                proxy_flags: (proxy_server_uri, proxy_user_name),
+                flags: crate::cli::args::check::Flags::WRAPPER,
+                ..Default::default()
+            };
+            let report = crate::cli::args::check::check(given, config.clone())?;
+            if json {
+                crate::core::document::write_pretty(stdout, &report)?;
+            } else {
+                drop(stdout);
+                crate::cli::args::check::print(&report, true)?;
+            }
+            crate::stages::check::outcome(&report)?;
         }
         Phase::Import { update_pack_src } => {
             let site = config.site_locator(None)?;

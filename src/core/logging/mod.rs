@@ -408,6 +408,12 @@ fn plan_dirs(config_log_dir: Option<&Path>) -> Plan {
     }
 }
 
+/// The folder `ServiceConnectionTool.log` goes to first (before the per-user fallback), as
+/// [`init_tool`] would choose it; `sct-check` tests that it takes a file.
+pub fn tool_log_dir(config_log_dir: Option<&Path>) -> Option<PathBuf> {
+    plan_dirs(config_log_dir).tool.into_iter().next()
+}
+
 fn choose_dirs(
     chosen: Option<PathBuf>,
     exe_dir: Option<PathBuf>,

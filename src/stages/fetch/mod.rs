@@ -255,7 +255,7 @@ fn still_lacking(packdir: &PackDir, file: &catalog::PackFile) -> u64 {
 }
 
 /// Bytes of a pack's files that are not in the folder at their full size.
-fn missing_bytes(packdir: &PackDir, pack: &catalog::Pack) -> u64 {
+pub(crate) fn missing_bytes(packdir: &PackDir, pack: &catalog::Pack) -> u64 {
     pack.files
         .iter()
         .filter(|f| file_len(&packdir.file(&f.path)) != f.size)

@@ -57,6 +57,11 @@ impl Inbox {
         }
     }
 
+    /// The inbox folder itself, `<install dir>/EasySetupPayload/offline`.
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
     /// The final folder of a pack.
     pub fn pack_dir(&self, pack: &Pack) -> PathBuf {
         self.root.join(pack_folder(pack))

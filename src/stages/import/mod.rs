@@ -22,6 +22,7 @@ pub mod ledger;
 pub mod parts;
 pub mod plan;
 pub mod report;
+pub mod status;
 pub mod wait;
 
 use crate::core::catalog::Pack;
