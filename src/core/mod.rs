@@ -1,13 +1,14 @@
 //! The core floor: the formats, rules and plumbing every other floor shares, and that know no
 //! stage, site back end, service or front end.
 //!
-//! Formats: [`catalog`], [`signing`], [`cabinet`], [`document`], [`offer`], [`packdir`],
+//! Formats: [`catalog`], [`signing`], [`cabinet`] (with [`cab_names`]), [`document`], [`offer`], [`packdir`],
 //! [`usage`], [`usage_cab`], [`review`], [`wire`] (the HTTP contract between `sct-upload` and
 //! `sct-serve`). Rules: [`select`], [`version`], [`paths`], [`litter`]. Plumbing: [`atomic`] and
 //! [`medium`] (files), [`hash`], [`logging`] and [`cmtrace`] (logs), [`report`] (what a person is
-//! told), [`error`] (exit classes), [`escape`], [`secret`], [`setting`], [`clock`], [`fault`].
+//! told), [`error`] (exit classes), [`escape`], [`secret`], [`setting`], [`text`] (files as Windows editors save them), [`clock`], [`fault`].
 
 pub mod atomic;
+pub mod cab_names;
 pub mod cabinet;
 pub mod catalog;
 pub mod clock;
@@ -34,6 +35,7 @@ pub mod select;
 pub mod setting;
 pub mod signing;
 pub mod space;
+pub mod text;
 pub mod usage;
 pub mod usage_cab;
 pub mod version;

@@ -5,6 +5,7 @@ mod abuse;
 mod architecture;
 mod bounds;
 mod collect;
+mod conventions;
 mod corpus;
 mod crash;
 mod docs;

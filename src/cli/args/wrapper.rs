@@ -50,6 +50,7 @@ pub fn command() -> Command {
         .arg(switch("downloadsiteversion", "With -connect: updates and hotfixes newer than the site's version"))
         .group(ArgGroup::new("mode").args(["downloadall", "downloadhotfix", "downloadsiteversion"]))
         .arg(value("updatepacksrc", "DIR", ValueHint::DirPath, "With -import: the folder of downloaded update packs"))
+        .arg(switch("json", "Print the phase's JSON on stdout even on a terminal"))
         .arg(switch("help", "Print the help, with the original's example command lines"))
         .arg(switch("version", "Print the version"))
         .after_help(examples())
