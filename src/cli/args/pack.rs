@@ -109,6 +109,14 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     let stdout = std::io::stdout().lock();
     match args.command {
         Command::Create { input, output } if output.as_os_str() == "-" => {
+            if std::io::IsTerminal::is_terminal(&std::io::stdout()) {
+                return Err(crate::core::error::Error::Usage(
+                    "-o - writes the cab's bytes to stdout, which is a terminal: redirect it \
+                     (> UsageData.cab) or pipe it (| sct-pack inspect -)"
+                        .into(),
+                )
+                .into());
+            }
             let doc = read_usage(input)?;
             let scratch = tempfile::tempdir()?;
             let cab = scratch.path().join("UsageData.cab");
