@@ -73,8 +73,8 @@ fn utf16(
     Ok((Cow::Owned(text), encoding))
 }
 
-/// `MultiByteToWideChar` (kernel32), declared here rather than through a windows-sys feature:
-/// a new feature there would rebuild every crate of the Windows tree that depends on it.
+// `MultiByteToWideChar` (kernel32), declared here rather than through a windows-sys feature:
+// a new feature there would rebuild every crate of the Windows tree that depends on it.
 #[cfg(windows)]
 #[link(name = "kernel32")]
 unsafe extern "system" {
