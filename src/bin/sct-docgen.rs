@@ -17,7 +17,7 @@ struct Args {
 }
 
 fn main() -> std::process::ExitCode {
-    let args = Args::parse();
+    let args = Args::parse_from(sct::cli::args_os());
     sct::cli::run("sct-docgen", || {
         let written = sct::cli::docgen::generate(&args.out)?;
         for path in written {

@@ -6,6 +6,6 @@ use clap::Parser;
 use sct::cli::args::serve::{Args, TOOL, run};
 
 fn main() -> std::process::ExitCode {
-    let args = Args::parse();
+    let args = Args::parse_from(sct::cli::args_os());
     sct::cli::run(TOOL, || run(args))
 }

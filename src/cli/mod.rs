@@ -71,6 +71,32 @@ impl ViewArgs {
     }
 }
 
+/// The process's arguments, with the Windows ways of asking for help ([`is_windows_help`])
+/// turned into `--help`, for `Args::parse_from` in every binary.
+pub fn args_os() -> Vec<std::ffi::OsString> {
+    help_spelled_for_clap(std::env::args_os())
+}
+
+/// [`args_os`] over any argument list (the program name first).
+pub fn help_spelled_for_clap(
+    args: impl IntoIterator<Item = std::ffi::OsString>,
+) -> Vec<std::ffi::OsString> {
+    args.into_iter()
+        .enumerate()
+        .map(|(i, arg)| match arg.to_str() {
+            Some(text) if i > 0 && is_windows_help(text) => "--help".into(),
+            _ => arg,
+        })
+        .collect()
+}
+
+/// `/?` asks for help on every platform (no file name can be `?` on Windows, and no one keeps a
+/// file named `?` at a Unix root); `/help` and `/h` (any case) do so on Windows, where they are
+/// how every Windows tool is asked, and are paths elsewhere.
+pub fn is_windows_help(arg: &str) -> bool {
+    arg == "/?" || (cfg!(windows) && matches!(arg.to_ascii_lowercase().as_str(), "/help" | "/h"))
+}
+
 /// Runs a stage and turns its outcome into the process exit code.
 ///
 /// Errors are printed once to stderr as `TOOL: error: ...` followed by `TOOL:   Caused by: ...` lines;
@@ -144,6 +170,18 @@ mod tests {
             human: true,
         };
         assert!(human.human_given(false));
+    }
+
+    #[test]
+    fn slash_question_mark_is_help() {
+        let args = help_spelled_for_clap(["sct-verify", "/?", "D:\\USB"].map(Into::into));
+        assert_eq!(
+            args,
+            ["sct-verify", "--help", "D:\\USB"].map(std::ffi::OsString::from)
+        );
+        // The program's own name is never rewritten, and `/help` is a path off Windows.
+        assert_eq!(help_spelled_for_clap(["/?".into()]), ["/?"]);
+        assert_eq!(is_windows_help("/HELP"), cfg!(windows));
     }
 
     #[test]

@@ -26,6 +26,14 @@ use std::path::Path;
 /// Checks that `dest`'s folder exists and is a folder, naming both in the error, and that no part
 /// of the path has a case or Unicode twin beside it ([`crate::core::paths::check_no_twins_on_path`]).
 pub fn check_parent(dest: &Path) -> anyhow::Result<&Path> {
+    if dest.is_dir() {
+        // Said in these words, not as the OS's "Access denied" on replacing a folder.
+        return Err(crate::core::error::Error::Usage(format!(
+            "`{}` is a folder: give the name of the file to write in it",
+            dest.display()
+        ))
+        .into());
+    }
     let parent = match dest.parent() {
         Some(p) if !p.as_os_str().is_empty() => p,
         _ => Path::new("."),

@@ -119,8 +119,9 @@ pub fn write(dest: &Path, entries: Vec<Entry<'_>>) -> anyhow::Result<(u64, Strin
 fn write_into(file: &mut File, entries: Vec<Entry<'_>>) -> anyhow::Result<()> {
     let mut builder = cab::CabinetBuilder::new();
     let folder = builder.add_folder(cab::CompressionType::MsZip);
+    let stamp = member_time(&jiff::ZonedDateTime::now());
     for entry in &entries {
-        folder.add_file(entry.name.clone());
+        folder.add_file(entry.name.clone()).set_datetime(stamp);
     }
     let mut writer = builder.build(file)?;
     let mut sources = entries.into_iter();
@@ -142,37 +143,84 @@ fn write_into(file: &mut File, entries: Vec<Entry<'_>>) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// A member's date and time as Windows tools write them (makecab, Explorer, the original tool):
+/// the local wall-clock time, with no zone, which is what the cabinet format stores ("typically
+/// the last-modified time in local time"). The cab crate's default is UTC, which Explorer, expand
+/// and 7-Zip then show hours off. A time outside the format's 1980-2107 is clamped by the writer.
+pub fn member_time(now: &jiff::ZonedDateTime) -> time::PrimitiveDateTime {
+    let at = now.datetime();
+    let date = u8::try_from(at.month())
+        .ok()
+        .and_then(|month| time::Month::try_from(month).ok())
+        .and_then(|month| {
+            let day = u8::try_from(at.day()).ok()?;
+            time::Date::from_calendar_date(i32::from(at.year()), month, day).ok()
+        });
+    let clock = time::Time::from_hms(
+        u8::try_from(at.hour()).unwrap_or(0),
+        u8::try_from(at.minute()).unwrap_or(0),
+        u8::try_from(at.second()).unwrap_or(0),
+    );
+    match (date, clock) {
+        (Some(date), Ok(clock)) => time::PrimitiveDateTime::new(date, clock),
+        _ => time::PrimitiveDateTime::MIN,
+    }
+}
+
 /// An open cabinet, read through checks.
 pub struct CabReader {
     path: PathBuf,
     cabinet: cab::Cabinet<File>,
+    /// Member names decoded by the format's rule ([`crate::core::cab_names`]).
+    names: crate::core::cab_names::Names,
 }
 
 impl CabReader {
     /// Opens and parses a cabinet's header and directory.
     pub fn open(path: &Path) -> anyhow::Result<Self> {
-        let file = crate::core::medium::open_regular(path, crate::core::medium::Links::Follow)?;
+        let mut file = crate::core::medium::open_regular(path, crate::core::medium::Links::Follow)?;
+        let names = crate::core::cab_names::Names::read(&mut file).unwrap_or_default();
+        io::Seek::rewind(&mut file)?;
         let cabinet = guarded(path, || cab::Cabinet::new(file))?;
         Ok(Self {
             path: path.to_owned(),
             cabinet,
+            names,
         })
     }
 
-    /// The files its directory lists, in order.
+    /// The files its directory lists, in order, with their names as the format says.
     pub fn members(&self) -> Vec<Member> {
         self.cabinet
             .folder_entries()
             .flat_map(|folder| folder.file_entries())
             .map(|file| Member {
-                name: file.name().to_owned(),
+                name: self.names.decoded(file.name()),
                 size: u64::from(file.uncompressed_size()),
             })
             .collect()
     }
 
+    /// The `cab` crate's name for a member named `name` ([`CabReader::members`]).
+    fn crate_name(&self, name: &str) -> String {
+        self.cabinet
+            .folder_entries()
+            .flat_map(|folder| folder.file_entries())
+            .map(|file| file.name())
+            .find(|crate_name| self.names.decoded(crate_name) == name)
+            .unwrap_or(name)
+            .to_owned()
+    }
+
     /// Checks every member name and that no name repeats; returns the safe relative paths.
     pub fn checked_paths(&self) -> anyhow::Result<Vec<(Member, PathBuf)>> {
+        if let Some(names) = self.names.ambiguous() {
+            return Err(Error::Rejected(format!(
+                "cab `{}` holds names this reader cannot tell apart (`{names}`)",
+                self.path.display()
+            ))
+            .into());
+        }
         let mut seen = crate::core::paths::TwinCheck::default();
         let mut out = Vec::new();
         for member in self.members() {
@@ -197,9 +245,10 @@ impl CabReader {
         limit: u64,
         out: &mut dyn Write,
     ) -> anyhow::Result<(u64, String)> {
+        let inner = self.crate_name(name);
         let declared = self
             .cabinet
-            .get_file_entry(name)
+            .get_file_entry(&inner)
             .map(|f| u64::from(f.uncompressed_size()))
             .with_context(|| format!("cab `{}` has no member `{name}`", self.path.display()))?;
         if declared > limit {
@@ -214,7 +263,7 @@ impl CabReader {
             .into());
         }
         let path = self.path.clone();
-        let reader = guarded(&path, || self.cabinet.read_file(name))?;
+        let reader = guarded(&path, || self.cabinet.read_file(&inner))?;
         let mut hasher = Sha256::new();
         let mut size = 0u64;
         let mut buf = vec![0u8; 64 * 1024];
@@ -371,6 +420,66 @@ mod tests {
             size: data.len() as u64,
             data: Box::new(data),
         }
+    }
+
+    /// A cab whose member names are `names` with each `_` turned into the byte `code`, without
+    /// the UTF-8 flag: a name as a Windows-1252 tool writes it.
+    fn cab_with_code_page_names(dir: &Path, names: &[(&str, u8)]) -> PathBuf {
+        let path = dir.join("legacy.cab");
+        let entries = names.iter().map(|(n, _)| entry(n, b"payload")).collect();
+        write(&path, entries).unwrap();
+        let mut bytes = std::fs::read(&path).unwrap();
+        let mut from = 0;
+        for (name, code) in names {
+            let mut raw = name.as_bytes().to_vec();
+            raw.push(0);
+            let at = from
+                + bytes[from..]
+                    .windows(raw.len())
+                    .position(|w| w == raw)
+                    .unwrap();
+            bytes[at + name.find('_').unwrap()] = *code;
+            from = at + raw.len();
+        }
+        std::fs::write(&path, bytes).unwrap();
+        path
+    }
+
+    #[test]
+    fn a_code_page_name_is_read_as_windows_1252_and_extracts_under_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let cab = cab_with_code_page_names(dir.path(), &[("caf_.txt", 0xE9)]);
+        let mut reader = CabReader::open(&cab).unwrap();
+        let names: Vec<String> = reader.members().into_iter().map(|m| m.name).collect();
+        assert_eq!(names, ["café.txt"]);
+        assert_eq!(reader.read_member("café.txt", 100).unwrap(), b"payload");
+        let out = dir.path().join("out");
+        std::fs::create_dir(&out).unwrap();
+        extract(&cab, &out, 100).unwrap();
+        assert_eq!(std::fs::read(out.join("café.txt")).unwrap(), b"payload");
+    }
+
+    #[test]
+    fn names_the_cab_reader_would_confuse_are_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        // `xé.txt` and `xè.txt` are two names, but one to the cab crate (`x\u{FFFD}.txt`).
+        let cab = cab_with_code_page_names(dir.path(), &[("x_.txt", 0xE9), ("x_.txt", 0xE8)]);
+        let reader = CabReader::open(&cab).unwrap();
+        let err = reader.checked_paths().unwrap_err();
+        assert_eq!(crate::core::error::exit_code(&err), ExitCode::Rejected);
+        assert!(format!("{err:#}").contains("cannot tell apart"), "{err:#}");
+    }
+
+    #[test]
+    fn members_carry_the_local_wall_clock_time() {
+        // 01:30 UTC is 10:30 in a zone nine hours east: the cab stores 10:30, as Windows would.
+        let utc = jiff::Timestamp::from_second(1_795_656_600).unwrap();
+        let zone = jiff::tz::TimeZone::fixed(jiff::tz::offset(9));
+        let stamp = member_time(&utc.to_zoned_datetime(zone));
+        assert_eq!(utc.to_string(), "2026-11-26T01:30:00Z");
+        let date = time::Date::from_calendar_date(2026, time::Month::November, 26).unwrap();
+        let clock = time::Time::from_hms(10, 30, 0).unwrap();
+        assert_eq!(stamp, time::PrimitiveDateTime::new(date, clock));
     }
 
     #[test]

@@ -1,13 +1,15 @@
 //! The core floor: the formats, rules and plumbing every other floor shares, and that know no
 //! stage, site back end, service or front end.
 //!
-//! Formats: [`catalog`], [`freshness`], [`signing`], [`cabinet`], [`document`], [`offer`],
-//! [`packdir`], [`volume`], [`usage`], [`usage_cab`], [`review`], [`wire`] (the HTTP contract
-//! between `sct-upload` and `sct-serve`). Rules: [`select`], [`version`], [`paths`], [`litter`]. Plumbing: [`atomic`] and
+//! Formats: [`catalog`], [`freshness`], [`signing`], [`cabinet`] (with [`cab_names`]),
+//! [`document`], [`offer`], [`packdir`], [`volume`], [`usage`], [`usage_cab`], [`review`],
+//! [`wire`] (the HTTP contract between `sct-upload` and `sct-serve`). Rules: [`select`],
+//! [`version`], [`paths`], [`litter`]. Plumbing: [`atomic`] and
 //! [`medium`] (files), [`hash`], [`logging`] and [`cmtrace`] (logs), [`report`] (what a person is
-//! told), [`error`] (exit classes), [`escape`], [`secret`], [`setting`], [`clock`], [`fault`].
+//! told), [`error`] (exit classes), [`escape`], [`secret`], [`setting`], [`text`] (files as Windows editors save them), [`clock`], [`fault`].
 
 pub mod atomic;
+pub mod cab_names;
 pub mod cabinet;
 pub mod catalog;
 pub mod clock;
@@ -35,6 +37,7 @@ pub mod select;
 pub mod setting;
 pub mod signing;
 pub mod space;
+pub mod text;
 pub mod usage;
 pub mod usage_cab;
 pub mod version;

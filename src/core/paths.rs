@@ -195,6 +195,17 @@ impl TwinCheck {
     }
 }
 
+/// A catalog's relative path (`GUID/Redist/ReportViewer.msi`, always with `/`) as a person on
+/// this system writes it: with `\` on Windows, so no message mixes `/` into a Windows path.
+/// Documents keep the catalog's form.
+pub fn native(relative: &str) -> std::borrow::Cow<'_, str> {
+    if cfg!(windows) {
+        std::borrow::Cow::Owned(relative.replace('/', "\\"))
+    } else {
+        std::borrow::Cow::Borrowed(relative)
+    }
+}
+
 /// Checks a path given in a flag (`--dest`, `-updatepackdest`, …) before any work starts, on
 /// every stage: use it as the clap `value_parser`, so a refusal is a usage error (exit 2) that
 /// names the flag. Refused: a path of the other platform's form (`D:\USB` or `\\server\share`
@@ -215,6 +226,9 @@ fn check_path_flag(value: &str) -> Result<(), String> {
     if value == "-" {
         return Ok(());
     }
+    if value.contains('"') {
+        return Err(SWALLOWED_QUOTE.into());
+    }
     check_platform_form(value)?;
     for component in Path::new(value).components() {
         if let Component::Normal(name) = component {
@@ -224,6 +238,13 @@ fn check_path_flag(value: &str) -> Result<(), String> {
     }
     Ok(())
 }
+
+/// Why a path holding `"` is refused: cmd.exe (and every Windows program's argument parser)
+/// reads `\"` as a literal quote, so `-UsageDataSrc "D:\USB\" -UpdatePackDest D:\Packs` arrives
+/// as one value, `D:\USB" -UpdatePackDest D:\Packs`, and the flags after it are lost.
+const SWALLOWED_QUOTE: &str = "it contains `\"`: a folder written as \"D:\\USB\\\" ends in \\\", which \
+    Windows reads as a quote mark inside the value, so the closing quote and everything after it \
+    became part of this path; leave out the final backslash (\"D:\\USB\") or the quotes (D:\\USB\\)";
 
 /// A Windows path on a Unix build: a drive letter or a backslash (which Linux keeps in the name).
 #[cfg(not(windows))]
@@ -314,6 +335,23 @@ fn twin_beside(parent: &Path, name: &OsStr) -> Option<std::ffi::OsString> {
 mod tests {
     use super::*;
     use crate::core::error::ExitCode;
+
+    #[test]
+    fn catalog_paths_are_shown_with_the_systems_separator() {
+        let shown = native("8576527E/Redist/ReportViewer.msi");
+        let expected = if cfg!(windows) {
+            "8576527E\\Redist\\ReportViewer.msi"
+        } else {
+            "8576527E/Redist/ReportViewer.msi"
+        };
+        assert_eq!(shown, expected);
+    }
+
+    #[test]
+    fn a_swallowed_quote_is_explained() {
+        let err = path_flag("D:\\USB\" -UpdatePackDest D:\\USB\\UpdatePacks").unwrap_err();
+        assert!(err.contains("leave out the final backslash"), "{err}");
+    }
 
     #[test]
     fn plain_names_pass() {

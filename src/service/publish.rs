@@ -184,6 +184,7 @@ pub fn publish(options: &PublishOptions, keys: &[&PrivateKey]) -> anyhow::Result
         catalog::MAX_CATALOG_BYTES,
     )?;
     check_folders_match(&root.packs(), &metadata)?;
+    check_release_dates(&metadata)?;
     let previous = root.current()?;
     let packs = build_packs(&root.packs(), &metadata)?;
     let timestamp_keys = timestamp_keys(options, previous.as_ref().map(|(c, _)| c))?;
@@ -285,6 +286,23 @@ fn lock_root(root: &ServiceRoot) -> anyhow::Result<crate::core::lock::Lock> {
         .into()),
         Err(e) => Err(anyhow::Error::new(e).context(format!("Cannot lock `{}`", path.display()))),
     }
+}
+
+/// Every pack's `release_date` is a calendar date, `YYYY-MM-DD`, as the catalog's schema says
+/// and the console shows it: a free-form date would be signed into the catalog as it is.
+fn check_release_dates(metadata: &PackMetadata) -> anyhow::Result<()> {
+    for pack in &metadata.packs {
+        let date = &pack.release_date;
+        let well_formed = date.len() == 10 && date.parse::<jiff::civil::Date>().is_ok();
+        if !well_formed {
+            return Err(Error::Usage(format!(
+                "pack {}: release_date `{date}` is not a date written YYYY-MM-DD",
+                folder_name(&pack.package_guid)
+            ))
+            .into());
+        }
+    }
+    Ok(())
 }
 
 /// Every listed pack has a folder and every folder is listed: nothing is published by accident
@@ -461,6 +479,24 @@ mod tests {
         let file = &pack.files[0];
         let (size, sha) = crate::core::hash::of_file(&root.packs().join(&file.path)).unwrap();
         assert_eq!((size, sha), (file.size, file.sha256.clone()));
+    }
+
+    #[test]
+    fn a_release_date_that_is_not_a_date_is_refused_before_signing() {
+        let dir = tempfile::tempdir().unwrap();
+        generate(dir.path(), &small()).unwrap();
+        let path = dir
+            .path()
+            .join(crate::service::pack_metadata::METADATA_FILE);
+        let text = std::fs::read_to_string(&path).unwrap();
+        let mut doc: serde_json::Value = serde_json::from_str(&text).unwrap();
+        doc["packs"][0]["release_date"] = "14 Oct 2024".into();
+        std::fs::write(&path, doc.to_string()).unwrap();
+        let key = PrivateKey::generate();
+        let err = publish(&options(dir.path()), &[&key]).unwrap_err();
+        assert_eq!(crate::core::error::exit_code(&err), ExitCode::Usage);
+        assert!(format!("{err:#}").contains("YYYY-MM-DD"), "{err:#}");
+        assert!(!ServiceRoot::new(dir.path()).catalog().exists());
     }
 
     #[test]

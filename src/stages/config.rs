@@ -62,11 +62,15 @@ impl Config {
 
     /// Reads one config file.
     pub fn from_file(path: &Path) -> anyhow::Result<Self> {
-        let text = fs_err::read_to_string(path).context("Failed to read the config file")?;
+        let bytes = fs_err::read(path).context("Failed to read the config file")?;
+        let (text, _) = crate::core::text::decode(&bytes).map_err(|e| {
+            Error::Usage(format!("config file `{}` is not text: {e}", path.display()))
+        })?;
         let mut config: Config = toml::from_str(&text).map_err(|e| {
             Error::Usage(format!(
-                "config file `{}` is not valid: {e}",
-                path.display()
+                "config file `{}` is not valid: {}",
+                path.display(),
+                toml_problem(&text, &e)
             ))
         })?;
         config.source = Some(path.to_owned());
@@ -335,6 +339,27 @@ impl Config {
     }
 }
 
+/// A TOML error as one readable line: where, what, and the line itself; for a backslash inside
+/// double quotes (a Windows path such as `"C:\\sct\\logs"`), the fix: single quotes.
+fn toml_problem(text: &str, err: &toml::de::Error) -> String {
+    let message = err.message().trim_end();
+    let Some(at) = err.span().map(|span| span.start.min(text.len())) else {
+        return message.to_owned();
+    };
+    let before = text.get(..at).unwrap_or(text);
+    let number = before.matches('\n').count() + 1;
+    let column = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+    let line = text.lines().nth(number - 1).unwrap_or("").trim();
+    let mut problem = format!("line {number}, column {column}: {message}: {line}");
+    if line.contains('\\') && line.contains('"') {
+        problem.push_str(
+            " (a backslash inside double quotes starts an escape: write a Windows path in \
+             single quotes, as in install_dir = 'C:\\Program Files\\Microsoft Configuration Manager')",
+        );
+    }
+    problem
+}
+
 /// `sct.toml` in the folder of the running binary.
 pub fn beside_binary() -> Option<PathBuf> {
     let exe = std::env::current_exe().ok()?;
@@ -360,6 +385,34 @@ mod tests {
         std::fs::write(&path, "sight = \"typo\"\n").unwrap();
         let err = Config::from_file(&path).unwrap_err();
         assert_eq!(crate::core::error::exit_code(&err), ExitCode::Usage);
+    }
+
+    #[test]
+    fn the_shipped_file_is_ascii_and_valid() {
+        let shipped = include_str!("../../packaging/sct.toml");
+        // ASCII reads the same in every ANSI code page Notepad may save it back in.
+        assert!(shipped.is_ascii(), "packaging/sct.toml must stay ASCII");
+        toml::from_str::<Config>(shipped).unwrap();
+    }
+
+    #[test]
+    fn reads_notepad_encodings_and_explains_a_windows_path_in_double_quotes() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("sct.toml");
+        let text = "# sct.toml \u{2014} café\nsite = 'sqlite:C:\\sct\\site.db'\n";
+        let mut le = vec![0xFF, 0xFE];
+        le.extend(text.encode_utf16().flat_map(u16::to_le_bytes));
+        let ansi = encoding_rs::WINDOWS_1252.encode(text).0.into_owned();
+        for bytes in [le, ansi] {
+            std::fs::write(&path, bytes).unwrap();
+            let config = Config::from_file(&path).unwrap();
+            assert_eq!(config.site.as_deref(), Some("sqlite:C:\\sct\\site.db"));
+        }
+        std::fs::write(&path, "# settings\nlog_dir = \"C:\\sct\\new\"\n").unwrap();
+        let err = format!("{:#}", Config::from_file(&path).unwrap_err());
+        assert!(!err.contains('\n'), "{err}");
+        assert!(err.contains("line 2, column"), "{err}");
+        assert!(err.contains("single quotes"), "{err}");
     }
 
     #[test]

@@ -333,7 +333,9 @@ pub fn classify_error(err: reqwest::Error, url: &str, net: Option<&NetOptions>) 
             url,
         )));
     }
-    let transient = is_transient_error(&err);
+    // A proxy whose name does not resolve will not resolve on a retry either: said at once.
+    let proxy_name_unknown = net.is_some_and(|n| n.proxy.is_some()) && is_dns_error(&err);
+    let transient = is_transient_error(&err) && !proxy_name_unknown;
     let err = if err.is_timeout() {
         anyhow::Error::new(err).context(crate::core::error::Error::Network(match net {
             Some(net) => format!(
@@ -356,6 +358,18 @@ pub fn classify_error(err: reqwest::Error, url: &str, net: Option<&NetOptions>) 
         None => err,
     };
     Attempt::new(err, transient)
+}
+
+/// True when a host name did not resolve (hyper's "dns error", on every system).
+fn is_dns_error(err: &reqwest::Error) -> bool {
+    let mut source: Option<&dyn std::error::Error> = Some(err);
+    while let Some(cause) = source {
+        if cause.to_string().to_ascii_lowercase().contains("dns error") {
+            return true;
+        }
+        source = cause.source();
+    }
+    false
 }
 
 /// True when a proxy refused to open a tunnel for want of (valid) credentials.

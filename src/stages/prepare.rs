@@ -15,6 +15,14 @@ pub fn collect(locator: &SiteLocator) -> anyhow::Result<UsageDocument> {
 
 /// `-prepare`: collect and pack into `dest`, replacing it atomically.
 pub fn prepare(locator: &SiteLocator, dest: &Path) -> anyhow::Result<CabReport> {
+    if dest.is_dir() {
+        return Err(Error::Usage(format!(
+            "-usagedatadest `{}` is a folder: give the cab file to write, as in {}",
+            dest.display(),
+            dest.join("UsageData.cab").display()
+        ))
+        .into());
+    }
     crate::core::atomic::check_parent(dest)?;
     let doc = collect(locator)?;
     usage_cab::pack(&doc, dest)

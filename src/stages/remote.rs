@@ -8,7 +8,7 @@ use crate::core::catalog::{self, Catalog};
 use crate::core::error::Error;
 use crate::core::freshness::{self, MaxAge, Statement};
 use crate::core::signing::{self, PublicKey};
-use crate::stages::http::{self, MinRate, NetOptions, RateFloor};
+use crate::stages::http::{self, NetOptions, RateFloor};
 use crate::stages::retry::{self, Attempt};
 use anyhow::Context;
 
@@ -131,8 +131,19 @@ pub async fn get_limited(
 ) -> anyhow::Result<Vec<u8>> {
     retry::run(
         net.retries,
-        || get_once(client, url, limit, net.min_rate),
-        |_| {},
+        || get_once(client, url, limit, net),
+        |retrying| {
+            crate::core::logging::detail_warn(
+                "sct-fetch",
+                format!(
+                    "Retrying {} ({} of {}): {:#}",
+                    crate::core::logging::redact_url(url),
+                    retrying.number,
+                    retrying.of,
+                    retrying.error
+                ),
+            );
+        },
     )
     .await
     .map_err(|gave_up| {
@@ -147,9 +158,11 @@ async fn get_once(
     client: &reqwest::Client,
     url: &str,
     limit: u64,
-    min_rate: MinRate,
+    net: &NetOptions,
 ) -> Result<Vec<u8>, Attempt> {
-    let classify = |err: reqwest::Error| http::classify_error(err, url, None);
+    // With `net`, a failure names the proxy when it is the one not reached, and a proxy name
+    // that does not resolve is not retried.
+    let classify = |err: reqwest::Error| http::classify_error(err, url, Some(net));
     let mut response = client.get(url).send().await.map_err(classify)?;
     let status = response.status();
     if !status.is_success() {
@@ -170,7 +183,7 @@ async fn get_once(
         return Err(too_large());
     }
     let mut body = Vec::new();
-    let mut floor = RateFloor::new(min_rate);
+    let mut floor = RateFloor::new(net.min_rate);
     loop {
         let chunk = match floor.next_chunk(&mut response, url).await {
             Ok(Some(chunk)) => chunk,

@@ -6,6 +6,7 @@ mod architecture;
 mod bounds;
 mod check;
 mod collect;
+mod conventions;
 mod corpus;
 mod crash;
 mod docs;

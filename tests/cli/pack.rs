@@ -402,3 +402,77 @@ fn altered_member_fails_inspect_with_both_digests() {
         "{err}"
     );
 }
+
+/// `-` is stdout for `create -o` and stdin for `inspect`, as in every other stage: a cab goes
+/// through a pipe (cmd.exe and PowerShell carry the bytes unchanged) and is checked on the other side.
+#[test]
+fn dash_writes_the_cab_to_stdout_and_inspect_reads_it_from_stdin() {
+    let env = Env::new();
+    let json = std::fs::read(usage_json(&env)).unwrap();
+    let out = env
+        .cmd("sct-pack")
+        .args(["create", "-o", "-"])
+        .write_stdin(json)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr_of(&out));
+    assert!(out.stdout.starts_with(b"MSCF"), "stdout is not a cab");
+    assert!(!env.path("-").exists(), "a file named - was written");
+    let inspect = env
+        .cmd("sct-pack")
+        .args(["inspect", "-", "--json"])
+        .write_stdin(out.stdout.clone())
+        .output()
+        .unwrap();
+    assert!(inspect.status.success(), "{}", stderr_of(&inspect));
+    let checked: serde_json::Value = serde_json::from_slice(&inspect.stdout).unwrap();
+    assert_eq!(checked["cab"], "-");
+    assert_eq!(checked["site_code"], "PS1");
+    // A damaged cab on stdin is refused like a damaged file.
+    let mut damaged = out.stdout;
+    let last = damaged.len() - 10;
+    damaged[last] ^= 0xFF;
+    let refused = env
+        .cmd("sct-pack")
+        .args(["inspect", "-"])
+        .write_stdin(damaged)
+        .output()
+        .unwrap();
+    assert_exit!(refused, Rejected);
+}
+
+/// A member name written without the UTF-8 flag, in a Windows code page (`caf\xE9.txt`, as a
+/// Western-European makecab writes `café.txt`), is listed and extracted under that name, as
+/// cabextract, 7-Zip and Windows show it.
+#[test]
+fn a_code_page_member_name_is_listed_and_extracted_as_written() {
+    use sct::core::cabinet::{Entry, write};
+    let env = Env::new();
+    let cab = env.path("legacy.cab");
+    let entry = Entry {
+        name: "caf_.txt".into(),
+        size: 7,
+        data: Box::new(&b"payload"[..]),
+    };
+    write(&cab, vec![entry]).unwrap();
+    let mut bytes = std::fs::read(&cab).unwrap();
+    let at = bytes.windows(9).position(|w| w == b"caf_.txt\0").unwrap();
+    bytes[at + 3] = 0xE9;
+    std::fs::write(&cab, bytes).unwrap();
+    let out = env
+        .cmd("sct-pack")
+        .args(["list", "legacy.cab"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr_of(&out));
+    let line: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(line["name"], "café.txt");
+    std::fs::create_dir(env.path("out")).unwrap();
+    let out = env
+        .cmd("sct-pack")
+        .args(["extract", "legacy.cab", "--dest", "out"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr_of(&out));
+    assert_eq!(std::fs::read(env.path("out/café.txt")).unwrap(), b"payload");
+}

@@ -927,3 +927,44 @@ fn span_plans_volume_records_and_volume_reports_validate() {
     }
     assert!(parts > 1, "{report:?}");
 }
+
+/// Release dates are calendar dates, and the site's dates ISO 8601 text or empty: no field that
+/// names a date takes free text.
+#[test]
+fn date_fields_take_dates_only() {
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/docs/schemas");
+    let field = |file: &str, pointer: &str| {
+        let schema: Value =
+            serde_json::from_str(&std::fs::read_to_string(format!("{dir}/{file}")).unwrap())
+                .unwrap();
+        let field = schema
+            .pointer(pointer)
+            .unwrap_or_else(|| panic!("{file} {pointer}"));
+        jsonschema::validator_for(field).unwrap()
+    };
+    for file in [
+        "sct.catalog.v1.json",
+        "sct.pack-metadata.v1.json",
+        "sct.sample-packs.v1.json",
+    ] {
+        let release = field(file, "/$defs/pack/properties/release_date");
+        assert!(release.is_valid(&json!("2024-10-14")), "{file}");
+        for bad in ["", "14 Oct 2024", "2024-10-14T00:00:00Z", "soon"] {
+            assert!(!release.is_valid(&json!(bad)), "{file} accepts `{bad}`");
+        }
+    }
+    for key in ["date_released", "last_update_time"] {
+        let site = field("sct.update-package.v1.json", &format!("/properties/{key}"));
+        for good in [
+            "",
+            "2024-10-14",
+            "2024-09-02T10:11:12.340",
+            "2026-01-01T00:00:00Z",
+        ] {
+            assert!(site.is_valid(&json!(good)), "{key} refuses `{good}`");
+        }
+        for bad in ["14 Oct 2024", "yesterday", "2024-9-2"] {
+            assert!(!site.is_valid(&json!(bad)), "{key} accepts `{bad}`");
+        }
+    }
+}

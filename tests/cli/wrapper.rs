@@ -669,3 +669,100 @@ fn on_a_terminal_the_wrapper_tells_what_it_did() {
         .unwrap();
     assert!(String::from_utf8_lossy(&piped.stdout).contains("\"schema\":\"sct.import.v1\""));
 }
+
+/// A token is never sent in clear to another machine unless the operator accepts it by name;
+/// the refusal comes before any request (the service's name is not even looked up).
+#[test]
+fn a_token_is_not_sent_over_plain_http_to_another_host() {
+    let env = Env::new();
+    std::fs::create_dir(env.path("usb")).unwrap();
+    std::fs::write(env.path("usb/UsageData.cab"), b"not read").unwrap();
+    let keygen = env
+        .cmd("sct-serve")
+        .args(["keygen", "--out", "key.json"])
+        .output()
+        .unwrap();
+    let doc: serde_json::Value = serde_json::from_slice(&keygen.stdout).unwrap();
+    let vars = [
+        ("SCT_SERVICE_URL", "http://updates.contoso.invalid"),
+        ("SCT_SERVICE_TOKEN", "tok-3c1d"),
+        ("SCT_TRUSTED_KEYS", doc["public_key"].as_str().unwrap()),
+    ];
+    let connect = [
+        "-connect",
+        "-usagedatasrc",
+        "usb",
+        "-updatepackdest",
+        "usb/UpdatePacks",
+    ];
+    let (code, stderr) = wrapper_with(&env, &vars, &connect);
+    assert_eq!(code, Some(ExitCode::Usage), "{stderr}");
+    assert!(stderr.contains("in clear over http://"), "{stderr}");
+    assert!(stderr.contains("SCT_ALLOW_CLEAR_TEXT_TOKEN"), "{stderr}");
+    let out = env
+        .cmd("sct-upload")
+        .envs(vars)
+        .arg("usb/UsageData.cab")
+        .output()
+        .unwrap();
+    assert_exit!(out, Usage);
+    assert!(stderr_of(&out).contains("SCT_ALLOW_CLEAR_TEXT_TOKEN"));
+    // Accepted by name, the run goes on to the next check (here: the cab is not a cab).
+    let out = env
+        .cmd("sct-upload")
+        .envs(vars)
+        .env("SCT_ALLOW_CLEAR_TEXT_TOKEN", "1")
+        .arg("usb/UsageData.cab")
+        .output()
+        .unwrap();
+    assert!(!stderr_of(&out).contains("in clear"), "{}", stderr_of(&out));
+}
+
+/// `-connect` asks the service for its signed catalog first: a service whose catalog no pinned
+/// key signed receives no usage data.
+#[test]
+fn connect_sends_no_usage_data_to_a_service_without_a_catalog_of_a_pinned_key() {
+    let env = Env::new();
+    let site = env.demo_site("ps1", &[]);
+    let trip = crate::kit::Trip::start(&env);
+    let other = env.path("other-key.json");
+    let keygen = env
+        .cmd("sct-serve")
+        .args(["keygen", "--out"])
+        .arg(&other)
+        .output()
+        .unwrap();
+    assert!(keygen.status.success(), "{}", stderr_of(&keygen));
+    let doc: serde_json::Value = serde_json::from_slice(&keygen.stdout).unwrap();
+    let prepare = trip.wrapper(
+        &env,
+        &site,
+        &["-prepare", "-usagedatadest", "usb/UsageData.cab"],
+    );
+    assert!(prepare.status.success(), "{}", stderr_of(&prepare));
+    let out = trip
+        .server
+        .client(&env, "ServiceConnectionTool", &trip.service)
+        .env("SCT_SITE", &site)
+        .env("SCT_TRUSTED_KEYS", doc["public_key"].as_str().unwrap())
+        .args([
+            "-connect",
+            "-usagedatasrc",
+            "usb",
+            "-updatepackdest",
+            "usb/UpdatePacks",
+        ])
+        .output()
+        .unwrap();
+    assert_exit!(out, Rejected);
+    assert!(
+        stderr_of(&out).contains("no usage data was sent"),
+        "{}",
+        stderr_of(&out)
+    );
+    assert!(
+        crate::kit::stored(&trip.service.root).is_empty(),
+        "an upload was stored"
+    );
+    assert!(!env.path("usb/UpdatePacks").exists());
+}

@@ -14,10 +14,32 @@ pub struct Args {
     pub command: Command,
 }
 
-const AFTER_HELP: &str = "\
-Examples:
-  sct-demo site --db /tmp/ps1.db --site-code PS1 --level Enhanced
-  sct-demo packs --root /srv/sct";
+/// The examples in the words of the system it runs on (no `/tmp` or `export` on Windows).
+const AFTER_HELP: &str = if cfg!(windows) {
+    "Examples:\n  sct-demo site --db C:\\sct-demo\\ps1.db --site-code PS1 --level Enhanced\n  sct-demo packs --root C:\\sct-demo\\service"
+} else {
+    "Examples:\n  sct-demo site --db /tmp/ps1.db --site-code PS1 --level Enhanced\n  sct-demo packs --root /srv/sct"
+};
+
+const SITE_EXAMPLES: &str = if cfg!(windows) {
+    "Examples:\n  sct-demo site --db C:\\sct-demo\\ps1.db --site-code PS1 --version 5.00.9128.1000 --level Enhanced\n  set SCT_SITE=sqlite:C:\\sct-demo\\ps1.db"
+} else {
+    "Examples:\n  sct-demo site --db /tmp/ps1.db --site-code PS1 --version 5.00.9128.1000 --level Enhanced\n  export SCT_SITE=sqlite:/tmp/ps1.db"
+};
+
+const PACKS_EXAMPLES: &str = if cfg!(windows) {
+    "Examples:\n  sct-demo packs --root C:\\sct-demo\\service\n  sct-demo packs --root C:\\sct-demo\\bench --cab-size 1GiB --redist-size 512MiB\n  sct-serve publish --root C:\\sct-demo\\service --key signing-key.json"
+} else {
+    "Examples:\n  sct-demo packs --root /srv/sct\n  sct-demo packs --root /srv/bench --cab-size 1GiB --redist-size 512MiB\n  sct-serve publish --root /srv/sct --key signing-key.json"
+};
+
+/// The demo site's install folder unless `--install-dir` says otherwise: a folder of its own,
+/// in the form of the system it runs on.
+const DEFAULT_INSTALL_DIR: &str = if cfg!(windows) {
+    "C:\\sct-demo\\site"
+} else {
+    "/opt/sct-demo/site"
+};
 
 /// The exit codes `sct-demo` can end with, in its own words (`crate::core::error::after_help`).
 const EXIT_CODES: &[(crate::core::error::ExitCode, &str)] = &[
@@ -33,9 +55,7 @@ const EXIT_CODES: &[(crate::core::error::ExitCode, &str)] = &[
 #[derive(Subcommand, Debug)]
 pub enum Command {
     /// Create an embedded site database (SQLite) with ConfigMgr's tables and realistic usage rows.
-    #[command(
-        after_help = "Examples:\n  sct-demo site --db /tmp/ps1.db --site-code PS1 --version 5.00.9128.1000 --level Enhanced\n  export SCT_SITE=sqlite:/tmp/ps1.db"
-    )]
+    #[command(after_help = SITE_EXAMPLES)]
     Site {
         /// The database file to create (must not exist).
         #[arg(long, value_name = "FILE", value_parser = crate::core::paths::path_flag)]
@@ -56,7 +76,7 @@ pub enum Command {
         #[arg(long, default_value = "Enhanced")]
         level: crate::site::DiagnosticsLevel,
         /// The site's install folder (imports go to its EasySetupPayload/offline/).
-        #[arg(long, default_value = "/opt/sct-demo/site")]
+        #[arg(long, default_value = DEFAULT_INSTALL_DIR)]
         install_dir: String,
         /// Extra usage rows, to make large usage data.
         #[arg(long, default_value_t = 0)]
@@ -67,9 +87,7 @@ pub enum Command {
     },
     /// Write sample update packs (2403/2409/2503 and hotfix rollups) under ROOT/packs/ and their
     /// metadata to ROOT/packs.json, ready for `sct-serve publish`.
-    #[command(
-        after_help = "Examples:\n  sct-demo packs --root /srv/sct\n  sct-demo packs --root /srv/bench --cab-size 1GiB --redist-size 512MiB\n  sct-serve publish --root /srv/sct --key signing-key.json"
-    )]
+    #[command(after_help = PACKS_EXAMPLES)]
     Packs {
         /// The service root to write into (created if missing).
         #[arg(long, value_name = "ROOT", value_parser = crate::core::paths::path_flag)]

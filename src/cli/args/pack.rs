@@ -28,7 +28,8 @@ pub enum Command {
         /// The usage document; `-` or nothing reads stdin.
         #[arg(value_parser = crate::core::paths::path_flag)]
         input: Option<PathBuf>,
-        /// The cab to write (replaced atomically).
+        /// The cab to write (replaced atomically); `-` writes the cab to stdout instead of the
+        /// report.
         #[arg(long, short, value_name = "FILE.cab", value_parser = crate::core::paths::path_flag)]
         output: PathBuf,
     },
@@ -47,7 +48,7 @@ pub enum Command {
         after_help = "Examples:\n  sct-pack inspect /media/usb/UsageData.cab\n  sct-pack inspect UsageData.cab --json | jq .hierarchy_id\n  sct-pack inspect UsageData.cab --csv > review.csv"
     )]
     Inspect {
-        /// The usage cab to check.
+        /// The usage cab to check; `-` reads it from stdin.
         #[arg(value_parser = crate::core::paths::path_flag)]
         cab: PathBuf,
         /// Print the review CSV instead: every field the cab carries, one row per usage row,
@@ -76,6 +77,7 @@ Examples:
   sct-collect | sct-pack create -o /media/usb/UsageData.cab
   sct-pack create usage.json -o UsageData.cab --log pack.log
   sct-pack inspect /media/usb/UsageData.cab
+  sct-collect | sct-pack create -o - | sct-pack inspect -
   sct-pack inspect --csv /media/usb/UsageData.cab > review.csv
   sct-pack list UsageData.cab
   sct-pack extract UsageData.cab --dest review/";
@@ -106,6 +108,24 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     args.operator.apply(TOOL)?;
     let stdout = std::io::stdout().lock();
     match args.command {
+        Command::Create { input, output } if output.as_os_str() == "-" => {
+            if std::io::IsTerminal::is_terminal(&std::io::stdout()) {
+                return Err(crate::core::error::Error::Usage(
+                    "-o - writes the cab's bytes to stdout, which is a terminal: redirect it \
+                     (> UsageData.cab) or pipe it (| sct-pack inspect -)"
+                        .into(),
+                )
+                .into());
+            }
+            let doc = read_usage(input)?;
+            let scratch = tempfile::tempdir()?;
+            let cab = scratch.path().join("UsageData.cab");
+            let report = crate::core::usage_cab::pack(&doc, &cab)?;
+            log_report("Packed (to stdout)", &report);
+            let mut out = stdout;
+            std::io::copy(&mut fs_err::File::open(&cab)?, &mut out)?;
+            Ok(std::io::Write::flush(&mut out)?)
+        }
         Command::Create { input, output } => {
             crate::core::atomic::check_parent(&output)?;
             let doc = read_usage(input)?;
@@ -123,7 +143,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Inspect { cab, csv, view } => {
-            let (doc, report) = crate::core::usage_cab::open_verified(&cab)?;
+            let (doc, report) = inspect(&cab)?;
             log_report("Inspected", &report);
             let mut out = stdout;
             if csv {
@@ -166,6 +186,43 @@ fn read_usage(input: Option<PathBuf>) -> anyhow::Result<crate::core::usage::Usag
         None => crate::core::document::read(std::io::stdin().lock(), "stdin", max),
     }
 }
+
+/// Checks a usage cab from a file, or from stdin for `-` (kept in a scratch file first, since
+/// a cab is read by seeking; bounded by the largest usage cab there can be).
+fn inspect(
+    cab: &std::path::Path,
+) -> anyhow::Result<(
+    crate::core::usage::UsageDocument,
+    crate::core::usage_cab::CabReport,
+)> {
+    if cab.as_os_str() != "-" {
+        return crate::core::usage_cab::open_verified(cab);
+    }
+    let limit = MAX_STDIN_CAB;
+    let scratch = tempfile::tempdir()?;
+    let path = scratch.path().join("UsageData.cab");
+    let mut file = fs_err::File::create(&path)?;
+    let read = std::io::copy(
+        &mut std::io::Read::take(std::io::stdin().lock(), limit + 1),
+        &mut file,
+    )?;
+    drop(file);
+    if read > limit {
+        return Err(crate::core::error::Error::TooLarge {
+            what: "the usage cab on stdin".into(),
+            limit,
+            meant_for: None,
+        }
+        .into());
+    }
+    let (doc, mut report) = crate::core::usage_cab::open_verified(&path)?;
+    report.cab = "-".into();
+    Ok((doc, report))
+}
+
+/// Largest usage cab `inspect -` takes from stdin: the usage document's limit, stored, plus
+/// room for the cab's headers and its two small members.
+const MAX_STDIN_CAB: u64 = crate::core::usage::MAX_USAGE_BYTES + 4 * 1024 * 1024;
 
 fn log_report(verb: &str, report: &crate::core::usage_cab::CabReport) {
     crate::core::logging::info(

@@ -10,7 +10,7 @@ pub const TOOL: &str = "sct-serve";
 
 /// Run the update service: generate a signing key, publish a signed catalog, serve it.
 #[derive(Parser, Debug)]
-#[command(version, after_help = crate::core::error::after_help(AFTER_HELP, EXIT_CODES))]
+#[command(version, after_help = crate::core::error::after_help(&format!("{AFTER_HELP}{AFTER_HELP_NOTES}"), EXIT_CODES))]
 pub struct Args {
     #[command(subcommand)]
     pub command: Command,
@@ -21,10 +21,8 @@ pub struct Args {
 /// What `sct-serve` does.
 #[derive(Subcommand, Debug)]
 pub enum Command {
-    /// Generate an ed25519 signing key (file created with mode 0600); prints its public key.
-    #[command(
-        after_help = "Examples:\n  sct-serve keygen --out /etc/sct/signing-key.json | jq -r .public_key\n  sct-serve keygen --role timestamp --out /etc/sct/timestamp-key.json"
-    )]
+    /// Generate an ed25519 signing key (a file only its owner can read); prints its public key.
+    #[command(after_help = KEYGEN_EXAMPLES)]
     Keygen {
         /// The private key file to create (must not exist).
         #[arg(long, value_name = "KEY", value_parser = crate::core::paths::path_flag)]
@@ -36,9 +34,7 @@ pub enum Command {
         role: Role,
     },
     /// Hash every pack under ROOT/packs/, build the next catalog version, sign it and write it.
-    #[command(
-        after_help = "Examples:\n  sct-serve publish --root /srv/sct --key /etc/sct/signing-key.json --expires-in 30\n  sct-serve publish --root /srv/sct --key old-key.json --key new-key.json"
-    )]
+    #[command(after_help = PUBLISH_EXAMPLES)]
     Publish {
         /// The service root (holds packs/ and packs.json; catalog/ is written).
         #[arg(long, value_name = "ROOT", value_parser = crate::core::paths::path_flag)]
@@ -79,9 +75,7 @@ pub enum Command {
         lifetime: u32,
     },
     /// Serve ROOT: static catalog/ and packs/, and POST /api/v1/usage for usage cabs.
-    #[command(
-        after_help = "Examples:\n  sct-serve run --root /srv/sct --token-file /etc/sct/upload-token --log /var/log/sct/serve.log\n  SCT_SERVICE_TOKEN=s3cret sct-serve run --root /srv/sct --bind 0.0.0.0:8443 --tls-cert cert.pem --tls-key key.pem --public-url https://updates.example.org"
-    )]
+    #[command(after_help = RUN_EXAMPLES)]
     Run {
         /// The service root (catalog/ and packs/ are served from it; uploads/ is written).
         #[arg(long, value_name = "ROOT", value_parser = crate::core::paths::path_flag)]
@@ -151,7 +145,24 @@ impl From<Role> for crate::core::signing::KeyRole {
     }
 }
 
-const AFTER_HELP: &str = "\
+/// The examples, in the words of the system the binary runs on (Windows paths and `set` on
+/// Windows, where no administrator has `/srv` or `export`).
+const AFTER_HELP: &str = if cfg!(windows) {
+    "\
+Examples:
+  sct-serve keygen --out C:\\sct\\keys\\signing-key.json
+  sct-demo packs --root D:\\sct
+  sct-serve keygen --role timestamp --out C:\\sct\\keys\\timestamp-key.json
+  sct-serve publish --root D:\\sct --key C:\\sct\\keys\\signing-key.json --expires-in 30 ^
+      --timestamp-key C:\\sct\\keys\\timestamp-key.json
+  sct-serve run --root D:\\sct --token-file C:\\sct\\keys\\upload-token --log C:\\sct\\logs\\serve.log ^
+      --timestamp-key C:\\sct\\keys\\timestamp-key.json
+  set SCT_SERVICE_TOKEN=s3cret
+  sct-serve run --root D:\\sct --bind 0.0.0.0:8443 --tls-cert cert.pem --tls-key key.pem ^
+      --public-url https://downloads.example.org
+"
+} else {
+    "\
 Examples:
   sct-serve keygen --out /etc/sct/signing-key.json
   sct-serve keygen --role timestamp --out /etc/sct/timestamp-key.json
@@ -162,10 +173,31 @@ Examples:
       --timestamp-key /etc/sct/timestamp-key.json
   SCT_SERVICE_TOKEN=s3cret sct-serve run --root /srv/sct --bind 0.0.0.0:8443 \\
       --tls-cert cert.pem --tls-key key.pem --public-url https://downloads.example.org
+"
+};
 
+const AFTER_HELP_NOTES: &str = "
 `run` prints one JSON line (sct.serve-listening.v1) with the bound address on stdout, then logs
 to stderr until interrupted. Downloads are static files: nginx serving ROOT works as well.
 Uploads need the token in SCT_SERVICE_TOKEN (or --token-file) unless --allow-anonymous-uploads.";
+
+const KEYGEN_EXAMPLES: &str = if cfg!(windows) {
+    "Examples:\n  sct-serve keygen --out C:\\sct\\keys\\signing-key.json\n  sct-serve keygen --role timestamp --out C:\\sct\\keys\\timestamp-key.json"
+} else {
+    "Examples:\n  sct-serve keygen --out /etc/sct/signing-key.json | jq -r .public_key\n  sct-serve keygen --role timestamp --out /etc/sct/timestamp-key.json"
+};
+
+const PUBLISH_EXAMPLES: &str = if cfg!(windows) {
+    "Examples:\n  sct-serve publish --root D:\\sct --key C:\\sct\\keys\\signing-key.json --expires-in 30\n  sct-serve publish --root D:\\sct --key old-key.json --key new-key.json"
+} else {
+    "Examples:\n  sct-serve publish --root /srv/sct --key /etc/sct/signing-key.json --expires-in 30\n  sct-serve publish --root /srv/sct --key old-key.json --key new-key.json"
+};
+
+const RUN_EXAMPLES: &str = if cfg!(windows) {
+    "Examples:\n  sct-serve run --root D:\\sct --token-file C:\\sct\\keys\\upload-token --log C:\\sct\\logs\\serve.log\n  set SCT_SERVICE_TOKEN=s3cret\n  sct-serve run --root D:\\sct --bind 0.0.0.0:8443 --tls-cert cert.pem --tls-key key.pem --public-url https://updates.example.org"
+} else {
+    "Examples:\n  sct-serve run --root /srv/sct --token-file /etc/sct/upload-token --log /var/log/sct/serve.log\n  SCT_SERVICE_TOKEN=s3cret sct-serve run --root /srv/sct --bind 0.0.0.0:8443 --tls-cert cert.pem --tls-key key.pem --public-url https://updates.example.org"
+};
 
 /// The exit codes `sct-serve` can end with, in its own words (`crate::core::error::after_help`).
 const EXIT_CODES: &[(crate::core::error::ExitCode, &str)] = &[

@@ -41,7 +41,8 @@ Examples:
   sct-upload /media/usb/ --log /media/usb/upload.log
 
 stdout carries only sct.offer.v1 lines (one per hierarchy); a summary goes to stderr.
-The upload token, if the service needs one, comes from SCT_SERVICE_TOKEN.";
+The upload token, if the service needs one, comes from SCT_SERVICE_TOKEN; over http:// to another
+machine it is refused unless SCT_ALLOW_CLEAR_TEXT_TOKEN=1 accepts that anyone on the way can read it.";
 
 /// The exit codes `sct-upload` can end with, in its own words (`crate::core::error::after_help`).
 const EXIT_CODES: &[(crate::core::error::ExitCode, &str)] = &[

@@ -53,6 +53,7 @@ pub fn command() -> Command {
         .arg(value("volumesize", "SIZE", ValueHint::Other, "With -connect (not in the original tool): then lay the download out as volumes of at most SIZE (4.7GB, 16GiB) in DIR.Volumes"))
         .arg(value("updatepacksrc", "DIR", ValueHint::DirPath, "With -import: the folder of downloaded update packs"))
         .arg(switch("status", "With -import (an addition to the original): what the console will show, and why a pack is not ready to install; read only"))
+        .arg(switch("json", "Print the phase's JSON on stdout even on a terminal"))
         .arg(switch("help", "Print the help, with the original's example command lines"))
         .arg(switch("version", "Print the version"))
         .after_help(examples())

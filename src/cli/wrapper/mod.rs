@@ -117,6 +117,9 @@ pub fn parse_line(args: &[OsString]) -> anyhow::Result<Line> {
                 raw.to_string_lossy()
             ))
         })?;
+        if crate::cli::is_windows_help(arg) {
+            return Ok(Line::of(Phase::Help));
+        }
         let Some(name) = flag_name(arg) else {
             return Err(usage(format!(
                 "unexpected argument `{arg}`: values follow their flag, as in -usagedatadest D:\\USB\\UsageData.cab"
@@ -299,6 +302,8 @@ by SCT_CONFIG):
                                         the site database records]
   SCT_SERVICE_URL      service_url      update service base URL (-connect)
   SCT_SERVICE_TOKEN                     token for an update service that asks for one (-connect)
+  SCT_ALLOW_CLEAR_TEXT_TOKEN            1 to send that token over http:// to another machine,
+                                        where anyone on the way can read it (else refused)
   SCT_TRUSTED_KEYS     trusted_keys     pinned catalog signing keys, ed25519:... (-connect, -import)
                        proxy            proxy when -proxyserveruri is not given, HOST[:PORT]
                        proxy_user       proxy user when -proxyusername is not given
@@ -440,6 +445,10 @@ fn upload_offers(
         net.clone(),
         config,
     )?;
+    // The local check first (a drive not plugged in is said as such), then the service's proof
+    // that it serves a catalog of a pinned key, and only then any usage data.
+    crate::stages::upload::find_cabs(&options.source)?;
+    crate::stages::upload::check_service_catalog(runtime, &options)?;
     // The offers go on to the fetch half; the wrapper says what came of them once it is done.
     crate::stages::upload::run(runtime, &options, &mut |_| Ok(()))
 }
@@ -468,7 +477,9 @@ fn start_logs(config: &crate::stages::config::Config, args: &[OsString], phase: 
         Some(file) if dir.is_relative() => file.parent().unwrap_or(Path::new("")).join(dir),
         _ => dir.clone(),
     });
-    let Some(found) = logging::init_tool(log_dir.as_deref()) else {
+    // ConfigMgrSetup.log during -connect only, as the original writes it.
+    let with_setup_log = matches!(phase, Phase::Connect { .. });
+    let Some(found) = logging::init_tool(log_dir.as_deref(), with_setup_log) else {
         crate::cli::note(
             TOOL,
             "warning: no log folder is writable (see docs/logs.md); running without logs",
@@ -512,10 +523,12 @@ fn start_logs(config: &crate::stages::config::Config, args: &[OsString], phase: 
 /// (`INFO:` / `ERROR:` entries); `sct::cli::run` logs a failure and its exit code.
 pub fn run(args: &[OsString]) -> anyhow::Result<()> {
     let line = parse_line(args)?;
-    let config = crate::stages::config::Config::load()?;
-    if !matches!(line.phase, Phase::Help | Phase::Version) {
-        start_logs(&config, args, &line.phase);
+    if matches!(line.phase, Phase::Help | Phase::Version) {
+        // Help never depends on sct.toml: it is what an operator reads to mend a broken one.
+        return run_phase(line.phase, &Default::default(), false);
     }
+    let config = crate::stages::config::Config::load()?;
+    start_logs(&config, args, &line.phase);
     let json = line.json || !std::io::stdout().is_terminal();
     run_phase(line.phase, &config, json)?;
     crate::core::logging::info(TOOL, "ServiceConnectionTool finished successfully");
@@ -830,6 +843,7 @@ mod tests {
     fn help_and_version() {
         assert_eq!(parse_str("-?").unwrap(), Phase::Help);
         assert_eq!(parse_str("-Help").unwrap(), Phase::Help);
+        assert_eq!(parse_str("-prepare /?").unwrap(), Phase::Help);
         assert_eq!(parse_str("-version").unwrap(), Phase::Version);
     }
 }

@@ -264,16 +264,32 @@ enum Target {
 struct LogSet {
     summary: Sink,
     detail: Option<Sink>,
+    /// Tool logs without `ConfigMgrSetup.log`: details go nowhere.
+    drop_detail: bool,
 }
 
 impl LogSet {
     /// Both tool logs, each in the first of its folders that works; `None` when the summary log
     /// fits nowhere. The detailed log is left out when it fits nowhere.
-    fn open_tool(plan: &Plan) -> Option<(Self, Locations)> {
+    fn open_tool(plan: &Plan, with_setup_log: bool) -> Option<(Self, Locations)> {
         let (summary, fell_back_from) = open_first(&plan.tool, |dir| {
             Sink::fresh(&dir.join(TOOL_LOG), Style::Tool)
         });
         let summary = summary?;
+        if !with_setup_log {
+            let locations = Locations {
+                tool_log: summary.path.clone(),
+                setup_log: None,
+                fell_back_from,
+                setup_fell_back_from: None,
+            };
+            let set = Self {
+                summary,
+                detail: None,
+                drop_detail: true,
+            };
+            return Some((set, locations));
+        }
         // Last resort for the detailed log: beside the summary log.
         let mut setup_dirs = plan.setup.clone();
         setup_dirs.extend(summary.path.parent().map(Path::to_path_buf));
@@ -286,13 +302,19 @@ impl LogSet {
             fell_back_from,
             setup_fell_back_from,
         };
-        Some((Self { summary, detail }, locations))
+        let set = Self {
+            summary,
+            detail,
+            drop_detail: false,
+        };
+        Some((set, locations))
     }
 
     fn open_stage(path: &Path) -> std::io::Result<Self> {
         Ok(Self {
             summary: Sink::append(path, DETAIL_LOG_MAX_BYTES, Style::Setup)?,
             detail: None,
+            drop_detail: false,
         })
     }
 
@@ -303,6 +325,7 @@ impl LogSet {
                 detail.write(entry);
             }
             (Target::Detail, Some(detail)) => detail.write(entry),
+            (Target::Detail, None) if self.drop_detail => {}
             (_, None) => self.summary.write(entry),
         }
     }
@@ -438,8 +461,12 @@ fn choose_dirs(
 /// Starts the tool logs (`ServiceConnectionTool.log`, `ConfigMgrSetup.log`), each in the first of
 /// its folders that works (`plan_dirs`). Returns `None`, logging nothing, when the summary log
 /// fits nowhere: a log is never a reason to fail the job.
-pub fn init_tool(config_log_dir: Option<&Path>) -> Option<Locations> {
-    let (set, locations) = LogSet::open_tool(&plan_dirs(config_log_dir))?;
+///
+/// `ConfigMgrSetup.log` is opened only `with_setup_log` (the wrapper's `-connect`, as the
+/// original): on a site server it is ConfigMgr setup's own log, which the site-side phases leave
+/// alone; their details are then dropped, not mixed into the summary log.
+pub fn init_tool(config_log_dir: Option<&Path>, with_setup_log: bool) -> Option<Locations> {
+    let (set, locations) = LogSet::open_tool(&plan_dirs(config_log_dir), with_setup_log)?;
     install(set);
     Some(locations)
 }
@@ -613,7 +640,7 @@ mod tests {
             tool: vec![dir.to_owned()],
             setup: vec![dir.to_owned()],
         };
-        LogSet::open_tool(&plan).unwrap().0
+        LogSet::open_tool(&plan, true).unwrap().0
     }
 
     #[test]
@@ -642,6 +669,26 @@ mod tests {
     }
 
     #[test]
+    fn without_the_setup_log_details_go_nowhere() {
+        let dir = tempfile::tempdir().unwrap();
+        let plan = Plan {
+            tool: vec![dir.path().to_owned()],
+            setup: vec![dir.path().to_owned()],
+        };
+        let (mut set, found) = LogSet::open_tool(&plan, false).unwrap();
+        set.write(Target::Summary, &entry("summary"));
+        set.write(Target::Detail, &entry("detail"));
+        drop(set);
+        assert_eq!(found.setup_log, None);
+        assert!(!dir.path().join(SETUP_LOG).exists());
+        let tool: Vec<String> = entries(&dir.path().join(TOOL_LOG))
+            .into_iter()
+            .map(|e| e.message)
+            .collect();
+        assert_eq!(tool, ["INFO:summary"]);
+    }
+
+    #[test]
     fn each_tool_log_falls_back_on_its_own() {
         let dir = tempfile::tempdir().unwrap();
         let (tool, setup, user) = (
@@ -656,7 +703,7 @@ mod tests {
             tool: vec![tool.clone(), user.clone()],
             setup: vec![blocked.clone(), user.clone()],
         };
-        let (mut set, found) = LogSet::open_tool(&plan).unwrap();
+        let (mut set, found) = LogSet::open_tool(&plan, true).unwrap();
         set.write(Target::Detail, &entry("detail"));
         drop(set);
         assert_eq!(found.tool_log, tool.join(TOOL_LOG));
@@ -670,14 +717,14 @@ mod tests {
             tool: vec![tool.clone()],
             setup: vec![blocked.clone()],
         };
-        let (_, found) = LogSet::open_tool(&plan).unwrap();
+        let (_, found) = LogSet::open_tool(&plan, true).unwrap();
         assert_eq!(found.setup_log, Some(tool.join(SETUP_LOG)));
         let plan = Plan {
             tool: vec![blocked.clone()],
             setup: vec![tool],
         };
         assert!(
-            LogSet::open_tool(&plan).is_none(),
+            LogSet::open_tool(&plan, true).is_none(),
             "no summary log, no logs"
         );
     }

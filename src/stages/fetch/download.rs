@@ -91,10 +91,17 @@ pub async fn fetch_file(
     };
     let on_retry = |retrying: &retry::Retrying| {
         let what = match retrying.wait {
-            None => format!("Restarting `{}` from zero: {:#}", job.path, retrying.error),
+            None => format!(
+                "Restarting `{}` from zero: {:#}",
+                crate::core::paths::native(&job.path),
+                retrying.error
+            ),
             Some(wait) => format!(
                 "Retrying `{}` ({} of {}) in {wait:?}: {:#}",
-                job.path, retrying.number, retrying.of, retrying.error
+                crate::core::paths::native(&job.path),
+                retrying.number,
+                retrying.of,
+                retrying.error
             ),
         };
         crate::core::logging::detail_warn("sct-fetch", what);
@@ -113,7 +120,10 @@ pub async fn fetch_file(
                 _ => gave_up.error,
             };
             let shown = crate::core::logging::redact_url(job.url.as_str());
-            Err(err.context(format!("Failed to download `{}` from {shown}", job.path)))
+            Err(err.context(format!(
+                "Failed to download `{}` from {shown}",
+                crate::core::paths::native(&job.path)
+            )))
         }
     }
 }
@@ -208,7 +218,8 @@ async fn attempt_once(
             resumed_from: start,
             why: format!(
                 "`{}` has SHA-256 {digest}, but the signed catalog says {} (tampered or corrupted on the way)",
-                job.path, job.sha256
+                crate::core::paths::native(&job.path),
+                job.sha256
             ),
         })
     }
@@ -267,7 +278,7 @@ fn response_start(
                 "{} sends {} bytes for `{}`, but the signed catalog says {} (wrong size)",
                 crate::core::logging::redact_url(url),
                 start + length,
-                job.path,
+                crate::core::paths::native(&job.path),
                 job.size
             ))
             .into(),
@@ -325,7 +336,7 @@ async fn stream_body(
                     "{} sends more than the {} bytes the signed catalog lists for `{}` (wrong size)",
                     crate::core::logging::redact_url(job.url.as_str()),
                     job.size,
-                    job.path
+                    crate::core::paths::native(&job.path)
                 )).into()));
         }
         transferred.fetch_add(chunk.len() as u64, Ordering::Relaxed);

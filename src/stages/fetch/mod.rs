@@ -612,7 +612,10 @@ async fn download_all(
             let job = file_job(&packdir, base, file)?;
             logging::detail(
                 TOOL,
-                vocabulary::downloading_as(job.url.as_str(), &job.path),
+                vocabulary::downloading_as(
+                    job.url.as_str(),
+                    &crate::core::paths::native(&job.path),
+                ),
             );
             jobs.push((*guid, job));
         }

@@ -6,13 +6,25 @@ use crate::core::error::Error;
 use crate::core::usage_cab::{self, CabReport};
 use crate::stages::config::Config;
 use crate::stages::http::{self, NetOptions};
-use anyhow::Context;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 /// The cabs to upload: `source` itself, or every `*.cab` directly inside it, sorted by name.
 pub fn find_cabs(source: &Path) -> anyhow::Result<Vec<PathBuf>> {
-    let meta = fs_err::metadata(source).context("Cannot read the usage data source")?;
+    let meta = std::fs::metadata(source).map_err(|e| -> anyhow::Error {
+        if e.kind() == std::io::ErrorKind::NotFound {
+            return Error::Io(format!(
+                "the usage data source `{}` does not exist: is the drive plugged in, with this \
+                 letter, and is the path right?",
+                source.display()
+            ))
+            .into();
+        }
+        anyhow::Error::from(e).context(format!(
+            "Cannot read the usage data source `{}`",
+            source.display()
+        ))
+    })?;
     crate::core::paths::check_no_twins_on_path(source)?;
     if !meta.is_dir() {
         return Ok(vec![source.to_owned()]);

@@ -73,6 +73,8 @@ impl UploadOptions {
         config: &Config,
     ) -> anyhow::Result<Self> {
         let service_url = resolve_service_url(service_url, config)?;
+        let token = token_from_env();
+        check_token_transport(&service_url, token.is_some(), clear_text_allowed())?;
         let trusted = config.trusted_keys(trusted_keys)?;
         let net = net.with_proxy_password()?;
         Ok(Self {
@@ -81,7 +83,7 @@ impl UploadOptions {
             net,
             trusted,
             parallel: DEFAULT_PARALLEL,
-            token: token_from_env(),
+            token,
         })
     }
 }
@@ -93,6 +95,107 @@ fn token_from_env() -> Option<crate::core::secret::Secret> {
         .filter(|t| !t.is_empty())?;
     crate::core::logging::register_secret(&token);
     Some(crate::core::secret::Secret::new(token))
+}
+
+/// Environment variable by which the operator accepts sending the upload token in clear
+/// (`http://`) to a service that is not on this machine: anyone on the way can read it then.
+pub const ENV_ALLOW_CLEAR_TEXT_TOKEN: &str = "SCT_ALLOW_CLEAR_TEXT_TOKEN";
+
+fn clear_text_allowed() -> bool {
+    std::env::var(ENV_ALLOW_CLEAR_TEXT_TOKEN)
+        .is_ok_and(|v| matches!(v.trim(), "1" | "yes" | "true"))
+}
+
+/// Refuses (exit 2, before anything is sent) a token that would cross the network in clear: an
+/// `http://` service on another host. Loopback (`localhost`, `127.0.0.0/8`, `::1`) never leaves
+/// the machine; [`ENV_ALLOW_CLEAR_TEXT_TOKEN`] is the operator's explicit acceptance.
+pub fn check_token_transport(
+    service_url: &str,
+    has_token: bool,
+    allowed: bool,
+) -> anyhow::Result<()> {
+    let Ok(url) = reqwest::Url::parse(service_url) else {
+        return Ok(());
+    };
+    let host = url.host_str().unwrap_or("");
+    let loopback = host.eq_ignore_ascii_case("localhost")
+        || host
+            .trim_start_matches('[')
+            .trim_end_matches(']')
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback());
+    if !has_token || allowed || url.scheme() != "http" || loopback {
+        return Ok(());
+    }
+    Err(Error::Usage(format!(
+        "the upload token ({}) would travel in clear over http:// to {}: anyone on the network \
+         path could read it; give an https:// service_url, or set {ENV_ALLOW_CLEAR_TEXT_TOKEN}=1 \
+         to accept that risk",
+        crate::core::wire::ENV_TOKEN,
+        url.host_str().unwrap_or("the service")
+    ))
+    .into())
+}
+
+/// `-connect`'s first request: the service's own catalog (`SERVICE/catalog/catalog.json`, where
+/// `sct-serve` publishes it), verified against the pinned keys, so no usage data is sent to a
+/// service that cannot show a catalog signed by a pinned key.
+pub fn check_service_catalog(
+    runtime: &tokio::runtime::Runtime,
+    options: &UploadOptions,
+) -> anyhow::Result<()> {
+    let url = format!(
+        "{}/catalog/{}",
+        options.service_url.trim_end_matches('/'),
+        crate::core::catalog::CATALOG_FILE
+    );
+    let client = http::client(&options.net)?;
+    let fetched = runtime
+        .block_on(remote::fetch_catalog(
+            &client,
+            &url,
+            &options.trusted,
+            &options.net,
+        ))
+        .map_err(|err| {
+            let shown = crate::core::logging::redact_url(&options.service_url);
+            let connect = err.chain().any(|cause| {
+                cause
+                    .downcast_ref::<reqwest::Error>()
+                    .is_some_and(reqwest::Error::is_connect)
+            });
+            if !connect {
+                return err.context(format!(
+                    "no usage data was sent: the update service {shown} did not show a catalog \
+                     signed by a pinned key at {}",
+                    crate::core::logging::redact_url(&url)
+                ));
+            }
+            if options.net.proxy.is_some() {
+                // The proxy is named already (`http::classify_error`), with what to check.
+                return err;
+            }
+            let how = |setting: crate::core::setting::Setting| {
+                setting
+                    .how_to_give(crate::core::setting::CONFIG_FILE)
+                    .unwrap_or_default()
+            };
+            err.context(format!(
+                "cannot reach the update service at {shown}; no usage data was sent. Check its \
+                 address ({}) and that this computer can reach it, or give a proxy ({})",
+                how(crate::core::setting::Setting::ServiceUrl),
+                how(crate::core::setting::Setting::Proxy)
+            ))
+        })?;
+    crate::core::logging::info(
+        LOG,
+        format!(
+            "The service's catalog version {} at {} is signed by a pinned key; sending usage data",
+            fetched.catalog.version,
+            crate::core::logging::redact_url(&url)
+        ),
+    );
+    Ok(())
 }
 
 /// The result of a run: offers in the order of the cab files, and what failed.
@@ -370,6 +473,27 @@ mod tests {
             packs_url("http://127.0.0.1:8080/catalog/catalog.json").unwrap(),
             "http://127.0.0.1:8080/packs/"
         );
+    }
+
+    #[test]
+    fn a_token_never_crosses_the_network_in_clear_unless_allowed() {
+        let refused = |url: &str| check_token_transport(url, true, false).is_err();
+        assert!(refused("http://updates.contoso.com"));
+        assert!(refused("http://10.0.0.5:8080/base"));
+        for fine in [
+            "https://updates.contoso.com",
+            "http://127.0.0.1:8080",
+            "http://127.8.0.1",
+            "http://localhost:1",
+            "http://[::1]:8080",
+        ] {
+            assert!(!refused(fine), "{fine}");
+        }
+        assert!(check_token_transport("http://updates.contoso.com", false, false).is_ok());
+        assert!(check_token_transport("http://updates.contoso.com", true, true).is_ok());
+        let err = check_token_transport("http://updates.contoso.com", true, false).unwrap_err();
+        assert_eq!(crate::core::error::exit_code(&err), ExitCode::Usage);
+        assert!(format!("{err}").contains(ENV_ALLOW_CLEAR_TEXT_TOKEN));
     }
 
     #[test]
