@@ -63,8 +63,9 @@ fi
 # compiled artifacts. RUSTC_BOOTSTRAP lets the stable compiler take -Zbuild-std. Neither build
 # carries debug info: with it, each .exe was 100 MB and mingw's linker took minutes.
 # -Zfunction-sections: rustc's windows-gnu target puts each object's code in one section, so the
-# linker's --gc-sections kept every function of every library object any binary touched and
-# each .exe was 18 MB whatever it did (docs/windows.md, "Size").
+# linker's --gc-sections can only keep or drop whole objects. Needed for any dead-code removal at
+# link time, but not enough with GNU ld, whose PE script keeps every .pdata/.xdata section and so
+# every function: each .exe is still 17.5 MB (docs/windows.md, "Size", says what remains).
 windows_target_dir="${SCT_WINDOWS_TARGET_DIR:-$root/target/windows}"
 windows_cargo() {
   env -u RUSTUP_TOOLCHAIN -u CARGO_BUILD_TARGET \
