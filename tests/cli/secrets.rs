@@ -401,10 +401,11 @@ fn proc_owner(pid: u32) -> Option<u32> {
 /// `sct-fetch` with a proxy user reads `SCT_PROXY_PASSWORD` first thing, then waits for offers on
 /// stdin (kept open here): a process holding a secret, paused. Run as an unprivileged user when
 /// the tests run as root, so that the owner of its `/proc/<pid>/` files tells dumpable from not.
+/// `exe` is a copy of the binary that user can reach (see [`reachable_copy`]).
 #[cfg(target_os = "linux")]
-fn paused_fetch(config: &Path, with_secret: bool) -> std::process::Child {
+fn paused_fetch(exe: &Path, config: &Path, with_secret: bool) -> std::process::Child {
     use std::os::unix::process::CommandExt;
-    let mut cmd = crate::support::command("sct-fetch");
+    let mut cmd = std::process::Command::new(exe);
     for (key, _) in std::env::vars() {
         if key.starts_with("SCT_") || key.to_ascii_lowercase().ends_with("_proxy") {
             cmd.env_remove(&key);
@@ -427,6 +428,19 @@ fn paused_fetch(config: &Path, with_secret: bool) -> std::process::Child {
     cmd.spawn().unwrap()
 }
 
+/// A copy of the built binary `bin` in `shared` (a folder every user can enter), readable and
+/// executable by all: the unprivileged user cannot reach the build's own copy when the checkout
+/// lives in a private folder such as `/root` (mode 0700), so the test must not depend on where
+/// the checkout is.
+#[cfg(target_os = "linux")]
+fn reachable_copy(bin: &str, shared: &Path) -> std::path::PathBuf {
+    use std::os::unix::fs::PermissionsExt;
+    let copy = shared.join(bin);
+    std::fs::copy(crate::support::bin_path(bin), &copy).unwrap();
+    std::fs::set_permissions(&copy, std::fs::Permissions::from_mode(0o755)).unwrap();
+    copy
+}
+
 #[cfg(target_os = "linux")]
 #[test]
 fn a_stage_holding_a_secret_cannot_be_dumped() {
@@ -443,11 +457,12 @@ fn a_stage_holding_a_secret_cannot_be_dumped() {
     let config = shared.path().join("sct-empty.toml");
     std::fs::write(&config, "").unwrap();
     std::fs::set_permissions(&config, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let exe = reachable_copy("sct-fetch", shared.path());
 
     // Control: the same stage without a secret stays dumpable, owned by its own user.
-    let mut plain = paused_fetch(&config, false);
+    let mut plain = paused_fetch(&exe, &config, false);
     let plain_owner = proc_owner(plain.id());
-    let mut guarded = paused_fetch(&config, true);
+    let mut guarded = paused_fetch(&exe, &config, true);
     // A bounded wait for the child to read its password (not a timing assertion).
     let mut guarded_owner = proc_owner(guarded.id());
     for _ in 0..300 {
