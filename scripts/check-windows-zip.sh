@@ -63,7 +63,7 @@ for zip in "$name" "$demo_name"; do
 done
 
 # The tools each zip must hold, and nothing else.
-production=(ServiceConnectionTool sct-collect sct-pack sct-upload sct-fetch sct-verify sct-import sct-serve)
+production=(ServiceConnectionTool sct-collect sct-pack sct-upload sct-fetch sct-span sct-verify sct-import sct-check sct-serve)
 expected=$(printf '%s.exe\n' "${production[@]}" | LC_ALL=C sort)
 actual=$(cd "$work/$name" && ls -- *.exe | LC_ALL=C sort)
 [ "$actual" = "$expected" ] && ok "the production zip holds exactly the ${#production[@]} tools" ||
