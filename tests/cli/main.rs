@@ -26,3 +26,4 @@ mod upload;
 mod verify;
 mod windows;
 mod wrapper;
+mod writers;
