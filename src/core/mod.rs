@@ -8,6 +8,7 @@
 //! told), [`error`] (exit classes), [`escape`], [`secret`], [`setting`], [`clock`], [`fault`].
 
 pub mod atomic;
+pub mod cab_layout;
 pub mod cabinet;
 pub mod catalog;
 pub mod clock;
