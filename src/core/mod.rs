@@ -27,6 +27,7 @@ pub mod owner_only;
 pub mod packdir;
 pub mod paths;
 pub mod pool;
+pub mod removable;
 pub mod report;
 pub mod review;
 pub mod runtime;

@@ -4,6 +4,7 @@
 mod abuse;
 mod architecture;
 mod bounds;
+mod carried;
 mod collect;
 mod corpus;
 mod crash;
@@ -20,6 +21,7 @@ mod pack;
 mod roundtrip;
 mod schemas;
 mod secrets;
+mod served;
 mod service;
 mod support;
 mod upload;
