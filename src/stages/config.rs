@@ -10,7 +10,7 @@
 //! its other settings with a warning, so a drive cannot redirect the upload token or pin its
 //! own key. Nor do keys come from a config file inside the folder being checked. Trust settings
 //! belong on the machine: `/etc/sct/sct.toml` (via `SCT_CONFIG`) or the folder of an installed
-//! copy on Linux; `%ProgramData%\sct\sct.toml` on Windows (docs/configuration.md).
+//! copy on Linux; `%ProgramData%\sct\sct.toml` on Windows (docs/config.md).
 
 use crate::core::error::Error;
 use crate::site::SiteLocator;
@@ -109,7 +109,7 @@ impl Config {
         if !dropped.is_empty() {
             let message = format!(
                 "config file `{}` is on removable media: its trust settings ({}) are ignored; \
-                 keep them in a config file on this machine (docs/configuration.md)",
+                 keep them in a config file on this machine (docs/config.md)",
                 self.file_shown(),
                 dropped.join(", ")
             );
