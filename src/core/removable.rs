@@ -38,7 +38,6 @@ mod platform {
             return false;
         };
         let dev = meta.dev();
-        // SAFETY: major and minor only compute on the number.
         let (major, minor) = (libc::major(dev), libc::minor(dev));
         let Ok(device) = std::fs::canonicalize(format!("/sys/dev/block/{major}:{minor}")) else {
             return false;
@@ -65,9 +64,15 @@ mod platform {
     const DRIVE_REMOVABLE: u32 = 2;
 
     pub fn is_removable(path: &Path) -> bool {
-        let Ok(wide) = crate::core::atomic::verbatim(path) else {
+        use std::os::windows::ffi::OsStrExt;
+        let Ok(absolute) = std::path::absolute(path) else {
             return false;
         };
+        let wide: Vec<u16> = absolute
+            .as_os_str()
+            .encode_wide()
+            .chain(std::iter::once(0))
+            .collect();
         let mut volume = vec![0u16; 1024];
         // SAFETY: `wide` is NUL-terminated; `volume` is writable for the length given.
         let ok = unsafe { GetVolumePathNameW(wide.as_ptr(), volume.as_mut_ptr(), 1024) };
