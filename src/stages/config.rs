@@ -3,6 +3,14 @@
 //!
 //! The config file is `sct.toml` beside the binaries (so a copied tool folder carries its
 //! settings, as the original's folder does), or the file named by `SCT_CONFIG`.
+//!
+//! Trust settings — `trusted_keys`, `service_url`, the proxy, `max_catalog_validity_days`,
+//! `import_grace_days` — never come from a config file on removable media (a tool folder
+//! carried on the USB drive, or `SCT_CONFIG` naming a file there): such a file is reduced to
+//! its other settings with a warning, so a drive cannot redirect the upload token or pin its
+//! own key. Nor do keys come from a config file inside the folder being checked. Trust settings
+//! belong on the machine: `/etc/sct/sct.toml` (via `SCT_CONFIG`) or the folder of an installed
+//! copy on Linux; `%ProgramData%\sct\sct.toml` on Windows (docs/config.md).
 
 use crate::core::error::Error;
 use crate::site::SiteLocator;
@@ -46,6 +54,9 @@ pub struct Config {
     /// Where this file was read from, for messages.
     #[serde(skip)]
     pub source: Option<PathBuf>,
+    /// Trust settings the file held but that were dropped because it lies on removable media.
+    #[serde(skip)]
+    pub dropped: Vec<&'static str>,
 }
 
 impl Config {
@@ -74,7 +85,44 @@ impl Config {
             ))
         })?;
         config.source = Some(path.to_owned());
+        if crate::core::removable::is_removable(path) {
+            config.drop_trust_settings();
+        }
         Ok(config)
+    }
+
+    /// Clears every setting that decides trust, keeping what only affects display and where
+    /// things are (site, install folder, logs), and says so once.
+    fn drop_trust_settings(&mut self) {
+        let mut dropped = Vec::new();
+        let mut drop = |name: &'static str, had: bool| {
+            if had {
+                dropped.push(name);
+            }
+        };
+        drop(
+            "trusted_keys",
+            !std::mem::take(&mut self.trusted_keys).is_empty(),
+        );
+        drop("service_url", self.service_url.take().is_some());
+        drop("proxy", self.proxy.take().is_some());
+        drop("proxy_user", self.proxy_user.take().is_some());
+        drop(
+            "max_catalog_validity_days",
+            self.max_catalog_validity_days.take().is_some(),
+        );
+        drop("import_grace_days", self.import_grace_days.take().is_some());
+        if !dropped.is_empty() {
+            let message = format!(
+                "config file `{}` is on removable media: its trust settings ({}) are ignored; \
+                 keep them in a config file on this machine (docs/config.md)",
+                self.file_shown(),
+                dropped.join(", ")
+            );
+            crate::core::logging::warn("config", &message);
+            crate::core::report::note("sct", message);
+        }
+        self.dropped = dropped;
     }
 
     /// The config file messages name: the one read, else `sct.toml` beside the binaries.
@@ -202,6 +250,7 @@ impl Config {
         } else if env.iter().any(|s| !s.trim().is_empty()) {
             (env, KeyOrigin::Env)
         } else {
+            self.check_not_inside(medium)?;
             (self.trusted_keys.clone(), KeyOrigin::File)
         };
         let items = items
@@ -216,6 +265,24 @@ impl Config {
             .into());
         }
         Ok(keys)
+    }
+
+    /// Refuses keys from a config file that lies inside `medium`, the folder being checked: a
+    /// copied tool folder on the drive cannot vouch for the packs beside it (exit 2).
+    fn check_not_inside(&self, medium: Option<&Path>) -> anyhow::Result<()> {
+        if let (Some(source), Some(medium)) = (&self.source, medium)
+            && !self.trusted_keys.is_empty()
+            && inside(source, medium)
+        {
+            return Err(Error::Usage(format!(
+                "config file `{}` is inside `{}`, the folder being checked: a medium cannot \
+                 vouch for itself; keep trusted keys in a config file on this machine",
+                source.display(),
+                medium.display()
+            ))
+            .into());
+        }
+        Ok(())
     }
 
     /// A key (`ed25519:...`, kept as is) or a key file's path made absolute, per the rules of

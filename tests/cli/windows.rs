@@ -257,7 +257,7 @@ fn a_site_given_wins_over_the_registry_and_csv_has_crlf_line_ends() {
     assert!(out.status.success(), "{stderr}");
     assert!(!stderr.contains("recorded in"), "{stderr}");
     let csv = std::fs::read_to_string(env.path("usagedata.csv")).unwrap();
-    assert!(csv.starts_with("SiteCode,SiteName,"), "{csv}");
+    assert!(csv.starts_with("\"SiteCode\",\"SiteName\","), "{csv}");
     assert!(all_crlf(&csv), "{csv:?}");
 }
 
