@@ -94,24 +94,40 @@ impl Config {
     /// Clears every setting that decides trust, keeping what only affects display and where
     /// things are (site, install folder, logs), and says so once.
     fn drop_trust_settings(&mut self) {
-        let mut dropped = Vec::new();
-        let mut drop = |name: &'static str, had: bool| {
-            if had {
-                dropped.push(name);
-            }
+        // An allow-list: everything but the site, the install folder and the log folder goes,
+        // so a setting added later is dropped from a drive until someone decides otherwise.
+        let kept = Config {
+            site: self.site.take(),
+            install_dir: self.install_dir.take(),
+            log_dir: self.log_dir.take(),
+            source: self.source.take(),
+            ..Config::default()
         };
-        drop(
-            "trusted_keys",
-            !std::mem::take(&mut self.trusted_keys).is_empty(),
-        );
-        drop("service_url", self.service_url.take().is_some());
-        drop("proxy", self.proxy.take().is_some());
-        drop("proxy_user", self.proxy_user.take().is_some());
-        drop(
-            "max_catalog_validity_days",
-            self.max_catalog_validity_days.take().is_some(),
-        );
-        drop("import_grace_days", self.import_grace_days.take().is_some());
+        let Config {
+            service_url,
+            trusted_keys,
+            proxy,
+            proxy_user,
+            max_catalog_validity_days,
+            import_grace_days,
+            max_timestamp_age_hours,
+            ..
+        } = std::mem::replace(self, kept);
+        let dropped: Vec<&'static str> = [
+            ("trusted_keys", !trusted_keys.is_empty()),
+            ("service_url", service_url.is_some()),
+            ("proxy", proxy.is_some()),
+            ("proxy_user", proxy_user.is_some()),
+            (
+                "max_catalog_validity_days",
+                max_catalog_validity_days.is_some(),
+            ),
+            ("import_grace_days", import_grace_days.is_some()),
+            ("max_timestamp_age_hours", max_timestamp_age_hours.is_some()),
+        ]
+        .into_iter()
+        .filter_map(|(name, had)| had.then_some(name))
+        .collect();
         if !dropped.is_empty() {
             let message = format!(
                 "config file `{}` is on removable media: its trust settings ({}) are ignored; \
