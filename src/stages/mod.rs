@@ -10,6 +10,7 @@ pub mod fetch;
 pub mod http;
 pub mod import;
 pub mod prepare;
+pub mod proxy;
 pub mod remote;
 pub mod retry;
 pub mod upload;

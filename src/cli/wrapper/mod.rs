@@ -292,6 +292,7 @@ pub fn connect(
     )?;
     let net = crate::stages::http::NetOptions {
         proxy,
+        proxy_origin: config.proxy_origin(request.proxy_server_uri.as_deref()),
         proxy_user,
         ..Default::default()
     }
