@@ -203,7 +203,8 @@ impl Config {
 
 impl Config {
     /// The proxy and its user: the flags, else `proxy` and `proxy_user` in the config file. A
-    /// user without any proxy is a usage error (it would silently go unused).
+    /// user without any proxy (none here, none in this user's Windows Internet Settings) is a
+    /// usage error (it would silently go unused).
     pub fn proxy(
         &self,
         flag: Option<&str>,
@@ -217,7 +218,9 @@ impl Config {
                 user_flag.map(str::to_owned).or(self.proxy_user.clone()),
             ),
         };
-        if let (None, Some(user)) = (&proxy, &user) {
+        if let (None, Some(user)) = (&proxy, &user)
+            && crate::stages::proxy::system::read().is_none()
+        {
             return Err(Error::Usage(format!(
                 "the proxy user {user} is given but no proxy: {}",
                 self.how_to_give(Setting::Proxy)
@@ -225,6 +228,14 @@ impl Config {
             .into());
         }
         Ok((proxy, user))
+    }
+
+    /// Where the proxy [`Config::proxy`] returns for `flag` came from.
+    pub fn proxy_origin(&self, flag: Option<&str>) -> crate::stages::proxy::Origin {
+        match flag {
+            None if self.proxy.is_some() => crate::stages::proxy::Origin::ConfigFile,
+            _ => crate::stages::proxy::Origin::Flag,
+        }
     }
 }
 

@@ -21,6 +21,7 @@ mod logs;
 mod mssql;
 mod operator;
 mod pack;
+mod proxy;
 mod roundtrip;
 mod schemas;
 mod secrets;
