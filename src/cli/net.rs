@@ -11,7 +11,8 @@ use std::time::Duration;
 #[derive(clap::Args, Clone, Debug)]
 pub struct NetArgs {
     /// Proxy URI: http://host:port, or host:port (port 80 when left out) [default: `proxy` in
-    /// sct.toml]. Without any, HTTPS_PROXY/HTTP_PROXY/NO_PROXY apply.
+    /// sct.toml]. Without any: on Windows this user's Internet Settings proxy, else
+    /// HTTPS_PROXY/HTTP_PROXY/NO_PROXY (docs/proxy.md).
     #[arg(long, value_name = "URI")]
     pub proxy: Option<String>,
     /// Proxy user name; the password comes from SCT_PROXY_PASSWORD or a terminal prompt, never a flag.
@@ -56,6 +57,7 @@ impl NetArgs {
             config.proxy(self.proxy.as_deref(), self.proxy_user.as_deref())?;
         Ok(NetOptions {
             proxy,
+            proxy_origin: config.proxy_origin(self.proxy.as_deref()),
             proxy_user,
             proxy_password: None,
             ca_file: self.ca_file.clone(),

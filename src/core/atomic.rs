@@ -50,7 +50,46 @@ pub fn check_parent(dest: &Path) -> anyhow::Result<&Path> {
         );
     }
     crate::core::paths::check_no_twins_on_path(dest)?;
+    check_destination(dest)?;
     Ok(parent)
+}
+
+/// Refuses a destination that exists and is not a regular file: a link (a symlink, junction or
+/// other reparse point), a FIFO, a device or a folder. The rename would replace a link rather
+/// than write through it, but a link planted where sct writes is an attack or a mistake, and
+/// either deserves a clear refusal over silently replacing it. A swap after this check is still
+/// harmless: the rename replaces whatever is there, it never follows it.
+fn check_destination(dest: &Path) -> anyhow::Result<()> {
+    let Ok(meta) = std::fs::symlink_metadata(dest) else {
+        return Ok(());
+    };
+    if meta.is_file() && !is_reparse_point(&meta) {
+        return Ok(());
+    }
+    let kind = if meta.is_dir() && !is_reparse_point(&meta) {
+        "a folder"
+    } else if meta.file_type().is_symlink() || is_reparse_point(&meta) {
+        "a symlink, junction or other link (sct never writes through or over a link)"
+    } else {
+        "a FIFO, device or other special file"
+    };
+    Err(crate::core::error::Error::Rejected(format!(
+        "Cannot write `{}`: it is {kind}, not a regular file",
+        dest.display()
+    ))
+    .into())
+}
+
+#[cfg(windows)]
+fn is_reparse_point(meta: &std::fs::Metadata) -> bool {
+    use std::os::windows::fs::MetadataExt;
+    meta.file_attributes() & windows_sys::Win32::Storage::FileSystem::FILE_ATTRIBUTE_REPARSE_POINT
+        != 0
+}
+
+#[cfg(not(windows))]
+fn is_reparse_point(_meta: &std::fs::Metadata) -> bool {
+    false
 }
 
 /// Writes `dest` atomically; `fill` writes the content into the temporary file.
@@ -94,7 +133,8 @@ fn set_permissions_like(file: &File, dest: &Path) {
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
-        let mode = std::fs::metadata(dest).map_or(0o644, |m| m.permissions().mode() & 0o7777);
+        let mode =
+            std::fs::symlink_metadata(dest).map_or(0o644, |m| m.permissions().mode() & 0o7777);
         let _ = file.set_permissions(std::fs::Permissions::from_mode(mode));
     }
     #[cfg(not(unix))]
@@ -340,6 +380,46 @@ mod tests {
         write_bytes(&dest, b"two").unwrap();
         assert_eq!(std::fs::read(&dest).unwrap(), b"two");
         sync_dir(&deep).unwrap();
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn never_writes_through_or_over_a_link_or_a_special_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let outside = dir.path().join("site-file");
+        std::fs::write(&outside, "keep").unwrap();
+        let link = dir.path().join("usagedata.csv");
+        std::os::unix::fs::symlink(&outside, &link).unwrap();
+        let dangling = dir.path().join("report.json");
+        std::os::unix::fs::symlink(dir.path().join("created-elsewhere"), &dangling).unwrap();
+        for dest in [&link, &dangling, &dir.path().to_owned()] {
+            let err = write_bytes(dest, b"new").unwrap_err();
+            assert_eq!(exit_code(&err), ExitCode::Rejected, "{err:#}");
+            assert!(format!("{err:#}").contains("not a regular file"), "{err:#}");
+        }
+        assert_eq!(std::fs::read_to_string(&outside).unwrap(), "keep");
+        assert!(!dir.path().join("created-elsewhere").exists());
+        assert!(std::fs::symlink_metadata(&link).unwrap().is_symlink());
+        let fifo = dir.path().join("pipe");
+        let name = std::ffi::CString::new(fifo.to_str().unwrap()).unwrap();
+        // SAFETY: a valid NUL-terminated path.
+        assert_eq!(unsafe { libc::mkfifo(name.as_ptr(), 0o600) }, 0);
+        let err = write_bytes(&fifo, b"new").unwrap_err();
+        assert!(format!("{err:#}").contains("special file"), "{err:#}");
+    }
+
+    #[cfg(windows)]
+    #[test]
+    fn never_writes_over_a_junction() {
+        let dir = tempfile::tempdir().unwrap();
+        let target = dir.path().join("target");
+        std::fs::create_dir(&target).unwrap();
+        let link = dir.path().join("link");
+        if std::os::windows::fs::symlink_dir(&target, &link).is_err() {
+            return; // creating links needs a privilege this account may not hold
+        }
+        let err = write_bytes(&link, b"new").unwrap_err();
+        assert!(format!("{err:#}").contains("link"), "{err:#}");
     }
 
     #[test]

@@ -44,13 +44,21 @@ pub fn lock_file(path: &Path) -> std::io::Result<Lock> {
     Ok(Lock::new(Held::File { _handle: file }))
 }
 
+/// Never through a link planted at the lock's name, never a FIFO or device
+/// ([`crate::core::medium::open_writer`]): a refusal comes back as an I/O error naming why.
 fn open_lock_file(path: &Path) -> std::io::Result<File> {
-    OpenOptions::new()
-        .read(true)
-        .write(true)
-        .create(true)
-        .truncate(false)
-        .open(path)
+    crate::core::medium::open_writer(
+        path,
+        OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false),
+    )
+    .map_err(|e| match e.downcast::<std::io::Error>() {
+        Ok(io) => io,
+        Err(other) => std::io::Error::other(format!("{other:#}")),
+    })
 }
 
 /// An exclusive lock on an open handle: `flock` on Unix, `LockFileEx` on Windows.

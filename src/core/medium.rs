@@ -31,22 +31,47 @@ pub enum Links {
 /// Errors: an I/O error as it is (a missing file stays `NotFound`, see [`is_missing`]); a link,
 /// folder, FIFO, device or socket is a refusal (exit 1).
 pub fn open_regular(path: &Path, links: Links) -> anyhow::Result<File> {
-    open_checked(path, OpenOptions::new().read(true), links)
+    open_checked(path, OpenOptions::new().read(true), links, Share::ReadOnly)
 }
 
 /// Opens a file on the medium with `options` (for writing, say), never through a link at its
 /// name, and checks the handle is a regular file: a `.part` swapped for a link or a FIFO after a
 /// check can neither send bytes elsewhere nor block.
 pub fn open_with(path: &Path, options: &mut OpenOptions) -> anyhow::Result<File> {
-    open_checked(path, options, Links::Refuse)
+    open_checked(path, options, Links::Refuse, Share::ReadOnly)
 }
 
-/// The one open both entry points share: platform flags, the link refusal, the handle's kind.
-fn open_checked(path: &Path, options: &mut OpenOptions, links: Links) -> anyhow::Result<File> {
-    platform::file_options(options, links);
+/// Opens a file sct writes under a name it was given (a log, a lock file) with `options`:
+/// never through a link at its last component (a dangling one planted on the drive would
+/// otherwise create a file wherever it points, a live one append to any file), never a FIFO,
+/// device or folder. Unlike [`open_with`], other processes may go on writing, renaming and
+/// deleting it (two runs share a log, a roll-over renames it).
+pub fn open_writer(path: &Path, options: &mut OpenOptions) -> anyhow::Result<File> {
+    open_checked(path, options, Links::Refuse, Share::All)
+}
+
+/// What others may do with a file while sct holds it open (Windows' share mode; Unix has none).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Share {
+    /// Read only: the file cannot change under a reader or a `.part` writer.
+    ReadOnly,
+    /// Everything a plain open allows.
+    All,
+}
+
+/// The one open the entry points share: platform flags, the link refusal, the handle's kind.
+fn open_checked(
+    path: &Path,
+    options: &mut OpenOptions,
+    links: Links,
+    share: Share,
+) -> anyhow::Result<File> {
+    platform::file_options(options, links, share);
     let file = options.open(path).map_err(|e| {
         if platform::is_link_refusal(&e) && links == Links::Refuse {
             refuse_kind(path, "a symlink (links are never followed)")
+        } else if platform::is_unread_fifo(&e) {
+            refuse_kind(path, "a FIFO or device that nobody reads")
         } else {
             anyhow::Error::new(e).context(format!("Cannot open `{}`", path.display()))
         }
@@ -144,7 +169,7 @@ mod platform {
     use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
     use std::os::unix::fs::{FileTypeExt, OpenOptionsExt};
 
-    pub fn file_options(options: &mut OpenOptions, links: Links) {
+    pub fn file_options(options: &mut OpenOptions, links: Links, _share: Share) {
         let nofollow = if links == Links::Refuse {
             libc::O_NOFOLLOW
         } else {
@@ -155,6 +180,11 @@ mod platform {
 
     pub fn is_link_refusal(err: &std::io::Error) -> bool {
         err.raw_os_error() == Some(libc::ELOOP)
+    }
+
+    /// A FIFO opened for writing with `O_NONBLOCK` and no reader fails with `ENXIO`.
+    pub fn is_unread_fifo(err: &std::io::Error) -> bool {
+        err.raw_os_error() == Some(libc::ENXIO)
     }
 
     /// Unix has no reparse points; symlinks are refused by `O_NOFOLLOW` already.
@@ -250,24 +280,33 @@ mod platform {
     use std::os::windows::fs::{MetadataExt, OpenOptionsExt};
     use windows_sys::Win32::Storage::FileSystem::{
         FILE_ATTRIBUTE_REPARSE_POINT, FILE_FLAG_BACKUP_SEMANTICS, FILE_FLAG_OPEN_REPARSE_POINT,
-        FILE_SHARE_READ, FILE_SHARE_WRITE,
+        FILE_SHARE_DELETE, FILE_SHARE_READ, FILE_SHARE_WRITE,
     };
 
     /// `BACKUP_SEMANTICS` lets a folder open too (so it is refused as a folder, not as "access
     /// denied"); `OPEN_REPARSE_POINT` opens a link itself; others may only read while we do.
-    pub fn file_options(options: &mut OpenOptions, links: Links) {
+    pub fn file_options(options: &mut OpenOptions, links: Links, share: Share) {
         let reparse = if links == Links::Refuse {
             FILE_FLAG_OPEN_REPARSE_POINT
         } else {
             0
         };
+        let share = match share {
+            Share::ReadOnly => FILE_SHARE_READ,
+            Share::All => FILE_SHARE_READ | FILE_SHARE_WRITE | FILE_SHARE_DELETE,
+        };
         options
             .custom_flags(FILE_FLAG_BACKUP_SEMANTICS | reparse)
-            .share_mode(FILE_SHARE_READ);
+            .share_mode(share);
     }
 
     /// Windows opens the link itself instead of refusing it; the attributes decide.
     pub fn is_link_refusal(_err: &std::io::Error) -> bool {
+        false
+    }
+
+    /// Windows folders hold no FIFOs; a device is refused through the handle's attributes.
+    pub fn is_unread_fifo(_err: &std::io::Error) -> bool {
         false
     }
 

@@ -1,7 +1,7 @@
 //! The core floor: the formats, rules and plumbing every other floor shares, and that know no
 //! stage, site back end, service or front end.
 //!
-//! Formats: [`catalog`], [`freshness`], [`signing`], [`cabinet`] (with [`cab_names`]),
+//! Formats: [`catalog`], [`freshness`], [`signing`], [`cabinet`] (with [`cab_names`] and [`cab_layout`]),
 //! [`document`], [`offer`], [`packdir`], [`volume`], [`usage`], [`usage_cab`], [`review`],
 //! [`wire`] (the HTTP contract between `sct-upload` and `sct-serve`). Rules: [`select`],
 //! [`version`], [`paths`], [`litter`]. Plumbing: [`atomic`] and
@@ -9,6 +9,7 @@
 //! told), [`error`] (exit classes), [`escape`], [`secret`], [`setting`], [`text`] (files as Windows editors save them), [`clock`], [`fault`].
 
 pub mod atomic;
+pub mod cab_layout;
 pub mod cab_names;
 pub mod cabinet;
 pub mod catalog;
@@ -29,6 +30,7 @@ pub mod owner_only;
 pub mod packdir;
 pub mod paths;
 pub mod pool;
+pub mod removable;
 pub mod report;
 pub mod review;
 pub mod runtime;

@@ -442,4 +442,87 @@ mod tests {
         let loaded = PrivateKey::load_as(&path, KeyRole::Timestamp).unwrap();
         assert_eq!(loaded.public(), key.public());
     }
+
+    /// `text` padded with comment lines to exactly `len` bytes.
+    fn padded(text: &str, len: usize) -> String {
+        let mut out = text.to_owned();
+        while out.len() + 80 < len {
+            out.push_str(&format!("# {}\n", "x".repeat(77)));
+        }
+        out.push('#');
+        out.push_str(&"y".repeat(len - out.len()));
+        assert_eq!(out.len(), len);
+        out
+    }
+
+    /// The trusted-key file format: one key a line, `#` comments (indented too), blank lines and
+    /// CRLF endings skipped, several keys kept in order; anything else is refused.
+    #[test]
+    fn a_trusted_key_file_holds_keys_comments_and_blank_lines() {
+        let dir = tempfile::tempdir().unwrap();
+        let (a, b) = (
+            PrivateKey::generate().public(),
+            PrivateKey::generate().public(),
+        );
+        let path = dir.path().join("trusted-keys.txt");
+        let text = format!(
+            "# the service's keys\r\n\r\n  {}  \r\n   # rotated in 2027\n\n\t\n{}\n",
+            a, b
+        );
+        std::fs::write(&path, text).unwrap();
+        let item = path.to_str().unwrap().to_owned();
+        let keys = parse_trusted(std::slice::from_ref(&item)).unwrap();
+        let ids: Vec<String> = keys.iter().map(PublicKey::key_id).collect();
+        assert_eq!(ids, [a.key_id(), b.key_id()]);
+        std::fs::write(&path, format!("{}\nnot a key\n", a)).unwrap();
+        assert!(parse_trusted(std::slice::from_ref(&item)).is_err());
+        std::fs::write(&path, "# only comments\n\n").unwrap();
+        assert!(
+            parse_trusted(std::slice::from_ref(&item))
+                .unwrap()
+                .is_empty()
+        );
+    }
+
+    /// The key-file limit, at the limit and one byte past it (docs/reliability.md).
+    #[test]
+    fn a_key_file_is_read_up_to_its_limit_and_refused_one_byte_past() {
+        let dir = tempfile::tempdir().unwrap();
+        let key = PrivateKey::generate().public();
+        let path = dir.path().join("trusted-keys.txt");
+        let item = path.to_str().unwrap().to_owned();
+        let limit = MAX_KEY_FILE_BYTES as usize;
+        assert_eq!(limit, 64 * 1024);
+        std::fs::write(&path, padded(&format!("{key}\n"), limit)).unwrap();
+        assert_eq!(parse_trusted(std::slice::from_ref(&item)).unwrap().len(), 1);
+        std::fs::write(&path, padded(&format!("{key}\n"), limit + 1)).unwrap();
+        let err = parse_trusted(std::slice::from_ref(&item)).unwrap_err();
+        assert_eq!(crate::core::error::exit_code(&err), ExitCode::Usage);
+        assert!(
+            format!("{err:#}").contains("larger than 65536 bytes"),
+            "{err:#}"
+        );
+    }
+
+    /// The signature-file limit, at the limit and one byte past it, through the catalog check
+    /// every reader uses.
+    #[test]
+    fn a_signature_file_is_read_up_to_its_limit_and_refused_one_byte_past() {
+        let key = PrivateKey::generate();
+        let signed = serde_json::to_vec(&SignatureFile::sign(b"catalog", &[&key])).unwrap();
+        let limit = MAX_SIGNATURE_BYTES as usize;
+        assert_eq!(limit, 64 * 1024);
+        let pad = |len: usize| {
+            let mut bytes = signed.clone();
+            bytes.resize(len, b' ');
+            bytes
+        };
+        let read = |bytes: Vec<u8>| -> anyhow::Result<SignatureFile> {
+            crate::core::document::read(&bytes[..], "signature.json", MAX_SIGNATURE_BYTES)
+        };
+        let at = read(pad(limit)).unwrap();
+        assert!(verify(b"catalog", &at, &[key.public()], "c").is_ok());
+        let err = read(pad(limit + 1)).unwrap_err();
+        assert_eq!(crate::core::error::exit_code(&err), ExitCode::Rejected);
+    }
 }

@@ -207,7 +207,7 @@ pub(crate) mod tests {
         let mut out = Vec::new();
         crate::core::review::write_csv(&sample(), &mut out).unwrap();
         let text = String::from_utf8(out).unwrap();
-        assert!(text.starts_with("SiteCode,SiteName,"));
+        assert!(text.starts_with("\"SiteCode\",\"SiteName\","));
         assert!(text.ends_with("\r\n"));
         let mut reader = csv::Reader::from_reader(text.as_bytes());
         let record = reader.records().next().unwrap().unwrap();

@@ -3,6 +3,14 @@
 //!
 //! The config file is `sct.toml` beside the binaries (so a copied tool folder carries its
 //! settings, as the original's folder does), or the file named by `SCT_CONFIG`.
+//!
+//! Trust settings — `trusted_keys`, `service_url`, the proxy, `max_catalog_validity_days`,
+//! `import_grace_days` — never come from a config file on removable media (a tool folder
+//! carried on the USB drive, or `SCT_CONFIG` naming a file there): such a file is reduced to
+//! its other settings with a warning, so a drive cannot redirect the upload token or pin its
+//! own key. Nor do keys come from a config file inside the folder being checked. Trust settings
+//! belong on the machine: `/etc/sct/sct.toml` (via `SCT_CONFIG`) or the folder of an installed
+//! copy on Linux; `%ProgramData%\sct\sct.toml` on Windows (docs/config.md).
 
 use crate::core::error::Error;
 use crate::site::SiteLocator;
@@ -46,6 +54,9 @@ pub struct Config {
     /// Where this file was read from, for messages.
     #[serde(skip)]
     pub source: Option<PathBuf>,
+    /// Trust settings the file held but that were dropped because it lies on removable media.
+    #[serde(skip)]
+    pub dropped: Vec<&'static str>,
 }
 
 impl Config {
@@ -74,7 +85,60 @@ impl Config {
             ))
         })?;
         config.source = Some(path.to_owned());
+        if crate::core::removable::is_removable(path) {
+            config.drop_trust_settings();
+        }
         Ok(config)
+    }
+
+    /// Clears every setting that decides trust, keeping what only affects display and where
+    /// things are (site, install folder, logs), and says so once.
+    fn drop_trust_settings(&mut self) {
+        // An allow-list: everything but the site, the install folder and the log folder goes,
+        // so a setting added later is dropped from a drive until someone decides otherwise.
+        let kept = Config {
+            site: self.site.take(),
+            install_dir: self.install_dir.take(),
+            log_dir: self.log_dir.take(),
+            source: self.source.take(),
+            ..Config::default()
+        };
+        let Config {
+            service_url,
+            trusted_keys,
+            proxy,
+            proxy_user,
+            max_catalog_validity_days,
+            import_grace_days,
+            max_timestamp_age_hours,
+            ..
+        } = std::mem::replace(self, kept);
+        let dropped: Vec<&'static str> = [
+            ("trusted_keys", !trusted_keys.is_empty()),
+            ("service_url", service_url.is_some()),
+            ("proxy", proxy.is_some()),
+            ("proxy_user", proxy_user.is_some()),
+            (
+                "max_catalog_validity_days",
+                max_catalog_validity_days.is_some(),
+            ),
+            ("import_grace_days", import_grace_days.is_some()),
+            ("max_timestamp_age_hours", max_timestamp_age_hours.is_some()),
+        ]
+        .into_iter()
+        .filter_map(|(name, had)| had.then_some(name))
+        .collect();
+        if !dropped.is_empty() {
+            let message = format!(
+                "config file `{}` is on removable media: its trust settings ({}) are ignored; \
+                 keep them in a config file on this machine (docs/config.md)",
+                self.file_shown(),
+                dropped.join(", ")
+            );
+            crate::core::logging::warn("config", &message);
+            crate::core::report::note("sct", message);
+        }
+        self.dropped = dropped;
     }
 
     /// The config file messages name: the one read, else `sct.toml` beside the binaries.
@@ -139,7 +203,8 @@ impl Config {
 
 impl Config {
     /// The proxy and its user: the flags, else `proxy` and `proxy_user` in the config file. A
-    /// user without any proxy is a usage error (it would silently go unused).
+    /// user without any proxy (none here, none in this user's Windows Internet Settings) is a
+    /// usage error (it would silently go unused).
     pub fn proxy(
         &self,
         flag: Option<&str>,
@@ -153,7 +218,9 @@ impl Config {
                 user_flag.map(str::to_owned).or(self.proxy_user.clone()),
             ),
         };
-        if let (None, Some(user)) = (&proxy, &user) {
+        if let (None, Some(user)) = (&proxy, &user)
+            && crate::stages::proxy::system::read().is_none()
+        {
             return Err(Error::Usage(format!(
                 "the proxy user {user} is given but no proxy: {}",
                 self.how_to_give(Setting::Proxy)
@@ -161,6 +228,14 @@ impl Config {
             .into());
         }
         Ok((proxy, user))
+    }
+
+    /// Where the proxy [`Config::proxy`] returns for `flag` came from.
+    pub fn proxy_origin(&self, flag: Option<&str>) -> crate::stages::proxy::Origin {
+        match flag {
+            None if self.proxy.is_some() => crate::stages::proxy::Origin::ConfigFile,
+            _ => crate::stages::proxy::Origin::Flag,
+        }
     }
 }
 
@@ -202,6 +277,7 @@ impl Config {
         } else if env.iter().any(|s| !s.trim().is_empty()) {
             (env, KeyOrigin::Env)
         } else {
+            self.check_not_inside(medium)?;
             (self.trusted_keys.clone(), KeyOrigin::File)
         };
         let items = items
@@ -216,6 +292,24 @@ impl Config {
             .into());
         }
         Ok(keys)
+    }
+
+    /// Refuses keys from a config file that lies inside `medium`, the folder being checked: a
+    /// copied tool folder on the drive cannot vouch for the packs beside it (exit 2).
+    fn check_not_inside(&self, medium: Option<&Path>) -> anyhow::Result<()> {
+        if let (Some(source), Some(medium)) = (&self.source, medium)
+            && !self.trusted_keys.is_empty()
+            && inside(source, medium)
+        {
+            return Err(Error::Usage(format!(
+                "config file `{}` is inside `{}`, the folder being checked: a medium cannot \
+                 vouch for itself; keep trusted keys in a config file on this machine",
+                source.display(),
+                medium.display()
+            ))
+            .into());
+        }
+        Ok(())
     }
 
     /// A key (`ed25519:...`, kept as is) or a key file's path made absolute, per the rules of

@@ -21,6 +21,8 @@ pub const ENV_PROXY_PASSWORD: &str = "SCT_PROXY_PASSWORD";
 pub struct NetOptions {
     /// Proxy URI (`http://host:port`, or `host:port` as the original tool takes it).
     pub proxy: Option<String>,
+    /// Where `proxy` came from: the flag or `sct.toml` ([`crate::stages::proxy`] finds the others).
+    pub proxy_origin: crate::stages::proxy::Origin,
     pub proxy_user: Option<String>,
     /// The proxy password; filled from the environment or a prompt, never from a flag.
     pub proxy_password: Option<crate::core::secret::Secret>,
@@ -50,6 +52,7 @@ impl Default for NetOptions {
     fn default() -> Self {
         Self {
             proxy: None,
+            proxy_origin: crate::stages::proxy::Origin::Flag,
             proxy_user: None,
             proxy_password: None,
             ca_file: None,
@@ -194,16 +197,30 @@ pub fn client(options: &NetOptions) -> anyhow::Result<reqwest::Client> {
                     proxy_user_flag()
                 )).into());
         }
-        let mut proxy = reqwest::Proxy::all(&uri)
-            .with_context(|| format!("`{}` is not a proxy URI", redact(&uri)))?;
-        if let Some(user) = &options.proxy_user {
-            let password = options.proxy_password.as_ref();
-            proxy = proxy.basic_auth(user, password.map_or("", |p| p.expose()));
-        }
-        // An explicit proxy turns off reqwest's HTTP(S)_PROXY handling; keep NO_PROXY working.
-        builder = builder.proxy(proxy.no_proxy(reqwest::NoProxy::from_env()));
     }
-    // Without --proxy, reqwest itself honours HTTPS_PROXY, HTTP_PROXY, ALL_PROXY and NO_PROXY.
+    let route = crate::stages::proxy::choose(options);
+    // Without a route of its own (the environment's), reqwest itself honours HTTPS_PROXY,
+    // HTTP_PROXY, ALL_PROXY and NO_PROXY.
+    match (&route, &options.proxy_user, &options.proxy_password) {
+        // Credentials: the relay answers whatever the proxy asks (crate::stages::proxy::relay).
+        (Some(route), Some(user), Some(password)) if route.takes_relay() => {
+            let credentials = crate::stages::proxy::auth::Credentials {
+                user: user.clone(),
+                password: password.clone(),
+            };
+            let relay = crate::stages::proxy::relay::relay_for(
+                route,
+                &credentials,
+                options.connect_timeout,
+            )?;
+            builder = builder.proxy(route.through_relay(&relay));
+        }
+        _ => {
+            if let Some(proxy) = route.map(|r| r.client_proxy()).transpose()?.flatten() {
+                builder = builder.proxy(proxy);
+            }
+        }
+    }
     builder.build().context("Failed to set up the HTTP client")
 }
 
@@ -236,14 +253,17 @@ pub fn proxy_url(uri: &str) -> String {
 /// A connection failure through a proxy names the proxy, not the update service: with a proxy
 /// set, the only connection this machine opens is to the proxy.
 pub fn name_the_proxy(err: anyhow::Error, net: &NetOptions) -> anyhow::Error {
-    let Some(proxy) = &net.proxy else {
+    let Some(route) = crate::stages::proxy::choose(net) else {
         return err;
     };
+    if matches!(route.origin, crate::stages::proxy::Origin::Environment(_)) {
+        return err;
+    }
+    let mut proxy = None;
     let connect = err.chain().any(|cause| {
         cause.downcast_ref::<reqwest::Error>().is_some_and(|e| {
-            e.is_connect()
-                && !is_proxy_auth_error(e)
-                && !e.url().is_some_and(|url| bypasses_proxy(url, proxy))
+            proxy = e.url().and_then(|url| route.proxy_for(url));
+            e.is_connect() && !is_proxy_auth_error(e) && proxy.is_some()
         })
     });
     // A refused CONNECT tunnel is the proxy's answer about the service, not a failure to reach it.
@@ -256,29 +276,12 @@ pub fn name_the_proxy(err: anyhow::Error, net: &NetOptions) -> anyhow::Error {
     {
         return err;
     }
-    let flag = crate::core::setting::Setting::Proxy
-        .flag()
-        .unwrap_or("--proxy");
+    let shown = proxy.map_or_else(|| route.shown(), |p| redact(&p));
     err.context(crate::core::error::Error::Network(format!(
-            "cannot connect to the proxy {} (check {flag} or `proxy` in sct.toml); the update service was not contacted",
-            redact(&proxy_url(proxy))
-        )))
-}
-
-/// True when `NO_PROXY` sends `url` past the proxy, straight to its host: then a failed
-/// connection was to the service itself. Decided by the matcher reqwest itself applies.
-fn bypasses_proxy(url: &reqwest::Url, proxy: &str) -> bool {
-    let no_proxy = ["NO_PROXY", "no_proxy"]
-        .iter()
-        .find_map(|name| std::env::var(name).ok())
-        .unwrap_or_default();
-    let matcher = hyper_util::client::proxy::matcher::Matcher::builder()
-        .all(proxy_url(proxy))
-        .no(no_proxy)
-        .build();
-    url.as_str()
-        .parse::<axum::http::Uri>()
-        .is_ok_and(|uri| matcher.intercept(&uri).is_none())
+        "cannot connect to the proxy {shown} ({}; {}); the update service was not contacted",
+        route.why(),
+        route.how_to_change()
+    )))
 }
 
 /// True for failures a retry may fix: timeouts, refused or reset connections, 408, 429 and 5xx.
@@ -296,7 +299,13 @@ pub fn is_transient_error(err: &reqwest::Error) -> bool {
 /// An HTTP error status as a classified failure: 407 names the proxy, 5xx and 4xx the server.
 pub fn status_error(status: reqwest::StatusCode, url: &str) -> anyhow::Error {
     let shown = redact(url);
-    let message = if status == reqwest::StatusCode::PROXY_AUTHENTICATION_REQUIRED {
+    let relayed = matches!(
+        status,
+        reqwest::StatusCode::PROXY_AUTHENTICATION_REQUIRED | reqwest::StatusCode::BAD_GATEWAY
+    );
+    let message = if let Some((failure, _)) = crate::stages::proxy::failure().filter(|_| relayed) {
+        format!("{failure}; {shown} was not reached")
+    } else if status == reqwest::StatusCode::PROXY_AUTHENTICATION_REQUIRED {
         format!(
             "the proxy refused the request to {shown} with 407: it wants credentials (give {} and {ENV_PROXY_PASSWORD}) or refused the ones given",
             proxy_user_flag()
@@ -327,6 +336,12 @@ impl BodyError {
 /// stated limit, a proxy that refused the tunnel says it wants credentials.
 /// `net`, when given, lets the message state the limits that were used.
 pub fn classify_error(err: reqwest::Error, url: &str, net: Option<&NetOptions>) -> Attempt {
+    // Through the proxy relay, reqwest sees only the relay's refusal: say what the proxy did.
+    if let Some((failure, transient)) = crate::stages::proxy::failure().filter(|_| err.is_connect())
+    {
+        let err = anyhow::Error::new(err).context(crate::core::error::Error::Network(failure));
+        return Attempt::new(err, transient);
+    }
     if is_proxy_auth_error(&err) {
         return Attempt::Fatal(anyhow::Error::new(err).context(status_error(
             reqwest::StatusCode::PROXY_AUTHENTICATION_REQUIRED,

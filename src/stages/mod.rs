@@ -11,6 +11,7 @@ pub mod fetch;
 pub mod http;
 pub mod import;
 pub mod prepare;
+pub mod proxy;
 pub mod remote;
 pub mod retry;
 pub mod span;

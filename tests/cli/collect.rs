@@ -71,10 +71,10 @@ fn csv_is_the_same_rows_for_review() {
     let text = stdout_of(&out);
     // The review CSV's columns (`-export`): every field, formulas neutralised.
     assert!(
-        text.starts_with("SiteCode,SiteName,ServerName,HierarchyID,"),
+        text.starts_with("\"SiteCode\",\"SiteName\",\"ServerName\",\"HierarchyID\","),
         "{text}"
     );
-    assert!(text.contains(",Results\r\n"), "{text}");
+    assert!(text.contains(",\"Results\"\r\n"), "{text}");
     let mut reader = csv::Reader::from_reader(text.as_bytes());
     assert_eq!(reader.records().count(), 8);
 }

@@ -749,7 +749,9 @@ fn a_proxy_with_basic_auth_carries_every_request_and_the_password_never_shows() 
         seen.iter()
             .any(|s| s.path == format!("/packs/{}", path_of(&service, 2, 0)))
     );
-    assert!(seen.iter().all(|s| s.proxy_auth.is_some()), "{seen:?}");
+    // Basic only once the proxy asked for it: the first request of each run goes without.
+    let unasked = seen.iter().filter(|s| s.proxy_auth.is_none()).count();
+    assert!(unasked <= 2, "{seen:?}");
     assert!(verify(&env, &service, "packs").status.success());
 }
 

@@ -476,3 +476,51 @@ fn a_code_page_member_name_is_listed_and_extracted_as_written() {
     assert!(out.status.success(), "{}", stderr_of(&out));
     assert_eq!(std::fs::read(env.path("out/café.txt")).unwrap(), b"payload");
 }
+
+/// The total `extract` writes is capped (`--max-total`): a cab whose members add up to the cap
+/// extracts, one a byte over it is refused before anything is written.
+#[test]
+fn extract_total_is_capped_at_the_limit_and_refused_one_byte_past() {
+    let env = Env::new();
+    usage_json(&env);
+    env.cmd("sct-pack")
+        .args(["create", "usage.json", "-o", "UsageData.cab"])
+        .assert()
+        .success();
+    let listed = env
+        .cmd("sct-pack")
+        .args(["list", "UsageData.cab"])
+        .output()
+        .unwrap();
+    let total: u64 = stdout_of(&listed)
+        .lines()
+        .map(|l| {
+            serde_json::from_str::<serde_json::Value>(l).unwrap()["size"]
+                .as_u64()
+                .unwrap()
+        })
+        .sum();
+    std::fs::create_dir_all(env.path("over")).unwrap();
+    let over = env
+        .cmd("sct-pack")
+        .args(["extract", "UsageData.cab", "--dest", "over", "--max-total"])
+        .arg((total - 1).to_string())
+        .output()
+        .unwrap();
+    assert_exit!(over, Rejected);
+    assert!(
+        stderr_of(&over).contains("--max-total"),
+        "{}",
+        stderr_of(&over)
+    );
+    assert!(tree(&env.path("over")).is_empty());
+    std::fs::create_dir_all(env.path("at")).unwrap();
+    let at = env
+        .cmd("sct-pack")
+        .args(["extract", "UsageData.cab", "--dest", "at", "--max-total"])
+        .arg(total.to_string())
+        .output()
+        .unwrap();
+    assert_exit!(at, Success);
+    assert_eq!(tree(&env.path("at")).len(), 3);
+}

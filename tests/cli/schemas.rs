@@ -201,7 +201,7 @@ fn usage_documents_from_a_demo_site_validate() {
     }
     let out = dir.path().join("out");
     std::fs::create_dir(&out).unwrap();
-    let extracted = sct::core::cabinet::extract(&cab, &out, 1 << 20).unwrap();
+    let extracted = sct::core::cabinet::extract(&cab, &out, 1 << 20, 1 << 20).unwrap();
     for (member, sha256) in extracted {
         let line = sct::core::cabinet::MemberLine::new(member, Some(sha256));
         check(&serde_json::to_value(&line).unwrap());

@@ -505,7 +505,7 @@ fn https_through_squid_tunnels_and_a_wrong_password_says_so() {
     let out = run("not-it");
     assert_exit!(out, Network);
     let err = stderr_of(&out);
-    assert!(err.contains("wants credentials"), "{err}");
+    assert!(err.contains("refused the credentials given"), "{err}");
     // Without --proxy, HTTPS_PROXY is honoured for https URLs.
     let tunnels = squid.logged("TCP_TUNNEL/200", 1);
     let out = env

@@ -14,6 +14,8 @@ use std::sync::{Mutex, MutexGuard, OnceLock};
 
 const SQL_SERVER_KEY: &str = r"HKLM\SOFTWARE\Microsoft\SMS\SQL Server";
 const SMS_KEY: &str = r"HKLM\SOFTWARE\Microsoft\SMS";
+/// This user's proxy setting, as Internet Options writes it.
+const INTERNET_SETTINGS: &str = r"HKCU\Software\Microsoft\Windows\CurrentVersion\Internet Settings";
 
 /// The private prefix and this test's turn in it.
 struct SitePrefix {
@@ -40,6 +42,9 @@ fn site_prefix(test: &str) -> Option<SitePrefix> {
     };
     // A key that is absent cannot be deleted: that failure is expected.
     let _ = prefix.wine(&["reg", "delete", SMS_KEY, "/f"]);
+    for value in ["ProxyEnable", "ProxyServer", "ProxyOverride"] {
+        let _ = prefix.wine(&["reg", "delete", INTERNET_SETTINGS, "/v", value, "/f"]);
+    }
     Some(prefix)
 }
 
@@ -257,7 +262,7 @@ fn a_site_given_wins_over_the_registry_and_csv_has_crlf_line_ends() {
     assert!(out.status.success(), "{stderr}");
     assert!(!stderr.contains("recorded in"), "{stderr}");
     let csv = std::fs::read_to_string(env.path("usagedata.csv")).unwrap();
-    assert!(csv.starts_with("SiteCode,SiteName,"), "{csv}");
+    assert!(csv.starts_with("\"SiteCode\",\"SiteName\","), "{csv}");
     assert!(all_crlf(&csv), "{csv:?}");
 }
 
@@ -402,4 +407,72 @@ fn windows_authentication_is_attempted_against_a_tds_server() {
         "no password is asked for: {stderr}"
     );
     assert!(stdout_of(&out).is_empty());
+}
+
+/// An administrator's proxy in Internet Options, and no proxy flag: the Windows build goes
+/// through it (as the original does), and `ProxyOverride` sends a listed host past it.
+#[test]
+fn the_internet_settings_proxy_is_used_without_a_flag() {
+    let Some(prefix) = site_prefix("the_internet_settings_proxy_is_used_without_a_flag") else {
+        return;
+    };
+    use crate::kit::{Nginx, PackSpec, Service, Squid};
+    let env = Env::new();
+    let mut service = Service::new(env.path("service"));
+    service.add_pack(&PackSpec::update_2503(&[("payload.cab", 100_000)]));
+    service.publish(1);
+    let nginx = Nginx::start(&service.root, &env.path("nginx"));
+    let squid = Squid::start(&env, "alice", "pw of alice");
+    let fetch = |dest: &str, user: Option<&str>| {
+        let mut cmd = prefix.cmd(&env, "sct-fetch");
+        cmd.args([
+            "--dest",
+            dest,
+            "--trusted-key",
+            &service.public_key(),
+            "--retries",
+            "0",
+        ]);
+        if let Some(user) = user {
+            cmd.args(["--proxy-user", user])
+                .env("SCT_PROXY_PASSWORD", "pw of alice");
+        }
+        cmd.write_stdin(service.offer_a(&nginx.base))
+            .output()
+            .unwrap()
+    };
+    let server = format!("127.0.0.1:{}", squid.port);
+    prefix.record(INTERNET_SETTINGS, "ProxyEnable", "REG_DWORD", "1");
+    prefix.record(INTERNET_SETTINGS, "ProxyServer", "REG_SZ", &server);
+    prefix.record(INTERNET_SETTINGS, "ProxyOverride", "REG_SZ", "<local>");
+    // Without credentials the proxy refuses: the run went to it, not past it.
+    let out = fetch("packs-refused", None);
+    assert_exit!(out, Network);
+    assert!(stderr_of(&out).contains("407"), "{}", stderr_of(&out));
+    let out = fetch("packs", Some("alice"));
+    assert!(out.status.success(), "{}", stderr_of(&out));
+    assert!(
+        squid.logged("GET http://", 2) >= 2,
+        "{}",
+        squid.access_log()
+    );
+    assert!(
+        squid.access_log().contains("alice"),
+        "{}",
+        squid.access_log()
+    );
+    // Listed in ProxyOverride, the service is reached directly: no credentials needed.
+    prefix.record(
+        INTERNET_SETTINGS,
+        "ProxyOverride",
+        "REG_SZ",
+        "<local>;127.0.0.1",
+    );
+    let out = fetch("packs-direct", None);
+    assert!(out.status.success(), "{}", stderr_of(&out));
+    // Turned off in Internet Options, the setting is ignored.
+    prefix.record(INTERNET_SETTINGS, "ProxyEnable", "REG_DWORD", "0");
+    prefix.record(INTERNET_SETTINGS, "ProxyOverride", "REG_SZ", "");
+    let out = fetch("packs-off", None);
+    assert!(out.status.success(), "{}", stderr_of(&out));
 }

@@ -69,6 +69,10 @@ pub enum Command {
         /// An existing folder; no member may exist there yet.
         #[arg(long, value_name = "DIR", value_parser = crate::core::paths::path_flag)]
         dest: PathBuf,
+        /// The most all members together may hold, in bytes; a cab whose directory declares more
+        /// is refused before anything is written (exit 1).
+        #[arg(long, value_name = "BYTES", default_value_t = crate::core::cabinet::DEFAULT_EXTRACT_TOTAL)]
+        max_total: u64,
     },
 }
 
@@ -154,8 +158,12 @@ pub fn run(args: Args) -> anyhow::Result<()> {
                 crate::core::document::write_pretty(out, &report)
             }
         }
-        Command::Extract { cab, dest } => {
-            let done = crate::core::cabinet::extract(&cab, &dest, EXTRACT_LIMIT)?;
+        Command::Extract {
+            cab,
+            dest,
+            max_total,
+        } => {
+            let done = crate::core::cabinet::extract(&cab, &dest, EXTRACT_LIMIT, max_total)?;
             crate::core::logging::info(
                 TOOL,
                 format!(

@@ -253,6 +253,9 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             hierarchy_id,
             timestamp_keys,
         } => {
+            for key in &keys {
+                crate::service::serve::contained::check_not_served(&root, key, "the signing key")?;
+            }
             let keys = keys
                 .iter()
                 .map(|path| crate::core::signing::PrivateKey::load(path))
@@ -321,6 +324,13 @@ pub fn run(args: Args) -> anyhow::Result<()> {
                 )
                 .into());
             }
+            let served = |file: Option<&PathBuf>, what: &str| {
+                file.map_or(Ok(()), |f| {
+                    crate::service::serve::contained::check_not_served(&root, f, what)
+                })
+            };
+            served(token_file.as_ref(), "the upload token file")?;
+            served(tls_key.as_ref(), "the TLS private key")?;
             let options = crate::service::serve::ServeOptions {
                 tls: tls_cert.zip(tls_key),
                 token: read_token(token_file.as_deref())?,

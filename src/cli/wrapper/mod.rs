@@ -309,7 +309,9 @@ by SCT_CONFIG):
                        proxy_user       proxy user when -proxyusername is not given
   SCT_PROXY_PASSWORD                    proxy password (else asked on a terminal; never a flag)
   SCT_LOG_DIR          log_dir          folder for ServiceConnectionTool.log and ConfigMgrSetup.log
-A proxy without a port uses port 80.
+A proxy without a port uses port 80. Without -proxyserveruri or proxy: this user's Internet
+Settings proxy (Windows), else HTTPS_PROXY/HTTP_PROXY. The proxy's NTLM, Digest or Basic challenge
+is answered (docs/proxy.md).
 
 Examples:
   ServiceConnectionTool.exe -prepare -usagedatadest D:\\USB\\UsageData.cab
@@ -357,6 +359,7 @@ pub fn connect(
     )?;
     let net = crate::stages::http::NetOptions {
         proxy,
+        proxy_origin: config.proxy_origin(request.proxy_server_uri.as_deref()),
         proxy_user,
         ..Default::default()
     }

@@ -114,7 +114,7 @@ struct Sink {
 
 impl Sink {
     /// Starts `path` afresh, keeping the previous file as `.lo_`.
-    fn fresh(path: &Path, style: Style) -> std::io::Result<Self> {
+    fn fresh(path: &Path, style: Style) -> anyhow::Result<Self> {
         roll_over(path)?;
         let mut sink = Self::open(path, None, style)?;
         sink.rolled_at = Some(std::time::Instant::now());
@@ -122,8 +122,9 @@ impl Sink {
     }
 
     /// Appends to `path`, rolling it over first when it is already above `cap`.
-    fn append(path: &Path, cap: u64, style: Style) -> std::io::Result<Self> {
-        let roll = std::fs::metadata(path).is_ok_and(|m| m.len() >= cap);
+    fn append(path: &Path, cap: u64, style: Style) -> anyhow::Result<Self> {
+        // The name's own size: a planted link is refused by the open below, never rolled away.
+        let roll = std::fs::symlink_metadata(path).is_ok_and(|m| m.is_file() && m.len() >= cap);
         if roll {
             roll_over(path)?;
         }
@@ -138,11 +139,13 @@ impl Sink {
         self.cap.unwrap_or(DETAIL_LOG_MAX_BYTES).saturating_mul(2)
     }
 
-    fn open(path: &Path, cap: Option<u64>, style: Style) -> std::io::Result<Self> {
-        let mut file = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(path)?;
+    /// Opens `path` for appending, never through a link and never a special file: a log named on
+    /// the drive may have been replaced by a link to any file the site's administrator can write.
+    fn open(path: &Path, cap: Option<u64>, style: Style) -> anyhow::Result<Self> {
+        let mut file = crate::core::medium::open_writer(
+            path,
+            std::fs::OpenOptions::new().create(true).append(true),
+        )?;
         let mut size = file.metadata()?.len();
         if size == 0 {
             // A UTF-8 byte-order mark, so CMTrace shows non-ASCII paths and names correctly.
@@ -178,8 +181,9 @@ impl Sink {
             .is_some_and(|cap| self.size > 3 && self.size + record.len() as u64 > cap);
         if over_cap
             && self.may_roll()
-            && let Ok(mut next) =
-                roll_over(&self.path).and_then(|()| Self::open(&self.path, self.cap, self.style))
+            && let Ok(mut next) = roll_over(&self.path)
+                .map_err(anyhow::Error::from)
+                .and_then(|()| Self::open(&self.path, self.cap, self.style))
         {
             next.rolled_at = Some(std::time::Instant::now());
             next.roll_interval = self.roll_interval;
@@ -310,7 +314,7 @@ impl LogSet {
         Some((set, locations))
     }
 
-    fn open_stage(path: &Path) -> std::io::Result<Self> {
+    fn open_stage(path: &Path) -> anyhow::Result<Self> {
         Ok(Self {
             summary: Sink::append(path, DETAIL_LOG_MAX_BYTES, Style::Setup)?,
             detail: None,
@@ -365,14 +369,17 @@ struct Plan {
 /// folder that failed, with why.
 fn open_first(
     dirs: &[PathBuf],
-    open: impl Fn(&Path) -> std::io::Result<Sink>,
+    open: impl Fn(&Path) -> anyhow::Result<Sink>,
 ) -> (Option<Sink>, Option<(PathBuf, String)>) {
     let mut failed = None;
     for dir in dirs {
-        match std::fs::create_dir_all(dir).and_then(|()| open(dir)) {
+        let opened = std::fs::create_dir_all(dir)
+            .map_err(anyhow::Error::from)
+            .and_then(|()| open(dir));
+        match opened {
             Ok(sink) => return (Some(sink), failed),
             Err(e) => {
-                failed.get_or_insert((dir.clone(), e.to_string()));
+                failed.get_or_insert((dir.clone(), format!("{e:#}")));
             }
         }
     }
@@ -473,9 +480,19 @@ pub fn init_tool(config_log_dir: Option<&Path>, with_setup_log: bool) -> Option<
 
 /// Starts a stage's `--log FILE`: appended, CMTrace format, details included. Unlike the tool
 /// logs, a file the operator named must work: failing to open it is an error (exit 3).
+/// A link or special file planted at that name is refused (exit 1), never followed.
 pub fn init_stage_log(path: &Path) -> anyhow::Result<()> {
-    let set = LogSet::open_stage(path)
-        .map_err(|e| Error::Io(format!("Failed to open log file `{}`: {e}", path.display())))?;
+    let set = LogSet::open_stage(path).map_err(|e| {
+        if crate::core::error::exit_code(&e) == crate::core::error::ExitCode::Rejected {
+            e.context(format!("Refusing log file `{}`", path.display()))
+        } else {
+            Error::Io(format!(
+                "Failed to open log file `{}`: {e:#}",
+                path.display()
+            ))
+            .into()
+        }
+    })?;
     install(set);
     Ok(())
 }

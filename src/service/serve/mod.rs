@@ -16,6 +16,7 @@
 
 mod accept;
 pub mod connections;
+pub mod contained;
 pub mod quota;
 
 use crate::core::offer::Receipt;
@@ -215,9 +216,21 @@ pub fn router(options: &ServeOptions, base_url: &str) -> Router {
         .route(UPLOAD_PATH, post(upload))
         .layer(DefaultBodyLimit::disable())
         .with_state(state)
-        .nest_service("/catalog", ServeDir::new(root.catalog_dir()))
-        .nest_service("/packs", ServeDir::new(root.packs()))
+        .nest_service("/catalog", plain_files(root.catalog_dir()))
+        .nest_service("/packs", plain_files(root.packs()))
+        .layer(axum::middleware::from_fn_with_state(
+            contained::Served {
+                root: root.root.clone(),
+            },
+            contained::only_plain_files,
+        ))
         .layer(axum::middleware::from_fn(log_and_revalidate))
+}
+
+/// A static file server for `dir` that never turns a folder into its `index.html`; what it may
+/// open is decided before it by [`contained::only_plain_files`].
+fn plain_files(dir: PathBuf) -> ServeDir {
+    ServeDir::new(dir).append_index_html_on_directories(false)
 }
 
 /// Logs each request on stderr and marks the catalog `no-cache`, so caches between the service

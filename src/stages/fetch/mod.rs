@@ -311,10 +311,7 @@ async fn fetch_async(
     on_event: &mut Events<'_, FetchEvent>,
 ) -> anyhow::Result<FetchSummary> {
     let client = http::client(&options.net)?;
-    match &options.net.proxy {
-        Some(proxy) => logging::info(TOOL, vocabulary::using_proxy(&http::proxy_url(proxy))),
-        None => logging::detail(TOOL, vocabulary::no_proxy()),
-    }
+    crate::stages::proxy::log_choice(TOOL, &options.net);
     let fetched = fetch_catalogs(&client, offers, options).await?;
     logging::info(
         TOOL,

@@ -277,38 +277,9 @@ pub fn packs_url(catalog_url: &str) -> anyhow::Result<String> {
 /// The component name of upload log entries.
 const LOG: &str = "sct-upload";
 
-/// Logs which proxy the uploads go through, in the original's words where it has them.
+/// Logs which proxy the uploads go through and why ([`crate::stages::proxy::log_choice`]).
 pub fn log_proxy(net: &NetOptions) {
-    use crate::core::logging::{self, vocabulary};
-    if let Some(proxy) = &net.proxy {
-        let user = net
-            .proxy_user
-            .as_deref()
-            .map_or(String::new(), |u| format!(" as user {u}"));
-        logging::info(
-            LOG,
-            format!("{}{user}", vocabulary::using_proxy(&http::proxy_url(proxy))),
-        );
-        return;
-    }
-    let from_env = ["HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy"]
-        .iter()
-        .find_map(|name| {
-            std::env::var(name)
-                .ok()
-                .filter(|v| !v.is_empty())
-                .map(|v| (name, v))
-        });
-    match from_env {
-        Some((name, value)) => logging::info(
-            LOG,
-            format!(
-                "{} (from {name}; NO_PROXY applies)",
-                vocabulary::using_proxy(&value)
-            ),
-        ),
-        None => logging::info(LOG, vocabulary::no_proxy()),
-    }
+    crate::stages::proxy::log_choice(LOG, net);
 }
 
 /// Runs the three steps on `runtime`; fails when any cab failed (the wrapper's entry point).

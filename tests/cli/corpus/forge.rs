@@ -263,6 +263,28 @@ pub fn recipes() -> Vec<(&'static str, Vec<u8>)> {
     let mut beyond = valid.clone();
     beyond.files[2].offset = Some(0x0002_0000);
     out.push(("cab-member-offset-beyond-folder-data", beyond.bytes()));
+    // Overlapping members: a few real bytes, each member declaring all of them (issue 21: 24
+    // entries at offset 0 over 16 MiB of zeros extracted 402 MB from a 29 KB cab).
+    let mut shared = CabFile {
+        declared: Some(4096),
+        offset: Some(0),
+        ..file("zeros-00.bin", &[0u8; 4096])
+    };
+    let mut overlap = vec![shared.clone()];
+    shared.data.clear();
+    for i in 1..24 {
+        overlap.push(CabFile {
+            name: format!("zeros-{i:02}.bin").into_bytes(),
+            ..shared.clone()
+        });
+    }
+    out.push(("cab-members-overlap", Cab::of(overlap).bytes()));
+    // A member starting inside its folder's data but running past its end.
+    let mut past = valid.clone();
+    let end = past.files.iter().map(|f| f.data.len() as u32).sum::<u32>();
+    past.files[2].declared = Some(past.files[2].data.len() as u32 + 1);
+    past.files[2].offset = Some(end - past.files[2].data.len() as u32);
+    out.push(("cab-member-runs-past-folder-end", past.bytes()));
     // Damage.
     let whole = valid.bytes();
     out.push(("cab-truncated-half", whole[..whole.len() / 2].to_vec()));

@@ -26,7 +26,7 @@ pub use service::{
     Published, Server, offers, one_cab, post_usage, publish, publish_command, published,
     published_sized, raw_request, stored, two_hierarchies, upload, usage_cab,
 };
-pub use squid::Squid;
+pub use squid::{ProxyAuth, Squid};
 
 /// The hierarchy of most tests' site (also `tests/data`'s and the corpus forge's).
 pub const HIERARCHY_A: &str = "6f1c2f0e-36c1-4b0e-9d1c-2d2d8a0c7e11";

@@ -1,12 +1,26 @@
-//! squid as the authenticating proxy between a client and the service: basic auth for one user,
-//! its own folder, stopped when dropped.
+//! squid as the authenticating proxy between a client and the service, with one of its real
+//! authentication helpers (Basic, Digest, NTLM, or Basic and Digest together), its own folder,
+//! stopped when dropped.
 
 use super::process::{Running, free_port, is_root, wait_for_port};
 use crate::support::Env;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-/// squid with basic auth (one user), in its own folder, stopped when dropped.
+/// The schemes a test's squid offers, each with its own helper and password file.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ProxyAuth<'a> {
+    /// `basic_ncsa_auth` with an htpasswd file.
+    Basic { password: &'a str },
+    /// `digest_file_auth` with a plain `user:password` file (`-c` would mean hashed ones).
+    Digest { password: &'a str },
+    /// Both, each with its own password: which one works tells which scheme the client chose.
+    BasicAndDigest { basic: &'a str, digest: &'a str },
+    /// `ntlm_fake_auth`: the real NTLM handshake, any password accepted.
+    Ntlm,
+}
+
+/// squid with authentication for one user, in its own folder, stopped when dropped.
 pub struct Squid {
     pub port: u16,
     pub dir: tempfile::TempDir,
@@ -14,24 +28,52 @@ pub struct Squid {
 }
 
 impl Squid {
+    /// squid with Basic authentication for `user`.
     pub fn start(env: &Env, user: &str, password: &str) -> Self {
+        Self::with_auth(env, user, ProxyAuth::Basic { password })
+    }
+
+    /// squid offering `auth` for `user`.
+    pub fn with_auth(env: &Env, user: &str, auth: ProxyAuth<'_>) -> Self {
         crate::support::require_tool("squid");
-        crate::support::require_tool("htpasswd");
         // Its own folder: squid drops to the `proxy` user when started as root and must reach it.
         let dir = tempfile::tempdir().unwrap();
         let d = dir.path().display().to_string();
         let port = free_port();
-        let status = Command::new("htpasswd")
-            .args(["-bc", &format!("{d}/htpasswd"), user, password])
-            .stderr(Stdio::null())
-            .status()
-            .unwrap();
-        assert!(status.success());
+        let mut params = String::new();
+        if let ProxyAuth::Digest { password }
+        | ProxyAuth::BasicAndDigest {
+            digest: password, ..
+        } = auth
+        {
+            std::fs::write(dir.path().join("digest"), format!("{user}:{password}\n")).unwrap();
+            params += &format!(
+                "auth_param digest program /usr/lib/squid/digest_file_auth {d}/digest\n\
+                 auth_param digest realm sct-test\n"
+            );
+        }
+        if let ProxyAuth::Basic { password }
+        | ProxyAuth::BasicAndDigest {
+            basic: password, ..
+        } = auth
+        {
+            crate::support::require_tool("htpasswd");
+            let status = Command::new("htpasswd")
+                .args(["-bc", &format!("{d}/htpasswd"), user, password])
+                .stderr(Stdio::null())
+                .status()
+                .unwrap();
+            assert!(status.success());
+            params +=
+                &format!("auth_param basic program /usr/lib/squid/basic_ncsa_auth {d}/htpasswd\n");
+        }
+        if auth == ProxyAuth::Ntlm {
+            params += "auth_param ntlm program /usr/lib/squid/ntlm_fake_auth\n";
+        }
         let conf = format!(
             "http_port 127.0.0.1:{port}\nvisible_hostname sct-test\npid_filename {d}/squid.pid\n\
              access_log stdio:{d}/access.log\ncache_log {d}/cache.log\ncache deny all\n\
-             cache_effective_user proxy\nshutdown_lifetime 1 seconds\n\
-             auth_param basic program /usr/lib/squid/basic_ncsa_auth {d}/htpasswd\n\
+             cache_effective_user proxy\nshutdown_lifetime 1 seconds\n{params}\
              acl authed proxy_auth REQUIRED\nhttp_access allow authed\nhttp_access deny all\n"
         );
         std::fs::write(dir.path().join("squid.conf"), conf).unwrap();
