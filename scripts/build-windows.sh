@@ -87,14 +87,20 @@ if [ -n "$lib_tests" ]; then
     sed -n 's/.*"executable":"\([^"]*\)".*/\1/p'
   exit 0
 fi
+out="$windows_target_dir/$target/$profile"
+if [ "$profile" != release ]; then
+  # The debug build is for the crash tests only and ships nowhere: one build, demo included.
+  say "building every binary ($profile, for the tests) into $windows_target_dir"
+  windows_cargo build --bins
+  say "binaries in $out"
+  exit 0
+fi
 # The production binaries without the demo feature, then sct-demo alone with it (the tests
 # under Wine use it to make demo sites); the two builds keep separate copies of the library.
 say "building every binary without the demo ($profile) into $windows_target_dir"
 windows_cargo build --bins --no-default-features "${release[@]}"
 say "building sct-demo ($profile)"
 windows_cargo build --bin sct-demo --features demo "${release[@]}"
-out="$windows_target_dir/$target/$profile"
-[ "$profile" = release ] || { say "binaries in $out"; exit 0; }
 
 version=$(sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -n 1)
 name="sct-$version-$target"
