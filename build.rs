@@ -13,7 +13,7 @@ const TOOLS: &[(&str, &str)] = &[
     ("sct-pack", "sct pack: usage data cabs"),
     ("sct-upload", "sct upload: usage data to the service"),
     ("sct-fetch", "sct fetch: update packs, verified"),
-    ("sct-span", "sct span: a download laid out on several volumes"),
+    ("sct-span", "sct span: a download on several volumes"),
     ("sct-verify", "sct verify: a carried update-pack folder"),
     ("sct-import", "sct import: update packs into the site"),
     ("sct-check", "sct check: what will fail, before it fails"),
