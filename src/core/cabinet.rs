@@ -482,7 +482,7 @@ mod tests {
         assert_eq!(reader.read_member("café.txt", 100).unwrap(), b"payload");
         let out = dir.path().join("out");
         std::fs::create_dir(&out).unwrap();
-        extract(&cab, &out, 100).unwrap();
+        extract(&cab, &out, 100, 100).unwrap();
         assert_eq!(std::fs::read(out.join("café.txt")).unwrap(), b"payload");
     }
 
