@@ -392,11 +392,15 @@ mod tests {
         std::os::unix::fs::symlink(&outside, &link).unwrap();
         let dangling = dir.path().join("report.json");
         std::os::unix::fs::symlink(dir.path().join("created-elsewhere"), &dangling).unwrap();
-        for dest in [&link, &dangling, &dir.path().to_owned()] {
+        for dest in [&link, &dangling] {
             let err = write_bytes(dest, b"new").unwrap_err();
             assert_eq!(exit_code(&err), ExitCode::Rejected, "{err:#}");
             assert!(format!("{err:#}").contains("not a regular file"), "{err:#}");
         }
+        // A folder where a file goes is the operator's slip (`-usagedatadest D:\USB`), said so.
+        let err = write_bytes(dir.path(), b"new").unwrap_err();
+        assert_eq!(exit_code(&err), ExitCode::Usage, "{err:#}");
+        assert!(format!("{err:#}").contains("is a folder"), "{err:#}");
         assert_eq!(std::fs::read_to_string(&outside).unwrap(), "keep");
         assert!(!dir.path().join("created-elsewhere").exists());
         assert!(std::fs::symlink_metadata(&link).unwrap().is_symlink());
