@@ -99,8 +99,9 @@ fi
 # under Wine use it to make demo sites); the two builds keep separate copies of the library.
 say "building every binary without the demo ($profile) into $windows_target_dir"
 windows_cargo build --bins --no-default-features "${release[@]}"
-say "building sct-demo ($profile)"
-windows_cargo build --bin sct-demo --features demo "${release[@]}"
+# sct-docgen ships nowhere either; built with the demo it documents every tool, sct-demo too.
+say "building sct-demo and sct-docgen ($profile)"
+windows_cargo build --bin sct-demo --bin sct-docgen --features demo "${release[@]}"
 
 version=$(sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -n 1)
 name="sct-$version-$target"
